@@ -1,0 +1,52 @@
+#pragma once
+// Op attributes: a sorted list of plain comparable, hashable values, so CSE, trace caching, dumps and
+// saving need no per-op code.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "duet/dtype.h"
+#include "duet/shape.h"
+
+namespace duet {
+
+struct VariableImpl;
+using VarRef = std::shared_ptr<VariableImpl>;
+using AttrValue = std::variant<std::int64_t, double, bool, std::string, std::vector<std::int64_t>, DType, Shape, VarRef>;
+
+class Attrs {
+ public:
+  Attrs() = default;
+  Attrs(std::initializer_list<std::pair<std::string, AttrValue>> items);
+  Attrs& set(std::string key, AttrValue v);
+  bool has(std::string_view key) const;
+  const AttrValue& get(std::string_view key) const;
+  std::int64_t i(std::string_view key) const { return std::get<std::int64_t>(get(key)); }
+  double f(std::string_view key) const { return std::get<double>(get(key)); }
+  bool b(std::string_view key) const { return std::get<bool>(get(key)); }
+  const std::string& s(std::string_view key) const { return std::get<std::string>(get(key)); }
+  const std::vector<std::int64_t>& ints(std::string_view key) const {
+    return std::get<std::vector<std::int64_t>>(get(key));
+  }
+  DType dtype(std::string_view key) const { return std::get<DType>(get(key)); }
+  const Shape& shape(std::string_view key) const { return std::get<Shape>(get(key)); }
+  const VarRef& var(std::string_view key) const { return std::get<VarRef>(get(key)); }
+
+  bool empty() const { return items_.empty(); }
+  const std::vector<std::pair<std::string, AttrValue>>& items() const { return items_; }
+  std::size_t hash() const;
+  // "axis=1, keepdims=false" (deterministic: keys sorted).
+  std::string str() const;
+  friend bool operator==(const Attrs& a, const Attrs& b) { return a.items_ == b.items_; }
+
+ private:
+  std::vector<std::pair<std::string, AttrValue>> items_;
+};
+
+std::string attr_value_str(const AttrValue& v);
+
+}  // namespace duet

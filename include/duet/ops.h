@@ -1,0 +1,180 @@
+#pragma once
+// duet's public ops: lowercase NumPy/TensorFlow names. Each runs eagerly on concrete tensors and is
+// recorded when traced; gradients flow through every differentiable op. Binary ops broadcast
+// (NumPy rules) and promote dtypes with promote_types (C++ literals follow the tensor's dtype).
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "duet/tensor.h"
+
+namespace duet {
+
+// ---- elementwise, binary ----------------------------------------------------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+// True division; integer inputs are divided as integers (truncating), as in C++.
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+// Comparisons give bool tensors.
+Tensor equal(const Tensor& a, const Tensor& b);
+Tensor not_equal(const Tensor& a, const Tensor& b);
+Tensor less(const Tensor& a, const Tensor& b);
+Tensor less_equal(const Tensor& a, const Tensor& b);
+Tensor greater(const Tensor& a, const Tensor& b);
+Tensor greater_equal(const Tensor& a, const Tensor& b);
+// Logical ops take bool tensors.
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& x);
+// Elementwise choice: cond ? a : b, all three broadcast together.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// ---- elementwise, unary -----------------------------------------------------------------------
+Tensor neg(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor sign(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor log1p(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor tan(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor erf(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);
+// x if x > 0 else alpha * (exp(x) - 1).
+Tensor elu(const Tensor& x, double alpha = 1.0);
+// Gaussian error linear unit; approximate=true uses the tanh form.
+Tensor gelu(const Tensor& x, bool approximate = false);
+// log(1 + exp(x)), computed stably.
+Tensor softplus(const Tensor& x);
+Tensor clip(const Tensor& x, double lo, double hi);
+Tensor cast(const Tensor& x, DType dtype);
+// Identity whose gradient is zero (the tape treats the result as a constant).
+Tensor stop_gradient(const Tensor& x);
+Tensor identity(const Tensor& x);
+
+// ---- reductions (axes may be negative; no axes = all axes) --------------------------------------
+Tensor sum(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
+Tensor mean(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
+Tensor max(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
+Tensor min(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
+Tensor prod(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
+// Index of the largest/smallest element along axis (int64).
+Tensor argmax(const Tensor& x, std::int64_t axis = -1);
+Tensor argmin(const Tensor& x, std::int64_t axis = -1);
+// Number of elements of x along axes (all by default), as a scalar of dtype; known at run time.
+Tensor size(const Tensor& x, std::vector<std::int64_t> axes = {}, DType dtype = DType::Int64);
+
+// ---- shape ops --------------------------------------------------------------------------------
+// One dim may be -1 (inferred). Shares the buffer (no copy).
+Tensor reshape(const Tensor& x, const Shape& shape);
+Tensor reshape(const Tensor& x, std::vector<std::int64_t> shape);
+// Reshapes x to the run-time shape of like.
+Tensor reshape_like(const Tensor& x, const Tensor& like);
+// Permutes dims; no perm reverses them.
+Tensor transpose(const Tensor& x, std::vector<std::int64_t> perm = {});
+Tensor expand_dims(const Tensor& x, std::int64_t axis);
+// Removes the given size-1 dims (all size-1 dims when none are given).
+Tensor squeeze(const Tensor& x, std::vector<std::int64_t> axes = {});
+Tensor concat(const std::vector<Tensor>& xs, std::int64_t axis);
+Tensor stack(const std::vector<Tensor>& xs, std::int64_t axis = 0);
+// Splits into `num` equal parts along axis.
+std::vector<Tensor> split(const Tensor& x, std::int64_t num, std::int64_t axis = 0);
+// Splits into parts of the given sizes (one may be -1).
+std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t axis);
+// x[begin : begin + size] per dim; a size of -1 means "to the end".
+Tensor slice(const Tensor& x, std::vector<std::int64_t> begin, std::vector<std::int64_t> size);
+// Zeros shaped like `like`, with x written at offset begin (the gradient of slice).
+Tensor pad_like(const Tensor& x, const Tensor& like, std::vector<std::int64_t> begin);
+// Rows of params (along axis) picked by integer indices: out shape = params[:axis] + indices + params[axis+1:].
+Tensor gather(const Tensor& params, const Tensor& indices, std::int64_t axis = 0);
+// Zeros shaped like `like`, with updates added at the gathered positions (the gradient of gather).
+Tensor scatter_add_like(const Tensor& updates, const Tensor& indices, const Tensor& like, std::int64_t axis = 0);
+Tensor one_hot(const Tensor& indices, std::int64_t depth, double on_value = 1.0, double off_value = 0.0,
+               DType dtype = DType::Float32);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+// Broadcasts x to the run-time shape of like.
+Tensor broadcast_like(const Tensor& x, const Tensor& like);
+// Sums x down to the run-time shape of like (undoes broadcasting).
+Tensor sum_to(const Tensor& x, const Tensor& like);
+
+// ---- operators ----------------------------------------------------------------------------------
+namespace internal {
+// A C++ literal is weakly typed: it takes the tensor's dtype, except that a floating literal with an
+// integer or bool tensor gives float32 and an integer literal with a bool tensor gives int32.
+Tensor weak_scalar(const Tensor& like, double v, bool is_float);
+template <class S>
+Tensor lit(const Tensor& like, S v) {
+  return weak_scalar(like, static_cast<double>(v), std::is_floating_point_v<S>);
+}
+}  // namespace internal
+
+template <class S>
+concept Scalar = std::is_arithmetic_v<S>;
+
+#define DUET_BINARY_OPERATOR(OP, FN)                                                          \
+  inline Tensor operator OP(const Tensor& a, const Tensor& b) { return FN(a, b); }            \
+  template <Scalar S>                                                                         \
+  Tensor operator OP(const Tensor& a, S b) {                                                  \
+    return FN(a, internal::lit(a, b));                                                        \
+  }                                                                                           \
+  template <Scalar S>                                                                         \
+  Tensor operator OP(S a, const Tensor& b) {                                                  \
+    return FN(internal::lit(b, a), b);                                                        \
+  }
+DUET_BINARY_OPERATOR(+, add)
+DUET_BINARY_OPERATOR(-, sub)
+DUET_BINARY_OPERATOR(*, mul)
+DUET_BINARY_OPERATOR(/, div)
+DUET_BINARY_OPERATOR(==, equal)
+DUET_BINARY_OPERATOR(!=, not_equal)
+DUET_BINARY_OPERATOR(<, less)
+DUET_BINARY_OPERATOR(<=, less_equal)
+DUET_BINARY_OPERATOR(>, greater)
+DUET_BINARY_OPERATOR(>=, greater_equal)
+DUET_BINARY_OPERATOR(&, logical_and)
+DUET_BINARY_OPERATOR(|, logical_or)
+#undef DUET_BINARY_OPERATOR
+
+inline Tensor operator-(const Tensor& x) { return neg(x); }
+inline Tensor operator!(const Tensor& x) { return logical_not(x); }
+inline Tensor& operator+=(Tensor& a, const Tensor& b) { return a = add(a, b); }
+inline Tensor& operator-=(Tensor& a, const Tensor& b) { return a = sub(a, b); }
+inline Tensor& operator*=(Tensor& a, const Tensor& b) { return a = mul(a, b); }
+inline Tensor& operator/=(Tensor& a, const Tensor& b) { return a = div(a, b); }
+
+// Scalar overloads for the binary functions: pow(x, 2.f), maximum(x, 0.f), ...
+#define DUET_SCALAR_OVERLOAD(FN)                                                          \
+  template <Scalar S>                                                                     \
+  Tensor FN(const Tensor& a, S b) {                                                       \
+    return FN(a, internal::lit(a, b));                                                    \
+  }                                                                                       \
+  template <Scalar S>                                                                     \
+  Tensor FN(S a, const Tensor& b) {                                                       \
+    return FN(internal::lit(b, a), b);                                                    \
+  }
+DUET_SCALAR_OVERLOAD(add)
+DUET_SCALAR_OVERLOAD(sub)
+DUET_SCALAR_OVERLOAD(mul)
+DUET_SCALAR_OVERLOAD(div)
+DUET_SCALAR_OVERLOAD(pow)
+DUET_SCALAR_OVERLOAD(maximum)
+DUET_SCALAR_OVERLOAD(minimum)
+DUET_SCALAR_OVERLOAD(equal)
+DUET_SCALAR_OVERLOAD(not_equal)
+DUET_SCALAR_OVERLOAD(less)
+DUET_SCALAR_OVERLOAD(less_equal)
+DUET_SCALAR_OVERLOAD(greater)
+DUET_SCALAR_OVERLOAD(greater_equal)
+#undef DUET_SCALAR_OVERLOAD
+
+}  // namespace duet

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs duet's build and test dependencies from Debian's packages. Idempotent: it only calls apt-get
+# when a package is missing. Usage: scripts/install-deps.sh [--peer]   (--peer adds PyTorch for benchmarks)
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build ccache pkg-config
+      libdnnl-dev zlib1g-dev nlohmann-json3-dev libfmt-dev
+      libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist)
+if [[ "${1:-}" == "--peer" ]]; then pkgs+=(python3 python3-torch time); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then exit 0; fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

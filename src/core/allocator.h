@@ -1,0 +1,32 @@
+#pragma once
+// A caching allocator for tensor buffers: 64-byte aligned blocks in size classes (four per octave),
+// kept on free lists when released, so a steady-state eager loop never reaches malloc.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace duet {
+
+struct Buffer {
+  std::atomic<std::int32_t> refs{1};
+  std::int32_t size_class = 0;
+  std::size_t capacity = 0;  // usable bytes at data
+  void* data = nullptr;
+  Buffer* next_free = nullptr;
+};
+
+Buffer* buffer_alloc(std::size_t bytes);
+inline void buffer_retain(Buffer* b) { b->refs.fetch_add(1, std::memory_order_relaxed); }
+void buffer_release(Buffer* b);
+
+struct AllocatorStats {
+  std::size_t system_allocs = 0;  // blocks obtained from the system
+  std::size_t bytes_in_use = 0;
+  std::size_t bytes_cached = 0;
+  std::size_t peak_bytes_in_use = 0;
+};
+AllocatorStats allocator_stats();
+// Returns cached blocks to the system.
+void allocator_trim();
+
+}  // namespace duet

@@ -1,0 +1,46 @@
+#pragma once
+// What a Tensor handle points to. Concrete tensors own (a reference to) a buffer; symbolic tensors
+// point to the graph node that will produce them.
+#include <atomic>
+#include <memory>
+
+#include "core/allocator.h"
+#include "duet/tensor.h"
+
+namespace duet {
+namespace graph {
+struct Node;
+}
+
+struct TensorImpl {
+  std::atomic<std::int32_t> refs{1};
+  DType dtype = DType::Float32;
+  Shape shape;
+  std::int64_t numel = 0;  // -1 when a dim is unknown
+  Buffer* buffer = nullptr;
+  void* data = nullptr;
+  std::shared_ptr<graph::Node> node;  // set for symbolic tensors
+  int out_index = 0;
+  TensorImpl* next_free = nullptr;  // impl pool link
+
+  static void* operator new(std::size_t n);
+  static void operator delete(void* p);
+};
+
+inline void impl_retain(TensorImpl* t) { t->refs.fetch_add(1, std::memory_order_relaxed); }
+void impl_release(TensorImpl* t);
+
+// A concrete tensor with a fresh buffer (uninitialized).
+Tensor make_concrete(DType dtype, const Shape& shape);
+// A concrete tensor viewing another's buffer with a new shape (same number of elements).
+Tensor make_view(const Tensor& base, const Shape& shape);
+// A symbolic tensor for output `index` of a traced node.
+Tensor make_symbolic(DType dtype, const Shape& shape, std::shared_ptr<graph::Node> node, int index);
+
+inline void* raw(const Tensor& t) { return t.impl()->data; }
+template <class T>
+inline T* ptr(const Tensor& t) {
+  return static_cast<T*>(t.impl()->data);
+}
+
+}  // namespace duet

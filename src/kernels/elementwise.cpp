@@ -1,0 +1,251 @@
+#include <cmath>
+#include <cstring>
+
+#include "core/convert.h"
+#include "core/tensor_impl.h"
+#include "kernels/broadcast.h"
+#include "kernels/kernels.h"
+#include "kernels/vmath.h"
+
+namespace duet::kernels {
+namespace {
+
+// out = f(a, b) with broadcasting; same-shape and scalar operands take flat, vectorizable loops.
+template <class In, class Out, class F>
+void binary_loop(KernelContext& k, F f) {
+  const Tensor& a = k.inputs[0];
+  const Tensor& b = k.inputs[1];
+  const In* pa = ptr<In>(a);
+  const In* pb = ptr<In>(b);
+  Out* po = ptr<Out>(k.outputs[0]);
+  const std::int64_t n = k.outputs[0].num_elements(), na = a.num_elements(), nb = b.num_elements();
+  if (na == n && nb == n) {
+    parallel_for(n, kParallelGrain, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) po[i] = static_cast<Out>(f(pa[i], pb[i]));
+    });
+  } else if (nb == 1 && na == n) {
+    const In y = pb[0];
+    parallel_for(n, kParallelGrain, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) po[i] = static_cast<Out>(f(pa[i], y));
+    });
+  } else if (na == 1 && nb == n) {
+    const In x = pa[0];
+    parallel_for(n, kParallelGrain, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) po[i] = static_cast<Out>(f(x, pb[i]));
+    });
+  } else {
+    const Shape* ins[2] = {&a.shape(), &b.shape()};
+    BroadcastPlan p = make_broadcast_plan(k.outputs[0].shape(), ins, 2);
+    const std::int64_t sa = p.strides[0][p.rank - 1], sb = p.strides[1][p.rank - 1];
+    for_each_row(p, [&](std::int64_t o, const std::int64_t* off, std::int64_t len) {
+      const In* xa = pa + off[0];
+      const In* xb = pb + off[1];
+      Out* y = po + o;
+      if (sa && sb) {
+        for (std::int64_t i = 0; i < len; ++i) y[i] = static_cast<Out>(f(xa[i], xb[i]));
+      } else if (sa) {
+        for (std::int64_t i = 0; i < len; ++i) y[i] = static_cast<Out>(f(xa[i], xb[0]));
+      } else if (sb) {
+        for (std::int64_t i = 0; i < len; ++i) y[i] = static_cast<Out>(f(xa[0], xb[i]));
+      } else {
+        for (std::int64_t i = 0; i < len; ++i) y[i] = static_cast<Out>(f(xa[0], xb[0]));
+      }
+    });
+  }
+}
+
+// Arithmetic result has the input dtype.
+template <class F>
+void arith(KernelContext& k, F f) {
+  visit_dtype(k.inputs[0].dtype(), [&](auto z) {
+    using T = decltype(z);
+    binary_loop<T, T>(k, f);
+  });
+}
+
+// Comparisons write bool (uint8).
+template <class F>
+void compare(KernelContext& k, F f) {
+  visit_dtype(k.inputs[0].dtype(), [&](auto z) {
+    using T = decltype(z);
+    binary_loop<T, std::uint8_t>(k, f);
+  });
+}
+
+template <class T, class F>
+void unary_loop(const Tensor& x, Tensor& y, F f) {
+  const T* px = ptr<T>(x);
+  T* py = ptr<T>(y);
+  parallel_for(x.num_elements(), kParallelGrain, [&](std::int64_t s, std::int64_t e) {
+    for (std::int64_t i = s; i < e; ++i) py[i] = static_cast<T>(f(px[i]));
+  });
+}
+
+template <class F>
+void unary(KernelContext& k, F f) {
+  visit_dtype(k.inputs[0].dtype(), [&](auto z) {
+    using T = decltype(z);
+    unary_loop<T>(k.inputs[0], k.outputs[0], f);
+  });
+}
+
+// Floating unary op through vmath, split across threads.
+void unary_vm(KernelContext& k, vmath::Fn fn) {
+  const Tensor& x = k.inputs[0];
+  Tensor& y = k.outputs[0];
+  if (x.dtype() == DType::Float32) {
+    const float* px = ptr<float>(x);
+    float* py = ptr<float>(y);
+    parallel_for(x.num_elements(), kParallelGrain / 4,
+                 [&](std::int64_t s, std::int64_t e) { vmath::apply(fn, px + s, py + s, e - s); });
+  } else {
+    const double* px = ptr<double>(x);
+    double* py = ptr<double>(y);
+    parallel_for(x.num_elements(), kParallelGrain / 4,
+                 [&](std::int64_t s, std::int64_t e) { vmath::apply(fn, px + s, py + s, e - s); });
+  }
+}
+
+template <class T>
+void check_int_divisor(const Tensor& b, const char* op) {
+  const T* p = ptr<T>(b);
+  for (std::int64_t i = 0; i < b.num_elements(); ++i) {
+    if (p[i] == 0) throw ValueError(std::string("[") + op + "] integer division by zero (divisor of shape " + b.shape().str() + ")");
+  }
+}
+
+template <class T>
+T ipow(T base, T e) {
+  T r = 1;
+  while (e > 0) {
+    if (e & 1) r *= base;
+    base *= base;
+    e >>= 1;
+  }
+  return r;
+}
+
+}  // namespace
+
+void add(KernelContext& k) { arith(k, [](auto a, auto b) { return a + b; }); }
+void sub(KernelContext& k) { arith(k, [](auto a, auto b) { return a - b; }); }
+void mul(KernelContext& k) { arith(k, [](auto a, auto b) { return a * b; }); }
+
+void div(KernelContext& k) {
+  DType d = k.inputs[0].dtype();
+  if (d == DType::Int32) check_int_divisor<std::int32_t>(k.inputs[1], "div");
+  if (d == DType::Int64) check_int_divisor<std::int64_t>(k.inputs[1], "div");
+  arith(k, [](auto a, auto b) { return a / b; });
+}
+
+void pow(KernelContext& k) {
+  visit_dtype(k.inputs[0].dtype(), [&](auto z) {
+    using T = decltype(z);
+    if constexpr (std::is_floating_point_v<T>) {
+      binary_loop<T, T>(k, [](T a, T b) { return std::pow(a, b); });
+    } else {
+      const T* e = ptr<T>(k.inputs[1]);
+      for (std::int64_t i = 0; i < k.inputs[1].num_elements(); ++i) {
+        if (e[i] < 0) {
+          throw ValueError("[pow] integers to negative integer powers are not allowed (exponent shape " +
+                           k.inputs[1].shape().str() + "); cast to float first");
+        }
+      }
+      binary_loop<T, T>(k, [](T a, T b) { return ipow<T>(a, b); });
+    }
+  });
+}
+
+// NaN propagates through maximum/minimum (as in NumPy and TensorFlow).
+void maximum(KernelContext& k) {
+  arith(k, [](auto a, auto b) { return (a >= b || a != a) ? a : b; });
+}
+void minimum(KernelContext& k) {
+  arith(k, [](auto a, auto b) { return (a <= b || a != a) ? a : b; });
+}
+void equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a == b; }); }
+void not_equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a != b; }); }
+void less(KernelContext& k) { compare(k, [](auto a, auto b) { return a < b; }); }
+void less_equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a <= b; }); }
+void greater(KernelContext& k) { compare(k, [](auto a, auto b) { return a > b; }); }
+void greater_equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a >= b; }); }
+void logical_and(KernelContext& k) { binary_loop<std::uint8_t, std::uint8_t>(k, [](auto a, auto b) { return a && b; }); }
+void logical_or(KernelContext& k) { binary_loop<std::uint8_t, std::uint8_t>(k, [](auto a, auto b) { return a || b; }); }
+void logical_not(KernelContext& k) {
+  unary_loop<std::uint8_t>(k.inputs[0], k.outputs[0], [](std::uint8_t a) { return !a; });
+}
+
+void select(KernelContext& k) {
+  const Tensor& c = k.inputs[0];
+  const Tensor& a = k.inputs[1];
+  const Tensor& b = k.inputs[2];
+  Tensor& out = k.outputs[0];
+  const Shape* ins[3] = {&c.shape(), &a.shape(), &b.shape()};
+  BroadcastPlan p = make_broadcast_plan(out.shape(), ins, 3);
+  const std::uint8_t* pc = ptr<std::uint8_t>(c);
+  visit_dtype(a.dtype(), [&](auto z) {
+    using T = decltype(z);
+    const T* pa = ptr<T>(a);
+    const T* pb = ptr<T>(b);
+    T* po = ptr<T>(out);
+    const std::int64_t sc = p.strides[0][p.rank - 1], sa = p.strides[1][p.rank - 1], sb = p.strides[2][p.rank - 1];
+    for_each_row(p, [&](std::int64_t o, const std::int64_t* off, std::int64_t len) {
+      for (std::int64_t i = 0; i < len; ++i)
+        po[o + i] = pc[off[0] + i * sc] ? pa[off[1] + i * sa] : pb[off[2] + i * sb];
+    });
+  });
+}
+
+void neg(KernelContext& k) { unary(k, [](auto a) { return -a; }); }
+void abs(KernelContext& k) { unary(k, [](auto a) { return a < 0 ? -a : a; }); }
+void sign(KernelContext& k) { unary(k, [](auto a) { return (a > 0) - (a < 0); }); }
+void relu(KernelContext& k) { unary(k, [](auto a) { return a > 0 ? a : decltype(a)(0); }); }
+void exp(KernelContext& k) { unary_vm(k, vmath::Fn::Exp); }
+void log(KernelContext& k) { unary_vm(k, vmath::Fn::Log); }
+void log1p(KernelContext& k) { unary_vm(k, vmath::Fn::Log1p); }
+void sin(KernelContext& k) { unary_vm(k, vmath::Fn::Sin); }
+void cos(KernelContext& k) { unary_vm(k, vmath::Fn::Cos); }
+void tan(KernelContext& k) { unary_vm(k, vmath::Fn::Tan); }
+void tanh(KernelContext& k) { unary_vm(k, vmath::Fn::Tanh); }
+void erf(KernelContext& k) { unary_vm(k, vmath::Fn::Erf); }
+void sqrt(KernelContext& k) {
+  unary(k, [](auto a) { return std::sqrt(a); });
+}
+void rsqrt(KernelContext& k) {
+  unary(k, [](auto a) { return decltype(a)(1) / std::sqrt(a); });
+}
+
+// sigmoid(x) = 1 / (1 + exp(-x)), in cache-sized blocks so exp runs vectorized.
+void sigmoid(KernelContext& k) {
+  visit_dtype(k.inputs[0].dtype(), [&](auto z) {
+    using T = decltype(z);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* px = ptr<T>(k.inputs[0]);
+      T* py = ptr<T>(k.outputs[0]);
+      parallel_for(k.inputs[0].num_elements(), kParallelGrain / 4, [&](std::int64_t s, std::int64_t e) {
+        constexpr std::int64_t kBlock = 512;
+        T tmp[kBlock];
+        for (std::int64_t b = s; b < e; b += kBlock) {
+          std::int64_t m = std::min(kBlock, e - b);
+          for (std::int64_t i = 0; i < m; ++i) tmp[i] = -px[b + i];
+          vmath::apply(vmath::Fn::Exp, tmp, tmp, m);
+          for (std::int64_t i = 0; i < m; ++i) py[b + i] = T(1) / (T(1) + tmp[i]);
+        }
+      });
+    }
+  });
+}
+
+void cast(KernelContext& k) {
+  const Tensor& x = k.inputs[0];
+  Tensor& y = k.outputs[0];
+  const std::size_t si = dtype_size(x.dtype()), so = dtype_size(y.dtype());
+  parallel_for(x.num_elements(), kParallelGrain, [&](std::int64_t s, std::int64_t e) {
+    convert_elements(static_cast<const char*>(raw(x)) + s * si, x.dtype(), static_cast<char*>(raw(y)) + s * so,
+                     y.dtype(), e - s);
+  });
+}
+
+void identity(KernelContext& k) { k.outputs[0] = make_view(k.inputs[0], k.inputs[0].shape()); }
+
+}  // namespace duet::kernels

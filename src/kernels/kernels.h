@@ -1,0 +1,71 @@
+#pragma once
+// CPU kernels, one per primitive. Kernels trust their inputs: inference has validated them.
+#include "ops/op_def.h"
+
+namespace duet::kernels {
+
+// elementwise.cpp
+void add(KernelContext& k);
+void sub(KernelContext& k);
+void mul(KernelContext& k);
+void div(KernelContext& k);
+void pow(KernelContext& k);
+void maximum(KernelContext& k);
+void minimum(KernelContext& k);
+void equal(KernelContext& k);
+void not_equal(KernelContext& k);
+void less(KernelContext& k);
+void less_equal(KernelContext& k);
+void greater(KernelContext& k);
+void greater_equal(KernelContext& k);
+void logical_and(KernelContext& k);
+void logical_or(KernelContext& k);
+void logical_not(KernelContext& k);
+void select(KernelContext& k);
+void neg(KernelContext& k);
+void abs(KernelContext& k);
+void sign(KernelContext& k);
+void exp(KernelContext& k);
+void log(KernelContext& k);
+void log1p(KernelContext& k);
+void sqrt(KernelContext& k);
+void rsqrt(KernelContext& k);
+void sin(KernelContext& k);
+void cos(KernelContext& k);
+void tan(KernelContext& k);
+void tanh(KernelContext& k);
+void erf(KernelContext& k);
+void sigmoid(KernelContext& k);
+void relu(KernelContext& k);
+void cast(KernelContext& k);
+void identity(KernelContext& k);
+
+// reduce.cpp
+void reduce_sum(KernelContext& k);
+void reduce_mean(KernelContext& k);
+void reduce_max(KernelContext& k);
+void reduce_min(KernelContext& k);
+void reduce_prod(KernelContext& k);
+void arg_max(KernelContext& k);
+void arg_min(KernelContext& k);
+void size(KernelContext& k);
+void sum_to(KernelContext& k);
+
+// shape.cpp
+void reshape(KernelContext& k);
+void transpose(KernelContext& k);
+void concat(KernelContext& k);
+void split(KernelContext& k);
+void slice(KernelContext& k);
+void pad_like(KernelContext& k);
+void gather(KernelContext& k);
+void scatter_add_like(KernelContext& k);
+void one_hot(KernelContext& k);
+void broadcast(KernelContext& k);
+
+// random.cpp
+void random_normal(KernelContext& k);
+void random_uniform(KernelContext& k);
+void truncated_normal(KernelContext& k);
+
+}  // namespace duet::kernels

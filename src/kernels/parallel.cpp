@@ -1,0 +1,32 @@
+#include "kernels/parallel.h"
+
+#include <cstdlib>
+
+namespace duet {
+namespace {
+int threads_from_env() {
+  for (const char* var : {"DUET_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    if (const char* v = std::getenv(var)) {
+      int n = std::atoi(v);
+      if (n > 0) return n;
+    }
+  }
+  return omp_get_num_procs();
+}
+int& thread_setting() {
+  static int n = [] {
+    int t = threads_from_env();
+    omp_set_num_threads(t);  // oneDNN reads the same OpenMP setting
+    return t;
+  }();
+  return n;
+}
+}  // namespace
+
+int num_threads() { return thread_setting(); }
+void set_num_threads(int n) {
+  thread_setting() = n > 0 ? n : threads_from_env();
+  omp_set_num_threads(thread_setting());
+}
+
+}  // namespace duet

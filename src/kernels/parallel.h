@@ -1,0 +1,36 @@
+#pragma once
+// One thread pool for everything: OpenMP (the pool oneDNN uses too). Small work runs inline.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace duet {
+
+// Threads duet uses: DUET_NUM_THREADS, else OMP_NUM_THREADS, else the number of cores.
+int num_threads();
+void set_num_threads(int n);
+
+// Elements below which an elementwise loop stays on the calling thread.
+constexpr std::int64_t kParallelGrain = 1 << 15;
+
+// Calls f(begin, end) over [0, n) split in contiguous chunks, one per thread (aligned to 16 elements).
+template <class F>
+void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
+  int nt = num_threads();
+  if (nt <= 1 || n < 2 * grain) {
+    f(std::int64_t{0}, n);
+    return;
+  }
+  int chunks = static_cast<int>(std::min<std::int64_t>(nt, n / grain));
+#pragma omp parallel num_threads(chunks)
+  {
+    int t = omp_get_thread_num();
+    int k = omp_get_num_threads();
+    std::int64_t per = ((n + k - 1) / k + 15) / 16 * 16;
+    std::int64_t b = std::min<std::int64_t>(n, per * t), e = std::min<std::int64_t>(n, b + per);
+    if (b < e) f(b, e);
+  }
+}
+
+}  // namespace duet

@@ -1,0 +1,27 @@
+#pragma once
+// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11).
+#include <array>
+#include <cstdint>
+
+namespace duet {
+
+inline std::array<std::uint32_t, 4> philox4x32(std::array<std::uint32_t, 4> ctr, std::array<std::uint32_t, 2> key) {
+  constexpr std::uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u, kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+  for (int round = 0; round < 10; ++round) {
+    std::uint64_t p0 = std::uint64_t{kM0} * ctr[0];
+    std::uint64_t p1 = std::uint64_t{kM1} * ctr[2];
+    ctr = {static_cast<std::uint32_t>(p1 >> 32) ^ ctr[1] ^ key[0], static_cast<std::uint32_t>(p1),
+           static_cast<std::uint32_t>(p0 >> 32) ^ ctr[3] ^ key[1], static_cast<std::uint32_t>(p0)};
+    key[0] += kW0;
+    key[1] += kW1;
+  }
+  return ctr;
+}
+
+// Uniform in [0, 1) from 32 random bits (24 bits of mantissa for float, 53 from two words for double).
+inline float u01f(std::uint32_t x) { return static_cast<float>(x >> 8) * (1.0f / 16777216.0f); }
+inline double u01d(std::uint32_t hi, std::uint32_t lo) {
+  return static_cast<double>(((std::uint64_t{hi} << 32) | lo) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+}  // namespace duet

@@ -1,0 +1,135 @@
+#include <atomic>
+#include <cmath>
+#include <numbers>
+
+#include "core/convert.h"
+#include "core/tensor_impl.h"
+#include "kernels/kernels.h"
+#include "kernels/parallel.h"
+#include "kernels/philox.h"
+
+namespace duet {
+namespace {
+std::atomic<std::uint64_t> g_seed{0x5eedULL};
+std::atomic<std::uint64_t> g_counter{0};
+}  // namespace
+
+namespace random {
+void set_seed(std::uint64_t seed) {
+  g_seed.store(seed);
+  g_counter.store(0);
+}
+}  // namespace random
+
+namespace kernels {
+namespace {
+
+// (key, stream) for this call: the op's own seed (stateless), or the global seed and its next call.
+void key_for(const Attrs& a, std::array<std::uint32_t, 2>& key, std::uint64_t& stream) {
+  std::int64_t seed = a.i("seed");
+  std::uint64_t s;
+  if (seed >= 0) {
+    s = static_cast<std::uint64_t>(seed);
+    stream = 0;
+  } else {
+    s = g_seed.load();
+    stream = g_counter.fetch_add(1) + 1;
+  }
+  key = {static_cast<std::uint32_t>(s), static_cast<std::uint32_t>(s >> 32)};
+}
+
+// Four uniforms per Philox block; block b of a call covers elements 4b .. 4b+3.
+template <class F>
+void fill(Tensor& y, const Attrs& a, F draw) {
+  std::array<std::uint32_t, 2> key;
+  std::uint64_t stream;
+  key_for(a, key, stream);
+  const std::int64_t n = y.num_elements();
+  visit_dtype(y.dtype(), [&](auto z) {
+    using T = decltype(z);
+    T* p = ptr<T>(y);
+    parallel_for((n + 3) / 4, 1 << 12, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t blk = b; blk < e; ++blk) {
+        T v[4];
+        draw(key, stream, static_cast<std::uint64_t>(blk), v);
+        for (int j = 0; j < 4 && blk * 4 + j < n; ++j) p[blk * 4 + j] = v[j];
+      }
+    });
+  });
+}
+
+std::array<std::uint32_t, 4> block(std::array<std::uint32_t, 2> key, std::uint64_t stream, std::uint64_t blk,
+                                   std::uint32_t attempt = 0) {
+  return philox4x32({static_cast<std::uint32_t>(blk), static_cast<std::uint32_t>(blk >> 32),
+                     static_cast<std::uint32_t>(stream) ^ (attempt << 24), static_cast<std::uint32_t>(stream >> 32)},
+                    key);
+}
+
+// Box-Muller: two uniforms give two independent standard normals.
+template <class T>
+void normals(const std::array<std::uint32_t, 4>& r, T out[4]) {
+  for (int j = 0; j < 2; ++j) {
+    double u1 = (static_cast<double>(r[2 * j]) + 1.0) * (1.0 / 4294967296.0);  // (0, 1]
+    double u2 = static_cast<double>(r[2 * j + 1]) * (1.0 / 4294967296.0);
+    double rad = std::sqrt(-2.0 * std::log(u1));
+    out[2 * j] = static_cast<T>(rad * std::cos(2.0 * std::numbers::pi * u2));
+    out[2 * j + 1] = static_cast<T>(rad * std::sin(2.0 * std::numbers::pi * u2));
+  }
+}
+
+}  // namespace
+
+void random_normal(KernelContext& k) {
+  const double mean = k.attrs.f("a"), sd = k.attrs.f("b");
+  fill(k.outputs[0], k.attrs, [&](auto key, std::uint64_t s, std::uint64_t blk, auto* v) {
+    using T = std::remove_pointer_t<decltype(v)>;
+    double z[4];
+    normals<double>(block(key, s, blk), z);
+    for (int j = 0; j < 4; ++j) v[j] = static_cast<T>(mean + sd * z[j]);
+  });
+}
+
+void random_uniform(KernelContext& k) {
+  const double lo = k.attrs.f("a"), hi = k.attrs.f("b");
+  fill(k.outputs[0], k.attrs, [&](auto key, std::uint64_t s, std::uint64_t blk, auto* v) {
+    using T = std::remove_pointer_t<decltype(v)>;
+    auto r = block(key, s, blk);
+    // float64 takes 53 bits per element: the low words come from a second block.
+    auto r2 = std::is_same_v<T, double> ? block(key, s, blk, 1) : r;
+    for (int j = 0; j < 4; ++j) {
+      double u = std::is_same_v<T, double> ? u01d(r[j], r2[j]) : static_cast<double>(u01f(r[j]));
+      T val = static_cast<T>(lo + (hi - lo) * u);
+      if constexpr (std::is_floating_point_v<T>) {
+        if (val >= static_cast<T>(hi)) val = std::nextafter(static_cast<T>(hi), static_cast<T>(lo));  // keep [lo, hi)
+      }
+      v[j] = val;
+    }
+  });
+}
+
+// Each element redraws (with a fresh counter) until it lands within two standard deviations.
+void truncated_normal(KernelContext& k) {
+  const double mean = k.attrs.f("a"), sd = k.attrs.f("b");
+  fill(k.outputs[0], k.attrs, [&](auto key, std::uint64_t s, std::uint64_t blk, auto* v) {
+    using T = std::remove_pointer_t<decltype(v)>;
+    double z[4] = {0, 0, 0, 0};
+    bool done[4] = {false, false, false, false};
+    for (std::uint32_t attempt = 0; attempt < 255; ++attempt) {
+      double c[4];
+      normals<double>(block(key, s, blk, attempt), c);
+      bool all = true;
+      for (int j = 0; j < 4; ++j) {
+        if (!done[j] && std::fabs(c[j]) <= 2.0) {
+          z[j] = c[j];
+          done[j] = true;
+        }
+        all = all && done[j];
+      }
+      if (all) break;
+    }
+    for (int j = 0; j < 4; ++j) v[j] = static_cast<T>(mean + sd * (done[j] ? z[j] : 0.0));
+  });
+}
+
+}  // namespace kernels
+}  // namespace duet

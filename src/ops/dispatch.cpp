@@ -1,0 +1,125 @@
+#include <mutex>
+#include <unordered_map>
+
+#include "core/tensor_impl.h"
+#include "ops/op_def.h"
+#include "ops/registry.h"
+
+namespace duet {
+
+const Shape& InferContext::shape(std::size_t i) const { return inputs[i].shape(); }
+DType InferContext::dtype(std::size_t i) const { return inputs[i].dtype(); }
+void InferContext::shape_error(const std::string& msg) const {
+  throw ShapeError(std::string("[") + op.public_name + "] " + msg);
+}
+void InferContext::dtype_error(const std::string& msg) const {
+  throw DTypeError(std::string("[") + op.public_name + "] " + msg);
+}
+void InferContext::value_error(const std::string& msg) const {
+  throw ValueError(std::string("[") + op.public_name + "] " + msg);
+}
+
+const std::vector<const OpDef*>& all_ops() {
+  static const std::vector<const OpDef*> ops = [] {
+    std::vector<const OpDef*> v;
+    register_all_ops(v);
+    return v;
+  }();
+  return ops;
+}
+
+const OpDef* find_op(std::string_view name) {
+  static const auto index = [] {
+    std::unordered_map<std::string_view, const OpDef*> m;
+    for (const OpDef* d : all_ops()) m.emplace(d->name, d);
+    return m;
+  }();
+  auto it = index.find(name);
+  return it == index.end() ? nullptr : it->second;
+}
+
+namespace internal {
+namespace {
+thread_local Tracer* t_tracer = nullptr;
+thread_local OpObserver t_observer = nullptr;
+thread_local void* t_observer_user = nullptr;
+}  // namespace
+thread_local int g_active_tapes = 0;
+Tracer* current_tracer() { return t_tracer; }
+void set_current_tracer(Tracer* t) { t_tracer = t; }
+void set_op_observer(OpObserver f, void* user) {
+  t_observer = f;
+  t_observer_user = user;
+}
+}  // namespace internal
+
+static void check_inputs(const OpDef& op, std::span<const Tensor> inputs) {
+  if (op.num_inputs >= 0 && static_cast<int>(inputs.size()) != op.num_inputs) {
+    throw ValueError(std::string("[") + op.public_name + "] expects " + std::to_string(op.num_inputs) +
+                     " inputs, got " + std::to_string(inputs.size()));
+  }
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined()) {
+      throw ValueError(std::string("[") + op.public_name + "] input " + std::to_string(i) +
+                       " is an undefined (empty) Tensor handle");
+    }
+  }
+}
+
+static void run_into(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, const Specs& specs,
+                     Tensors& out) {
+  if (!op.has(kView)) {
+    for (auto& s : specs) out.push_back(make_concrete(s.dtype, s.shape));
+  } else {
+    out.resize(specs.size());
+  }
+  KernelContext k{op, inputs, attrs, std::span<const TensorSpec>(specs.data(), specs.size()),
+                  std::span<Tensor>(out.data(), out.size())};
+  op.kernel(k);
+}
+
+Tensors run_kernel(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs) {
+  check_inputs(op, inputs);
+  InferContext ic{op, inputs, attrs, {}};
+  op.infer(ic);
+  Tensors out;
+  run_into(op, inputs, attrs, ic.outputs, out);
+  return out;
+}
+
+Tensors dispatch(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs) {
+  check_inputs(op, inputs);
+  if (internal::t_observer) internal::t_observer(op, internal::t_observer_user);
+  InferContext ic{op, inputs, attrs, {}};
+  op.infer(ic);
+  Tensors out;
+  if (internal::Tracer* tr = internal::t_tracer) {
+    out = tr->append(op, inputs, attrs, std::move(ic.outputs));
+  } else {
+    for (auto& t : inputs) {
+      if (t.is_symbolic()) {
+        throw ValueError(std::string("[") + op.public_name +
+                         "] got a symbolic tensor (" + t.str() +
+                         ") outside the trace that produced it; symbolic tensors only exist while a function "
+                         "or model is being traced: call the traced function or model instead of using its "
+                         "inner tensors");
+      }
+    }
+    for (auto& s : ic.outputs) {
+      if (!s.shape.is_fully_known()) {
+        throw ShapeError(std::string("[") + op.public_name + "] inferred output shape " + s.shape.str() +
+                         " has unknown dims for concrete inputs (an op inference bug)");
+      }
+    }
+    run_into(op, inputs, attrs, ic.outputs, out);
+  }
+  if (internal::g_active_tapes && op.grad) internal::record_on_tapes(op, inputs, attrs, out);
+  return out;
+}
+
+Tensor dispatch1(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs) {
+  Tensors out = dispatch(op, inputs, attrs);
+  return std::move(out[0]);
+}
+
+}  // namespace duet

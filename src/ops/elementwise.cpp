@@ -1,0 +1,292 @@
+// Elementwise primitives and the composites built from them (square, elu, gelu, softplus, clip).
+#include <cmath>
+#include <numbers>
+
+#include "duet/ops.h"
+#include "kernels/kernels.h"
+#include "ops/infer_util.h"
+#include "ops/registry.h"
+
+namespace duet {
+namespace {
+
+void infer_arith(InferContext& c) {
+  require_same_dtypes(c);
+  require_numeric(c, 0);
+  c.set_output(c.dtype(0), broadcast_shapes(c, c.shape(0), c.shape(1)));
+}
+void infer_compare(InferContext& c) {
+  require_same_dtypes(c);
+  c.set_output(DType::Bool, broadcast_shapes(c, c.shape(0), c.shape(1)));
+}
+void infer_ordered(InferContext& c) {
+  require_same_dtypes(c);
+  require_numeric(c, 0);
+  c.set_output(DType::Bool, broadcast_shapes(c, c.shape(0), c.shape(1)));
+}
+void infer_logical(InferContext& c) {
+  for (std::size_t i = 0; i < c.inputs.size(); ++i) require_dtype(c, i, DType::Bool);
+  Shape s = c.shape(0);
+  if (c.inputs.size() == 2) s = broadcast_shapes(c, s, c.shape(1));
+  c.set_output(DType::Bool, s);
+}
+void infer_select(InferContext& c) {
+  require_dtype(c, 0, DType::Bool);
+  if (c.dtype(1) != c.dtype(2)) {
+    c.dtype_error(std::string("the two branches have different dtypes: ") + dtype_name(c.dtype(1)) + " vs " +
+                  dtype_name(c.dtype(2)) + "; cast() one of them");
+  }
+  Shape s = broadcast_shapes(c, broadcast_shapes(c, c.shape(0), c.shape(1)), c.shape(2));
+  c.set_output(c.dtype(1), s);
+}
+void infer_numeric_unary(InferContext& c) {
+  require_numeric(c, 0);
+  c.set_output(c.dtype(0), c.shape(0));
+}
+void infer_float_unary(InferContext& c) {
+  require_floating(c, 0);
+  c.set_output(c.dtype(0), c.shape(0));
+}
+void infer_same(InferContext& c) { c.set_output(c.dtype(0), c.shape(0)); }
+void infer_cast(InferContext& c) { c.set_output(c.attrs.dtype("dtype"), c.shape(0)); }
+
+Tensor zero_like_scalar(const Tensor& g) { return internal::weak_scalar(g, 0.0, false); }
+
+// d(a+b) = (g, g), each summed back to its operand's shape.
+std::vector<Tensor> grad_add(const GradContext& c) {
+  return {sum_to(c.grads[0], c.inputs[0]), sum_to(c.grads[0], c.inputs[1])};
+}
+// d(a-b) = (g, -g)
+std::vector<Tensor> grad_sub(const GradContext& c) {
+  return {sum_to(c.grads[0], c.inputs[0]), sum_to(neg(c.grads[0]), c.inputs[1])};
+}
+// d(a*b) = (g*b, g*a)
+std::vector<Tensor> grad_mul(const GradContext& c) {
+  return {sum_to(c.grads[0] * c.inputs[1], c.inputs[0]), sum_to(c.grads[0] * c.inputs[0], c.inputs[1])};
+}
+// d(a/b) = (g/b, -g*a/b^2)
+std::vector<Tensor> grad_div(const GradContext& c) {
+  const Tensor& a = c.inputs[0];
+  const Tensor& b = c.inputs[1];
+  const Tensor& g = c.grads[0];
+  return {sum_to(g / b, a), sum_to(neg(g) * c.outputs[0] / b, b)};
+}
+// d(a^b) = (g*b*a^(b-1), g*a^b*log(a)) with log(a) taken as 0 where a <= 0.
+std::vector<Tensor> grad_pow(const GradContext& c) {
+  const Tensor& a = c.inputs[0];
+  const Tensor& b = c.inputs[1];
+  const Tensor& g = c.grads[0];
+  Tensor da = g * b * pow(a, b - 1);
+  Tensor safe_log = where(a > 0, log(where(a > 0, a, internal::lit(a, 1))), zero_like_scalar(a));
+  Tensor db = g * c.outputs[0] * safe_log;
+  return {sum_to(da, a), sum_to(db, b)};
+}
+// The gradient goes to the larger operand (to a on ties).
+std::vector<Tensor> grad_maximum(const GradContext& c) {
+  Tensor m = c.inputs[0] >= c.inputs[1];
+  Tensor z = zero_like_scalar(c.grads[0]);
+  return {sum_to(where(m, c.grads[0], z), c.inputs[0]), sum_to(where(m, z, c.grads[0]), c.inputs[1])};
+}
+std::vector<Tensor> grad_minimum(const GradContext& c) {
+  Tensor m = c.inputs[0] <= c.inputs[1];
+  Tensor z = zero_like_scalar(c.grads[0]);
+  return {sum_to(where(m, c.grads[0], z), c.inputs[0]), sum_to(where(m, z, c.grads[0]), c.inputs[1])};
+}
+// d where(c, a, b) = (none, g where c, g where !c)
+std::vector<Tensor> grad_select(const GradContext& c) {
+  Tensor z = zero_like_scalar(c.grads[0]);
+  return {Tensor(), sum_to(where(c.inputs[0], c.grads[0], z), c.inputs[1]),
+          sum_to(where(c.inputs[0], z, c.grads[0]), c.inputs[2])};
+}
+// d/dx -x = -1
+std::vector<Tensor> grad_neg(const GradContext& c) { return {neg(c.grads[0])}; }
+// d/dx |x| = sign(x)
+std::vector<Tensor> grad_abs(const GradContext& c) { return {c.grads[0] * sign(c.inputs[0])}; }
+// d/dx sign(x) = 0 (almost everywhere)
+std::vector<Tensor> grad_sign(const GradContext& c) { return {c.grads[0] * 0}; }
+// d/dx exp(x) = exp(x)
+std::vector<Tensor> grad_exp(const GradContext& c) { return {c.grads[0] * c.outputs[0]}; }
+// d/dx log(x) = 1/x
+std::vector<Tensor> grad_log(const GradContext& c) { return {c.grads[0] / c.inputs[0]}; }
+// d/dx log1p(x) = 1/(1+x)
+std::vector<Tensor> grad_log1p(const GradContext& c) { return {c.grads[0] / (c.inputs[0] + 1)}; }
+// d/dx sqrt(x) = 1/(2 sqrt(x))
+std::vector<Tensor> grad_sqrt(const GradContext& c) { return {c.grads[0] * 0.5 / c.outputs[0]}; }
+// d/dx x^-1/2 = -1/2 x^-3/2 = -y^3/2
+std::vector<Tensor> grad_rsqrt(const GradContext& c) {
+  const Tensor& y = c.outputs[0];
+  return {c.grads[0] * (y * y * y) * -0.5};
+}
+// d/dx sin(x) = cos(x)
+std::vector<Tensor> grad_sin(const GradContext& c) { return {c.grads[0] * cos(c.inputs[0])}; }
+// d/dx cos(x) = -sin(x)
+std::vector<Tensor> grad_cos(const GradContext& c) { return {neg(c.grads[0] * sin(c.inputs[0]))}; }
+// d/dx tan(x) = 1 + tan(x)^2
+std::vector<Tensor> grad_tan(const GradContext& c) {
+  const Tensor& y = c.outputs[0];
+  return {c.grads[0] * (y * y + 1)};
+}
+// d/dx tanh(x) = 1 - tanh(x)^2
+std::vector<Tensor> grad_tanh(const GradContext& c) {
+  const Tensor& y = c.outputs[0];
+  return {c.grads[0] * (1 - y * y)};
+}
+// d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
+std::vector<Tensor> grad_erf(const GradContext& c) {
+  const Tensor& x = c.inputs[0];
+  return {c.grads[0] * (2.0 / std::sqrt(std::numbers::pi)) * exp(neg(x * x))};
+}
+// d/dx sigmoid(x) = y (1 - y)
+std::vector<Tensor> grad_sigmoid(const GradContext& c) {
+  const Tensor& y = c.outputs[0];
+  return {c.grads[0] * y * (1 - y)};
+}
+// d/dx relu(x) = 1 where x > 0, else 0
+std::vector<Tensor> grad_relu(const GradContext& c) {
+  return {where(c.outputs[0] > 0, c.grads[0], zero_like_scalar(c.grads[0]))};
+}
+// Only float-to-float casts carry a gradient (cast back to the input dtype).
+std::vector<Tensor> grad_cast(const GradContext& c) {
+  if (!is_floating(c.inputs[0].dtype()) || !is_floating(c.outputs[0].dtype())) return {Tensor()};
+  return {cast(c.grads[0], c.inputs[0].dtype())};
+}
+std::vector<Tensor> grad_identity(const GradContext& c) { return {c.grads[0]}; }
+
+constexpr std::uint32_t kEw = kElementwise;
+const OpDef kAdd{"Add", "add", 2, infer_arith, kernels::add, grad_add, kEw | kCommutative};
+const OpDef kSub{"Sub", "sub", 2, infer_arith, kernels::sub, grad_sub, kEw};
+const OpDef kMul{"Mul", "mul", 2, infer_arith, kernels::mul, grad_mul, kEw | kCommutative};
+const OpDef kDiv{"Div", "div", 2, infer_arith, kernels::div, grad_div, kEw};
+const OpDef kPow{"Pow", "pow", 2, infer_arith, kernels::pow, grad_pow, kEw};
+const OpDef kMaximum{"Maximum", "maximum", 2, infer_arith, kernels::maximum, grad_maximum, kEw | kCommutative};
+const OpDef kMinimum{"Minimum", "minimum", 2, infer_arith, kernels::minimum, grad_minimum, kEw | kCommutative};
+const OpDef kEqual{"Equal", "equal", 2, infer_compare, kernels::equal, nullptr, kEw | kCommutative};
+const OpDef kNotEqual{"NotEqual", "not_equal", 2, infer_compare, kernels::not_equal, nullptr, kEw | kCommutative};
+const OpDef kLess{"Less", "less", 2, infer_ordered, kernels::less, nullptr, kEw};
+const OpDef kLessEqual{"LessEqual", "less_equal", 2, infer_ordered, kernels::less_equal, nullptr, kEw};
+const OpDef kGreater{"Greater", "greater", 2, infer_ordered, kernels::greater, nullptr, kEw};
+const OpDef kGreaterEqual{"GreaterEqual", "greater_equal", 2, infer_ordered, kernels::greater_equal, nullptr, kEw};
+const OpDef kLogicalAnd{"LogicalAnd", "logical_and", 2, infer_logical, kernels::logical_and, nullptr, kEw | kCommutative};
+const OpDef kLogicalOr{"LogicalOr", "logical_or", 2, infer_logical, kernels::logical_or, nullptr, kEw | kCommutative};
+const OpDef kLogicalNot{"LogicalNot", "logical_not", 1, infer_logical, kernels::logical_not, nullptr, kEw};
+const OpDef kSelect{"Select", "where", 3, infer_select, kernels::select, grad_select, kEw};
+const OpDef kNeg{"Neg", "neg", 1, infer_numeric_unary, kernels::neg, grad_neg, kEw};
+const OpDef kAbs{"Abs", "abs", 1, infer_numeric_unary, kernels::abs, grad_abs, kEw};
+const OpDef kSign{"Sign", "sign", 1, infer_numeric_unary, kernels::sign, grad_sign, kEw};
+const OpDef kRelu{"Relu", "relu", 1, infer_numeric_unary, kernels::relu, grad_relu, kEw};
+const OpDef kExp{"Exp", "exp", 1, infer_float_unary, kernels::exp, grad_exp, kEw};
+const OpDef kLog{"Log", "log", 1, infer_float_unary, kernels::log, grad_log, kEw};
+const OpDef kLog1p{"Log1p", "log1p", 1, infer_float_unary, kernels::log1p, grad_log1p, kEw};
+const OpDef kSqrt{"Sqrt", "sqrt", 1, infer_float_unary, kernels::sqrt, grad_sqrt, kEw};
+const OpDef kRsqrt{"Rsqrt", "rsqrt", 1, infer_float_unary, kernels::rsqrt, grad_rsqrt, kEw};
+const OpDef kSin{"Sin", "sin", 1, infer_float_unary, kernels::sin, grad_sin, kEw};
+const OpDef kCos{"Cos", "cos", 1, infer_float_unary, kernels::cos, grad_cos, kEw};
+const OpDef kTan{"Tan", "tan", 1, infer_float_unary, kernels::tan, grad_tan, kEw};
+const OpDef kTanh{"Tanh", "tanh", 1, infer_float_unary, kernels::tanh, grad_tanh, kEw};
+const OpDef kErf{"Erf", "erf", 1, infer_float_unary, kernels::erf, grad_erf, kEw};
+const OpDef kSigmoid{"Sigmoid", "sigmoid", 1, infer_float_unary, kernels::sigmoid, grad_sigmoid, kEw};
+const OpDef kCast{"Cast", "cast", 1, infer_cast, kernels::cast, grad_cast, kEw};
+const OpDef kIdentity{"Identity", "identity", 1, infer_same, kernels::identity, grad_identity, kEw | kView};
+const OpDef kStopGradient{"StopGradient", "stop_gradient", 1, infer_same, kernels::identity, nullptr, kEw | kView};
+
+// Binary public ops promote mismatched dtypes (promote_types) with explicit casts, so kernels and
+// graph nodes always see one dtype.
+Tensor binary(const OpDef& op, const Tensor& a, const Tensor& b) {
+  if (a.defined() && b.defined() && a.dtype() != b.dtype()) {
+    DType d = promote_types(a.dtype(), b.dtype());
+    return call(op, {a.dtype() == d ? a : cast(a, d), b.dtype() == d ? b : cast(b, d)});
+  }
+  return call(op, {a, b});
+}
+
+}  // namespace
+
+void register_elementwise_ops(std::vector<const OpDef*>& r) {
+  for (const OpDef* d : {&kAdd, &kSub, &kMul, &kDiv, &kPow, &kMaximum, &kMinimum, &kEqual, &kNotEqual, &kLess,
+                         &kLessEqual, &kGreater, &kGreaterEqual, &kLogicalAnd, &kLogicalOr, &kLogicalNot, &kSelect,
+                         &kNeg, &kAbs, &kSign, &kRelu, &kExp, &kLog, &kLog1p, &kSqrt, &kRsqrt, &kSin, &kCos, &kTan,
+                         &kTanh, &kErf, &kSigmoid, &kCast, &kIdentity, &kStopGradient})
+    r.push_back(d);
+}
+
+namespace internal {
+Tensor weak_scalar(const Tensor& like, double v, bool is_float) {
+  DType t = like.dtype();
+  DType d = is_float ? (is_floating(t) ? t : DType::Float32) : (t == DType::Bool ? DType::Int32 : t);
+  return full(Shape{}, v, d);
+}
+}  // namespace internal
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary(kAdd, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary(kSub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary(kMul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary(kDiv, a, b); }
+Tensor pow(const Tensor& a, const Tensor& b) { return binary(kPow, a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary(kMaximum, a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary(kMinimum, a, b); }
+Tensor equal(const Tensor& a, const Tensor& b) { return binary(kEqual, a, b); }
+Tensor not_equal(const Tensor& a, const Tensor& b) { return binary(kNotEqual, a, b); }
+Tensor less(const Tensor& a, const Tensor& b) { return binary(kLess, a, b); }
+Tensor less_equal(const Tensor& a, const Tensor& b) { return binary(kLessEqual, a, b); }
+Tensor greater(const Tensor& a, const Tensor& b) { return binary(kGreater, a, b); }
+Tensor greater_equal(const Tensor& a, const Tensor& b) { return binary(kGreaterEqual, a, b); }
+Tensor logical_and(const Tensor& a, const Tensor& b) { return call(kLogicalAnd, {a, b}); }
+Tensor logical_or(const Tensor& a, const Tensor& b) { return call(kLogicalOr, {a, b}); }
+Tensor logical_not(const Tensor& x) { return call(kLogicalNot, {x}); }
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  if (a.defined() && b.defined() && a.dtype() != b.dtype()) {
+    DType d = promote_types(a.dtype(), b.dtype());
+    return call(kSelect, {cond, a.dtype() == d ? a : cast(a, d), b.dtype() == d ? b : cast(b, d)});
+  }
+  return call(kSelect, {cond, a, b});
+}
+Tensor neg(const Tensor& x) { return call(kNeg, {x}); }
+Tensor abs(const Tensor& x) { return call(kAbs, {x}); }
+Tensor sign(const Tensor& x) { return call(kSign, {x}); }
+Tensor relu(const Tensor& x) { return call(kRelu, {x}); }
+Tensor exp(const Tensor& x) { return call(kExp, {x}); }
+Tensor log(const Tensor& x) { return call(kLog, {x}); }
+Tensor log1p(const Tensor& x) { return call(kLog1p, {x}); }
+Tensor sqrt(const Tensor& x) { return call(kSqrt, {x}); }
+Tensor rsqrt(const Tensor& x) { return call(kRsqrt, {x}); }
+Tensor sin(const Tensor& x) { return call(kSin, {x}); }
+Tensor cos(const Tensor& x) { return call(kCos, {x}); }
+Tensor tan(const Tensor& x) { return call(kTan, {x}); }
+Tensor tanh(const Tensor& x) { return call(kTanh, {x}); }
+Tensor erf(const Tensor& x) { return call(kErf, {x}); }
+Tensor sigmoid(const Tensor& x) { return call(kSigmoid, {x}); }
+Tensor cast(const Tensor& x, DType dtype) {
+  if (x.defined() && x.dtype() == dtype) return x;
+  return call(kCast, {x}, {{"dtype", dtype}});
+}
+Tensor identity(const Tensor& x) { return call(kIdentity, {x}); }
+Tensor stop_gradient(const Tensor& x) { return call(kStopGradient, {x}); }
+
+Tensor square(const Tensor& x) { return x * x; }
+
+// elu(x) = x for x > 0, alpha (exp(x) - 1) otherwise; exp only sees min(x, 0) so it cannot overflow.
+Tensor elu(const Tensor& x, double alpha) {
+  Tensor neg_part = (exp(minimum(x, 0)) - 1) * alpha;
+  return where(x > 0, x, neg_part);
+}
+
+// gelu(x) = x/2 (1 + erf(x/sqrt 2)); tanh form: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+Tensor gelu(const Tensor& x, bool approximate) {
+  if (approximate) {
+    Tensor inner = (x + x * x * x * 0.044715) * std::sqrt(2.0 / std::numbers::pi);
+    return x * 0.5 * (tanh(inner) + 1);
+  }
+  return x * 0.5 * (erf(x * (1.0 / std::numbers::sqrt2)) + 1);
+}
+
+// softplus(x) = max(x, 0) + log1p(exp(-|x|)), exact and free of overflow.
+Tensor softplus(const Tensor& x) { return maximum(x, 0) + log1p(exp(neg(abs(x)))); }
+
+Tensor clip(const Tensor& x, double lo, double hi) {
+  if (lo > hi) {
+    throw ValueError("[clip] lower bound " + std::to_string(lo) + " is above upper bound " + std::to_string(hi));
+  }
+  return minimum(maximum(x, internal::lit(x, lo)), internal::lit(x, hi));
+}
+
+}  // namespace duet

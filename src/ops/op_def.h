@@ -1,0 +1,113 @@
+#pragma once
+// The single definition of a primitive op (DESIGN.md §2): eager execution, tracing, gradients and the
+// graph passes all read this one struct. Properties passes need are traits, never name lists.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/small_vec.h"
+#include "duet/attrs.h"
+#include "duet/error.h"
+#include "duet/tensor.h"
+
+namespace duet {
+
+enum OpTrait : std::uint32_t {
+  kElementwise = 1u << 0,   // output[i] depends only on input[i] (after broadcasting); fusable
+  kStateful = 1u << 1,      // reads or writes state: never folded, merged or removed; keeps program order
+  kRandom = 1u << 2,        // draws random numbers (also stateful)
+  kView = 1u << 3,          // the kernel creates its outputs itself (may alias an input buffer)
+  kCommutative = 1u << 4,   // f(a, b) == f(b, a)
+  kNotFoldable = 1u << 5,   // constant folding must not run it (e.g. huge outputs from tiny inputs)
+};
+
+struct OpDef;
+using Specs = SmallVec<TensorSpec, 2>;
+using Tensors = SmallVec<Tensor, 4>;
+
+// Shape/dtype inference: validates inputs and attrs, fills outputs. Works on concrete and symbolic
+// inputs alike (symbolic shapes may have unknown dims).
+struct InferContext {
+  const OpDef& op;
+  std::span<const Tensor> inputs;
+  const Attrs& attrs;
+  Specs outputs;
+
+  const Shape& shape(std::size_t i) const;
+  DType dtype(std::size_t i) const;
+  void set_output(DType d, Shape s) { outputs.push_back(TensorSpec{d, std::move(s)}); }
+  // Errors start with the op's public name: "[matmul] ...".
+  [[noreturn]] void shape_error(const std::string& msg) const;
+  [[noreturn]] void dtype_error(const std::string& msg) const;
+  [[noreturn]] void value_error(const std::string& msg) const;
+};
+
+struct KernelContext {
+  const OpDef& op;
+  std::span<const Tensor> inputs;
+  const Attrs& attrs;
+  std::span<const TensorSpec> specs;  // inferred output specs (concrete shapes)
+  std::span<Tensor> outputs;          // allocated by dispatch unless the op has kView
+};
+
+struct GradContext {
+  std::span<const Tensor> inputs;
+  std::span<const Tensor> outputs;
+  std::span<const Tensor> grads;  // one per output (zeros where the output got no gradient)
+  const Attrs& attrs;
+};
+
+using InferFn = void (*)(InferContext&);
+using KernelFn = void (*)(KernelContext&);
+// Returns one gradient per input (an undefined Tensor where the input gets none). Written with public
+// ops only, so gradients are themselves differentiable and traceable.
+using GradFn = std::vector<Tensor> (*)(const GradContext&);
+
+struct OpDef {
+  const char* name;         // PascalCase, as in graph dumps: "MatMul"
+  const char* public_name;  // the user-facing function, as in error messages: "matmul"
+  int num_inputs;           // -1: variadic
+  InferFn infer;
+  KernelFn kernel;
+  GradFn grad;  // nullptr: not differentiable (outputs are constants to the tape)
+  std::uint32_t traits;
+
+  bool has(OpTrait t) const { return (traits & t) != 0; }
+};
+
+// All registered ops, in a stable order.
+const std::vector<const OpDef*>& all_ops();
+// nullptr when unknown.
+const OpDef* find_op(std::string_view name);
+
+// Runs (eager) or records (tracing) one op call; the tape records it either way.
+Tensors dispatch(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs);
+Tensor dispatch1(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs);
+inline Tensor call(const OpDef& op, std::initializer_list<Tensor> inputs, const Attrs& attrs = {}) {
+  return dispatch1(op, std::span<const Tensor>(inputs.begin(), inputs.size()), attrs);
+}
+// Infers and runs the kernel now, bypassing tracing and tapes (constant folding, host steps).
+Tensors run_kernel(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs);
+
+namespace internal {
+
+// Graph mode plugs in here: while a tracer is current, dispatch appends nodes instead of computing.
+class Tracer {
+ public:
+  virtual ~Tracer() = default;
+  virtual Tensors append(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Specs specs) = 0;
+};
+Tracer* current_tracer();
+void set_current_tracer(Tracer* t);
+
+// Tapes plug in here (autodiff/tape.cpp).
+extern thread_local int g_active_tapes;
+void record_on_tapes(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, std::span<const Tensor> outputs);
+
+// Test hook: called with every op dispatched on this thread (coverage of the op table).
+using OpObserver = void (*)(const OpDef&, void* user);
+void set_op_observer(OpObserver f, void* user);
+
+}  // namespace internal
+}  // namespace duet

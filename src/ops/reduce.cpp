@@ -1,0 +1,145 @@
+// Reductions, argmax/argmin, size, and sum_to (the reduction that undoes broadcasting).
+#include "duet/ops.h"
+#include "kernels/kernels.h"
+#include "ops/infer_util.h"
+#include "ops/registry.h"
+
+namespace duet {
+namespace {
+
+void infer_reduce(InferContext& c) {
+  require_numeric(c, 0);
+  const Shape& x = c.shape(0);
+  auto axes = normalize_axes(c, c.attrs.ints("axes"), x.rank());
+  bool keep = c.attrs.b("keepdims");
+  std::vector<bool> red(x.rank(), false);
+  for (auto a : axes) red[a] = true;
+  Shape out;
+  for (int d = 0; d < x.rank(); ++d) {
+    if (!red[d]) out.push_back(x[d]);
+    else if (keep) out.push_back(1);
+  }
+  c.set_output(c.dtype(0), out);
+}
+
+void infer_minmax(InferContext& c) {
+  infer_reduce(c);
+  const Shape& x = c.shape(0);
+  for (auto a : c.attrs.ints("axes")) {
+    if (x[static_cast<int>(a)] == 0) {
+      c.value_error("cannot reduce over axis " + std::to_string(a) + " of size 0 (shape " + x.str() +
+                    "): the result has no identity element");
+    }
+  }
+}
+
+void infer_arg(InferContext& c) {
+  require_numeric(c, 0);
+  const Shape& x = c.shape(0);
+  auto axis = normalize_axis(c, c.attrs.i("axis"), x.rank());
+  if (x[static_cast<int>(axis)] == 0) c.value_error("cannot take the arg of an empty axis (shape " + x.str() + ")");
+  Shape out;
+  for (int d = 0; d < x.rank(); ++d)
+    if (d != axis) out.push_back(x[d]);
+  c.set_output(DType::Int64, out);
+}
+
+void infer_size(InferContext& c) {
+  normalize_axes(c, c.attrs.ints("axes"), c.shape(0).rank());
+  c.set_output(c.attrs.dtype("dtype"), Shape{});
+}
+
+void infer_sum_to(InferContext& c) {
+  const Shape& x = c.shape(0);
+  const Shape& t = c.shape(1);
+  // like's shape must broadcast to x's shape.
+  bool ok = t.rank() <= x.rank();
+  for (int d = 0; ok && d < t.rank(); ++d) {
+    std::int64_t td = t[d], xd = x[d + x.rank() - t.rank()];
+    ok = td == 1 || td < 0 || xd < 0 || td == xd;
+  }
+  if (!ok) c.shape_error("cannot sum " + x.str() + " down to " + t.str() + ": the target does not broadcast to the source");
+  c.set_output(c.dtype(0), t);
+}
+
+// Gradient of a reduction seen with its reduced dims kept (size 1), ready to broadcast against x.
+Tensor keep_reduced_dims(const Tensor& g, const GradContext& c) {
+  if (c.attrs.b("keepdims")) return g;
+  Tensor r = g;
+  for (auto a : c.attrs.ints("axes")) r = expand_dims(r, a);
+  return r;
+}
+
+// d sum(x) = broadcast g back over the reduced axes
+std::vector<Tensor> grad_sum(const GradContext& c) {
+  return {broadcast_like(keep_reduced_dims(c.grads[0], c), c.inputs[0])};
+}
+// d mean(x) = g / n, broadcast back
+std::vector<Tensor> grad_mean(const GradContext& c) {
+  const Tensor& x = c.inputs[0];
+  Tensor n = size(x, c.attrs.ints("axes"), x.dtype());
+  return {broadcast_like(keep_reduced_dims(c.grads[0], c) / n, x)};
+}
+// d max(x): g is shared evenly by the elements equal to the max
+std::vector<Tensor> grad_minmax(const GradContext& c) {
+  const Tensor& x = c.inputs[0];
+  Tensor y = keep_reduced_dims(c.outputs[0], c);
+  Tensor mask = cast(equal(x, y), x.dtype());
+  Tensor count = sum(mask, c.attrs.ints("axes"), true);
+  return {mask * (keep_reduced_dims(c.grads[0], c) / count)};
+}
+// d prod(x)/dx_i = product of the other elements; written to stay exact when x has zeros:
+// no zero: y/x_i; one zero: the product of the nonzeros at the zero, 0 elsewhere; more: 0.
+std::vector<Tensor> grad_prod(const GradContext& c) {
+  const Tensor& x = c.inputs[0];
+  const auto& axes = c.attrs.ints("axes");
+  Tensor is_zero = equal(x, internal::lit(x, 0));
+  Tensor one = internal::lit(x, 1), zero = internal::lit(x, 0);
+  Tensor nonzero_prod = prod(where(is_zero, one, x), axes, true);
+  Tensor zeros_count = sum(cast(is_zero, x.dtype()), axes, true);
+  Tensor at_zero = where(equal(zeros_count, one), nonzero_prod, zero);
+  Tensor at_nonzero = where(equal(zeros_count, zero), nonzero_prod / where(is_zero, one, x), zero);
+  return {keep_reduced_dims(c.grads[0], c) * where(is_zero, at_zero, at_nonzero)};
+}
+// d sum_to(x) = broadcast g back to x
+std::vector<Tensor> grad_sum_to(const GradContext& c) { return {broadcast_like(c.grads[0], c.inputs[0]), Tensor()}; }
+
+const OpDef kSum{"Sum", "sum", 1, infer_reduce, kernels::reduce_sum, grad_sum, 0};
+const OpDef kMean{"Mean", "mean", 1, infer_reduce, kernels::reduce_mean, grad_mean, 0};
+const OpDef kMax{"Max", "max", 1, infer_minmax, kernels::reduce_max, grad_minmax, 0};
+const OpDef kMin{"Min", "min", 1, infer_minmax, kernels::reduce_min, grad_minmax, 0};
+const OpDef kProd{"Prod", "prod", 1, infer_reduce, kernels::reduce_prod, grad_prod, 0};
+const OpDef kArgMax{"ArgMax", "argmax", 1, infer_arg, kernels::arg_max, nullptr, 0};
+const OpDef kArgMin{"ArgMin", "argmin", 1, infer_arg, kernels::arg_min, nullptr, 0};
+const OpDef kSize{"Size", "size", 1, infer_size, kernels::size, nullptr, 0};
+const OpDef kSumTo{"SumTo", "sum_to", 2, infer_sum_to, kernels::sum_to, grad_sum_to, kView};
+
+Tensor reduction(const OpDef& op, const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdims) {
+  if (!x.defined()) return call(op, {x});
+  return call(op, {x}, {{"axes", normalize_axes(op.public_name, axes, x.rank())}, {"keepdims", keepdims}});
+}
+
+}  // namespace
+
+void register_reduce_ops(std::vector<const OpDef*>& r) {
+  for (const OpDef* d : {&kSum, &kMean, &kMax, &kMin, &kProd, &kArgMax, &kArgMin, &kSize, &kSumTo}) r.push_back(d);
+}
+
+Tensor sum(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kSum, x, axes, keepdims); }
+Tensor mean(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kMean, x, axes, keepdims); }
+Tensor max(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kMax, x, axes, keepdims); }
+Tensor min(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kMin, x, axes, keepdims); }
+Tensor prod(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kProd, x, axes, keepdims); }
+Tensor argmax(const Tensor& x, std::int64_t axis) { return call(kArgMax, {x}, {{"axis", axis}}); }
+Tensor argmin(const Tensor& x, std::int64_t axis) { return call(kArgMin, {x}, {{"axis", axis}}); }
+Tensor size(const Tensor& x, std::vector<std::int64_t> axes, DType dtype) {
+  if (!x.defined()) return call(kSize, {x});
+  return call(kSize, {x}, {{"axes", normalize_axes("size", axes, x.rank())}, {"dtype", dtype}});
+}
+Tensor sum_to(const Tensor& x, const Tensor& like) {
+  // Static shortcut: nothing to reduce when the shapes are equal and fully known.
+  if (x.defined() && like.defined() && x.shape() == like.shape() && x.shape().is_fully_known()) return x;
+  return call(kSumTo, {x, like});
+}
+
+}  // namespace duet

@@ -1,0 +1,430 @@
+// Shape ops: reshape, transpose, expand_dims/squeeze, concat/split/stack, slice, gather, one_hot,
+// broadcasting. Ops whose output depends on another tensor's run-time shape take it as a `like` input.
+#include <algorithm>
+#include <numeric>
+
+#include "duet/ops.h"
+#include "kernels/kernels.h"
+#include "ops/infer_util.h"
+#include "ops/registry.h"
+
+namespace duet {
+namespace {
+
+std::string ints_str(const std::vector<std::int64_t>& v) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+void infer_reshape(InferContext& c) {
+  const Shape& x = c.shape(0);
+  const auto& req = c.attrs.ints("shape");
+  Shape out;
+  int infer_at = -1;
+  std::int64_t known = 1;
+  for (std::size_t i = 0; i < req.size(); ++i) {
+    if (req[i] == -1) {
+      if (infer_at >= 0) c.shape_error("only one dim of the new shape may be -1, got " + ints_str(req));
+      infer_at = static_cast<int>(i);
+    } else if (req[i] < 0) {
+      c.shape_error("new shape " + ints_str(req) + " has a negative dim (use -1 for one inferred dim)");
+    } else {
+      known *= req[i];
+    }
+    out.push_back(req[i]);
+  }
+  std::int64_t n = x.num_elements();
+  if (n < 0) {  // unknown input dims: an inferred dim stays unknown
+    if (infer_at >= 0) out[infer_at] = Shape::kUnknown;
+    c.set_output(c.dtype(0), out);
+    return;
+  }
+  if (infer_at >= 0) {
+    if (known == 0 || n % known != 0) {
+      c.shape_error("cannot reshape a tensor of shape " + x.str() + " (" + std::to_string(n) + " elements) into " +
+                    ints_str(req) + ": " + std::to_string(n) + " is not divisible by " + std::to_string(known));
+    }
+    out[infer_at] = n / known;
+  } else if (known != n) {
+    c.shape_error("cannot reshape a tensor of shape " + x.str() + " (" + std::to_string(n) + " elements) into " +
+                  out.str() + " (" + std::to_string(known) + " elements)");
+  }
+  c.set_output(c.dtype(0), out);
+}
+
+void infer_reshape_like(InferContext& c) {
+  std::int64_t a = c.shape(0).num_elements(), b = c.shape(1).num_elements();
+  if (a >= 0 && b >= 0 && a != b) {
+    c.shape_error("cannot reshape " + c.shape(0).str() + " into the shape of " + c.shape(1).str());
+  }
+  c.set_output(c.dtype(0), c.shape(1));
+}
+
+void infer_transpose(InferContext& c) {
+  const Shape& x = c.shape(0);
+  const auto& perm = c.attrs.ints("perm");
+  std::vector<std::int64_t> sorted(perm);
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::int64_t> expect(static_cast<std::size_t>(x.rank()));
+  std::iota(expect.begin(), expect.end(), 0);
+  if (sorted != expect) {
+    c.shape_error("perm " + ints_str(perm) + " is not a permutation of the " + std::to_string(x.rank()) +
+                  " dims of a tensor of shape " + x.str());
+  }
+  Shape out;
+  for (auto p : perm) out.push_back(x[static_cast<int>(p)]);
+  c.set_output(c.dtype(0), out);
+}
+
+void infer_concat(InferContext& c) {
+  if (c.inputs.empty()) c.value_error("needs at least one tensor");
+  require_same_dtypes(c);
+  const Shape& s0 = c.shape(0);
+  auto axis = normalize_axis(c, c.attrs.i("axis"), s0.rank());
+  Shape out = s0;
+  for (std::size_t i = 1; i < c.inputs.size(); ++i) {
+    const Shape& s = c.shape(i);
+    bool ok = s.rank() == s0.rank();
+    for (int d = 0; ok && d < s.rank(); ++d)
+      if (d != axis && s[d] >= 0 && out[d] >= 0 && s[d] != out[d]) ok = false;
+    if (!ok) {
+      c.shape_error("all shapes must match except along axis " + std::to_string(axis) + ", got " + shapes_str(c));
+    }
+    for (int d = 0; d < s.rank(); ++d)
+      if (d != axis && out[d] < 0) out[d] = s[d];
+    out[static_cast<int>(axis)] = (out[static_cast<int>(axis)] < 0 || s[static_cast<int>(axis)] < 0)
+                                      ? Shape::kUnknown
+                                      : out[static_cast<int>(axis)] + s[static_cast<int>(axis)];
+  }
+  c.set_output(c.dtype(0), out);
+}
+
+void infer_split(InferContext& c) {
+  const Shape& x = c.shape(0);
+  auto axis = static_cast<int>(normalize_axis(c, c.attrs.i("axis"), x.rank()));
+  const auto& sizes = c.attrs.ints("sizes");
+  std::int64_t total = 0;
+  for (auto s : sizes) total += s;
+  if (x[axis] >= 0 && total != x[axis]) {
+    c.shape_error("split sizes " + ints_str(sizes) + " add up to " + std::to_string(total) + " but axis " +
+                  std::to_string(axis) + " of " + x.str() + " has " + std::to_string(x[axis]));
+  }
+  for (auto s : sizes) {
+    Shape o = x;
+    o[axis] = s;
+    c.set_output(c.dtype(0), o);
+  }
+}
+
+void infer_slice(InferContext& c) {
+  const Shape& x = c.shape(0);
+  const auto& begin = c.attrs.ints("begin");
+  const auto& size = c.attrs.ints("size");
+  if (static_cast<int>(begin.size()) != x.rank() || static_cast<int>(size.size()) != x.rank()) {
+    c.shape_error("begin " + ints_str(begin) + " and size " + ints_str(size) + " need one entry per dim of " + x.str());
+  }
+  Shape out;
+  for (int d = 0; d < x.rank(); ++d) {
+    std::int64_t b = begin[d], s = size[d], n = x[d];
+    if (b < 0 || s < -1) c.value_error("begin " + ints_str(begin) + " / size " + ints_str(size) + " must be >= 0 (size -1 = to the end)");
+    if (n >= 0 && (b > n || (s >= 0 && b + s > n))) {
+      c.shape_error("slice [" + std::to_string(b) + ", " + std::to_string(s < 0 ? n : b + s) + ") of dim " +
+                    std::to_string(d) + " is out of bounds for shape " + x.str());
+    }
+    out.push_back(s >= 0 ? s : (n >= 0 ? n - b : Shape::kUnknown));
+  }
+  c.set_output(c.dtype(0), out);
+}
+
+void infer_pad_like(InferContext& c) {
+  const Shape& x = c.shape(0);
+  const Shape& t = c.shape(1);
+  const auto& begin = c.attrs.ints("begin");
+  if (x.rank() != t.rank() || static_cast<int>(begin.size()) != x.rank()) {
+    c.shape_error("x " + x.str() + ", like " + t.str() + " and begin " + ints_str(begin) + " need the same rank");
+  }
+  for (int d = 0; d < x.rank(); ++d) {
+    if (x[d] >= 0 && t[d] >= 0 && begin[d] + x[d] > t[d]) {
+      c.shape_error("x " + x.str() + " at offset " + ints_str(begin) + " does not fit in " + t.str());
+    }
+  }
+  c.set_output(c.dtype(0), t);
+}
+
+void infer_gather(InferContext& c) {
+  const Shape& p = c.shape(0);
+  const Shape& idx = c.shape(1);
+  if (!is_integral(c.dtype(1))) {
+    c.dtype_error(std::string("indices must be int32 or int64, got ") + dtype_name(c.dtype(1)) + " " + idx.str());
+  }
+  auto axis = static_cast<int>(normalize_axis(c, c.attrs.i("axis"), p.rank()));
+  Shape out;
+  for (int d = 0; d < axis; ++d) out.push_back(p[d]);
+  for (auto d : idx) out.push_back(d);
+  for (int d = axis + 1; d < p.rank(); ++d) out.push_back(p[d]);
+  c.set_output(c.dtype(0), out);
+}
+
+void infer_scatter_add_like(InferContext& c) {
+  const Shape& u = c.shape(0);
+  const Shape& idx = c.shape(1);
+  const Shape& t = c.shape(2);
+  if (!is_integral(c.dtype(1))) c.dtype_error(std::string("indices must be int32 or int64, got ") + dtype_name(c.dtype(1)));
+  auto axis = static_cast<int>(normalize_axis(c, c.attrs.i("axis"), t.rank()));
+  if (u.rank() != t.rank() - 1 + idx.rank()) {
+    c.shape_error("updates " + u.str() + " do not match indices " + idx.str() + " gathered from " + t.str());
+  }
+  (void)axis;
+  c.set_output(c.dtype(0), t);
+}
+
+void infer_one_hot(InferContext& c) {
+  if (!is_integral(c.dtype(0))) {
+    c.dtype_error(std::string("indices must be int32 or int64, got ") + dtype_name(c.dtype(0)) + " " + c.shape(0).str());
+  }
+  std::int64_t depth = c.attrs.i("depth");
+  if (depth < 0) c.value_error("depth must be >= 0, got " + std::to_string(depth));
+  Shape out = c.shape(0);
+  out.push_back(depth);
+  c.set_output(c.attrs.dtype("dtype"), out);
+}
+
+void check_broadcastable(InferContext& c, const Shape& x, const Shape& t) {
+  bool ok = x.rank() <= t.rank();
+  for (int d = 0; ok && d < x.rank(); ++d) {
+    std::int64_t xd = x[d], td = t[d + t.rank() - x.rank()];
+    ok = xd == 1 || xd < 0 || td < 0 || xd == td;
+  }
+  if (!ok) c.shape_error("cannot broadcast " + x.str() + " to " + t.str() + "; dims must be equal or 1");
+}
+
+void infer_broadcast_to(InferContext& c) {
+  const Shape& t = c.attrs.shape("shape");
+  check_broadcastable(c, c.shape(0), t);
+  c.set_output(c.dtype(0), t);
+}
+
+void infer_broadcast_like(InferContext& c) {
+  check_broadcastable(c, c.shape(0), c.shape(1));
+  c.set_output(c.dtype(0), c.shape(1));
+}
+
+// d reshape = reshape the gradient back to x's run-time shape
+std::vector<Tensor> grad_reshape(const GradContext& c) { return {reshape_like(c.grads[0], c.inputs[0])}; }
+std::vector<Tensor> grad_reshape_like(const GradContext& c) {
+  return {reshape_like(c.grads[0], c.inputs[0]), Tensor()};
+}
+// d transpose(x, p) = transpose(g, inverse(p))
+std::vector<Tensor> grad_transpose(const GradContext& c) {
+  const auto& perm = c.attrs.ints("perm");
+  std::vector<std::int64_t> inv(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) inv[static_cast<std::size_t>(perm[i])] = static_cast<std::int64_t>(i);
+  return {transpose(c.grads[0], inv)};
+}
+// d concat = split g back into the inputs' sizes along axis
+std::vector<Tensor> grad_concat(const GradContext& c) {
+  auto axis = static_cast<int>(c.attrs.i("axis"));
+  std::vector<std::int64_t> sizes;
+  for (const Tensor& x : c.inputs) {
+    std::int64_t s = x.shape()[axis];
+    if (s < 0) {
+      throw ShapeError("[concat] gradient needs the sizes of the inputs along the concat axis " + std::to_string(axis) +
+                       ", but an input has shape " + x.shape().str() + "; give that dim a known size");
+    }
+    sizes.push_back(s);
+  }
+  auto parts = split(c.grads[0], sizes, axis);
+  return {parts.begin(), parts.end()};
+}
+// d split = concat of the parts' gradients
+std::vector<Tensor> grad_split(const GradContext& c) {
+  return {concat({c.grads.begin(), c.grads.end()}, c.attrs.i("axis"))};
+}
+// d slice = g padded with zeros back to x's shape
+std::vector<Tensor> grad_slice(const GradContext& c) { return {pad_like(c.grads[0], c.inputs[0], c.attrs.ints("begin"))}; }
+// d pad_like = the slice of g where x was written
+std::vector<Tensor> grad_pad_like(const GradContext& c) {
+  const Shape& s = c.inputs[0].shape();
+  if (!s.is_fully_known()) {
+    throw ShapeError("[pad_like] gradient needs the static shape of x, got " + s.str());
+  }
+  return {slice(c.grads[0], c.attrs.ints("begin"), s.to_vector()), Tensor()};
+}
+// d gather(params) = scatter-add g into zeros shaped like params
+std::vector<Tensor> grad_gather(const GradContext& c) {
+  return {scatter_add_like(c.grads[0], c.inputs[1], c.inputs[0], c.attrs.i("axis")), Tensor()};
+}
+// d scatter_add_like(updates) = gather g at the same indices
+std::vector<Tensor> grad_scatter_add_like(const GradContext& c) {
+  return {gather(c.grads[0], c.inputs[1], c.attrs.i("axis")), Tensor(), Tensor()};
+}
+// d broadcast(x) = g summed back to x
+std::vector<Tensor> grad_broadcast(const GradContext& c) {
+  std::vector<Tensor> r{sum_to(c.grads[0], c.inputs[0])};
+  if (c.inputs.size() == 2) r.emplace_back();
+  return r;
+}
+
+const OpDef kReshape{"Reshape", "reshape", 1, infer_reshape, kernels::reshape, grad_reshape, kView};
+const OpDef kReshapeLike{"ReshapeLike", "reshape_like", 2, infer_reshape_like, kernels::reshape, grad_reshape_like, kView};
+const OpDef kTranspose{"Transpose", "transpose", 1, infer_transpose, kernels::transpose, grad_transpose, 0};
+const OpDef kConcat{"Concat", "concat", -1, infer_concat, kernels::concat, grad_concat, 0};
+const OpDef kSplit{"Split", "split", 1, infer_split, kernels::split, grad_split, 0};
+const OpDef kSlice{"Slice", "slice", 1, infer_slice, kernels::slice, grad_slice, 0};
+const OpDef kPadLike{"PadLike", "pad_like", 2, infer_pad_like, kernels::pad_like, grad_pad_like, 0};
+const OpDef kGather{"Gather", "gather", 2, infer_gather, kernels::gather, grad_gather, 0};
+const OpDef kScatterAddLike{"ScatterAddLike", "scatter_add_like", 3, infer_scatter_add_like, kernels::scatter_add_like,
+                            grad_scatter_add_like, 0};
+const OpDef kOneHot{"OneHot", "one_hot", 1, infer_one_hot, kernels::one_hot, nullptr, 0};
+const OpDef kBroadcastTo{"BroadcastTo", "broadcast_to", 1, infer_broadcast_to, kernels::broadcast, grad_broadcast, kNotFoldable};
+const OpDef kBroadcastLike{"BroadcastLike", "broadcast_like", 2, infer_broadcast_like, kernels::broadcast, grad_broadcast,
+                           kNotFoldable};
+
+}  // namespace
+
+void register_shape_ops(std::vector<const OpDef*>& r) {
+  for (const OpDef* d : {&kReshape, &kReshapeLike, &kTranspose, &kConcat, &kSplit, &kSlice, &kPadLike, &kGather,
+                         &kScatterAddLike, &kOneHot, &kBroadcastTo, &kBroadcastLike})
+    r.push_back(d);
+}
+
+Tensor reshape(const Tensor& x, std::vector<std::int64_t> shape) { return call(kReshape, {x}, {{"shape", std::move(shape)}}); }
+Tensor reshape(const Tensor& x, const Shape& shape) { return reshape(x, shape.to_vector()); }
+Tensor reshape_like(const Tensor& x, const Tensor& like) {
+  if (x.defined() && like.defined() && x.shape() == like.shape() && x.shape().is_fully_known()) return x;
+  return call(kReshapeLike, {x, like});
+}
+
+Tensor transpose(const Tensor& x, std::vector<std::int64_t> perm) {
+  if (perm.empty() && x.defined()) {
+    for (int d = x.rank() - 1; d >= 0; --d) perm.push_back(d);
+  }
+  if (x.defined()) {
+    for (auto& p : perm)
+      if (p < 0) p += x.rank();
+  }
+  return call(kTranspose, {x}, {{"perm", std::move(perm)}});
+}
+
+// expand_dims and squeeze are reshapes whose target keeps unknown dims as -1 only when there is one.
+Tensor expand_dims(const Tensor& x, std::int64_t axis) {
+  const Shape& s = x.shape();
+  const int r = s.rank() + 1;
+  if (axis < -r || axis >= r) {
+    throw ValueError("[expand_dims] axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
+                     std::to_string(s.rank()) + " (shape " + s.str() + "); valid axes are [" + std::to_string(-r) +
+                     ", " + std::to_string(r - 1) + "]");
+  }
+  if (axis < 0) axis += r;
+  std::vector<std::int64_t> t = s.to_vector();
+  t.insert(t.begin() + axis, 1);
+  if (std::count(t.begin(), t.end(), Shape::kUnknown) > 1) {
+    throw ShapeError("[expand_dims] needs at most one unknown dim, got " + s.str());
+  }
+  return reshape(x, t);
+}
+
+Tensor squeeze(const Tensor& x, std::vector<std::int64_t> axes) {
+  const Shape& s = x.shape();
+  std::vector<bool> drop(static_cast<std::size_t>(s.rank()), false);
+  if (axes.empty()) {
+    for (int d = 0; d < s.rank(); ++d) drop[d] = s[d] == 1;
+  } else {
+    for (auto a : normalize_axes("squeeze", axes, s.rank())) {
+      if (s[static_cast<int>(a)] != 1) {
+        throw ShapeError("[squeeze] cannot squeeze axis " + std::to_string(a) + " of shape " + s.str() +
+                         ": its size is not 1");
+      }
+      drop[static_cast<std::size_t>(a)] = true;
+    }
+  }
+  std::vector<std::int64_t> t;
+  for (int d = 0; d < s.rank(); ++d)
+    if (!drop[d]) t.push_back(s[d]);
+  if (std::count(t.begin(), t.end(), Shape::kUnknown) > 1) {
+    throw ShapeError("[squeeze] needs at most one unknown dim, got " + s.str());
+  }
+  return reshape(x, t);
+}
+
+Tensor concat(const std::vector<Tensor>& xs, std::int64_t axis) {
+  if (xs.empty()) throw ValueError("[concat] needs at least one tensor");
+  if (xs.size() == 1) return xs[0];
+  std::int64_t r = xs[0].rank();
+  if (axis < 0) axis += r;
+  return dispatch1(kConcat, xs, {{"axis", axis}});
+}
+
+Tensor stack(const std::vector<Tensor>& xs, std::int64_t axis) {
+  if (xs.empty()) throw ValueError("[stack] needs at least one tensor");
+  for (const Tensor& x : xs) {
+    if (x.shape() != xs[0].shape()) {
+      throw ShapeError("[stack] all tensors must have the same shape, got " + xs[0].shape().str() + " and " + x.shape().str());
+    }
+  }
+  if (axis < 0) axis += xs[0].rank() + 1;
+  std::vector<Tensor> e;
+  for (const Tensor& x : xs) e.push_back(expand_dims(x, axis));
+  return concat(e, axis);
+}
+
+std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes_in, std::int64_t axis) {
+  const Shape& s = x.shape();
+  if (axis < -s.rank() || axis >= s.rank()) {
+    throw ValueError("[split] axis " + std::to_string(axis) + " is out of range for shape " + s.str());
+  }
+  if (axis < 0) axis += s.rank();
+  std::vector<std::int64_t> sizes = sizes_in;
+  auto unknown = std::count(sizes.begin(), sizes.end(), -1);
+  if (unknown > 1) throw ValueError("[split] at most one size may be -1, got " + ints_str(sizes));
+  if (unknown == 1) {
+    std::int64_t n = s[static_cast<int>(axis)], rest = 0;
+    if (n < 0) throw ShapeError("[split] a -1 size needs a known dim along axis, got " + s.str());
+    for (auto v : sizes)
+      if (v >= 0) rest += v;
+    *std::find(sizes.begin(), sizes.end(), -1) = n - rest;
+  }
+  for (auto v : sizes)
+    if (v < 0) throw ValueError("[split] sizes must be >= 0, got " + ints_str(sizes_in));
+  Tensors out = dispatch(kSplit, std::span<const Tensor>(&x, 1), {{"axis", axis}, {"sizes", sizes}});
+  return {out.begin(), out.end()};
+}
+
+std::vector<Tensor> split(const Tensor& x, std::int64_t num, std::int64_t axis) {
+  std::int64_t n = x.shape().dim(static_cast<int>(axis));
+  if (num <= 0 || n < 0 || n % num != 0) {
+    throw ShapeError("[split] cannot split axis " + std::to_string(axis) + " of shape " + x.shape().str() + " into " +
+                     std::to_string(num) + " equal parts");
+  }
+  return split(x, std::vector<std::int64_t>(static_cast<std::size_t>(num), n / num), axis);
+}
+
+Tensor slice(const Tensor& x, std::vector<std::int64_t> begin, std::vector<std::int64_t> size) {
+  return call(kSlice, {x}, {{"begin", std::move(begin)}, {"size", std::move(size)}});
+}
+Tensor pad_like(const Tensor& x, const Tensor& like, std::vector<std::int64_t> begin) {
+  return call(kPadLike, {x, like}, {{"begin", std::move(begin)}});
+}
+Tensor gather(const Tensor& params, const Tensor& indices, std::int64_t axis) {
+  if (params.defined() && axis < 0) axis += params.rank();
+  return call(kGather, {params, indices}, {{"axis", axis}});
+}
+Tensor scatter_add_like(const Tensor& updates, const Tensor& indices, const Tensor& like, std::int64_t axis) {
+  if (like.defined() && axis < 0) axis += like.rank();
+  return call(kScatterAddLike, {updates, indices, like}, {{"axis", axis}});
+}
+Tensor one_hot(const Tensor& indices, std::int64_t depth, double on_value, double off_value, DType dtype) {
+  return call(kOneHot, {indices},
+              {{"depth", depth}, {"on_value", on_value}, {"off_value", off_value}, {"dtype", dtype}});
+}
+Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  if (x.defined() && x.shape() == shape) return x;
+  return call(kBroadcastTo, {x}, {{"shape", shape}});
+}
+Tensor broadcast_like(const Tensor& x, const Tensor& like) {
+  if (x.defined() && like.defined() && x.shape() == like.shape() && x.shape().is_fully_known()) return x;
+  return call(kBroadcastLike, {x, like});
+}
+
+}  // namespace duet

@@ -1,0 +1,146 @@
+// Variable reads and writes as ops (stateful: never folded, merged or removed).
+#include <cstring>
+#include <ostream>
+
+#include "core/tensor_impl.h"
+#include "duet/ops.h"
+#include "kernels/kernels.h"
+#include "ops/infer_util.h"
+#include "ops/registry.h"
+#include "ops/variable_impl.h"
+
+namespace duet {
+namespace {
+
+void infer_read(InferContext& c) {
+  const VarRef& v = c.attrs.var("var");
+  c.set_output(v->dtype, v->shape);
+}
+
+void infer_assign(InferContext& c) {
+  const VarRef& v = c.attrs.var("var");
+  if (c.dtype(0) != v->dtype) {
+    c.dtype_error("variable '" + v->name + "' holds " + dtype_name(v->dtype) + " " + v->shape.str() + ", got a " +
+                  dtype_name(c.dtype(0)) + " value; cast() it first");
+  }
+  bool is_assign = std::string_view(c.op.name) == "AssignVariable";
+  if (is_assign ? !c.shape(0).compatible_with(v->shape) : broadcast_shapes(c, v->shape, c.shape(0)) != v->shape) {
+    c.shape_error("variable '" + v->name + "' has shape " + v->shape.str() + ", got a value of shape " +
+                  c.shape(0).str() + "; a variable keeps its shape");
+  }
+  c.set_output(v->dtype, v->shape);
+}
+
+void read_kernel(KernelContext& k) {
+  const VarRef& v = k.attrs.var("var");
+  k.outputs[0] = make_view(v->value, v->shape);
+}
+
+// Writes happen in place when nobody else holds the old buffer; otherwise the variable gets a new
+// buffer, so tensors read earlier keep the value they had (copy on write).
+bool sole_owner(const VariableImpl& v) {
+  TensorImpl* t = v.value.impl();
+  return t->refs.load() == 1 && t->buffer->refs.load() == 1;
+}
+
+template <class Combine>
+void update(KernelContext& k, Combine combine) {
+  VariableImpl& v = *k.attrs.var("var");
+  const Tensor& x = k.inputs[0];
+  if (sole_owner(v)) {
+    Tensor in[2] = {v.value, x};
+    KernelContext kc{k.op, std::span<const Tensor>(in, 2), k.attrs, k.specs, std::span<Tensor>(&v.value, 1)};
+    combine(kc);
+  } else {
+    Tensor next = make_concrete(v.dtype, v.shape);
+    Tensor in[2] = {v.value, x};
+    KernelContext kc{k.op, std::span<const Tensor>(in, 2), k.attrs, k.specs, std::span<Tensor>(&next, 1)};
+    combine(kc);
+    v.value = std::move(next);
+  }
+  k.outputs[0] = make_view(v.value, v.shape);
+}
+
+void assign_kernel(KernelContext& k) {
+  VariableImpl& v = *k.attrs.var("var");
+  const Tensor& x = k.inputs[0];
+  if (sole_owner(v)) {
+    std::memcpy(raw(v.value), raw(x), static_cast<std::size_t>(x.num_elements()) * dtype_size(x.dtype()));
+  } else {
+    Tensor next = make_concrete(v.dtype, v.shape);
+    std::memcpy(raw(next), raw(x), static_cast<std::size_t>(x.num_elements()) * dtype_size(x.dtype()));
+    v.value = std::move(next);
+  }
+  k.outputs[0] = make_view(v.value, v.shape);
+}
+void assign_add_kernel(KernelContext& k) { update(k, kernels::add); }
+void assign_sub_kernel(KernelContext& k) { update(k, kernels::sub); }
+
+// Reads are recorded by tapes; the backward walk routes their gradient to the variable itself.
+std::vector<Tensor> grad_read(const GradContext&) { return {}; }
+
+constexpr std::uint32_t kState = kStateful | kView;
+const OpDef kReadVariable{"ReadVariable", "Variable::value", 0, infer_read, read_kernel, grad_read, kState};
+const OpDef kAssignVariable{"AssignVariable", "Variable::assign", 1, infer_assign, assign_kernel, nullptr, kState};
+const OpDef kAssignAddVariable{"AssignAddVariable", "Variable::assign_add", 1, infer_assign, assign_add_kernel, nullptr, kState};
+const OpDef kAssignSubVariable{"AssignSubVariable", "Variable::assign_sub", 1, infer_assign, assign_sub_kernel, nullptr, kState};
+
+VariableImpl& checked(const VarRef& v) {
+  if (!v) throw StateError("[Variable] used an empty Variable handle (default-constructed); construct it with a value");
+  return *v;
+}
+
+}  // namespace
+
+const OpDef& read_variable_op() { return kReadVariable; }
+
+void register_state_ops(std::vector<const OpDef*>& r) {
+  for (const OpDef* d : {&kReadVariable, &kAssignVariable, &kAssignAddVariable, &kAssignSubVariable}) r.push_back(d);
+}
+
+Variable::Variable(const Tensor& initial, VariableOptions o) : impl_(std::make_shared<VariableImpl>()) {
+  if (!initial.defined()) throw ValueError("[Variable] '" + o.name + "' needs a defined initial value");
+  if (initial.is_symbolic()) {
+    throw ValueError("[Variable] '" + o.name + "' needs a concrete initial value, got " + initial.str() +
+                     "; create variables outside traced code, or from concrete initializers");
+  }
+  impl_->value = make_concrete(initial.dtype(), initial.shape());
+  std::memcpy(raw(impl_->value), raw(initial), static_cast<std::size_t>(initial.num_elements()) * dtype_size(initial.dtype()));
+  impl_->name = std::move(o.name);
+  impl_->trainable = o.trainable;
+  impl_->dtype = initial.dtype();
+  impl_->shape = initial.shape();
+}
+
+Tensor Variable::value() const {
+  checked(impl_);
+  return dispatch1(kReadVariable, {}, {{"var", impl_}});
+}
+Tensor Variable::assign(const Tensor& v) const {
+  checked(impl_);
+  return call(kAssignVariable, {v}, {{"var", impl_}});
+}
+Tensor Variable::assign_add(const Tensor& d) const {
+  checked(impl_);
+  return call(kAssignAddVariable, {d.defined() && d.dtype() != impl_->dtype ? cast(d, impl_->dtype) : d}, {{"var", impl_}});
+}
+Tensor Variable::assign_sub(const Tensor& d) const {
+  checked(impl_);
+  return call(kAssignSubVariable, {d.defined() && d.dtype() != impl_->dtype ? cast(d, impl_->dtype) : d}, {{"var", impl_}});
+}
+const std::string& Variable::name() const { return checked(impl_).name; }
+bool Variable::trainable() const { return checked(impl_).trainable; }
+void Variable::set_trainable(bool t) const { checked(impl_).trainable = t; }
+DType Variable::dtype() const { return checked(impl_).dtype; }
+const Shape& Variable::shape() const { return checked(impl_).shape; }
+
+std::string variable_name(const VarRef& v) { return v ? v->name : "<null>"; }
+
+std::ostream& operator<<(std::ostream& os, const Variable& v) {
+  if (!v.defined()) return os << "Variable(<undefined>)";
+  std::string s = v.ref()->value.str();
+  // "Tensor(" -> "Variable('name', ..."
+  return os << "Variable('" << v.name() << "', " << s.substr(7);
+}
+
+}  // namespace duet
