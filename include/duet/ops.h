@@ -76,7 +76,6 @@ Tensor size(const Tensor& x, std::vector<std::int64_t> axes = {}, DType dtype = 
 
 // ---- shape ops --------------------------------------------------------------------------------
 // One dim may be -1 (inferred). Shares the buffer (no copy).
-Tensor reshape(const Tensor& x, const Shape& shape);
 Tensor reshape(const Tensor& x, std::vector<std::int64_t> shape);
 // Reshapes x to the run-time shape of like.
 Tensor reshape_like(const Tensor& x, const Tensor& like);

@@ -100,10 +100,13 @@ Tensor empty(const Shape& shape, DType dtype = DType::Float32);
 
 namespace internal {
 [[noreturn]] void ragged_initializer(const char* where);
+// Throws ShapeError unless count values fill shape exactly.
+void check_value_count(std::size_t count, const Shape& shape);
 }  // namespace internal
 
 template <class T>
 Tensor constant(const std::vector<T>& values, const Shape& shape, std::optional<DType> dtype = {}) {
+  internal::check_value_count(values.size(), shape);
   if constexpr (std::is_same_v<T, bool>) {
     std::vector<std::uint8_t> b(values.begin(), values.end());
     return from_data(b.data(), DType::Bool, shape, dtype.value_or(DType::Bool));

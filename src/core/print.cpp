@@ -47,6 +47,7 @@ struct Formatter {
       if (std::isfinite(v)) digits = std::max(digits, digits_needed(v, f32, scientific));
   }
 
+  // Digits for one element: the fewest that round-trip (NumPy's "maxprec" mode), except in scientific.
   std::string fmt(double v) const {
     char buf[64];
     if (dtype == DType::Bool) return v != 0 ? "True" : "False";
@@ -60,9 +61,10 @@ struct Formatter {
       std::snprintf(buf, sizeof buf, "%.*e", std::max(digits, 1), v);
       return buf;
     }
-    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    int d = digits_needed(v, dtype == DType::Float32, false);
+    std::snprintf(buf, sizeof buf, "%.*f", d, v);
     std::string s = buf;
-    if (digits == 0) s += ".";
+    if (d == 0) s += ".";
     return s;
   }
 };
@@ -92,12 +94,29 @@ void collect(const Shape& s, int d, std::int64_t off, bool elide, const std::vec
     if (i >= 0) collect(s, d + 1, off + i * stride, elide, all, out);
 }
 
-void render(const Shape& s, int d, std::int64_t off, bool elide, const std::vector<double>& all,
-            const Formatter& f, std::size_t width, std::string& out) {
-  if (d == s.rank()) {
-    std::string v = f.fmt(all[static_cast<std::size_t>(off)]);
-    if (v.size() < width) out.append(width - v.size(), ' ');
+// Column layout: values are right-aligned up to the decimal point and left-aligned after it.
+struct Align {
+  std::size_t left = 0, right = 0;
+  static std::size_t point(const std::string& v) {
+    auto p = v.find('.');
+    return p == std::string::npos ? v.size() : p;
+  }
+  void fit(const std::string& v) {
+    left = std::max(left, point(v));
+    right = std::max(right, v.size() - point(v));
+  }
+  void put(const std::string& v, std::string& out) const {
+    std::size_t p = point(v);
+    out.append(left - p, ' ');
     out += v;
+    out.append(right - (v.size() - p), ' ');
+  }
+};
+
+void render(const Shape& s, int d, std::int64_t off, bool elide, const std::vector<double>& all,
+            const Formatter& f, const Align& align, std::string& out) {
+  if (d == s.rank()) {
+    align.put(f.fmt(all[static_cast<std::size_t>(off)]), out);
     return;
   }
   std::int64_t stride = 1;
@@ -118,7 +137,7 @@ void render(const Shape& s, int d, std::int64_t off, bool elide, const std::vect
       out += "...";
       continue;
     }
-    render(s, d + 1, off + i * stride, elide, all, f, width, out);
+    render(s, d + 1, off + i * stride, elide, all, f, align, out);
   }
   out += ']';
 }
@@ -149,9 +168,9 @@ std::string Tensor::str() const {
     std::vector<double> vis;
     collect(s, 0, 0, elide, all, vis);
     f.prepare(vis);
-    std::size_t width = 0;
-    for (double v : vis) width = std::max(width, f.fmt(v).size());
-    render(s, 0, 0, elide, all, f, width, body);
+    Align align;
+    for (double v : vis) align.fit(f.fmt(v));
+    render(s, 0, 0, elide, all, f, align, body);
   }
   std::string head = s.rank() >= 2 ? "Tensor(\n" : "Tensor(";
   return head + body + ", shape=" + s.str() + ", dtype=" + dtype_name(impl_->dtype) + ")";

@@ -175,6 +175,12 @@ Tensor::operator bool() const {
 }
 
 namespace internal {
+void check_value_count(std::size_t count, const Shape& shape) {
+  if (!shape.is_fully_known() || static_cast<std::int64_t>(count) != shape.num_elements()) {
+    throw ShapeError("[constant] " + std::to_string(count) + " values cannot fill shape " + shape.str() + " (" +
+                     std::to_string(shape.num_elements()) + " elements)");
+  }
+}
 void ragged_initializer(const char* where) {
   throw ValueError(std::string("[") + where +
                    "] nested initializer lists must be rectangular (every row the same length)");

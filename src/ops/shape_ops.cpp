@@ -290,7 +290,6 @@ void register_shape_ops(std::vector<const OpDef*>& r) {
 }
 
 Tensor reshape(const Tensor& x, std::vector<std::int64_t> shape) { return call(kReshape, {x}, {{"shape", std::move(shape)}}); }
-Tensor reshape(const Tensor& x, const Shape& shape) { return reshape(x, shape.to_vector()); }
 Tensor reshape_like(const Tensor& x, const Tensor& like) {
   if (x.defined() && like.defined() && x.shape() == like.shape() && x.shape().is_fully_known()) return x;
   return call(kReshapeLike, {x, like});

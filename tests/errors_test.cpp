@@ -1,0 +1,75 @@
+// Bad input gets a duet::Error subclass whose message names the op and the shapes (never a crash).
+#include "test_util.h"
+
+namespace duet {
+namespace {
+
+template <class E, class F>
+void expect_error(F f, std::vector<std::string> fragments) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an exception containing " << ::testing::PrintToString(fragments);
+  } catch (const E& e) {
+    static_assert(std::is_base_of_v<Error, E>);
+    for (auto& s : fragments) EXPECT_NE(std::string(e.what()).find(s), std::string::npos) << "message: " << e.what();
+  }
+}
+
+TEST(Errors, BroadcastMismatchNamesOpAndShapes) {
+  expect_error<ShapeError>([] { add(ones({2, 3}), ones({4})); }, {"[add]", "(2, 3)", "(4,)", "cannot be broadcast"});
+  expect_error<ShapeError>([] { ones({2, 3}) * ones({3, 2}); }, {"[mul]", "(2, 3)", "(3, 2)"});
+}
+
+TEST(Errors, BadAxis) {
+  expect_error<ValueError>([] { sum(ones({2, 3}), {2}); }, {"[sum]", "axis 2", "rank 2"});
+  expect_error<ValueError>([] { argmax(ones({2, 3}), -3); }, {"[argmax]", "axis -3", "(2, 3)"});
+  expect_error<ValueError>([] { expand_dims(ones({2}), 5); }, {"[expand_dims]", "axis 5"});
+  expect_error<ShapeError>([] { squeeze(ones({2, 3}), {0}); }, {"[squeeze]", "(2, 3)"});
+}
+
+TEST(Errors, DTypeMismatch) {
+  expect_error<DTypeError>([] { logical_and(ones({2}), ones({2})); }, {"[logical_and]", "bool", "float32"});
+  expect_error<DTypeError>([] { exp(constant({1, 2})); }, {"[exp]", "int32", "cast"});
+  expect_error<DTypeError>([] { where(constant({1.f}), ones({1}), ones({1})); }, {"[where]", "bool"});
+  expect_error<DTypeError>([] { add(constant({true}), constant({false})); }, {"[add]", "bool"});
+}
+
+TEST(Errors, ReshapeSizeMismatch) {
+  expect_error<ShapeError>([] { reshape(ones({2, 3}), {4, 2}); }, {"[reshape]", "(2, 3)", "6 elements", "(4, 2)"});
+  expect_error<ShapeError>([] { reshape(ones({2, 3}), {4, -1}); }, {"[reshape]", "not divisible"});
+  expect_error<ShapeError>([] { reshape(ones({2, 3}), {-1, -1}); }, {"[reshape]", "only one"});
+}
+
+TEST(Errors, ItemOfNonScalar) {
+  expect_error<ValueError>([] { ones({2, 2}).item<float>(); }, {"[item]", "(2, 2)"});
+}
+
+TEST(Errors, ShapeOps) {
+  expect_error<ShapeError>([] { concat({ones({2, 3}), ones({3, 3})}, 1); }, {"[concat]", "(2, 3)", "(3, 3)"});
+  expect_error<ShapeError>([] { transpose(ones({2, 3}), {0, 0}); }, {"[transpose]", "perm"});
+  expect_error<ShapeError>([] { slice(ones({4}), {2}, {3}); }, {"[slice]", "out of bounds", "(4,)"});
+  expect_error<ValueError>([] { gather(ones({3, 2}), constant({3})); }, {"[gather]", "index 3", "(3, 2)"});
+  expect_error<DTypeError>([] { gather(ones({3, 2}), constant({1.f})); }, {"[gather]", "int32 or int64"});
+  expect_error<ShapeError>([] { broadcast_to(ones({3}), Shape{2, 4}); }, {"[broadcast_to]", "(3,)", "(2, 4)"});
+  expect_error<ShapeError>([] { split(ones({5}), 2, 0); }, {"[split]", "(5,)"});
+  expect_error<ValueError>([] { max(zeros({0, 2}), {0}); }, {"[max]", "size 0"});
+}
+
+TEST(Errors, IntegerDivisionByZeroIsAnErrorNotACrash) {
+  expect_error<ValueError>([] { constant({1, 2}) / constant({1, 0}); }, {"[div]", "division by zero"});
+  expect_error<ValueError>([] { pow(constant({2}), constant({-1})); }, {"[pow]", "negative"});
+}
+
+TEST(Errors, UndefinedInputs) {
+  Tensor t;
+  expect_error<ValueError>([&] { add(t, ones({1})); }, {"[add]", "undefined"});
+  expect_error<StateError>([&] { Variable v; v.value(); }, {"[Variable]", "empty"});
+}
+
+TEST(Errors, RandomArguments) {
+  expect_error<ValueError>([] { random::uniform(Shape{2}, 1.0, 1.0); }, {"[random::uniform]", "minval < maxval"});
+  expect_error<DTypeError>([] { random::normal(Shape{2}, 0, 1, DType::Int32); }, {"[random::normal]", "float32"});
+}
+
+}  // namespace
+}  // namespace duet

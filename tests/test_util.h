@@ -1,0 +1,45 @@
+#pragma once
+// Shared test helpers: naive reference arrays, random inputs, a float64 central-difference checker.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "duet/duet.h"
+
+namespace duet::testing {
+
+// A plain row-major array of doubles: what reference implementations compute on.
+struct Arr {
+  std::vector<std::int64_t> shape;
+  std::vector<double> v;
+  std::int64_t size() const { return static_cast<std::int64_t>(v.size()); }
+};
+
+inline Arr to_arr(const Tensor& t) { return {t.shape().to_vector(), t.to_vector<double>()}; }
+
+inline Tensor to_tensor(const Arr& a, DType d) { return constant(a.v, Shape(a.shape), d); }
+
+// Naive NumPy broadcasting of several arrays through f (element by element, index arithmetic only).
+Arr ref_broadcast(const std::vector<Arr>& in, const std::function<double(const std::vector<double>&)>& f);
+Arr ref_unary(const Arr& a, const std::function<double(double)>& f);
+Arr ref_binary(const Arr& a, const Arr& b, const std::function<double(double, double)>& f);
+// Naive reduction over axes (all when empty).
+Arr ref_reduce(const Arr& a, std::vector<std::int64_t> axes, bool keepdims, double init,
+               const std::function<double(double, double)>& combine);
+
+std::vector<std::int64_t> strides_of(const std::vector<std::int64_t>& shape);
+std::int64_t numel(const std::vector<std::int64_t>& shape);
+
+// Expects every element of got within atol + rtol*|want| of want, with a readable message.
+void expect_close(const Arr& got, const Arr& want, double rtol, double atol, const std::string& what);
+
+// Compares tape gradients of sum(fn(xs) * w) (w random) with float64 central differences.
+// Inputs in `differentiable` must be float64.
+void check_gradients(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& xs,
+                     const std::vector<bool>& differentiable, double tol, const std::string& what);
+
+}  // namespace duet::testing
