@@ -1,0 +1,50 @@
+// Accuracy of the vectorized transcendental functions over dense sweeps, including edge values.
+#include <cmath>
+#include <limits>
+
+#include "kernels/vmath.h"
+#include "test_util.h"
+
+namespace duet {
+namespace {
+
+double ulp_error(float got, double want) {
+  float w = static_cast<float>(want);
+  if (std::isnan(w)) return std::isnan(got) ? 0 : 1e9;
+  if (got == w) return 0;
+  double spacing = std::nextafter(std::fabs(w), INFINITY) - std::fabs(w);
+  return std::fabs(got - want) / spacing;
+}
+
+TEST(VMath, TanhFloat32IsAccurateToAFewUlp) {
+  std::vector<float> x;
+  for (double v = -25; v <= 25; v += 0.000731) x.push_back(static_cast<float>(v));
+  for (float v : {0.f, -0.f, 1e-30f, -1e-30f, 1e-8f, 3e-4f, 1e30f, -1e30f}) x.push_back(v);
+  std::vector<float> y(x.size());
+  vmath::apply(vmath::Fn::Tanh, x.data(), y.data(), static_cast<std::int64_t>(x.size()));
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) worst = std::max(worst, ulp_error(y[i], std::tanh(static_cast<double>(x[i]))));
+  EXPECT_LE(worst, 4.0);
+  float special[3] = {NAN, INFINITY, -INFINITY}, out[3];
+  vmath::apply(vmath::Fn::Tanh, special, out, 3);
+  EXPECT_TRUE(std::isnan(out[0]));
+  EXPECT_EQ(out[1], 1.f);
+  EXPECT_EQ(out[2], -1.f);
+}
+
+TEST(VMath, LibmvecFunctionsMatchLibm) {
+  std::vector<float> x;
+  for (double v = -8; v <= 8; v += 0.0013) x.push_back(static_cast<float>(v));
+  const std::pair<vmath::Fn, double (*)(double)> fns[] = {
+      {vmath::Fn::Exp, std::exp}, {vmath::Fn::Sin, std::sin}, {vmath::Fn::Cos, std::cos}, {vmath::Fn::Erf, std::erf}};
+  for (auto [fn, ref] : fns) {
+    std::vector<float> y(x.size());
+    vmath::apply(fn, x.data(), y.data(), static_cast<std::int64_t>(x.size()));
+    double worst = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) worst = std::max(worst, ulp_error(y[i], ref(x[i])));
+    EXPECT_LE(worst, 4.0) << static_cast<int>(fn);
+  }
+}
+
+}  // namespace
+}  // namespace duet
