@@ -7,35 +7,11 @@
 #include <numbers>
 #include <set>
 
+#include "op_table.h"
 #include "ops/op_def.h"
-#include "test_util.h"
 
 namespace duet::testing {
 namespace {
-
-struct In {
-  std::vector<std::int64_t> shape;
-  double lo = -2, hi = 2;
-  DType dtype = DType::Float32;   // Float32 inputs also run in float64 and take part in gradients
-  std::vector<double> values = {};  // fixed values (indices, masks) instead of random ones
-};
-In F(std::vector<std::int64_t> s, double lo = -2, double hi = 2) { return {std::move(s), lo, hi}; }
-In I(std::vector<std::int64_t> s, std::vector<double> v, DType d = DType::Int64) { return {std::move(s), 0, 0, d, std::move(v)}; }
-In B(std::vector<std::int64_t> s, std::vector<double> v) { return {std::move(s), 0, 0, DType::Bool, std::move(v)}; }
-
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
-using Ref = std::function<Arr(const std::vector<Arr>&)>;
-
-struct Row {
-  std::string name;
-  std::vector<In> ins;
-  Fn fn;
-  Ref ref;          // empty for rows checked by `check`
-  bool grad = true;
-  double rtol = 2e-5;
-  double grad_tol = 1e-5;
-  std::function<void(const std::vector<Tensor>&)> check = nullptr;  // custom check (random ops)
-};
 
 Arr un(const Arr& a, double (*f)(double)) { return ref_unary(a, f); }
 
@@ -99,7 +75,7 @@ double sigmoid_ref(double x) { return 1 / (1 + std::exp(-x)); }
 double relu_ref(double x) { return x > 0 ? x : 0; }
 double sign_ref(double x) { return (x > 0) - (x < 0); }
 
-std::vector<Row> rows() {
+std::vector<Row> elementwise_and_shape_rows() {
   using V = std::vector<Tensor>;
   using A = std::vector<Arr>;
   auto bin = [](double (*f)(double, double)) { return [f](const A& a) { return ref_binary(a[0], a[1], f); }; };
@@ -269,6 +245,12 @@ std::vector<Row> rows() {
                stats("uniform", 1.0, 4.0 / std::sqrt(12.0), -1.0, 3.0)});
   r.push_back({"truncated_normal", {}, [](const V&) { return random::truncated_normal(Shape{100000}); }, nullptr, false, 0, 0,
                stats("truncated_normal", 0.0, 0.8796, -2.0, 2.0000001)});
+  return r;
+}
+
+std::vector<Row> rows() {
+  std::vector<Row> r = elementwise_and_shape_rows();
+  for (auto& row : nn_rows()) r.push_back(row);
   return r;
 }
 

@@ -4,6 +4,8 @@
 #include "duet/config.h"
 #include "duet/dtype.h"
 #include "duet/error.h"
+#include "duet/linalg.h"
+#include "duet/nn.h"
 #include "duet/ops.h"
 #include "duet/random.h"
 #include "duet/shape.h"

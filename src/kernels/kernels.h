@@ -51,6 +51,27 @@ void arg_min(KernelContext& k);
 void size(KernelContext& k);
 void sum_to(KernelContext& k);
 
+// linalg.cpp
+void matmul(KernelContext& k);
+
+// conv.cpp, pool.cpp
+void conv2d(KernelContext& k);
+void conv2d_backprop_input(KernelContext& k);
+void conv2d_backprop_filter(KernelContext& k);
+void max_pool2d(KernelContext& k);
+void avg_pool2d(KernelContext& k);
+void max_pool2d_grad(KernelContext& k);
+void max_pool2d_grad_grad(KernelContext& k);
+void avg_pool2d_grad(KernelContext& k);
+
+// nn.cpp
+void softmax(KernelContext& k);
+void log_softmax(KernelContext& k);
+void sparse_softmax_cross_entropy(KernelContext& k);
+void softmax_cross_entropy(KernelContext& k);
+void bias_add(KernelContext& k);
+void dropout(KernelContext& k);
+
 // shape.cpp
 void reshape(KernelContext& k);
 void transpose(KernelContext& k);

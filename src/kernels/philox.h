@@ -3,7 +3,19 @@
 #include <array>
 #include <cstdint>
 
+#include "duet/attrs.h"
+
 namespace duet {
+
+// The Philox key and stream of one call of a random op: its "seed" attr when >= 0 (the same numbers on
+// every call), else the global seed and the global call counter (random::set_seed).
+void random_key_for(const Attrs& a, std::array<std::uint32_t, 2>& key, std::uint64_t& stream);
+
+// Counter for element block `blk` of a call; `attempt` separates redraws.
+inline std::array<std::uint32_t, 4> philox_counter(std::uint64_t stream, std::uint64_t blk, std::uint32_t attempt = 0) {
+  return {static_cast<std::uint32_t>(blk), static_cast<std::uint32_t>(blk >> 32),
+          static_cast<std::uint32_t>(stream) ^ (attempt << 24), static_cast<std::uint32_t>(stream >> 32)};
+}
 
 inline std::array<std::uint32_t, 4> philox4x32(std::array<std::uint32_t, 4> ctr, std::array<std::uint32_t, 2> key) {
   constexpr std::uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u, kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;

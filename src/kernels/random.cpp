@@ -21,11 +21,8 @@ void set_seed(std::uint64_t seed) {
 }
 }  // namespace random
 
-namespace kernels {
-namespace {
-
 // (key, stream) for this call: the op's own seed (stateless), or the global seed and its next call.
-void key_for(const Attrs& a, std::array<std::uint32_t, 2>& key, std::uint64_t& stream) {
+void random_key_for(const Attrs& a, std::array<std::uint32_t, 2>& key, std::uint64_t& stream) {
   std::int64_t seed = a.i("seed");
   std::uint64_t s;
   if (seed >= 0) {
@@ -38,12 +35,15 @@ void key_for(const Attrs& a, std::array<std::uint32_t, 2>& key, std::uint64_t& s
   key = {static_cast<std::uint32_t>(s), static_cast<std::uint32_t>(s >> 32)};
 }
 
+namespace kernels {
+namespace {
+
 // Four uniforms per Philox block; block b of a call covers elements 4b .. 4b+3.
 template <class F>
 void fill(Tensor& y, const Attrs& a, F draw) {
   std::array<std::uint32_t, 2> key;
   std::uint64_t stream;
-  key_for(a, key, stream);
+  random_key_for(a, key, stream);
   const std::int64_t n = y.num_elements();
   visit_dtype(y.dtype(), [&](auto z) {
     using T = decltype(z);
@@ -60,9 +60,7 @@ void fill(Tensor& y, const Attrs& a, F draw) {
 
 std::array<std::uint32_t, 4> block(std::array<std::uint32_t, 2> key, std::uint64_t stream, std::uint64_t blk,
                                    std::uint32_t attempt = 0) {
-  return philox4x32({static_cast<std::uint32_t>(blk), static_cast<std::uint32_t>(blk >> 32),
-                     static_cast<std::uint32_t>(stream) ^ (attempt << 24), static_cast<std::uint32_t>(stream >> 32)},
-                    key);
+  return philox4x32(philox_counter(stream, blk, attempt), key);
 }
 
 // Box-Muller: two uniforms give two independent standard normals.

@@ -10,6 +10,9 @@ void register_reduce_ops(std::vector<const OpDef*>& r);
 void register_shape_ops(std::vector<const OpDef*>& r);
 void register_random_ops(std::vector<const OpDef*>& r);
 void register_state_ops(std::vector<const OpDef*>& r);
+void register_linalg_ops(std::vector<const OpDef*>& r);
+void register_nn_ops(std::vector<const OpDef*>& r);
+void register_conv_ops(std::vector<const OpDef*>& r);
 
 inline void register_all_ops(std::vector<const OpDef*>& r) {
   register_elementwise_ops(r);
@@ -17,6 +20,9 @@ inline void register_all_ops(std::vector<const OpDef*>& r) {
   register_shape_ops(r);
   register_random_ops(r);
   register_state_ops(r);
+  register_linalg_ops(r);
+  register_nn_ops(r);
+  register_conv_ops(r);
 }
 
 }  // namespace duet

@@ -1,0 +1,106 @@
+// matmul: float32 through oneDNN (cached primitives, transposes as strides), float64 through a
+// cache-blocked loop nest (oneDNN has no f64 matmul on CPU).
+#include <cstring>
+
+#include "core/tensor_impl.h"
+#include "kernels/dnnl_util.h"
+#include "kernels/kernels.h"
+#include "kernels/parallel.h"
+
+namespace duet::kernels {
+namespace {
+
+struct Gemm {
+  std::int64_t batch, m, n, k;
+  bool ta, tb;
+  std::int64_t a_batch_stride, b_batch_stride;  // 0 when that operand is shared by every batch
+};
+
+void matmul_f32(const Gemm& g, const float* a, const float* b, float* c) {
+  using dims = dnnl::memory::dims;
+  static dnnl_util::Cache<dnnl::matmul> cache;
+  const bool batched = g.batch > 1;
+  dnnl_util::Key key{g.batch, g.m, g.n, g.k, g.ta, g.tb, g.a_batch_stride != 0, g.b_batch_stride != 0};
+  auto make_md = [&](std::int64_t rows, std::int64_t cols, bool trans, bool shared) {
+    // Logical (rows x cols); stored (cols x rows) when transposed.
+    // A shared operand has batch dim 1 and oneDNN broadcasts it.
+    dims d = batched ? dims{shared ? 1 : g.batch, rows, cols} : dims{rows, cols};
+    dims s = trans ? dims{1, rows} : dims{cols, 1};
+    if (batched) s.insert(s.begin(), rows * cols);
+    return dnnl_util::plain_md(d, s);
+  };
+  auto a_md = make_md(g.m, g.k, g.ta, g.a_batch_stride == 0);
+  auto b_md = make_md(g.k, g.n, g.tb, g.b_batch_stride == 0);
+  auto c_md = make_md(g.m, g.n, false, false);
+  dnnl::matmul& prim = cache.get(key, [&] {
+    return dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), dnnl_util::engine()));
+  });
+  auto& eng = dnnl_util::engine();
+  dnnl::memory am(a_md, eng, const_cast<float*>(a)), bm(b_md, eng, const_cast<float*>(b)), cm(c_md, eng, c);
+  prim.execute(dnnl_util::stream(), {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+}
+
+template <class T>
+void matmul_ref(const Gemm& g, const T* a, const T* b, T* c) {
+  parallel_for(g.batch * g.m, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(g.n * g.k, 1)),
+               [&](std::int64_t lo, std::int64_t hi) {
+                 for (std::int64_t bi_i = lo; bi_i < hi; ++bi_i) {
+                   std::int64_t bi = bi_i / g.m, i = bi_i % g.m;
+                   const T* ab = a + bi * g.a_batch_stride;
+                   const T* bb = b + bi * g.b_batch_stride;
+                   T* row = c + (bi * g.m + i) * g.n;
+                   for (std::int64_t j = 0; j < g.n; ++j) row[j] = T(0);
+                   for (std::int64_t p = 0; p < g.k; ++p) {
+                     T av = g.ta ? ab[p * g.m + i] : ab[i * g.k + p];
+                     if (!g.tb) {
+                       const T* brow = bb + p * g.n;
+                       for (std::int64_t j = 0; j < g.n; ++j) row[j] += av * brow[j];
+                     } else {
+                       for (std::int64_t j = 0; j < g.n; ++j) row[j] += av * bb[j * g.k + p];
+                     }
+                   }
+                 }
+               });
+}
+
+}  // namespace
+
+// Inputs arrive with batch dims already equal or absent (the op broadcasts them before calling).
+void matmul(KernelContext& kc) {
+  const Tensor& a = kc.inputs[0];
+  const Tensor& b = kc.inputs[1];
+  Tensor& c = kc.outputs[0];
+  const bool ta = kc.attrs.b("transpose_a"), tb = kc.attrs.b("transpose_b");
+  const Shape& as = a.shape();
+  const Shape& bs = b.shape();
+  const int ra = as.rank(), rb = bs.rank();
+  Gemm g;
+  g.ta = ta;
+  g.tb = tb;
+  g.m = ta ? as[ra - 1] : as[ra - 2];
+  g.k = ta ? as[ra - 2] : as[ra - 1];
+  g.n = tb ? bs[rb - 2] : bs[rb - 1];
+  g.batch = c.num_elements() / std::max<std::int64_t>(g.m * g.n, 1);
+  const std::int64_t a_batches = a.num_elements() / std::max<std::int64_t>(g.m * g.k, 1);
+  const std::int64_t b_batches = b.num_elements() / std::max<std::int64_t>(g.k * g.n, 1);
+  g.a_batch_stride = a_batches == 1 ? 0 : g.m * g.k;
+  g.b_batch_stride = b_batches == 1 ? 0 : g.k * g.n;
+  if (c.num_elements() == 0) return;
+  if (g.k == 0) {
+    std::memset(raw(c), 0, static_cast<std::size_t>(c.num_elements()) * dtype_size(c.dtype()));
+    return;
+  }
+  // A shared right operand with an untransposed left one is one big 2-D product.
+  if (g.batch > 1 && g.b_batch_stride == 0 && !ta && g.a_batch_stride != 0) {
+    g.m *= g.batch;
+    g.batch = 1;
+    g.a_batch_stride = 0;
+  }
+  if (a.dtype() == DType::Float32) {
+    matmul_f32(g, ptr<float>(a), ptr<float>(b), ptr<float>(c));
+  } else {
+    matmul_ref<double>(g, ptr<double>(a), ptr<double>(b), ptr<double>(c));
+  }
+}
+
+}  // namespace duet::kernels

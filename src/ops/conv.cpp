@@ -1,0 +1,204 @@
+// conv2d and its two backprops, max/avg pooling and their gradients. The backprops are ops with
+// gradients of their own (they are linear maps), so second-order gradients work.
+#include "duet/nn.h"
+#include "duet/ops.h"
+#include "kernels/kernels.h"
+#include "ops/conv_geom.h"
+#include "ops/infer_util.h"
+#include "ops/registry.h"
+
+namespace duet {
+namespace {
+
+void check_window_attrs(const InferContext& c, bool has_dilations) {
+  const auto& s = c.attrs.ints("strides");
+  if (s.size() != 2 || s[0] <= 0 || s[1] <= 0) c.value_error("strides must be two positive numbers, got " + attr_value_str(s));
+  if (has_dilations) {
+    const auto& d = c.attrs.ints("dilations");
+    if (d.size() != 2 || d[0] <= 0 || d[1] <= 0) c.value_error("dilations must be two positive numbers, got " + attr_value_str(d));
+  }
+  const std::string& p = c.attrs.s("padding");
+  if (p != "same" && p != "valid") c.value_error("padding must be \"same\" or \"valid\", got \"" + p + "\"");
+}
+
+void require_nhwc(const InferContext& c, std::size_t i, const char* what) {
+  if (c.shape(i).rank() != 4) {
+    c.shape_error(std::string(what) + " must have rank 4 (NHWC: batch, height, width, channels), got " + c.shape(i).str());
+  }
+}
+
+// Output shape of conv2d for input x (NHWC) and filter w (HWIO); validates everything.
+Shape conv_output(const InferContext& c, const Shape& x, const Shape& w) {
+  check_window_attrs(c, true);
+  if (w.rank() != 4) c.shape_error("filters must have rank 4 (HWIO: height, width, in_channels, out_channels), got " + w.str());
+  if (x[3] >= 0 && w[2] >= 0 && x[3] != w[2]) {
+    c.shape_error("input has " + std::to_string(x[3]) + " channels but the filters expect " + std::to_string(w[2]) +
+                  ": input " + x.str() + " (NHWC), filters " + w.str() + " (HWIO)");
+  }
+  for (int i = 0; i < 4; ++i)
+    if (w[i] == 0) c.shape_error("filters " + w.str() + " have a zero-sized dim");
+  Conv2DGeom g = conv_geom(x, w[0], w[1], w[3], c.attrs);
+  if (c.attrs.s("padding") == "valid") {
+    std::int64_t span_h = (w[0] - 1) * g.dh + 1, span_w = (w[1] - 1) * g.dw + 1;
+    if ((x[1] >= 0 && span_h > x[1]) || (x[2] >= 0 && span_w > x[2])) {
+      c.shape_error("the (dilated) kernel " + std::to_string(span_h) + "x" + std::to_string(span_w) +
+                    " is larger than the input " + std::to_string(x[1]) + "x" + std::to_string(x[2]) +
+                    " with \"valid\" padding (input " + x.str() + "); use padding=\"same\" or a smaller kernel");
+    }
+  }
+  return Shape{x[0], g.y.out, g.x.out, w[3]};
+}
+
+void infer_conv2d(InferContext& c) {
+  require_same_dtypes(c);
+  require_floating(c, 0);
+  require_nhwc(c, 0, "input");
+  c.set_output(c.dtype(0), conv_output(c, c.shape(0), c.shape(1)));
+}
+
+void infer_conv2d_backprop_input(InferContext& c) {  // (grad, filters, input_like)
+  require_floating(c, 0);
+  if (c.dtype(1) != c.dtype(0)) c.dtype_error("grad and filters have different dtypes");
+  require_nhwc(c, 2, "input_like");
+  Shape expect = conv_output(c, c.shape(2), c.shape(1));
+  if (!c.shape(0).compatible_with(expect)) {
+    c.shape_error("grad has shape " + c.shape(0).str() + " but conv2d of " + c.shape(2).str() + " gives " + expect.str());
+  }
+  c.set_output(c.dtype(0), c.shape(2));
+}
+
+void infer_conv2d_backprop_filter(InferContext& c) {  // (input, grad, filters_like)
+  require_floating(c, 0);
+  if (c.dtype(1) != c.dtype(0)) c.dtype_error("input and grad have different dtypes");
+  require_nhwc(c, 0, "input");
+  Shape expect = conv_output(c, c.shape(0), c.shape(2));
+  if (!c.shape(1).compatible_with(expect)) {
+    c.shape_error("grad has shape " + c.shape(1).str() + " but conv2d of " + c.shape(0).str() + " gives " + expect.str());
+  }
+  c.set_output(c.dtype(0), c.shape(2));
+}
+
+Shape pool_output(const InferContext& c, const Shape& x) {
+  check_window_attrs(c, false);
+  const auto& k = c.attrs.ints("pool_size");
+  if (k.size() != 2 || k[0] <= 0 || k[1] <= 0) c.value_error("pool_size must be two positive numbers, got " + attr_value_str(k));
+  if (c.attrs.s("padding") == "valid" && ((x[1] >= 0 && k[0] > x[1]) || (x[2] >= 0 && k[1] > x[2]))) {
+    c.shape_error("pool window " + std::to_string(k[0]) + "x" + std::to_string(k[1]) + " is larger than the input " +
+                  x.str() + " with \"valid\" padding; use padding=\"same\" or a smaller pool_size");
+  }
+  Conv2DGeom g = conv_geom(x, k[0], k[1], x[3], c.attrs);
+  return Shape{x[0], g.y.out, g.x.out, x[3]};
+}
+
+void infer_pool(InferContext& c) {
+  require_numeric(c, 0);
+  require_nhwc(c, 0, "input");
+  c.set_output(c.dtype(0), pool_output(c, c.shape(0)));
+}
+
+void infer_max_pool_grad(InferContext& c) {  // (input, output, grad) -> input-shaped
+  require_nhwc(c, 0, "input");
+  Shape y = pool_output(c, c.shape(0));
+  if (!c.shape(1).compatible_with(y) || !c.shape(2).compatible_with(y)) {
+    c.shape_error("output " + c.shape(1).str() + " and grad " + c.shape(2).str() + " must match the pool output " + y.str());
+  }
+  c.set_output(c.dtype(0), c.shape(0));
+}
+
+void infer_max_pool_grad_grad(InferContext& c) {  // (input, output, dd) -> output-shaped
+  require_nhwc(c, 0, "input");
+  if (!c.shape(2).compatible_with(c.shape(0))) c.shape_error("dd " + c.shape(2).str() + " must be shaped like the input " + c.shape(0).str());
+  c.set_output(c.dtype(0), pool_output(c, c.shape(0)));
+}
+
+void infer_avg_pool_grad(InferContext& c) {  // (grad, input_like) -> input-shaped
+  require_nhwc(c, 1, "input_like");
+  Shape y = pool_output(c, c.shape(1));
+  if (!c.shape(0).compatible_with(y)) c.shape_error("grad " + c.shape(0).str() + " must match the pool output " + y.str());
+  c.set_output(c.dtype(0), c.shape(1));
+}
+
+Conv2DOptions conv_options(const Attrs& a) { return {a.ints("strides"), a.s("padding"), a.ints("dilations")}; }
+Pool2DOptions pool_options(const Attrs& a) { return {a.ints("pool_size"), a.ints("strides"), a.s("padding")}; }
+
+// y = conv(x, w): dx = backprop_input(g, w), dw = backprop_filter(x, g)
+std::vector<Tensor> grad_conv2d(const GradContext& c) {
+  auto o = conv_options(c.attrs);
+  return {conv2d_backprop_input(c.grads[0], c.inputs[1], c.inputs[0], o),
+          conv2d_backprop_filter(c.inputs[0], c.grads[0], c.inputs[1], o)};
+}
+// dx = B(g, w) is bilinear: its adjoints are conv2d(dd, w) for g and backprop_filter(dd, g) for w.
+std::vector<Tensor> grad_conv2d_backprop_input(const GradContext& c) {
+  auto o = conv_options(c.attrs);
+  return {conv2d(c.grads[0], c.inputs[1], o), conv2d_backprop_filter(c.grads[0], c.inputs[0], c.inputs[1], o), Tensor()};
+}
+// dw = F(x, g) is bilinear: its adjoints are backprop_input(g, dd) for x and conv2d(x, dd) for g.
+std::vector<Tensor> grad_conv2d_backprop_filter(const GradContext& c) {
+  auto o = conv_options(c.attrs);
+  return {conv2d_backprop_input(c.inputs[1], c.grads[0], c.inputs[0], o), conv2d(c.inputs[0], c.grads[0], o), Tensor()};
+}
+// d max_pool = route g to each window's (first) max
+std::vector<Tensor> grad_max_pool(const GradContext& c) {
+  return {max_pool2d_grad(c.inputs[0], c.outputs[0], c.grads[0], pool_options(c.attrs))};
+}
+// max_pool2d_grad is linear in g (and piecewise constant in x, y): its adjoint picks dd at the maxima.
+std::vector<Tensor> grad_max_pool_grad(const GradContext& c) {
+  return {Tensor(), Tensor(), max_pool2d_grad_grad(c.inputs[0], c.inputs[1], c.grads[0], pool_options(c.attrs))};
+}
+std::vector<Tensor> grad_max_pool_grad_grad(const GradContext& c) {
+  return {Tensor(), Tensor(), max_pool2d_grad(c.inputs[0], c.inputs[1], c.grads[0], pool_options(c.attrs))};
+}
+// d avg_pool = spread g evenly over each window
+std::vector<Tensor> grad_avg_pool(const GradContext& c) { return {avg_pool2d_grad(c.grads[0], c.inputs[0], pool_options(c.attrs))}; }
+std::vector<Tensor> grad_avg_pool_grad(const GradContext& c) { return {avg_pool2d(c.grads[0], pool_options(c.attrs)), Tensor()}; }
+
+const OpDef kConv2D{"Conv2D", "conv2d", 2, infer_conv2d, kernels::conv2d, grad_conv2d, 0};
+const OpDef kConv2DBackpropInput{"Conv2DBackpropInput", "conv2d_backprop_input", 3, infer_conv2d_backprop_input,
+                                 kernels::conv2d_backprop_input, grad_conv2d_backprop_input, 0};
+const OpDef kConv2DBackpropFilter{"Conv2DBackpropFilter", "conv2d_backprop_filter", 3, infer_conv2d_backprop_filter,
+                                  kernels::conv2d_backprop_filter, grad_conv2d_backprop_filter, 0};
+const OpDef kMaxPool2D{"MaxPool2D", "max_pool2d", 1, infer_pool, kernels::max_pool2d, grad_max_pool, 0};
+const OpDef kAvgPool2D{"AvgPool2D", "avg_pool2d", 1, infer_pool, kernels::avg_pool2d, grad_avg_pool, 0};
+const OpDef kMaxPool2DGrad{"MaxPool2DGrad", "max_pool2d_grad", 3, infer_max_pool_grad, kernels::max_pool2d_grad,
+                           grad_max_pool_grad, 0};
+const OpDef kMaxPool2DGradGrad{"MaxPool2DGradGrad", "max_pool2d_grad_grad", 3, infer_max_pool_grad_grad,
+                               kernels::max_pool2d_grad_grad, grad_max_pool_grad_grad, 0};
+const OpDef kAvgPool2DGrad{"AvgPool2DGrad", "avg_pool2d_grad", 2, infer_avg_pool_grad, kernels::avg_pool2d_grad,
+                           grad_avg_pool_grad, 0};
+
+Attrs conv_attrs(const Conv2DOptions& o) {
+  return {{"strides", o.strides}, {"padding", o.padding}, {"dilations", o.dilations}};
+}
+Attrs pool_attrs(const Pool2DOptions& o) {
+  return {{"pool_size", o.pool_size}, {"strides", o.strides.empty() ? o.pool_size : o.strides}, {"padding", o.padding},
+          {"dilations", std::vector<std::int64_t>{1, 1}}};
+}
+
+}  // namespace
+
+void register_conv_ops(std::vector<const OpDef*>& r) {
+  for (const OpDef* d : {&kConv2D, &kConv2DBackpropInput, &kConv2DBackpropFilter, &kMaxPool2D, &kAvgPool2D, &kMaxPool2DGrad,
+                         &kMaxPool2DGradGrad, &kAvgPool2DGrad})
+    r.push_back(d);
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Conv2DOptions& o) { return call(kConv2D, {x, w}, conv_attrs(o)); }
+Tensor conv2d_backprop_input(const Tensor& g, const Tensor& w, const Tensor& like, const Conv2DOptions& o) {
+  return call(kConv2DBackpropInput, {g, w, like}, conv_attrs(o));
+}
+Tensor conv2d_backprop_filter(const Tensor& x, const Tensor& g, const Tensor& like, const Conv2DOptions& o) {
+  return call(kConv2DBackpropFilter, {x, g, like}, conv_attrs(o));
+}
+Tensor max_pool2d(const Tensor& x, const Pool2DOptions& o) { return call(kMaxPool2D, {x}, pool_attrs(o)); }
+Tensor avg_pool2d(const Tensor& x, const Pool2DOptions& o) { return call(kAvgPool2D, {x}, pool_attrs(o)); }
+Tensor max_pool2d_grad(const Tensor& x, const Tensor& y, const Tensor& g, const Pool2DOptions& o) {
+  return call(kMaxPool2DGrad, {x, y, g}, pool_attrs(o));
+}
+Tensor max_pool2d_grad_grad(const Tensor& x, const Tensor& y, const Tensor& dd, const Pool2DOptions& o) {
+  return call(kMaxPool2DGradGrad, {x, y, dd}, pool_attrs(o));
+}
+Tensor avg_pool2d_grad(const Tensor& g, const Tensor& like, const Pool2DOptions& o) {
+  return call(kAvgPool2DGrad, {g, like}, pool_attrs(o));
+}
+
+}  // namespace duet

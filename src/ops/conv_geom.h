@@ -1,0 +1,50 @@
+#pragma once
+// Window geometry shared by convolution and pooling (TensorFlow's "same"/"valid" rules).
+#include <cstdint>
+#include <string>
+
+namespace duet {
+
+struct Window1D {
+  std::int64_t out, pad_before, pad_after;
+};
+
+// Output size and padding of one spatial dim. "valid": floor((in - span) / stride) + 1;
+// "same": ceil(in / stride), padding split with the extra element after (as TensorFlow).
+inline Window1D window_1d(std::int64_t in, std::int64_t k, std::int64_t stride, std::int64_t dilation, bool same) {
+  const std::int64_t span = (k - 1) * dilation + 1;
+  if (in < 0) return {-1, 0, 0};
+  if (same) {
+    std::int64_t out = (in + stride - 1) / stride;
+    std::int64_t total = std::max<std::int64_t>((out - 1) * stride + span - in, 0);
+    return {out, total / 2, total - total / 2};
+  }
+  return {in >= span ? (in - span) / stride + 1 : 0, 0, 0};
+}
+
+struct Conv2DGeom {
+  std::int64_t n, h, w, c;      // input
+  std::int64_t kh, kw, o;       // filter (o = out channels; for pooling o == c)
+  std::int64_t sh, sw, dh, dw;  // strides, dilations
+  Window1D y, x;                // output rows/cols with padding
+};
+
+}  // namespace duet
+
+#include "duet/attrs.h"
+#include "duet/shape.h"
+
+namespace duet {
+
+// Geometry of a convolution/pool of an NHWC input with a (kh, kw) window producing o channels.
+inline Conv2DGeom conv_geom(const Shape& in, std::int64_t kh, std::int64_t kw, std::int64_t o, const Attrs& a) {
+  const auto& s = a.ints("strides");
+  const auto& d = a.ints("dilations");
+  const bool same = a.s("padding") == "same";
+  Conv2DGeom g{in[0], in[1], in[2], in[3], kh, kw, o, s[0], s[1], d[0], d[1], {}, {}};
+  g.y = window_1d(g.h, kh, g.sh, g.dh, same);
+  g.x = window_1d(g.w, kw, g.sw, g.dw, same);
+  return g;
+}
+
+}  // namespace duet

@@ -1,0 +1,104 @@
+#include "duet/linalg.h"
+
+#include "duet/ops.h"
+#include "kernels/kernels.h"
+#include "ops/infer_util.h"
+#include "ops/registry.h"
+
+namespace duet {
+namespace {
+
+struct MatDims {
+  std::int64_t m, k, k2, n;
+};
+
+MatDims mat_dims(const Shape& a, const Shape& b, bool ta, bool tb) {
+  const int ra = a.rank(), rb = b.rank();
+  return {ta ? a[ra - 1] : a[ra - 2], ta ? a[ra - 2] : a[ra - 1], tb ? b[rb - 1] : b[rb - 2], tb ? b[rb - 2] : b[rb - 1]};
+}
+
+Shape batch_of(const Shape& s) { return Shape(std::span<const std::int64_t>(s.begin(), s.end() - 2)); }
+
+void infer_matmul(InferContext& c) {
+  const Shape& a = c.shape(0);
+  const Shape& b = c.shape(1);
+  require_same_dtypes(c);
+  require_floating(c, 0);
+  const bool ta = c.attrs.b("transpose_a"), tb = c.attrs.b("transpose_b");
+  if (a.rank() < 2 || b.rank() < 2) {
+    c.shape_error("needs inputs of rank >= 2 (matrices, optionally batched), got " + a.str() + " and " + b.str() +
+                  "; use expand_dims or reshape to make a vector a 1-row or 1-column matrix");
+  }
+  MatDims d = mat_dims(a, b, ta, tb);
+  if (d.k >= 0 && d.k2 >= 0 && d.k != d.k2) {
+    c.shape_error("inner dimensions differ: " + a.str() + (ta ? " (transposed)" : "") + " vs " + b.str() +
+                  (tb ? " (transposed)" : "") + ": " + std::to_string(d.k) + " != " + std::to_string(d.k2));
+  }
+  Shape out = broadcast_shapes(c, batch_of(a), batch_of(b));
+  out.push_back(d.m);
+  out.push_back(d.n);
+  c.set_output(c.dtype(0), out);
+}
+
+// C = op(A) op(B). With G = dC:
+//   C = A B     : dA = G B^T,   dB = A^T G
+//   C = A^T B   : dA = B G^T,   dB = A G
+//   C = A B^T   : dA = G B,     dB = G^T A
+//   C = A^T B^T : dA = B^T G^T, dB = G^T A^T
+std::vector<Tensor> grad_matmul(const GradContext& c) {
+  const Tensor& a = c.inputs[0];
+  const Tensor& b = c.inputs[1];
+  const Tensor& g = c.grads[0];
+  const bool ta = c.attrs.b("transpose_a"), tb = c.attrs.b("transpose_b");
+  Tensor da, db;
+  if (!ta && !tb) {
+    da = matmul(g, b, false, true);
+    db = matmul(a, g, true, false);
+  } else if (ta && !tb) {
+    da = matmul(b, g, false, true);
+    db = matmul(a, g, false, false);
+  } else if (!ta && tb) {
+    da = matmul(g, b, false, false);
+    db = matmul(g, a, true, false);
+  } else {
+    da = matmul(b, g, true, true);
+    db = matmul(g, a, true, true);
+  }
+  return {sum_to(da, a), sum_to(db, b)};
+}
+
+const OpDef kMatMul{"MatMul", "matmul", 2, infer_matmul, kernels::matmul, grad_matmul, 0};
+
+}  // namespace
+
+void register_linalg_ops(std::vector<const OpDef*>& r) { r.push_back(&kMatMul); }
+
+Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool transpose_a, bool transpose_b) {
+  Tensor a = a_in, b = b_in;
+  if (a.defined() && b.defined() && a.dtype() != b.dtype()) {
+    DType d = promote_types(a.dtype(), b.dtype());
+    a = cast(a, d);
+    b = cast(b, d);
+  }
+  // The kernel takes batch dims that are equal or absent in each operand; anything else is broadcast here
+  // (and the broadcast's gradient sums back).
+  if (a.defined() && b.defined() && a.rank() >= 2 && b.rank() >= 2 && (a.rank() > 2 || b.rank() > 2)) {
+    Shape ba = batch_of(a.shape()), bb = batch_of(b.shape());
+    if (ba != bb && ba.is_fully_known() && bb.is_fully_known()) {
+      InferContext probe{kMatMul, {}, Attrs{}, {}};
+      Shape out = broadcast_shapes(probe, ba, bb);
+      auto expand = [&](const Tensor& t, const Shape& bt) {
+        if (bt.num_elements() == 1 && bt.rank() <= out.rank()) return t;  // shared: the kernel broadcasts it
+        Shape full = out;
+        full.push_back(t.shape()[t.rank() - 2]);
+        full.push_back(t.shape()[t.rank() - 1]);
+        return broadcast_to(t, full);
+      };
+      a = expand(a, ba);
+      b = expand(b, bb);
+    }
+  }
+  return call(kMatMul, {a, b}, {{"transpose_a", transpose_a}, {"transpose_b", transpose_b}});
+}
+
+}  // namespace duet

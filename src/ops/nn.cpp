@@ -1,0 +1,131 @@
+// softmax/log_softmax, cross-entropies, bias_add, dropout.
+#include "duet/nn.h"
+#include "duet/ops.h"
+#include "kernels/kernels.h"
+#include "ops/infer_util.h"
+#include "ops/registry.h"
+
+namespace duet {
+namespace {
+
+void infer_softmax(InferContext& c) {
+  require_floating(c, 0);
+  normalize_axis(c, c.attrs.i("axis"), c.shape(0).rank());
+  c.set_output(c.dtype(0), c.shape(0));
+}
+
+void infer_sparse_ce(InferContext& c) {  // (labels, logits)
+  const Shape& l = c.shape(0);
+  const Shape& x = c.shape(1);
+  if (!is_integral(c.dtype(0))) {
+    c.dtype_error(std::string("labels must be int32 or int64 class indices, got ") + dtype_name(c.dtype(0)) + " " + l.str() +
+                  "; for one-hot or probability labels use softmax_cross_entropy_with_logits");
+  }
+  require_floating(c, 1);
+  if (x.rank() < 1 || l.rank() != x.rank() - 1 || !Shape(std::span<const std::int64_t>(x.begin(), x.end() - 1)).compatible_with(l)) {
+    c.shape_error("labels " + l.str() + " must have the shape of logits " + x.str() + " without its last (class) dim");
+  }
+  c.set_output(c.dtype(1), l);
+}
+
+void infer_dense_ce(InferContext& c) {  // (labels, logits)
+  require_same_dtypes(c);
+  require_floating(c, 1);
+  const Shape& l = c.shape(0);
+  const Shape& x = c.shape(1);
+  if (x.rank() < 1 || !l.compatible_with(x)) {
+    c.shape_error("labels " + l.str() + " and logits " + x.str() + " must have the same shape (..., classes)");
+  }
+  c.set_output(c.dtype(1), Shape(std::span<const std::int64_t>(x.begin(), x.end() - 1)));
+}
+
+void infer_bias_add(InferContext& c) {
+  require_same_dtypes(c);
+  require_numeric(c, 0);
+  const Shape& x = c.shape(0);
+  const Shape& b = c.shape(1);
+  if (b.rank() != 1 || x.rank() < 1 || (x[x.rank() - 1] >= 0 && b[0] >= 0 && x[x.rank() - 1] != b[0])) {
+    c.shape_error("bias must have shape (channels,) matching the last dim of x: x " + x.str() + ", bias " + b.str());
+  }
+  c.set_output(c.dtype(0), x);
+}
+
+void infer_dropout(InferContext& c) {
+  require_floating(c, 0);
+  double rate = c.attrs.f("rate");
+  if (!(rate >= 0 && rate < 1)) c.value_error("rate must be in [0, 1), got " + std::to_string(rate));
+  c.set_output(c.dtype(0), c.shape(0));
+  c.set_output(c.dtype(0), c.shape(0));
+}
+
+// d softmax: dx = y (g - sum(g y))
+std::vector<Tensor> grad_softmax(const GradContext& c) {
+  const Tensor& y = c.outputs[0];
+  const Tensor& g = c.grads[0];
+  std::int64_t axis = c.attrs.i("axis");
+  return {y * (g - sum(g * y, {axis}, true))};
+}
+// d log_softmax: dx = g - softmax(x) sum(g)
+std::vector<Tensor> grad_log_softmax(const GradContext& c) {
+  const Tensor& g = c.grads[0];
+  std::int64_t axis = c.attrs.i("axis");
+  return {g - exp(c.outputs[0]) * sum(g, {axis}, true)};
+}
+// d/dlogits = g (softmax(logits) - one_hot(labels))
+std::vector<Tensor> grad_sparse_ce(const GradContext& c) {
+  const Tensor& logits = c.inputs[1];
+  std::int64_t classes = logits.shape()[logits.rank() - 1];
+  Tensor p = softmax(logits) - one_hot(c.inputs[0], classes, 1.0, 0.0, logits.dtype());
+  return {Tensor(), expand_dims(c.grads[0], -1) * p};
+}
+// d/dlogits = g (softmax(logits) sum(labels) - labels); d/dlabels = -g log_softmax(logits)
+std::vector<Tensor> grad_dense_ce(const GradContext& c) {
+  const Tensor& labels = c.inputs[0];
+  const Tensor& logits = c.inputs[1];
+  Tensor g = expand_dims(c.grads[0], -1);
+  Tensor dlogits = g * (softmax(logits) * sum(labels, {-1}, true) - labels);
+  Tensor dlabels = neg(g * log_softmax(logits));
+  return {dlabels, dlogits};
+}
+// d bias_add = (g, g summed over every dim but the last)
+std::vector<Tensor> grad_bias_add(const GradContext& c) { return {c.grads[0], sum_to(c.grads[0], c.inputs[1])}; }
+// d dropout = g * scale (the mask output)
+std::vector<Tensor> grad_dropout(const GradContext& c) { return {c.grads[0] * c.outputs[1]}; }
+
+const OpDef kSoftmax{"Softmax", "softmax", 1, infer_softmax, kernels::softmax, grad_softmax, 0};
+const OpDef kLogSoftmax{"LogSoftmax", "log_softmax", 1, infer_softmax, kernels::log_softmax, grad_log_softmax, 0};
+const OpDef kSparseCE{"SparseSoftmaxCrossEntropyWithLogits", "sparse_softmax_cross_entropy_with_logits", 2, infer_sparse_ce,
+                      kernels::sparse_softmax_cross_entropy, grad_sparse_ce, 0};
+const OpDef kDenseCE{"SoftmaxCrossEntropyWithLogits", "softmax_cross_entropy_with_logits", 2, infer_dense_ce,
+                     kernels::softmax_cross_entropy, grad_dense_ce, 0};
+const OpDef kBiasAdd{"BiasAdd", "bias_add", 2, infer_bias_add, kernels::bias_add, grad_bias_add, 0};
+const OpDef kDropout{"Dropout", "dropout", 1, infer_dropout, kernels::dropout, grad_dropout, kStateful | kRandom};
+
+std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
+  return x.defined() && axis < 0 ? axis + x.rank() : axis;
+}
+
+}  // namespace
+
+void register_nn_ops(std::vector<const OpDef*>& r) {
+  for (const OpDef* d : {&kSoftmax, &kLogSoftmax, &kSparseCE, &kDenseCE, &kBiasAdd, &kDropout}) r.push_back(d);
+}
+
+Tensor softmax(const Tensor& x, std::int64_t axis) { return call(kSoftmax, {x}, {{"axis", positive_axis(x, axis)}}); }
+Tensor log_softmax(const Tensor& x, std::int64_t axis) { return call(kLogSoftmax, {x}, {{"axis", positive_axis(x, axis)}}); }
+Tensor sparse_softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits) {
+  return call(kSparseCE, {labels, logits});
+}
+Tensor softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits) {
+  return call(kDenseCE, {labels.defined() && logits.defined() ? cast(labels, logits.dtype()) : labels, logits});
+}
+Tensor bias_add(const Tensor& x, const Tensor& b) { return call(kBiasAdd, {x, b}); }
+Tensor dropout(const Tensor& x, double rate, bool training, std::optional<std::uint64_t> seed) {
+  if (!(rate >= 0 && rate < 1)) throw ValueError("[dropout] rate must be in [0, 1), got " + std::to_string(rate));
+  if (!training || rate == 0) return x;
+  std::int64_t s = seed ? static_cast<std::int64_t>(*seed & 0x7fffffffffffffffULL) : -1;
+  Tensors out = dispatch(kDropout, std::span<const Tensor>(&x, 1), {{"rate", rate}, {"seed", s}});
+  return out[0];
+}
+
+}  // namespace duet

@@ -1,0 +1,304 @@
+// Op table rows for linear algebra and nn ops, with naive references written here (index loops only).
+#include <cmath>
+
+#include "op_table.h"
+
+namespace duet::testing {
+namespace {
+
+using V = std::vector<Tensor>;
+using A = std::vector<Arr>;
+
+// Naive batched matmul with broadcast batch dims (leading dims) and transposes.
+Arr ref_matmul(const Arr& a, const Arr& b, bool ta, bool tb) {
+  const std::size_t ra = a.shape.size(), rb = b.shape.size();
+  std::int64_t m = ta ? a.shape[ra - 1] : a.shape[ra - 2], k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
+  std::int64_t n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
+  std::vector<std::int64_t> ba(a.shape.begin(), a.shape.end() - 2), bb(b.shape.begin(), b.shape.end() - 2);
+  std::size_t r = std::max(ba.size(), bb.size());
+  while (ba.size() < r) ba.insert(ba.begin(), 1);
+  while (bb.size() < r) bb.insert(bb.begin(), 1);
+  std::vector<std::int64_t> bo(r);
+  for (std::size_t i = 0; i < r; ++i) bo[i] = std::max(ba[i], bb[i]);
+  std::vector<std::int64_t> os = bo;
+  os.push_back(m);
+  os.push_back(n);
+  Arr out{os, std::vector<double>(static_cast<std::size_t>(numel(os)))};
+  std::int64_t nb = numel(bo);
+  auto bs = strides_of(bo);
+  for (std::int64_t bi = 0; bi < nb; ++bi) {
+    std::int64_t ia = 0, ib = 0, sa = 1, sb = 1;
+    for (std::size_t d = r; d-- > 0;) {
+      std::int64_t idx = (bi / bs[d]) % bo[d];
+      ia += (ba[d] == 1 ? 0 : idx) * sa;
+      ib += (bb[d] == 1 ? 0 : idx) * sb;
+      sa *= ba[d];
+      sb *= bb[d];
+    }
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (std::int64_t p = 0; p < k; ++p) {
+          double av = a.v[static_cast<std::size_t>(ia * m * k + (ta ? p * m + i : i * k + p))];
+          double bv = b.v[static_cast<std::size_t>(ib * k * n + (tb ? j * k + p : p * n + j))];
+          s += av * bv;
+        }
+        out.v[static_cast<std::size_t>((bi * m + i) * n + j)] = s;
+      }
+  }
+  return out;
+}
+
+struct Geo {
+  std::int64_t out, pad;
+};
+// TensorFlow's padding rule, written independently of the library's.
+Geo geo(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t d, bool same) {
+  std::int64_t span = (k - 1) * d + 1;
+  if (!same) return {(in - span) / s + 1, 0};
+  std::int64_t out = (in + s - 1) / s;
+  std::int64_t total = std::max<std::int64_t>((out - 1) * s + span - in, 0);
+  return {out, total / 2};
+}
+
+struct ConvCfg {
+  std::int64_t sh = 1, sw = 1, dh = 1, dw = 1;
+  bool same = false;
+  Conv2DOptions opts() const { return {{sh, sw}, same ? "same" : "valid", {dh, dw}}; }
+};
+
+// Visits every (output position, filter tap, input position) of a conv: f(x_index, w_index, y_index).
+template <class F>
+void conv_taps(const std::vector<std::int64_t>& xs, const std::vector<std::int64_t>& ws, const ConvCfg& c, F f) {
+  Geo gy = geo(xs[1], ws[0], c.sh, c.dh, c.same), gx = geo(xs[2], ws[1], c.sw, c.dw, c.same);
+  for (std::int64_t n = 0; n < xs[0]; ++n)
+    for (std::int64_t oy = 0; oy < gy.out; ++oy)
+      for (std::int64_t ox = 0; ox < gx.out; ++ox)
+        for (std::int64_t o = 0; o < ws[3]; ++o)
+          for (std::int64_t ky = 0; ky < ws[0]; ++ky)
+            for (std::int64_t kx = 0; kx < ws[1]; ++kx)
+              for (std::int64_t ci = 0; ci < xs[3]; ++ci) {
+                std::int64_t iy = oy * c.sh - gy.pad + ky * c.dh, ix = ox * c.sw - gx.pad + kx * c.dw;
+                if (iy < 0 || iy >= xs[1] || ix < 0 || ix >= xs[2]) continue;
+                f(((n * xs[1] + iy) * xs[2] + ix) * xs[3] + ci, ((ky * ws[1] + kx) * xs[3] + ci) * ws[3] + o,
+                  ((n * gy.out + oy) * gx.out + ox) * ws[3] + o);
+              }
+}
+
+std::vector<std::int64_t> conv_out_shape(const std::vector<std::int64_t>& xs, const std::vector<std::int64_t>& ws, const ConvCfg& c) {
+  return {xs[0], geo(xs[1], ws[0], c.sh, c.dh, c.same).out, geo(xs[2], ws[1], c.sw, c.dw, c.same).out, ws[3]};
+}
+
+Row conv_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws, ConvCfg c) {
+  return {name, {F(xs), F(ws)}, [c](const V& x) { return conv2d(x[0], x[1], c.opts()); }, [c](const A& a) {
+            Arr y{conv_out_shape(a[0].shape, a[1].shape, c), {}};
+            y.v.assign(static_cast<std::size_t>(numel(y.shape)), 0.0);
+            conv_taps(a[0].shape, a[1].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
+              y.v[static_cast<std::size_t>(yi)] += a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(wi)];
+            });
+            return y;
+          }};
+}
+
+// The backprops as forward ops (so their float32 oneDNN kernels are checked against the reference too).
+Row conv_backprop_input_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws, ConvCfg c) {
+  auto ys = conv_out_shape(xs, ws, c);
+  return {name, {F(ys), F(ws), F(xs)}, [c](const V& x) { return conv2d_backprop_input(x[0], x[1], x[2], c.opts()); },
+          [c](const A& a) {
+            Arr dx{a[2].shape, std::vector<double>(a[2].v.size(), 0.0)};
+            conv_taps(a[2].shape, a[1].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
+              dx.v[static_cast<std::size_t>(xi)] += a[0].v[static_cast<std::size_t>(yi)] * a[1].v[static_cast<std::size_t>(wi)];
+            });
+            return dx;
+          }};
+}
+
+Row conv_backprop_filter_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws, ConvCfg c) {
+  auto ys = conv_out_shape(xs, ws, c);
+  return {name, {F(xs), F(ys), F(ws)}, [c](const V& x) { return conv2d_backprop_filter(x[0], x[1], x[2], c.opts()); },
+          [c](const A& a) {
+            Arr dw{a[2].shape, std::vector<double>(a[2].v.size(), 0.0)};
+            conv_taps(a[0].shape, a[2].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
+              dw.v[static_cast<std::size_t>(wi)] += a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(yi)];
+            });
+            return dw;
+          }};
+}
+
+struct PoolCfg {
+  std::int64_t kh = 2, kw = 2, sh = 2, sw = 2;
+  bool same = false;
+  Pool2DOptions opts() const { return {{kh, kw}, {sh, sw}, same ? "same" : "valid"}; }
+};
+
+// Visits each output position with the list of (in-bounds) input indices of its window, per channel.
+template <class F>
+void pool_windows(const std::vector<std::int64_t>& xs, const PoolCfg& c, F f) {
+  Geo gy = geo(xs[1], c.kh, c.sh, 1, c.same), gx = geo(xs[2], c.kw, c.sw, 1, c.same);
+  for (std::int64_t n = 0; n < xs[0]; ++n)
+    for (std::int64_t oy = 0; oy < gy.out; ++oy)
+      for (std::int64_t ox = 0; ox < gx.out; ++ox)
+        for (std::int64_t ch = 0; ch < xs[3]; ++ch) {
+          std::vector<std::int64_t> idx;
+          for (std::int64_t ky = 0; ky < c.kh; ++ky)
+            for (std::int64_t kx = 0; kx < c.kw; ++kx) {
+              std::int64_t iy = oy * c.sh - gy.pad + ky, ix = ox * c.sw - gx.pad + kx;
+              if (iy >= 0 && iy < xs[1] && ix >= 0 && ix < xs[2]) idx.push_back(((n * xs[1] + iy) * xs[2] + ix) * xs[3] + ch);
+            }
+          f(((n * gy.out + oy) * gx.out + ox) * xs[3] + ch, idx);
+        }
+}
+
+std::vector<std::int64_t> pool_out_shape(const std::vector<std::int64_t>& xs, const PoolCfg& c) {
+  return {xs[0], geo(xs[1], c.kh, c.sh, 1, c.same).out, geo(xs[2], c.kw, c.sw, 1, c.same).out, xs[3]};
+}
+
+// Index of the first maximum of a window.
+std::int64_t argmax_of(const Arr& x, const std::vector<std::int64_t>& idx) {
+  std::int64_t best = idx[0];
+  for (auto i : idx)
+    if (x.v[static_cast<std::size_t>(i)] > x.v[static_cast<std::size_t>(best)]) best = i;
+  return best;
+}
+
+Row pool_row(const std::string& name, std::vector<std::int64_t> xs, PoolCfg c, bool is_max) {
+  return {name, {F(xs)}, [c, is_max](const V& x) { return is_max ? max_pool2d(x[0], c.opts()) : avg_pool2d(x[0], c.opts()); },
+          [c, is_max](const A& a) {
+            Arr y{pool_out_shape(a[0].shape, c), {}};
+            y.v.resize(static_cast<std::size_t>(numel(y.shape)));
+            pool_windows(a[0].shape, c, [&](std::int64_t o, const std::vector<std::int64_t>& idx) {
+              double s = 0;
+              for (auto i : idx) s += a[0].v[static_cast<std::size_t>(i)];
+              y.v[static_cast<std::size_t>(o)] = is_max ? a[0].v[static_cast<std::size_t>(argmax_of(a[0], idx))] : s / idx.size();
+            });
+            return y;
+          }};
+}
+
+Arr ref_softmax_rows(const Arr& x, bool log_out) {
+  Arr y = x;
+  std::int64_t C = x.shape.back(), rows = x.size() / C;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double m = -INFINITY, s = 0;
+    for (std::int64_t j = 0; j < C; ++j) m = std::max(m, x.v[static_cast<std::size_t>(r * C + j)]);
+    for (std::int64_t j = 0; j < C; ++j) s += std::exp(x.v[static_cast<std::size_t>(r * C + j)] - m);
+    for (std::int64_t j = 0; j < C; ++j) {
+      double v = x.v[static_cast<std::size_t>(r * C + j)] - m;
+      y.v[static_cast<std::size_t>(r * C + j)] = log_out ? v - std::log(s) : std::exp(v) / s;
+    }
+  }
+  return y;
+}
+
+Arr ref_permute_2d(const Arr& a) {
+  Arr r{{a.shape[1], a.shape[0]}, std::vector<double>(a.v.size())};
+  for (std::int64_t i = 0; i < a.shape[0]; ++i)
+    for (std::int64_t j = 0; j < a.shape[1]; ++j) r.v[static_cast<std::size_t>(j * a.shape[0] + i)] = a.v[static_cast<std::size_t>(i * a.shape[1] + j)];
+  return r;
+}
+
+}  // namespace
+
+std::vector<Row> nn_rows() {
+  std::vector<Row> r;
+  // matmul
+  auto mm = [](bool ta, bool tb) { return [=](const A& a) { return ref_matmul(a[0], a[1], ta, tb); }; };
+  r.push_back({"matmul", {F({3, 4}), F({4, 5})}, [](const V& x) { return matmul(x[0], x[1]); }, mm(false, false)});
+  r.push_back({"matmul_transpose_a", {F({4, 3}), F({4, 5})}, [](const V& x) { return matmul(x[0], x[1], true); }, mm(true, false)});
+  r.push_back({"matmul_transpose_b", {F({3, 4}), F({5, 4})}, [](const V& x) { return matmul(x[0], x[1], false, true); }, mm(false, true)});
+  r.push_back({"matmul_transpose_both", {F({4, 3}), F({5, 4})}, [](const V& x) { return matmul(x[0], x[1], true, true); }, mm(true, true)});
+  r.push_back({"matmul_batched", {F({2, 3, 4}), F({2, 4, 5})}, [](const V& x) { return matmul(x[0], x[1]); }, mm(false, false)});
+  r.push_back({"matmul_shared_rhs", {F({2, 3, 4}), F({4, 5})}, [](const V& x) { return matmul(x[0], x[1]); }, mm(false, false)});
+  r.push_back({"matmul_shared_lhs_transposed", {F({4, 3}), F({2, 5, 4})}, [](const V& x) { return matmul(x[0], x[1], true, true); }, mm(true, true)});
+  r.push_back({"matmul_broadcast_batch", {F({2, 1, 3, 4}), F({3, 4, 2})}, [](const V& x) { return matmul(x[0], x[1]); }, mm(false, false)});
+  r.push_back({"matmul_primes", {F({1, 7}), F({7, 13})}, [](const V& x) { return matmul(x[0], x[1]); }, mm(false, false)});
+  // conv2d: padding, strides, dilation, odd sizes, 1x1, stride > kernel, non-square kernels
+  r.push_back(conv_row("conv2d_same", {2, 5, 5, 3}, {3, 3, 3, 4}, {.same = true}));
+  r.push_back(conv_row("conv2d_valid_stride2", {1, 7, 6, 2}, {3, 2, 2, 3}, {.sh = 2, .sw = 2}));
+  r.push_back(conv_row("conv2d_same_stride2_odd", {2, 7, 5, 1}, {5, 5, 1, 2}, {.sh = 2, .sw = 2, .same = true}));
+  r.push_back(conv_row("conv2d_dilated", {1, 7, 7, 2}, {3, 3, 2, 2}, {.dh = 2, .dw = 2}));
+  r.push_back(conv_row("conv2d_1x1", {3, 4, 4, 5}, {1, 1, 5, 2}, {}));
+  r.push_back(conv_row("conv2d_stride_over_kernel", {1, 9, 9, 2}, {2, 2, 2, 3}, {.sh = 3, .sw = 3}));
+  r.push_back(conv_row("conv2d_nonsquare", {1, 6, 8, 2}, {1, 3, 2, 2}, {.sw = 2, .same = true}));
+  r.push_back(conv_backprop_input_row("conv2d_backprop_input", {2, 6, 5, 3}, {3, 3, 3, 4}, {.sh = 2, .sw = 1, .same = true}));
+  r.push_back(conv_backprop_filter_row("conv2d_backprop_filter", {2, 6, 5, 3}, {3, 2, 3, 4}, {.sh = 1, .sw = 2, .same = true}));
+  // pooling
+  r.push_back(pool_row("max_pool2d", {2, 4, 6, 3}, {}, true));
+  r.push_back(pool_row("max_pool2d_same_3x3_s2", {1, 7, 5, 2}, {.kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = true}, true));
+  r.push_back(pool_row("avg_pool2d", {2, 4, 6, 3}, {}, false));
+  r.push_back(pool_row("avg_pool2d_same_excludes_padding", {1, 5, 5, 2}, {.kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = true}, false));
+  PoolCfg pc{.kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = true};
+  r.push_back({"max_pool2d_grad", {F({1, 5, 5, 2}), F({1, 3, 3, 2})},
+               [pc](const V& x) { return max_pool2d_grad(x[0], max_pool2d(x[0], pc.opts()), x[1], pc.opts()); },
+               [pc](const A& a) {
+                 Arr dx{a[0].shape, std::vector<double>(a[0].v.size(), 0.0)};
+                 pool_windows(a[0].shape, pc, [&](std::int64_t o, const std::vector<std::int64_t>& idx) {
+                   dx.v[static_cast<std::size_t>(argmax_of(a[0], idx))] += a[1].v[static_cast<std::size_t>(o)];
+                 });
+                 return dx;
+               }});
+  r.push_back({"max_pool2d_grad_grad", {F({1, 5, 5, 2}), F({1, 5, 5, 2})},
+               [pc](const V& x) { return max_pool2d_grad_grad(x[0], max_pool2d(x[0], pc.opts()), x[1], pc.opts()); },
+               [pc](const A& a) {
+                 Arr y{pool_out_shape(a[0].shape, pc), {}};
+                 y.v.resize(static_cast<std::size_t>(numel(y.shape)));
+                 pool_windows(a[0].shape, pc, [&](std::int64_t o, const std::vector<std::int64_t>& idx) {
+                   y.v[static_cast<std::size_t>(o)] = a[1].v[static_cast<std::size_t>(argmax_of(a[0], idx))];
+                 });
+                 return y;
+               }});
+  r.push_back({"avg_pool2d_grad", {F({1, 3, 3, 2}), F({1, 5, 5, 2})},
+               [pc](const V& x) { return avg_pool2d_grad(x[0], x[1], pc.opts()); },
+               [pc](const A& a) {
+                 Arr dx{a[1].shape, std::vector<double>(a[1].v.size(), 0.0)};
+                 pool_windows(a[1].shape, pc, [&](std::int64_t o, const std::vector<std::int64_t>& idx) {
+                   for (auto i : idx) dx.v[static_cast<std::size_t>(i)] += a[0].v[static_cast<std::size_t>(o)] / idx.size();
+                 });
+                 return dx;
+               }});
+  // softmax family and losses
+  r.push_back({"softmax", {F({3, 5}, -5, 5)}, [](const V& x) { return softmax(x[0]); }, [](const A& a) { return ref_softmax_rows(a[0], false); }});
+  r.push_back({"softmax_axis0", {F({4, 3}, -5, 5)}, [](const V& x) { return softmax(x[0], 0); },
+               [](const A& a) { return ref_permute_2d(ref_softmax_rows(ref_permute_2d(a[0]), false)); }});
+  r.push_back({"log_softmax", {F({3, 5}, -5, 5)}, [](const V& x) { return log_softmax(x[0]); }, [](const A& a) { return ref_softmax_rows(a[0], true); }});
+  r.push_back({"softmax_large_logits_stable", {F({2, 4}, 500, 900)}, [](const V& x) { return log_softmax(x[0]); },
+               [](const A& a) { return ref_softmax_rows(a[0], true); }});
+  r.push_back({"sparse_softmax_cross_entropy", {I({4}, {0, 3, 2, 3}), F({4, 4}, -3, 3)},
+               [](const V& x) { return sparse_softmax_cross_entropy_with_logits(x[0], x[1]); }, [](const A& a) {
+                 Arr ls = ref_softmax_rows(a[1], true);
+                 Arr out{{4}, {}};
+                 for (int i = 0; i < 4; ++i) out.v.push_back(-ls.v[static_cast<std::size_t>(i * 4 + a[0].v[static_cast<std::size_t>(i)])]);
+                 return out;
+               }});
+  r.push_back({"softmax_cross_entropy", {F({3, 4}, 0, 1), F({3, 4}, -3, 3)},
+               [](const V& x) { return softmax_cross_entropy_with_logits(x[0], x[1]); }, [](const A& a) {
+                 Arr ls = ref_softmax_rows(a[1], true);
+                 Arr out{{3}, std::vector<double>(3, 0.0)};
+                 for (int i = 0; i < 12; ++i) out.v[static_cast<std::size_t>(i / 4)] -= a[0].v[static_cast<std::size_t>(i)] * ls.v[static_cast<std::size_t>(i)];
+                 return out;
+               }});
+  r.push_back({"bias_add", {F({2, 3, 4}), F({4})}, [](const V& x) { return bias_add(x[0], x[1]); },
+               [](const A& a) { return ref_binary(a[0], a[1], [](double p, double q) { return p + q; }); }});
+  // dropout: the kept fraction, the scale of kept values, and a gradient equal to the mask
+  r.push_back({"dropout", {}, [](const V&) { return dropout(ones({200000}), 0.3, true, 5); }, nullptr, false, 0, 0,
+               [](const std::vector<Tensor>& outs) {
+                 auto v = outs[0].to_vector<float>();
+                 double kept = 0;
+                 for (float e : v) {
+                   ASSERT_TRUE(e == 0.f || std::fabs(e - 1 / 0.7f) < 1e-6f) << e;
+                   kept += e != 0.f;
+                 }
+                 EXPECT_NEAR(kept / v.size(), 0.7, 0.01);
+                 Tensor x = random::normal(Shape{1000}, 0, 1, DType::Float64, 3);
+                 GradientTape tape;
+                 tape.watch(x);
+                 Tensor y = dropout(x, 0.5, true, 9);
+                 Tensor g = tape.gradient(sum(y), x);
+                 auto yv = y.to_vector<double>(), xv = x.to_vector<double>(), gv = g.to_vector<double>();
+                 for (std::size_t i = 0; i < yv.size(); ++i) EXPECT_DOUBLE_EQ(yv[i], xv[i] * gv[i]);
+                 EXPECT_EQ(dropout(x, 0.5, false).impl(), x.impl());  // inference: identity
+               }});
+  return r;
+}
+
+}  // namespace duet::testing
