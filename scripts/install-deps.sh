@@ -5,7 +5,9 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libdnnl-dev zlib1g-dev nlohmann-json3-dev libfmt-dev
       libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist)
-if [[ "${1:-}" == "--peer" ]]; then pkgs+=(python3 python3-torch time); fi
+# The peer gets OpenBLAS (as a normal Debian PyTorch install has); without it torch falls back to the
+# reference BLAS and runs matmul ~30x slower, which would flatter duet.
+if [[ "${1:-}" == "--peer" ]]; then pkgs+=(python3 python3-torch libopenblas0-pthread time); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

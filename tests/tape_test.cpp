@@ -1,4 +1,5 @@
 // GradientTape: watching, variables, unconnected sources, persistence, stop_gradient, higher orders.
+#include "ops/op_def.h"
 #include "test_util.h"
 
 namespace duet {
@@ -184,6 +185,30 @@ TEST(Tape, TrainsALinearModel) {
   EXPECT_LT(last, 1e-6f);
   EXPECT_NEAR(w.value().to_vector<float>()[1], -2.f, 1e-3f);
   EXPECT_NEAR(b.value().item<float>(), 0.7f, 1e-3f);
+}
+
+}  // namespace
+}  // namespace duet
+
+namespace duet {
+namespace {
+
+TEST(Tape, GradientsOfUnwatchedInputsAreNotComputed) {
+  // Only w is a source: the tape must not run matmul's other gradient (observed through the op log).
+  Tensor x = random::normal(Shape{4, 3}, 0, 1, DType::Float64, 1);
+  Variable w(random::normal(Shape{3, 2}, 0, 1, DType::Float64, 2));
+  GradientTape tape;
+  Tensor loss = sum(matmul(x, w));
+  int matmuls = 0;
+  internal::set_op_observer([](const OpDef& op, void* n) {
+    if (std::string(op.name) == "MatMul") ++*static_cast<int*>(n);
+  }, &matmuls);
+  Tensor g = tape.gradient(loss, w);
+  internal::set_op_observer(nullptr, nullptr);
+  EXPECT_EQ(matmuls, 1);
+  // d/dw sum(x w) = x^T 1
+  Tensor want = matmul(x, ones({4, 2}, DType::Float64), true);
+  EXPECT_EQ(g.to_vector<double>(), want.to_vector<double>());
 }
 
 }  // namespace

@@ -143,7 +143,10 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
       auto it = grads.find(out.impl());
       upstream.push_back(it != grads.end() ? it->second : filled_like(out, 0.0));
     }
-    GradContext ctx{r->inputs, r->outputs, upstream, r->attrs};
+    std::uint64_t needed = 0;
+    for (std::size_t i = 0; i < r->inputs.size() && i < 64; ++i)
+      if (t.tracked.count(r->inputs[i].impl())) needed |= std::uint64_t{1} << i;
+    GradContext ctx{r->inputs, r->outputs, upstream, r->attrs, needed};
     std::vector<Tensor> in_grads = r->op->grad(ctx);
     for (std::size_t i = 0; i < r->inputs.size() && i < in_grads.size(); ++i) {
       if (!in_grads[i].defined()) continue;

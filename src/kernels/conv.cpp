@@ -18,9 +18,14 @@ enum class Pass { Forward, BackwardData, BackwardWeights };
 
 Conv2DGeom geom(const Shape& x, const Shape& w, const Attrs& a) { return conv_geom(x, w[0], w[1], w[3], a); }
 
+// Each pass lets oneDNN pick its fastest layouts (blocked, e.g. nChw8c on AVX2: the direct JIT kernels,
+// much faster than the im2col path oneDNN takes for plain NHWC) and reorders at the boundary from and to
+// duet's plain NHWC/HWIO tensors. Reorders are cached with the primitive.
 struct ConvPrims {
-  dnnl::convolution_forward::primitive_desc fwd_pd;
   dnnl::primitive prim;
+  dnnl::memory::desc x_md, w_md, y_md;        // layouts the primitive wants
+  dnnl::memory::desc x_user, w_user, y_user;  // duet's plain layouts
+  dnnl::memory::desc scratch_md;
 };
 
 ConvPrims& conv_prims(const Conv2DGeom& g, Pass pass) {
@@ -29,39 +34,120 @@ ConvPrims& conv_prims(const Conv2DGeom& g, Pass pass) {
                      g.y.pad_before, g.y.pad_after, g.x.pad_before, g.x.pad_after};
   return cache.get(key, [&] {
     auto& eng = dnnl_util::engine();
-    dnnl::memory::desc src({g.n, g.c, g.h, g.w}, dt::f32, tag::nhwc);
-    dnnl::memory::desc wei({g.o, g.c, g.kh, g.kw}, dt::f32, tag::hwio);
-    dnnl::memory::desc dst({g.n, g.o, g.y.out, g.x.out}, dt::f32, tag::nhwc);
+    dnnl::memory::desc x_user({g.n, g.c, g.h, g.w}, dt::f32, tag::nhwc);
+    dnnl::memory::desc w_user({g.o, g.c, g.kh, g.kw}, dt::f32, tag::hwio);
+    dnnl::memory::desc y_user({g.n, g.o, g.y.out, g.x.out}, dt::f32, tag::nhwc);
+    dnnl::memory::desc x_any({g.n, g.c, g.h, g.w}, dt::f32, tag::any);
+    dnnl::memory::desc w_any({g.o, g.c, g.kh, g.kw}, dt::f32, tag::any);
+    dnnl::memory::desc y_any({g.n, g.o, g.y.out, g.x.out}, dt::f32, tag::any);
     dnnl::memory::dims strides{g.sh, g.sw}, dil{g.dh - 1, g.dw - 1};
     dnnl::memory::dims pl{g.y.pad_before, g.x.pad_before}, pr{g.y.pad_after, g.x.pad_after};
-    dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, wei,
-                                       dst, strides, dil, pl, pr);
-    dnnl::convolution_forward::primitive_desc fpd(fd, eng);
-    if (pass == Pass::Forward) return ConvPrims{fpd, dnnl::convolution_forward(fpd)};
-    if (pass == Pass::BackwardData) {
-      dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, src, wei, dst, strides, dil, pl, pr);
-      return ConvPrims{fpd, dnnl::convolution_backward_data(dnnl::convolution_backward_data::primitive_desc(bd, eng, fpd))};
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, x_any, w_any,
+                                       y_any, strides, dil, pl, pr);
+    dnnl::convolution_forward::primitive_desc fpd(fd, attr, eng);
+    ConvPrims p;
+    p.x_user = x_user;
+    p.w_user = w_user;
+    p.y_user = y_user;
+    if (pass == Pass::Forward) {
+      p.prim = dnnl::convolution_forward(fpd);
+      p.x_md = fpd.src_desc();
+      p.w_md = fpd.weights_desc();
+      p.y_md = fpd.dst_desc();
+      p.scratch_md = fpd.scratchpad_desc();
+    } else if (pass == Pass::BackwardData) {
+      dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, x_any, w_any, y_any, strides, dil, pl, pr);
+      dnnl::convolution_backward_data::primitive_desc bpd(bd, attr, eng, fpd);
+      p.prim = dnnl::convolution_backward_data(bpd);
+      p.x_md = bpd.diff_src_desc();
+      p.w_md = bpd.weights_desc();
+      p.y_md = bpd.diff_dst_desc();
+      p.scratch_md = bpd.scratchpad_desc();
+    } else {
+      dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, x_any, w_any, y_any, strides, dil, pl, pr);
+      dnnl::convolution_backward_weights::primitive_desc wpd(wd, attr, eng, fpd);
+      p.prim = dnnl::convolution_backward_weights(wpd);
+      p.x_md = wpd.src_desc();
+      p.w_md = wpd.diff_weights_desc();
+      p.y_md = wpd.diff_dst_desc();
+      p.scratch_md = wpd.scratchpad_desc();
     }
-    dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, src, wei, dst, strides, dil, pl, pr);
-    return ConvPrims{fpd, dnnl::convolution_backward_weights(dnnl::convolution_backward_weights::primitive_desc(wd, eng, fpd))};
+    return p;
   });
 }
 
-void run_dnnl(const Conv2DGeom& g, Pass pass, float* x, float* w, float* y) {
+// A buffer from duet's caching allocator for a oneDNN layout (kept alive by the returned tensor).
+Tensor scratch_for(const dnnl::memory::desc& md) {
+  return make_concrete(DType::Float32, Shape{static_cast<std::int64_t>((md.get_size() + 3) / 4)});
+}
+
+dnnl::primitive& reorder_prim(const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
+  static dnnl_util::Cache<dnnl::primitive> cache;
+  dnnl_util::Key key;
+  for (const auto* md : {&from, &to}) {
+    const auto& d = md->data;
+    key.push_back(d.ndims);
+    key.push_back(static_cast<std::int64_t>(d.format_kind));
+    for (int i = 0; i < d.ndims; ++i) key.push_back(d.dims[i]);
+    for (int i = 0; i < d.ndims; ++i) key.push_back(d.padded_dims[i]);
+    for (int i = 0; i < d.ndims; ++i) key.push_back(d.format_desc.blocking.strides[i]);
+    key.push_back(d.format_desc.blocking.inner_nblks);
+    for (int i = 0; i < d.format_desc.blocking.inner_nblks; ++i) {
+      key.push_back(d.format_desc.blocking.inner_blks[i]);
+      key.push_back(d.format_desc.blocking.inner_idxs[i]);
+    }
+  }
+  return cache.get(key, [&] {
+    auto& eng = dnnl_util::engine();
+    return dnnl::primitive(dnnl::reorder(dnnl::reorder::primitive_desc(eng, from, eng, to)));
+  });
+}
+
+// A memory in the primitive's layout `want` for user data at ptr: the user buffer itself when the layouts
+// agree; otherwise a scratch buffer, filled from the user data when `load` (inputs).
+dnnl::memory bind_arg(const dnnl::memory::desc& want, const dnnl::memory::desc& user, float* ptr, bool load,
+                  std::vector<Tensor>& keep) {
   auto& eng = dnnl_util::engine();
-  dnnl::memory xm({{g.n, g.c, g.h, g.w}, dt::f32, tag::nhwc}, eng, x);
-  dnnl::memory wm({{g.o, g.c, g.kh, g.kw}, dt::f32, tag::hwio}, eng, w);
-  dnnl::memory ym({{g.n, g.o, g.y.out, g.x.out}, dt::f32, tag::nhwc}, eng, y);
+  if (want == user) return dnnl::memory(user, eng, ptr);
+  keep.push_back(scratch_for(want));
+  dnnl::memory m(want, eng, keep.back().mutable_data<float>());
+  if (load) {
+    dnnl::memory u(user, eng, ptr);
+    reorder_prim(user, want).execute(dnnl_util::stream(), {{DNNL_ARG_FROM, u}, {DNNL_ARG_TO, m}});
+  }
+  return m;
+}
+
+void store(const dnnl::memory& m, const dnnl::memory::desc& user, float* ptr) {
+  if (m.get_desc() == user) return;
+  dnnl::memory u(user, dnnl_util::engine(), ptr);
+  reorder_prim(m.get_desc(), user).execute(dnnl_util::stream(), {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, u}});
+}
+
+void run_dnnl(const Conv2DGeom& g, Pass pass, float* x, float* w, float* y) {
   ConvPrims& p = conv_prims(g, pass);
+  std::vector<Tensor> keep;
+  keep.reserve(4);
+  auto& s = dnnl_util::stream();
+  dnnl::memory xm = bind_arg(p.x_md, p.x_user, x, pass != Pass::BackwardData, keep);
+  dnnl::memory wm = bind_arg(p.w_md, p.w_user, w, pass != Pass::BackwardWeights, keep);
+  dnnl::memory ym = bind_arg(p.y_md, p.y_user, y, pass != Pass::Forward, keep);
+  keep.push_back(scratch_for(p.scratch_md));
+  dnnl::memory sm(p.scratch_md, dnnl_util::engine(), keep.back().mutable_data<float>());
   switch (pass) {
     case Pass::Forward:
-      p.prim.execute(dnnl_util::stream(), {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}});
+      p.prim.execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}, {DNNL_ARG_SCRATCHPAD, sm}});
+      store(ym, p.y_user, y);
       break;
     case Pass::BackwardData:
-      p.prim.execute(dnnl_util::stream(), {{DNNL_ARG_DIFF_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_DST, ym}});
+      p.prim.execute(s, {{DNNL_ARG_DIFF_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_DST, ym}, {DNNL_ARG_SCRATCHPAD, sm}});
+      store(xm, p.x_user, x);
       break;
     case Pass::BackwardWeights:
-      p.prim.execute(dnnl_util::stream(), {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, wm}, {DNNL_ARG_DIFF_DST, ym}});
+      p.prim.execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, wm}, {DNNL_ARG_DIFF_DST, ym}, {DNNL_ARG_SCRATCHPAD, sm}});
+      store(wm, p.w_user, w);
       break;
   }
 }

@@ -79,9 +79,9 @@ void infer_conv2d_backprop_filter(InferContext& c) {  // (input, grad, filters_l
 }
 
 Shape pool_output(const InferContext& c, const Shape& x) {
-  check_window_attrs(c, false);
   const auto& k = c.attrs.ints("pool_size");
   if (k.size() != 2 || k[0] <= 0 || k[1] <= 0) c.value_error("pool_size must be two positive numbers, got " + attr_value_str(k));
+  check_window_attrs(c, false);
   if (c.attrs.s("padding") == "valid" && ((x[1] >= 0 && k[0] > x[1]) || (x[2] >= 0 && k[1] > x[2]))) {
     c.shape_error("pool window " + std::to_string(k[0]) + "x" + std::to_string(k[1]) + " is larger than the input " +
                   x.str() + " with \"valid\" padding; use padding=\"same\" or a smaller pool_size");
@@ -124,18 +124,20 @@ Pool2DOptions pool_options(const Attrs& a) { return {a.ints("pool_size"), a.ints
 // y = conv(x, w): dx = backprop_input(g, w), dw = backprop_filter(x, g)
 std::vector<Tensor> grad_conv2d(const GradContext& c) {
   auto o = conv_options(c.attrs);
-  return {conv2d_backprop_input(c.grads[0], c.inputs[1], c.inputs[0], o),
-          conv2d_backprop_filter(c.inputs[0], c.grads[0], c.inputs[1], o)};
+  return {c.needs(0) ? conv2d_backprop_input(c.grads[0], c.inputs[1], c.inputs[0], o) : Tensor(),
+          c.needs(1) ? conv2d_backprop_filter(c.inputs[0], c.grads[0], c.inputs[1], o) : Tensor()};
 }
 // dx = B(g, w) is bilinear: its adjoints are conv2d(dd, w) for g and backprop_filter(dd, g) for w.
 std::vector<Tensor> grad_conv2d_backprop_input(const GradContext& c) {
   auto o = conv_options(c.attrs);
-  return {conv2d(c.grads[0], c.inputs[1], o), conv2d_backprop_filter(c.grads[0], c.inputs[0], c.inputs[1], o), Tensor()};
+  return {c.needs(0) ? conv2d(c.grads[0], c.inputs[1], o) : Tensor(),
+          c.needs(1) ? conv2d_backprop_filter(c.grads[0], c.inputs[0], c.inputs[1], o) : Tensor(), Tensor()};
 }
 // dw = F(x, g) is bilinear: its adjoints are backprop_input(g, dd) for x and conv2d(x, dd) for g.
 std::vector<Tensor> grad_conv2d_backprop_filter(const GradContext& c) {
   auto o = conv_options(c.attrs);
-  return {conv2d_backprop_input(c.inputs[1], c.grads[0], c.inputs[0], o), conv2d(c.inputs[0], c.grads[0], o), Tensor()};
+  return {c.needs(0) ? conv2d_backprop_input(c.inputs[1], c.grads[0], c.inputs[0], o) : Tensor(),
+          c.needs(1) ? conv2d(c.inputs[0], c.grads[0], o) : Tensor(), Tensor()};
 }
 // d max_pool = route g to each window's (first) max
 std::vector<Tensor> grad_max_pool(const GradContext& c) {

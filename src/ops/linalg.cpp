@@ -51,20 +51,21 @@ std::vector<Tensor> grad_matmul(const GradContext& c) {
   const Tensor& g = c.grads[0];
   const bool ta = c.attrs.b("transpose_a"), tb = c.attrs.b("transpose_b");
   Tensor da, db;
+  const bool need_a = c.needs(0), need_b = c.needs(1);
   if (!ta && !tb) {
-    da = matmul(g, b, false, true);
-    db = matmul(a, g, true, false);
+    if (need_a) da = matmul(g, b, false, true);
+    if (need_b) db = matmul(a, g, true, false);
   } else if (ta && !tb) {
-    da = matmul(b, g, false, true);
-    db = matmul(a, g, false, false);
+    if (need_a) da = matmul(b, g, false, true);
+    if (need_b) db = matmul(a, g, false, false);
   } else if (!ta && tb) {
-    da = matmul(g, b, false, false);
-    db = matmul(g, a, true, false);
+    if (need_a) da = matmul(g, b, false, false);
+    if (need_b) db = matmul(g, a, true, false);
   } else {
-    da = matmul(b, g, true, true);
-    db = matmul(g, a, true, true);
+    if (need_a) da = matmul(b, g, true, true);
+    if (need_b) db = matmul(g, a, true, true);
   }
-  return {sum_to(da, a), sum_to(db, b)};
+  return {need_a ? sum_to(da, a) : Tensor(), need_b ? sum_to(db, b) : Tensor()};
 }
 
 const OpDef kMatMul{"MatMul", "matmul", 2, infer_matmul, kernels::matmul, grad_matmul, 0};

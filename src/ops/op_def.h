@@ -56,6 +56,10 @@ struct GradContext {
   std::span<const Tensor> outputs;
   std::span<const Tensor> grads;  // one per output (zeros where the output got no gradient)
   const Attrs& attrs;
+  std::uint64_t needed = ~std::uint64_t{0};  // bit i: the tape wants input i's gradient
+
+  // Expensive gradients (matmul, conv) skip inputs nobody asked for.
+  bool needs(std::size_t i) const { return i >= 64 || ((needed >> i) & 1u) != 0; }
 };
 
 using InferFn = void (*)(InferContext&);
