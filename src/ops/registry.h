@@ -13,6 +13,8 @@ void register_state_ops(std::vector<const OpDef*>& r);
 void register_linalg_ops(std::vector<const OpDef*>& r);
 void register_nn_ops(std::vector<const OpDef*>& r);
 void register_conv_ops(std::vector<const OpDef*>& r);
+void register_graph_structural_ops(std::vector<const OpDef*>& r);
+void register_control_flow_ops(std::vector<const OpDef*>& r);
 
 inline void register_all_ops(std::vector<const OpDef*>& r) {
   register_elementwise_ops(r);
@@ -23,6 +25,8 @@ inline void register_all_ops(std::vector<const OpDef*>& r) {
   register_linalg_ops(r);
   register_nn_ops(r);
   register_conv_ops(r);
+  register_graph_structural_ops(r);
+  register_control_flow_ops(r);
 }
 
 }  // namespace duet
