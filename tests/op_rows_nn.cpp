@@ -298,6 +298,44 @@ std::vector<Row> nn_rows() {
                  for (std::size_t i = 0; i < yv.size(); ++i) EXPECT_DOUBLE_EQ(yv[i], xv[i] * gv[i]);
                  EXPECT_EQ(dropout(x, 0.5, false).impl(), x.impl());  // inference: identity
                }});
+  // control flow and host functions (each row also runs traced, where they become Cond/While/HostFunction nodes)
+  r.push_back({"cond", {F({2, 3})}, [](const V& x) {
+                 return cond(sum(x[0]) > 0, [&] { return x[0] * 2.f; }, [&] { return sin(x[0]); });
+               }, [](const A& a) {
+                 double s = 0;
+                 for (double v : a[0].v) s += v;
+                 return ref_unary(a[0], [s](double v) { return s > 0 ? 2 * v : std::sin(v); });
+               }});
+  r.push_back({"cond_captures_two_tensors", {F({3}), F({3})}, [](const V& x) {
+                 return cond(max(x[1]) > 10, [&] { return x[0] + 1.f; }, [&] { return x[0] * x[1]; });
+               }, [](const A& a) { return ref_binary(a[0], a[1], [](double p, double q) { return p * q; }); }});
+  r.push_back({"while_loop", {F({2, 2})}, [](const V& x) {
+                 auto out = while_loop([](const std::vector<Tensor>& v) { return v[0] < 3; },
+                                       [](const std::vector<Tensor>& v) { return std::vector<Tensor>{v[0] + 1, v[1] * 0.5f + sin(v[1])}; },
+                                       {scalar(0), x[0]});
+                 return out[1];
+               }, [](const A& a) {
+                 return ref_unary(a[0], [](double v) {
+                   for (int i = 0; i < 3; ++i) v = 0.5 * v + std::sin(v);
+                   return v;
+                 });
+               }});
+  r.push_back({"while_loop_captures", {F({3}), F({3})}, [](const V& x) {
+                 Tensor w = x[1];
+                 auto out = while_loop([](const std::vector<Tensor>& v) { return v[0] < 2; },
+                                       [w](const std::vector<Tensor>& v) { return std::vector<Tensor>{v[0] + 1, v[1] * w + 1.f}; },
+                                       {scalar(0), x[0]});
+                 return out[1];
+               }, [](const A& a) {
+                 return ref_binary(a[0], a[1], [](double p, double q) { return (p * q + 1) * q + 1; });
+               }});
+  r.push_back({"host_function", {F({2, 3})}, [](const V& x) {
+                 return host_function([](const std::vector<Tensor>& in) {
+                   // value reads work here: the callable sees concrete tensors
+                   EXPECT_FALSE(in[0].is_symbolic());
+                   return std::vector<Tensor>{in[0] * 3.f + 1.f};
+                 }, {x[0]}, {x[0].spec()})[0];
+               }, [](const A& a) { return ref_unary(a[0], [](double v) { return 3 * v + 1; }); }});
   return r;
 }
 

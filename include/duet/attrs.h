@@ -16,7 +16,17 @@ namespace duet {
 
 struct VariableImpl;
 using VarRef = std::shared_ptr<VariableImpl>;
-using AttrValue = std::variant<std::int64_t, double, bool, std::string, std::vector<std::int64_t>, DType, Shape, VarRef>;
+
+// Something an op runs (a compiled branch, a loop body, a host callable); compared by identity.
+class Callable {
+ public:
+  virtual ~Callable() = default;
+  virtual std::string describe() const = 0;
+};
+using FnRef = std::shared_ptr<const Callable>;
+
+using AttrValue =
+    std::variant<std::int64_t, double, bool, std::string, std::vector<std::int64_t>, DType, Shape, VarRef, FnRef>;
 
 class Attrs {
  public:
@@ -35,6 +45,7 @@ class Attrs {
   DType dtype(std::string_view key) const { return std::get<DType>(get(key)); }
   const Shape& shape(std::string_view key) const { return std::get<Shape>(get(key)); }
   const VarRef& var(std::string_view key) const { return std::get<VarRef>(get(key)); }
+  const FnRef& fn(std::string_view key) const { return std::get<FnRef>(get(key)); }
 
   bool empty() const { return items_.empty(); }
   const std::vector<std::pair<std::string, AttrValue>>& items() const { return items_; }

@@ -4,6 +4,7 @@
 #include "duet/config.h"
 #include "duet/dtype.h"
 #include "duet/error.h"
+#include "duet/function.h"
 #include "duet/linalg.h"
 #include "duet/nn.h"
 #include "duet/ops.h"

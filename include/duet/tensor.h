@@ -156,6 +156,7 @@ Tensor constant(std::initializer_list<std::initializer_list<std::initializer_lis
 Tensor zeros(const Shape& shape, DType dtype = DType::Float32);
 Tensor ones(const Shape& shape, DType dtype = DType::Float32);
 Tensor full(const Shape& shape, double value, DType dtype = DType::Float32);
+// Shaped like t (at run time, for a symbolic t).
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 // [start, stop) by step, like numpy.arange.

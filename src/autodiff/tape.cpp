@@ -99,9 +99,6 @@ GradientTape::Pause::Pause(GradientTape& t) : tape_(t), was_paused_(t.impl_->pau
 GradientTape::Pause::~Pause() { tape_.impl_->paused = was_paused_; }
 
 namespace {
-// zeros or ones shaped like t at run time (works for symbolic tensors too).
-Tensor filled_like(const Tensor& t, double v) { return broadcast_like(internal::weak_scalar(t, v, true), t); }
-
 void accumulate(std::unordered_map<const void*, Tensor>& m, const void* key, const Tensor& g) {
   auto [it, inserted] = m.try_emplace(key, g);
   if (!inserted) it->second = add(it->second, g);
@@ -123,7 +120,7 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
   Pause pause(*this);  // the walk itself is not recorded on this tape (outer tapes still record it)
 
   std::unordered_map<const void*, Tensor> grads;  // TensorImpl* or VariableImpl* -> gradient
-  Tensor seed = o.output_gradient.defined() ? o.output_gradient : filled_like(target, 1.0);
+  Tensor seed = o.output_gradient.defined() ? o.output_gradient : ones_like(target);
   if (seed.shape() != target.shape() && seed.shape().is_fully_known() && target.shape().is_fully_known()) {
     throw ShapeError("[GradientTape::gradient] output_gradient has shape " + seed.shape().str() + " but the target has " +
                      target.shape().str());
@@ -141,7 +138,7 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
     std::vector<Tensor> upstream;
     for (const Tensor& out : r->outputs) {
       auto it = grads.find(out.impl());
-      upstream.push_back(it != grads.end() ? it->second : filled_like(out, 0.0));
+      upstream.push_back(it != grads.end() ? it->second : zeros_like(out));
     }
     std::uint64_t needed = 0;
     for (std::size_t i = 0; i < r->inputs.size() && i < 64; ++i)
@@ -164,7 +161,7 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
     if (it != grads.end()) {
       result.push_back(it->second);
     } else if (o.unconnected == UnconnectedGradients::Zero) {
-      result.push_back(s.variable.defined() ? zeros(s.variable.shape(), s.variable.dtype()) : filled_like(s.tensor, 0.0));
+      result.push_back(s.variable.defined() ? zeros(s.variable.shape(), s.variable.dtype()) : zeros_like(s.tensor));
     } else {
       result.emplace_back();
     }

@@ -40,8 +40,10 @@ struct PassStat {
 
 class Graph {
  public:
-  explicit Graph(std::string name) : name_(std::move(name)) {}
+  // reason: why tensors of this graph are symbolic, for error messages ("function 'f' is being traced").
+  Graph(std::string name, std::string reason) : name_(std::move(name)), reason_(std::move(reason)) {}
   const std::string& name() const { return name_; }
+  const std::string& reason() const { return reason_; }
 
   // Adds a node (outputs inferred by the caller) and returns it.
   Node* add(const OpDef* op, std::vector<Value> inputs, Attrs attrs, std::vector<TensorSpec> outputs);
@@ -72,6 +74,7 @@ class Graph {
 
  private:
   std::string name_;
+  std::string reason_;
   std::vector<std::shared_ptr<Node>> nodes_;
   std::vector<Node*> placeholders_;
   std::vector<Value> outputs_;

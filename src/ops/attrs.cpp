@@ -47,7 +47,7 @@ std::size_t Attrs::hash() const {
             for (auto e : x) mix(static_cast<std::size_t>(e));
           } else if constexpr (std::is_same_v<X, Shape>) {
             mix(hash_value(x));
-          } else if constexpr (std::is_same_v<X, VarRef>) {
+          } else if constexpr (std::is_same_v<X, VarRef> || std::is_same_v<X, FnRef>) {
             mix(std::hash<const void*>{}(x.get()));
           } else if constexpr (std::is_same_v<X, DType>) {
             mix(static_cast<std::size_t>(x));
@@ -82,8 +82,10 @@ std::string attr_value_str(const AttrValue& v) {
           return dtype_name(x);
         } else if constexpr (std::is_same_v<X, Shape>) {
           return x.str();
-        } else {
+        } else if constexpr (std::is_same_v<X, VarRef>) {
           return x ? "var:" + variable_name(x) : "var:null";
+        } else {
+          return x ? x->describe() : "fn:null";
         }
       },
       v);

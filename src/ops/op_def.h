@@ -109,6 +109,11 @@ void set_current_tracer(Tracer* t);
 extern thread_local int g_active_tapes;
 void record_on_tapes(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, std::span<const Tensor> outputs);
 
+// Variables created while tracing (graph module): whether creation is allowed now (with the reason when
+// not), and the eager value of a symbolic initializer that depends on no function input.
+bool variable_creation_allowed(std::string* why_not);
+Tensor evaluate_if_constant(const Tensor& t);
+
 // Test hook: called with every op dispatched on this thread (coverage of the op table).
 using OpObserver = void (*)(const OpDef&, void* user);
 void set_op_observer(OpObserver f, void* user);

@@ -417,6 +417,16 @@ Tensor one_hot(const Tensor& indices, std::int64_t depth, double on_value, doubl
   return call(kOneHot, {indices},
               {{"depth", depth}, {"on_value", on_value}, {"off_value", off_value}, {"dtype", dtype}});
 }
+// Symbolic tensors may have unknown dims, so their zeros/ones are a broadcast of a scalar at run time.
+Tensor zeros_like(const Tensor& t) {
+  if (t.is_symbolic()) return broadcast_like(full(Shape{}, 0.0, t.dtype()), t);
+  return zeros(t.shape(), t.dtype());
+}
+Tensor ones_like(const Tensor& t) {
+  if (t.is_symbolic()) return broadcast_like(full(Shape{}, 1.0, t.dtype()), t);
+  return ones(t.shape(), t.dtype());
+}
+
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   if (x.defined() && x.shape() == shape) return x;
   return call(kBroadcastTo, {x}, {{"shape", shape}});

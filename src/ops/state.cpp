@@ -98,11 +98,22 @@ void register_state_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kReadVariable, &kAssignVariable, &kAssignAddVariable, &kAssignSubVariable}) r.push_back(d);
 }
 
-Variable::Variable(const Tensor& initial, VariableOptions o) : impl_(std::make_shared<VariableImpl>()) {
-  if (!initial.defined()) throw ValueError("[Variable] '" + o.name + "' needs a defined initial value");
+Variable::Variable(const Tensor& initial_in, VariableOptions o) : impl_(std::make_shared<VariableImpl>()) {
+  if (!initial_in.defined()) throw ValueError("[Variable] '" + o.name + "' needs a defined initial value");
+  std::string why;
+  if (internal::current_tracer() && !internal::variable_creation_allowed(&why)) {
+    throw StateError("[Variable] '" + o.name + "' was created " + why +
+                     ": variables may only be created the first time a function is traced (TensorFlow's rule). Create it "
+                     "outside the function, or once on the first call and keep it");
+  }
+  Tensor initial = initial_in;
   if (initial.is_symbolic()) {
-    throw ValueError("[Variable] '" + o.name + "' needs a concrete initial value, got " + initial.str() +
-                     "; create variables outside traced code, or from concrete initializers");
+    // An initializer written inside a traced function (random::normal(...)) is lifted out and run now.
+    initial = internal::evaluate_if_constant(initial);
+    if (!initial.defined()) {
+      throw ValueError("[Variable] '" + o.name + "' has an initial value that depends on the traced function's inputs (" +
+                       initial_in.str() + "); initialize it from values known before the call");
+    }
   }
   impl_->value = make_concrete(initial.dtype(), initial.shape());
   std::memcpy(raw(impl_->value), raw(initial), static_cast<std::size_t>(initial.num_elements()) * dtype_size(initial.dtype()));

@@ -1,0 +1,221 @@
+#pragma once
+// Graph mode. duet::function traces a callable once per input signature into a graph, optimizes it and
+// replays it; cond/while_loop are control flow that works eagerly and traced; host_function runs
+// arbitrary C++ on concrete values inside a graph (TensorFlow's tf.py_function).
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "duet/tensor.h"
+#include "duet/variable.h"
+
+namespace duet {
+
+struct PassOptions {
+  bool constant_folding = true;
+  bool cse = true;
+  bool dce = true;
+};
+
+struct FunctionOptions {
+  std::string name = "function";
+  // Fixes the tensor arguments' specs (dims may be unknown); calls must be compatible.
+  std::optional<std::vector<TensorSpec>> input_signature;
+  // A dim that changes between calls becomes unknown in the retrace, so later calls hit the cache.
+  bool reduce_retracing = false;
+  // Throw RetraceError instead of retracing after the first trace.
+  bool strict = false;
+  PassOptions passes;
+  // Run the graph verifier after every pass (tests turn this on).
+  bool verify = false;
+};
+
+namespace config {
+// When true, every duet::function calls its callable directly (debugging). Changing it while a function
+// is being traced throws: the flag is read when a function is called, not inside a trace.
+void run_functions_eagerly(bool eagerly);
+bool functions_run_eagerly();
+
+enum class LogLevel { Warning, Info };
+// Receives duet's warnings (and, at Info, the explanation of every retrace). Default: stderr, warnings only.
+void set_log_handler(std::function<void(LogLevel, const std::string&)> handler);
+void set_log_level(LogLevel level);
+}  // namespace config
+
+namespace internal {
+
+void log(config::LogLevel level, const std::string& message);
+
+// Non-template core of a traced function: the trace cache, retracing and execution.
+class FunctionCore {
+ public:
+  explicit FunctionCore(FunctionOptions options);
+  ~FunctionCore();
+  // Traces on a miss: trace(symbolic args, structure) returns the flat outputs and records the output
+  // structure. Returns the flat concrete outputs and the structure of the matching trace.
+  using TraceFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&, std::vector<std::int64_t>&)>;
+  std::vector<Tensor> call(const std::vector<Tensor>& args, const std::string& plain_key, const TraceFn& trace,
+                           std::vector<std::int64_t>& structure);
+  int trace_count() const;
+  std::string graph_text(int trace = -1) const;  // -1: the latest trace
+  std::string graph_dot(int trace = -1) const;
+  const std::vector<std::string>& retrace_reasons() const;
+  const FunctionOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Flattening of arguments (tensors become graph inputs; plain values join the cache key).
+struct ArgList {
+  std::vector<Tensor> tensors;
+  std::string key;
+};
+void flatten_arg(const Tensor& t, ArgList& a);
+void flatten_arg(const std::vector<Tensor>& v, ArgList& a);
+void flatten_arg(const Variable& v, ArgList& a);  // captured by reference, keyed by identity
+void flatten_arg(bool v, ArgList& a);
+void flatten_arg(std::int64_t v, ArgList& a);
+void flatten_arg(double v, ArgList& a);
+void flatten_arg(const std::string& v, ArgList& a);
+template <class T>
+  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
+void flatten_arg(T v, ArgList& a) {
+  flatten_arg(static_cast<std::int64_t>(v), a);
+}
+inline void flatten_arg(float v, ArgList& a) { flatten_arg(static_cast<double>(v), a); }
+inline void flatten_arg(const char* v, ArgList& a) { flatten_arg(std::string(v), a); }
+
+// Rebuilds an argument with symbolic tensors in place of its tensors.
+inline Tensor rebuild_arg(const Tensor&, const std::vector<Tensor>& s, std::size_t& i) { return s[i++]; }
+inline std::vector<Tensor> rebuild_arg(const std::vector<Tensor>& v, const std::vector<Tensor>& s, std::size_t& i) {
+  std::vector<Tensor> r(s.begin() + static_cast<std::ptrdiff_t>(i), s.begin() + static_cast<std::ptrdiff_t>(i + v.size()));
+  i += v.size();
+  return r;
+}
+template <class T>
+  requires(!std::is_same_v<std::decay_t<T>, Tensor> && !std::is_same_v<std::decay_t<T>, std::vector<Tensor>>)
+const T& rebuild_arg(const T& v, const std::vector<Tensor>&, std::size_t&) {
+  return v;
+}
+
+// Results: a Tensor, a std::vector<Tensor>, or a std::tuple of those.
+inline void flatten_result(const Tensor& t, std::vector<Tensor>& out, std::vector<std::int64_t>&) { out.push_back(t); }
+inline void flatten_result(const std::vector<Tensor>& v, std::vector<Tensor>& out, std::vector<std::int64_t>& st) {
+  st.push_back(static_cast<std::int64_t>(v.size()));
+  out.insert(out.end(), v.begin(), v.end());
+}
+template <class... T>
+void flatten_result(const std::tuple<T...>& t, std::vector<Tensor>& out, std::vector<std::int64_t>& st) {
+  std::apply([&](const auto&... e) { (flatten_result(e, out, st), ...); }, t);
+}
+
+template <class R>
+struct Unflatten;
+template <>
+struct Unflatten<Tensor> {
+  static Tensor get(const std::vector<Tensor>& f, std::size_t& i, const std::vector<std::int64_t>&, std::size_t&) { return f[i++]; }
+};
+template <>
+struct Unflatten<std::vector<Tensor>> {
+  static std::vector<Tensor> get(const std::vector<Tensor>& f, std::size_t& i, const std::vector<std::int64_t>& st, std::size_t& si) {
+    auto n = static_cast<std::size_t>(st[si++]);
+    std::vector<Tensor> r(f.begin() + static_cast<std::ptrdiff_t>(i), f.begin() + static_cast<std::ptrdiff_t>(i + n));
+    i += n;
+    return r;
+  }
+};
+template <class... T>
+struct Unflatten<std::tuple<T...>> {
+  static std::tuple<T...> get(const std::vector<Tensor>& f, std::size_t& i, const std::vector<std::int64_t>& st, std::size_t& si) {
+    return std::tuple<T...>{Unflatten<T>::get(f, i, st, si)...};
+  }
+};
+
+}  // namespace internal
+
+// A traced function (tf.function). Call it like the callable it wraps.
+template <class F>
+class Function {
+ public:
+  Function(F f, FunctionOptions options) : fn_(std::move(f)), core_(std::make_shared<internal::FunctionCore>(std::move(options))) {}
+
+  template <class... Args>
+  auto operator()(const Args&... args) {
+    using R = std::decay_t<std::invoke_result_t<F&, const Args&...>>;
+    if (config::functions_run_eagerly()) return fn_(args...);
+    internal::ArgList flat;
+    (internal::flatten_arg(args, flat), ...);
+    std::vector<std::int64_t> structure;
+    auto trace = [&](const std::vector<Tensor>& sym, std::vector<std::int64_t>& st) {
+      std::size_t i = 0;
+      // Braced init evaluates left to right, so arguments are rebuilt in order.
+      auto rebuilt = std::tuple<decltype(internal::rebuild_arg(args, sym, i))...>{internal::rebuild_arg(args, sym, i)...};
+      R result = std::apply(fn_, rebuilt);
+      std::vector<Tensor> out;
+      internal::flatten_result(result, out, st);
+      return out;
+    };
+    std::vector<Tensor> outs = core_->call(flat.tensors, flat.key, trace, structure);
+    std::size_t i = 0, si = 0;
+    return internal::Unflatten<R>::get(outs, i, structure, si);
+  }
+
+  // Number of traces so far (retraces included).
+  int trace_count() const { return core_->trace_count(); }
+  // The optimized graph of a trace as text / Graphviz DOT (the latest by default).
+  std::string graph_text(int trace = -1) const { return core_->graph_text(trace); }
+  std::string graph_dot(int trace = -1) const { return core_->graph_dot(trace); }
+  // Why each retrace happened ("arg 0: dim 0 was 32, now 17").
+  const std::vector<std::string>& retrace_reasons() const { return core_->retrace_reasons(); }
+
+ private:
+  F fn_;
+  std::shared_ptr<internal::FunctionCore> core_;
+};
+
+template <class F>
+Function<F> function(F f, FunctionOptions options = {}) {
+  return Function<F>(std::move(f), std::move(options));
+}
+
+// ---- control flow -------------------------------------------------------------------------------
+// Runs then_fn() if pred (a one-element bool or numeric tensor) is true, else else_fn(). Eagerly only
+// the chosen branch runs; traced, both branches become subgraphs (which may read outer tensors) of one
+// Cond node. Both branches must return the same number of tensors with the same dtypes.
+Tensor cond(const Tensor& pred, const std::function<Tensor()>& then_fn, const std::function<Tensor()>& else_fn);
+std::vector<Tensor> cond(const Tensor& pred, const std::function<std::vector<Tensor>()>& then_fn,
+                         const std::function<std::vector<Tensor>()>& else_fn);
+
+struct WhileOptions {
+  // Stop after this many iterations (0: no limit). A guard against runaway loops.
+  std::int64_t maximum_iterations = 0;
+};
+// while (cond_fn(vars)) vars = body_fn(vars). The body must keep each variable's dtype and shape.
+std::vector<Tensor> while_loop(const std::function<Tensor(const std::vector<Tensor>&)>& cond_fn,
+                               const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& body_fn,
+                               const std::vector<Tensor>& loop_vars, WhileOptions options = {});
+
+// ---- host functions (tf.py_function) ------------------------------------------------------------
+using HostFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
+// Receives the inputs, the outputs and the outputs' gradients; returns one gradient per input.
+using HostGradFn = std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                                                     const std::vector<Tensor>& output_grads)>;
+struct HostFunctionOptions {
+  std::string name = "host_function";
+  // Custom gradient. Without one, the gradient re-runs fn eagerly under a GradientTape (so fn must be
+  // written with duet ops to be differentiable).
+  HostGradFn gradient;
+};
+// Calls fn on concrete tensors: now when eager, on every run when traced. Its results are checked
+// against output_specs (dtype, and shape where known); an exception from fn is rethrown with the
+// host function's name attached.
+std::vector<Tensor> host_function(HostFn fn, const std::vector<Tensor>& inputs, const std::vector<TensorSpec>& output_specs,
+                                  HostFunctionOptions options = {});
+
+}  // namespace duet

@@ -1,0 +1,85 @@
+#include "exec/plan.h"
+
+#include <unordered_map>
+
+namespace duet::exec {
+
+void rethrow_with_context(const Error& e, const std::string& context) {
+  std::string m = context + e.what();
+  if (dynamic_cast<const ShapeError*>(&e)) throw ShapeError(m);
+  if (dynamic_cast<const DTypeError*>(&e)) throw DTypeError(m);
+  if (dynamic_cast<const ValueError*>(&e)) throw ValueError(m);
+  if (dynamic_cast<const SymbolicValueError*>(&e)) throw SymbolicValueError(m);
+  if (dynamic_cast<const RetraceError*>(&e)) throw RetraceError(m);
+  if (dynamic_cast<const IOError*>(&e)) throw IOError(m);
+  if (dynamic_cast<const StateError*>(&e)) throw StateError(m);
+  throw Error(m);
+}
+
+std::shared_ptr<Plan> Plan::build(std::shared_ptr<const graph::Graph> g) {
+  auto p = std::make_shared<Plan>();
+  p->graph_ = g;
+  std::unordered_map<const graph::Node*, int> first_slot;
+  int slots = 0;
+  for (const auto& n : g->nodes()) {
+    first_slot[n.get()] = slots;
+    slots += static_cast<int>(n->outputs.size());
+  }
+  p->num_slots_ = slots;
+  auto slot = [&](const graph::Value& v) { return first_slot.at(v.node) + v.index; };
+  std::vector<int> last_use(static_cast<std::size_t>(slots), -1);
+  for (const auto& n : g->nodes()) {
+    if (n->op == &graph::placeholder_op()) {
+      if (p->arg_slots_.size() <= static_cast<std::size_t>(n->arg_index)) p->arg_slots_.resize(static_cast<std::size_t>(n->arg_index) + 1, -1);
+      p->arg_slots_[static_cast<std::size_t>(n->arg_index)] = first_slot[n.get()];
+    } else if (n->op == &graph::const_op()) {
+      p->consts_.emplace_back(first_slot[n.get()], n->constant);
+    } else {
+      Step s{n->op, &n->attrs, n.get(), {}, {}, {}};
+      for (const auto& v : n->inputs) {
+        s.in.push_back(slot(v));
+        last_use[static_cast<std::size_t>(slot(v))] = static_cast<int>(p->steps_.size());
+      }
+      for (std::size_t i = 0; i < n->outputs.size(); ++i) s.out.push_back(first_slot[n.get()] + static_cast<int>(i));
+      p->steps_.push_back(std::move(s));
+    }
+  }
+  for (const auto& v : g->outputs()) {
+    p->out_slots_.push_back(slot(v));
+    last_use[static_cast<std::size_t>(slot(v))] = static_cast<int>(p->steps_.size());  // never released
+  }
+  for (std::size_t sl = 0; sl < last_use.size(); ++sl) {
+    int u = last_use[sl];
+    if (u >= 0 && u < static_cast<int>(p->steps_.size())) p->steps_[static_cast<std::size_t>(u)].release.push_back(static_cast<int>(sl));
+  }
+  return p;
+}
+
+std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
+  if (args.size() != arg_slots_.size()) {
+    throw ValueError("[" + graph_->name() + "] expects " + std::to_string(arg_slots_.size()) + " tensor arguments, got " +
+                     std::to_string(args.size()));
+  }
+  std::vector<Tensor> slots(static_cast<std::size_t>(num_slots_));
+  for (std::size_t i = 0; i < args.size(); ++i) slots[static_cast<std::size_t>(arg_slots_[i])] = args[i];
+  for (const auto& [s, t] : consts_) slots[static_cast<std::size_t>(s)] = t;
+  Tensors ins;
+  for (const Step& st : steps_) {
+    ins.clear();
+    for (int s : st.in) ins.push_back(slots[static_cast<std::size_t>(s)]);
+    Tensors outs;
+    try {
+      outs = run_kernel(*st.op, ins, *st.attrs);
+    } catch (const Error& e) {
+      rethrow_with_context(e, "[" + graph_->name() + ", node " + st.node->name + "] ");
+    }
+    for (std::size_t i = 0; i < st.out.size(); ++i) slots[static_cast<std::size_t>(st.out[i])] = std::move(outs[i]);
+    for (int s : st.release) slots[static_cast<std::size_t>(s)] = Tensor();
+  }
+  std::vector<Tensor> result;
+  result.reserve(out_slots_.size());
+  for (int s : out_slots_) result.push_back(slots[static_cast<std::size_t>(s)]);
+  return result;
+}
+
+}  // namespace duet::exec

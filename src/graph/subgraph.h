@@ -1,0 +1,33 @@
+#pragma once
+// Helpers shared by cond, while_loop and host functions: tracing a callable into a subgraph of the
+// current trace, compiling it, and replaying a subgraph's ops (to differentiate through it).
+#include <functional>
+
+#include "exec/plan.h"
+#include "graph/tracer.h"
+
+namespace duet::graph {
+
+struct Subgraph {
+  std::shared_ptr<Graph> graph;
+  std::shared_ptr<exec::Plan> plan;
+  std::vector<Tensor> captured;  // outer tensors fed after the explicit arguments
+  std::vector<TensorSpec> outputs;
+};
+
+// Traces fn(args) into a new graph nested in the current trace; args get placeholders of the given specs.
+Subgraph trace_subgraph(const std::string& name, const std::vector<TensorSpec>& arg_specs,
+                        const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& fn);
+// Optimizes and compiles (after the caller is done editing the graph).
+void compile(Subgraph& s);
+
+// Re-emits g's ops through dispatch on the given argument values (placeholders in order), returning its
+// outputs: inside a trace this inlines g, and tapes record every op.
+std::vector<Tensor> replay(const Graph& g, const std::vector<Tensor>& args);
+
+// Vector-Jacobian product of a graph: d(sum_k outputs_k * out_grads_k)/d args for the args flagged in
+// `want` (zeros where unconnected; undefined for the others).
+std::vector<Tensor> graph_vjp(const Graph& g, const std::vector<Tensor>& args, const std::vector<Tensor>& out_grads,
+                              const std::vector<bool>& want);
+
+}  // namespace duet::graph

@@ -1,0 +1,28 @@
+#pragma once
+// Graph-to-graph rewrites. Each pass has a name, rewrites in place and reports what it did; passes read
+// op traits (stateful, random, not foldable, commutative), never lists of op names.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "duet/function.h"
+#include "graph/graph.h"
+
+namespace duet::passes {
+
+class Pass {
+ public:
+  virtual ~Pass() = default;
+  virtual const char* name() const = 0;
+  // Returns a one-line summary ("removed 3 nodes") recorded in the graph's stats.
+  virtual std::string run(graph::Graph& g) = 0;
+};
+
+std::unique_ptr<Pass> dead_code_elimination();
+std::unique_ptr<Pass> constant_folding();
+std::unique_ptr<Pass> common_subexpression_elimination();
+
+// Runs the enabled passes in order; with verify, the graph verifier runs after each one.
+void optimize(graph::Graph& g, const PassOptions& options, bool verify);
+
+}  // namespace duet::passes

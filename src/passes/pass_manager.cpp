@@ -1,0 +1,17 @@
+#include "passes/pass.h"
+
+namespace duet::passes {
+
+void optimize(graph::Graph& g, const PassOptions& o, bool verify) {
+  std::vector<std::unique_ptr<Pass>> pipeline;
+  if (o.constant_folding) pipeline.push_back(constant_folding());
+  if (o.cse) pipeline.push_back(common_subexpression_elimination());
+  if (o.dce) pipeline.push_back(dead_code_elimination());  // last: removes what folding and CSE left unused
+  for (auto& p : pipeline) {
+    std::string what = p->run(g);
+    g.stats().push_back({p->name(), what});
+    if (verify) g.verify();
+  }
+}
+
+}  // namespace duet::passes
