@@ -1,0 +1,114 @@
+// Each pass fires on a small graph, the verifier accepts the result, and the plan computes the same.
+//
+//   x ──┬─ Mul(x, 2) ──┐
+//       ├─ Mul(x, 2) ──┼─ Add ─ Add ── out          (CSE merges the two Muls)
+//       └─ Exp (unused)│                            (DCE removes Exp)
+//   Mul(Const 2, Const 3) ─────────┘                (constant folding makes it Const 6)
+#include "exec/plan.h"
+#include "graph/tracer.h"
+#include "passes/pass.h"
+#include "test_util.h"
+
+namespace duet {
+namespace {
+
+std::shared_ptr<graph::Graph> sample_graph() {
+  auto g = std::make_shared<graph::Graph>("sample", "a test is tracing it");
+  graph::GraphTracer tr(*g, nullptr);
+  Tensor x = g->symbolic({g->add_placeholder({DType::Float32, Shape{3}}), 0});
+  Tensor a = x * 2.f;
+  Tensor b = x * 2.f;
+  Tensor folded = scalar(2.f) * scalar(3.f);
+  Tensor unused = exp(x);
+  g->outputs().push_back(tr.value_of(a + b + folded));
+  return g;
+}
+
+std::vector<float> run(const std::shared_ptr<graph::Graph>& g) {
+  auto plan = exec::Plan::build(g);
+  Tensor x = constant({1.f, -2.f, 0.5f});
+  return plan->run(std::vector<Tensor>{x})[0].to_vector<float>();
+}
+
+std::size_t count(const graph::Graph& g, const char* op) {
+  std::size_t n = 0;
+  for (auto& node : g.nodes()) n += std::string(node->op->name) == op;
+  return n;
+}
+
+TEST(Passes, DeadCodeEliminationRemovesUnusedNodes) {
+  auto g = sample_graph();
+  auto want = run(g);
+  EXPECT_EQ(count(*g, "Exp"), 1u);
+  std::string what = passes::dead_code_elimination()->run(*g);
+  g->verify();
+  EXPECT_EQ(what, "removed 1 nodes") << g->text();
+  EXPECT_EQ(count(*g, "Exp"), 0u);
+  EXPECT_EQ(run(g), want);
+}
+
+TEST(Passes, ConstantFoldingRunsTheKernel) {
+  auto g = sample_graph();
+  auto want = run(g);
+  std::string before = g->text();
+  std::string what = passes::constant_folding()->run(*g);
+  g->verify();
+  EXPECT_EQ(what, "folded 1 nodes") << before << g->text();
+  EXPECT_EQ(count(*g, "Mul"), 2u);  // only the two Muls of x remain
+  EXPECT_NE(g->text().find("Tensor(6.0"), std::string::npos) << g->text();
+  EXPECT_EQ(run(g), want);
+}
+
+TEST(Passes, CommonSubexpressionEliminationMergesEqualNodes) {
+  auto g = sample_graph();
+  auto want = run(g);
+  std::string what = passes::common_subexpression_elimination()->run(*g);
+  passes::dead_code_elimination()->run(*g);
+  g->verify();
+  EXPECT_EQ(what, "merged 3 nodes") << g->text();  // the second Mul(x, 2) and two duplicate Const 2.0
+  EXPECT_EQ(count(*g, "Mul"), 2u);                  // Mul(x, 2) and Mul(2, 3)
+  EXPECT_EQ(run(g), want);
+}
+
+TEST(Passes, StatefulNodesAreNeverRemovedOrMerged) {
+  Variable v(scalar(0.f), {.trainable = false});
+  auto g = std::make_shared<graph::Graph>("stateful", "a test is tracing it");
+  {
+    graph::GraphTracer tr(*g, nullptr);
+    Tensor x = g->symbolic({g->add_placeholder({DType::Float32, Shape{}}), 0});
+    v.assign_add(x);  // result unused: DCE must keep it
+    v.assign_add(x);  // identical: CSE must not merge it
+    random::normal(Shape{2});  // random draws are stateful too
+    g->outputs().push_back(tr.value_of(x));
+  }
+  passes::optimize(*g, PassOptions{}, true);
+  EXPECT_EQ(count(*g, "AssignAddVariable"), 2u) << g->text();
+  EXPECT_EQ(count(*g, "RandomNormal"), 1u);
+  exec::Plan::build(g)->run(std::vector<Tensor>{scalar(1.5f)});
+  EXPECT_EQ(v.value().item<float>(), 3.f);
+}
+
+TEST(Passes, StatsAppearInTheDumpAndPassesCanBeSwitchedOff) {
+  auto on = function([](const Tensor& x) { return x * 2.f + x * 2.f + exp(scalar(0.f)); }, {.name = "on"});
+  on(ones({2}));
+  std::string t = on.graph_text();
+  EXPECT_NE(t.find("# constant_folding: folded"), std::string::npos) << t;
+  EXPECT_NE(t.find("# cse: merged"), std::string::npos) << t;
+  EXPECT_NE(t.find("# dce: removed"), std::string::npos) << t;
+  FunctionOptions o{.name = "off"};
+  o.passes = {false, false, false};
+  auto off = function([](const Tensor& x) { return x * 2.f + x * 2.f + exp(scalar(0.f)); }, o);
+  EXPECT_EQ(off(ones({2})).to_vector<float>(), on(ones({2})).to_vector<float>());
+  EXPECT_EQ(off.graph_text().find("# "), std::string::npos) << off.graph_text();
+}
+
+TEST(Passes, VerifierRejectsBrokenGraphs) {
+  auto g = sample_graph();
+  g->outputs().push_back({g->nodes().back().get(), 5});  // output index out of range is caught at use
+  auto& nodes = g->mutable_nodes();
+  std::swap(nodes[1], nodes[2]);  // a node now uses a value defined later
+  EXPECT_THROW(g->verify(), StateError);
+}
+
+}  // namespace
+}  // namespace duet
