@@ -298,6 +298,17 @@ std::vector<Row> nn_rows() {
                  for (std::size_t i = 0; i < yv.size(); ++i) EXPECT_DOUBLE_EQ(yv[i], xv[i] * gv[i]);
                  EXPECT_EQ(dropout(x, 0.5, false).impl(), x.impl());  // inference: identity
                }});
+  // a chain of elementwise ops big enough for the fusion pass (traced+optimized runs it as one FusedElementwise)
+  r.push_back({"fused_elementwise_chain", {F({32, 32}), F({32})}, [](const V& x) {
+                 Tensor y = tanh(x[0] * 1.5f + 0.25f);
+                 Tensor z = y * y - sigmoid(x[0]);
+                 return where(z > 0.f, exp(z * 0.5f), z) + bias_add(z, x[1]);
+               }, [](const A& a) {
+                 return ref_binary(a[0], a[1], [](double p, double q) {
+                   double y = std::tanh(p * 1.5 + 0.25), z = y * y - 1 / (1 + std::exp(-p));
+                   return (z > 0 ? std::exp(z * 0.5) : z) + z + q;
+                 });
+               }});
   // control flow and host functions (each row also runs traced, where they become Cond/While/HostFunction nodes)
   r.push_back({"cond", {F({2, 3})}, [](const V& x) {
                  return cond(sum(x[0]) > 0, [&] { return x[0] * 2.f; }, [&] { return sin(x[0]); });

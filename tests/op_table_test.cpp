@@ -298,7 +298,7 @@ TEST_P(OpTable, TracedMatchesEager) {
   auto xs = make_inputs(row, DType::Float32, 13);
   for (bool optimize : {false, true}) {
     FunctionOptions o{.name = row.name, .verify = true};
-    o.passes = {optimize, optimize, optimize};
+    o.passes = {optimize, optimize, optimize, optimize};
     auto f = function([&](const std::vector<Tensor>& in) { return row.fn(in); }, o);
     Tensor traced = f(xs);
     ASSERT_EQ(f.trace_count(), 1);

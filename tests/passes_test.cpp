@@ -96,7 +96,7 @@ TEST(Passes, StatsAppearInTheDumpAndPassesCanBeSwitchedOff) {
   EXPECT_NE(t.find("# cse: merged"), std::string::npos) << t;
   EXPECT_NE(t.find("# dce: removed"), std::string::npos) << t;
   FunctionOptions o{.name = "off"};
-  o.passes = {false, false, false};
+  o.passes = {false, false, false, false};
   auto off = function([](const Tensor& x) { return x * 2.f + x * 2.f + exp(scalar(0.f)); }, o);
   EXPECT_EQ(off(ones({2})).to_vector<float>(), on(ones({2})).to_vector<float>());
   EXPECT_EQ(off.graph_text().find("# "), std::string::npos) << off.graph_text();

@@ -48,3 +48,40 @@ TEST(VMath, LibmvecFunctionsMatchLibm) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+void sweep(vmath::Fn fn, double (*ref)(double), double lo, double hi, double step, double max_ulp, const char* what) {
+  std::vector<float> x;
+  for (double v = lo; v <= hi; v += step) x.push_back(static_cast<float>(v));
+  for (float v : {0.f, -0.f, 1e-30f, -1e-30f, 1e-8f, -3e-4f}) x.push_back(v);
+  std::vector<float> y(x.size());
+  vmath::apply(fn, x.data(), y.data(), static_cast<std::int64_t>(x.size()));
+  double worst = 0;
+  float worst_x = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    double want = ref(static_cast<double>(x[i]));
+    // Subnormal results are judged in units of the smallest subnormal.
+    double e = std::fabs(want) < 1.1754944e-38 ? std::fabs(y[i] - want) / 1.4e-45 / 4 : ulp_error(y[i], want);
+    if (e > worst) {
+      worst = e;
+      worst_x = x[i];
+    }
+  }
+  EXPECT_LE(worst, max_ulp) << what << " worst at x = " << worst_x;
+  float special[3] = {NAN, INFINITY, -INFINITY}, out[3];
+  vmath::apply(fn, special, out, 3);
+  EXPECT_TRUE(std::isnan(out[0])) << what;
+  EXPECT_EQ(out[1], static_cast<float>(ref(INFINITY))) << what;
+  EXPECT_EQ(out[2], static_cast<float>(ref(-INFINITY))) << what;
+}
+
+double sigmoid_ref(double v) { return 1 / (1 + std::exp(-v)); }
+
+TEST(VMath, ExpFloat32AcrossItsWholeRange) { sweep(vmath::Fn::Exp, std::exp, -110, 90, 0.00173, 4, "exp"); }
+TEST(VMath, SigmoidFloat32AcrossItsWholeRange) { sweep(vmath::Fn::Sigmoid, sigmoid_ref, -110, 110, 0.00179, 4, "sigmoid"); }
+TEST(VMath, TanhFloat32WideSweep) { sweep(vmath::Fn::Tanh, std::tanh, -30, 30, 0.000913, 4, "tanh"); }
+
+}  // namespace
+}  // namespace duet

@@ -19,6 +19,8 @@ struct PassOptions {
   bool constant_folding = true;
   bool cse = true;
   bool dce = true;
+  // Groups of elementwise ops over one shape run as one pass over memory.
+  bool fusion = true;
 };
 
 struct FunctionOptions {

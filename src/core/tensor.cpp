@@ -78,6 +78,18 @@ Tensor make_view(const Tensor& base, const Shape& shape) {
   return Tensor(t);
 }
 
+Tensor make_flat_view(const Tensor& base, std::int64_t offset, std::int64_t n) {
+  auto* t = new TensorImpl;
+  TensorImpl* b = base.impl();
+  t->dtype = b->dtype;
+  t->shape = Shape{n};
+  t->numel = n;
+  t->buffer = b->buffer;
+  buffer_retain(b->buffer);
+  t->data = static_cast<char*>(b->data) + offset * static_cast<std::int64_t>(dtype_size(b->dtype));
+  return Tensor(t);
+}
+
 Tensor make_symbolic(DType dtype, const Shape& shape, std::shared_ptr<graph::Node> node, int index) {
   auto* t = new TensorImpl;
   t->dtype = dtype;

@@ -34,6 +34,8 @@ void impl_release(TensorImpl* t);
 Tensor make_concrete(DType dtype, const Shape& shape);
 // A concrete tensor viewing another's buffer with a new shape (same number of elements).
 Tensor make_view(const Tensor& base, const Shape& shape);
+// A 1-D view of n elements of base's buffer starting at element `offset` (blocks of fused kernels).
+Tensor make_flat_view(const Tensor& base, std::int64_t offset, std::int64_t n);
 // A symbolic tensor for output `index` of a traced node.
 Tensor make_symbolic(DType dtype, const Shape& shape, std::shared_ptr<graph::Node> node, int index);
 

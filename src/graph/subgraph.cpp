@@ -31,7 +31,8 @@ Subgraph trace_subgraph(const std::string& name, const std::vector<TensorSpec>& 
 }
 
 void compile(Subgraph& s) {
-  passes::optimize(*s.graph, PassOptions{}, false);
+  // No fusion in subgraphs: gradients replay them op by op through the tape.
+  passes::optimize(*s.graph, PassOptions{.fusion = false}, false);
   s.plan = exec::Plan::build(s.graph);
 }
 

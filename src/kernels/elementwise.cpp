@@ -215,26 +215,7 @@ void rsqrt(KernelContext& k) {
   unary(k, [](auto a) { return decltype(a)(1) / std::sqrt(a); });
 }
 
-// sigmoid(x) = 1 / (1 + exp(-x)), in cache-sized blocks so exp runs vectorized.
-void sigmoid(KernelContext& k) {
-  visit_dtype(k.inputs[0].dtype(), [&](auto z) {
-    using T = decltype(z);
-    if constexpr (std::is_floating_point_v<T>) {
-      const T* px = ptr<T>(k.inputs[0]);
-      T* py = ptr<T>(k.outputs[0]);
-      parallel_for(k.inputs[0].num_elements(), kParallelGrain / 4, [&](std::int64_t s, std::int64_t e) {
-        constexpr std::int64_t kBlock = 512;
-        T tmp[kBlock];
-        for (std::int64_t b = s; b < e; b += kBlock) {
-          std::int64_t m = std::min(kBlock, e - b);
-          for (std::int64_t i = 0; i < m; ++i) tmp[i] = -px[b + i];
-          vmath::apply(vmath::Fn::Exp, tmp, tmp, m);
-          for (std::int64_t i = 0; i < m; ++i) py[b + i] = T(1) / (T(1) + tmp[i]);
-        }
-      });
-    }
-  });
-}
+void sigmoid(KernelContext& k) { unary_vm(k, vmath::Fn::Sigmoid); }
 
 void cast(KernelContext& k) {
   const Tensor& x = k.inputs[0];

@@ -18,7 +18,7 @@ constexpr std::int64_t kParallelGrain = 1 << 15;
 template <class F>
 void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
   int nt = num_threads();
-  if (nt <= 1 || n < 2 * grain) {
+  if (nt <= 1 || n < 2 * grain || omp_in_parallel()) {  // nested: the enclosing region already uses the threads
     f(std::int64_t{0}, n);
     return;
   }

@@ -92,55 +92,87 @@ __attribute__((target("avx2,fma"))) std::int64_t run256(const Entry& e, const do
   return i;
 }
 
-// tanh(x) = sign(x) e/(e + 2) with e = expm1(2|x|): no cancellation near 0, a few ulp, and about twice
-// as fast as libmvec's tanhf. expm1(z) = 2^k (expm1(r) + 1) - 1 with z = k ln2 + r, |r| <= ln2/2, and
-// expm1(r) by its Taylor series to r^8 (error below 1e-8 there).
+// Own float32 exp, tanh and sigmoid (AVX2 + FMA, no divisions), a few ulp, ~3x faster than libmvec here.
+//   exp(x) = 2^k p(r), x = k ln2 + r, |r| <= ln2/2, p = Taylor series of e^r to r^7; 2^k is applied as
+//            2^(k/2) 2^(k - k/2) so results down in the subnormal range stay right.
+//   tanh(x) = sign(x) e/(e + 2), e = expm1(2|x|) (2^k (expm1(r) + 1) - 1: no cancellation near 0).
+//   sigmoid(x) = 1/(1 + e) for x >= 0 and e/(1 + e) otherwise, e = exp(-|x|) in (0, 1].
+// Reciprocals are rcp + one Newton step (about 23 bits).
 constexpr float kLog2e = 1.44269504f, kLn2Hi = 0.693145752f, kLn2Lo = 1.42860677e-06f;
-constexpr float kTaylor[7] = {1.f / 40320, 1.f / 5040, 1.f / 720, 1.f / 120, 1.f / 24, 1.f / 6, 0.5f};
+constexpr float kExpm1Taylor[7] = {1.f / 40320, 1.f / 5040, 1.f / 720, 1.f / 120, 1.f / 24, 1.f / 6, 0.5f};
+constexpr float kExpTaylor[8] = {1.f / 5040, 1.f / 720, 1.f / 120, 1.f / 24, 1.f / 6, 0.5f, 1.f, 1.f};
 
-float tanh_scalar(float v) {
-  if (v != v) return v;
-  float z = std::min(2.f * std::fabs(v), 40.f);  // tanh(20) == 1 in float32; keeps 2^k finite
-  float k = std::nearbyint(z * kLog2e);
-  float r = (z - k * kLn2Hi) - k * kLn2Lo;
-  float p = kTaylor[0];
-  for (int j = 1; j < 7; ++j) p = p * r + kTaylor[j];
-  p = p * r * r + r;
-  float two_k = std::ldexp(1.f, static_cast<int>(k));
-  float e = two_k * p + (two_k - 1.f);
-  return std::copysign(e / (e + 2.f), v);
+float exp_scalar(float v) { return std::exp(v); }
+float tanh_scalar(float v) { return std::tanh(v); }
+float sigmoid_scalar(float v) {
+  float e = std::exp(-std::fabs(v));
+  return v >= 0 ? 1.f / (1.f + e) : e / (1.f + e);
 }
 
-// The same algorithm 8 lanes at a time (AVX2 + FMA).
-__attribute__((target("avx2,fma"))) std::int64_t tanh256(const float* x, float* y, std::int64_t n) {
-  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-  std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 v = _mm256_loadu_ps(x + i);
-    __m256 z = _mm256_min_ps(_mm256_mul_ps(_mm256_and_ps(v, abs_mask), _mm256_set1_ps(2.f)), _mm256_set1_ps(40.f));
-    __m256 k = _mm256_round_ps(_mm256_mul_ps(z, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(kLn2Hi), z);
-    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(kLn2Lo), r);
-    __m256 p = _mm256_set1_ps(kTaylor[0]);
-    for (int j = 1; j < 7; ++j) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kTaylor[j]));
-    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r);
-    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-    __m256 two_k = _mm256_castsi256_ps(bits);
-    __m256 e = _mm256_fmadd_ps(two_k, p, _mm256_sub_ps(two_k, _mm256_set1_ps(1.f)));
-    __m256 t = _mm256_div_ps(e, _mm256_add_ps(e, _mm256_set1_ps(2.f)));
-    t = _mm256_or_ps(t, _mm256_andnot_ps(abs_mask, v));                    // copysign
-    __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
-    _mm256_storeu_ps(y + i, _mm256_blendv_ps(t, v, nan));                  // NaN stays NaN
+struct Avx2 {
+  // 2^k for integer-valued k in [-126, 127].
+  __attribute__((target("avx2,fma"))) static __m256 pow2(__m256i k) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23));
   }
+  __attribute__((target("avx2,fma"))) static __m256 recip(__m256 d) {
+    __m256 r = _mm256_rcp_ps(d);
+    return _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(2.f)));
+  }
+  // Reduces x to (k, r); x must be in [-104, 89].
+  __attribute__((target("avx2,fma"))) static __m256 reduce(__m256 x, __m256* k) {
+    *k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(*k, _mm256_set1_ps(kLn2Hi), x);
+    return _mm256_fnmadd_ps(*k, _mm256_set1_ps(kLn2Lo), r);
+  }
+  __attribute__((target("avx2,fma"))) static __m256 exp(__m256 x) {
+    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-104.f)), _mm256_set1_ps(89.f));
+    __m256 k;
+    __m256 r = reduce(xc, &k);
+    __m256 p = _mm256_set1_ps(kExpTaylor[0]);
+    for (int j = 1; j < 8; ++j) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpTaylor[j]));
+    __m256i ki = _mm256_cvtps_epi32(k);
+    __m256i k1 = _mm256_srai_epi32(ki, 1);
+    __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, pow2(k1)), pow2(_mm256_sub_epi32(ki, k1)));
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));  // NaN stays NaN
+  }
+  __attribute__((target("avx2,fma"))) static __m256 tanh(__m256 v) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 z = _mm256_min_ps(_mm256_mul_ps(_mm256_and_ps(v, abs_mask), _mm256_set1_ps(2.f)), _mm256_set1_ps(40.f));
+    __m256 k;
+    __m256 r = reduce(z, &k);
+    __m256 p = _mm256_set1_ps(kExpm1Taylor[0]);
+    for (int j = 1; j < 7; ++j) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpm1Taylor[j]));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r);
+    __m256 two_k = pow2(_mm256_cvtps_epi32(k));
+    __m256 e = _mm256_fmadd_ps(two_k, p, _mm256_sub_ps(two_k, _mm256_set1_ps(1.f)));
+    __m256 t = _mm256_mul_ps(e, recip(_mm256_add_ps(e, _mm256_set1_ps(2.f))));
+    t = _mm256_or_ps(t, _mm256_andnot_ps(abs_mask, v));  // copysign
+    return _mm256_blendv_ps(t, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  }
+  __attribute__((target("avx2,fma"))) static __m256 sigmoid(__m256 v) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 e = exp(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_and_ps(v, abs_mask)));
+    __m256 r = recip(_mm256_add_ps(e, _mm256_set1_ps(1.f)));
+    __m256 s = _mm256_blendv_ps(_mm256_mul_ps(e, r), r, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ));
+    return _mm256_blendv_ps(s, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  }
+};
+
+template <__m256 (*F)(__m256)>
+__attribute__((target("avx2,fma"))) std::int64_t run_own(const float* x, float* y, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, F(_mm256_loadu_ps(x + i)));  // x and y may alias: read first
   return i;
 }
 
 }  // namespace
 
 void apply(Fn fn, const float* x, float* y, std::int64_t n) {
-  if (fn == Fn::Tanh) {
-    std::int64_t i = kHas256 ? tanh256(x, y, n) : 0;  // x and y may alias: read before write
-    for (; i < n; ++i) y[i] = tanh_scalar(x[i]);
+  if (fn == Fn::Tanh || fn == Fn::Exp || fn == Fn::Sigmoid) {
+    std::int64_t i = 0;
+    float (*scalar)(float) = fn == Fn::Tanh ? tanh_scalar : fn == Fn::Exp ? exp_scalar : sigmoid_scalar;
+    if (kHas256) i = fn == Fn::Tanh ? run_own<Avx2::tanh>(x, y, n) : fn == Fn::Exp ? run_own<Avx2::exp>(x, y, n) : run_own<Avx2::sigmoid>(x, y, n);
+    for (; i < n; ++i) y[i] = scalar(x[i]);
     return;
   }
   const Entry& e = kTable[static_cast<int>(fn)];
@@ -149,6 +181,13 @@ void apply(Fn fn, const float* x, float* y, std::int64_t n) {
 }
 
 void apply(Fn fn, const double* x, double* y, std::int64_t n) {
+  if (fn == Fn::Sigmoid) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      double e = std::exp(-std::fabs(x[i]));
+      y[i] = x[i] >= 0 ? 1 / (1 + e) : e / (1 + e);
+    }
+    return;
+  }
   const Entry& e = kTable[static_cast<int>(fn)];
   std::int64_t i = kHas512 ? run512(e, x, y, n) : kHas256 ? run256(e, x, y, n) : 0;
   for (; i < n; ++i) y[i] = e.ds(x[i]);

@@ -5,7 +5,7 @@
 
 namespace duet::vmath {
 
-enum class Fn { Exp, Log, Log1p, Sin, Cos, Tan, Tanh, Erf, Expm1 };
+enum class Fn { Exp, Log, Log1p, Sin, Cos, Tan, Tanh, Erf, Expm1, Sigmoid };
 
 // y[i] = fn(x[i]) for i in [0, n); x and y may alias.
 void apply(Fn fn, const float* x, float* y, std::int64_t n);

@@ -6,7 +6,8 @@ void optimize(graph::Graph& g, const PassOptions& o, bool verify) {
   std::vector<std::unique_ptr<Pass>> pipeline;
   if (o.constant_folding) pipeline.push_back(constant_folding());
   if (o.cse) pipeline.push_back(common_subexpression_elimination());
-  if (o.dce) pipeline.push_back(dead_code_elimination());  // last: removes what folding and CSE left unused
+  if (o.dce) pipeline.push_back(dead_code_elimination());  // removes what folding and CSE left unused
+  if (o.fusion) pipeline.push_back(elementwise_fusion());
   for (auto& p : pipeline) {
     std::string what = p->run(g);
     g.stats().push_back({p->name(), what});

@@ -1,0 +1,114 @@
+// Eager vs traced: an LSTM-cell loop (forward + backward), a chain of 10 elementwise ops on 1M floats,
+// 100 chained 10x10 matmuls, and the cost of tracing + optimizing a 1000-node graph.
+#include <benchmark/benchmark.h>
+#include <duet/duet.h>
+
+using namespace duet;
+
+namespace {
+
+constexpr int kBatch = 32, kHidden = 128, kSteps = 50;
+
+struct Lstm {
+  Variable wx{random::normal(Shape{kHidden, 4 * kHidden}, 0, 0.05, DType::Float32, 1), {.name = "wx"}};
+  Variable wh{random::normal(Shape{kHidden, 4 * kHidden}, 0, 0.05, DType::Float32, 2), {.name = "wh"}};
+  Variable b{zeros({4 * kHidden}), {.name = "b"}};
+  Tensor xs = random::normal(Shape{kSteps, kBatch, kHidden}, 0, 1, DType::Float32, 3);
+
+  // One training step's gradient computation: 50 LSTM cells written with matmul/sigmoid/tanh.
+  std::vector<Tensor> grads(const Tensor& x_seq) {
+    GradientTape tape;
+    Tensor h = zeros({kBatch, kHidden}), c = zeros({kBatch, kHidden});
+    auto steps = split(x_seq, kSteps, 0);
+    for (int t = 0; t < kSteps; ++t) {
+      Tensor x = reshape(steps[static_cast<std::size_t>(t)], {kBatch, kHidden});
+      Tensor z = matmul(x, wx) + matmul(h, wh) + b;
+      auto gates = split(z, 4, 1);
+      Tensor i = sigmoid(gates[0]), f = sigmoid(gates[1]), g = tanh(gates[2]), o = sigmoid(gates[3]);
+      c = f * c + i * g;
+      h = o * tanh(c);
+    }
+    Tensor loss = mean(square(h));
+    return tape.gradient(loss, {wx, wh, b});
+  }
+};
+
+void BM_LstmEager(benchmark::State& st) {
+  Lstm m;
+  for (auto _ : st) benchmark::DoNotOptimize(m.grads(m.xs)[0].impl());
+}
+BENCHMARK(BM_LstmEager)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_LstmTraced(benchmark::State& st) {
+  Lstm m;
+  auto f = function([&](const Tensor& x) { return m.grads(x); }, {.name = "lstm"});
+  f(m.xs);
+  for (auto _ : st) benchmark::DoNotOptimize(f(m.xs)[0].impl());
+}
+BENCHMARK(BM_LstmTraced)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+Tensor chain10(const Tensor& x) {
+  Tensor y = x * 1.1f;
+  y = y + 0.5f;
+  y = tanh(y);
+  y = y * y;
+  y = y - 0.3f;
+  y = sigmoid(y);
+  y = abs(y);
+  y = y * 0.9f;
+  y = exp(y);
+  y = y + x;
+  return y;
+}
+
+void BM_Elementwise10Eager(benchmark::State& st) {
+  Tensor x = random::uniform(Shape{1 << 20}, -2, 2, DType::Float32, 4);
+  for (auto _ : st) benchmark::DoNotOptimize(chain10(x).impl());
+}
+BENCHMARK(BM_Elementwise10Eager)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_Elementwise10Traced(benchmark::State& st) {
+  Tensor x = random::uniform(Shape{1 << 20}, -2, 2, DType::Float32, 4);
+  auto f = function(chain10, {.name = "chain10"});
+  f(x);
+  for (auto _ : st) benchmark::DoNotOptimize(f(x).impl());
+}
+BENCHMARK(BM_Elementwise10Traced)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+Tensor matmul100(const Tensor& x, const Tensor& w) {
+  Tensor r = x;
+  for (int i = 0; i < 100; ++i) r = matmul(r, w);
+  return r;
+}
+
+void BM_MatMul100Eager(benchmark::State& st) {
+  Tensor x = random::uniform(Shape{10, 10}, 0, 0.2, DType::Float32, 5), w = random::uniform(Shape{10, 10}, 0, 0.2, DType::Float32, 6);
+  for (auto _ : st) benchmark::DoNotOptimize(matmul100(x, w).impl());
+}
+BENCHMARK(BM_MatMul100Eager)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_MatMul100Traced(benchmark::State& st) {
+  Tensor x = random::uniform(Shape{10, 10}, 0, 0.2, DType::Float32, 5), w = random::uniform(Shape{10, 10}, 0, 0.2, DType::Float32, 6);
+  auto f = function(matmul100, {.name = "matmul100"});
+  f(x, w);
+  for (auto _ : st) benchmark::DoNotOptimize(f(x, w).impl());
+}
+BENCHMARK(BM_MatMul100Traced)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// A fresh function each iteration: tracing 1000 ops plus the whole pass pipeline and plan building.
+void BM_Trace1000Nodes(benchmark::State& st) {
+  Tensor x = ones({4, 4});
+  for (auto _ : st) {
+    auto f = function([](const Tensor& v) {
+      Tensor y = v;
+      for (int i = 0; i < 250; ++i) y = tanh(y * 0.5f + 0.25f);  // 4 nodes per step (mul, add, tanh, const)
+      return y;
+    }, {.name = "big"});
+    benchmark::DoNotOptimize(f(x).impl());
+  }
+}
+BENCHMARK(BM_Trace1000Nodes)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,78 @@
+#include "ops/fused.h"
+
+#include <cstring>
+
+#include "core/tensor_impl.h"
+#include "kernels/parallel.h"
+#include "ops/registry.h"
+
+namespace duet {
+
+std::string FusedProgram::describe() const {
+  std::string s = "[";
+  for (std::size_t i = 0; i < instrs.size(); ++i) s += (i ? " " : "") + std::string(instrs[i].op->name);
+  return s + "]";
+}
+
+namespace {
+
+constexpr std::int64_t kBlock = 8192;
+
+void infer_fused(InferContext& c) {
+  const auto& p = static_cast<const FusedProgram&>(*c.attrs.fn("program"));
+  for (const Tensor& t : c.inputs) {
+    if (t.num_elements() != 1 && t.shape() != p.shape) {
+      c.shape_error("input of shape " + t.shape().str() + " does not match the fused group's shape " + p.shape.str());
+    }
+  }
+  for (int o : p.outputs) c.set_output(p.instrs[static_cast<std::size_t>(o)].dtype, p.shape);
+}
+
+void fused_kernel(KernelContext& k) {
+  const auto& p = static_cast<const FusedProgram&>(*k.attrs.fn("program"));
+  const std::int64_t n = k.outputs[0].num_elements();
+  const std::int64_t nblocks = (n + kBlock - 1) / kBlock;
+  parallel_for(nblocks, 1, [&](std::int64_t b0, std::int64_t b1) {
+    // Per-thread block buffers, one per slot (8 bytes per element fits every dtype).
+    std::vector<Tensor> slots;
+    for (int s = 0; s < p.num_slots; ++s) slots.push_back(empty(Shape{kBlock}, DType::Float64));
+    std::vector<Tensor> temps(p.instrs.size());
+    Tensors ins;
+    for (std::int64_t blk = b0; blk < b1; ++blk) {
+      const std::int64_t off = blk * kBlock, m = std::min(kBlock, n - off);
+      for (std::size_t i = 0; i < p.instrs.size(); ++i) {
+        const auto& ins_def = p.instrs[i];
+        ins.clear();
+        for (int a : ins_def.args) {
+          if (a >= 0) {
+            const Tensor& e = k.inputs[static_cast<std::size_t>(a)];
+            ins.push_back(e.num_elements() == 1 ? e : make_flat_view(e, off, m));
+          } else {
+            ins.push_back(temps[static_cast<std::size_t>(-a - 1)]);
+          }
+        }
+        Tensor slot = slots[static_cast<std::size_t>(p.slot[i])];
+        Tensor out = make_flat_view(slot, 0, m);
+        out.impl()->dtype = ins_def.dtype;  // reinterpret the slot's bytes as this result's dtype
+        temps[i] = out;
+        KernelContext kc{*ins_def.op, ins, ins_def.attrs, {}, std::span<Tensor>(&temps[i], 1)};
+        ins_def.op->kernel(kc);
+      }
+      for (std::size_t o = 0; o < p.outputs.size(); ++o) {
+        const Tensor& t = temps[static_cast<std::size_t>(p.outputs[o])];
+        std::size_t es = dtype_size(t.dtype());
+        std::memcpy(static_cast<char*>(raw(k.outputs[o])) + off * static_cast<std::int64_t>(es), raw(t), static_cast<std::size_t>(m) * es);
+      }
+    }
+  });
+}
+
+const OpDef kFusedElementwise{"FusedElementwise", "fused_elementwise", -1, infer_fused, fused_kernel, nullptr, kElementwise};
+
+}  // namespace
+
+const OpDef& fused_elementwise_op() { return kFusedElementwise; }
+
+void register_fused_ops(std::vector<const OpDef*>& r) { r.push_back(&kFusedElementwise); }
+
+}  // namespace duet

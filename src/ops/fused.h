@@ -1,0 +1,26 @@
+#pragma once
+// FusedElementwise: a group of elementwise ops over tensors of one shape, run block by block (each block
+// small enough to stay in cache) with the member ops' own kernels, so the group makes one pass over
+// memory instead of one per op. Built by the fusion pass; never dispatched by user code.
+#include "ops/op_def.h"
+
+namespace duet {
+
+struct FusedProgram : Callable {
+  struct Instr {
+    const OpDef* op;
+    Attrs attrs;
+    std::vector<int> args;  // >= 0: external input index; < 0: temp -(arg + 1) (an earlier instruction)
+    DType dtype;            // of this instruction's result
+  };
+  std::vector<Instr> instrs;
+  std::vector<int> outputs;  // instruction index of each fused output
+  std::vector<int> slot;     // instruction -> reusable block buffer
+  int num_slots = 0;
+  Shape shape;  // of every full-size input and every output (fully known)
+  std::string describe() const override;
+};
+
+const OpDef& fused_elementwise_op();
+
+}  // namespace duet
