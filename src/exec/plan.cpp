@@ -1,5 +1,6 @@
 #include "exec/plan.h"
 
+#include <deque>
 #include <unordered_map>
 
 namespace duet::exec {
@@ -35,7 +36,10 @@ std::shared_ptr<Plan> Plan::build(std::shared_ptr<const graph::Graph> g) {
     } else if (n->op == &graph::const_op()) {
       p->consts_.emplace_back(first_slot[n.get()], n->constant);
     } else {
-      Step s{n->op, &n->attrs, n.get(), {}, {}, {}};
+      bool known = true;
+      for (const auto& v : n->inputs) known = known && v.node->outputs[static_cast<std::size_t>(v.index)].shape.is_fully_known();
+      for (const auto& o : n->outputs) known = known && o.shape.is_fully_known();
+      Step s{n->op, &n->attrs, n.get(), {}, {}, {}, known};
       for (const auto& v : n->inputs) {
         s.in.push_back(slot(v));
         last_use[static_cast<std::size_t>(slot(v))] = static_cast<int>(p->steps_.size());
@@ -60,7 +64,21 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
     throw ValueError("[" + graph_->name() + "] expects " + std::to_string(arg_slots_.size()) + " tensor arguments, got " +
                      std::to_string(args.size()));
   }
-  std::vector<Tensor> slots(static_cast<std::size_t>(num_slots_));
+  // Slot storage is reused across runs on this thread (plans nest: cond branches run inside a plan, so
+  // each nesting depth gets its own vector).
+  thread_local std::deque<std::vector<Tensor>> pool;  // deque: growing keeps outer levels' references valid
+  thread_local std::size_t depth = 0;
+  if (pool.size() <= depth) pool.resize(depth + 1);
+  std::vector<Tensor>& slots = pool[depth];
+  slots.resize(static_cast<std::size_t>(num_slots_));
+  struct DepthGuard {
+    std::vector<Tensor>& s;
+    std::size_t& d;
+    ~DepthGuard() {
+      for (auto& t : s) t = Tensor();  // never keep values alive between runs
+      --d;
+    }
+  } guard{slots, ++depth};
   for (std::size_t i = 0; i < args.size(); ++i) slots[static_cast<std::size_t>(arg_slots_[i])] = args[i];
   for (const auto& [s, t] : consts_) slots[static_cast<std::size_t>(s)] = t;
   Tensors ins;
@@ -69,7 +87,12 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
     for (int s : st.in) ins.push_back(slots[static_cast<std::size_t>(s)]);
     Tensors outs;
     try {
-      outs = run_kernel(*st.op, ins, *st.attrs);
+      if (st.static_shapes) {
+        // The plan was chosen for exactly these shapes and inference validated them while tracing.
+        outs = run_kernel_with_specs(*st.op, ins, *st.attrs, st.node->outputs);
+      } else {
+        outs = run_kernel(*st.op, ins, *st.attrs);
+      }
     } catch (const Error& e) {
       rethrow_with_context(e, "[" + graph_->name() + ", node " + st.node->name + "] ");
     }

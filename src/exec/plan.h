@@ -27,6 +27,7 @@ class Plan {
     SmallVec<int, 4> in;
     SmallVec<int, 2> out;
     SmallVec<int, 4> release;  // slots whose last use is this step
+    bool static_shapes;        // every input and output shape is fully known: no inference at run time
   };
   std::shared_ptr<const graph::Graph> graph_;
   std::vector<Step> steps_;

@@ -1,5 +1,7 @@
 // matmul: float32 through oneDNN (cached primitives, transposes as strides), float64 through a
 // cache-blocked loop nest (oneDNN has no f64 matmul on CPU).
+#include <immintrin.h>
+
 #include <cstring>
 
 #include "core/tensor_impl.h"
@@ -69,6 +71,64 @@ void matmul_ref(const Gemm& g, const T* a, const T* b, T* c) {
                });
 }
 
+// Tiny products: each output row accumulates in a local array (no aliasing checks, no threads).
+constexpr std::int64_t kTinyMaxN = 64;
+template <class T>
+void matmul_tiny(const Gemm& g, const T* a, const T* b, T* c) {
+  T acc[kTinyMaxN];
+  for (std::int64_t bi = 0; bi < g.batch; ++bi) {
+    const T* ab = a + bi * g.a_batch_stride;
+    const T* bb = b + bi * g.b_batch_stride;
+    for (std::int64_t i = 0; i < g.m; ++i) {
+      for (std::int64_t j = 0; j < g.n; ++j) acc[j] = T(0);
+      for (std::int64_t p = 0; p < g.k; ++p) {
+        const T av = g.ta ? ab[p * g.m + i] : ab[i * g.k + p];
+        if (!g.tb) {
+          const T* brow = bb + p * g.n;
+          for (std::int64_t j = 0; j < g.n; ++j) acc[j] += av * brow[j];
+        } else {
+          for (std::int64_t j = 0; j < g.n; ++j) acc[j] += av * bb[j * g.k + p];
+        }
+      }
+      T* row = c + (bi * g.m + i) * g.n;
+      for (std::int64_t j = 0; j < g.n; ++j) row[j] = acc[j];
+    }
+  }
+}
+
+// The no-transpose float32 case with AVX2: a row of C lives in up to 8 registers (n <= 64); each a[i, p]
+// is broadcast and multiplied into row p of B (masked loads for the last partial vector).
+__attribute__((target("avx2,fma"))) void matmul_tiny_avx2(const Gemm& g, const float* a, const float* b, float* c) {
+  const int nv = static_cast<int>((g.n + 7) / 8);
+  const int tail = static_cast<int>(g.n - (nv - 1) * 8);
+  alignas(32) int mask_bits[8];
+  for (int l = 0; l < 8; ++l) mask_bits[l] = l < tail ? -1 : 0;
+  const __m256i tail_mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(mask_bits));
+  for (std::int64_t bi = 0; bi < g.batch; ++bi) {
+    const float* ab = a + bi * g.a_batch_stride;
+    const float* bb = b + bi * g.b_batch_stride;
+    for (std::int64_t i = 0; i < g.m; ++i) {
+      __m256 acc[8];
+      for (int v = 0; v < nv; ++v) acc[v] = _mm256_setzero_ps();
+      for (std::int64_t p = 0; p < g.k; ++p) {
+        const __m256 av = _mm256_set1_ps(ab[i * g.k + p]);
+        const float* brow = bb + p * g.n;
+        for (int v = 0; v < nv - 1; ++v) acc[v] = _mm256_fmadd_ps(av, _mm256_loadu_ps(brow + 8 * v), acc[v]);
+        acc[nv - 1] = _mm256_fmadd_ps(av, _mm256_maskload_ps(brow + 8 * (nv - 1), tail_mask), acc[nv - 1]);
+      }
+      float* row = c + (bi * g.m + i) * g.n;
+      for (int v = 0; v < nv - 1; ++v) _mm256_storeu_ps(row + 8 * v, acc[v]);
+      _mm256_maskstore_ps(row + 8 * (nv - 1), tail_mask, acc[nv - 1]);
+    }
+  }
+}
+
+bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+const bool kAvx2 = cpu_has_avx2();
+
 }  // namespace
 
 // Inputs arrive with batch dims already equal or absent (the op broadcasts them before calling).
@@ -102,7 +162,14 @@ void matmul(KernelContext& kc) {
     g.batch = 1;
     g.a_batch_stride = 0;
   }
-  if (a.dtype() == DType::Float32) {
+  // Tiny products (a 10x10 matmul is 1000 multiply-adds) cost less as plain loops on this thread than
+  // oneDNN's call and thread start-up.
+  const bool tiny = g.batch * g.m * g.n * g.k <= 16 * 16 * 16 && g.n <= kTinyMaxN;
+  if (a.dtype() == DType::Float32 && tiny && kAvx2 && !ta && !tb) {
+    matmul_tiny_avx2(g, ptr<float>(a), ptr<float>(b), ptr<float>(c));
+  } else if (a.dtype() == DType::Float32 && tiny) {
+    matmul_tiny<float>(g, ptr<float>(a), ptr<float>(b), ptr<float>(c));
+  } else if (a.dtype() == DType::Float32) {
     matmul_f32(g, ptr<float>(a), ptr<float>(b), ptr<float>(c));
   } else {
     matmul_ref<double>(g, ptr<double>(a), ptr<double>(b), ptr<double>(c));

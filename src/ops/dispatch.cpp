@@ -78,6 +78,19 @@ static void run_into(const OpDef& op, std::span<const Tensor> inputs, const Attr
   op.kernel(k);
 }
 
+Tensors run_kernel_with_specs(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
+                              std::span<const TensorSpec> specs) {
+  Tensors out;
+  if (!op.has(kView)) {
+    for (auto& s : specs) out.push_back(make_concrete(s.dtype, s.shape));
+  } else {
+    out.resize(specs.size());
+  }
+  KernelContext k{op, inputs, attrs, specs, std::span<Tensor>(out.data(), out.size())};
+  op.kernel(k);
+  return out;
+}
+
 Tensors run_kernel(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs) {
   check_inputs(op, inputs);
   InferContext ic{op, inputs, attrs, {}};

@@ -93,6 +93,9 @@ inline Tensor call(const OpDef& op, std::initializer_list<Tensor> inputs, const 
 }
 // Infers and runs the kernel now, bypassing tracing and tapes (constant folding, host steps).
 Tensors run_kernel(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs);
+// Runs the kernel with output specs known in advance (execution plans of fully static graphs).
+Tensors run_kernel_with_specs(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
+                              std::span<const TensorSpec> specs);
 
 namespace internal {
 
