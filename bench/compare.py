@@ -34,14 +34,14 @@ def main():
         peer = json.load(f)
     theirs = peer["results"]
     print(f"PyTorch {peer['torch']} with {peer['threads']} threads; medians; ratio = PyTorch time / duet time")
-    print(f"| {'workload':28} | {'duet':>10} | {'PyTorch':>10} | {'ratio':>6} |")
-    print(f"|{'-' * 30}|{'-' * 12}|{'-' * 12}|{'-' * 8}|")
+    print(f"| {'duet workload':34} | {'PyTorch workload':26} | {'duet':>10} | {'PyTorch':>10} | {'ratio':>6} |")
+    print(f"|{'-' * 36}|{'-' * 28}|{'-' * 12}|{'-' * 12}|{'-' * 8}|")
     for m in args.map:
         d, p = m.split("=")
         if d not in ours or p not in theirs:
-            print(f"| {p:28} | {'missing':>10} | {'':>10} | {'':>6} |")
+            print(f"| {d:34} | {p:26} | {'missing':>10} | {'':>10} | {'':>6} |")
             continue
-        print(f"| {p:28} | {fmt(ours[d]):>10} | {fmt(theirs[p]):>10} | {theirs[p] / ours[d]:5.2f}x |")
+        print(f"| {d:34} | {p:26} | {fmt(ours[d]):>10} | {fmt(theirs[p]):>10} | {theirs[p] / ours[d]:5.2f}x |")
 
 
 if __name__ == "__main__":

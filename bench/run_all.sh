@@ -11,11 +11,31 @@ echo "== duet: eager ops"
 "$build/bench/bench_eager" "${reps[@]}" --benchmark_out="$out/eager.json" --benchmark_out_format=json | grep -E "median|^-|Benchmark"
 echo "== duet: kernels"
 "$build/bench/bench_kernels" "${reps[@]}" --benchmark_out="$out/kernels.json" --benchmark_out_format=json | grep -E "median|^-|Benchmark"
+echo "== duet: graph mode"
+"$build/bench/bench_graph" "${reps[@]}" --benchmark_out="$out/graph.json" --benchmark_out_format=json | grep -E "median|^-|Benchmark"
 echo "== PyTorch peer"
 (cd "$here/peers" && /usr/bin/python3 kernels.py) > "$out/peer_kernels.json"
+(cd "$here/peers" && /usr/bin/python3 graph.py) > "$out/peer_graph.json"
 echo
 /usr/bin/python3 "$here/compare.py" "$out/eager.json" "$out/kernels.json" --peer "$out/peer_kernels.json" --map \
   BM_EagerAdd1=eager_add_1 BM_Add1M/real_time=add_1M BM_Tanh1M/real_time=tanh_1M BM_Exp1M/real_time=exp_1M \
   BM_MatMul/64/real_time=matmul/64 BM_MatMul/256/real_time=matmul/256 BM_MatMul/1024/real_time=matmul/1024 \
   BM_MatMul/2048/real_time=matmul/2048 BM_Conv1FwdBwd/real_time=conv1_fwd_bwd BM_Conv2FwdBwd/real_time=conv2_fwd_bwd \
   BM_Conv2Fwd/real_time=conv2_fwd BM_MaxPool/real_time=max_pool
+echo
+/usr/bin/python3 "$here/compare.py" "$out/graph.json" --peer "$out/peer_graph.json" --map \
+  BM_LstmEager/real_time=lstm/eager BM_LstmTraced/real_time=lstm/eager BM_LstmTraced/real_time=lstm/torchscript \
+  BM_Elementwise10Eager/real_time=elementwise10/eager BM_Elementwise10Traced/real_time=elementwise10/eager \
+  BM_Elementwise10Traced/real_time=elementwise10/torchscript \
+  BM_MatMul100Eager/real_time=matmul100/eager BM_MatMul100Traced/real_time=matmul100/eager BM_MatMul100Traced/real_time=matmul100/torchscript
+echo
+echo "duet eager vs duet traced (same run):"
+/usr/bin/python3 - "$out/graph.json" <<'PY'
+import json, sys
+med = {b["run_name"]: b["real_time"] for b in json.load(open(sys.argv[1]))["benchmarks"] if b.get("aggregate_name") == "median"}
+for w in ("Lstm", "Elementwise10", "MatMul100"):
+    e, t = med.get(f"BM_{w}Eager/real_time"), med.get(f"BM_{w}Traced/real_time")
+    if e and t:
+        print(f"  {w:14} eager/traced = {e / t:.2f}x")
+print(f"  trace + optimize a 1000-node graph: {med.get('BM_Trace1000Nodes/real_time', float('nan')):.2f} ms")
+PY

@@ -298,7 +298,7 @@ TEST_P(OpTable, TracedMatchesEager) {
   auto xs = make_inputs(row, DType::Float32, 13);
   for (bool optimize : {false, true}) {
     FunctionOptions o{.name = row.name, .verify = true};
-    o.passes = {optimize, optimize, optimize, optimize};
+    o.passes = {optimize, optimize, optimize, optimize, 2};  // fuse even the table's small tensors
     auto f = function([&](const std::vector<Tensor>& in) { return row.fn(in); }, o);
     Tensor traced = f(xs);
     ASSERT_EQ(f.trace_count(), 1);
@@ -402,7 +402,9 @@ TEST(OpTableCoverage, EveryRegisteredOpHasARow) {
   // from every row's traced graph too.
   for (const Row& row : rows()) {
     auto xs = make_inputs(row, DType::Float32, 3);
-    auto f = function([&](const std::vector<Tensor>& in) { return row.fn(in); }, {.name = row.name});
+    FunctionOptions o{.name = row.name};
+    o.passes.fusion_min_elements = 2;
+    auto f = function([&](const std::vector<Tensor>& in) { return row.fn(in); }, o);
     f(xs);
     std::istringstream text(f.graph_text());
     std::string line;

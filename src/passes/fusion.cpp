@@ -13,14 +13,12 @@
 namespace duet::passes {
 namespace {
 
-constexpr std::int64_t kMinElements = 1024;  // below this the per-block overhead outweighs the saving
-
-bool fusable(const graph::Node* n) {
+bool fusable(const graph::Node* n, std::int64_t min_elements) {
   const OpDef* op = n->op;
   if (!op->has(kElementwise) || op->has(kView) || op->has(kStateful) || op->has(kRandom)) return false;
   if (op == &fused_elementwise_op() || n->outputs.size() != 1) return false;
   const Shape& s = n->outputs[0].shape;
-  if (!s.is_fully_known() || s.num_elements() < kMinElements) return false;
+  if (!s.is_fully_known() || s.num_elements() < min_elements) return false;
   for (const auto& v : n->inputs) {
     const Shape& in = v.node->outputs[static_cast<std::size_t>(v.index)].shape;
     if (!(in == s) && !(in.is_fully_known() && in.num_elements() == 1)) return false;
@@ -30,6 +28,7 @@ bool fusable(const graph::Node* n) {
 
 class Fusion : public Pass {
  public:
+  explicit Fusion(std::int64_t min_elements) : min_elements_(min_elements) {}
   const char* name() const override { return "fusion"; }
 
   std::string run(graph::Graph& g) override {
@@ -72,7 +71,7 @@ class Fusion : public Pass {
 
     for (const auto& sp : nodes) {
       graph::Node* n = sp.get();
-      if (!fusable(n)) continue;
+      if (!fusable(n, min_elements_)) continue;
       int target = -1;
       for (const auto& v : n->inputs) {
         auto it = group.find(v.node);
@@ -180,10 +179,13 @@ class Fusion : public Pass {
     nodes.swap(order);
     return "fused " + std::to_string(fused_nodes) + " nodes into " + std::to_string(fused_groups) + " groups";
   }
+
+ private:
+  std::int64_t min_elements_;
 };
 
 }  // namespace
 
-std::unique_ptr<Pass> elementwise_fusion() { return std::make_unique<Fusion>(); }
+std::unique_ptr<Pass> elementwise_fusion(std::int64_t min_elements) { return std::make_unique<Fusion>(min_elements); }
 
 }  // namespace duet::passes
