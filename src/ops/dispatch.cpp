@@ -109,6 +109,15 @@ Tensors dispatch(const OpDef& op, std::span<const Tensor> inputs, const Attrs& a
   if (internal::Tracer* tr = internal::t_tracer) {
     out = tr->append(op, inputs, attrs, std::move(ic.outputs));
   } else {
+    bool any_symbolic = false;
+    for (auto& t : inputs) any_symbolic = any_symbolic || t.is_symbolic();
+    if (any_symbolic) {
+      Tensors f = internal::append_to_functional_graph(op, inputs, attrs, ic.outputs);
+      if (!f.empty()) {
+        if (internal::g_active_tapes && op.grad) internal::record_on_tapes(op, inputs, attrs, f);
+        return f;
+      }
+    }
     for (auto& t : inputs) {
       if (t.is_symbolic()) {
         throw ValueError(std::string("[") + op.public_name +

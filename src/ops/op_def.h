@@ -20,6 +20,7 @@ enum OpTrait : std::uint32_t {
   kView = 1u << 3,          // the kernel creates its outputs itself (may alias an input buffer)
   kCommutative = 1u << 4,   // f(a, b) == f(b, a)
   kNotFoldable = 1u << 5,   // constant folding must not run it (e.g. huge outputs from tiny inputs)
+  kStructural = 1u << 6,    // only a record in a functional model's graph (LayerCall); never dispatched
 };
 
 struct OpDef;
@@ -116,6 +117,10 @@ void record_on_tapes(const OpDef& op, std::span<const Tensor> inputs, const Attr
 // not), and the eager value of a symbolic initializer that depends on no function input.
 bool variable_creation_allowed(std::string* why_not);
 Tensor evaluate_if_constant(const Tensor& t);
+
+// Ops on functional-model tensors (Input) outside any trace are recorded in the functional graph; returns
+// no tensors when the inputs are symbolic for another reason.
+Tensors append_to_functional_graph(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Specs specs);
 
 // Test hook: called with every op dispatched on this thread (coverage of the op table).
 using OpObserver = void (*)(const OpDef&, void* user);

@@ -130,8 +130,12 @@ Tensor mean(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { re
 Tensor max(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kMax, x, axes, keepdims); }
 Tensor min(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kMin, x, axes, keepdims); }
 Tensor prod(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kProd, x, axes, keepdims); }
-Tensor argmax(const Tensor& x, std::int64_t axis) { return call(kArgMax, {x}, {{"axis", axis}}); }
-Tensor argmin(const Tensor& x, std::int64_t axis) { return call(kArgMin, {x}, {{"axis", axis}}); }
+// The kernels take a non-negative axis; out-of-range axes are left for inference to report.
+std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
+  return x.defined() && axis < 0 && axis >= -x.rank() ? axis + x.rank() : axis;
+}
+Tensor argmax(const Tensor& x, std::int64_t axis) { return call(kArgMax, {x}, {{"axis", positive_axis(x, axis)}}); }
+Tensor argmin(const Tensor& x, std::int64_t axis) { return call(kArgMin, {x}, {{"axis", positive_axis(x, axis)}}); }
 Tensor size(const Tensor& x, std::vector<std::int64_t> axes, DType dtype) {
   if (!x.defined()) return call(kSize, {x});
   return call(kSize, {x}, {{"axes", normalize_axes("size", axes, x.rank())}, {"dtype", dtype}});

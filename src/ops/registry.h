@@ -16,6 +16,7 @@ void register_conv_ops(std::vector<const OpDef*>& r);
 void register_graph_structural_ops(std::vector<const OpDef*>& r);
 void register_control_flow_ops(std::vector<const OpDef*>& r);
 void register_fused_ops(std::vector<const OpDef*>& r);
+void register_layer_ops(std::vector<const OpDef*>& r);
 
 inline void register_all_ops(std::vector<const OpDef*>& r) {
   register_elementwise_ops(r);
@@ -29,6 +30,7 @@ inline void register_all_ops(std::vector<const OpDef*>& r) {
   register_graph_structural_ops(r);
   register_control_flow_ops(r);
   register_fused_ops(r);
+  register_layer_ops(r);
 }
 
 }  // namespace duet

@@ -1,0 +1,26 @@
+#pragma once
+// The functional graph: Inputs are its placeholders and every layer called on its tensors becomes a
+// LayerCall node (ops applied directly to its tensors become ordinary nodes). A functional Model keeps
+// the part between its inputs and outputs and replays it, calling each layer inline.
+#include "duet/layers.h"
+#include "graph/graph.h"
+
+namespace duet::functional {
+
+Tensor new_input(const TensorSpec& spec, const std::string& name);
+std::vector<Tensor> record_call(Layer& layer, const std::vector<Tensor>& xs, bool training);
+
+// The nodes (in order) that compute outputs from inputs; throws when an output needs another Input.
+struct Program {
+  std::vector<const graph::Node*> inputs;  // placeholders, in the model's input order
+  std::vector<graph::Value> outputs;
+  std::vector<const graph::Node*> nodes;   // LayerCall and op nodes in execution order
+  std::vector<std::shared_ptr<graph::Node>> keep;  // keeps the nodes alive
+};
+Program extract(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, const std::string& model);
+std::vector<Tensor> run(const Program& p, const std::vector<Tensor>& xs, bool training, const std::string& model);
+// The layer of a LayerCall node (nullptr for other nodes).
+Layer* layer_of(const graph::Node* n);
+bool is_functional(const Tensor& t);
+
+}  // namespace duet::functional
