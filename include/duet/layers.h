@@ -136,9 +136,42 @@ Ref<Layer> Reshape(const std::vector<std::int64_t>& target_shape, const std::str
 // Active only when called with training = true (as in fit).
 Ref<Layer> Dropout(double rate, std::optional<std::uint64_t> seed = {}, const std::string& name = "");
 
-// Lambda: wraps a function of one tensor, or of several (called with a vector of inputs).
-Ref<Layer> Lambda(std::function<Tensor(const Tensor&)> fn, const std::string& name = "");
-Ref<Layer> Lambda(std::function<Tensor(const std::vector<Tensor>&)> fn, const std::string& name = "");
+// Lambda: wraps a function of one tensor, or of several (called with a vector of inputs). output_shape
+// (per example, without the batch dim) is checked on every call when given.
+Ref<Layer> Lambda(std::function<Tensor(const Tensor&)> fn, const std::string& name = "",
+                  std::optional<std::vector<std::int64_t>> output_shape = {});
+Ref<Layer> Lambda(std::function<Tensor(const std::vector<Tensor>&)> fn, const std::string& name = "",
+                  std::optional<std::vector<std::int64_t>> output_shape = {});
+
+struct Conv2DArgs {
+  std::vector<std::int64_t> strides = {1, 1};
+  std::string padding = "valid";
+  std::string activation = "";
+  bool use_bias = true;
+  std::vector<std::int64_t> dilation_rate = {1, 1};
+  Initializer kernel_initializer = "glorot_uniform";
+  Initializer bias_initializer = "zeros";
+  std::string name = "";
+};
+// 2-D convolution over NHWC inputs with `filters` output channels and a (kh, kw) kernel.
+Ref<Layer> Conv2D(std::int64_t filters, std::vector<std::int64_t> kernel_size, Conv2DArgs args = {});
+Ref<Layer> MaxPooling2D(std::vector<std::int64_t> pool_size = {2, 2}, std::vector<std::int64_t> strides = {},
+                        const std::string& padding = "valid", const std::string& name = "");
+Ref<Layer> AveragePooling2D(std::vector<std::int64_t> pool_size = {2, 2}, std::vector<std::int64_t> strides = {},
+                            const std::string& padding = "valid", const std::string& name = "");
+// Mean over the spatial dims: (N, H, W, C) -> (N, C).
+Ref<Layer> GlobalAveragePooling2D(const std::string& name = "");
+// Normalizes over the last axis with batch statistics in training (updating moving statistics) and the
+// moving statistics otherwise.
+Ref<Layer> BatchNormalization(double momentum = 0.99, double epsilon = 1e-3, const std::string& name = "");
+// Merge layers over several inputs.
+Ref<Layer> Concatenate(std::int64_t axis = -1, const std::string& name = "");
+Ref<Layer> Add(const std::string& name = "");
+Ref<Layer> Multiply(const std::string& name = "");
+// Integer ids (N, ...) -> vectors (N, ..., output_dim).
+Ref<Layer> Embedding(std::int64_t input_dim, std::int64_t output_dim, const std::string& name = "");
+// LSTM over (N, T, F) inputs (T known): the last output (N, units), or every step's (N, T, units).
+Ref<Layer> LSTM(std::int64_t units, bool return_sequences = false, const std::string& name = "");
 
 }  // namespace layers
 

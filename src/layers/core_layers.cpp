@@ -153,8 +153,9 @@ class DropoutLayer : public Layer {
 
 class LambdaLayer : public Layer {
  public:
-  LambdaLayer(std::function<Tensor(const Tensor&)> one, std::function<Tensor(const std::vector<Tensor>&)> many, const std::string& name)
-      : Layer("Lambda", name), one_(std::move(one)), many_(std::move(many)) {}
+  LambdaLayer(std::function<Tensor(const Tensor&)> one, std::function<Tensor(const std::vector<Tensor>&)> many, const std::string& name,
+              std::optional<std::vector<std::int64_t>> out_shape)
+      : Layer("Lambda", name), one_(std::move(one)), many_(std::move(many)), out_shape_(std::move(out_shape)) {}
   std::vector<Tensor> call(const std::vector<Tensor>& xs, bool) override {
     Tensor y;
     if (one_) {
@@ -164,12 +165,20 @@ class LambdaLayer : public Layer {
       y = many_(xs);
     }
     if (!y.defined()) throw ValueError("[" + name() + "] the wrapped function returned an undefined Tensor handle");
+    if (out_shape_) {
+      Shape want{Shape::kUnknown};
+      for (auto d : *out_shape_) want.push_back(d);
+      if (!want.compatible_with(y.shape())) {
+        throw ShapeError("[" + name() + "] returned shape " + y.shape().str() + " but its output_shape says " + want.str());
+      }
+    }
     return {y};
   }
 
  private:
   std::function<Tensor(const Tensor&)> one_;
   std::function<Tensor(const std::vector<Tensor>&)> many_;
+  std::optional<std::vector<std::int64_t>> out_shape_;
 };
 
 }  // namespace
@@ -184,11 +193,12 @@ Ref<Layer> Reshape(const std::vector<std::int64_t>& target, const std::string& n
 Ref<Layer> Dropout(double rate, std::optional<std::uint64_t> seed, const std::string& name) {
   return make_layer<DropoutLayer>(rate, seed, name);
 }
-Ref<Layer> Lambda(std::function<Tensor(const Tensor&)> fn, const std::string& name) {
-  return make_layer<LambdaLayer>(std::move(fn), nullptr, name);
+Ref<Layer> Lambda(std::function<Tensor(const Tensor&)> fn, const std::string& name, std::optional<std::vector<std::int64_t>> out) {
+  return make_layer<LambdaLayer>(std::move(fn), nullptr, name, std::move(out));
 }
-Ref<Layer> Lambda(std::function<Tensor(const std::vector<Tensor>&)> fn, const std::string& name) {
-  return make_layer<LambdaLayer>(nullptr, std::move(fn), name);
+Ref<Layer> Lambda(std::function<Tensor(const std::vector<Tensor>&)> fn, const std::string& name,
+                  std::optional<std::vector<std::int64_t>> out) {
+  return make_layer<LambdaLayer>(nullptr, std::move(fn), name, std::move(out));
 }
 
 }  // namespace layers

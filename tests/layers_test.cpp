@@ -1,0 +1,181 @@
+// The layer catalogue, graph breaks inside fit, dynamic layers and frozen layers.
+#include "test_util.h"
+
+namespace duet {
+namespace {
+
+using testing::expect_close;
+using testing::to_arr;
+
+TEST(Layers, SmallCnnShapesAndParams) {
+  Sequential model(Input({28, 28, 1}), {layers::Conv2D(8, {5, 5}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
+                                        layers::Conv2D(16, {3, 3}), layers::AveragePooling2D({2, 2}),
+                                        layers::GlobalAveragePooling2D(), layers::Dense(10)});
+  EXPECT_EQ(model.count_params(), (5 * 5 * 1 * 8 + 8) + (3 * 3 * 8 * 16 + 16) + (16 * 10 + 10));
+  std::string s = model.summary_string();
+  EXPECT_NE(s.find("(None, 28, 28, 8)"), std::string::npos) << s;
+  EXPECT_NE(s.find("(None, 14, 14, 8)"), std::string::npos) << s;
+  EXPECT_NE(s.find("(None, 12, 12, 16)"), std::string::npos) << s;
+  EXPECT_NE(s.find("(None, 6, 6, 16)"), std::string::npos) << s;
+  EXPECT_NE(s.find("(None, 16)"), std::string::npos) << s;
+  EXPECT_EQ(model(ones({2, 28, 28, 1})).shape(), (Shape{2, 10}));
+}
+
+TEST(Layers, CnnLearnsAToyTask) {
+  // Images whose left half is brighter than the right are class 1.
+  Tensor x = random::uniform(Shape{256, 8, 8, 1}, 0, 1, DType::Float32, 2);
+  Tensor diff = sum(slice(x, {0, 0, 0, 0}, {-1, -1, 4, -1}), {1, 2, 3}) - sum(slice(x, {0, 0, 4, 0}, {-1, -1, 4, -1}), {1, 2, 3});
+  Tensor y = cast(diff > 0.f, DType::Int32);
+  Sequential model({layers::Conv2D(4, {3, 3}, {.padding = "same", .activation = "relu"}), layers::Flatten(), layers::Dense(2)});
+  model.compile({.optimizer = optimizers::Adam(0.01), .loss = losses::SparseCategoricalCrossentropy(true), .metrics = {"accuracy"}});
+  auto h = model.fit(x, y, {.epochs = 15, .batch_size = 32, .verbose = 0});
+  EXPECT_GT(h.history["accuracy"].back(), 0.9);
+}
+
+TEST(Layers, BatchNormalizationTrainingAndInference) {
+  auto bn = layers::BatchNormalization(0.5);
+  Tensor x = random::normal(Shape{64, 3}, 5, 2, DType::Float32, 4);
+  Tensor y = bn(x, true);
+  auto m = mean(y, {0}).to_vector<float>();
+  for (float v : m) EXPECT_NEAR(v, 0.f, 1e-4f);
+  auto w = bn->weights();
+  ASSERT_EQ(w.size(), 4u);
+  EXPECT_EQ(bn->trainable_weights().size(), 2u);
+  // moving_mean = 0.5 * 0 + 0.5 * batch_mean
+  expect_close(to_arr(w[2].value()), to_arr(mean(x, {0}) * 0.5f), 1e-5, 1e-5, "moving_mean");
+  Tensor inf = bn(x, false);  // uses the moving statistics
+  expect_close(to_arr(inf), to_arr((x - w[2].value()) * rsqrt(w[3].value() + 1e-3f)), 1e-5, 1e-5, "inference");
+  auto traced = function([&](const Tensor& t) { return bn(t, true); });
+  traced(x);
+  traced(x);  // moving statistics update on every replay
+  EXPECT_GT(w[2].value().to_vector<float>()[0], 4.f);
+}
+
+TEST(Layers, MergeLayers) {
+  Tensor a = Input({3}), b = Input({3});
+  Tensor cat = layers::Concatenate()({a, b})[0];
+  Tensor add = layers::Add()({a, b})[0];
+  Tensor mul = layers::Multiply()({a, b})[0];
+  Model m({a, b}, {cat, add, mul});
+  auto out = m({constant({{1.f, 2.f, 3.f}}), constant({{4.f, 5.f, 6.f}})});
+  EXPECT_EQ(out[0].shape(), (Shape{1, 6}));
+  EXPECT_EQ(out[1].to_vector<float>(), (std::vector<float>{5, 7, 9}));
+  EXPECT_EQ(out[2].to_vector<float>(), (std::vector<float>{4, 10, 18}));
+  EXPECT_THROW(layers::Add()({ones({1, 3}), ones({1, 4})}), ShapeError);
+}
+
+TEST(Layers, EmbeddingLooksUpAndLearns) {
+  auto emb = layers::Embedding(10, 4);
+  Tensor ids = constant({{1, 2}, {3, 1}});
+  Tensor v = emb(ids);
+  EXPECT_EQ(v.shape(), (Shape{2, 2, 4}));
+  expect_close(to_arr(slice(v, {0, 0, 0}, {1, 1, 4})), to_arr(slice(v, {1, 1, 0}, {1, 1, 4})), 0, 0, "same id, same vector");
+  Sequential model({emb, layers::Flatten(), layers::Dense(1)});
+  model.compile({.optimizer = optimizers::SGD(0.1), .loss = "mse"});
+  Tensor before = emb->weights()[0].value();
+  model.fit(ids, ones({2, 1}), {.epochs = 1, .verbose = 0});
+  Tensor after = emb->weights()[0].value();
+  EXPECT_NE(before.to_vector<float>()[4], after.to_vector<float>()[4]);    // row 1 was used
+  EXPECT_EQ(before.to_vector<float>()[36], after.to_vector<float>()[36]);  // row 9 was not
+}
+
+TEST(Layers, LstmMatchesAManualCellAndReturnsSequences) {
+  auto lstm = layers::LSTM(3);
+  Tensor x = random::normal(Shape{2, 1, 4}, 0, 1, DType::Float32, 6);
+  Tensor h = lstm(x);
+  auto w = lstm->weights();
+  Tensor z = matmul(reshape(x, {2, 4}), w[0].value()) + w[2].value();
+  auto g = split(z, 4, 1);
+  Tensor c = sigmoid(g[0]) * tanh(g[2]);
+  expect_close(to_arr(h), to_arr(sigmoid(g[3]) * tanh(c)), 1e-6, 1e-6, "one step");
+  EXPECT_EQ(layers::LSTM(5, true)(random::normal(Shape{2, 7, 4})).shape(), (Shape{2, 7, 5}));
+  Tensor seq_in = Input({6, 4});
+  EXPECT_EQ(layers::LSTM(8)(seq_in).shape(), (Shape{Shape::kUnknown, 8}));
+}
+
+TEST(Layers, DropoutOnlyWhenTraining) {
+  auto d = layers::Dropout(0.5, 1);
+  Tensor x = ones({1000});
+  EXPECT_EQ(d(x, false).to_vector<float>(), x.to_vector<float>());
+  auto t = d(x, true).to_vector<float>();
+  EXPECT_GT(std::count(t.begin(), t.end(), 0.f), 400);
+}
+
+TEST(Layers, LambdaOutputShapeIsChecked) {
+  auto l = layers::Lambda([](const Tensor& t) { return concat({t, t}, 1); }, "dup", std::vector<std::int64_t>{3});
+  EXPECT_THROW(l(ones({2, 3})), ShapeError);
+  EXPECT_EQ(layers::Lambda([](const Tensor& t) { return t * 2.f; }, "", std::vector<std::int64_t>{3})(ones({2, 3})).shape(), (Shape{2, 3}));
+}
+
+// A value-reading Lambda between two Dense layers: fit compiles the model with one host step, and both
+// Dense layers learn (gradients flow through the host step).
+TEST(GraphBreak, HostStepInsideFitKeepsGradientsFlowing) {
+  std::vector<std::string> warnings;
+  config::set_log_handler([&](config::LogLevel l, const std::string& m) {
+    if (l == config::LogLevel::Warning) warnings.push_back(m);
+  });
+  auto first = layers::Dense(4, "", true, "glorot_uniform", "zeros", "first");
+  auto reader = layers::Lambda([](const Tensor& t) {
+    auto v = t.to_vector<float>();  // a value read: not traceable
+    float scale = v.empty() ? 1.f : 1.f;
+    return t * scale;
+  }, "reader");
+  auto last = layers::Dense(1, "", true, "glorot_uniform", "zeros", "last");
+  Sequential model({first, reader, last});
+  model.compile({.optimizer = optimizers::SGD(0.05), .loss = "mse"});
+  Tensor x = random::normal(Shape{64, 3}, 0, 1, DType::Float32, 8);
+  Tensor y = sum(x, {1}, true);
+  model.fit(x, y, {.epochs = 1, .batch_size = 64, .verbose = 0});  // builds the weights
+  Tensor w_first = first->weights()[0].value(), w_last = last->weights()[0].value();
+  auto h = model.fit(x, y, {.epochs = 30, .batch_size = 64, .verbose = 0});
+  config::set_log_handler(nullptr);
+  EXPECT_LT(h.history["loss"].back(), h.history["loss"].front());
+  EXPECT_NE(first->weights()[0].value().to_vector<float>(), w_first.to_vector<float>());
+  EXPECT_NE(last->weights()[0].value().to_vector<float>(), w_last.to_vector<float>());
+  EXPECT_TRUE(reader->runs_as_host_step());
+  EXPECT_FALSE(first->runs_as_host_step());
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("'reader'"), std::string::npos);
+  EXPECT_NE(model.summary_string().find("reader (Lambda) [host step]"), std::string::npos) << model.summary_string();
+}
+
+TEST(GraphBreak, DynamicLayerRunsAsHostStep) {
+  config::set_log_handler([](config::LogLevel, const std::string&) {});
+  auto d = layers::Dense(2);
+  d->set_dynamic(true);
+  auto f = function([&](const Tensor& x) { return d(x); });
+  Tensor x = ones({3, 4});
+  expect_close(to_arr(f(x)), to_arr(d(x)), 1e-6, 1e-6, "dynamic");
+  EXPECT_TRUE(d->runs_as_host_step());
+  config::set_log_handler(nullptr);
+}
+
+TEST(Trainable, FrozenLayerIsNotUpdated) {
+  auto frozen = layers::Dense(3);
+  Sequential model(Input({2}), {frozen, layers::Dense(1)});
+  frozen->set_trainable(false);
+  model.compile({.optimizer = "sgd", .loss = "mse"});
+  Tensor before = frozen->weights()[0].value();
+  model.fit(ones({8, 2}), zeros({8, 1}), {.epochs = 3, .verbose = 0});
+  EXPECT_EQ(frozen->weights()[0].value().to_vector<float>(), before.to_vector<float>());
+  EXPECT_NE(model.summary_string().find("Non-trainable params: 9"), std::string::npos) << model.summary_string();
+}
+
+TEST(Optimizers, EachReducesALoss) {
+  for (auto opt : {optimizers::SGD(0.1, 0.9, true), optimizers::Adam(0.05), optimizers::AdamW(0.05), optimizers::RMSprop(0.1)}) {
+    Variable w(constant({5.f, -3.f}));
+    auto step = function([&]() {
+      GradientTape tape;
+      Tensor loss = sum(square(w.value()));
+      opt->apply_gradients({w}, {tape.gradient(loss, w)});
+      return loss;
+    });
+    float first = step().item<float>(), last = first;
+    for (int i = 0; i < 100; ++i) last = step().item<float>();
+    EXPECT_LT(last, first * 0.05f) << opt->name();
+    EXPECT_EQ(opt->iterations().value().item<std::int64_t>(), 101) << opt->name();
+  }
+}
+
+}  // namespace
+}  // namespace duet
