@@ -13,9 +13,12 @@ echo "== duet: kernels"
 "$build/bench/bench_kernels" "${reps[@]}" --benchmark_out="$out/kernels.json" --benchmark_out_format=json | grep -E "median|^-|Benchmark"
 echo "== duet: graph mode"
 "$build/bench/bench_graph" "${reps[@]}" --benchmark_out="$out/graph.json" --benchmark_out_format=json | grep -E "median|^-|Benchmark"
+echo "== duet: model training step"
+"$build/bench/bench_model" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true --benchmark_out="$out/model.json" --benchmark_out_format=json | grep -E "median|^-|Benchmark"
 echo "== PyTorch peer"
 (cd "$here/peers" && /usr/bin/python3 kernels.py) > "$out/peer_kernels.json"
 (cd "$here/peers" && /usr/bin/python3 graph.py) > "$out/peer_graph.json"
+(cd "$here/peers" && /usr/bin/python3 mlp.py) > "$out/peer_mlp.json"
 echo
 /usr/bin/python3 "$here/compare.py" "$out/eager.json" "$out/kernels.json" --peer "$out/peer_kernels.json" --map \
   BM_EagerAdd1=eager_add_1 BM_Add1M/real_time=add_1M BM_Tanh1M/real_time=tanh_1M BM_Exp1M/real_time=exp_1M \
@@ -39,3 +42,6 @@ for w in ("Lstm", "Elementwise10", "MatMul100"):
         print(f"  {w:14} eager/traced = {e / t:.2f}x")
 print(f"  trace + optimize a 1000-node graph: {med.get('BM_Trace1000Nodes/real_time', float('nan')):.2f} ms")
 PY
+echo
+/usr/bin/python3 "$here/compare.py" "$out/model.json" --peer "$out/peer_mlp.json" --map \
+  BM_MlpTrainStepCompiled/real_time=mlp_train_16_steps BM_MlpTrainStepEager/real_time=mlp_train_16_steps

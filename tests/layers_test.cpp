@@ -150,6 +150,40 @@ TEST(GraphBreak, DynamicLayerRunsAsHostStep) {
   config::set_log_handler(nullptr);
 }
 
+// A layer that declares its output shape is recorded without tracing call() (so a value-reading call()
+// still builds into a functional model), and its host step needs no probe run.
+class Doubler : public Layer {
+ public:
+  Doubler() : Layer("Doubler") {}
+  std::optional<std::vector<Shape>> compute_output_shape(const std::vector<Shape>& in) override {
+    Shape s = in[0];
+    s[s.rank() - 1] *= 2;
+    return std::vector<Shape>{s};
+  }
+  Tensor call(const Tensor& x, bool) override {
+    ++calls;
+    auto v = x.to_vector<float>();  // value read
+    std::vector<float> out;
+    for (float e : v) out.insert(out.end(), {e, e});
+    return constant(out, Shape{x.shape()[0], 2 * x.shape()[1]});
+  }
+  int calls = 0;
+};
+
+TEST(Layers, ComputeOutputShapeSkipsTracing) {
+  config::set_log_handler([](config::LogLevel, const std::string&) {});
+  auto d = make_layer<Doubler>();
+  Tensor in = Input({3});
+  Tensor out = d(in);
+  EXPECT_EQ(out.shape(), (Shape{Shape::kUnknown, 6}));
+  EXPECT_EQ(d->calls, 0);
+  Model m(in, layers::Dense(1)(out));
+  m.compile({.optimizer = "sgd", .loss = "mse"});
+  m.fit(ones({4, 3}), zeros({4, 1}), {.epochs = 1, .verbose = 0});
+  EXPECT_TRUE(d->runs_as_host_step());
+  config::set_log_handler(nullptr);
+}
+
 TEST(Trainable, FrozenLayerIsNotUpdated) {
   auto frozen = layers::Dense(3);
   Sequential model(Input({2}), {frozen, layers::Dense(1)});

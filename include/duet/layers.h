@@ -46,6 +46,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual void build(const std::vector<Shape>& input_shapes);
   virtual Tensor call(const Tensor& x, bool training);
   virtual std::vector<Tensor> call(const std::vector<Tensor>& xs, bool training);
+  // Optional: the output shapes for these input shapes (batch dim included, may be None). When given, a
+  // functional model records the layer without tracing call(), and a host step needs no probe run.
+  virtual std::optional<std::vector<Shape>> compute_output_shape(const std::vector<Shape>& input_shapes);
 
   // A weight owned by this layer (created eagerly even inside a trace).
   Variable add_weight(const std::string& name, const Shape& shape, const Initializer& init = "glorot_uniform",

@@ -8,6 +8,12 @@
 #include "ops/op_def.h"
 #include "ops/registry.h"
 
+namespace duet {
+struct LayerCallAccess {
+  static void build(Layer& l, const std::vector<Tensor>& xs) { l.ensure_built(xs); }
+};
+}  // namespace duet
+
 namespace duet::functional {
 namespace {
 
@@ -68,9 +74,19 @@ std::vector<Tensor> record_call(Layer& layer, const std::vector<Tensor>& xs, boo
     throw StateError("[" + layer.name() + "] was called on symbolic Input tensors but is not held by a shared pointer; "
                      "create layers with the duet::layers factories or make_layer<T>(...)");
   }
-  // Output specs: trace the call once on placeholders of the input specs (this also builds the layer).
+  // Output specs: compute_output_shape when the layer has one (after building it), else trace the call
+  // once on placeholders of the input specs (which also builds it).
   std::vector<TensorSpec> specs;
+  std::optional<std::vector<Shape>> declared;
   {
+    std::vector<Shape> in_shapes;
+    for (const Tensor& x : xs) in_shapes.push_back(x.shape());
+    declared = layer.compute_output_shape(in_shapes);
+  }
+  if (declared) {
+    LayerCallAccess::build(layer, xs);
+    for (const auto& s : *declared) specs.push_back({xs[0].dtype(), s});
+  } else {
     graph::Graph scratch(layer.name(), "layer '" + layer.name() + "' is being called on symbolic model inputs");
     graph::GraphTracer tracer(scratch, nullptr);
     std::vector<Tensor> sym;

@@ -86,6 +86,8 @@ std::vector<Tensor> Layer::call(const std::vector<Tensor>& xs, bool training) {
   return {call(xs[0], training)};
 }
 
+std::optional<std::vector<Shape>> Layer::compute_output_shape(const std::vector<Shape>&) { return std::nullopt; }
+
 void Layer::add_child(std::shared_ptr<Layer> child) {
   for (const auto& c : children_)
     if (c == child) return;
@@ -194,9 +196,12 @@ std::vector<Tensor> Layer::call_as_host_step(const std::vector<Tensor>& xs, bool
     CallingScope scope(self.get());
     return self->call(std::vector<Tensor>(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n_x)), training);
   };
-  // Output specs: run once now on zeros shaped like the inputs (unknown dims as 1), unknown dims kept.
+  // Output specs: from compute_output_shape, else by running once now on zeros shaped like the inputs
+  // (unknown dims as 1), keeping an unknown batch dim.
   std::vector<TensorSpec> specs;
-  {
+  if (auto shapes = compute_output_shape(shapes_of(xs))) {
+    for (const auto& s : *shapes) specs.push_back({xs[0].dtype(), s});
+  } else {
     graph::EagerScope eager;
     std::vector<Tensor> probe;
     for (const Tensor& x : xs) {
