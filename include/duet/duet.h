@@ -2,6 +2,7 @@
 // The umbrella header: everything a duet user needs.
 #include "duet/attrs.h"
 #include "duet/config.h"
+#include "duet/data.h"
 #include "duet/dtype.h"
 #include "duet/error.h"
 #include "duet/function.h"

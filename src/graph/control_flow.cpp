@@ -38,7 +38,7 @@ bool truth(const Tensor& p, const char* op) {
 
 Tensor scalar_pred(const Tensor& pred, const char* op) {
   if (pred.num_elements() >= 0 && pred.num_elements() != 1) {
-    throw ValueError(std::string("[") + op + "] the predicate must be a scalar (one element), got shape " + pred.shape().str() +
+    throw ValueError(std::string("[") + op + "] the predicate must have exactly one element, got shape " + pred.shape().str() +
                      "; reduce it (max, min, sum) first, or use where(cond, a, b) for an elementwise choice");
   }
   return pred.dtype() == DType::Bool ? pred : not_equal(pred, internal::weak_scalar(pred, 0, false));

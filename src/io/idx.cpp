@@ -1,0 +1,94 @@
+// IDX reader (the MNIST file format): 2 zero bytes, a type code (0x08 = unsigned byte), the number of
+// dims, each dim as a big-endian 32-bit integer, then the data row-major. Read through zlib, which also
+// reads uncompressed files.
+#include <zlib.h>
+
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "duet/data.h"
+#include "duet/ops.h"
+
+namespace duet::data {
+namespace {
+
+struct GzCloser {
+  void operator()(gzFile_s* f) const {
+    if (f) gzclose(f);
+  }
+};
+
+void read_exact(gzFile f, void* dst, std::size_t n, const std::string& path, const char* what) {
+  std::size_t done = 0;
+  while (done < n) {
+    unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - done, 1u << 30));
+    int got = gzread(f, static_cast<char*>(dst) + done, chunk);
+    if (got < 0) {
+      int err = 0;
+      throw IOError("[read_idx] " + path + ": read error in the " + what + " (" + gzerror(f, &err) + ")");
+    }
+    if (got == 0) {
+      throw IOError("[read_idx] " + path + " is truncated: the " + what + " needs " + std::to_string(n) + " bytes, the file has " +
+                    std::to_string(done));
+    }
+    done += static_cast<std::size_t>(got);
+  }
+}
+
+}  // namespace
+
+Tensor read_idx(const std::string& path, DType dtype) {
+  std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
+  if (!f) throw IOError("[read_idx] cannot open " + path + " (missing file or no permission)");
+  unsigned char magic[4];
+  read_exact(f.get(), magic, 4, path, "header");
+  if (magic[0] != 0 || magic[1] != 0 || magic[2] != 0x08 || magic[3] == 0 || magic[3] > 8) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%02x %02x %02x %02x", magic[0], magic[1], magic[2], magic[3]);
+    throw IOError("[read_idx] " + path + " is not an unsigned-byte IDX file: its magic number is " + buf +
+                  " (expected 00 00 08 then the number of dims)");
+  }
+  std::vector<std::int64_t> dims;
+  for (int i = 0; i < magic[3]; ++i) {
+    unsigned char b[4];
+    read_exact(f.get(), b, 4, path, "header");
+    dims.push_back((std::int64_t{b[0]} << 24) | (std::int64_t{b[1]} << 16) | (std::int64_t{b[2]} << 8) | b[3]);
+  }
+  Shape shape(dims);
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(shape.num_elements()));
+  read_exact(f.get(), bytes.data(), bytes.size(), path, "data");
+  std::vector<std::int32_t> values(bytes.begin(), bytes.end());
+  return from_data(values.data(), DType::Int32, shape, dtype);
+}
+
+std::string default_fashion_mnist_dir() {
+  if (const char* d = std::getenv("DUET_DATA_DIR")) return d;
+  return "/usr/share/datasets/fashion-mnist";
+}
+
+FashionMnist load_fashion_mnist(const std::string& dir_in) {
+  std::string dir = dir_in.empty() ? default_fashion_mnist_dir() : dir_in;
+  auto load = [&](const char* images, const char* labels) {
+    std::string ip = dir + "/" + images, lp = dir + "/" + labels;
+    Tensor x = read_idx(ip, DType::Float32);
+    Tensor y = read_idx(lp, DType::Int32);
+    if (x.rank() != 3 || x.shape()[1] != 28 || x.shape()[2] != 28) {
+      throw IOError("[load_fashion_mnist] " + ip + " holds images of shape " + x.shape().str() + ", expected (N, 28, 28)");
+    }
+    if (y.rank() != 1 || y.shape()[0] != x.shape()[0]) {
+      throw IOError("[load_fashion_mnist] " + lp + " has " + std::to_string(y.shape()[0]) + " labels but " + ip + " has " +
+                    std::to_string(x.shape()[0]) + " images");
+    }
+    if (max(y).item<int>() > 9) throw IOError("[load_fashion_mnist] " + lp + " has a label above 9");
+    return Split{reshape(x * (1.f / 255.f), {-1, 28, 28, 1}), y};
+  };
+  return {load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"), load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")};
+}
+
+const char* fashion_mnist_class(int label) {
+  static const char* names[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+  return label >= 0 && label < 10 ? names[label] : "?";
+}
+
+}  // namespace duet::data
