@@ -45,3 +45,16 @@ PY
 echo
 /usr/bin/python3 "$here/compare.py" "$out/model.json" --peer "$out/peer_mlp.json" --map \
   BM_MlpTrainStepCompiled/real_time=mlp_train_16_steps BM_MlpTrainStepEager/real_time=mlp_train_16_steps
+echo
+echo "== Fashion-MNIST training throughput and peak memory (same models, Adam 1e-3, batch 128, 2 threads)"
+for spec in "mlp 300" "tf-cnn 40"; do
+  set -- $spec
+  /usr/bin/time -v "$build/tools/duet" train fashion-mnist --model "$1" --batch-size 128 --steps "$2" --epochs 1 --quiet \
+    > "$out/duet_$1.txt" 2> "$out/duet_$1.time"
+  (cd "$here/peers" && /usr/bin/time -v /usr/bin/python3 fashion_mnist.py "$1" 128 "$2") > "$out/torch_$1.txt" 2> "$out/torch_$1.time"
+  d=$(grep -o '[0-9]* images/s' "$out/duet_$1.txt" | head -1 | cut -d' ' -f1)
+  t=$(grep -o '[0-9]* images/s' "$out/torch_$1.txt" | head -1 | cut -d' ' -f1)
+  dm=$(grep 'Maximum resident' "$out/duet_$1.time" | awk '{print int($NF/1024)}')
+  tm=$(grep 'Maximum resident' "$out/torch_$1.time" | awk '{print int($NF/1024)}')
+  echo "  $1: duet ${d} images/s (peak ${dm} MB), PyTorch ${t} images/s (peak ${tm} MB), ratio $(/usr/bin/python3 -c "print(f'{$d/$t:.2f}x')")"
+done

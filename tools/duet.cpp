@@ -33,6 +33,7 @@ const char* kTrainHelp =
     "  --mode {graph,eager}      graph: the train step is one traced function; eager: op by op (default graph)\n"
     "  --learning-rate LR        Adam learning rate (default 0.001)\n"
     "  --seed S                  weight initialization and shuffling seed (default 1)\n"
+    "  --steps N                 train on only the first N batches of the training set (benchmarks)\n"
     "  --data-dir DIR            IDX files (default /usr/share/datasets/fashion-mnist, or $DUET_DATA_DIR)\n"
     "  --quiet                   no progress bar\n";
 
@@ -40,7 +41,7 @@ const char* kDemoHelp =
     "usage: duet demo [--epochs N] [--data-dir DIR]\n"
     "\n"
     "Trains the small CNN on Fashion-MNIST with a compiled train step, prints the test\n"
-    "accuracy (default 10 epochs), then runs 300 training steps eagerly and 300 compiled on the same model and prints images/s.\n";
+    "accuracy (default 12 epochs), then runs 300 training steps eagerly and 300 compiled on the same model and prints images/s.\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -126,7 +127,7 @@ int train(int argc, char** argv) {
   if (std::string(argv[2]) != "fashion-mnist") throw UsageError("unknown data set '" + std::string(argv[2]) + "'; valid: fashion-mnist");
   Args a = parse(argc, argv, 3,
                  {{"--model", {"mlp", "cnn", "tf-cnn"}}, {"--epochs", {}}, {"--batch-size", {}}, {"--mode", {"graph", "eager"}},
-                  {"--seed", {}}, {"--data-dir", {}}, {"--learning-rate", {}}},
+                  {"--seed", {}}, {"--data-dir", {}}, {"--learning-rate", {}}, {"--steps", {}}},
                  {"--quiet", "--help"});
   if (a.flags.count("--help")) {
     std::cout << kTrainHelp;
@@ -137,6 +138,11 @@ int train(int argc, char** argv) {
   bool eager = a.values.count("--mode") && a.values["--mode"] == "eager";
   double lr = to_double(a, "--learning-rate", 1e-3);
   auto data = data::load_fashion_mnist(a.values.count("--data-dir") ? a.values["--data-dir"] : "");
+  if (long steps = to_long(a, "--steps", 0, 0); steps > 0) {
+    std::int64_t n = std::min<std::int64_t>(steps * batch, data.train.images.shape()[0]);
+    data.train.images = slice(data.train.images, {0, 0, 0, 0}, {n, -1, -1, -1});
+    data.train.labels = slice(data.train.labels, {0}, {n});
+  }
   random::set_seed(static_cast<std::uint64_t>(seed));
   auto model = build_model(kind);
   model->compile({.optimizer = optimizers::Adam(lr), .loss = losses::SparseCategoricalCrossentropy(true), .metrics = {"accuracy"},
@@ -162,7 +168,7 @@ int demo(int argc, char** argv) {
     std::cout << kDemoHelp;
     return 0;
   }
-  long epochs = to_long(a, "--epochs", 10, 1);
+  long epochs = to_long(a, "--epochs", 12, 1);
   auto data = data::load_fashion_mnist(a.values.count("--data-dir") ? a.values["--data-dir"] : "");
   random::set_seed(1);
   auto model = build_model("cnn");
