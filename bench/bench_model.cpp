@@ -16,8 +16,6 @@ void train_steps(benchmark::State& st, bool eager) {
   model.fit(x, y, {.epochs = 1, .batch_size = batch, .shuffle = false, .verbose = 0});  // trace + warm up
   for (auto _ : st) model.fit(x, y, {.epochs = 1, .batch_size = batch, .shuffle = false, .verbose = 0});
   st.counters["images/s"] = benchmark::Counter(static_cast<double>(st.iterations() * batch * batches), benchmark::Counter::kIsRate);
-  st.counters["ms/step"] = benchmark::Counter(static_cast<double>(st.iterations() * batches) / 1e3,
-                                              benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void BM_MlpTrainStepCompiled(benchmark::State& st) { train_steps(st, false); }

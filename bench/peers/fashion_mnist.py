@@ -30,8 +30,10 @@ def build(kind):
 
 def main():
     kind, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    x = torch.from_numpy(read_idx(f"{DIR}/train-images-idx3-ubyte.gz")[: batch * steps].astype(np.float32) / 255.0).unsqueeze(1)
-    y = torch.from_numpy(read_idx(f"{DIR}/train-labels-idx1-ubyte.gz")[: batch * steps].astype(np.int64))
+    # The whole training set is loaded (as duet's command line does), then the first STEPS batches are used.
+    images = torch.from_numpy(read_idx(f"{DIR}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0).unsqueeze(1)
+    labels = torch.from_numpy(read_idx(f"{DIR}/train-labels-idx1-ubyte.gz").astype(np.int64))
+    x, y = images[: batch * steps], labels[: batch * steps]
     torch.manual_seed(1)
     model = build(kind)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)

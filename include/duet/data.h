@@ -7,9 +7,9 @@
 
 namespace duet::data {
 
-// Reads an IDX file (.gz or plain) of unsigned bytes into a uint8-valued tensor of dtype `dtype` and the
-// file's shape. Missing, truncated or malformed files throw IOError naming the file.
-Tensor read_idx(const std::string& path, DType dtype = DType::Float32);
+// Reads an IDX file (.gz or plain) of unsigned bytes into a tensor of dtype `dtype` and the file's shape,
+// each value multiplied by `scale`. Missing, truncated or malformed files throw IOError naming the file.
+Tensor read_idx(const std::string& path, DType dtype = DType::Float32, double scale = 1.0);
 
 struct Split {
   Tensor images;  // (N, 28, 28, 1) float32 scaled to [0, 1]

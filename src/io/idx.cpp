@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "duet/data.h"
+#include "core/convert.h"
+#include "core/tensor_impl.h"
 #include "duet/ops.h"
 
 namespace duet::data {
@@ -38,7 +40,7 @@ void read_exact(gzFile f, void* dst, std::size_t n, const std::string& path, con
 
 }  // namespace
 
-Tensor read_idx(const std::string& path, DType dtype) {
+Tensor read_idx(const std::string& path, DType dtype, double scale) {
   std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
   if (!f) throw IOError("[read_idx] cannot open " + path + " (missing file or no permission)");
   unsigned char magic[4];
@@ -56,10 +58,26 @@ Tensor read_idx(const std::string& path, DType dtype) {
     dims.push_back((std::int64_t{b[0]} << 24) | (std::int64_t{b[1]} << 16) | (std::int64_t{b[2]} << 8) | b[3]);
   }
   Shape shape(dims);
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(shape.num_elements()));
-  read_exact(f.get(), bytes.data(), bytes.size(), path, "data");
-  std::vector<std::int32_t> values(bytes.begin(), bytes.end());
-  return from_data(values.data(), DType::Int32, shape, dtype);
+  // Chunks go straight into the result: peak memory is the result plus one chunk.
+  Tensor out = empty(shape, dtype);
+  const std::int64_t n = shape.num_elements();
+  const std::size_t es = dtype_size(dtype);
+  std::vector<std::uint8_t> chunk(static_cast<std::size_t>(std::min<std::int64_t>(n, 1 << 20)));
+  std::vector<double> scaled(scale != 1.0 ? chunk.size() : 0);
+  for (std::int64_t done = 0; done < n;) {
+    std::size_t m = static_cast<std::size_t>(std::min<std::int64_t>(n - done, static_cast<std::int64_t>(chunk.size())));
+    read_exact(f.get(), chunk.data(), m, path, "data");
+    char* dst = static_cast<char*>(raw(out)) + done * static_cast<std::int64_t>(es);
+    if (scale != 1.0) {
+      for (std::size_t i = 0; i < m; ++i) scaled[i] = chunk[i] * scale;
+      convert_elements(scaled.data(), DType::Float64, dst, dtype, static_cast<std::int64_t>(m));
+    } else {
+      // Bytes are uint8 storage; converting to a non-bool dtype keeps their values 0..255.
+      convert_elements(chunk.data(), DType::Bool, dst, dtype, static_cast<std::int64_t>(m));
+    }
+    done += static_cast<std::int64_t>(m);
+  }
+  return out;
 }
 
 std::string default_fashion_mnist_dir() {
@@ -71,7 +89,7 @@ FashionMnist load_fashion_mnist(const std::string& dir_in) {
   std::string dir = dir_in.empty() ? default_fashion_mnist_dir() : dir_in;
   auto load = [&](const char* images, const char* labels) {
     std::string ip = dir + "/" + images, lp = dir + "/" + labels;
-    Tensor x = read_idx(ip, DType::Float32);
+    Tensor x = read_idx(ip, DType::Float32, 1.0 / 255.0);
     Tensor y = read_idx(lp, DType::Int32);
     if (x.rank() != 3 || x.shape()[1] != 28 || x.shape()[2] != 28) {
       throw IOError("[load_fashion_mnist] " + ip + " holds images of shape " + x.shape().str() + ", expected (N, 28, 28)");
@@ -81,7 +99,7 @@ FashionMnist load_fashion_mnist(const std::string& dir_in) {
                     std::to_string(x.shape()[0]) + " images");
     }
     if (max(y).item<int>() > 9) throw IOError("[load_fashion_mnist] " + lp + " has a label above 9");
-    return Split{reshape(x * (1.f / 255.f), {-1, 28, 28, 1}), y};
+    return Split{reshape(x, {-1, 28, 28, 1}), y};
   };
   return {load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"), load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")};
 }
