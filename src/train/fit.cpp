@@ -77,7 +77,11 @@ class Progress {
       double eta = elapsed / std::max<std::int64_t>(done, 1) * static_cast<double>(steps_ - done);
       line << "ETA: " << fmt_time(eta);
     }
-    for (const auto& [k, v] : logs) line << " - " << k << ": " << fmt_value(v);
+    // Keras order: loss first, then the metrics (and their val_ versions).
+    auto it = logs.find("loss");
+    if (it != logs.end()) line << " - loss: " << fmt_value(it->second);
+    for (const auto& [k, v] : logs)
+      if (k != "loss") line << " - " << k << ": " << fmt_value(v);
     if (tty_ && verbose_ == 1) os_ << "\r" << line.str() << (final ? "\n" : "") << std::flush;
     else os_ << line.str() << "\n";
   }
