@@ -146,9 +146,14 @@ void matmul(KernelContext& kc) {
   g.m = ta ? as[ra - 1] : as[ra - 2];
   g.k = ta ? as[ra - 2] : as[ra - 1];
   g.n = tb ? bs[rb - 2] : bs[rb - 1];
-  g.batch = c.num_elements() / std::max<std::int64_t>(g.m * g.n, 1);
-  const std::int64_t a_batches = a.num_elements() / std::max<std::int64_t>(g.m * g.k, 1);
-  const std::int64_t b_batches = b.num_elements() / std::max<std::int64_t>(g.k * g.n, 1);
+  // Batch counts as products of the leading dims (no divisions: they dominate tiny products' setup).
+  auto leading = [](const Shape& s) {
+    std::int64_t n = 1;
+    for (int d = 0; d + 2 < s.rank(); ++d) n *= s[d];
+    return n;
+  };
+  g.batch = leading(c.shape());
+  const std::int64_t a_batches = leading(as), b_batches = leading(bs);
   g.a_batch_stride = a_batches == 1 ? 0 : g.m * g.k;
   g.b_batch_stride = b_batches == 1 ? 0 : g.k * g.n;
   if (c.num_elements() == 0) return;

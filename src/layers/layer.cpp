@@ -13,7 +13,6 @@
 #include "duet/tape.h"
 #include "graph/tracer.h"
 #include "layers/functional.h"
-#include "ops/infer_util.h"
 
 namespace duet {
 namespace {
@@ -166,12 +165,10 @@ std::vector<Tensor> Layer::call_now(const std::vector<Tensor>& xs, bool training
   if (tracer && (dynamic_ || host_step_)) return call_as_host_step(xs, training, dynamic_ ? "it is dynamic" : "");
   CallingScope scope(this);
   if (!tracer) return call(xs, training);
-  std::size_t nodes_before = tracer->graph().nodes().size();
   try {
     return call(xs, training);
   } catch (const SymbolicValueError& e) {
     // The partial trace of this call is dead code (DCE removes it); the layer runs as a host step instead.
-    (void)nodes_before;
     return call_as_host_step(xs, training, e.what());
   }
 }
