@@ -18,11 +18,13 @@ Conv2DGeom pool_geom(const Shape& x, const Attrs& a) {
   return conv_geom(x, k[0], k[1], x[3], a);
 }
 
-// Calls f(n, oy, ox, y0, y1, x0, x1) for every output pixel with its clipped input window, split over threads.
+// Calls f(n, oy, ox, y0, y1, x0, x1) for every output pixel with its clipped input window, split over
+// threads by output rows, or by whole images when per_image (windows overlap when strides are smaller than
+// the pool, so kernels that scatter into the input need each image on one thread).
 template <class F>
-void for_each_window(const Conv2DGeom& g, F f) {
+void for_each_window(const Conv2DGeom& g, F f, bool per_image = false) {
   const std::int64_t oh = g.y.out, ow = g.x.out;
-  parallel_for(g.n * oh, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(ow * g.c, 1)), [&](std::int64_t b, std::int64_t e) {
+  auto rows = [&](std::int64_t b, std::int64_t e) {  // row r = n * oh + oy
     for (std::int64_t r = b; r < e; ++r) {
       std::int64_t n = r / oh, oy = r % oh;
       std::int64_t y0 = std::max<std::int64_t>(oy * g.sh - g.y.pad_before, 0);
@@ -33,7 +35,25 @@ void for_each_window(const Conv2DGeom& g, F f) {
         f(n, oy, ox, y0, y1, x0, x1);
       }
     }
-  });
+  };
+  if (per_image) {
+    parallel_for(g.n, 1, [&](std::int64_t nb, std::int64_t ne) { rows(nb * oh, ne * oh); });
+  } else {
+    parallel_for(g.n * oh, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(ow * g.c, 1)), rows);
+  }
+}
+
+// The position in a window that receives its output's gradient: the first element equal to the max
+// (NaN matches NaN). Returns -1 when none does.
+template <class T>
+std::int64_t first_max(const T* x, T y, const Conv2DGeom& g, std::int64_t n, std::int64_t c, std::int64_t y0, std::int64_t y1,
+                       std::int64_t x0, std::int64_t x1) {
+  for (std::int64_t iy = y0; iy < y1; ++iy)
+    for (std::int64_t ix = x0; ix < x1; ++ix) {
+      std::int64_t i = ((n * g.h + iy) * g.w + ix) * g.c + c;
+      if (x[i] == y || (y != y && x[i] != x[i])) return i;
+    }
+  return -1;
 }
 
 template <class T>
@@ -85,8 +105,7 @@ void avg_pool2d(KernelContext& k) {
   });
 }
 
-// The gradient goes to the first element of each window equal to the window's max. Windows overlap when
-// strides are smaller than the pool, so each image is handled by one thread (no races).
+// The gradient goes to the first element of each window equal to the window's max.
 void max_pool2d_grad(KernelContext& k) {
   const Tensor& x = k.inputs[0];
   Conv2DGeom g = pool_geom(x.shape(), k.attrs);
@@ -97,27 +116,13 @@ void max_pool2d_grad(KernelContext& k) {
     const T* pg = ptr<T>(k.inputs[2]);
     T* pd = ptr<T>(k.outputs[0]);
     std::memset(pd, 0, sizeof(T) * static_cast<std::size_t>(x.num_elements()));
-    const std::int64_t C = g.c;
-    parallel_for(g.n, 1, [&](std::int64_t nb, std::int64_t ne) {
-      std::vector<char> done(static_cast<std::size_t>(C));
-      for (std::int64_t n = nb; n < ne; ++n)
-        for (std::int64_t oy = 0; oy < g.y.out; ++oy)
-          for (std::int64_t ox = 0; ox < g.x.out; ++ox) {
-            std::int64_t y0 = std::max<std::int64_t>(oy * g.sh - g.y.pad_before, 0), y1 = std::min(oy * g.sh - g.y.pad_before + g.kh, g.h);
-            std::int64_t x0 = std::max<std::int64_t>(ox * g.sw - g.x.pad_before, 0), x1 = std::min(ox * g.sw - g.x.pad_before + g.kw, g.w);
-            std::int64_t o = ((n * g.y.out + oy) * g.x.out + ox) * C;
-            std::fill(done.begin(), done.end(), 0);
-            for (std::int64_t iy = y0; iy < y1; ++iy)
-              for (std::int64_t ix = x0; ix < x1; ++ix) {
-                std::int64_t i = ((n * g.h + iy) * g.w + ix) * C;
-                for (std::int64_t c = 0; c < C; ++c)
-                  if (!done[c] && (px[i + c] == py[o + c] || (py[o + c] != py[o + c] && px[i + c] != px[i + c]))) {
-                    pd[i + c] += pg[o + c];
-                    done[c] = 1;
-                  }
-              }
-          }
-    });
+    for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1) {
+      std::int64_t o = ((n * g.y.out + oy) * g.x.out + ox) * g.c;
+      for (std::int64_t c = 0; c < g.c; ++c) {
+        std::int64_t i = first_max(px, py[o + c], g, n, c, y0, y1, x0, x1);
+        if (i >= 0) pd[i] += pg[o + c];
+      }
+    }, /*per_image=*/true);
   });
 }
 
@@ -131,21 +136,11 @@ void max_pool2d_grad_grad(KernelContext& k) {
     const T* py = ptr<T>(k.inputs[1]);
     const T* pdd = ptr<T>(k.inputs[2]);
     T* out = ptr<T>(k.outputs[0]);
-    const std::int64_t C = g.c;
     for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1) {
-      std::int64_t o = ((n * g.y.out + oy) * g.x.out + ox) * C;
-      for (std::int64_t c = 0; c < C; ++c) {
-        T v = T(0);
-        bool found = false;
-        for (std::int64_t iy = y0; iy < y1 && !found; ++iy)
-          for (std::int64_t ix = x0; ix < x1 && !found; ++ix) {
-            std::int64_t i = ((n * g.h + iy) * g.w + ix) * C + c;
-            if (px[i] == py[o + c] || (py[o + c] != py[o + c] && px[i] != px[i])) {
-              v = pdd[i];
-              found = true;
-            }
-          }
-        out[o + c] = v;
+      std::int64_t o = ((n * g.y.out + oy) * g.x.out + ox) * g.c;
+      for (std::int64_t c = 0; c < g.c; ++c) {
+        std::int64_t i = first_max(px, py[o + c], g, n, c, y0, y1, x0, x1);
+        out[o + c] = i >= 0 ? pdd[i] : T(0);
       }
     });
   });
@@ -159,23 +154,16 @@ void avg_pool2d_grad(KernelContext& k) {
     const T* pg = ptr<T>(gt);
     T* pd = ptr<T>(k.outputs[0]);
     std::memset(pd, 0, sizeof(T) * static_cast<std::size_t>(k.outputs[0].num_elements()));
-    const std::int64_t C = g.c;
-    parallel_for(g.n, 1, [&](std::int64_t nb, std::int64_t ne) {
-      for (std::int64_t n = nb; n < ne; ++n)
-        for (std::int64_t oy = 0; oy < g.y.out; ++oy)
-          for (std::int64_t ox = 0; ox < g.x.out; ++ox) {
-            std::int64_t y0 = std::max<std::int64_t>(oy * g.sh - g.y.pad_before, 0), y1 = std::min(oy * g.sh - g.y.pad_before + g.kh, g.h);
-            std::int64_t x0 = std::max<std::int64_t>(ox * g.sw - g.x.pad_before, 0), x1 = std::min(ox * g.sw - g.x.pad_before + g.kw, g.w);
-            const T count = static_cast<T>((y1 - y0) * (x1 - x0));
-            if (count <= 0) continue;
-            const T* gp = pg + ((n * g.y.out + oy) * g.x.out + ox) * C;
-            for (std::int64_t iy = y0; iy < y1; ++iy)
-              for (std::int64_t ix = x0; ix < x1; ++ix) {
-                T* dp = pd + ((n * g.h + iy) * g.w + ix) * C;
-                for (std::int64_t c = 0; c < C; ++c) dp[c] += static_cast<T>(gp[c] / count);
-              }
-          }
-    });
+    for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1) {
+      const T count = static_cast<T>((y1 - y0) * (x1 - x0));
+      if (count <= 0) return;
+      const T* gp = pg + ((n * g.y.out + oy) * g.x.out + ox) * g.c;
+      for (std::int64_t iy = y0; iy < y1; ++iy)
+        for (std::int64_t ix = x0; ix < x1; ++ix) {
+          T* dp = pd + ((n * g.h + iy) * g.w + ix) * g.c;
+          for (std::int64_t c = 0; c < g.c; ++c) dp[c] += static_cast<T>(gp[c] / count);
+        }
+    }, /*per_image=*/true);
   });
 }
 
