@@ -31,9 +31,9 @@ struct Pool {
   std::mutex mu;
   Buffer* free_list[kClasses] = {};
   std::size_t system_allocs = 0;
-  std::size_t in_use = 0;
+  std::atomic<std::size_t> in_use{0};  // also updated by the per-thread caches, without the lock
   std::size_t cached = 0;
-  std::size_t peak = 0;
+  std::atomic<std::size_t> peak{0};
   // Cached bytes beyond this go back to the system, so a burst of large temporaries is not kept forever.
   std::size_t cache_limit = std::size_t{4} << 30;
 };
@@ -43,16 +43,76 @@ Pool& pool() {
   return *p;
 }
 
+void note_in_use(Pool& p, std::size_t add) {
+  std::size_t now = p.in_use.fetch_add(add, std::memory_order_relaxed) + add;
+  std::size_t peak = p.peak.load(std::memory_order_relaxed);
+  while (now > peak && !p.peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
+// A per-thread cache of small free buffers in front of the pool: the common eager/graph step allocates
+// and frees a few small tensors, and the pool's lock was a large part of a tiny op's cost.
+constexpr std::size_t kLocalMaxBytes = std::size_t{1} << 16;
+constexpr int kLocalPerClass = 8;
+struct LocalCache {
+  Buffer* head[kClasses] = {};
+  int count[kClasses] = {};
+};
+thread_local LocalCache* t_local = nullptr;
+thread_local bool t_local_closed = false;  // set at thread exit; later releases go to the pool
+
+void flush_local(LocalCache* c) {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mu);
+  for (int k = 0; k < kClasses; ++k) {
+    while (Buffer* b = c->head[k]) {
+      c->head[k] = b->next_free;
+      b->next_free = p.free_list[k];
+      p.free_list[k] = b;
+      p.cached += b->capacity;
+    }
+  }
+}
+
+struct LocalGuard {
+  ~LocalGuard() {
+    if (t_local) flush_local(t_local);
+    delete t_local;
+    t_local = nullptr;
+    t_local_closed = true;
+  }
+};
+thread_local LocalGuard t_local_guard;
+
+LocalCache* local_cache() {
+  if (t_local_closed) return nullptr;
+  if (!t_local) {
+    (void)&t_local_guard;  // registers the flush at thread exit
+    t_local = new LocalCache;
+  }
+  return t_local;
+}
+
 }  // namespace
 
 Buffer* buffer_alloc(std::size_t bytes) {
   std::size_t rounded = 0;
   int cls = size_class_of(bytes == 0 ? 1 : bytes, &rounded);
   Pool& p = pool();
+  if (rounded <= kLocalMaxBytes) {
+    if (LocalCache* c = local_cache(); c && c->head[cls]) {
+      Buffer* b = c->head[cls];
+      c->head[cls] = b->next_free;
+      --c->count[cls];
+      b->next_free = nullptr;
+      b->refs.store(1, std::memory_order_relaxed);
+      note_in_use(p, rounded);
+      return b;
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(p.mu);
-    p.in_use += rounded;
-    if (p.in_use > p.peak) p.peak = p.in_use;
+    note_in_use(p, rounded);
     if (Buffer* b = p.free_list[cls]) {
       p.free_list[cls] = b->next_free;
       p.cached -= rounded;
@@ -64,8 +124,7 @@ Buffer* buffer_alloc(std::size_t bytes) {
   }
   void* mem = std::aligned_alloc(kAlign, kHeader + rounded);
   if (!mem) {
-    std::lock_guard<std::mutex> lock(p.mu);
-    p.in_use -= rounded;
+    p.in_use.fetch_sub(rounded);
     throw std::bad_alloc();
   }
   auto* b = new (mem) Buffer;
@@ -78,6 +137,15 @@ Buffer* buffer_alloc(std::size_t bytes) {
 void buffer_release(Buffer* b) {
   if (b->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   Pool& p = pool();
+  if (b->capacity <= kLocalMaxBytes) {
+    if (LocalCache* c = local_cache(); c && c->count[b->size_class] < kLocalPerClass) {
+      b->next_free = c->head[b->size_class];
+      c->head[b->size_class] = b;
+      ++c->count[b->size_class];
+      p.in_use.fetch_sub(b->capacity, std::memory_order_relaxed);
+      return;
+    }
+  }
   bool keep;
   {
     std::lock_guard<std::mutex> lock(p.mu);
@@ -98,10 +166,14 @@ void buffer_release(Buffer* b) {
 AllocatorStats allocator_stats() {
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mu);
-  return {p.system_allocs, p.in_use, p.cached, p.peak};
+  return {p.system_allocs, p.in_use.load(), p.cached, p.peak.load()};
 }
 
 void allocator_trim() {
+  if (LocalCache* c = local_cache()) {
+    flush_local(c);
+    *c = LocalCache();
+  }
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mu);
   for (auto& head : p.free_list) {

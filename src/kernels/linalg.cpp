@@ -98,7 +98,44 @@ void matmul_tiny(const Gemm& g, const T* a, const T* b, T* c) {
 
 // The no-transpose float32 case with AVX2: a row of C lives in up to 8 registers (n <= 64); each a[i, p]
 // is broadcast and multiplied into row p of B (masked loads for the last partial vector).
+// Lane masks for the last partial vector of a row: kTailMask[t] enables the first t lanes (t = 1..8).
+alignas(32) const int kTailMask[9][8] = {{0}, {-1}, {-1, -1}, {-1, -1, -1}, {-1, -1, -1, -1}, {-1, -1, -1, -1, -1},
+                                         {-1, -1, -1, -1, -1, -1}, {-1, -1, -1, -1, -1, -1, -1}, {-1, -1, -1, -1, -1, -1, -1, -1}};
+
+// Rows of at most 16 columns, with the vector count a compile-time constant (fully unrolled).
+template <int NV>
+__attribute__((target("avx2,fma"))) void matmul_tiny_fixed(const Gemm& g, const float* a, const float* b, float* c) {
+  const __m256i tail = _mm256_load_si256(reinterpret_cast<const __m256i*>(kTailMask[g.n - (NV - 1) * 8]));
+  for (std::int64_t bi = 0; bi < g.batch; ++bi) {
+    const float* ab = a + bi * g.a_batch_stride;
+    const float* bb = b + bi * g.b_batch_stride;
+    for (std::int64_t i = 0; i < g.m; ++i) {
+      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+      const float* arow = ab + i * g.k;
+      for (std::int64_t p = 0; p < g.k; ++p) {
+        const __m256 av = _mm256_broadcast_ss(arow + p);
+        const float* brow = bb + p * g.n;
+        if constexpr (NV == 1) {
+          acc0 = _mm256_fmadd_ps(av, _mm256_maskload_ps(brow, tail), acc0);
+        } else {
+          acc0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(brow), acc0);
+          acc1 = _mm256_fmadd_ps(av, _mm256_maskload_ps(brow + 8, tail), acc1);
+        }
+      }
+      float* row = c + (bi * g.m + i) * g.n;
+      if constexpr (NV == 1) {
+        _mm256_maskstore_ps(row, tail, acc0);
+      } else {
+        _mm256_storeu_ps(row, acc0);
+        _mm256_maskstore_ps(row + 8, tail, acc1);
+      }
+    }
+  }
+}
+
 __attribute__((target("avx2,fma"))) void matmul_tiny_avx2(const Gemm& g, const float* a, const float* b, float* c) {
+  if (g.n <= 8) return matmul_tiny_fixed<1>(g, a, b, c);
+  if (g.n <= 16) return matmul_tiny_fixed<2>(g, a, b, c);
   const int nv = static_cast<int>((g.n + 7) / 8);
   const int tail = static_cast<int>(g.n - (nv - 1) * 8);
   alignas(32) int mask_bits[8];
