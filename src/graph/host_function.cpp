@@ -4,7 +4,7 @@
 // fn under a GradientTape.
 #include "duet/function.h"
 #include "duet/ops.h"
-#include "duet/tape.h"
+#include "autodiff/vjp.h"
 #include "exec/plan.h"
 #include "graph/tracer.h"
 #include "ops/infer_util.h"
@@ -83,23 +83,11 @@ std::vector<Tensor> grad_host(const GradContext& c) {
       all = h->options.gradient(ins, outs, ups);
     } else {
       // Re-run fn eagerly under a tape and take the vector-Jacobian product.
-      GradientTape tape;
       std::vector<Source> srcs;
-      for (std::size_t i : diff) {
-        tape.watch(ins[i]);
-        srcs.emplace_back(ins[i]);
-      }
-      std::vector<Tensor> re = h->fn(ins);
-      Tensor target;
-      for (std::size_t k = 0; k < re.size() && k < ups.size(); ++k) {
-        if (!is_floating(re[k].dtype())) continue;
-        Tensor term = sum(re[k] * ups[k]);
-        target = target.defined() ? target + term : term;
-      }
-      std::vector<Tensor> g = target.defined() ? tape.gradient(target, srcs, {.unconnected = UnconnectedGradients::Zero})
-                                               : std::vector<Tensor>();
+      for (std::size_t i : diff) srcs.emplace_back(ins[i]);
+      std::vector<Tensor> g = internal::vjp([&] { return h->fn(ins); }, srcs, ups);
       all.assign(n_in, Tensor());
-      for (std::size_t k = 0; k < diff.size(); ++k) all[diff[k]] = g.empty() ? zeros_like(ins[diff[k]]) : g[k];
+      for (std::size_t k = 0; k < diff.size(); ++k) all[diff[k]] = g[k];
     }
     std::vector<Tensor> r;
     for (std::size_t i : diff) r.push_back(i < all.size() && all[i].defined() ? all[i] : zeros_like(ins[i]));

@@ -3,7 +3,7 @@
 #include <unordered_map>
 
 #include "duet/ops.h"
-#include "duet/tape.h"
+#include "autodiff/vjp.h"
 #include "passes/pass.h"
 
 namespace duet::graph {
@@ -59,27 +59,11 @@ std::vector<Tensor> replay(const Graph& g, const std::vector<Tensor>& args) {
 
 std::vector<Tensor> graph_vjp(const Graph& g, const std::vector<Tensor>& args, const std::vector<Tensor>& out_grads,
                               const std::vector<bool>& want) {
-  GradientTape tape;
   std::vector<Source> sources;
   for (std::size_t i = 0; i < args.size(); ++i)
-    if (want[i]) {
-      tape.watch(args[i]);
-      sources.emplace_back(args[i]);
-    }
-  std::vector<Tensor> outs = replay(g, args);
-  Tensor target;
-  for (std::size_t k = 0; k < outs.size(); ++k) {
-    if (!is_floating(outs[k].dtype()) || !out_grads[k].defined()) continue;
-    Tensor term = sum(outs[k] * out_grads[k]);
-    target = target.defined() ? target + term : term;
-  }
+    if (want[i]) sources.emplace_back(args[i]);
+  auto grads = internal::vjp([&] { return replay(g, args); }, sources, out_grads);
   std::vector<Tensor> result(args.size());
-  if (!target.defined() || sources.empty()) {
-    for (std::size_t i = 0; i < args.size(); ++i)
-      if (want[i]) result[i] = zeros_like(args[i]);
-    return result;
-  }
-  auto grads = tape.gradient(target, sources, {.unconnected = UnconnectedGradients::Zero});
   std::size_t k = 0;
   for (std::size_t i = 0; i < args.size(); ++i)
     if (want[i]) result[i] = grads[k++];

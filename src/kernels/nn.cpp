@@ -22,16 +22,26 @@ Axis split_at(const Shape& s, int axis) {
   return a;
 }
 
-// One softmax row of n elements at stride `st`. tmp holds n values.
+// tmp[j] = exp(x[j*st] - m) with m the row max; returns sum(tmp) and sets *max_out = m. Subtracting the max
+// keeps exp from overflowing (rows that are all -inf, inf or NaN use m = 0 and get the IEEE result).
 template <class T>
-void softmax_row(const T* x, T* y, std::int64_t n, std::int64_t st, bool log_out, T* tmp) {
+T shifted_exp_sum(const T* x, std::int64_t n, std::int64_t st, T* tmp, T* max_out) {
   T m = -std::numeric_limits<T>::infinity();
   for (std::int64_t j = 0; j < n; ++j) m = x[j * st] > m ? x[j * st] : m;
-  if (!std::isfinite(m)) m = T(0);  // all -inf (or inf/nan) rows: let exp produce the IEEE result
+  if (!std::isfinite(m)) m = T(0);
   for (std::int64_t j = 0; j < n; ++j) tmp[j] = x[j * st] - m;
   vmath::apply(vmath::Fn::Exp, tmp, tmp, n);
   T s = 0;
   for (std::int64_t j = 0; j < n; ++j) s += tmp[j];
+  *max_out = m;
+  return s;
+}
+
+// One softmax row of n elements at stride `st`. tmp holds n values.
+template <class T>
+void softmax_row(const T* x, T* y, std::int64_t n, std::int64_t st, bool log_out, T* tmp) {
+  T m;
+  T s = shifted_exp_sum(x, n, st, tmp, &m);
   if (log_out) {
     T ls = std::log(s);
     for (std::int64_t j = 0; j < n; ++j) y[j * st] = x[j * st] - m - ls;
@@ -59,13 +69,8 @@ void softmax_impl(const Tensor& xt, Tensor& yt, int axis, bool log_out) {
 // log(sum(exp(row))) computed stably.
 template <class T>
 T logsumexp(const T* x, std::int64_t n, T* tmp) {
-  T m = -std::numeric_limits<T>::infinity();
-  for (std::int64_t j = 0; j < n; ++j) m = x[j] > m ? x[j] : m;
-  if (!std::isfinite(m)) m = T(0);
-  for (std::int64_t j = 0; j < n; ++j) tmp[j] = x[j] - m;
-  vmath::apply(vmath::Fn::Exp, tmp, tmp, n);
-  T s = 0;
-  for (std::int64_t j = 0; j < n; ++j) s += tmp[j];
+  T m;
+  T s = shifted_exp_sum(x, n, std::int64_t{1}, tmp, &m);
   return m + std::log(s);
 }
 

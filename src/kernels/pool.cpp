@@ -61,9 +61,10 @@ T lowest() {
   return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
 }
 
-}  // namespace
-
-void max_pool2d(KernelContext& k) {
+// Forward pooling: each output channel starts at `init`, combines every in-window input with `combine`,
+// then `finish` sees the number of in-window elements.
+template <class Init, class Combine, class Finish>
+void pool_forward(KernelContext& k, Init init, Combine combine, Finish finish) {
   const Tensor& x = k.inputs[0];
   Conv2DGeom g = pool_geom(x.shape(), k.attrs);
   visit_dtype(x.dtype(), [&](auto z) {
@@ -73,36 +74,34 @@ void max_pool2d(KernelContext& k) {
     const std::int64_t C = g.c;
     for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1) {
       T* out = py + ((n * g.y.out + oy) * g.x.out + ox) * C;
-      for (std::int64_t c = 0; c < C; ++c) out[c] = lowest<T>();
+      for (std::int64_t c = 0; c < C; ++c) out[c] = init(T{});
       for (std::int64_t iy = y0; iy < y1; ++iy)
         for (std::int64_t ix = x0; ix < x1; ++ix) {
           const T* in = px + ((n * g.h + iy) * g.w + ix) * C;
-          for (std::int64_t c = 0; c < C; ++c) out[c] = (in[c] > out[c] || in[c] != in[c]) ? in[c] : out[c];
+          for (std::int64_t c = 0; c < C; ++c) out[c] = combine(out[c], in[c]);
         }
+      const std::int64_t count = (y1 - y0) * (x1 - x0);
+      for (std::int64_t c = 0; c < C; ++c) out[c] = finish(out[c], count);
     });
   });
 }
 
+}  // namespace
+
+// NaN propagates through the max.
+void max_pool2d(KernelContext& k) {
+  pool_forward(
+      k, [](auto z) { return lowest<decltype(z)>(); }, [](auto acc, auto v) { return (v > acc || v != v) ? v : acc; },
+      [](auto acc, std::int64_t) { return acc; });
+}
+
 void avg_pool2d(KernelContext& k) {
-  const Tensor& x = k.inputs[0];
-  Conv2DGeom g = pool_geom(x.shape(), k.attrs);
-  visit_dtype(x.dtype(), [&](auto z) {
-    using T = decltype(z);
-    const T* px = ptr<T>(x);
-    T* py = ptr<T>(k.outputs[0]);
-    const std::int64_t C = g.c;
-    for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1) {
-      T* out = py + ((n * g.y.out + oy) * g.x.out + ox) * C;
-      for (std::int64_t c = 0; c < C; ++c) out[c] = T(0);
-      for (std::int64_t iy = y0; iy < y1; ++iy)
-        for (std::int64_t ix = x0; ix < x1; ++ix) {
-          const T* in = px + ((n * g.h + iy) * g.w + ix) * C;
-          for (std::int64_t c = 0; c < C; ++c) out[c] += in[c];
-        }
-      const T count = static_cast<T>((y1 - y0) * (x1 - x0));
-      for (std::int64_t c = 0; c < C; ++c) out[c] = count > 0 ? static_cast<T>(out[c] / count) : T(0);
-    });
-  });
+  pool_forward(
+      k, [](auto z) { return decltype(z)(0); }, [](auto acc, auto v) { return static_cast<decltype(acc)>(acc + v); },
+      [](auto acc, std::int64_t count) {
+        using T = decltype(acc);
+        return count > 0 ? static_cast<T>(acc / static_cast<T>(count)) : T(0);
+      });
 }
 
 // The gradient goes to the first element of each window equal to the window's max.

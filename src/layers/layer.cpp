@@ -10,7 +10,7 @@
 #include "duet/function.h"
 #include "duet/layers.h"
 #include "duet/ops.h"
-#include "duet/tape.h"
+#include "autodiff/vjp.h"
 #include "graph/tracer.h"
 #include "layers/functional.h"
 
@@ -216,29 +216,12 @@ std::vector<Tensor> Layer::call_as_host_step(const std::vector<Tensor>& xs, bool
   HostFunctionOptions opts{.name = name_};
   opts.gradient = [self, n_x, ws, training](const std::vector<Tensor>& in, const std::vector<Tensor>&,
                                             const std::vector<Tensor>& ups) {
-    GradientTape tape({.watch_accessed_variables = false});
-    std::vector<Source> srcs;
-    for (std::size_t i = 0; i < n_x; ++i) {
-      if (is_floating(in[i].dtype())) tape.watch(in[i]);
-      srcs.emplace_back(in[i]);
-    }
-    for (const auto& w : ws) {
-      tape.watch(w);
-      srcs.emplace_back(w);
-    }
-    CallingScope scope(self.get());
-    auto outs = self->call(std::vector<Tensor>(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(n_x)), training);
-    Tensor target;
-    for (std::size_t k = 0; k < outs.size(); ++k) {
-      if (!is_floating(outs[k].dtype())) continue;
-      Tensor term = sum(outs[k] * ups[k]);
-      target = target.defined() ? target + term : term;
-    }
-    std::vector<Tensor> g(in.size());
-    if (!target.defined()) return g;
-    auto got = tape.gradient(target, srcs, {.unconnected = UnconnectedGradients::Zero});
-    for (std::size_t i = 0; i < got.size(); ++i) g[i] = got[i];
-    return g;
+    std::vector<Source> srcs(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(n_x));
+    srcs.insert(srcs.end(), ws.begin(), ws.end());
+    return internal::vjp([&] {
+      CallingScope scope(self.get());
+      return self->call(std::vector<Tensor>(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(n_x)), training);
+    }, srcs, ups);
   };
   return host_function(run, ins, specs, opts);
 }
