@@ -17,19 +17,21 @@ void infer_read(InferContext& c) {
   c.set_output(v->dtype, v->shape);
 }
 
-void infer_assign(InferContext& c) {
+// assign: the value has the variable's shape; assign_add/sub: the delta broadcasts to it.
+void infer_assign_common(InferContext& c, bool broadcast) {
   const VarRef& v = c.attrs.var("var");
   if (c.dtype(0) != v->dtype) {
     c.dtype_error("variable '" + v->name + "' holds " + dtype_name(v->dtype) + " " + v->shape.str() + ", got a " +
                   dtype_name(c.dtype(0)) + " value; cast() it first");
   }
-  bool is_assign = std::string_view(c.op.name) == "AssignVariable";
-  if (is_assign ? !c.shape(0).compatible_with(v->shape) : broadcast_shapes(c, v->shape, c.shape(0)) != v->shape) {
+  if (broadcast ? broadcast_shapes(c, v->shape, c.shape(0)) != v->shape : !c.shape(0).compatible_with(v->shape)) {
     c.shape_error("variable '" + v->name + "' has shape " + v->shape.str() + ", got a value of shape " +
                   c.shape(0).str() + "; a variable keeps its shape");
   }
   c.set_output(v->dtype, v->shape);
 }
+void infer_assign(InferContext& c) { infer_assign_common(c, false); }
+void infer_assign_update(InferContext& c) { infer_assign_common(c, true); }
 
 void read_kernel(KernelContext& k) {
   const VarRef& v = k.attrs.var("var");
@@ -82,8 +84,8 @@ std::vector<Tensor> grad_read(const GradContext&) { return {}; }
 constexpr std::uint32_t kState = kStateful | kView;
 const OpDef kReadVariable{"ReadVariable", "Variable::value", 0, infer_read, read_kernel, grad_read, kState};
 const OpDef kAssignVariable{"AssignVariable", "Variable::assign", 1, infer_assign, assign_kernel, nullptr, kState};
-const OpDef kAssignAddVariable{"AssignAddVariable", "Variable::assign_add", 1, infer_assign, assign_add_kernel, nullptr, kState};
-const OpDef kAssignSubVariable{"AssignSubVariable", "Variable::assign_sub", 1, infer_assign, assign_sub_kernel, nullptr, kState};
+const OpDef kAssignAddVariable{"AssignAddVariable", "Variable::assign_add", 1, infer_assign_update, assign_add_kernel, nullptr, kState};
+const OpDef kAssignSubVariable{"AssignSubVariable", "Variable::assign_sub", 1, infer_assign_update, assign_sub_kernel, nullptr, kState};
 
 VariableImpl& checked(const VarRef& v) {
   if (!v) throw StateError("[Variable] used an empty Variable handle (default-constructed); construct it with a value");
