@@ -309,6 +309,17 @@ std::vector<Row> nn_rows() {
                    return (z > 0 ? std::exp(z * 0.5) : z) + z + q;
                  });
                }});
+  // only ops with float32 block kernels, 1280 elements (more than one block): the fused group's fast path
+  r.push_back({"fused_float32_block_chain", {F({32, 40}), F({32, 40})}, [](const V& x) {
+                 Tensor y = tanh(x[0] * 1.5f + 0.25f);
+                 Tensor z = maximum(y * y - sigmoid(x[1]), 0.1f - abs(x[0]));
+                 return exp(z * 0.5f) / (1.f + relu(x[1])) - neg(y);
+               }, [](const A& a) {
+                 return ref_binary(a[0], a[1], [](double p, double q) {
+                   double y = std::tanh(p * 1.5 + 0.25), z = std::max(y * y - 1 / (1 + std::exp(-q)), double(0.1f) - std::fabs(p));
+                   return std::exp(z * 0.5) / (1 + std::max(q, 0.0)) + y;
+                 });
+               }});
   // control flow and host functions (each row also runs traced, where they become Cond/While/HostFunction nodes)
   r.push_back({"cond", {F({2, 3})}, [](const V& x) {
                  return cond(sum(x[0]) > 0, [&] { return x[0] * 2.f; }, [&] { return sin(x[0]); });

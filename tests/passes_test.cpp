@@ -6,6 +6,7 @@
 //   Mul(Const 2, Const 3) ─────────┘                (constant folding makes it Const 6)
 #include "exec/plan.h"
 #include "graph/tracer.h"
+#include "ops/op_def.h"
 #include "passes/pass.h"
 #include "test_util.h"
 
@@ -100,6 +101,42 @@ TEST(Passes, StatsAppearInTheDumpAndPassesCanBeSwitchedOff) {
   auto off = function([](const Tensor& x) { return x * 2.f + x * 2.f + exp(scalar(0.f)); }, o);
   EXPECT_EQ(off(ones({2})).to_vector<float>(), on(ones({2})).to_vector<float>());
   EXPECT_EQ(off.graph_text().find("# "), std::string::npos) << off.graph_text();
+}
+
+// Float32 groups run on the ops' block kernels: every op that has one, fused with neighbours, scalar
+// operands on either side, an intermediate that is also returned, and a size that is not a whole number of
+// blocks, must give what eager execution gives.
+TEST(Passes, FusedFloat32BlockKernelsMatchEagerForEveryOp) {
+  Tensor x = random::uniform(Shape{3, 1100}, 0.1, 2.0, DType::Float32, 11);
+  Tensor z = random::uniform(Shape{3, 1100}, 0.1, 2.0, DType::Float32, 12);
+  int checked = 0;
+  for (const OpDef* op : all_ops()) {
+    if (!op->block_f32) continue;
+    ASSERT_TRUE(op->has(kElementwise)) << op->name;
+    auto body = [op](const Tensor& a, const Tensor& b) -> std::vector<Tensor> {
+      if (op->num_inputs == 1) {
+        Tensor y = call(*op, {a * 1.25f + 0.05f});
+        return {y * 0.5f + a, y};
+      }
+      Tensor y1 = call(*op, {a * 1.25f, b});
+      Tensor y2 = call(*op, {a, scalar(0.7f)});
+      Tensor y3 = call(*op, {scalar(1.3f), b});
+      return {y1 + y2 * y3, y2};
+    };
+    FunctionOptions o{.name = op->public_name};
+    o.passes.fusion_min_elements = 2;
+    auto f = function(body, o);
+    auto got = f(x, z);
+    auto want = body(x, z);
+    EXPECT_NE(f.graph_text().find("FusedElementwise"), std::string::npos) << op->name << "\n" << f.graph_text();
+    for (std::size_t k = 0; k < want.size(); ++k) {
+      auto g = got[k].to_vector<float>(), w = want[k].to_vector<float>();
+      ASSERT_EQ(g.size(), w.size());
+      for (std::size_t i = 0; i < g.size(); ++i) ASSERT_NEAR(g[i], w[i], 1e-6f * (1 + std::fabs(w[i]))) << op->name << " output " << k << " element " << i;
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 20);
 }
 
 TEST(Passes, VerifierRejectsBrokenGraphs) {

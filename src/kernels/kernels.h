@@ -40,6 +40,30 @@ void relu(KernelContext& k);
 void cast(KernelContext& k);
 void identity(KernelContext& k);
 
+// block_f32.cpp: float32 block kernels of elementwise ops (OpDef::block_f32), for fused groups.
+namespace f32block {
+void add(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void sub(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void mul(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void div(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void maximum(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void minimum(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void neg(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void abs(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void relu(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void sqrt(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void rsqrt(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void exp(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void log(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void log1p(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void sin(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void cos(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void tan(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void tanh(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void erf(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void sigmoid(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+}  // namespace f32block
+
 // reduce.cpp
 void reduce_sum(KernelContext& k);
 void reduce_mean(KernelContext& k);

@@ -28,9 +28,60 @@ void infer_fused(InferContext& c) {
   for (int o : p.outputs) c.set_output(p.instrs[static_cast<std::size_t>(o)].dtype, p.shape);
 }
 
+// Float32 groups whose members all have block kernels run on raw pointers over L1-sized blocks; an
+// instruction that is a group output writes straight into the output tensor.
+constexpr std::int64_t kF32Block = 1024;
+constexpr std::size_t kMaxArgs = 4;
+
+bool runs_on_f32_blocks(const FusedProgram& p, std::span<const Tensor> inputs) {
+  for (const Tensor& t : inputs)
+    if (t.dtype() != DType::Float32) return false;
+  for (const auto& i : p.instrs)
+    if (i.dtype != DType::Float32 || !i.op->block_f32 || i.args.size() > kMaxArgs) return false;
+  return true;
+}
+
+void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
+  const std::size_t ni = p.instrs.size();
+  std::vector<int> output_of(ni, -1);  // instruction -> its output (the fusion pass lists each member once)
+  for (std::size_t o = 0; o < p.outputs.size(); ++o) output_of[static_cast<std::size_t>(p.outputs[o])] = static_cast<int>(o);
+  const std::int64_t nblocks = (n + kF32Block - 1) / kF32Block;
+  parallel_for(nblocks, 1, [&](std::int64_t b0, std::int64_t b1) {
+    std::vector<float> buffers(static_cast<std::size_t>(p.num_slots * kF32Block));
+    std::vector<const float*> result(ni);
+    for (std::int64_t blk = b0; blk < b1; ++blk) {
+      const std::int64_t off = blk * kF32Block, m = std::min(kF32Block, n - off);
+      for (std::size_t i = 0; i < ni; ++i) {
+        const auto& instr = p.instrs[i];
+        const float* in[kMaxArgs];
+        bool scalar[kMaxArgs];
+        for (std::size_t j = 0; j < instr.args.size(); ++j) {
+          int a = instr.args[j];
+          if (a >= 0) {
+            const Tensor& e = k.inputs[static_cast<std::size_t>(a)];
+            scalar[j] = e.num_elements() == 1;
+            in[j] = static_cast<const float*>(raw(e)) + (scalar[j] ? 0 : off);
+          } else {
+            scalar[j] = false;
+            in[j] = result[static_cast<std::size_t>(-a - 1)];
+          }
+        }
+        float* out = output_of[i] >= 0 ? static_cast<float*>(raw(k.outputs[static_cast<std::size_t>(output_of[i])])) + off
+                                       : buffers.data() + p.slot[i] * kF32Block;
+        instr.op->block_f32(in, scalar, out, m);
+        result[i] = out;
+      }
+    }
+  });
+}
+
 void fused_kernel(KernelContext& k) {
   const auto& p = static_cast<const FusedProgram&>(*k.attrs.fn("program"));
   const std::int64_t n = k.outputs[0].num_elements();
+  if (runs_on_f32_blocks(p, k.inputs)) {
+    run_f32_blocks(p, k, n);
+    return;
+  }
   const std::int64_t nblocks = (n + kBlock - 1) / kBlock;
   parallel_for(nblocks, 1, [&](std::int64_t b0, std::int64_t b1) {
     // Per-thread block buffers, one per slot (8 bytes per element fits every dtype).

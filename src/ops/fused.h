@@ -1,7 +1,8 @@
 #pragma once
 // FusedElementwise: a group of elementwise ops over tensors of one shape, run block by block (each block
 // small enough to stay in cache) with the member ops' own kernels, so the group makes one pass over
-// memory instead of one per op. Built by the fusion pass; never dispatched by user code.
+// memory instead of one per op. Float32 groups whose members all have block kernels (OpDef::block_f32)
+// run on raw pointers over L1-sized blocks. Built by the fusion pass; never dispatched by user code.
 #include "ops/op_def.h"
 
 namespace duet {

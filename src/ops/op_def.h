@@ -68,6 +68,9 @@ using KernelFn = void (*)(KernelContext&);
 // Returns one gradient per input (an undefined Tensor where the input gets none). Written with public
 // ops only, so gradients are themselves differentiable and traceable.
 using GradFn = std::vector<Tensor> (*)(const GradContext&);
+// Float32 kernel over one contiguous block, the fast path of fused elementwise groups: in[j] points at n
+// values, or at a single value broadcast to all n when scalar[j]. out never aliases an input.
+using BlockF32Fn = void (*)(const float* const* in, const bool* scalar, float* out, std::int64_t n);
 
 struct OpDef {
   const char* name;         // PascalCase, as in graph dumps: "MatMul"
@@ -77,6 +80,7 @@ struct OpDef {
   KernelFn kernel;
   GradFn grad;  // nullptr: not differentiable (outputs are constants to the tape)
   std::uint32_t traits;
+  BlockF32Fn block_f32 = nullptr;  // elementwise ops only; nullptr: fused groups use `kernel`
 
   bool has(OpTrait t) const { return (traits & t) != 0; }
 };
