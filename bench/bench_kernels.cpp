@@ -87,4 +87,16 @@ static void BM_MaxPool(benchmark::State& st) {
 }
 BENCHMARK(BM_MaxPool)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
+// The gradient of the tf-cnn's first pooling layer (2x2, stride 2) for a batch of 128.
+static void BM_MaxPoolGrad(benchmark::State& st) {
+  Tensor x = random::normal(Shape{128, 28, 28, 32});
+  Tensor y = max_pool2d(x);
+  Tensor g = ones_like(y);
+  for (auto _ : st) {
+    Tensor d = max_pool2d_grad(x, y, g, {});
+    benchmark::DoNotOptimize(d.impl());
+  }
+}
+BENCHMARK(BM_MaxPoolGrad)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
 BENCHMARK_MAIN();

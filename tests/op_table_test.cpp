@@ -119,6 +119,8 @@ std::vector<Row> elementwise_and_shape_rows() {
   r.push_back({"erf", {F({2, 3})}, [](const V& x) { return erf(x[0]); }, [](const A& a) { return un(a[0], std::erf); }});
   r.push_back({"sigmoid", {F({2, 3}, -6, 6)}, [](const V& x) { return sigmoid(x[0]); }, [](const A& a) { return un(a[0], sigmoid_ref); }});
   r.push_back({"relu", {F({2, 3})}, [](const V& x) { return relu(x[0]); }, [](const A& a) { return un(a[0], relu_ref); }});
+  r.push_back({"relu_grad", {F({2, 3}), F({3})}, [](const V& x) { return relu_grad(x[0], x[1]); },
+               [](const A& a) { return ref_binary(a[0], a[1], [](double y, double g) { return y > 0 ? g : 0.0; }); }});
   r.push_back({"elu", {F({2, 3})}, [](const V& x) { return elu(x[0], 0.7); },
                [](const A& a) { return ref_unary(a[0], [](double v) { return v > 0 ? v : 0.7 * (std::exp(v) - 1); }); }});
   r.push_back({"gelu", {F({2, 3})}, [](const V& x) { return gelu(x[0]); },

@@ -50,6 +50,8 @@ Tensor tanh(const Tensor& x);
 Tensor erf(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);
+// The gradient of relu from its output: dy where y > 0, else 0 (one pass; used by relu's gradient).
+Tensor relu_grad(const Tensor& y, const Tensor& dy);
 // x if x > 0 else alpha * (exp(x) - 1).
 Tensor elu(const Tensor& x, double alpha = 1.0);
 // Gaussian error linear unit; approximate=true uses the tanh form.

@@ -62,6 +62,9 @@ void minimum(const float* const* in, const bool* s, float* out, std::int64_t n) 
 void neg(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, [](float a) { return -a; }); }
 void abs(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, [](float a) { return a < 0 ? -a : a; }); }
 void relu(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, [](float a) { return a > 0 ? a : 0.f; }); }
+void relu_grad(const float* const* in, const bool* s, float* out, std::int64_t n) {
+  binary(in, s, out, n, [](float y, float g) { return y > 0 ? g : 0.f; });
+}
 void sqrt(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, [](float a) { return std::sqrt(a); }); }
 void rsqrt(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, [](float a) { return 1.f / std::sqrt(a); }); }
 void exp(const float* const* in, const bool* s, float* out, std::int64_t n) { math(vmath::Fn::Exp, in, s, out, n); }

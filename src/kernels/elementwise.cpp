@@ -200,6 +200,9 @@ void neg(KernelContext& k) { unary(k, [](auto a) { return -a; }); }
 void abs(KernelContext& k) { unary(k, [](auto a) { return a < 0 ? -a : a; }); }
 void sign(KernelContext& k) { unary(k, [](auto a) { return (a > 0) - (a < 0); }); }
 void relu(KernelContext& k) { unary(k, [](auto a) { return a > 0 ? a : decltype(a)(0); }); }
+void relu_grad(KernelContext& k) {
+  arith(k, [](auto y, auto g) { return y > 0 ? g : decltype(g)(0); });
+}
 void exp(KernelContext& k) { unary_vm(k, vmath::Fn::Exp); }
 void log(KernelContext& k) { unary_vm(k, vmath::Fn::Log); }
 void log1p(KernelContext& k) { unary_vm(k, vmath::Fn::Log1p); }

@@ -37,6 +37,7 @@ void tanh(KernelContext& k);
 void erf(KernelContext& k);
 void sigmoid(KernelContext& k);
 void relu(KernelContext& k);
+void relu_grad(KernelContext& k);
 void cast(KernelContext& k);
 void identity(KernelContext& k);
 
@@ -51,6 +52,7 @@ void minimum(const float* const* in, const bool* scalar, float* out, std::int64_
 void neg(const float* const* in, const bool* scalar, float* out, std::int64_t n);
 void abs(const float* const* in, const bool* scalar, float* out, std::int64_t n);
 void relu(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void relu_grad(const float* const* in, const bool* scalar, float* out, std::int64_t n);
 void sqrt(const float* const* in, const bool* scalar, float* out, std::int64_t n);
 void rsqrt(const float* const* in, const bool* scalar, float* out, std::int64_t n);
 void exp(const float* const* in, const bool* scalar, float* out, std::int64_t n);

@@ -1,6 +1,8 @@
 // Max and average pooling over NHWC, vectorized along channels, and their gradients. Padded positions
 // never win a max and are not counted in an average (TensorFlow's "same" semantics).
+#include <bit>
 #include <cstring>
+#include <type_traits>
 #include <limits>
 #include <vector>
 
@@ -104,7 +106,31 @@ void avg_pool2d(KernelContext& k) {
       });
 }
 
-// The gradient goes to the first element of each window equal to the window's max.
+// One window position of max_pool2d_grad: channels whose max this input is take their remaining gradient.
+// Branch-free (the float case selects with bit masks, which GCC vectorizes where ?: on floats is not).
+template <class T>
+void route_to_max(const T* __restrict x, const T* __restrict ymax, T* __restrict rest, T* __restrict d, std::int64_t C) {
+  if constexpr (std::is_floating_point_v<T>) {
+    using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    for (std::int64_t c = 0; c < C; ++c) {
+      const T v = x[c], m = ymax[c];
+      const U hit = U(0) - static_cast<U>((v == m) | ((m != m) & (v != v)));
+      const U r = std::bit_cast<U>(rest[c]);
+      d[c] += std::bit_cast<T>(r & hit);
+      rest[c] = std::bit_cast<T>(r & ~hit);
+    }
+  } else {
+    for (std::int64_t c = 0; c < C; ++c) {
+      const bool hit = x[c] == ymax[c];
+      d[c] += hit ? rest[c] : T(0);
+      rest[c] = hit ? T(0) : rest[c];
+    }
+  }
+}
+
+// The gradient goes to the first element of each window equal to the window's max (NaN matches NaN).
+// Vectorized along channels: each window walks its positions in order, and a channel's gradient is
+// handed to the first position that matches and is then used up.
 void max_pool2d_grad(KernelContext& k) {
   const Tensor& x = k.inputs[0];
   Conv2DGeom g = pool_geom(x.shape(), k.attrs);
@@ -114,13 +140,19 @@ void max_pool2d_grad(KernelContext& k) {
     const T* py = ptr<T>(k.inputs[1]);
     const T* pg = ptr<T>(k.inputs[2]);
     T* pd = ptr<T>(k.outputs[0]);
+    const std::int64_t C = g.c;
     std::memset(pd, 0, sizeof(T) * static_cast<std::size_t>(x.num_elements()));
     for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1) {
-      std::int64_t o = ((n * g.y.out + oy) * g.x.out + ox) * g.c;
-      for (std::int64_t c = 0; c < g.c; ++c) {
-        std::int64_t i = first_max(px, py[o + c], g, n, c, y0, y1, x0, x1);
-        if (i >= 0) pd[i] += pg[o + c];
-      }
+      thread_local std::vector<T> left;  // per channel: gradient not yet handed out
+      const std::int64_t o = ((n * g.y.out + oy) * g.x.out + ox) * C;
+      left.assign(pg + o, pg + o + C);
+      T* rest = left.data();
+      const T* ymax = py + o;
+      for (std::int64_t iy = y0; iy < y1; ++iy)
+        for (std::int64_t ix = x0; ix < x1; ++ix) {
+          const std::int64_t i = ((n * g.h + iy) * g.w + ix) * C;
+          route_to_max(px + i, ymax, rest, pd + i, C);
+        }
     }, /*per_image=*/true);
   });
 }

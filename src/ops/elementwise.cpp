@@ -142,8 +142,10 @@ std::vector<Tensor> grad_sigmoid(const GradContext& c) {
   return {c.grads[0] * y * (1 - y)};
 }
 // d/dx relu(x) = 1 where x > 0, else 0
-std::vector<Tensor> grad_relu(const GradContext& c) {
-  return {where(c.outputs[0] > 0, c.grads[0], zero_like_scalar(c.grads[0]))};
+std::vector<Tensor> grad_relu(const GradContext& c) { return {relu_grad(c.outputs[0], c.grads[0])}; }
+// relu_grad(y, g) is linear in g and piecewise constant in y.
+std::vector<Tensor> grad_relu_grad(const GradContext& c) {
+  return {Tensor(), sum_to(relu_grad(c.inputs[0], c.grads[0]), c.inputs[1])};
 }
 // Only float-to-float casts carry a gradient (cast back to the input dtype).
 std::vector<Tensor> grad_cast(const GradContext& c) {
@@ -174,6 +176,7 @@ const OpDef kNeg{"Neg", "neg", 1, infer_numeric_unary, kernels::neg, grad_neg, k
 const OpDef kAbs{"Abs", "abs", 1, infer_numeric_unary, kernels::abs, grad_abs, kEw, kernels::f32block::abs};
 const OpDef kSign{"Sign", "sign", 1, infer_numeric_unary, kernels::sign, grad_sign, kEw};
 const OpDef kRelu{"Relu", "relu", 1, infer_numeric_unary, kernels::relu, grad_relu, kEw, kernels::f32block::relu};
+const OpDef kReluGrad{"ReluGrad", "relu_grad", 2, infer_arith, kernels::relu_grad, grad_relu_grad, kEw, kernels::f32block::relu_grad};
 const OpDef kExp{"Exp", "exp", 1, infer_float_unary, kernels::exp, grad_exp, kEw, kernels::f32block::exp};
 const OpDef kLog{"Log", "log", 1, infer_float_unary, kernels::log, grad_log, kEw, kernels::f32block::log};
 const OpDef kLog1p{"Log1p", "log1p", 1, infer_float_unary, kernels::log1p, grad_log1p, kEw, kernels::f32block::log1p};
@@ -204,7 +207,7 @@ Tensor binary(const OpDef& op, const Tensor& a, const Tensor& b) {
 void register_elementwise_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kAdd, &kSub, &kMul, &kDiv, &kPow, &kMaximum, &kMinimum, &kEqual, &kNotEqual, &kLess,
                          &kLessEqual, &kGreater, &kGreaterEqual, &kLogicalAnd, &kLogicalOr, &kLogicalNot, &kSelect,
-                         &kNeg, &kAbs, &kSign, &kRelu, &kExp, &kLog, &kLog1p, &kSqrt, &kRsqrt, &kSin, &kCos, &kTan,
+                         &kNeg, &kAbs, &kSign, &kRelu, &kReluGrad, &kExp, &kLog, &kLog1p, &kSqrt, &kRsqrt, &kSin, &kCos, &kTan,
                          &kTanh, &kErf, &kSigmoid, &kCast, &kIdentity, &kStopGradient})
     r.push_back(d);
 }
@@ -244,6 +247,7 @@ Tensor neg(const Tensor& x) { return call(kNeg, {x}); }
 Tensor abs(const Tensor& x) { return call(kAbs, {x}); }
 Tensor sign(const Tensor& x) { return call(kSign, {x}); }
 Tensor relu(const Tensor& x) { return call(kRelu, {x}); }
+Tensor relu_grad(const Tensor& y, const Tensor& dy) { return binary(kReluGrad, y, dy); }
 Tensor exp(const Tensor& x) { return call(kExp, {x}); }
 Tensor log(const Tensor& x) { return call(kLog, {x}); }
 Tensor log1p(const Tensor& x) { return call(kLog1p, {x}); }
