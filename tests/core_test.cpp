@@ -199,5 +199,22 @@ TEST(Variable, AssignKeepsEarlierReads) {
   EXPECT_THROW(v.assign(constant({1, 2})), DTypeError);
 }
 
+// apply_adam updates in place when nobody else holds the buffers, and copies on write otherwise.
+TEST(Variable, ApplyAdamUpdatesInPlaceOrCopiesOnWrite) {
+  Variable w(constant({1.f, -2.f}), {.name = "w"}), m(zeros({2}), {.name = "m"}), v(zeros({2}), {.name = "v"});
+  const float* w_buffer = w.value().data<float>();
+  apply_adam(w, m, v, constant({0.5f, -1.f}), scalar(0.1f), 0.9, 0.999, 1e-7);
+  EXPECT_EQ(w.value().data<float>(), w_buffer);  // sole owner: in place
+  // m = 0.1 g, v = 0.001 g^2, so m / sqrt(v) = sign(g) / sqrt(0.1) (up to epsilon)
+  auto after = w.value().to_vector<float>();
+  EXPECT_NEAR(after[0], 1 - 0.1 / std::sqrt(0.1), 1e-5);
+  EXPECT_NEAR(after[1], -2 + 0.1 / std::sqrt(0.1), 1e-5);
+  EXPECT_NEAR(m.value().to_vector<float>()[1], -0.1f, 1e-7);
+  Tensor held = w.value();
+  apply_adam(w, m, v, constant({0.5f, -1.f}), scalar(0.1f), 0.9, 0.999, 1e-7);
+  EXPECT_EQ(held.to_vector<float>(), after);  // copy on write: the earlier read keeps its value
+  EXPECT_NE(w.value().to_vector<float>(), after);
+}
+
 }  // namespace
 }  // namespace duet

@@ -98,6 +98,16 @@ TEST(Errors, ConvAndPool) {
   EXPECT_EQ(conv2d(img, ones({9, 9, 3, 2}), {.padding = "same"}).shape(), (Shape{1, 8, 8, 2}));  // same pads instead
 }
 
+TEST(Errors, ApplyAdamChecksSlotsGradientAndHyperparameters) {
+  Variable w(ones({2, 3}), {.name = "w"}), m(zeros({2, 3}), {.name = "m"}), bad(zeros({3}), {.name = "bad_slot"});
+  Tensor lr = scalar(0.1f);
+  expect_error<ValueError>([&] { apply_adam(w, bad, m, ones({2, 3}), lr, 0.9, 0.999, 1e-7); }, {"[apply_adam]", "bad_slot", "(3,)", "'w'", "(2, 3)"});
+  expect_error<ShapeError>([&] { apply_adam(w, m, m, ones({3, 2}), lr, 0.9, 0.999, 1e-7); }, {"[apply_adam]", "gradient", "(3, 2)", "(2, 3)"});
+  expect_error<ShapeError>([&] { apply_adam(w, m, m, ones({2, 3}), ones({2}), 0.9, 0.999, 1e-7); }, {"[apply_adam]", "lr_t", "scalar"});
+  expect_error<ValueError>([&] { apply_adam(w, m, m, ones({2, 3}), lr, 1.5, 0.999, 1e-7); }, {"[apply_adam]", "beta_1=1.5"});
+  EXPECT_EQ(w.value().to_vector<float>(), std::vector<float>(6, 1.f));  // nothing was applied
+}
+
 TEST(Errors, Losses) {
   expect_error<ValueError>([] { sparse_softmax_cross_entropy_with_logits(constant({0, 3}), ones({2, 3})); },
                            {"[sparse_softmax_cross_entropy_with_logits]", "label 3", "(2, 3)"});

@@ -231,6 +231,29 @@ std::vector<Row> elementwise_and_shape_rows() {
                  v.assign(v.value() * 2);
                  return v.value();
                }, [](const A& a) { return ref_unary(a[0], [](double p) { return 2 * p; }); }, false});
+  // the fused Adam step: two steps (the second with decoupled decay), checking w, m and v
+  r.push_back({"apply_adam", {F({2, 3}), F({2, 3})}, [](const V& x) {
+                 Tensor z = zeros(x[0].shape(), x[0].dtype());  // traced: created on the first trace (allowed)
+                 Variable w(z), m(z), v(z);
+                 w.assign(x[0]);  // every replay starts from the same state
+                 m.assign(z);
+                 v.assign(z);
+                 Tensor lr = cast(scalar(0.01f), x[0].dtype());
+                 apply_adam(w, m, v, x[1], lr, 0.9, 0.999, 1e-7);
+                 apply_adam(w, m, v, x[1] * 2.f, lr, 0.9, 0.999, 1e-7, 0.1);
+                 return w.value() + m.value() * 10.f + v.value() * 100.f;
+               }, [](const A& a) {
+                 return ref_binary(a[0], a[1], [](double w, double g) {
+                   const double lr = 0.01f;  // the row's learning rate is a float32 constant
+                   double m = 0.1 * g, v = 0.001 * g * g;
+                   w -= lr * m / (std::sqrt(v) + 1e-7);
+                   w -= 0.1 * w;
+                   m = 0.9 * m + 0.1 * (2 * g);
+                   v = 0.999 * v + 0.001 * (2 * g) * (2 * g);
+                   w -= lr * m / (std::sqrt(v) + 1e-7);
+                   return w + 10 * m + 100 * v;
+                 });
+               }, false});
   // random: distribution statistics and seeding
   auto stats = [](const char* what, double want_mean, double want_sd, double lo, double hi) {
     return [=](const std::vector<Tensor>& outs) {

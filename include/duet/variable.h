@@ -43,6 +43,15 @@ class Variable {
   VarRef impl_;
 };
 
+// One Adam step on a variable and its two moment slots, in a single pass over memory (TensorFlow's
+// ResourceApplyAdam; the Adam and AdamW optimizers use it):
+//   w -= decay * w (decoupled weight decay, AdamW; 0 for Adam)
+//   m = beta_1 m + (1 - beta_1) grad;  v = beta_2 v + (1 - beta_2) grad^2;  w -= lr_t m / (sqrt(v) + epsilon)
+// lr_t is a scalar tensor (the bias-corrected learning rate of this step). m and v must have w's dtype and
+// shape, grad too. Returns the new value of w.
+Tensor apply_adam(const Variable& w, const Variable& m, const Variable& v, const Tensor& grad, const Tensor& lr_t,
+                  double beta_1, double beta_2, double epsilon, double decay = 0.0);
+
 std::ostream& operator<<(std::ostream& os, const Variable& v);
 std::string variable_name(const VarRef& v);
 

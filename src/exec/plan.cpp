@@ -1,9 +1,63 @@
 #include "exec/plan.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
+#include <map>
+#include <mutex>
 #include <unordered_map>
 
 namespace duet::exec {
+namespace {
+
+// DUET_PROFILE=1: every executed graph step is timed; at exit a table of the costliest op/shape pairs goes
+// to stderr (the place to look before optimizing a model).
+class StepProfile {
+ public:
+  static bool enabled() {
+    static const bool on = [] {
+      const char* v = std::getenv("DUET_PROFILE");
+      return v && *v && std::string(v) != "0";
+    }();
+    return on;
+  }
+  static StepProfile& get() {
+    static StepProfile p;
+    return p;
+  }
+  void add(const graph::Node& n, double seconds) {
+    std::string key = std::string(n.op->name) + " -> " + (n.outputs.empty() ? std::string("()") : n.outputs[0].shape.str());
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& e = items_[key];
+    e.seconds += seconds;
+    ++e.calls;
+  }
+  ~StepProfile() {
+    std::vector<std::pair<std::string, Entry>> v(items_.begin(), items_.end());
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+    double total = 0;
+    for (const auto& [k, e] : v) total += e.seconds;
+    std::fprintf(stderr, "DUET_PROFILE: graph steps, %.1f ms in total\n%10s %8s %10s %6s  %s\n", total * 1e3, "total ms",
+                 "calls", "ms/call", "%", "op -> output shape");
+    for (std::size_t i = 0; i < v.size() && i < 40; ++i) {
+      const auto& [k, e] = v[i];
+      std::fprintf(stderr, "%10.1f %8ld %10.3f %6.1f  %s\n", e.seconds * 1e3, e.calls, e.seconds * 1e3 / static_cast<double>(e.calls),
+                   100 * e.seconds / total, k.c_str());
+    }
+  }
+
+ private:
+  struct Entry {
+    double seconds = 0;
+    long calls = 0;
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry> items_;
+};
+
+}  // namespace
 
 void rethrow_with_context(const Error& e, const std::string& context) {
   std::string m = context + e.what();
@@ -86,6 +140,8 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
     ins.clear();
     for (int s : st.in) ins.push_back(slots[static_cast<std::size_t>(s)]);
     Tensors outs;
+    const bool profiling = StepProfile::enabled();
+    const auto t0 = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     try {
       if (st.static_shapes) {
         // The plan was chosen for exactly these shapes and inference validated them while tracing.
@@ -96,6 +152,7 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
     } catch (const Error& e) {
       rethrow_with_context(e, "[" + graph_->name() + ", node " + st.node->name + "] ");
     }
+    if (profiling) StepProfile::get().add(*st.node, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     for (std::size_t i = 0; i < st.out.size(); ++i) slots[static_cast<std::size_t>(st.out[i])] = std::move(outs[i]);
     for (int s : st.release) slots[static_cast<std::size_t>(s)] = Tensor();
   }

@@ -1,10 +1,14 @@
 // Variable reads and writes as ops (stateful: never folded, merged or removed).
+#include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <ostream>
 
+#include "core/convert.h"
 #include "core/tensor_impl.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
+#include "kernels/parallel.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
 #include "ops/variable_impl.h"
@@ -78,6 +82,70 @@ void assign_kernel(KernelContext& k) {
 void assign_add_kernel(KernelContext& k) { update(k, kernels::add); }
 void assign_sub_kernel(KernelContext& k) { update(k, kernels::sub); }
 
+void infer_apply_adam(InferContext& c) {
+  const VarRef& w = c.attrs.var("var");
+  for (const char* slot : {"m", "v"}) {
+    const VarRef& s = c.attrs.var(slot);
+    if (s->dtype != w->dtype || s->shape != w->shape) {
+      c.value_error(std::string("slot ") + slot + " ('" + s->name + "', " + dtype_name(s->dtype) + " " + s->shape.str() +
+                    ") must have the dtype and shape of variable '" + w->name + "' (" + dtype_name(w->dtype) + " " + w->shape.str() + ")");
+    }
+  }
+  if (!is_floating(w->dtype)) c.dtype_error("variable '" + w->name + "' holds " + dtype_name(w->dtype) + "; Adam updates floating-point variables");
+  if (c.dtype(0) != w->dtype || !c.shape(0).compatible_with(w->shape)) {
+    c.shape_error("the gradient (" + std::string(dtype_name(c.dtype(0))) + " " + c.shape(0).str() + ") must match variable '" + w->name +
+                  "' (" + dtype_name(w->dtype) + " " + w->shape.str() + ")");
+  }
+  if (c.dtype(1) != w->dtype || c.shape(1).rank() != 0) {
+    c.shape_error("lr_t must be a scalar of dtype " + std::string(dtype_name(w->dtype)) + ", got " + dtype_name(c.dtype(1)) + " " + c.shape(1).str());
+  }
+  c.set_output(w->dtype, w->shape);
+}
+
+// Updates in place when a variable is the sole owner of its buffer, else writes a new buffer (copy on write,
+// as the assign ops do). Every element is read before it is written, so the pass is safe either way.
+void apply_adam_kernel(KernelContext& k) {
+  VariableImpl* vars[3] = {k.attrs.var("var").get(), k.attrs.var("m").get(), k.attrs.var("v").get()};
+  Tensor old[3], out[3];
+  for (int i = 0; i < 3; ++i) {
+    const bool in_place = sole_owner(*vars[i]);  // before old[i] takes a reference
+    old[i] = vars[i]->value;
+    out[i] = in_place ? old[i] : make_concrete(vars[i]->dtype, vars[i]->shape);
+  }
+  const double b1 = k.attrs.f("beta_1"), b2 = k.attrs.f("beta_2"), eps = k.attrs.f("epsilon"), decay = k.attrs.f("decay");
+  visit_dtype(k.inputs[0].dtype(), [&](auto z) {
+    using T = decltype(z);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* g = static_cast<const T*>(raw(k.inputs[0]));
+      const T lr = *static_cast<const T*>(raw(k.inputs[1]));
+      const T* w0 = static_cast<const T*>(raw(old[0]));
+      const T* m0 = static_cast<const T*>(raw(old[1]));
+      const T* v0 = static_cast<const T*>(raw(old[2]));
+      T* w1 = static_cast<T*>(raw(out[0]));
+      T* m1 = static_cast<T*>(raw(out[1]));
+      T* v1 = static_cast<T*>(raw(out[2]));
+      const T B1 = static_cast<T>(b1), C1 = static_cast<T>(1 - b1), B2 = static_cast<T>(b2), C2 = static_cast<T>(1 - b2);
+      const T E = static_cast<T>(eps), D = static_cast<T>(decay);
+      parallel_for(old[0].num_elements(), kParallelGrain, [&](std::int64_t s, std::int64_t e) {
+        // In place, outputs alias inputs index for index only: no dependence between iterations.
+#pragma omp simd
+        for (std::int64_t i = s; i < e; ++i) {
+          const T gi = g[i];
+          const T mi = m0[i] * B1 + gi * C1;
+          const T vi = v0[i] * B2 + gi * gi * C2;
+          T wi = w0[i];
+          wi -= wi * D;
+          w1[i] = wi - lr * mi / (std::sqrt(vi) + E);
+          m1[i] = mi;
+          v1[i] = vi;
+        }
+      });
+    }
+  });
+  for (int i = 0; i < 3; ++i) vars[i]->value = out[i];
+  k.outputs[0] = make_view(vars[0]->value, vars[0]->shape);
+}
+
 // Reads are recorded by tapes; the backward walk routes their gradient to the variable itself.
 std::vector<Tensor> grad_read(const GradContext&) { return {}; }
 
@@ -86,6 +154,7 @@ const OpDef kReadVariable{"ReadVariable", "Variable::value", 0, infer_read, read
 const OpDef kAssignVariable{"AssignVariable", "Variable::assign", 1, infer_assign, assign_kernel, nullptr, kState};
 const OpDef kAssignAddVariable{"AssignAddVariable", "Variable::assign_add", 1, infer_assign_update, assign_add_kernel, nullptr, kState};
 const OpDef kAssignSubVariable{"AssignSubVariable", "Variable::assign_sub", 1, infer_assign_update, assign_sub_kernel, nullptr, kState};
+const OpDef kApplyAdam{"ApplyAdam", "apply_adam", 2, infer_apply_adam, apply_adam_kernel, nullptr, kState};
 
 VariableImpl& checked(const VarRef& v) {
   if (!v) throw StateError("[Variable] used an empty Variable handle (default-constructed); construct it with a value");
@@ -97,7 +166,7 @@ VariableImpl& checked(const VarRef& v) {
 const OpDef& read_variable_op() { return kReadVariable; }
 
 void register_state_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kReadVariable, &kAssignVariable, &kAssignAddVariable, &kAssignSubVariable}) r.push_back(d);
+  for (const OpDef* d : {&kReadVariable, &kAssignVariable, &kAssignAddVariable, &kAssignSubVariable, &kApplyAdam}) r.push_back(d);
 }
 
 Variable::Variable(const Tensor& initial_in, VariableOptions o) : impl_(std::make_shared<VariableImpl>()) {
@@ -141,6 +210,19 @@ Tensor Variable::assign_sub(const Tensor& d) const {
   checked(impl_);
   return call(kAssignSubVariable, {d.defined() && d.dtype() != impl_->dtype ? cast(d, impl_->dtype) : d}, {{"var", impl_}});
 }
+Tensor apply_adam(const Variable& w, const Variable& m, const Variable& v, const Tensor& grad, const Tensor& lr_t,
+                  double beta_1, double beta_2, double epsilon, double decay) {
+  checked(w.ref());
+  checked(m.ref());
+  checked(v.ref());
+  if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon >= 0) || !(decay >= 0 && decay < 1)) {
+    throw ValueError("[apply_adam] need 0 <= beta_1, beta_2 < 1, epsilon >= 0 and 0 <= decay < 1; got beta_1=" + std::to_string(beta_1) +
+                     ", beta_2=" + std::to_string(beta_2) + ", epsilon=" + std::to_string(epsilon) + ", decay=" + std::to_string(decay));
+  }
+  return call(kApplyAdam, {grad, lr_t},
+              {{"var", w.ref()}, {"m", m.ref()}, {"v", v.ref()}, {"beta_1", beta_1}, {"beta_2", beta_2}, {"epsilon", epsilon}, {"decay", decay}});
+}
+
 const std::string& Variable::name() const { return checked(impl_).name; }
 bool Variable::trainable() const { return checked(impl_).trainable; }
 void Variable::set_trainable(bool t) const { checked(impl_).trainable = t; }

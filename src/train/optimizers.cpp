@@ -70,12 +70,9 @@ class AdamImpl : public Optimizer {
   // AdamW also decays w by lr * wd (decoupled).
   void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor& step) override {
     Variable m = slot(slots, 0, w), v = slot(slots, 1, w);
-    Tensor mn = m.assign(m.value() * b1_ + g * (1 - b1_));
-    Tensor vn = v.assign(v.value() * b2_ + square(g) * (1 - b2_));
     Tensor lr_t = sqrt(1.f - pow(scalar(static_cast<float>(b2_)), step)) / (1.f - pow(scalar(static_cast<float>(b1_)), step)) *
                   static_cast<float>(learning_rate);
-    if (wd_ > 0) w.assign_sub(w.value() * (learning_rate * wd_));
-    w.assign_sub(cast(lr_t, w.dtype()) * mn / (sqrt(vn) + eps_));
+    apply_adam(w, m, v, g.dtype() == w.dtype() ? g : cast(g, w.dtype()), cast(lr_t, w.dtype()), b1_, b2_, eps_, learning_rate * wd_);
   }
 
  private:
