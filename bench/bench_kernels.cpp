@@ -24,6 +24,19 @@ static void BM_MatMul(benchmark::State& st) {
 }
 BENCHMARK(BM_MatMul)->Arg(64)->Arg(256)->Arg(1024)->Arg(2048)->UseRealTime();
 
+// The tf-cnn's dense layer (batch 128, 3136 -> 1024): forward, input gradient (transposed B) and weight
+// gradient (transposed A), as its training step runs them.
+static void BM_DenseMatMul(benchmark::State& st) {
+  const int which = static_cast<int>(st.range(0));
+  Tensor x = random::normal(Shape{128, 3136}), w = random::normal(Shape{3136, 1024}), g = random::normal(Shape{128, 1024});
+  for (auto _ : st) {
+    Tensor y = which == 0 ? matmul(x, w) : which == 1 ? matmul(g, w, false, true) : matmul(x, g, true, false);
+    benchmark::DoNotOptimize(y.impl());
+  }
+  set_flops(st, 2.0 * 128 * 3136 * 1024);
+}
+BENCHMARK(BM_DenseMatMul)->Arg(0)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 // The same product as one oneDNN matmul primitive created once and executed directly (output preallocated).
 static void BM_OneDNNDirect(benchmark::State& st) {
   const std::int64_t n = st.range(0);

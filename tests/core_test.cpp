@@ -218,3 +218,25 @@ TEST(Variable, ApplyAdamUpdatesInPlaceOrCopiesOnWrite) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// Shapes that take matmul's split-column sgemm path (B aligned, rows 1 KiB apart) and shapes next to it
+// must agree with a float64 product of the same values.
+TEST(MatMul, LargeProductsMatchFloat64ReferenceOnEveryPath) {
+  const std::int64_t shapes[][3] = {{7, 300, 512}, {128, 3136, 1024}, {5, 256, 768}, {3, 300, 500}, {600, 256, 512}};
+  for (const auto& s : shapes) {
+    Tensor a = random::uniform(Shape{s[0], s[1]}, -1, 1, DType::Float32, 1);
+    Tensor b = random::uniform(Shape{s[1], s[2]}, -1, 1, DType::Float32, 2);
+    auto got = matmul(a, b).to_vector<float>();
+    auto want = matmul(cast(a, DType::Float64), cast(b, DType::Float64)).to_vector<double>();
+    ASSERT_EQ(got.size(), want.size());
+    double worst = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(got[i] - want[i]));
+    EXPECT_LT(worst, 1e-4 * std::sqrt(static_cast<double>(s[1]))) << s[0] << "x" << s[1] << "x" << s[2];
+  }
+}
+
+}  // namespace
+}  // namespace duet

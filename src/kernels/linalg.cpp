@@ -2,6 +2,7 @@
 // cache-blocked loop nest (oneDNN has no f64 matmul on CPU).
 #include <immintrin.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "core/tensor_impl.h"
@@ -23,7 +24,20 @@ void matmul_f32(const Gemm& g, const float* a, const float* b, float* c) {
   if (g.batch == 1) {
     // One 2-D product: oneDNN's row-major sgemm skips the primitive and memory objects (~2 us less per
     // call, which is most of the time for small matrices).
-    dnnl_sgemm(g.ta ? 'T' : 'N', g.tb ? 'T' : 'N', g.m, g.n, g.k, 1.f, a, g.ta ? g.m : g.k, b, g.tb ? g.k : g.n, 0.f, c, g.n);
+    const char ta = g.ta ? 'T' : 'N', tb = g.tb ? 'T' : 'N';
+    const std::int64_t lda = g.ta ? g.m : g.k, ldb = g.tb ? g.k : g.n;
+    // oneDNN 2.6's AVX2 sgemm reads a 32-byte-aligned, untransposed B in place ("no copy") when it can; with
+    // rows a multiple of 1 KiB apart, those reads thrash the cache: the tf-cnn's dense layer (128x3136 @
+    // 3136x1024) took 9.4 ms instead of 5.3 (512^3: 2.0 vs 1.5 ms). Columns 1.. start unaligned and take
+    // the packing path; column 0 is a matrix-vector product. Measured no gain for M > 512, so limited.
+    const bool cache_hostile = !g.tb && g.n % 256 == 0 && g.n >= 512 && g.m <= 512 && g.k >= 256 &&
+                               reinterpret_cast<std::uintptr_t>(b) % 32 == 0;
+    if (cache_hostile) {
+      dnnl_sgemm(ta, tb, g.m, g.n - 1, g.k, 1.f, a, lda, b + 1, ldb, 0.f, c + 1, g.n);
+      dnnl_sgemm(ta, tb, g.m, 1, g.k, 1.f, a, lda, b, ldb, 0.f, c, g.n);
+    } else {
+      dnnl_sgemm(ta, tb, g.m, g.n, g.k, 1.f, a, lda, b, ldb, 0.f, c, g.n);
+    }
     return;
   }
   static dnnl_util::Cache<dnnl::matmul> cache;
