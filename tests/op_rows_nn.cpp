@@ -100,6 +100,28 @@ Row conv_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<
           }};
 }
 
+// conv2d + bias_add (+ relu): traced and optimized, the chain runs as one FusedConv2D node.
+Row conv_bias_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws, ConvCfg c, bool with_relu) {
+  Row row{name, {F(xs), F(ws), F({ws[3]})}, [c, with_relu](const V& x) {
+            Tensor y = bias_add(conv2d(x[0], x[1], c.opts()), x[2]);
+            return with_relu ? relu(y) : y;
+          }, [c, with_relu](const A& a) {
+            Arr y{conv_out_shape(a[0].shape, a[1].shape, c), {}};
+            y.v.assign(static_cast<std::size_t>(numel(y.shape)), 0.0);
+            conv_taps(a[0].shape, a[1].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
+              y.v[static_cast<std::size_t>(yi)] += a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(wi)];
+            });
+            const std::size_t o = static_cast<std::size_t>(a[2].shape[0]);
+            for (std::size_t i = 0; i < y.v.size(); ++i) {
+              y.v[i] += a[2].v[i % o];
+              if (with_relu) y.v[i] = std::max(y.v[i], 0.0);
+            }
+            return y;
+          }};
+  row.traced_rtol = 1e-5;  // the fused primitive adds the bias inside its float32 accumulation
+  return row;
+}
+
 // The backprops as forward ops (so their float32 oneDNN kernels are checked against the reference too).
 Row conv_backprop_input_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws, ConvCfg c) {
   auto ys = conv_out_shape(xs, ws, c);
@@ -218,6 +240,9 @@ std::vector<Row> nn_rows() {
   r.push_back(conv_row("conv2d_same_stride2_odd", {2, 7, 5, 1}, {5, 5, 1, 2}, {.sh = 2, .sw = 2, .same = true}));
   r.push_back(conv_row("conv2d_dilated", {1, 7, 7, 2}, {3, 3, 2, 2}, {.dh = 2, .dw = 2}));
   r.push_back(conv_row("conv2d_1x1", {3, 4, 4, 5}, {1, 1, 5, 2}, {}));
+  r.push_back(conv_bias_row("conv2d_bias_relu", {2, 6, 6, 8}, {3, 3, 8, 8}, {.same = true}, true));  // oneDNN post-op
+  r.push_back(conv_bias_row("conv2d_bias_relu_few_channels", {2, 5, 5, 3}, {3, 3, 3, 4}, {.same = true}, true));
+  r.push_back(conv_bias_row("conv2d_bias_stride2", {1, 6, 5, 8}, {3, 3, 8, 16}, {.sh = 2, .sw = 2}, false));
   r.push_back(conv_row("conv2d_stride_over_kernel", {1, 9, 9, 2}, {2, 2, 2, 3}, {.sh = 3, .sw = 3}));
   r.push_back(conv_row("conv2d_nonsquare", {1, 6, 8, 2}, {1, 3, 2, 2}, {.sw = 2, .same = true}));
   r.push_back(conv_backprop_input_row("conv2d_backprop_input", {2, 6, 5, 3}, {3, 3, 3, 4}, {.sh = 2, .sw = 1, .same = true}));

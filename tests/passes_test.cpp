@@ -139,6 +139,45 @@ TEST(Passes, FusedFloat32BlockKernelsMatchEagerForEveryOp) {
   EXPECT_GE(checked, 20);
 }
 
+// conv2d -> bias_add -> relu becomes one FusedConv2D only where each intermediate has no other reader.
+TEST(Passes, ConvBiasReluFusesOnlySoleReaderChains) {
+  Tensor x = random::normal(Shape{2, 6, 6, 8}, 0, 1, DType::Float32, 1), w = random::normal(Shape{3, 3, 8, 8}, 0, 0.3, DType::Float32, 2);
+  Tensor b = random::normal(Shape{8}, 0, 1, DType::Float32, 3);
+  Conv2DOptions same{.padding = "same"};
+  auto whole = [&](const Tensor& in) { return relu(bias_add(conv2d(in, w, same), b)); };
+  auto conv_also_returned = [&](const Tensor& in) -> std::vector<Tensor> {
+    Tensor c = conv2d(in, w, same);
+    return {relu(bias_add(c, b)), c};
+  };
+  auto pre_activation_also_used = [&](const Tensor& in) {
+    Tensor z = bias_add(conv2d(in, w, same), b);
+    return relu(z) + z * 0.5f;
+  };
+  auto f1 = function(whole, {.name = "whole"});
+  Tensor y1 = f1(x);
+  std::string t1 = f1.graph_text();
+  EXPECT_NE(t1.find("FusedConv2D"), std::string::npos) << t1;
+  EXPECT_NE(t1.find("activation=\"relu\""), std::string::npos) << t1;
+  EXPECT_EQ(t1.find("= Relu("), std::string::npos) << t1;
+  EXPECT_NE(t1.find("# conv_bias_activation: fused 1 conv2d + bias_add (1 with relu)"), std::string::npos) << t1;
+  auto f2 = function(conv_also_returned, {.name = "returned"});
+  auto y2 = f2(x);
+  EXPECT_EQ(f2.graph_text().find("FusedConv2D"), std::string::npos) << f2.graph_text();
+  auto f3 = function(pre_activation_also_used, {.name = "reused"});
+  Tensor y3 = f3(x);
+  std::string t3 = f3.graph_text();
+  EXPECT_NE(t3.find("FusedConv2D"), std::string::npos) << t3;
+  EXPECT_NE(t3.find("(0 with relu)"), std::string::npos) << t3;
+  auto close = [](const Tensor& a, const Tensor& e) {
+    auto g = a.to_vector<float>(), w = e.to_vector<float>();
+    ASSERT_EQ(g.size(), w.size());
+    for (std::size_t i = 0; i < g.size(); ++i) ASSERT_NEAR(g[i], w[i], 1e-5f * (1 + std::fabs(w[i])));
+  };
+  close(y1, whole(x));
+  close(y2[0], conv_also_returned(x)[0]);
+  close(y3, pre_activation_also_used(x));
+}
+
 TEST(Passes, VerifierRejectsBrokenGraphs) {
   auto g = sample_graph();
   g->outputs().push_back({g->nodes().back().get(), 5});  // output index out of range is caught at use

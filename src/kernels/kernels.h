@@ -82,6 +82,7 @@ void matmul(KernelContext& k);
 
 // conv.cpp, pool.cpp
 void conv2d(KernelContext& k);
+void fused_conv2d(KernelContext& k);
 void conv2d_backprop_input(KernelContext& k);
 void conv2d_backprop_filter(KernelContext& k);
 void max_pool2d(KernelContext& k);

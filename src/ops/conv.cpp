@@ -56,6 +56,20 @@ void infer_conv2d(InferContext& c) {
   c.set_output(c.dtype(0), conv_output(c, c.shape(0), c.shape(1)));
 }
 
+// FusedConv2D (x, w, b) with attr activation "" or "relu": made by the conv_bias_activation pass.
+void infer_fused_conv2d(InferContext& c) {
+  require_same_dtypes(c);
+  require_floating(c, 0);
+  require_nhwc(c, 0, "input");
+  Shape y = conv_output(c, c.shape(0), c.shape(1));
+  if (c.shape(2).rank() != 1 || (c.shape(2)[0] >= 0 && y[3] >= 0 && c.shape(2)[0] != y[3])) {
+    c.shape_error("bias must have shape (" + std::to_string(y[3]) + ",) for " + std::to_string(y[3]) + " output channels, got " + c.shape(2).str());
+  }
+  const std::string& a = c.attrs.s("activation");
+  if (!a.empty() && a != "relu") c.value_error("activation must be \"\" or \"relu\", got \"" + a + "\"");
+  c.set_output(c.dtype(0), y);
+}
+
 void infer_conv2d_backprop_input(InferContext& c) {  // (grad, filters, input_like)
   require_floating(c, 0);
   if (c.dtype(1) != c.dtype(0)) c.dtype_error("grad and filters have different dtypes");
@@ -155,6 +169,8 @@ std::vector<Tensor> grad_avg_pool(const GradContext& c) { return {avg_pool2d_gra
 std::vector<Tensor> grad_avg_pool_grad(const GradContext& c) { return {avg_pool2d(c.grads[0], pool_options(c.attrs)), Tensor()}; }
 
 const OpDef kConv2D{"Conv2D", "conv2d", 2, infer_conv2d, kernels::conv2d, grad_conv2d, 0};
+// Graph-only (built after gradients, like FusedElementwise): no gradient of its own.
+const OpDef kFusedConv2D{"FusedConv2D", "fused_conv2d", 3, infer_fused_conv2d, kernels::fused_conv2d, nullptr, 0};
 const OpDef kConv2DBackpropInput{"Conv2DBackpropInput", "conv2d_backprop_input", 3, infer_conv2d_backprop_input,
                                  kernels::conv2d_backprop_input, grad_conv2d_backprop_input, 0};
 const OpDef kConv2DBackpropFilter{"Conv2DBackpropFilter", "conv2d_backprop_filter", 3, infer_conv2d_backprop_filter,
@@ -179,12 +195,14 @@ Attrs pool_attrs(const Pool2DOptions& o) {
 }  // namespace
 
 void register_conv_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kConv2D, &kConv2DBackpropInput, &kConv2DBackpropFilter, &kMaxPool2D, &kAvgPool2D, &kMaxPool2DGrad,
+  for (const OpDef* d : {&kConv2D, &kFusedConv2D, &kConv2DBackpropInput, &kConv2DBackpropFilter, &kMaxPool2D, &kAvgPool2D, &kMaxPool2DGrad,
                          &kMaxPool2DGradGrad, &kAvgPool2DGrad})
     r.push_back(d);
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Conv2DOptions& o) { return call(kConv2D, {x, w}, conv_attrs(o)); }
+const OpDef& fused_conv2d_op() { return kFusedConv2D; }
+
 Tensor conv2d_backprop_input(const Tensor& g, const Tensor& w, const Tensor& like, const Conv2DOptions& o) {
   return call(kConv2DBackpropInput, {g, w, like}, conv_attrs(o));
 }

@@ -23,5 +23,8 @@ struct FusedProgram : Callable {
 };
 
 const OpDef& fused_elementwise_op();
+// FusedConv2D (x, w, b; attrs of conv2d + activation "" or "relu"): activation(conv2d(x, w) + b) as one
+// oneDNN primitive. Built by the conv_bias_activation pass (src/ops/conv.cpp).
+const OpDef& fused_conv2d_op();
 
 }  // namespace duet

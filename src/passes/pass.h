@@ -22,6 +22,7 @@ std::unique_ptr<Pass> dead_code_elimination();
 std::unique_ptr<Pass> constant_folding();
 std::unique_ptr<Pass> common_subexpression_elimination();
 std::unique_ptr<Pass> elementwise_fusion(std::int64_t min_elements);
+std::unique_ptr<Pass> conv_bias_activation();
 
 // Runs the enabled passes in order; with verify, the graph verifier runs after each one.
 void optimize(graph::Graph& g, const PassOptions& options, bool verify);

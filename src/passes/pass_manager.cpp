@@ -7,7 +7,10 @@ void optimize(graph::Graph& g, const PassOptions& o, bool verify) {
   if (o.constant_folding) pipeline.push_back(constant_folding());
   if (o.cse) pipeline.push_back(common_subexpression_elimination());
   if (o.dce) pipeline.push_back(dead_code_elimination());  // removes what folding and CSE left unused
-  if (o.fusion) pipeline.push_back(elementwise_fusion(o.fusion_min_elements));
+  if (o.fusion) {
+    pipeline.push_back(conv_bias_activation());
+    pipeline.push_back(elementwise_fusion(o.fusion_min_elements));
+  }
   for (auto& p : pipeline) {
     std::string what = p->run(g);
     g.stats().push_back({p->name(), what});

@@ -1,0 +1,70 @@
+// conv2d -> bias_add [-> relu] becomes one FusedConv2D node: oneDNN adds the bias and applies relu while
+// the output is still in cache, instead of two more passes over it. Runs with the fusion passes (after
+// gradients exist: the fused node has none of its own). An intermediate is fused away only when the next
+// op of the chain is its sole reader.
+#include <unordered_map>
+#include <unordered_set>
+
+#include "ops/fused.h"
+#include "passes/pass.h"
+
+namespace duet::passes {
+namespace {
+
+class ConvBiasActivation : public Pass {
+ public:
+  const char* name() const override { return "conv_bias_activation"; }
+
+  std::string run(graph::Graph& g) override {
+    std::unordered_map<const graph::Node*, int> readers;  // uses of each node's outputs (graph outputs count)
+    std::unordered_map<const graph::Node*, graph::Node*> reader;  // one of them
+    for (const auto& n : g.nodes())
+      for (const auto& v : n->inputs) {
+        ++readers[v.node];
+        reader[v.node] = n.get();
+      }
+    for (const auto& v : g.outputs()) ++readers[v.node];
+    auto is = [](const graph::Node* n, const char* op) { return std::string_view(n->op->name) == op && n->control_inputs.empty(); };
+
+    std::unordered_map<const graph::Node*, graph::Node*> replaced_by;  // last node of a chain -> fused node
+    std::unordered_set<const graph::Node*> removed;
+    int relus = 0;
+    for (const auto& sp : g.nodes()) {
+      graph::Node* bias = sp.get();
+      if (!is(bias, "BiasAdd") || removed.count(bias)) continue;
+      graph::Node* conv = bias->inputs[0].node;
+      if (!is(conv, "Conv2D") || readers[conv] != 1 || bias->outputs[0].dtype != conv->outputs[0].dtype) continue;
+      // The relu, if bias_add's only reader is one.
+      graph::Node* relu = readers[bias] == 1 && reader.count(bias) && is(reader[bias], "Relu") ? reader[bias] : nullptr;
+      graph::Node* last = relu ? relu : bias;
+      Attrs attrs = conv->attrs;
+      attrs.set("activation", std::string(relu ? "relu" : ""));
+      graph::Node* f = g.add(&fused_conv2d_op(), {conv->inputs[0], conv->inputs[1], bias->inputs[1]}, attrs, last->outputs);
+      g.replace_uses({last, 0}, {f, 0});
+      replaced_by[last] = f;
+      removed.insert(conv);
+      removed.insert(bias);
+      if (relu) removed.insert(relu);
+      relus += relu != nullptr;
+    }
+    if (replaced_by.empty()) return "fused 0 convolutions";
+    // Each fused node takes its chain's last position (every input is defined before the chain's BiasAdd).
+    std::vector<std::shared_ptr<graph::Node>> order;
+    std::unordered_set<const graph::Node*> fused;
+    for (const auto& [last, f] : replaced_by) fused.insert(f);
+    for (const auto& sp : g.nodes()) {
+      if (fused.count(sp.get())) continue;
+      if (!removed.count(sp.get())) order.push_back(sp);
+      auto it = replaced_by.find(sp.get());
+      if (it != replaced_by.end()) order.push_back(it->second->shared_from_this());
+    }
+    g.mutable_nodes().swap(order);
+    return "fused " + std::to_string(replaced_by.size()) + " conv2d + bias_add (" + std::to_string(relus) + " with relu)";
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> conv_bias_activation() { return std::make_unique<ConvBiasActivation>(); }
+
+}  // namespace duet::passes
