@@ -1,5 +1,8 @@
 #include "ops/fused.h"
 
+#include <omp.h>
+
+#include <atomic>
 #include <cstring>
 
 #include "core/tensor_impl.h"
@@ -46,10 +49,18 @@ void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
   std::vector<int> output_of(ni, -1);  // instruction -> its output (the fusion pass lists each member once)
   for (std::size_t o = 0; o < p.outputs.size(); ++o) output_of[static_cast<std::size_t>(p.outputs[o])] = static_cast<int>(o);
   const std::int64_t nblocks = (n + kF32Block - 1) / kF32Block;
-  parallel_for(nblocks, 1, [&](std::int64_t b0, std::int64_t b1) {
+  // Threads claim a few blocks at a time, so one slowed down (a shared machine) does not hold up the rest.
+  constexpr std::int64_t kClaim = 4;
+  std::atomic<std::int64_t> next{0};
+  auto work = [&] {
     std::vector<float> buffers(static_cast<std::size_t>(p.num_slots * kF32Block));
     std::vector<const float*> result(ni);
-    for (std::int64_t blk = b0; blk < b1; ++blk) {
+    for (std::int64_t blk = 0, claimed_end = 0;; ++blk) {
+      if (blk >= claimed_end) {
+        blk = next.fetch_add(kClaim);
+        if (blk >= nblocks) break;
+        claimed_end = std::min(blk + kClaim, nblocks);
+      }
       const std::int64_t off = blk * kF32Block, m = std::min(kF32Block, n - off);
       for (std::size_t i = 0; i < ni; ++i) {
         const auto& instr = p.instrs[i];
@@ -72,7 +83,14 @@ void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
         result[i] = out;
       }
     }
-  });
+  };
+  const int workers = static_cast<int>(std::min<std::int64_t>(num_threads(), nblocks));
+  if (workers <= 1 || omp_in_parallel()) {
+    work();
+  } else {
+#pragma omp parallel num_threads(workers)
+    work();
+  }
 }
 
 void fused_kernel(KernelContext& k) {
