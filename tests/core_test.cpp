@@ -240,3 +240,26 @@ TEST(MatMul, LargeProductsMatchFloat64ReferenceOnEveryPath) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// The tiny-product kernel reads and writes whole vectors except where that would leave B or C: every
+// row width up to 16, short and long inner dims, one or several rows, batched, must match float64.
+TEST(MatMul, TinyProductsOfEveryWidthMatchFloat64) {
+  for (std::int64_t n = 1; n <= 16; ++n)
+    for (std::int64_t k : {1, 2, 3, 7})
+      for (std::int64_t m : {1, 3})
+        for (std::int64_t batch : {1, 2}) {
+          Tensor a = random::uniform(Shape{batch, m, k}, -1, 1, DType::Float32, static_cast<std::uint64_t>(n * 100 + k));
+          Tensor b = random::uniform(Shape{batch, k, n}, -1, 1, DType::Float32, static_cast<std::uint64_t>(n * 100 + k + 50));
+          auto got = matmul(a, b).to_vector<float>();
+          auto want = matmul(cast(a, DType::Float64), cast(b, DType::Float64)).to_vector<double>();
+          ASSERT_EQ(got.size(), want.size());
+          for (std::size_t i = 0; i < got.size(); ++i)
+            ASSERT_NEAR(got[i], want[i], 1e-5) << "batch " << batch << ", " << m << "x" << k << " @ " << k << "x" << n << ", element " << i;
+        }
+}
+
+}  // namespace
+}  // namespace duet

@@ -101,10 +101,12 @@ TEST(Errors, ConvAndPool) {
 TEST(Errors, ApplyAdamChecksSlotsGradientAndHyperparameters) {
   Variable w(ones({2, 3}), {.name = "w"}), m(zeros({2, 3}), {.name = "m"}), bad(zeros({3}), {.name = "bad_slot"});
   Tensor lr = scalar(0.1f);
-  expect_error<ValueError>([&] { apply_adam(w, bad, m, ones({2, 3}), lr, 0.9, 0.999, 1e-7); }, {"[apply_adam]", "bad_slot", "(3,)", "'w'", "(2, 3)"});
-  expect_error<ShapeError>([&] { apply_adam(w, m, m, ones({3, 2}), lr, 0.9, 0.999, 1e-7); }, {"[apply_adam]", "gradient", "(3, 2)", "(2, 3)"});
-  expect_error<ShapeError>([&] { apply_adam(w, m, m, ones({2, 3}), ones({2}), 0.9, 0.999, 1e-7); }, {"[apply_adam]", "lr_t", "scalar"});
-  expect_error<ValueError>([&] { apply_adam(w, m, m, ones({2, 3}), lr, 1.5, 0.999, 1e-7); }, {"[apply_adam]", "beta_1=1.5"});
+  expect_error<ValueError>([&] { apply_adam(w, bad, Variable(zeros({2, 3})), ones({2, 3}), lr, 0.9, 0.999, 1e-7); }, {"[apply_adam]", "bad_slot", "(3,)", "'w'", "(2, 3)"});
+  Variable v(zeros({2, 3}), {.name = "v"});
+  expect_error<ShapeError>([&] { apply_adam(w, m, v, ones({3, 2}), lr, 0.9, 0.999, 1e-7); }, {"[apply_adam]", "gradient", "(3, 2)", "(2, 3)"});
+  expect_error<ShapeError>([&] { apply_adam(w, m, v, ones({2, 3}), ones({2}), 0.9, 0.999, 1e-7); }, {"[apply_adam]", "lr_t", "scalar"});
+  expect_error<ValueError>([&] { apply_adam(w, m, v, ones({2, 3}), lr, 1.5, 0.999, 1e-7); }, {"[apply_adam]", "beta_1=1.5"});
+  expect_error<ValueError>([&] { apply_adam(w, m, m, ones({2, 3}), lr, 0.9, 0.999, 1e-7); }, {"[apply_adam]", "three different variables"});
   EXPECT_EQ(w.value().to_vector<float>(), std::vector<float>(6, 1.f));  // nothing was applied
 }
 

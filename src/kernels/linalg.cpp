@@ -116,34 +116,43 @@ void matmul_tiny(const Gemm& g, const T* a, const T* b, T* c) {
 alignas(32) const int kTailMask[9][8] = {{0}, {-1}, {-1, -1}, {-1, -1, -1}, {-1, -1, -1, -1}, {-1, -1, -1, -1, -1},
                                          {-1, -1, -1, -1, -1, -1}, {-1, -1, -1, -1, -1, -1, -1}, {-1, -1, -1, -1, -1, -1, -1, -1}};
 
-// Rows of at most 16 columns, with the vector count a compile-time constant (fully unrolled).
+// Rows of at most 16 columns, with the vector count a compile-time constant (fully unrolled). R rows of C
+// are computed together: each row's accumulation is a chain of dependent FMAs (4 cycles each), so one row
+// at a time would be bound by that latency; R independent chains also share each load of a B row.
+template <int NV, int R>
+__attribute__((target("avx2,fma"))) inline void tiny_rows(const float* arow, std::int64_t k, const float* bb, std::int64_t n,
+                                                        __m256i tail, float* crow) {
+  __m256 acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+  for (std::int64_t p = 0; p < k; ++p) {
+    const float* brow = bb + p * n;
+    __m256 bv[NV];
+    for (int v = 0; v + 1 < NV; ++v) bv[v] = _mm256_loadu_ps(brow + 8 * v);
+    bv[NV - 1] = _mm256_maskload_ps(brow + 8 * (NV - 1), tail);
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_broadcast_ss(arow + r * k + p);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float* row = crow + r * n;
+    for (int v = 0; v + 1 < NV; ++v) _mm256_storeu_ps(row + 8 * v, acc[r][v]);
+    _mm256_maskstore_ps(row + 8 * (NV - 1), tail, acc[r][NV - 1]);
+  }
+}
+
 template <int NV>
 __attribute__((target("avx2,fma"))) void matmul_tiny_fixed(const Gemm& g, const float* a, const float* b, float* c) {
   const __m256i tail = _mm256_load_si256(reinterpret_cast<const __m256i*>(kTailMask[g.n - (NV - 1) * 8]));
   for (std::int64_t bi = 0; bi < g.batch; ++bi) {
     const float* ab = a + bi * g.a_batch_stride;
     const float* bb = b + bi * g.b_batch_stride;
-    for (std::int64_t i = 0; i < g.m; ++i) {
-      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-      const float* arow = ab + i * g.k;
-      for (std::int64_t p = 0; p < g.k; ++p) {
-        const __m256 av = _mm256_broadcast_ss(arow + p);
-        const float* brow = bb + p * g.n;
-        if constexpr (NV == 1) {
-          acc0 = _mm256_fmadd_ps(av, _mm256_maskload_ps(brow, tail), acc0);
-        } else {
-          acc0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(brow), acc0);
-          acc1 = _mm256_fmadd_ps(av, _mm256_maskload_ps(brow + 8, tail), acc1);
-        }
-      }
-      float* row = c + (bi * g.m + i) * g.n;
-      if constexpr (NV == 1) {
-        _mm256_maskstore_ps(row, tail, acc0);
-      } else {
-        _mm256_storeu_ps(row, acc0);
-        _mm256_maskstore_ps(row + 8, tail, acc1);
-      }
-    }
+    float* cb = c + bi * g.m * g.n;
+    std::int64_t i = 0;
+    for (; i + 4 <= g.m; i += 4) tiny_rows<NV, 4>(ab + i * g.k, g.k, bb, g.n, tail, cb + i * g.n);
+    for (; i + 2 <= g.m; i += 2) tiny_rows<NV, 2>(ab + i * g.k, g.k, bb, g.n, tail, cb + i * g.n);
+    for (; i < g.m; ++i) tiny_rows<NV, 1>(ab + i * g.k, g.k, bb, g.n, tail, cb + i * g.n);
   }
 }
 

@@ -215,6 +215,10 @@ Tensor apply_adam(const Variable& w, const Variable& m, const Variable& v, const
   checked(w.ref());
   checked(m.ref());
   checked(v.ref());
+  if (w == m || w == v || m == v) {
+    throw ValueError("[apply_adam] the variable '" + w.name() + "' and its slots '" + m.name() + "' and '" + v.name() +
+                     "' must be three different variables");
+  }
   if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon >= 0) || !(decay >= 0 && decay < 1)) {
     throw ValueError("[apply_adam] need 0 <= beta_1, beta_2 < 1, epsilon >= 0 and 0 <= decay < 1; got beta_1=" + std::to_string(beta_1) +
                      ", beta_2=" + std::to_string(beta_2) + ", epsilon=" + std::to_string(epsilon) + ", decay=" + std::to_string(decay));
