@@ -248,6 +248,14 @@ TEST(Summary, FunctionalModelLooksLikeKeras) {
   EXPECT_NE(s.find("Non-trainable params: 0"), std::string::npos) << s;
 }
 
+// A cell wider than its column continues on the next line (as Keras wraps it): columns never run together.
+TEST(Summary, LongLayerNamesWrapInsteadOfRunningIntoTheShape) {
+  Tensor in = Input({10}, DType::Float32, "features");
+  Tensor y = layers::Dense(4, "", true, "glorot_uniform", "zeros", "a_rather_long_dense_layer_name")(in);
+  std::string s = Model(in, y, "wide").summary_string();
+  EXPECT_NE(s.find(" a_rather_long_dense_layer_n (None, 4)                 44\n ame (Dense)\n"), std::string::npos) << s;
+}
+
 TEST(Names, KerasStyleUniqueNames) {
   auto a = layers::Dense(1), b = layers::Dense(1);
   EXPECT_EQ(a->name().substr(0, 5), "dense");

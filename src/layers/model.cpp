@@ -1,4 +1,5 @@
 // Functional, Sequential and subclassed models, and Keras-style summary().
+#include <algorithm>
 #include <iomanip>
 #include <sstream>
 
@@ -162,8 +163,24 @@ std::string Model::summary_string() {
   const std::string rule(65, '_'), dbl(65, '=');
   os << "Model: \"" << name() << "\"\n" << rule << "\n";
   os << " " << std::left << std::setw(28) << "Layer (type)" << std::setw(26) << "Output Shape" << "Param #\n" << dbl << "\n";
+  // A cell longer than its column continues on the next line (as Keras wraps), so columns never run together.
+  auto print_row = [&os](const std::vector<std::string>& cells) {
+    const std::size_t widths[] = {27, 25, 20};
+    std::size_t lines = 1;
+    for (std::size_t c = 0; c < cells.size(); ++c) lines = std::max(lines, (cells[c].size() + widths[c] - 1) / widths[c]);
+    for (std::size_t l = 0; l < lines; ++l) {
+      std::string line = " ";
+      for (std::size_t c = 0; c < cells.size(); ++c) {
+        std::string part = l * widths[c] < cells[c].size() ? cells[c].substr(l * widths[c], widths[c]) : "";
+        if (c + 1 < cells.size()) part.resize(widths[c] + 1, ' ');
+        line += part;
+      }
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      os << line << "\n";
+    }
+  };
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    os << " " << std::left << std::setw(28) << rows[i].layer << std::setw(26) << rows[i].shape << with_commas(rows[i].params) << "\n";
+    print_row({rows[i].layer, rows[i].shape, with_commas(rows[i].params)});
     os << (i + 1 < rows.size() ? "\n" : "");
   }
   os << dbl << "\n";
