@@ -213,3 +213,34 @@ TEST(Optimizers, EachReducesALoss) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// A layer that updates state and then reads a value: traced, the partial trace (with its assign_add)
+// is rolled back when call() hits the value read, and the probe run that finds the host step's output
+// shape leaves the state as it was. So each call of the compiled function counts exactly once.
+class CountingReader : public Layer {
+ public:
+  CountingReader() : Layer("CountingReader") {}
+  void build(const std::vector<Shape>&) override { count = add_weight("count", Shape{}, "zeros", false); }
+  Tensor call(const Tensor& x, bool) override {
+    count.assign_add(scalar(1.f));
+    return sum(x).item<float>() > 0 ? x : -x;  // value read: a graph break
+  }
+  Variable count;
+};
+
+TEST(GraphBreak, StateChangedBeforeTheValueReadHappensOncePerCall) {
+  config::set_log_handler([](config::LogLevel, const std::string&) {});
+  auto layer = make_layer<CountingReader>();
+  auto f = function([&](const Tensor& x) { return (*layer)(x) * 2.f; }, {.name = "counting"});
+  Tensor x = constant({1.f, -3.f});
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(f(x).to_vector<float>(), (std::vector<float>{-2.f, 6.f}));
+  EXPECT_TRUE(layer->runs_as_host_step());
+  EXPECT_EQ(layer->count.value().item<float>(), 3.f) << f.graph_text();
+  config::set_log_handler(nullptr);
+}
+
+}  // namespace
+}  // namespace duet

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <set>
+#include <unordered_set>
 
 #include "core/symbolic_hook.h"
 #include "core/tensor_impl.h"
@@ -64,6 +65,17 @@ Tensors GraphTracer::append(const OpDef& op, std::span<const Tensor> inputs, con
   Tensors out;
   for (std::size_t i = 0; i < n->outputs.size(); ++i) out.push_back(g_.symbolic({n, static_cast<int>(i)}));
   return out;
+}
+
+void GraphTracer::rollback(const Checkpoint& c) {
+  std::unordered_set<const Node*> dropped;
+  const auto& nodes = g_.nodes();
+  for (std::size_t i = c.nodes; i < nodes.size(); ++i)
+    if (nodes[i]->op != &placeholder_op()) dropped.insert(nodes[i].get());
+  if (dropped.empty()) return;
+  for (auto it = consts_.begin(); it != consts_.end();) it = dropped.count(it->second.node) ? consts_.erase(it) : std::next(it);
+  g_.remove_if([&](const Node* n) { return dropped.count(n) != 0; });
+  last_stateful_ = c.last_stateful;
 }
 
 EagerScope::EagerScope() : saved_(internal::current_tracer()), saved_graph_(t_graph_tracer) {

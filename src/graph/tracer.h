@@ -27,6 +27,16 @@ class GraphTracer : public internal::Tracer {
   // Variables may be created only on a function's first trace (TensorFlow's rule).
   bool allow_variable_creation = true;
 
+  // A point in the trace to return to when a partial trace is abandoned (a layer's call() that turned out
+  // to read values): rollback drops every node appended since, so none of its side effects stay in the
+  // graph. Placeholders for captured outer values stay (they are arguments by then).
+  struct Checkpoint {
+    std::size_t nodes;
+    Node* last_stateful;
+  };
+  Checkpoint checkpoint() const { return {g_.nodes().size(), last_stateful_}; }
+  void rollback(const Checkpoint& c);
+
  private:
   Graph& g_;
   GraphTracer* parent_;

@@ -13,6 +13,7 @@
 #include "autodiff/vjp.h"
 #include "graph/tracer.h"
 #include "layers/functional.h"
+#include "ops/variable_impl.h"
 
 namespace duet {
 namespace {
@@ -165,10 +166,13 @@ std::vector<Tensor> Layer::call_now(const std::vector<Tensor>& xs, bool training
   if (tracer && (dynamic_ || host_step_)) return call_as_host_step(xs, training, dynamic_ ? "it is dynamic" : "");
   CallingScope scope(this);
   if (!tracer) return call(xs, training);
+  const auto before = tracer->checkpoint();
   try {
     return call(xs, training);
   } catch (const SymbolicValueError& e) {
-    // The partial trace of this call is dead code (DCE removes it); the layer runs as a host step instead.
+    // The layer runs as a host step instead; the partial trace goes, side effects included (an assign
+    // traced before the value read would otherwise run on every call in addition to the host step's).
+    tracer->rollback(before);
     return call_as_host_step(xs, training, e.what());
   }
 }
@@ -199,7 +203,17 @@ std::vector<Tensor> Layer::call_as_host_step(const std::vector<Tensor>& xs, bool
   if (auto shapes = compute_output_shape(shapes_of(xs))) {
     for (const auto& s : *shapes) specs.push_back({xs[0].dtype(), s});
   } else {
+    // The probe run must not change state: the weights' values are put back afterwards (an assign during
+    // the probe writes a new buffer, since the saved handles still share the old one).
     graph::EagerScope eager;
+    std::vector<std::pair<Variable, Tensor>> saved;
+    for (const auto& w : weights()) saved.emplace_back(w, w.ref()->value);
+    struct Restore {
+      std::vector<std::pair<Variable, Tensor>>& s;
+      ~Restore() {
+        for (auto& [w, v] : s) w.ref()->value = v;
+      }
+    } restore{saved};
     std::vector<Tensor> probe;
     for (const Tensor& x : xs) {
       std::vector<std::int64_t> d;
