@@ -22,15 +22,23 @@ Attrs& Attrs::set(std::string key, AttrValue v) {
   return *this;
 }
 
+namespace {
+// Kernels look attrs up on every call: keys that differ in length or last character (transpose_a vs
+// transpose_b) are told apart without a memcmp call.
+inline bool same_key(const std::string& a, std::string_view b) {
+  return a.size() == b.size() && (b.empty() || a.back() == b.back()) && std::string_view(a) == b;
+}
+}  // namespace
+
 bool Attrs::has(std::string_view key) const {
   for (auto& p : items_)
-    if (p.first == key) return true;
+    if (same_key(p.first, key)) return true;
   return false;
 }
 
 const AttrValue& Attrs::get(std::string_view key) const {
   for (auto& p : items_)
-    if (p.first == key) return p.second;
+    if (same_key(p.first, key)) return p.second;
   throw ValueError("[Attrs] missing attribute '" + std::string(key) + "' (have: " + str() + ")");
 }
 
