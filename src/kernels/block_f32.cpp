@@ -2,9 +2,9 @@
 // one after another over blocks that stay in L1, so these are plain loops over raw pointers: no tensors,
 // no threading (the group splits its blocks across threads), no dispatch.
 #include <algorithm>
-#include <cmath>
 
 #include "kernels/kernels.h"
+#include "kernels/scalar_fns.h"
 #include "kernels/vmath.h"
 
 namespace duet::kernels::f32block {
@@ -48,25 +48,18 @@ void math(vmath::Fn fn, const float* const* in, const bool* scalar, float* out, 
 
 }  // namespace
 
-void add(const float* const* in, const bool* s, float* out, std::int64_t n) { binary(in, s, out, n, [](float a, float b) { return a + b; }); }
-void sub(const float* const* in, const bool* s, float* out, std::int64_t n) { binary(in, s, out, n, [](float a, float b) { return a - b; }); }
-void mul(const float* const* in, const bool* s, float* out, std::int64_t n) { binary(in, s, out, n, [](float a, float b) { return a * b; }); }
-void div(const float* const* in, const bool* s, float* out, std::int64_t n) { binary(in, s, out, n, [](float a, float b) { return a / b; }); }
-// NaN propagates, as in the general kernels.
-void maximum(const float* const* in, const bool* s, float* out, std::int64_t n) {
-  binary(in, s, out, n, [](float a, float b) { return (a >= b || a != a) ? a : b; });
-}
-void minimum(const float* const* in, const bool* s, float* out, std::int64_t n) {
-  binary(in, s, out, n, [](float a, float b) { return (a <= b || a != a) ? a : b; });
-}
-void neg(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, [](float a) { return -a; }); }
-void abs(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, [](float a) { return a < 0 ? -a : a; }); }
-void relu(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, [](float a) { return a > 0 ? a : 0.f; }); }
-void relu_grad(const float* const* in, const bool* s, float* out, std::int64_t n) {
-  binary(in, s, out, n, [](float y, float g) { return y > 0 ? g : 0.f; });
-}
-void sqrt(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, [](float a) { return std::sqrt(a); }); }
-void rsqrt(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, [](float a) { return 1.f / std::sqrt(a); }); }
+void add(const float* const* in, const bool* s, float* out, std::int64_t n) { binary(in, s, out, n, fn::Add{}); }
+void sub(const float* const* in, const bool* s, float* out, std::int64_t n) { binary(in, s, out, n, fn::Sub{}); }
+void mul(const float* const* in, const bool* s, float* out, std::int64_t n) { binary(in, s, out, n, fn::Mul{}); }
+void div(const float* const* in, const bool* s, float* out, std::int64_t n) { binary(in, s, out, n, fn::Div{}); }
+void maximum(const float* const* in, const bool* s, float* out, std::int64_t n) { binary(in, s, out, n, fn::Maximum{}); }
+void minimum(const float* const* in, const bool* s, float* out, std::int64_t n) { binary(in, s, out, n, fn::Minimum{}); }
+void relu_grad(const float* const* in, const bool* s, float* out, std::int64_t n) { binary(in, s, out, n, fn::ReluGrad{}); }
+void neg(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, fn::Neg{}); }
+void abs(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, fn::Abs{}); }
+void relu(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, fn::Relu{}); }
+void sqrt(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, fn::Sqrt{}); }
+void rsqrt(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, fn::Rsqrt{}); }
 void exp(const float* const* in, const bool* s, float* out, std::int64_t n) { math(vmath::Fn::Exp, in, s, out, n); }
 void log(const float* const* in, const bool* s, float* out, std::int64_t n) { math(vmath::Fn::Log, in, s, out, n); }
 void log1p(const float* const* in, const bool* s, float* out, std::int64_t n) { math(vmath::Fn::Log1p, in, s, out, n); }

@@ -62,16 +62,11 @@ ConvPrims& conv_prims(const Conv2DGeom& g, Pass pass, Epilogue ep = {}) {
       ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
       fwd_attr.set_post_ops(ops);
     }
-    auto fwd_desc = [&] {
-      if (ep.bias) {
-        dnnl::memory::desc b_md({g.o}, dt::f32, tag::x);
-        return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, x_any, w_any,
-                                               b_md, y_any, strides, dil, pl, pr);
-      }
-      return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, x_any, w_any,
-                                             y_any, strides, dil, pl, pr);
-    };
-    dnnl::convolution_forward::primitive_desc fpd(fwd_desc(), pass == Pass::Forward ? fwd_attr : attr, eng);
+    // A zero memory descriptor as the bias means "no bias" to oneDNN.
+    const dnnl::memory::desc b_md = ep.bias ? dnnl::memory::desc({g.o}, dt::f32, tag::x) : dnnl::memory::desc();
+    dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, x_any, w_any, b_md,
+                                       y_any, strides, dil, pl, pr);
+    dnnl::convolution_forward::primitive_desc fpd(fd, pass == Pass::Forward ? fwd_attr : attr, eng);
     ConvPrims p;
     p.x_user = x_user;
     p.w_user = w_user;

@@ -5,6 +5,7 @@
 #include "core/tensor_impl.h"
 #include "kernels/broadcast.h"
 #include "kernels/kernels.h"
+#include "kernels/scalar_fns.h"
 #include "kernels/vmath.h"
 
 namespace duet::kernels {
@@ -127,15 +128,15 @@ T ipow(T base, T e) {
 
 }  // namespace
 
-void add(KernelContext& k) { arith(k, [](auto a, auto b) { return a + b; }); }
-void sub(KernelContext& k) { arith(k, [](auto a, auto b) { return a - b; }); }
-void mul(KernelContext& k) { arith(k, [](auto a, auto b) { return a * b; }); }
+void add(KernelContext& k) { arith(k, fn::Add{}); }
+void sub(KernelContext& k) { arith(k, fn::Sub{}); }
+void mul(KernelContext& k) { arith(k, fn::Mul{}); }
 
 void div(KernelContext& k) {
   DType d = k.inputs[0].dtype();
   if (d == DType::Int32) check_int_divisor<std::int32_t>(k.inputs[1], "div");
   if (d == DType::Int64) check_int_divisor<std::int64_t>(k.inputs[1], "div");
-  arith(k, [](auto a, auto b) { return a / b; });
+  arith(k, fn::Div{});
 }
 
 void pow(KernelContext& k) {
@@ -156,13 +157,8 @@ void pow(KernelContext& k) {
   });
 }
 
-// NaN propagates through maximum/minimum (as in NumPy and TensorFlow).
-void maximum(KernelContext& k) {
-  arith(k, [](auto a, auto b) { return (a >= b || a != a) ? a : b; });
-}
-void minimum(KernelContext& k) {
-  arith(k, [](auto a, auto b) { return (a <= b || a != a) ? a : b; });
-}
+void maximum(KernelContext& k) { arith(k, fn::Maximum{}); }
+void minimum(KernelContext& k) { arith(k, fn::Minimum{}); }
 void equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a == b; }); }
 void not_equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a != b; }); }
 void less(KernelContext& k) { compare(k, [](auto a, auto b) { return a < b; }); }
@@ -196,12 +192,12 @@ void select(KernelContext& k) {
   });
 }
 
-void neg(KernelContext& k) { unary(k, [](auto a) { return -a; }); }
-void abs(KernelContext& k) { unary(k, [](auto a) { return a < 0 ? -a : a; }); }
+void neg(KernelContext& k) { unary(k, fn::Neg{}); }
+void abs(KernelContext& k) { unary(k, fn::Abs{}); }
 void sign(KernelContext& k) { unary(k, [](auto a) { return (a > 0) - (a < 0); }); }
-void relu(KernelContext& k) { unary(k, [](auto a) { return a > 0 ? a : decltype(a)(0); }); }
+void relu(KernelContext& k) { unary(k, fn::Relu{}); }
 void relu_grad(KernelContext& k) {
-  arith(k, [](auto y, auto g) { return y > 0 ? g : decltype(g)(0); });
+  arith(k, fn::ReluGrad{});
 }
 void exp(KernelContext& k) { unary_vm(k, vmath::Fn::Exp); }
 void log(KernelContext& k) { unary_vm(k, vmath::Fn::Log); }
@@ -212,10 +208,10 @@ void tan(KernelContext& k) { unary_vm(k, vmath::Fn::Tan); }
 void tanh(KernelContext& k) { unary_vm(k, vmath::Fn::Tanh); }
 void erf(KernelContext& k) { unary_vm(k, vmath::Fn::Erf); }
 void sqrt(KernelContext& k) {
-  unary(k, [](auto a) { return std::sqrt(a); });
+  unary(k, fn::Sqrt{});
 }
 void rsqrt(KernelContext& k) {
-  unary(k, [](auto a) { return decltype(a)(1) / std::sqrt(a); });
+  unary(k, fn::Rsqrt{});
 }
 
 void sigmoid(KernelContext& k) { unary_vm(k, vmath::Fn::Sigmoid); }

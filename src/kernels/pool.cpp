@@ -45,19 +45,6 @@ void for_each_window(const Conv2DGeom& g, F f, bool per_image = false) {
   }
 }
 
-// The position in a window that receives its output's gradient: the first element equal to the max
-// (NaN matches NaN). Returns -1 when none does.
-template <class T>
-std::int64_t first_max(const T* x, T y, const Conv2DGeom& g, std::int64_t n, std::int64_t c, std::int64_t y0, std::int64_t y1,
-                       std::int64_t x0, std::int64_t x1) {
-  for (std::int64_t iy = y0; iy < y1; ++iy)
-    for (std::int64_t ix = x0; ix < x1; ++ix) {
-      std::int64_t i = ((n * g.h + iy) * g.w + ix) * g.c + c;
-      if (x[i] == y || (y != y && x[i] != x[i])) return i;
-    }
-  return -1;
-}
-
 template <class T>
 T lowest() {
   return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
@@ -88,6 +75,45 @@ void pool_forward(KernelContext& k, Init init, Combine combine, Finish finish) {
   });
 }
 
+// Lane masks of T's size, for branch-free selection (GCC vectorizes mask arithmetic where ?: on floats is not).
+template <class T>
+using MaskOf = std::conditional_t<sizeof(T) == 1, std::uint8_t, std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>;
+
+template <class T>
+T select_bits(T v, MaskOf<T> mask) {
+  return std::bit_cast<T>(static_cast<MaskOf<T>>(std::bit_cast<MaskOf<T>>(v) & mask));
+}
+
+// Both max-pool gradients route through one rule: a window's output takes the first input (in row-major
+// window order) equal to the max, NaN matching NaN. Each window walks its positions in order with a per-channel
+// `open` mask; f(o, i, take) sees the output offset o, the input offset i and the channels this position takes.
+template <class T, class F>
+void for_each_first_max(const Conv2DGeom& g, const T* px, const T* py, F f) {
+  using U = MaskOf<T>;
+  const std::int64_t C = g.c;
+  for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1) {
+    thread_local std::vector<U> open_v, take_v;
+    open_v.assign(static_cast<std::size_t>(C), static_cast<U>(~U(0)));
+    take_v.resize(static_cast<std::size_t>(C));
+    U* __restrict open = open_v.data();
+    U* __restrict take = take_v.data();
+    const std::int64_t o = ((n * g.y.out + oy) * g.x.out + ox) * C;
+    const T* __restrict ymax = py + o;
+    for (std::int64_t iy = y0; iy < y1; ++iy)
+      for (std::int64_t ix = x0; ix < x1; ++ix) {
+        const std::int64_t i = ((n * g.h + iy) * g.w + ix) * C;
+        const T* __restrict x = px + i;
+        for (std::int64_t c = 0; c < C; ++c) {
+          const T v = x[c], m = ymax[c];
+          const U hit = static_cast<U>(U(0) - static_cast<U>((v == m) | ((m != m) & (v != v))));
+          take[c] = static_cast<U>(hit & open[c]);
+          open[c] = static_cast<U>(open[c] & ~hit);
+        }
+        f(o, i, static_cast<const U*>(take));
+      }
+  }, /*per_image=*/true);
+}
+
 }  // namespace
 
 // NaN propagates through the max.
@@ -106,54 +132,18 @@ void avg_pool2d(KernelContext& k) {
       });
 }
 
-// One window position of max_pool2d_grad: channels whose max this input is take their remaining gradient.
-// Branch-free (the float case selects with bit masks, which GCC vectorizes where ?: on floats is not).
-template <class T>
-void route_to_max(const T* __restrict x, const T* __restrict ymax, T* __restrict rest, T* __restrict d, std::int64_t C) {
-  if constexpr (std::is_floating_point_v<T>) {
-    using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-    for (std::int64_t c = 0; c < C; ++c) {
-      const T v = x[c], m = ymax[c];
-      const U hit = U(0) - static_cast<U>((v == m) | ((m != m) & (v != v)));
-      const U r = std::bit_cast<U>(rest[c]);
-      d[c] += std::bit_cast<T>(r & hit);
-      rest[c] = std::bit_cast<T>(r & ~hit);
-    }
-  } else {
-    for (std::int64_t c = 0; c < C; ++c) {
-      const bool hit = x[c] == ymax[c];
-      d[c] += hit ? rest[c] : T(0);
-      rest[c] = hit ? T(0) : rest[c];
-    }
-  }
-}
-
-// The gradient goes to the first element of each window equal to the window's max (NaN matches NaN).
-// Vectorized along channels: each window walks its positions in order, and a channel's gradient is
-// handed to the first position that matches and is then used up.
+// Each output's gradient goes to the input its window's max came from.
 void max_pool2d_grad(KernelContext& k) {
   const Tensor& x = k.inputs[0];
   Conv2DGeom g = pool_geom(x.shape(), k.attrs);
   visit_dtype(x.dtype(), [&](auto z) {
     using T = decltype(z);
-    const T* px = ptr<T>(x);
-    const T* py = ptr<T>(k.inputs[1]);
     const T* pg = ptr<T>(k.inputs[2]);
     T* pd = ptr<T>(k.outputs[0]);
-    const std::int64_t C = g.c;
     std::memset(pd, 0, sizeof(T) * static_cast<std::size_t>(x.num_elements()));
-    for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1) {
-      thread_local std::vector<T> left;  // per channel: gradient not yet handed out
-      const std::int64_t o = ((n * g.y.out + oy) * g.x.out + ox) * C;
-      left.assign(pg + o, pg + o + C);
-      T* rest = left.data();
-      const T* ymax = py + o;
-      for (std::int64_t iy = y0; iy < y1; ++iy)
-        for (std::int64_t ix = x0; ix < x1; ++ix) {
-          const std::int64_t i = ((n * g.h + iy) * g.w + ix) * C;
-          route_to_max(px + i, ymax, rest, pd + i, C);
-        }
-    }, /*per_image=*/true);
+    for_each_first_max(g, ptr<T>(x), ptr<T>(k.inputs[1]), [&](std::int64_t o, std::int64_t i, const MaskOf<T>* take) {
+      for (std::int64_t c = 0; c < g.c; ++c) pd[i + c] += select_bits(pg[o + c], take[c]);
+    });
   });
 }
 
@@ -163,16 +153,11 @@ void max_pool2d_grad_grad(KernelContext& k) {
   Conv2DGeom g = pool_geom(x.shape(), k.attrs);
   visit_dtype(x.dtype(), [&](auto z) {
     using T = decltype(z);
-    const T* px = ptr<T>(x);
-    const T* py = ptr<T>(k.inputs[1]);
     const T* pdd = ptr<T>(k.inputs[2]);
     T* out = ptr<T>(k.outputs[0]);
-    for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1) {
-      std::int64_t o = ((n * g.y.out + oy) * g.x.out + ox) * g.c;
-      for (std::int64_t c = 0; c < g.c; ++c) {
-        std::int64_t i = first_max(px, py[o + c], g, n, c, y0, y1, x0, x1);
-        out[o + c] = i >= 0 ? pdd[i] : T(0);
-      }
+    std::memset(out, 0, sizeof(T) * static_cast<std::size_t>(k.outputs[0].num_elements()));
+    for_each_first_max(g, ptr<T>(x), ptr<T>(k.inputs[1]), [&](std::int64_t o, std::int64_t i, const MaskOf<T>* take) {
+      for (std::int64_t c = 0; c < g.c; ++c) out[o + c] += select_bits(pdd[i + c], take[c]);
     });
   });
 }

@@ -4,6 +4,7 @@
 #include "duet/ops.h"
 #include "kernels/kernels.h"
 #include "ops/conv_geom.h"
+#include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
 
@@ -202,6 +203,7 @@ void register_conv_ops(std::vector<const OpDef*>& r) {
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Conv2DOptions& o) { return call(kConv2D, {x, w}, conv_attrs(o)); }
 const OpDef& fused_conv2d_op() { return kFusedConv2D; }
+const OpDef& conv2d_op() { return kConv2D; }
 
 Tensor conv2d_backprop_input(const Tensor& g, const Tensor& w, const Tensor& like, const Conv2DOptions& o) {
   return call(kConv2DBackpropInput, {g, w, like}, conv_attrs(o));

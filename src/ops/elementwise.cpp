@@ -4,6 +4,7 @@
 
 #include "duet/ops.h"
 #include "kernels/kernels.h"
+#include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
 
@@ -247,6 +248,7 @@ Tensor neg(const Tensor& x) { return call(kNeg, {x}); }
 Tensor abs(const Tensor& x) { return call(kAbs, {x}); }
 Tensor sign(const Tensor& x) { return call(kSign, {x}); }
 Tensor relu(const Tensor& x) { return call(kRelu, {x}); }
+const OpDef& relu_op() { return kRelu; }
 Tensor relu_grad(const Tensor& y, const Tensor& dy) { return binary(kReluGrad, y, dy); }
 Tensor exp(const Tensor& x) { return call(kExp, {x}); }
 Tensor log(const Tensor& x) { return call(kLog, {x}); }

@@ -11,6 +11,18 @@
 
 namespace duet {
 
+void FusedProgram::finalize(const std::vector<TensorSpec>& inputs) {
+  output_of.assign(instrs.size(), -1);
+  for (std::size_t o = 0; o < outputs.size(); ++o) output_of[static_cast<std::size_t>(outputs[o])] = static_cast<int>(o);
+  f32_blocks = true;
+  for (const auto& t : inputs) f32_blocks = f32_blocks && t.dtype == DType::Float32;
+  for (auto& i : instrs) {
+    f32_blocks = f32_blocks && i.dtype == DType::Float32 && i.op->block_f32 && i.args.size() <= kMaxBlockArgs;
+    for (std::size_t j = 0; j < i.args.size() && j < kMaxBlockArgs; ++j)
+      i.scalar[j] = i.args[j] >= 0 && inputs[static_cast<std::size_t>(i.args[j])].shape.num_elements() == 1;
+  }
+}
+
 std::string FusedProgram::describe() const {
   std::string s = "[";
   for (std::size_t i = 0; i < instrs.size(); ++i) s += (i ? " " : "") + std::string(instrs[i].op->name);
@@ -34,20 +46,9 @@ void infer_fused(InferContext& c) {
 // Float32 groups whose members all have block kernels run on raw pointers over L1-sized blocks; an
 // instruction that is a group output writes straight into the output tensor.
 constexpr std::int64_t kF32Block = 1024;
-constexpr std::size_t kMaxArgs = 4;
-
-bool runs_on_f32_blocks(const FusedProgram& p, std::span<const Tensor> inputs) {
-  for (const Tensor& t : inputs)
-    if (t.dtype() != DType::Float32) return false;
-  for (const auto& i : p.instrs)
-    if (i.dtype != DType::Float32 || !i.op->block_f32 || i.args.size() > kMaxArgs) return false;
-  return true;
-}
 
 void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
   const std::size_t ni = p.instrs.size();
-  std::vector<int> output_of(ni, -1);  // instruction -> its output (the fusion pass lists each member once)
-  for (std::size_t o = 0; o < p.outputs.size(); ++o) output_of[static_cast<std::size_t>(p.outputs[o])] = static_cast<int>(o);
   const std::int64_t nblocks = (n + kF32Block - 1) / kF32Block;
   // Threads claim a few blocks at a time, so one slowed down (a shared machine) does not hold up the rest.
   constexpr std::int64_t kClaim = 4;
@@ -64,22 +65,15 @@ void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
       const std::int64_t off = blk * kF32Block, m = std::min(kF32Block, n - off);
       for (std::size_t i = 0; i < ni; ++i) {
         const auto& instr = p.instrs[i];
-        const float* in[kMaxArgs];
-        bool scalar[kMaxArgs];
+        const float* in[FusedProgram::kMaxBlockArgs];
         for (std::size_t j = 0; j < instr.args.size(); ++j) {
-          int a = instr.args[j];
-          if (a >= 0) {
-            const Tensor& e = k.inputs[static_cast<std::size_t>(a)];
-            scalar[j] = e.num_elements() == 1;
-            in[j] = static_cast<const float*>(raw(e)) + (scalar[j] ? 0 : off);
-          } else {
-            scalar[j] = false;
-            in[j] = result[static_cast<std::size_t>(-a - 1)];
-          }
+          const int a = instr.args[j];
+          in[j] = a < 0 ? result[static_cast<std::size_t>(-a - 1)]
+                        : static_cast<const float*>(raw(k.inputs[static_cast<std::size_t>(a)])) + (instr.scalar[j] ? 0 : off);
         }
-        float* out = output_of[i] >= 0 ? static_cast<float*>(raw(k.outputs[static_cast<std::size_t>(output_of[i])])) + off
-                                       : buffers.data() + p.slot[i] * kF32Block;
-        instr.op->block_f32(in, scalar, out, m);
+        const int o = p.output_of[i];
+        float* out = o >= 0 ? static_cast<float*>(raw(k.outputs[static_cast<std::size_t>(o)])) + off : buffers.data() + p.slot[i] * kF32Block;
+        instr.op->block_f32(in, instr.scalar.data(), out, m);
         result[i] = out;
       }
     }
@@ -96,7 +90,7 @@ void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
 void fused_kernel(KernelContext& k) {
   const auto& p = static_cast<const FusedProgram&>(*k.attrs.fn("program"));
   const std::int64_t n = k.outputs[0].num_elements();
-  if (runs_on_f32_blocks(p, k.inputs)) {
+  if (p.f32_blocks) {
     run_f32_blocks(p, k, n);
     return;
   }

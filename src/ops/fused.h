@@ -3,22 +3,30 @@
 // small enough to stay in cache) with the member ops' own kernels, so the group makes one pass over
 // memory instead of one per op. Float32 groups whose members all have block kernels (OpDef::block_f32)
 // run on raw pointers over L1-sized blocks. Built by the fusion pass; never dispatched by user code.
+#include <array>
+
 #include "ops/op_def.h"
 
 namespace duet {
 
 struct FusedProgram : Callable {
+  static constexpr std::size_t kMaxBlockArgs = 4;
   struct Instr {
     const OpDef* op;
     Attrs attrs;
     std::vector<int> args;  // >= 0: external input index; < 0: temp -(arg + 1) (an earlier instruction)
     DType dtype;            // of this instruction's result
+    std::array<bool, kMaxBlockArgs> scalar{};  // block path: args that are one-element inputs
   };
   std::vector<Instr> instrs;
   std::vector<int> outputs;  // instruction index of each fused output
   std::vector<int> slot;     // instruction -> reusable block buffer
   int num_slots = 0;
   Shape shape;  // of every full-size input and every output (fully known)
+  // Derived once by finalize() from the above and the external inputs' specs:
+  std::vector<int> output_of;  // instruction -> its output index, or -1
+  bool f32_blocks = false;     // every value float32 and every member has a block kernel
+  void finalize(const std::vector<TensorSpec>& inputs);
   std::string describe() const override;
 };
 
@@ -26,5 +34,9 @@ const OpDef& fused_elementwise_op();
 // FusedConv2D (x, w, b; attrs of conv2d + activation "" or "relu"): activation(conv2d(x, w) + b) as one
 // oneDNN primitive. Built by the conv_bias_activation pass (src/ops/conv.cpp).
 const OpDef& fused_conv2d_op();
+// The chain that pass matches, compared by OpDef identity.
+const OpDef& conv2d_op();
+const OpDef& bias_add_op();
+const OpDef& relu_op();
 
 }  // namespace duet

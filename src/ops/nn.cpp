@@ -2,6 +2,7 @@
 #include "duet/nn.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
+#include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
 
@@ -120,6 +121,7 @@ Tensor softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& log
   return call(kDenseCE, {labels.defined() && logits.defined() ? cast(labels, logits.dtype()) : labels, logits});
 }
 Tensor bias_add(const Tensor& x, const Tensor& b) { return call(kBiasAdd, {x, b}); }
+const OpDef& bias_add_op() { return kBiasAdd; }
 Tensor dropout(const Tensor& x, double rate, bool training, std::optional<std::uint64_t> seed) {
   if (!(rate >= 0 && rate < 1)) throw ValueError("[dropout] rate must be in [0, 1), got " + std::to_string(rate));
   if (!training || rate == 0) return x;

@@ -24,18 +24,18 @@ class ConvBiasActivation : public Pass {
         reader[v.node] = n.get();
       }
     for (const auto& v : g.outputs()) ++readers[v.node];
-    auto is = [](const graph::Node* n, const char* op) { return std::string_view(n->op->name) == op && n->control_inputs.empty(); };
+    auto is = [](const graph::Node* n, const OpDef& op) { return n->op == &op && n->control_inputs.empty(); };
 
     std::unordered_map<const graph::Node*, graph::Node*> replaced_by;  // last node of a chain -> fused node
     std::unordered_set<const graph::Node*> removed;
     int relus = 0;
     for (const auto& sp : g.nodes()) {
       graph::Node* bias = sp.get();
-      if (!is(bias, "BiasAdd") || removed.count(bias)) continue;
+      if (!is(bias, bias_add_op()) || removed.count(bias)) continue;
       graph::Node* conv = bias->inputs[0].node;
-      if (!is(conv, "Conv2D") || readers[conv] != 1 || bias->outputs[0].dtype != conv->outputs[0].dtype) continue;
+      if (!is(conv, conv2d_op()) || readers[conv] != 1 || bias->outputs[0].dtype != conv->outputs[0].dtype) continue;
       // The relu, if bias_add's only reader is one.
-      graph::Node* relu = readers[bias] == 1 && reader.count(bias) && is(reader[bias], "Relu") ? reader[bias] : nullptr;
+      graph::Node* relu = readers[bias] == 1 && reader.count(bias) && is(reader[bias], relu_op()) ? reader[bias] : nullptr;
       graph::Node* last = relu ? relu : bias;
       Attrs attrs = conv->attrs;
       attrs.set("activation", std::string(relu ? "relu" : ""));

@@ -156,6 +156,9 @@ class Fusion : public Pass {
         for (int a : prog->instrs[i].args)  // operands whose last use is this instruction free their slot after it
           if (a < 0 && last[static_cast<std::size_t>(-a - 1)] == static_cast<int>(i)) free_slots.push_back(prog->slot[static_cast<std::size_t>(-a - 1)]);
       }
+      std::vector<TensorSpec> input_specs;
+      for (const auto& v : externals) input_specs.push_back(v.node->outputs[static_cast<std::size_t>(v.index)]);
+      prog->finalize(input_specs);
       std::vector<TensorSpec> specs;
       for (int o : prog->outputs) specs.push_back({prog->instrs[static_cast<std::size_t>(o)].dtype, prog->shape});
       graph::Node* f = g.add(&fused_elementwise_op(), externals, {{"program", FnRef(prog)}}, specs);
