@@ -42,41 +42,32 @@ void read_kernel(KernelContext& k) {
   k.outputs[0] = make_view(v->value, v->shape);
 }
 
-// Writes happen in place when nobody else holds the old buffer; otherwise the variable gets a new
-// buffer, so tensors read earlier keep the value they had (copy on write).
-bool sole_owner(const VariableImpl& v) {
+// Where a write to v goes: v's own buffer when nobody else holds it, else a new one (copy on write, so
+// tensors read earlier keep the value they had). Decide before taking any other reference to v.value.
+Tensor write_target(const VariableImpl& v) {
   TensorImpl* t = v.value.impl();
-  return t->refs.load() == 1 && t->buffer->refs.load() == 1;
+  const bool sole_owner = t->refs.load() == 1 && t->buffer->refs.load() == 1;
+  return sole_owner ? v.value : make_concrete(v.dtype, v.shape);
 }
 
+// Every element is read before it is written, so computing in place is safe.
 template <class Combine>
 void update(KernelContext& k, Combine combine) {
   VariableImpl& v = *k.attrs.var("var");
-  const Tensor& x = k.inputs[0];
-  if (sole_owner(v)) {
-    Tensor in[2] = {v.value, x};
-    KernelContext kc{k.op, std::span<const Tensor>(in, 2), k.attrs, k.specs, std::span<Tensor>(&v.value, 1)};
-    combine(kc);
-  } else {
-    Tensor next = make_concrete(v.dtype, v.shape);
-    Tensor in[2] = {v.value, x};
-    KernelContext kc{k.op, std::span<const Tensor>(in, 2), k.attrs, k.specs, std::span<Tensor>(&next, 1)};
-    combine(kc);
-    v.value = std::move(next);
-  }
+  Tensor out = write_target(v);
+  Tensor in[2] = {v.value, k.inputs[0]};
+  KernelContext kc{k.op, std::span<const Tensor>(in, 2), k.attrs, k.specs, std::span<Tensor>(&out, 1)};
+  combine(kc);
+  v.value = std::move(out);
   k.outputs[0] = make_view(v.value, v.shape);
 }
 
 void assign_kernel(KernelContext& k) {
   VariableImpl& v = *k.attrs.var("var");
   const Tensor& x = k.inputs[0];
-  if (sole_owner(v)) {
-    std::memcpy(raw(v.value), raw(x), static_cast<std::size_t>(x.num_elements()) * dtype_size(x.dtype()));
-  } else {
-    Tensor next = make_concrete(v.dtype, v.shape);
-    std::memcpy(raw(next), raw(x), static_cast<std::size_t>(x.num_elements()) * dtype_size(x.dtype()));
-    v.value = std::move(next);
-  }
+  Tensor out = write_target(v);
+  std::memcpy(raw(out), raw(x), static_cast<std::size_t>(x.num_elements()) * dtype_size(x.dtype()));
+  v.value = std::move(out);
   k.outputs[0] = make_view(v.value, v.shape);
 }
 void assign_add_kernel(KernelContext& k) { update(k, kernels::add); }
@@ -102,15 +93,14 @@ void infer_apply_adam(InferContext& c) {
   c.set_output(w->dtype, w->shape);
 }
 
-// Updates in place when a variable is the sole owner of its buffer, else writes a new buffer (copy on write,
-// as the assign ops do). Every element is read before it is written, so the pass is safe either way.
+// Writes each variable through write_target, as the assign ops do; every element is read before it is
+// written, so the pass is safe in place.
 void apply_adam_kernel(KernelContext& k) {
   VariableImpl* vars[3] = {k.attrs.var("var").get(), k.attrs.var("m").get(), k.attrs.var("v").get()};
   Tensor old[3], out[3];
   for (int i = 0; i < 3; ++i) {
-    const bool in_place = sole_owner(*vars[i]);  // before old[i] takes a reference
+    out[i] = write_target(*vars[i]);  // before old[i] takes a reference
     old[i] = vars[i]->value;
-    out[i] = in_place ? old[i] : make_concrete(vars[i]->dtype, vars[i]->shape);
   }
   const double b1 = k.attrs.f("beta_1"), b2 = k.attrs.f("beta_2"), eps = k.attrs.f("epsilon"), decay = k.attrs.f("decay");
   visit_dtype(k.inputs[0].dtype(), [&](auto z) {
