@@ -20,8 +20,10 @@ configure: $(BUILD)/CMakeCache.txt
 build: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 
+# DEMO_ARGS: extra flags for `duet demo` (the fresh-root check shortens the run with --epochs 1 --steps 40).
+DEMO_ARGS ?=
 demo: build
-	./$(BUILD)/tools/duet demo
+	./$(BUILD)/tools/duet demo $(DEMO_ARGS)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE slow

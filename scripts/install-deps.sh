@@ -2,9 +2,10 @@
 # Installs duet's build and test dependencies from Debian's packages. Idempotent: it only calls apt-get
 # when a package is missing. Usage: scripts/install-deps.sh [--peer]   (--peer adds PyTorch for benchmarks)
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build ccache pkg-config
-      libdnnl-dev zlib1g-dev nlohmann-json3-dev libfmt-dev
-      libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist)
+pkgs=(build-essential cmake ninja-build ccache pkg-config git
+      libdnnl-dev zlib1g-dev
+      libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist
+      qemu-user)  # qemu-user: the portability tests run the test binary as an AVX2-only and an older CPU
 # The peer gets OpenBLAS (as a normal Debian PyTorch install has); without it torch falls back to the
 # reference BLAS and runs matmul ~30x slower, which would flatter duet.
 if [[ "${1:-}" == "--peer" ]]; then pkgs+=(python3 python3-torch libopenblas0-pthread time); fi

@@ -2,6 +2,12 @@
 
 namespace duet {
 
+namespace internal {
+extern int cpu_check_anchor;
+}
+// Every program that uses duet uses dtype.cpp; this reference makes a static link pull in the CPU check.
+[[maybe_unused]] __attribute__((used)) static int* const g_keep_cpu_check = &internal::cpu_check_anchor;
+
 std::size_t dtype_size(DType t) {
   switch (t) {
     case DType::Bool: return 1;

@@ -1,0 +1,27 @@
+// Load-time check that this CPU runs the instruction set duet was compiled for (DUET_ARCH, x86-64-v3 by
+// default). Without it a CPU lacking AVX2 would die with SIGILL somewhere inside a kernel; this file is
+// compiled for the x86-64 baseline so the check itself runs anywhere, before any static initializer.
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+
+namespace duet::internal {
+
+#if defined(__x86_64__) && defined(DUET_ARCH_LEVEL)
+namespace {
+__attribute__((constructor(101))) void require_build_isa() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports(DUET_ARCH_LEVEL)) return;
+  std::fprintf(stderr,
+               "duet: this build of duet needs an %s CPU (for x86-64-v3: AVX2, FMA, BMI2), which this CPU is not.\n"
+               "duet: rebuild it for this machine: cmake -DDUET_ARCH=x86-64-v2 (portable) or -DDUET_NATIVE=ON.\n",
+               DUET_ARCH_LEVEL);
+  _exit(70);  // before main(): there is no caller to throw to
+}
+}  // namespace
+#endif
+
+// Referenced from dtype.cpp so that static links always pull this object (and its constructor) in.
+int cpu_check_anchor = 0;
+
+}  // namespace duet::internal
