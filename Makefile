@@ -2,7 +2,8 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
-GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+# Ninja when present (decided when cmake runs: on a fresh machine `deps` installs it first).
+GEN = $$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 .PHONY: all deps configure build demo test test-asan bench clean
 

@@ -38,11 +38,24 @@ struct FunctionOptions {
   PassOptions passes;
   // Run the graph verifier after every pass (tests turn this on).
   bool verify = false;
+  // Traces kept (least recently used evicted first, with a warning); a call that needs an evicted trace
+  // retraces.
+  int max_traces = 32;
+  // The differential check: every compiled call also runs eagerly on the same inputs and state, and the
+  // first difference beyond tolerance throws EagerMismatchError (or warns, with check_eager_warn_only)
+  // naming the first differing node, its op and layer, the shapes, the difference and the graph pass that
+  // produced it. DUET_CHECK_EAGER=1 turns it on for every function of a program. Each checked call runs
+  // user code twice (host functions included) and is several times slower: a debugging tool.
+  bool check_eager = false;
+  bool check_eager_warn_only = false;
+  double check_eager_rtol = 1e-4;
+  double check_eager_atol = 1e-5;
 };
 
 namespace config {
 // When true, every duet::function calls its callable directly (debugging). Changing it while a function
-// is being traced throws: the flag is read when a function is called, not inside a trace.
+// is being traced throws (setting the value it already has is allowed): the flag is read when a function
+// is called, not inside a trace.
 void run_functions_eagerly(bool eagerly);
 bool functions_run_eagerly();
 
@@ -56,31 +69,13 @@ namespace internal {
 
 void log(config::LogLevel level, const std::string& message);
 
-// Non-template core of a traced function: the trace cache, retracing and execution.
-class FunctionCore {
- public:
-  explicit FunctionCore(FunctionOptions options);
-  ~FunctionCore();
-  // Traces on a miss: trace(symbolic args, structure) returns the flat outputs and records the output
-  // structure. Returns the flat concrete outputs and the structure of the matching trace.
-  using TraceFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&, std::vector<std::int64_t>&)>;
-  std::vector<Tensor> call(const std::vector<Tensor>& args, const std::string& plain_key, const TraceFn& trace,
-                           std::vector<std::int64_t>& structure);
-  int trace_count() const;
-  std::string graph_text(int trace = -1) const;  // -1: the latest trace
-  std::string graph_dot(int trace = -1) const;
-  const std::vector<std::string>& retrace_reasons() const;
-  const FunctionOptions& options() const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
-// Flattening of arguments (tensors become graph inputs; plain values join the cache key).
+// The arguments of one call: tensors become graph inputs; every other argument joins the trace key exactly
+// (a double by its bits) and is shown readably when it causes a retrace ("arg 1: 1e-07 -> 2e-07").
 struct ArgList {
   std::vector<Tensor> tensors;
-  std::string key;
+  std::string key;                 // exact, per argument
+  std::vector<std::string> shown;  // per argument: its readable value ("" for tensors)
+  std::vector<std::string> tensor_names;  // per tensor: "arg 0" or "arg 1[2]" (an element of a list)
 };
 void flatten_arg(const Tensor& t, ArgList& a);
 void flatten_arg(const std::vector<Tensor>& v, ArgList& a);
@@ -96,6 +91,19 @@ void flatten_arg(T v, ArgList& a) {
 }
 inline void flatten_arg(float v, ArgList& a) { flatten_arg(static_cast<double>(v), a); }
 inline void flatten_arg(const char* v, ArgList& a) { flatten_arg(std::string(v), a); }
+
+// The non-template core of a traced function (trace cache, retracing, execution), defined in the library.
+class FunctionCore;
+// Traces on a miss: trace(args, structure) returns the flat outputs and records the output structure; with
+// concrete args (outside any trace) it runs the callable eagerly.
+using TraceFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&, std::vector<std::int64_t>&)>;
+std::shared_ptr<FunctionCore> make_function_core(FunctionOptions options);
+std::vector<Tensor> call_function(FunctionCore& core, const ArgList& args, const TraceFn& trace,
+                                  std::vector<std::int64_t>& structure);
+int trace_count(const FunctionCore& core);
+std::string graph_text(const FunctionCore& core, int trace);
+std::string graph_dot(const FunctionCore& core, int trace);
+std::vector<std::string> retrace_reasons(const FunctionCore& core);
 
 // Rebuilds an argument with symbolic tensors in place of its tensors.
 inline Tensor rebuild_arg(const Tensor&, const std::vector<Tensor>& s, std::size_t& i) { return s[i++]; }
@@ -149,7 +157,7 @@ struct Unflatten<std::tuple<T...>> {
 template <class F>
 class Function {
  public:
-  Function(F f, FunctionOptions options) : fn_(std::move(f)), core_(std::make_shared<internal::FunctionCore>(std::move(options))) {}
+  Function(F f, FunctionOptions options) : fn_(std::move(f)), core_(internal::make_function_core(std::move(options))) {}
 
   template <class... Args>
   auto operator()(const Args&... args) {
@@ -167,18 +175,18 @@ class Function {
       internal::flatten_result(result, out, st);
       return out;
     };
-    std::vector<Tensor> outs = core_->call(flat.tensors, flat.key, trace, structure);
+    std::vector<Tensor> outs = internal::call_function(*core_, flat, trace, structure);
     std::size_t i = 0, si = 0;
     return internal::Unflatten<R>::get(outs, i, structure, si);
   }
 
   // Number of traces so far (retraces included).
-  int trace_count() const { return core_->trace_count(); }
+  int trace_count() const { return internal::trace_count(*core_); }
   // The optimized graph of a trace as text / Graphviz DOT (the latest by default).
-  std::string graph_text(int trace = -1) const { return core_->graph_text(trace); }
-  std::string graph_dot(int trace = -1) const { return core_->graph_dot(trace); }
+  std::string graph_text(int trace = -1) const { return internal::graph_text(*core_, trace); }
+  std::string graph_dot(int trace = -1) const { return internal::graph_dot(*core_, trace); }
   // Why each retrace happened ("arg 0: dim 0 was 32, now 17").
-  const std::vector<std::string>& retrace_reasons() const { return core_->retrace_reasons(); }
+  std::vector<std::string> retrace_reasons() const { return internal::retrace_reasons(*core_); }
 
  private:
   F fn_;

@@ -57,19 +57,12 @@ class StepProfile {
   std::map<std::string, Entry> items_;
 };
 
+thread_local StepObserver* t_step_observer = nullptr;
+
 }  // namespace
 
-void rethrow_with_context(const Error& e, const std::string& context) {
-  std::string m = context + e.what();
-  if (dynamic_cast<const ShapeError*>(&e)) throw ShapeError(m);
-  if (dynamic_cast<const DTypeError*>(&e)) throw DTypeError(m);
-  if (dynamic_cast<const ValueError*>(&e)) throw ValueError(m);
-  if (dynamic_cast<const SymbolicValueError*>(&e)) throw SymbolicValueError(m);
-  if (dynamic_cast<const RetraceError*>(&e)) throw RetraceError(m);
-  if (dynamic_cast<const IOError*>(&e)) throw IOError(m);
-  if (dynamic_cast<const StateError*>(&e)) throw StateError(m);
-  throw Error(m);
-}
+ObserveSteps::ObserveSteps(StepObserver* o) : saved_(t_step_observer) { t_step_observer = o; }
+ObserveSteps::~ObserveSteps() { t_step_observer = saved_; }
 
 std::shared_ptr<Plan> Plan::build(std::shared_ptr<const graph::Graph> g) {
   auto p = std::make_shared<Plan>();
@@ -150,9 +143,10 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
         outs = run_kernel(*st.op, ins, *st.attrs);
       }
     } catch (const Error& e) {
-      rethrow_with_context(e, "[" + graph_->name() + ", node " + st.node->name + "] ");
+      e.rethrow_with_context("[" + graph_->name() + ", node " + st.node->name + "] ");
     }
     if (profiling) StepProfile::get().add(*st.node, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    if (t_step_observer) t_step_observer->on_step(*st.node, std::span<const Tensor>(outs.data(), outs.size()));
     for (std::size_t i = 0; i < st.out.size(); ++i) slots[static_cast<std::size_t>(st.out[i])] = std::move(outs[i]);
     for (int s : st.release) slots[static_cast<std::size_t>(s)] = Tensor();
   }

@@ -37,7 +37,22 @@ class Plan {
   int num_slots_ = 0;
 };
 
-// Rethrows e (same duet::Error subclass) with context prepended to its message.
-[[noreturn]] void rethrow_with_context(const Error& e, const std::string& context);
+
+// Sees every step a plan runs on this thread while installed (check_eager compares node values).
+class StepObserver {
+ public:
+  virtual ~StepObserver() = default;
+  virtual void on_step(const graph::Node& node, std::span<const Tensor> outputs) = 0;
+};
+class ObserveSteps {
+ public:
+  explicit ObserveSteps(StepObserver* o);
+  ~ObserveSteps();
+  ObserveSteps(const ObserveSteps&) = delete;
+  ObserveSteps& operator=(const ObserveSteps&) = delete;
+
+ private:
+  StepObserver* saved_;
+};
 
 }  // namespace duet::exec

@@ -74,6 +74,19 @@ void Graph::remove_if(const std::function<bool(const Node*)>& drop) {
   }
 }
 
+void Graph::place_replacements(const std::unordered_map<const Node*, Node*>& at, const std::unordered_set<const Node*>& removed) {
+  std::unordered_set<const Node*> fresh;
+  for (const auto& [last, f] : at) fresh.insert(f);
+  std::vector<std::shared_ptr<Node>> order;
+  for (const auto& sp : nodes_) {
+    if (fresh.count(sp.get())) continue;
+    if (!removed.count(sp.get())) order.push_back(sp);
+    auto it = at.find(sp.get());
+    if (it != at.end()) order.push_back(it->second->shared_from_this());
+  }
+  nodes_.swap(order);
+}
+
 void Graph::replace_uses(Value from, Value to) {
   for (auto& n : nodes_)
     for (auto& in : n->inputs)

@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "ops/op_def.h"
@@ -31,6 +33,10 @@ struct Node : std::enable_shared_from_this<Node> {
   Graph* graph = nullptr;
   Tensor constant;     // Const nodes: the captured value
   int arg_index = -1;  // Placeholder nodes: position among the graph's arguments
+  std::string scope;   // the layer (path) whose call created it, "" outside layers
+  // Set by rewriting passes: the name of the original node whose value each output stands for (a fused
+  // group's outputs stand for members). Empty: the node is original.
+  std::vector<std::string> origin;
 };
 
 struct PassStat {
@@ -65,6 +71,10 @@ class Graph {
   void remove_if(const std::function<bool(const Node*)>& drop);
   // Replaces every use of `from` (inputs and graph outputs) with `to`.
   void replace_uses(Value from, Value to);
+  // Rewrites that replace a group of nodes by one new node (appended by add()) call this once at the end:
+  // each new node moves to where its group's last member was (`at`: last member -> new node), and the
+  // `removed` nodes are dropped.
+  void place_replacements(const std::unordered_map<const Node*, Node*>& at, const std::unordered_set<const Node*>& removed);
 
   // Structural checks (edges point to earlier nodes of this graph, arities, specs); throws on failure.
   void verify() const;

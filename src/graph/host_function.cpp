@@ -25,7 +25,7 @@ std::vector<Tensor> checked_call(const HostCallable& h, const std::vector<Tensor
   try {
     outs = h.fn(ins);
   } catch (const Error& e) {
-    exec::rethrow_with_context(e, where);
+    e.rethrow_with_context(where);
   } catch (const std::exception& e) {
     throw Error(where + "the callable threw: " + e.what());
   }

@@ -48,6 +48,29 @@ class GraphTracer : public internal::Tracer {
   Node* last_stateful_ = nullptr;
 };
 
+// Thrown while tracing when the trace cannot go on without running the call on real data first (a host-step
+// layer without compute_output_shape learns its output shapes from its first real call): the function runs
+// that call eagerly and traces on the next one.
+struct ConcreteRunNeeded : std::exception {
+  explicit ConcreteRunNeeded(std::string w) : why(std::move(w)) {}
+  const char* what() const noexcept override { return why.c_str(); }
+  std::string why;
+};
+
+// Names the layer whose call() is being traced: nodes appended meanwhile record it (Node::scope), so dumps,
+// check_eager and check_numerics can say which layer an op came from. Scopes nest ("model/dense_1").
+class NameScope {
+ public:
+  explicit NameScope(const std::string& name);
+  ~NameScope();
+  NameScope(const NameScope&) = delete;
+  NameScope& operator=(const NameScope&) = delete;
+
+ private:
+  std::size_t saved_size_;
+};
+const std::string& current_scope();
+
 // The innermost graph tracer on this thread, or nullptr.
 GraphTracer* current_graph_tracer();
 

@@ -110,6 +110,8 @@ void gather(KernelContext& k);
 void scatter_add_like(KernelContext& k);
 void one_hot(KernelContext& k);
 void broadcast(KernelContext& k);
+// y (allocated, of a shape x broadcasts to) = x broadcast (used by kernels that broadcast an operand).
+void broadcast_copy(const Tensor& x, Tensor& y);
 
 // random.cpp
 void random_normal(KernelContext& k);

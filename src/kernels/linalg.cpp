@@ -62,6 +62,18 @@ void matmul_f32(const Gemm& g, const float* a, const float* b, float* c) {
   prim.execute(dnnl_util::stream(), {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
 }
 
+// Integer products wrap on overflow (two's complement, as TensorFlow and PyTorch): computed unsigned,
+// where wrapping is defined.
+template <class T>
+T mul_add(T acc, T x, T y) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(acc) + static_cast<U>(x) * static_cast<U>(y));
+  } else {
+    return acc + x * y;
+  }
+}
+
 template <class T>
 void matmul_ref(const Gemm& g, const T* a, const T* b, T* c) {
   parallel_for(g.batch * g.m, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(g.n * g.k, 1)),
@@ -76,9 +88,9 @@ void matmul_ref(const Gemm& g, const T* a, const T* b, T* c) {
                      T av = g.ta ? ab[p * g.m + i] : ab[i * g.k + p];
                      if (!g.tb) {
                        const T* brow = bb + p * g.n;
-                       for (std::int64_t j = 0; j < g.n; ++j) row[j] += av * brow[j];
+                       for (std::int64_t j = 0; j < g.n; ++j) row[j] = mul_add(row[j], av, brow[j]);
                      } else {
-                       for (std::int64_t j = 0; j < g.n; ++j) row[j] += av * bb[j * g.k + p];
+                       for (std::int64_t j = 0; j < g.n; ++j) row[j] = mul_add(row[j], av, bb[j * g.k + p]);
                      }
                    }
                  }
@@ -191,10 +203,24 @@ const bool kAvx2 = cpu_has_avx2();
 
 }  // namespace
 
-// Inputs arrive with batch dims already equal or absent (the op broadcasts them before calling).
+// An operand whose batch dims neither match the output's nor are all 1 (e.g. (2, 1, 3, 4) against an output
+// batch of (2, 3)) is broadcast into a copy first; the fast paths take equal or shared batches.
+Tensor broadcast_batch(const Tensor& t, const Shape& out) {
+  std::int64_t tb = 1, ob = 1;
+  for (int d = 0; d + 2 < t.rank(); ++d) tb *= t.shape()[d];
+  for (int d = 0; d + 2 < out.rank(); ++d) ob *= out[d];
+  if (tb == 1 || tb == ob) return t;  // shared, or dims equal (each is 1 or the output's, so equal counts mean equal)
+  Shape full(std::span<const std::int64_t>(out.begin(), out.end() - 2));
+  full.push_back(t.shape()[t.rank() - 2]);
+  full.push_back(t.shape()[t.rank() - 1]);
+  Tensor copy = make_concrete(t.dtype(), full);
+  broadcast_copy(t, copy);
+  return copy;
+}
+
 void matmul(KernelContext& kc) {
-  const Tensor& a = kc.inputs[0];
-  const Tensor& b = kc.inputs[1];
+  const Tensor a = broadcast_batch(kc.inputs[0], kc.outputs[0].shape());
+  const Tensor b = broadcast_batch(kc.inputs[1], kc.outputs[0].shape());
   Tensor& c = kc.outputs[0];
   const bool ta = kc.attrs.b("transpose_a"), tb = kc.attrs.b("transpose_b");
   const Shape& as = a.shape();
@@ -236,8 +262,12 @@ void matmul(KernelContext& kc) {
     matmul_tiny<float>(g, ptr<float>(a), ptr<float>(b), ptr<float>(c));
   } else if (a.dtype() == DType::Float32) {
     matmul_f32(g, ptr<float>(a), ptr<float>(b), ptr<float>(c));
-  } else {
+  } else if (a.dtype() == DType::Float64) {
     matmul_ref<double>(g, ptr<double>(a), ptr<double>(b), ptr<double>(c));
+  } else if (a.dtype() == DType::Int32) {
+    matmul_ref<std::int32_t>(g, ptr<std::int32_t>(a), ptr<std::int32_t>(b), ptr<std::int32_t>(c));
+  } else {
+    matmul_ref<std::int64_t>(g, ptr<std::int64_t>(a), ptr<std::int64_t>(b), ptr<std::int64_t>(c));
   }
 }
 

@@ -3,6 +3,7 @@
 #include <numbers>
 
 #include "core/convert.h"
+#include "duet/random.h"
 #include "core/tensor_impl.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
@@ -18,6 +19,14 @@ namespace random {
 void set_seed(std::uint64_t seed) {
   g_seed.store(seed);
   g_counter.store(0);
+}
+}  // namespace random
+
+namespace random {
+GeneratorState get_state() { return {g_seed.load(), g_counter.load()}; }
+void set_state(const GeneratorState& s) {
+  g_seed.store(s.seed);
+  g_counter.store(s.counter);
 }
 }  // namespace random
 

@@ -217,9 +217,9 @@ void one_hot(KernelContext& k) {
   });
 }
 
-void broadcast(KernelContext& k) {
-  const Tensor& x = k.inputs[0];
-  Tensor& y = k.outputs[0];
+void broadcast(KernelContext& k) { broadcast_copy(k.inputs[0], k.outputs[0]); }
+
+void broadcast_copy(const Tensor& x, Tensor& y) {
   const Shape* ins[1] = {&x.shape()};
   BroadcastPlan p = make_broadcast_plan(y.shape(), ins, 1);
   const std::int64_t sx = p.strides[0][p.rank - 1];

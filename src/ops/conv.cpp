@@ -41,7 +41,7 @@ Shape conv_output(const InferContext& c, const Shape& x, const Shape& w) {
   Conv2DGeom g = conv_geom(x, w[0], w[1], w[3], c.attrs);
   if (c.attrs.s("padding") == "valid") {
     std::int64_t span_h = (w[0] - 1) * g.dh + 1, span_w = (w[1] - 1) * g.dw + 1;
-    if ((x[1] >= 0 && span_h > x[1]) || (x[2] >= 0 && span_w > x[2])) {
+    if ((x[1] >= 0 && w[0] >= 0 && span_h > x[1]) || (x[2] >= 0 && w[1] >= 0 && span_w > x[2])) {
       c.shape_error("the (dilated) kernel " + std::to_string(span_h) + "x" + std::to_string(span_w) +
                     " is larger than the input " + std::to_string(x[1]) + "x" + std::to_string(x[2]) +
                     " with \"valid\" padding (input " + x.str() + "); use padding=\"same\" or a smaller kernel");

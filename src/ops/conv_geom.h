@@ -11,9 +11,13 @@ struct Window1D {
 
 // Output size and padding of one spatial dim. "valid": floor((in - span) / stride) + 1;
 // "same": ceil(in / stride), padding split with the extra element after (as TensorFlow).
+// An unknown input or kernel size (-1, while tracing) gives an unknown output, except that "same" output
+// sizes do not depend on the kernel.
 inline Window1D window_1d(std::int64_t in, std::int64_t k, std::int64_t stride, std::int64_t dilation, bool same) {
-  const std::int64_t span = (k - 1) * dilation + 1;
   if (in < 0) return {-1, 0, 0};
+  if (same && k < 0) return {(in + stride - 1) / stride, 0, 0};
+  if (k < 0) return {-1, 0, 0};
+  const std::int64_t span = (k - 1) * dilation + 1;
   if (same) {
     std::int64_t out = (in + stride - 1) / stride;
     std::int64_t total = std::max<std::int64_t>((out - 1) * stride + span - in, 0);

@@ -43,6 +43,8 @@ namespace {
 thread_local Tracer* t_tracer = nullptr;
 thread_local OpObserver t_observer = nullptr;
 thread_local void* t_observer_user = nullptr;
+thread_local ResultObserver t_result_observer = nullptr;
+thread_local void* t_result_observer_user = nullptr;
 }  // namespace
 thread_local int g_active_tapes = 0;
 Tracer* current_tracer() { return t_tracer; }
@@ -50,6 +52,10 @@ void set_current_tracer(Tracer* t) { t_tracer = t; }
 void set_op_observer(OpObserver f, void* user) {
   t_observer = f;
   t_observer_user = user;
+}
+void set_result_observer(ResultObserver f, void* user) {
+  t_result_observer = f;
+  t_result_observer_user = user;
 }
 }  // namespace internal
 
@@ -134,6 +140,7 @@ Tensors dispatch(const OpDef& op, std::span<const Tensor> inputs, const Attrs& a
       }
     }
     run_into(op, inputs, attrs, ic.outputs, out);
+    if (internal::t_result_observer) internal::t_result_observer(op, std::span<const Tensor>(out.data(), out.size()), internal::t_result_observer_user);
   }
   if (internal::g_active_tapes && op.grad) internal::record_on_tapes(op, inputs, attrs, out);
   return out;

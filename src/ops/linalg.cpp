@@ -23,7 +23,7 @@ void infer_matmul(InferContext& c) {
   const Shape& a = c.shape(0);
   const Shape& b = c.shape(1);
   require_same_dtypes(c);
-  require_floating(c, 0);
+  require_numeric(c, 0);
   const bool ta = c.attrs.b("transpose_a"), tb = c.attrs.b("transpose_b");
   if (a.rank() < 2 || b.rank() < 2) {
     c.shape_error("needs inputs of rank >= 2 (matrices, optionally batched), got " + a.str() + " and " + b.str() +
@@ -80,24 +80,6 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool transpose_a, bool tra
     DType d = promote_types(a.dtype(), b.dtype());
     a = cast(a, d);
     b = cast(b, d);
-  }
-  // The kernel takes batch dims that are equal or absent in each operand; anything else is broadcast here
-  // (and the broadcast's gradient sums back).
-  if (a.defined() && b.defined() && a.rank() >= 2 && b.rank() >= 2 && (a.rank() > 2 || b.rank() > 2)) {
-    Shape ba = batch_of(a.shape()), bb = batch_of(b.shape());
-    if (ba != bb && ba.is_fully_known() && bb.is_fully_known()) {
-      InferContext probe{kMatMul, {}, Attrs{}, {}};
-      Shape out = broadcast_shapes(probe, ba, bb);
-      auto expand = [&](const Tensor& t, const Shape& bt) {
-        if (bt.num_elements() == 1 && bt.rank() <= out.rank()) return t;  // shared: the kernel broadcasts it
-        Shape full = out;
-        full.push_back(t.shape()[t.rank() - 2]);
-        full.push_back(t.shape()[t.rank() - 1]);
-        return broadcast_to(t, full);
-      };
-      a = expand(a, ba);
-      b = expand(b, bb);
-    }
   }
   return call(kMatMul, {a, b}, {{"transpose_a", transpose_a}, {"transpose_b", transpose_b}});
 }

@@ -129,6 +129,9 @@ Tensors append_to_functional_graph(const OpDef& op, std::span<const Tensor> inpu
 // Test hook: called with every op dispatched on this thread (coverage of the op table).
 using OpObserver = void (*)(const OpDef&, void* user);
 void set_op_observer(OpObserver f, void* user);
+// Called with the outputs of every op computed eagerly by dispatch on this thread (check_eager).
+using ResultObserver = void (*)(const OpDef&, std::span<const Tensor> outputs, void* user);
+void set_result_observer(ResultObserver f, void* user);
 
 }  // namespace internal
 }  // namespace duet

@@ -328,10 +328,18 @@ Tensor squeeze(const Tensor& x, std::vector<std::int64_t> axes) {
   const Shape& s = x.shape();
   std::vector<bool> drop(static_cast<std::size_t>(s.rank()), false);
   if (axes.empty()) {
-    for (int d = 0; d < s.rank(); ++d) drop[d] = s[d] == 1;
+    for (int d = 0; d < s.rank(); ++d) {
+      if (s[d] == Shape::kUnknown) {
+        // Whether an unknown dim is 1 is only known when the graph runs, and the result's rank depends on it.
+        throw ShapeError("[squeeze] without axes cannot tell whether dim " + std::to_string(d) + " of " + s.str() +
+                         " is 1 (it is unknown while tracing), so the result's rank would depend on the data; name the "
+                         "axes to remove: squeeze(x, {" + std::to_string(d) + "}) (checked when the graph runs)");
+      }
+      drop[d] = s[d] == 1;
+    }
   } else {
     for (auto a : normalize_axes("squeeze", axes, s.rank())) {
-      if (s[static_cast<int>(a)] != 1) {
+      if (s[static_cast<int>(a)] != 1 && s[static_cast<int>(a)] != Shape::kUnknown) {
         throw ShapeError("[squeeze] cannot squeeze axis " + std::to_string(a) + " of shape " + s.str() +
                          ": its size is not 1");
       }

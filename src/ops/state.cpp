@@ -1,6 +1,8 @@
 // Variable reads and writes as ops (stateful: never folded, merged or removed).
 #include <cmath>
+#include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <type_traits>
 #include <ostream>
 
@@ -28,9 +30,17 @@ void infer_assign_common(InferContext& c, bool broadcast) {
     c.dtype_error("variable '" + v->name + "' holds " + dtype_name(v->dtype) + " " + v->shape.str() + ", got a " +
                   dtype_name(c.dtype(0)) + " value; cast() it first");
   }
-  if (broadcast ? broadcast_shapes(c, v->shape, c.shape(0)) != v->shape : !c.shape(0).compatible_with(v->shape)) {
-    c.shape_error("variable '" + v->name + "' has shape " + v->shape.str() + ", got a value of shape " +
-                  c.shape(0).str() + "; a variable keeps its shape");
+  // An unknown dim (a batch dim while tracing) may turn out to fit: it is checked again when the step runs,
+  // with the real shape (as TensorFlow does).
+  const Shape& x = c.shape(0);
+  bool fits = broadcast ? x.rank() <= v->shape.rank() : x.compatible_with(v->shape);
+  for (int i = 0; broadcast && fits && i < x.rank(); ++i) {
+    const std::int64_t d = x[i], want = v->shape[v->shape.rank() - x.rank() + i];
+    fits = d == Shape::kUnknown || d == 1 || d == want;
+  }
+  if (!fits) {
+    c.shape_error("variable '" + v->name + "' has shape " + v->shape.str() + ", got a value of shape " + x.str() +
+                  (broadcast ? " (it must broadcast to the variable's shape)" : "") + "; a variable keeps its shape");
   }
   c.set_output(v->dtype, v->shape);
 }
@@ -146,6 +156,17 @@ const OpDef kAssignAddVariable{"AssignAddVariable", "Variable::assign_add", 1, i
 const OpDef kAssignSubVariable{"AssignSubVariable", "Variable::assign_sub", 1, infer_assign_update, assign_sub_kernel, nullptr, kState};
 const OpDef kApplyAdam{"ApplyAdam", "apply_adam", 2, infer_apply_adam, apply_adam_kernel, nullptr, kState};
 
+std::mutex g_vars_mu;
+std::vector<std::weak_ptr<VariableImpl>> g_vars;
+
+void register_variable(const VarRef& v) {
+  std::lock_guard<std::mutex> lock(g_vars_mu);
+  if (g_vars.size() >= 64 && (g_vars.size() & (g_vars.size() - 1)) == 0) {  // prune at powers of two
+    g_vars.erase(std::remove_if(g_vars.begin(), g_vars.end(), [](const auto& w) { return w.expired(); }), g_vars.end());
+  }
+  g_vars.push_back(v);
+}
+
 VariableImpl& checked(const VarRef& v) {
   if (!v) throw StateError("[Variable] used an empty Variable handle (default-constructed); construct it with a value");
   return *v;
@@ -182,6 +203,15 @@ Variable::Variable(const Tensor& initial_in, VariableOptions o) : impl_(std::mak
   impl_->trainable = o.trainable;
   impl_->dtype = initial.dtype();
   impl_->shape = initial.shape();
+  register_variable(impl_);
+}
+
+std::vector<VarRef> internal::live_variables() {
+  std::lock_guard<std::mutex> lock(g_vars_mu);
+  std::vector<VarRef> out;
+  for (const auto& w : g_vars)
+    if (auto v = w.lock()) out.push_back(std::move(v));
+  return out;
 }
 
 Tensor Variable::value() const {

@@ -1,5 +1,6 @@
 #pragma once
 #include <string>
+#include <vector>
 
 #include "duet/variable.h"
 
@@ -12,5 +13,11 @@ struct VariableImpl {
   DType dtype = DType::Float32;
   Shape shape;
 };
+
+namespace internal {
+// Every live variable (check_eager snapshots and restores them all: holding their values is cheap, since
+// writes then copy instead of working in place).
+std::vector<VarRef> live_variables();
+}  // namespace internal
 
 }  // namespace duet

@@ -41,6 +41,8 @@ class ConvBiasActivation : public Pass {
       attrs.set("activation", std::string(relu ? "relu" : ""));
       graph::Node* f = g.add(&fused_conv2d_op(), {conv->inputs[0], conv->inputs[1], bias->inputs[1]}, attrs, last->outputs);
       g.replace_uses({last, 0}, {f, 0});
+      f->scope = last->scope;
+      f->origin = {last->origin.empty() ? last->name : last->origin[0]};
       replaced_by[last] = f;
       removed.insert(conv);
       removed.insert(bias);
@@ -49,16 +51,7 @@ class ConvBiasActivation : public Pass {
     }
     if (replaced_by.empty()) return "fused 0 convolutions";
     // Each fused node takes its chain's last position (every input is defined before the chain's BiasAdd).
-    std::vector<std::shared_ptr<graph::Node>> order;
-    std::unordered_set<const graph::Node*> fused;
-    for (const auto& [last, f] : replaced_by) fused.insert(f);
-    for (const auto& sp : g.nodes()) {
-      if (fused.count(sp.get())) continue;
-      if (!removed.count(sp.get())) order.push_back(sp);
-      auto it = replaced_by.find(sp.get());
-      if (it != replaced_by.end()) order.push_back(it->second->shared_from_this());
-    }
-    g.mutable_nodes().swap(order);
+    g.place_replacements(replaced_by, removed);
     return "fused " + std::to_string(replaced_by.size()) + " conv2d + bias_add (" + std::to_string(relus) + " with relu)";
   }
 };

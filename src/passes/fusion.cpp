@@ -153,8 +153,14 @@ class Fusion : public Pass {
         } else {
           prog->slot[i] = prog->num_slots++;
         }
-        for (int a : prog->instrs[i].args)  // operands whose last use is this instruction free their slot after it
-          if (a < 0 && last[static_cast<std::size_t>(-a - 1)] == static_cast<int>(i)) free_slots.push_back(prog->slot[static_cast<std::size_t>(-a - 1)]);
+        // Operands whose last use is this instruction free their slot after it, once each (x * x reads one
+        // temp twice; freeing its slot twice would hand it to two later instructions).
+        const auto& args = prog->instrs[i].args;
+        for (std::size_t j = 0; j < args.size(); ++j) {
+          const int a = args[j];
+          const bool first = std::find(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(j), a) == args.begin() + static_cast<std::ptrdiff_t>(j);
+          if (a < 0 && first && last[static_cast<std::size_t>(-a - 1)] == static_cast<int>(i)) free_slots.push_back(prog->slot[static_cast<std::size_t>(-a - 1)]);
+        }
       }
       std::vector<TensorSpec> input_specs;
       for (const auto& v : externals) input_specs.push_back(v.node->outputs[static_cast<std::size_t>(v.index)]);
@@ -162,6 +168,8 @@ class Fusion : public Pass {
       std::vector<TensorSpec> specs;
       for (int o : prog->outputs) specs.push_back({prog->instrs[static_cast<std::size_t>(o)].dtype, prog->shape});
       graph::Node* f = g.add(&fused_elementwise_op(), externals, {{"program", FnRef(prog)}}, specs);
+      f->scope = members.back()->scope;
+      for (graph::Node* o : outs) f->origin.push_back(o->origin.empty() ? o->name : o->origin[0]);
       for (std::size_t k = 0; k < outs.size(); ++k) g.replace_uses({outs[k], 0}, {f, static_cast<int>(k)});
       replaced_by[members.back()] = f;
       for (graph::Node* m : members) removed.insert(m);
@@ -170,16 +178,7 @@ class Fusion : public Pass {
     }
     if (!fused_groups) return "fused 0 groups";
     // Place each fused node where its last member was, then drop the members.
-    std::vector<std::shared_ptr<graph::Node>> order;
-    std::unordered_set<const graph::Node*> fused_set;
-    for (auto& [last_member, f] : replaced_by) fused_set.insert(f);
-    for (const auto& sp : nodes) {
-      if (fused_set.count(sp.get())) continue;
-      if (!removed.count(sp.get())) order.push_back(sp);
-      auto it = replaced_by.find(sp.get());
-      if (it != replaced_by.end()) order.push_back(it->second->shared_from_this());
-    }
-    nodes.swap(order);
+    g.place_replacements(replaced_by, removed);
     return "fused " + std::to_string(fused_nodes) + " nodes into " + std::to_string(fused_groups) + " groups";
   }
 
