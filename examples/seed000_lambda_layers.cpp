@@ -33,7 +33,7 @@ int main() {
     auto values = x.to_vector<float>();  // like .numpy(): needs a concrete tensor
     for (auto& e : values) e = e > 1 ? e * 2 : e / 2;
     return constant(values, x.shape());
-  }, "custom_eager_op");
+  }, {.name = "custom_eager_op"});
   std::cout << "eager: " << custom_eager_op(v) << "\n";
   // Compiled, the value read is detected while tracing; that layer runs as a host step (one warning).
   auto model_fn = function([&](const Tensor& x) { return custom_eager_op(x) * 10.f; });

@@ -17,7 +17,7 @@ class ElementWiseLambda : public Layer {
 class WeightedLambda : public Layer {
  public:
   explicit WeightedLambda(std::function<Tensor(const Tensor&, const Tensor&)> f) : Layer("WeightedLambda"), func_(std::move(f)) {
-    weight_ = add_weight("weight", Shape{1}, "ones", true);
+    weight_ = add_weight("weight", Shape{1}, {.initializer = "ones", .trainable = true});
   }
   Tensor call(const Tensor& inputs, bool) override { return func_(inputs, weight_); }
 

@@ -12,7 +12,7 @@ class MyCustomLayer : public Layer {
  public:
   explicit MyCustomLayer(std::int64_t units) : Layer("MyCustomLayer"), units_(units) {}
   void build(const std::vector<Shape>& input_shape) override {
-    w_ = add_weight("w", Shape{input_shape[0][1], units_}, "random_normal");
+    w_ = add_weight("w", Shape{input_shape[0][1], units_}, {.initializer = "random_normal"});
   }
   Tensor call(const Tensor& inputs, bool) override { return matmul(inputs, w_); }
 
@@ -30,7 +30,7 @@ class MySquareLayer : public Layer {
 // Example 3, corrected: a stateful layer needs no dynamic flag.
 class MyStatefulLayer : public Layer {
  public:
-  MyStatefulLayer() : Layer("MyStatefulLayer") { state_ = add_weight("state", Shape{1}, "zeros", false); }
+  MyStatefulLayer() : Layer("MyStatefulLayer") { state_ = add_weight("state", Shape{1}, {.initializer = "zeros", .trainable = false}); }
   Tensor call(const Tensor& inputs, bool) override { return state_.assign_add(inputs); }
 
  private:

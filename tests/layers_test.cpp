@@ -9,7 +9,7 @@ using testing::to_arr;
 
 TEST(Layers, SmallCnnShapesAndParams) {
   Sequential model(Input({28, 28, 1}), {layers::Conv2D(8, {5, 5}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
-                                        layers::Conv2D(16, {3, 3}), layers::AveragePooling2D({2, 2}),
+                                        layers::Conv2D(16, {3, 3}), layers::AveragePooling2D({.pool_size = {2, 2}}),
                                         layers::GlobalAveragePooling2D(), layers::Dense(10)});
   EXPECT_EQ(model.count_params(), (5 * 5 * 1 * 8 + 8) + (3 * 3 * 8 * 16 + 16) + (16 * 10 + 10));
   std::string s = model.summary_string();
@@ -33,7 +33,7 @@ TEST(Layers, CnnLearnsAToyTask) {
 }
 
 TEST(Layers, BatchNormalizationTrainingAndInference) {
-  auto bn = layers::BatchNormalization(0.5);
+  auto bn = layers::BatchNormalization({.momentum = 0.5});
   Tensor x = random::normal(Shape{64, 3}, 5, 2, DType::Float32, 4);
   Tensor y = bn(x, true);
   auto m = mean(y, {0}).to_vector<float>();
@@ -88,13 +88,13 @@ TEST(Layers, LstmMatchesAManualCellAndReturnsSequences) {
   auto g = split(z, 4, 1);
   Tensor c = sigmoid(g[0]) * tanh(g[2]);
   expect_close(to_arr(h), to_arr(sigmoid(g[3]) * tanh(c)), 1e-6, 1e-6, "one step");
-  EXPECT_EQ(layers::LSTM(5, true)(random::normal(Shape{2, 7, 4})).shape(), (Shape{2, 7, 5}));
+  EXPECT_EQ(layers::LSTM(5, {.return_sequences = true})(random::normal(Shape{2, 7, 4})).shape(), (Shape{2, 7, 5}));
   Tensor seq_in = Input({6, 4});
   EXPECT_EQ(layers::LSTM(8)(seq_in).shape(), (Shape{Shape::kUnknown, 8}));
 }
 
 TEST(Layers, DropoutOnlyWhenTraining) {
-  auto d = layers::Dropout(0.5, 1);
+  auto d = layers::Dropout(0.5, {.seed = 1});
   Tensor x = ones({1000});
   EXPECT_EQ(d(x, false).to_vector<float>(), x.to_vector<float>());
   auto t = d(x, true).to_vector<float>();
@@ -102,9 +102,9 @@ TEST(Layers, DropoutOnlyWhenTraining) {
 }
 
 TEST(Layers, LambdaOutputShapeIsChecked) {
-  auto l = layers::Lambda([](const Tensor& t) { return concat({t, t}, 1); }, "dup", std::vector<std::int64_t>{3});
+  auto l = layers::Lambda([](const Tensor& t) { return concat({t, t}, 1); }, {.name = "dup", .output_shape = std::vector<std::int64_t>{3}});
   EXPECT_THROW(l(ones({2, 3})), ShapeError);
-  EXPECT_EQ(layers::Lambda([](const Tensor& t) { return t * 2.f; }, "", std::vector<std::int64_t>{3})(ones({2, 3})).shape(), (Shape{2, 3}));
+  EXPECT_EQ(layers::Lambda([](const Tensor& t) { return t * 2.f; }, {.name = "", .output_shape = std::vector<std::int64_t>{3}})(ones({2, 3})).shape(), (Shape{2, 3}));
 }
 
 // A value-reading Lambda between two Dense layers: fit compiles the model with one host step, and both
@@ -114,13 +114,13 @@ TEST(GraphBreak, HostStepInsideFitKeepsGradientsFlowing) {
   config::set_log_handler([&](config::LogLevel l, const std::string& m) {
     if (l == config::LogLevel::Warning) warnings.push_back(m);
   });
-  auto first = layers::Dense(4, "", true, "glorot_uniform", "zeros", "first");
+  auto first = layers::Dense(4, {.name = "first"});
   auto reader = layers::Lambda([](const Tensor& t) {
     auto v = t.to_vector<float>();  // a value read: not traceable
     float scale = v.empty() ? 1.f : 1.f;
     return t * scale;
-  }, "reader");
-  auto last = layers::Dense(1, "", true, "glorot_uniform", "zeros", "last");
+  }, {.name = "reader"});
+  auto last = layers::Dense(1, {.name = "last"});
   Sequential model({first, reader, last});
   model.compile({.optimizer = optimizers::SGD(0.05), .loss = "mse"});
   Tensor x = random::normal(Shape{64, 3}, 0, 1, DType::Float32, 8);
@@ -223,7 +223,7 @@ namespace {
 class CountingReader : public Layer {
  public:
   CountingReader() : Layer("CountingReader") {}
-  void build(const std::vector<Shape>&) override { count = add_weight("count", Shape{}, "zeros", false); }
+  void build(const std::vector<Shape>&) override { count = add_weight("count", Shape{}, {.initializer = "zeros", .trainable = false}); }
   Tensor call(const Tensor& x, bool) override {
     count.assign_add(scalar(1.f));
     return sum(x).item<float>() > 0 ? x : -x;  // value read: a graph break

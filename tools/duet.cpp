@@ -156,7 +156,7 @@ int train(int argc, char** argv) {
              {.epochs = static_cast<int>(epochs), .batch_size = batch, .verbose = a.flags.count("--quiet") ? 0 : 1,
               .seed = static_cast<std::uint64_t>(seed)});
   double secs = seconds_since(t0);
-  auto logs = model->evaluate(data.test.images, data.test.labels, 256);
+  auto logs = model->evaluate(data.test.images, data.test.labels, {.batch_size = 256});
   double images = static_cast<double>(epochs) * static_cast<double>(data.train.images.shape()[0]);
   std::printf("test accuracy: %.4f  test loss: %.4f\n", logs["accuracy"], logs["loss"]);
   std::printf("training: %.1f s, %.0f images/s\n", secs, images / secs);
@@ -186,7 +186,7 @@ int demo(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   model->fit(data.train.images, data.train.labels, {.epochs = static_cast<int>(epochs), .batch_size = 64, .seed = 1});
   double secs = seconds_since(t0);
-  auto logs = model->evaluate(data.test.images, data.test.labels, 256);
+  auto logs = model->evaluate(data.test.images, data.test.labels, {.batch_size = 256});
   std::printf("\ntest accuracy: %.4f (test loss %.4f) after %ld epochs, %.0f s of training\n", logs["accuracy"], logs["loss"],
               epochs, secs);
 

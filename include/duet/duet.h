@@ -1,6 +1,6 @@
 #pragma once
 // The umbrella header: everything a duet user needs.
-#include "duet/attrs.h"
+#include "duet/callbacks.h"
 #include "duet/config.h"
 #include "duet/data.h"
 #include "duet/dtype.h"
@@ -8,9 +8,11 @@
 #include "duet/function.h"
 #include "duet/layers.h"
 #include "duet/linalg.h"
+#include "duet/losses.h"
 #include "duet/model.h"
 #include "duet/nn.h"
 #include "duet/ops.h"
+#include "duet/optimizers.h"
 #include "duet/random.h"
 #include "duet/shape.h"
 #include "duet/tape.h"

@@ -1,12 +1,14 @@
 #pragma once
 // Keras-style layers. A layer builds its weights once, from the shape of its first input; called on
 // concrete tensors it computes now, called on symbolic ones (an Input, or inside a traced function) it
-// records. Layers are shared objects: create them with the factories in duet::layers (or
-// make_layer<T>(...) for your own subclasses) and call the returned handle.
+// records. Layers are shared objects: create them with the factories in duet::layers (each returns a typed
+// handle, Ref<DenseLayer> and so on, whose -> reaches the layer's weights and options) or make_layer<T>(...)
+// for your own subclasses, and call the handle. Options are Keras's names in one XxxOptions struct per layer.
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "duet/nn.h"
@@ -15,19 +17,27 @@
 
 namespace duet {
 
-// Weight initializers by name: "glorot_uniform" (default), "he_normal", "zeros", "ones", "random_normal";
-// or a callable (shape, dtype) -> tensor. constant(v) makes a constant initializer.
+// Weight initializers by name: "glorot_uniform" (default), "glorot_normal", "he_normal", "he_uniform", "zeros",
+// "ones", "random_normal", "random_uniform"; or a callable (shape, dtype) -> tensor. initializers::constant(v).
 using InitializerFn = std::function<Tensor(const Shape&, DType)>;
 struct Initializer {
   Initializer(const char* name);         // NOLINT: implicit by design ("zeros")
   Initializer(const std::string& name);  // NOLINT
   Initializer(InitializerFn fn) : fn(std::move(fn)) {}  // NOLINT
   InitializerFn fn;
-  std::string name;
+  std::string name;  // "" for a custom callable
+  double value = 0;  // constant(v)'s v
 };
 namespace initializers {
 Initializer constant(double value);
 }
+
+// add_weight's options (Keras names).
+struct WeightOptions {
+  Initializer initializer = "glorot_uniform";
+  bool trainable = true;
+  DType dtype = DType::Float32;
+};
 
 class Layer : public std::enable_shared_from_this<Layer> {
  public:
@@ -47,12 +57,13 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual Tensor call(const Tensor& x, bool training);
   virtual std::vector<Tensor> call(const std::vector<Tensor>& xs, bool training);
   // Optional: the output shapes for these input shapes (batch dim included, may be None). When given, a
-  // functional model records the layer without tracing call(), and a host step needs no probe run.
+  // functional model records the layer without tracing call(), and a host step knows its output shapes
+  // before its first real call.
   virtual std::optional<std::vector<Shape>> compute_output_shape(const std::vector<Shape>& input_shapes);
 
-  // A weight owned by this layer (created eagerly even inside a trace).
-  Variable add_weight(const std::string& name, const Shape& shape, const Initializer& init = "glorot_uniform",
-                      bool trainable = true, DType dtype = DType::Float32);
+  // A weight owned by this layer (created eagerly even inside a trace): add_weight("w", {3, 4}) or
+  // add_weight("b", {4}, {.initializer = "zeros", .trainable = false}).
+  Variable add_weight(const std::string& name, const Shape& shape, const WeightOptions& options = {});
   // Registers a sublayer (sublayers called from call() are also registered automatically on first call).
   template <class L>
   std::shared_ptr<L> track(std::shared_ptr<L> child) {
@@ -82,9 +93,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   bool built_ = false;
 
  private:
-  friend struct LayerCallAccess;
+  friend struct LayerAccess;
   std::vector<Tensor> call_now(const std::vector<Tensor>& xs, bool training);
   std::vector<Tensor> call_as_host_step(const std::vector<Tensor>& xs, bool training, const std::string& why);
+  std::optional<std::vector<TensorSpec>> host_output_specs(const std::vector<Tensor>& xs);
   void ensure_built(const std::vector<Tensor>& xs);
 
   std::string type_, name_;
@@ -94,15 +106,19 @@ class Layer : public std::enable_shared_from_this<Layer> {
   bool dynamic_ = false;
   bool host_step_ = false;
   bool warned_ = false;
+  // Output specs of this layer as a host step, by input specs (batch dim None): learned from
+  // compute_output_shape, from the model build, or from its first real call.
+  std::vector<std::pair<std::vector<TensorSpec>, std::vector<TensorSpec>>> host_specs_;
 };
 
-// A handle to a layer of type L: call it like the layer; -> reaches the layer.
+// A handle to a layer of type L: call it like the layer; -> reaches the layer (weights, options).
 template <class L>
 class Ref {
  public:
   Ref() = default;
-  Ref(std::shared_ptr<L> p) : p_(std::move(p)) {}  // NOLINT
+  Ref(std::shared_ptr<L> p) : p_(std::move(p)) {}  // NOLINT: implicit from the shared layer
   template <class U>
+    requires std::is_convertible_v<U*, L*>
   Ref(const Ref<U>& o) : p_(o.ptr()) {}  // NOLINT: upcast
   Tensor operator()(const Tensor& x, bool training = false) const { return (*p_)(x, training); }
   std::vector<Tensor> operator()(const std::vector<Tensor>& xs, bool training = false) const { return (*p_)(xs, training); }
@@ -122,6 +138,7 @@ Ref<L> make_layer(A&&... args) {
 }
 
 // A symbolic model input of the given per-example shape; its batch dim is unknown: Input({10}) is (None, 10).
+// Inputs are named input_1, input_2, ... unless named.
 Tensor Input(const std::vector<std::int64_t>& shape, DType dtype = DType::Float32, const std::string& name = "");
 
 // Activations by name: "relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "softplus", "linear" (or "").
@@ -129,52 +146,269 @@ std::function<Tensor(const Tensor&)> activation(const std::string& name);
 
 namespace layers {
 
-Ref<Layer> Dense(std::int64_t units, const std::string& activation = "", bool use_bias = true,
-                 const Initializer& kernel_initializer = "glorot_uniform", const Initializer& bias_initializer = "zeros",
-                 const std::string& name = "");
-Ref<Layer> Activation(const std::string& activation, const std::string& name = "");
-Ref<Layer> Flatten(const std::string& name = "");
-// Per-example target shape (one dim may be -1).
-Ref<Layer> Reshape(const std::vector<std::int64_t>& target_shape, const std::string& name = "");
-// Active only when called with training = true (as in fit).
-Ref<Layer> Dropout(double rate, std::optional<std::uint64_t> seed = {}, const std::string& name = "");
-
-// Lambda: wraps a function of one tensor, or of several (called with a vector of inputs). output_shape
-// (per example, without the batch dim) is checked on every call when given.
-Ref<Layer> Lambda(std::function<Tensor(const Tensor&)> fn, const std::string& name = "",
-                  std::optional<std::vector<std::int64_t>> output_shape = {});
-Ref<Layer> Lambda(std::function<Tensor(const std::vector<Tensor>&)> fn, const std::string& name = "",
-                  std::optional<std::vector<std::int64_t>> output_shape = {});
-
-struct Conv2DArgs {
-  std::vector<std::int64_t> strides = {1, 1};
-  std::string padding = "valid";
-  std::string activation = "";
+struct DenseOptions {
+  std::string activation;
   bool use_bias = true;
-  std::vector<std::int64_t> dilation_rate = {1, 1};
   Initializer kernel_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
-  std::string name = "";
+  std::string name;
+};
+// y = activation(x kernel + bias) over the last axis.
+class DenseLayer : public Layer {
+ public:
+  DenseLayer(std::int64_t units, DenseOptions options = {});
+  std::int64_t units() const { return units_; }
+  const DenseOptions& options() const { return o_; }
+  const Variable& kernel() const { return kernel_; }  // (input_dim, units), once built
+  const Variable& bias() const { return bias_; }      // (units,); undefined without use_bias
+  void build(const std::vector<Shape>& input_shapes) override;
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  std::int64_t units_;
+  DenseOptions o_;
+  std::function<Tensor(const Tensor&)> act_;
+  Variable kernel_, bias_;
+};
+Ref<DenseLayer> Dense(std::int64_t units, DenseOptions options = {});
+Ref<DenseLayer> Dense(std::int64_t units, const char* activation);  // Dense(32, "relu")
+
+struct LayerOptions {
+  std::string name;
+};
+
+class ActivationLayer : public Layer {
+ public:
+  ActivationLayer(std::string activation, LayerOptions options = {});
+  const std::string& activation() const { return activation_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  std::string activation_;
+  std::function<Tensor(const Tensor&)> fn_;
+};
+Ref<ActivationLayer> Activation(const std::string& activation, LayerOptions options = {});
+
+// (N, d1, d2, ...) -> (N, d1 * d2 * ...).
+class FlattenLayer : public Layer {
+ public:
+  explicit FlattenLayer(LayerOptions options = {});
+  Tensor call(const Tensor& x, bool training) override;
+};
+Ref<FlattenLayer> Flatten(LayerOptions options = {});
+
+// Per-example target shape (one dim may be -1).
+class ReshapeLayer : public Layer {
+ public:
+  ReshapeLayer(std::vector<std::int64_t> target_shape, LayerOptions options = {});
+  const std::vector<std::int64_t>& target_shape() const { return target_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  std::vector<std::int64_t> target_;
+};
+Ref<ReshapeLayer> Reshape(std::vector<std::int64_t> target_shape, LayerOptions options = {});
+
+struct DropoutOptions {
+  std::optional<std::uint64_t> seed;  // the same mask on every call
+  std::string name;
+};
+// Active only when called with training = true (as in fit). `rate` is read when the step runs: assigning
+// it between steps (layer->rate = 0.5) changes the compiled step too.
+class DropoutLayer : public Layer {
+ public:
+  DropoutLayer(double rate, DropoutOptions options = {});
+  Hyperparameter rate;
+  const DropoutOptions& options() const { return o_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  DropoutOptions o_;
+};
+Ref<DropoutLayer> Dropout(double rate, DropoutOptions options = {});
+
+struct LambdaOptions {
+  std::string name;
+  // Per-example output shape (without the batch dim), checked on every call when given.
+  std::optional<std::vector<std::int64_t>> output_shape;
+};
+// Wraps a function of one tensor (a generic lambda `[](auto x) { ... }` is called with a Tensor), or of
+// several (const std::vector<Tensor>&: the layer is called with a vector of inputs).
+class LambdaLayer : public Layer {
+ public:
+  using OneFn = std::function<Tensor(const Tensor&)>;
+  using ManyFn = std::function<Tensor(const std::vector<Tensor>&)>;
+  LambdaLayer(OneFn one, ManyFn many, LambdaOptions options = {});
+  std::vector<Tensor> call(const std::vector<Tensor>& xs, bool training) override;
+
+ private:
+  OneFn one_;
+  ManyFn many_;
+  LambdaOptions o_;
+};
+template <class F>
+Ref<LambdaLayer> Lambda(F fn, LambdaOptions options = {}) {
+  if constexpr (std::is_invocable_v<F&, const Tensor&>) {
+    return make_layer<LambdaLayer>(LambdaLayer::OneFn([f = std::move(fn)](const Tensor& x) { return Tensor(f(x)); }), nullptr,
+                                   std::move(options));
+  } else {
+    static_assert(std::is_invocable_v<F&, const std::vector<Tensor>&>,
+                  "Lambda takes a function of one Tensor or of a const std::vector<Tensor>& returning a Tensor");
+    return make_layer<LambdaLayer>(nullptr, LambdaLayer::ManyFn([f = std::move(fn)](const std::vector<Tensor>& xs) { return Tensor(f(xs)); }),
+                                   std::move(options));
+  }
+}
+
+struct Conv2DOptions {
+  std::vector<std::int64_t> strides = {1, 1};
+  std::string padding = "valid";
+  std::vector<std::int64_t> dilation_rate = {1, 1};
+  std::string activation;
+  bool use_bias = true;
+  Initializer kernel_initializer = "glorot_uniform";
+  Initializer bias_initializer = "zeros";
+  std::string name;
 };
 // 2-D convolution over NHWC inputs with `filters` output channels and a (kh, kw) kernel.
-Ref<Layer> Conv2D(std::int64_t filters, std::vector<std::int64_t> kernel_size, Conv2DArgs args = {});
-Ref<Layer> MaxPooling2D(std::vector<std::int64_t> pool_size = {2, 2}, std::vector<std::int64_t> strides = {},
-                        const std::string& padding = "valid", const std::string& name = "");
-Ref<Layer> AveragePooling2D(std::vector<std::int64_t> pool_size = {2, 2}, std::vector<std::int64_t> strides = {},
-                            const std::string& padding = "valid", const std::string& name = "");
+class Conv2DLayer : public Layer {
+ public:
+  Conv2DLayer(std::int64_t filters, std::vector<std::int64_t> kernel_size, Conv2DOptions options = {});
+  std::int64_t filters() const { return filters_; }
+  const std::vector<std::int64_t>& kernel_size() const { return kernel_size_; }
+  const Conv2DOptions& options() const { return o_; }
+  const Variable& kernel() const { return kernel_; }  // (kh, kw, in_channels, filters)
+  const Variable& bias() const { return bias_; }
+  void build(const std::vector<Shape>& input_shapes) override;
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  std::int64_t filters_;
+  std::vector<std::int64_t> kernel_size_;
+  Conv2DOptions o_;
+  std::function<Tensor(const Tensor&)> act_;
+  Variable kernel_, bias_;
+};
+Ref<Conv2DLayer> Conv2D(std::int64_t filters, std::vector<std::int64_t> kernel_size, Conv2DOptions options = {});
+
+struct Pooling2DOptions {
+  std::vector<std::int64_t> pool_size = {2, 2};
+  std::vector<std::int64_t> strides = {};  // default: pool_size
+  std::string padding = "valid";
+  std::string name;
+};
+class Pooling2DLayer : public Layer {
+ public:
+  Pooling2DLayer(bool is_max, Pooling2DOptions options = {});
+  bool is_max() const { return max_; }
+  const Pooling2DOptions& options() const { return o_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  bool max_;
+  Pooling2DOptions o_;
+};
+Ref<Pooling2DLayer> MaxPooling2D(Pooling2DOptions options = {});
+Ref<Pooling2DLayer> AveragePooling2D(Pooling2DOptions options = {});
+
 // Mean over the spatial dims: (N, H, W, C) -> (N, C).
-Ref<Layer> GlobalAveragePooling2D(const std::string& name = "");
-// Normalizes over the last axis with batch statistics in training (updating moving statistics) and the
+class GlobalAveragePooling2DLayer : public Layer {
+ public:
+  explicit GlobalAveragePooling2DLayer(LayerOptions options = {});
+  Tensor call(const Tensor& x, bool training) override;
+};
+Ref<GlobalAveragePooling2DLayer> GlobalAveragePooling2D(LayerOptions options = {});
+
+struct BatchNormalizationOptions {
+  double momentum = 0.99;
+  double epsilon = 1e-3;
+  bool center = true;  // learn beta
+  bool scale = true;   // learn gamma
+  std::string name;
+};
+// Normalizes over the last axis with batch statistics in training (updating the moving statistics) and the
 // moving statistics otherwise.
-Ref<Layer> BatchNormalization(double momentum = 0.99, double epsilon = 1e-3, const std::string& name = "");
-// Merge layers over several inputs.
-Ref<Layer> Concatenate(std::int64_t axis = -1, const std::string& name = "");
-Ref<Layer> Add(const std::string& name = "");
-Ref<Layer> Multiply(const std::string& name = "");
+class BatchNormalizationLayer : public Layer {
+ public:
+  explicit BatchNormalizationLayer(BatchNormalizationOptions options = {});
+  const BatchNormalizationOptions& options() const { return o_; }
+  const Variable& gamma() const { return gamma_; }
+  const Variable& beta() const { return beta_; }
+  const Variable& moving_mean() const { return moving_mean_; }
+  const Variable& moving_variance() const { return moving_var_; }
+  void build(const std::vector<Shape>& input_shapes) override;
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  BatchNormalizationOptions o_;
+  Variable gamma_, beta_, moving_mean_, moving_var_;
+};
+Ref<BatchNormalizationLayer> BatchNormalization(BatchNormalizationOptions options = {});
+
+struct ConcatenateOptions {
+  std::int64_t axis = -1;
+  std::string name;
+};
+// Merge layers over several inputs (call them with a vector).
+class MergeLayer : public Layer {
+ public:
+  enum class Mode { Concatenate, Add, Multiply };
+  MergeLayer(Mode mode, ConcatenateOptions options = {});
+  Mode mode() const { return mode_; }
+  std::int64_t axis() const { return o_.axis; }
+  std::vector<Tensor> call(const std::vector<Tensor>& xs, bool training) override;
+
+ private:
+  Mode mode_;
+  ConcatenateOptions o_;
+};
+Ref<MergeLayer> Concatenate(ConcatenateOptions options = {});
+Ref<MergeLayer> Add(LayerOptions options = {});
+Ref<MergeLayer> Multiply(LayerOptions options = {});
+
+struct EmbeddingOptions {
+  Initializer embeddings_initializer = "random_uniform";  // uniform in [-0.05, 0.05], as Keras
+  std::string name;
+};
 // Integer ids (N, ...) -> vectors (N, ..., output_dim).
-Ref<Layer> Embedding(std::int64_t input_dim, std::int64_t output_dim, const std::string& name = "");
-// LSTM over (N, T, F) inputs (T known): the last output (N, units), or every step's (N, T, units).
-Ref<Layer> LSTM(std::int64_t units, bool return_sequences = false, const std::string& name = "");
+class EmbeddingLayer : public Layer {
+ public:
+  EmbeddingLayer(std::int64_t input_dim, std::int64_t output_dim, EmbeddingOptions options = {});
+  std::int64_t input_dim() const { return in_; }
+  std::int64_t output_dim() const { return out_; }
+  const EmbeddingOptions& options() const { return o_; }
+  const Variable& embeddings() const { return table_; }
+  void build(const std::vector<Shape>& input_shapes) override;
+  Tensor call(const Tensor& ids, bool training) override;
+
+ private:
+  std::int64_t in_, out_;
+  EmbeddingOptions o_;
+  Variable table_;
+};
+Ref<EmbeddingLayer> Embedding(std::int64_t input_dim, std::int64_t output_dim, EmbeddingOptions options = {});
+
+struct LSTMOptions {
+  bool return_sequences = false;  // every step's output (N, T, units) instead of the last (N, units)
+  std::string name;
+};
+// LSTM over (N, T, F) inputs (T known). Gates in Keras's order: input, forget, cell, output.
+class LSTMLayer : public Layer {
+ public:
+  LSTMLayer(std::int64_t units, LSTMOptions options = {});
+  std::int64_t units() const { return units_; }
+  const LSTMOptions& options() const { return o_; }
+  const Variable& kernel() const { return kernel_; }
+  const Variable& recurrent_kernel() const { return recurrent_; }
+  const Variable& bias() const { return bias_; }
+  void build(const std::vector<Shape>& input_shapes) override;
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  std::int64_t units_;
+  LSTMOptions o_;
+  Variable kernel_, recurrent_, bias_;
+};
+Ref<LSTMLayer> LSTM(std::int64_t units, LSTMOptions options = {});
 
 }  // namespace layers
 

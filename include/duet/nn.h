@@ -13,7 +13,7 @@ namespace duet {
 struct Conv2DOptions {
   std::vector<std::int64_t> strides = {1, 1};
   std::string padding = "valid";
-  std::vector<std::int64_t> dilations = {1, 1};
+  std::vector<std::int64_t> dilation_rate = {1, 1};
 };
 
 // 2-D convolution (cross-correlation, as in every DL framework): input (N, H, W, C), filters (KH, KW, C, O).
@@ -48,6 +48,8 @@ Tensor log_softmax(const Tensor& logits, std::int64_t axis = -1);
 // Zeroes each element with probability rate and scales the rest by 1/(1 - rate) when training;
 // returns x unchanged otherwise. With `seed` the mask is the same on every call.
 Tensor dropout(const Tensor& x, double rate, bool training = true, std::optional<std::uint64_t> seed = {});
+// The same with the rate a scalar tensor read when the op runs (a hyperparameter; always dispatched when training).
+Tensor dropout(const Tensor& x, const Tensor& rate, bool training = true, std::optional<std::uint64_t> seed = {});
 
 // Per-example cross-entropy of integer class labels (...,) against logits (..., classes).
 Tensor sparse_softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits);

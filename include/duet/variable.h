@@ -2,6 +2,7 @@
 // Variable: named mutable state (weights, optimizer slots, counters, layer state). A handle: copies
 // share the same state. Reads and assignments are ops, so tapes see reads and traced graphs capture
 // the variable by reference (every replay reads and writes its current value).
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -43,12 +44,36 @@ class Variable {
   VarRef impl_;
 };
 
+// A number a compiled step reads when it runs, never frozen into a trace: learning rates, momentum, betas,
+// weight decay, dropout rates, loss weights. It is a float64 scalar variable, so assigning it between steps
+// changes the next step exactly as it would eagerly, with no retrace (a callback or a schedule can drive it).
+class Hyperparameter {
+ public:
+  // `check` validates every value assigned (it throws ValueError naming the owner).
+  Hyperparameter(double value = 0.0, const std::string& name = "hyperparameter",  // NOLINT: implicit from a number
+                 std::function<void(double)> check = nullptr);
+  Hyperparameter& operator=(double value);
+  // The current value (read now, also while tracing: use value() inside traced code).
+  double get() const;
+  operator double() const { return get(); }  // NOLINT: reads like a number
+  // Reads it as a scalar of `dtype` (an op: traced, it is read at run time).
+  Tensor value(DType dtype = DType::Float32) const;
+  const Variable& variable() const { return var_; }
+
+ private:
+  Variable var_;
+  std::function<void(double)> check_;
+};
+
 // One Adam step on a variable and its two moment slots, in a single pass over memory (TensorFlow's
 // ResourceApplyAdam; the Adam and AdamW optimizers use it):
 //   w -= decay * w (decoupled weight decay, AdamW; 0 for Adam)
 //   m = beta_1 m + (1 - beta_1) grad;  v = beta_2 v + (1 - beta_2) grad^2;  w -= lr_t m / (sqrt(v) + epsilon)
-// lr_t is a scalar tensor (the bias-corrected learning rate of this step). m and v must have w's dtype and
-// shape, grad too. Returns the new value of w.
+// lr_t (the bias-corrected learning rate of this step), beta_1, beta_2, epsilon and decay are scalar tensors
+// of w's dtype, read when the op runs. m, v and grad have w's dtype and shape. Returns the new value of w.
+Tensor apply_adam(const Variable& w, const Variable& m, const Variable& v, const Tensor& grad, const Tensor& lr_t,
+                  const Tensor& beta_1, const Tensor& beta_2, const Tensor& epsilon, const Tensor& decay);
+// The same with constant hyperparameters.
 Tensor apply_adam(const Variable& w, const Variable& m, const Variable& v, const Tensor& grad, const Tensor& lr_t,
                   double beta_1, double beta_2, double epsilon, double decay = 0.0);
 

@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 namespace duet::exec {
@@ -58,8 +59,11 @@ class StepProfile {
 };
 
 thread_local StepObserver* t_step_observer = nullptr;
+thread_local std::unordered_map<const void*, std::vector<std::shared_ptr<void>>>* t_run_scope = nullptr;
 
 }  // namespace
+
+std::vector<std::shared_ptr<void>>* run_scoped(const void* key) { return t_run_scope ? &(*t_run_scope)[key] : nullptr; }
 
 ObserveSteps::ObserveSteps(StepObserver* o) : saved_(t_step_observer) { t_step_observer = o; }
 ObserveSteps::~ObserveSteps() { t_step_observer = saved_; }
@@ -126,6 +130,15 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
       --d;
     }
   } guard{slots, ++depth};
+  // The outermost run owns the run-scoped storage; whatever a run kept is dropped when it ends.
+  std::optional<std::unordered_map<const void*, std::vector<std::shared_ptr<void>>>> scope;
+  struct ScopeGuard {
+    bool active;
+    ~ScopeGuard() {
+      if (active) t_run_scope = nullptr;
+    }
+  } scope_guard{t_run_scope == nullptr};
+  if (scope_guard.active) t_run_scope = &scope.emplace();
   for (std::size_t i = 0; i < args.size(); ++i) slots[static_cast<std::size_t>(arg_slots_[i])] = args[i];
   for (const auto& [s, t] : consts_) slots[static_cast<std::size_t>(s)] = t;
   Tensors ins;

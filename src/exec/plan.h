@@ -38,6 +38,10 @@ class Plan {
 };
 
 
+// Storage that lives as long as the outermost plan run on this thread, one list per key (nullptr outside a
+// plan run): a host step's forward keeps the tape its backward, later in the same run, needs.
+std::vector<std::shared_ptr<void>>* run_scoped(const void* key);
+
 // Sees every step a plan runs on this thread while installed (check_eager compares node values).
 class StepObserver {
  public:

@@ -37,6 +37,8 @@ struct Node : std::enable_shared_from_this<Node> {
   // Set by rewriting passes: the name of the original node whose value each output stands for (a fused
   // group's outputs stand for members). Empty: the node is original.
   std::vector<std::string> origin;
+  // Nodes built outside any Graph (functional models) own the nodes they read, so a tensor keeps its history.
+  std::vector<std::shared_ptr<Node>> holds;
 };
 
 struct PassStat {

@@ -160,7 +160,11 @@ void bias_add(KernelContext& k) {
 // Keeps an element when its uniform draw is >= rate; outputs (y, scale) with scale 0 or 1/(1-rate).
 void dropout(KernelContext& k) {
   const Tensor& x = k.inputs[0];
-  const double rate = k.attrs.f("rate");
+  const Tensor& r = k.inputs[1];
+  const double rate = r.dtype() == DType::Float32 ? double(*ptr<float>(r)) : *ptr<double>(r);
+  if (!(rate >= 0 && rate < 1)) {  // a value read at run time, so checked here
+    throw ValueError("[dropout] rate must be in [0, 1), got " + std::to_string(rate) + " (input of shape " + x.shape().str() + ")");
+  }
   std::array<std::uint32_t, 2> key;
   std::uint64_t stream;
   random_key_for(k.attrs, key, stream);

@@ -19,6 +19,10 @@ std::pair<double, double> fans(const Shape& s) {
   return {static_cast<double>(s[s.rank() - 2]) * receptive, static_cast<double>(s[s.rank() - 1]) * receptive};
 }
 
+// The standard deviation of a unit normal truncated at +-2 standard deviations: Keras divides by it so that
+// truncated_normal-based initializers keep the intended variance.
+constexpr double kTruncatedNormalStddev = 0.87962566103423978;
+
 InitializerFn by_name(const std::string& name) {
   if (name == "glorot_uniform") {
     return [](const Shape& s, DType d) {
@@ -27,15 +31,31 @@ InitializerFn by_name(const std::string& name) {
       return random::uniform(s, -limit, limit, d);
     };
   }
+  if (name == "glorot_normal") {
+    return [](const Shape& s, DType d) {
+      auto [in, out] = fans(s);
+      return random::truncated_normal(s, 0.0, std::sqrt(2.0 / (in + out)) / kTruncatedNormalStddev, d);
+    };
+  }
   if (name == "he_normal") {
-    return [](const Shape& s, DType d) { return random::truncated_normal(s, 0.0, std::sqrt(2.0 / fans(s).first) / 0.87962566103423978, d); };
+    return [](const Shape& s, DType d) { return random::truncated_normal(s, 0.0, std::sqrt(2.0 / fans(s).first) / kTruncatedNormalStddev, d); };
+  }
+  if (name == "he_uniform") {
+    return [](const Shape& s, DType d) {
+      double limit = std::sqrt(6.0 / fans(s).first);
+      return random::uniform(s, -limit, limit, d);
+    };
   }
   if (name == "zeros") return [](const Shape& s, DType d) { return zeros(s, d); };
   if (name == "ones") return [](const Shape& s, DType d) { return ones(s, d); };
   if (name == "random_normal") return [](const Shape& s, DType d) { return random::normal(s, 0.0, 0.05, d); };
+  if (name == "random_uniform") return [](const Shape& s, DType d) { return random::uniform(s, -0.05, 0.05, d); };
   throw ValueError("[Initializer] unknown initializer '" + name +
-                   "'; use glorot_uniform, he_normal, zeros, ones, random_normal, initializers::constant(v) or a callable");
+                   "'; use glorot_uniform, glorot_normal, he_normal, he_uniform, zeros, ones, random_normal, random_uniform, "
+                   "initializers::constant(v) or a callable");
 }
+
+std::string layer_name(const std::string& given) { return given; }
 
 }  // namespace
 
@@ -45,6 +65,7 @@ Initializer::Initializer(const std::string& n) : fn(by_name(n)), name(n) {}
 Initializer initializers::constant(double value) {
   Initializer i([value](const Shape& s, DType d) { return full(s, value, d); });
   i.name = "constant";
+  i.value = value;
   return i;
 }
 
@@ -61,144 +82,111 @@ std::function<Tensor(const Tensor&)> activation(const std::string& name) {
 }
 
 namespace layers {
-namespace {
 
-class DenseLayer : public Layer {
- public:
-  DenseLayer(std::int64_t units, const std::string& act, bool use_bias, Initializer k, Initializer b, const std::string& name)
-      : Layer("Dense", name), units_(units), act_(activation(act)), use_bias_(use_bias), k_init_(std::move(k)), b_init_(std::move(b)) {
-    if (units <= 0) throw ValueError("[Dense] units must be positive, got " + std::to_string(units));
-  }
-  void build(const std::vector<Shape>& s) override {
-    std::int64_t in = s[0].rank() ? s[0][s[0].rank() - 1] : -1;
-    if (in < 0) throw ShapeError("[" + name() + "] needs a known last input dim, got input shape " + s[0].str());
-    kernel_ = add_weight("kernel", Shape{in, units_}, k_init_);
-    if (use_bias_) bias_ = add_weight("bias", Shape{units_}, b_init_);
-  }
-  Tensor call(const Tensor& x, bool) override {
-    std::int64_t in = kernel_.shape()[0];
-    if (x.rank() < 1 || (x.shape()[x.rank() - 1] >= 0 && x.shape()[x.rank() - 1] != in)) {
-      throw ShapeError("[" + name() + "] expects inputs with last dim " + std::to_string(in) + ", got shape " + x.shape().str());
-    }
-    Tensor y = matmul(x.rank() == 2 ? x : reshape(x, {-1, in}), kernel_);
-    if (use_bias_) y = bias_add(y, bias_);
-    if (x.rank() != 2) {
-      std::vector<std::int64_t> s;
-      for (int d = 0; d + 1 < x.rank(); ++d) s.push_back(x.shape()[d]);
-      s.push_back(units_);
-      y = reshape(y, s);
-    }
-    return act_(y);
-  }
-
- private:
-  std::int64_t units_;
-  std::function<Tensor(const Tensor&)> act_;
-  bool use_bias_;
-  Initializer k_init_, b_init_;
-  Variable kernel_, bias_;
-};
-
-class ActivationLayer : public Layer {
- public:
-  ActivationLayer(const std::string& act, const std::string& name) : Layer("Activation", name), act_(activation(act)) {}
-  Tensor call(const Tensor& x, bool) override { return act_(x); }
-
- private:
-  std::function<Tensor(const Tensor&)> act_;
-};
-
-class FlattenLayer : public Layer {
- public:
-  explicit FlattenLayer(const std::string& name) : Layer("Flatten", name) {}
-  Tensor call(const Tensor& x, bool) override {
-    std::int64_t rest = 1;
-    for (int d = 1; d < x.rank(); ++d) {
-      if (x.shape()[d] < 0) throw ShapeError("[" + name() + "] needs known non-batch dims, got " + x.shape().str());
-      rest *= x.shape()[d];
-    }
-    return reshape(x, {-1, rest});
-  }
-};
-
-class ReshapeLayer : public Layer {
- public:
-  ReshapeLayer(std::vector<std::int64_t> target, const std::string& name) : Layer("Reshape", name), target_(std::move(target)) {}
-  Tensor call(const Tensor& x, bool) override {
-    std::vector<std::int64_t> s{x.shape()[0] < 0 ? -1 : x.shape()[0]};
-    if (s[0] != -1 && std::count(target_.begin(), target_.end(), -1) > 0) s[0] = x.shape()[0];
-    s.insert(s.end(), target_.begin(), target_.end());
-    if (std::count(s.begin(), s.end(), -1) > 1) {
-      throw ShapeError("[" + name() + "] target shape may use -1 only when the batch dim is known, got input " + x.shape().str());
-    }
-    return reshape(x, s);
-  }
-
- private:
-  std::vector<std::int64_t> target_;
-};
-
-class DropoutLayer : public Layer {
- public:
-  DropoutLayer(double rate, std::optional<std::uint64_t> seed, const std::string& name)
-      : Layer("Dropout", name), rate_(rate), seed_(seed) {
-    if (!(rate >= 0 && rate < 1)) throw ValueError("[Dropout] rate must be in [0, 1), got " + std::to_string(rate));
-  }
-  Tensor call(const Tensor& x, bool training) override { return dropout(x, rate_, training, seed_); }
-
- private:
-  double rate_;
-  std::optional<std::uint64_t> seed_;
-};
-
-class LambdaLayer : public Layer {
- public:
-  LambdaLayer(std::function<Tensor(const Tensor&)> one, std::function<Tensor(const std::vector<Tensor>&)> many, const std::string& name,
-              std::optional<std::vector<std::int64_t>> out_shape)
-      : Layer("Lambda", name), one_(std::move(one)), many_(std::move(many)), out_shape_(std::move(out_shape)) {}
-  std::vector<Tensor> call(const std::vector<Tensor>& xs, bool) override {
-    Tensor y;
-    if (one_) {
-      if (xs.size() != 1) throw ValueError("[" + name() + "] wraps a one-input function but got " + std::to_string(xs.size()) + " inputs");
-      y = one_(xs[0]);
-    } else {
-      y = many_(xs);
-    }
-    if (!y.defined()) throw ValueError("[" + name() + "] the wrapped function returned an undefined Tensor handle");
-    if (out_shape_) {
-      Shape want{Shape::kUnknown};
-      for (auto d : *out_shape_) want.push_back(d);
-      if (!want.compatible_with(y.shape())) {
-        throw ShapeError("[" + name() + "] returned shape " + y.shape().str() + " but its output_shape says " + want.str());
-      }
-    }
-    return {y};
-  }
-
- private:
-  std::function<Tensor(const Tensor&)> one_;
-  std::function<Tensor(const std::vector<Tensor>&)> many_;
-  std::optional<std::vector<std::int64_t>> out_shape_;
-};
-
-}  // namespace
-
-Ref<Layer> Dense(std::int64_t units, const std::string& act, bool use_bias, const Initializer& k, const Initializer& b,
-                 const std::string& name) {
-  return make_layer<DenseLayer>(units, act, use_bias, k, b, name);
+DenseLayer::DenseLayer(std::int64_t units, DenseOptions o)
+    : Layer("Dense", layer_name(o.name)), units_(units), o_(std::move(o)), act_(activation(o_.activation)) {
+  if (units <= 0) throw ValueError("[Dense] units must be positive, got " + std::to_string(units));
 }
-Ref<Layer> Activation(const std::string& act, const std::string& name) { return make_layer<ActivationLayer>(act, name); }
-Ref<Layer> Flatten(const std::string& name) { return make_layer<FlattenLayer>(name); }
-Ref<Layer> Reshape(const std::vector<std::int64_t>& target, const std::string& name) { return make_layer<ReshapeLayer>(target, name); }
-Ref<Layer> Dropout(double rate, std::optional<std::uint64_t> seed, const std::string& name) {
-  return make_layer<DropoutLayer>(rate, seed, name);
+
+void DenseLayer::build(const std::vector<Shape>& s) {
+  std::int64_t in = s[0].rank() ? s[0][s[0].rank() - 1] : -1;
+  if (s[0].rank() < 2) {
+    throw ShapeError("[" + name() + "] expects inputs of rank >= 2 (batch, ..., features), got shape " + s[0].str() +
+                     "; reshape a vector of features to (1, n) or (n, 1)");
+  }
+  if (in < 0) throw ShapeError("[" + name() + "] needs a known last input dim, got input shape " + s[0].str());
+  kernel_ = add_weight("kernel", Shape{in, units_}, {.initializer = o_.kernel_initializer});
+  if (o_.use_bias) bias_ = add_weight("bias", Shape{units_}, {.initializer = o_.bias_initializer});
 }
-Ref<Layer> Lambda(std::function<Tensor(const Tensor&)> fn, const std::string& name, std::optional<std::vector<std::int64_t>> out) {
-  return make_layer<LambdaLayer>(std::move(fn), nullptr, name, std::move(out));
+
+Tensor DenseLayer::call(const Tensor& x, bool) {
+  std::int64_t in = kernel_.shape()[0];
+  if (x.rank() < 2 || (x.shape()[x.rank() - 1] >= 0 && x.shape()[x.rank() - 1] != in)) {
+    throw ShapeError("[" + name() + "] expects inputs of rank >= 2 with last dim " + std::to_string(in) + ", got shape " + x.shape().str());
+  }
+  Tensor y = matmul(x.rank() == 2 ? x : reshape(x, {-1, in}), kernel_);
+  if (o_.use_bias) y = bias_add(y, bias_);
+  if (x.rank() != 2) {
+    std::vector<std::int64_t> s;
+    for (int d = 0; d + 1 < x.rank(); ++d) s.push_back(x.shape()[d]);
+    s.push_back(units_);
+    if (std::count(s.begin(), s.end(), Shape::kUnknown) > 1) {
+      throw ShapeError("[" + name() + "] an input of rank > 2 may have one unknown dim, got " + x.shape().str());
+    }
+    y = reshape(y, s);
+  }
+  return act_(y);
 }
-Ref<Layer> Lambda(std::function<Tensor(const std::vector<Tensor>&)> fn, const std::string& name,
-                  std::optional<std::vector<std::int64_t>> out) {
-  return make_layer<LambdaLayer>(nullptr, std::move(fn), name, std::move(out));
+
+Ref<DenseLayer> Dense(std::int64_t units, DenseOptions options) { return make_layer<DenseLayer>(units, std::move(options)); }
+Ref<DenseLayer> Dense(std::int64_t units, const char* act) { return make_layer<DenseLayer>(units, DenseOptions{.activation = act}); }
+
+ActivationLayer::ActivationLayer(std::string act, LayerOptions o)
+    : Layer("Activation", o.name), activation_(std::move(act)), fn_(duet::activation(activation_)) {}
+Tensor ActivationLayer::call(const Tensor& x, bool) { return fn_(x); }
+Ref<ActivationLayer> Activation(const std::string& act, LayerOptions o) { return make_layer<ActivationLayer>(act, std::move(o)); }
+
+FlattenLayer::FlattenLayer(LayerOptions o) : Layer("Flatten", o.name) {}
+Tensor FlattenLayer::call(const Tensor& x, bool) {
+  if (x.rank() < 1) throw ShapeError("[" + name() + "] needs a batch dim, got a scalar");
+  std::int64_t rest = 1;
+  for (int d = 1; d < x.rank(); ++d) {
+    if (x.shape()[d] < 0) throw ShapeError("[" + name() + "] needs known non-batch dims, got " + x.shape().str());
+    rest *= x.shape()[d];
+  }
+  return reshape(x, {-1, rest});
+}
+Ref<FlattenLayer> Flatten(LayerOptions o) { return make_layer<FlattenLayer>(std::move(o)); }
+
+ReshapeLayer::ReshapeLayer(std::vector<std::int64_t> target, LayerOptions o) : Layer("Reshape", o.name), target_(std::move(target)) {
+  if (std::count(target_.begin(), target_.end(), -1) > 1) throw ValueError("[Reshape] target_shape may have one -1, got several");
+  for (auto d : target_)
+    if (d < -1 || d == 0) throw ValueError("[Reshape] target_shape dims must be positive (or one -1), got " + std::to_string(d));
+}
+Tensor ReshapeLayer::call(const Tensor& x, bool) {
+  if (x.rank() < 1) throw ShapeError("[" + name() + "] needs a batch dim, got a scalar");
+  std::vector<std::int64_t> s{x.shape()[0] < 0 ? -1 : x.shape()[0]};
+  if (s[0] != -1 && std::count(target_.begin(), target_.end(), -1) > 0) s[0] = x.shape()[0];
+  s.insert(s.end(), target_.begin(), target_.end());
+  if (std::count(s.begin(), s.end(), -1) > 1) {
+    throw ShapeError("[" + name() + "] target shape may use -1 only when the batch dim is known, got input " + x.shape().str());
+  }
+  return reshape(x, s);
+}
+Ref<ReshapeLayer> Reshape(std::vector<std::int64_t> target, LayerOptions o) { return make_layer<ReshapeLayer>(std::move(target), std::move(o)); }
+
+DropoutLayer::DropoutLayer(double r, DropoutOptions o)
+    : Layer("Dropout", o.name),
+      rate(r, name() + "/rate",
+           [n = name()](double v) {
+             if (!(v >= 0 && v < 1)) throw ValueError("[" + n + "] rate must be in [0, 1), got " + std::to_string(v));
+           }),
+      o_(std::move(o)) {}
+Tensor DropoutLayer::call(const Tensor& x, bool training) { return dropout(x, rate.value(DType::Float64), training, o_.seed); }
+Ref<DropoutLayer> Dropout(double rate, DropoutOptions o) { return make_layer<DropoutLayer>(rate, std::move(o)); }
+
+LambdaLayer::LambdaLayer(OneFn one, ManyFn many, LambdaOptions o)
+    : Layer("Lambda", o.name), one_(std::move(one)), many_(std::move(many)), o_(std::move(o)) {
+  if (!one_ && !many_) throw ValueError("[Lambda] needs a function");
+}
+
+std::vector<Tensor> LambdaLayer::call(const std::vector<Tensor>& xs, bool) {
+  Tensor y;
+  if (one_) {
+    if (xs.size() != 1) throw ValueError("[" + name() + "] wraps a one-input function but got " + std::to_string(xs.size()) + " inputs");
+    y = one_(xs[0]);
+  } else {
+    y = many_(xs);
+  }
+  if (!y.defined()) throw ValueError("[" + name() + "] the wrapped function returned an undefined Tensor handle");
+  if (o_.output_shape) {
+    Shape want{Shape::kUnknown};
+    for (auto d : *o_.output_shape) want.push_back(d);
+    if (!want.compatible_with(y.shape())) {
+      throw ShapeError("[" + name() + "] returned shape " + y.shape().str() + " but its output_shape says " + want.str());
+    }
+  }
+  return {y};
 }
 
 }  // namespace layers

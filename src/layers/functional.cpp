@@ -1,15 +1,15 @@
 #include "layers/functional.h"
 
+#include <atomic>
 #include <set>
 #include <unordered_map>
 
 #include "core/tensor_impl.h"
 #include "graph/tracer.h"
 #include "ops/op_def.h"
-#include "ops/registry.h"
 
 namespace duet {
-struct LayerCallAccess {
+struct LayerAccess {
   static void build(Layer& l, const std::vector<Tensor>& xs) { l.ensure_built(xs); }
 };
 }  // namespace duet
@@ -17,6 +17,8 @@ struct LayerCallAccess {
 namespace duet::functional {
 namespace {
 
+// Holds the layer of a LayerCall node: shared when the layer is (a dropped model frees it), borrowed for a
+// layer on the stack (it outlives the models built from it, as it must in C++).
 struct LayerHolder : Callable {
   std::shared_ptr<Layer> layer;
   bool training = false;
@@ -29,24 +31,60 @@ void layer_call_kernel(KernelContext& k) {
 }
 const OpDef kLayerCall{"LayerCall", "layer call", -1, infer_layer_call, layer_call_kernel, nullptr, kNotFoldable | kStructural};
 
-graph::Graph& the_graph() {
-  // Never destroyed: symbolic model tensors may outlive static destruction order.
+// Functional nodes point here (Node::graph) so their tensors say why they are symbolic; it stores no nodes.
+graph::Graph& marker() {
   static auto* g = new graph::Graph("functional", "it comes from a functional Input (the model is being built)");
   return *g;
 }
 
-graph::Value value_in_graph(const Tensor& t, const std::string& who) {
-  const graph::Node* n = t.impl()->node.get();
-  if (!n || n->graph != &the_graph()) {
+std::atomic<std::int64_t> g_inputs{0}, g_ops{0};
+thread_local int t_building = 0;
+
+struct NodeInputs {
+  std::vector<graph::Value> values;
+  std::vector<std::shared_ptr<graph::Node>> holds;
+};
+
+void add_input(NodeInputs& in, const Tensor& t, const std::string& who) {
+  if (!t.is_symbolic()) {
+    auto c = std::make_shared<graph::Node>();
+    c->op = &graph::const_op();
+    c->graph = &marker();
+    c->constant = t;
+    c->outputs = {t.spec()};
+    c->name = "Const_" + std::to_string(++g_ops);
+    in.values.push_back({c.get(), 0});
+    in.holds.push_back(std::move(c));
+    return;
+  }
+  const std::shared_ptr<graph::Node>& n = t.impl()->node;
+  if (n->graph != &marker()) {
     throw ValueError("[" + who + "] mixes a functional-model tensor with " + t.str() +
                      ", which is symbolic for another reason; build models from Input tensors only");
   }
-  return {const_cast<graph::Node*>(n), t.impl()->out_index};
+  in.values.push_back({n.get(), t.impl()->out_index});
+  if (std::find(in.holds.begin(), in.holds.end(), n) == in.holds.end()) in.holds.push_back(n);
+}
+
+std::vector<Tensor> add_node(const OpDef* op, NodeInputs in, Attrs attrs, std::vector<TensorSpec> specs, std::string name) {
+  auto n = std::make_shared<graph::Node>();
+  n->op = op;
+  n->graph = &marker();
+  n->inputs = std::move(in.values);
+  n->holds = std::move(in.holds);
+  n->attrs = std::move(attrs);
+  n->outputs = std::move(specs);
+  n->name = std::move(name);
+  std::vector<Tensor> outs;
+  for (std::size_t i = 0; i < n->outputs.size(); ++i)
+    outs.push_back(make_symbolic(n->outputs[i].dtype, n->outputs[i].shape, n, static_cast<int>(i)));
+  return outs;
 }
 
 }  // namespace
 
-bool is_functional(const Tensor& t) { return t.defined() && t.impl()->node && t.impl()->node->graph == &the_graph(); }
+bool is_functional(const Tensor& t) { return t.defined() && t.impl()->node && t.impl()->node->graph == &marker(); }
+bool building() { return t_building > 0; }
 
 Layer* layer_of(const graph::Node* n) {
   if (n->op != &kLayerCall) return nullptr;
@@ -54,86 +92,79 @@ Layer* layer_of(const graph::Node* n) {
 }
 
 Tensor new_input(const TensorSpec& spec, const std::string& name) {
-  graph::Graph& g = the_graph();
-  graph::Node* n = g.add_placeholder(spec);
-  if (!name.empty()) n->name = name;
-  return g.symbolic({n, 0});
+  auto n = std::make_shared<graph::Node>();
+  n->op = &graph::placeholder_op();
+  n->graph = &marker();
+  n->outputs = {spec};
+  n->name = name.empty() ? "input_" + std::to_string(++g_inputs) : name;
+  return make_symbolic(spec.dtype, spec.shape, n, 0);
 }
 
 std::vector<Tensor> record_call(Layer& layer, const std::vector<Tensor>& xs, bool training) {
-  std::vector<graph::Value> vals;
-  for (const Tensor& x : xs) {
-    if (x.is_symbolic()) {
-      vals.push_back(value_in_graph(x, layer.name()));
-    } else {
-      vals.push_back({the_graph().add_constant(x), 0});
-    }
-  }
-  auto self = layer.weak_from_this().lock();
-  if (!self) {
-    throw StateError("[" + layer.name() + "] was called on symbolic Input tensors but is not held by a shared pointer; "
-                     "create layers with the duet::layers factories or make_layer<T>(...)");
-  }
+  NodeInputs in;
+  for (const Tensor& x : xs) add_input(in, x, layer.name());
   // Output specs: compute_output_shape when the layer has one (after building it), else trace the call
   // once on placeholders of the input specs (which also builds it).
   std::vector<TensorSpec> specs;
-  std::optional<std::vector<Shape>> declared;
-  {
-    std::vector<Shape> in_shapes;
-    for (const Tensor& x : xs) in_shapes.push_back(x.shape());
-    declared = layer.compute_output_shape(in_shapes);
-  }
-  if (declared) {
-    LayerCallAccess::build(layer, xs);
+  std::vector<Shape> in_shapes;
+  for (const Tensor& x : xs) in_shapes.push_back(x.shape());
+  if (auto declared = layer.compute_output_shape(in_shapes)) {
+    LayerAccess::build(layer, xs);
     for (const auto& s : *declared) specs.push_back({xs[0].dtype(), s});
   } else {
-    graph::Graph scratch(layer.name(), "layer '" + layer.name() + "' is being called on symbolic model inputs");
+    graph::Graph scratch(layer.name(), "a model is being built from Input tensors (layer '" + layer.name() +
+                                           "' is traced once to find its output shapes)");
     graph::GraphTracer tracer(scratch, nullptr);
+    struct Building {
+      Building() { ++t_building; }
+      ~Building() { --t_building; }
+    } building;
     std::vector<Tensor> sym;
     for (const Tensor& x : xs) sym.push_back(scratch.symbolic({scratch.add_placeholder(x.spec()), 0}));
     for (const Tensor& o : layer(sym, training)) specs.push_back(o.spec());
   }
   auto holder = std::make_shared<LayerHolder>();
-  holder->layer = self;
+  holder->layer = layer.weak_from_this().lock();
+  if (!holder->layer) holder->layer = std::shared_ptr<Layer>(std::shared_ptr<Layer>(), &layer);  // on the stack: borrowed
   holder->training = training;
-  graph::Node* n = the_graph().add(&kLayerCall, vals, {{"layer", FnRef(holder)}}, specs);
-  n->name = layer.name();
-  std::vector<Tensor> outs;
-  for (std::size_t i = 0; i < specs.size(); ++i) outs.push_back(the_graph().symbolic({n, static_cast<int>(i)}));
-  return outs;
+  return add_node(&kLayerCall, std::move(in), {{"layer", FnRef(holder)}}, std::move(specs), layer.name());
 }
 
 Program extract(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, const std::string& model) {
   Program p;
+  std::set<const graph::Node*> input_set;
   for (const Tensor& t : inputs) {
-    graph::Value v = value_in_graph(t, model);
-    if (v.node->op != &graph::placeholder_op()) {
+    if (!is_functional(t) || t.impl()->node->op != &graph::placeholder_op()) {
       throw ValueError("[" + model + "] model inputs must be Input tensors, got " + t.str());
     }
-    p.inputs.push_back(v.node);
+    p.inputs.push_back(t.impl()->node.get());
+    input_set.insert(t.impl()->node.get());
   }
-  std::set<const graph::Node*> needed;
-  std::vector<const graph::Node*> work;
+  // Post-order walk back from the outputs: every node comes after the nodes it reads.
+  std::set<const graph::Node*> done;
+  std::vector<std::pair<const graph::Node*, std::size_t>> stack;
   for (const Tensor& t : outputs) {
-    graph::Value v = value_in_graph(t, model);
-    p.outputs.push_back(v);
-    work.push_back(v.node);
-  }
-  std::set<const graph::Node*> input_set(p.inputs.begin(), p.inputs.end());
-  while (!work.empty()) {
-    const graph::Node* n = work.back();
-    work.pop_back();
-    if (!needed.insert(n).second) continue;
-    if (n->op == &graph::placeholder_op() && !input_set.count(n)) {
-      throw ValueError("[" + model + "] the outputs depend on the Input '" + n->name +
-                       "', which is not among the model's inputs; pass it in Model(inputs, outputs)");
+    if (!is_functional(t)) throw ValueError("[" + model + "] outputs must be computed from Input tensors, got " + t.str());
+    const graph::Node* root = t.impl()->node.get();
+    p.outputs.push_back({const_cast<graph::Node*>(root), t.impl()->out_index});
+    if (!done.count(root)) stack.emplace_back(root, 0);
+    while (!stack.empty()) {
+      auto& [n, next] = stack.back();
+      if (next < n->inputs.size()) {
+        const graph::Node* in = n->inputs[next++].node;
+        if (!done.count(in)) stack.emplace_back(in, 0);
+        continue;
+      }
+      const graph::Node* finished = n;
+      stack.pop_back();
+      if (!done.insert(finished).second) continue;
+      if (finished->op == &graph::placeholder_op() && !input_set.count(finished)) {
+        throw ValueError("[" + model + "] the outputs depend on the Input '" + finished->name +
+                         "', which is not among the model's inputs; pass it in Model(inputs, outputs)");
+      }
+      p.keep.push_back(const_cast<graph::Node*>(finished)->shared_from_this());
+      if (finished->op != &graph::placeholder_op()) p.nodes.push_back(finished);
     }
-    for (const auto& v : n->inputs) work.push_back(v.node);
-  }
-  for (const auto& sp : the_graph().nodes()) {
-    if (!needed.count(sp.get())) continue;
-    p.keep.push_back(sp);
-    if (sp->op != &graph::placeholder_op()) p.nodes.push_back(sp.get());
   }
   return p;
 }
@@ -189,14 +220,18 @@ std::vector<Tensor> run(const Program& p, const std::vector<Tensor>& xs, bool tr
 
 namespace duet {
 
-// Ops applied directly to functional tensors (x * 2 between layers) are recorded in the functional graph.
+// Ops applied directly to functional tensors (x * 2 between layers) become nodes of the model.
 namespace internal {
 Tensors append_to_functional_graph(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Specs specs) {
-  graph::Graph& g = functional::the_graph();
   for (const Tensor& t : inputs)
     if (t.is_symbolic() && !functional::is_functional(t)) return {};
-  graph::GraphTracer tracer(g, nullptr);
-  return tracer.append(op, inputs, attrs, std::move(specs));
+  functional::NodeInputs in;
+  for (const Tensor& t : inputs) functional::add_input(in, t, op.public_name);
+  auto outs = functional::add_node(&op, std::move(in), attrs, std::vector<TensorSpec>(specs.begin(), specs.end()),
+                                   std::string(op.name) + "_" + std::to_string(++functional::g_ops));
+  Tensors r;
+  for (auto& t : outs) r.push_back(std::move(t));
+  return r;
 }
 }  // namespace internal
 

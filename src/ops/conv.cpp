@@ -15,8 +15,8 @@ void check_window_attrs(const InferContext& c, bool has_dilations) {
   const auto& s = c.attrs.ints("strides");
   if (s.size() != 2 || s[0] <= 0 || s[1] <= 0) c.value_error("strides must be two positive numbers, got " + attr_value_str(s));
   if (has_dilations) {
-    const auto& d = c.attrs.ints("dilations");
-    if (d.size() != 2 || d[0] <= 0 || d[1] <= 0) c.value_error("dilations must be two positive numbers, got " + attr_value_str(d));
+    const auto& d = c.attrs.ints("dilation_rate");
+    if (d.size() != 2 || d[0] <= 0 || d[1] <= 0) c.value_error("dilation_rate must be two positive numbers, got " + attr_value_str(d));
   }
   const std::string& p = c.attrs.s("padding");
   if (p != "same" && p != "valid") c.value_error("padding must be \"same\" or \"valid\", got \"" + p + "\"");
@@ -133,7 +133,7 @@ void infer_avg_pool_grad(InferContext& c) {  // (grad, input_like) -> input-shap
   c.set_output(c.dtype(0), c.shape(1));
 }
 
-Conv2DOptions conv_options(const Attrs& a) { return {a.ints("strides"), a.s("padding"), a.ints("dilations")}; }
+Conv2DOptions conv_options(const Attrs& a) { return {a.ints("strides"), a.s("padding"), a.ints("dilation_rate")}; }
 Pool2DOptions pool_options(const Attrs& a) { return {a.ints("pool_size"), a.ints("strides"), a.s("padding")}; }
 
 // y = conv(x, w): dx = backprop_input(g, w), dw = backprop_filter(x, g)
@@ -186,11 +186,11 @@ const OpDef kAvgPool2DGrad{"AvgPool2DGrad", "avg_pool2d_grad", 2, infer_avg_pool
                            grad_avg_pool_grad, 0};
 
 Attrs conv_attrs(const Conv2DOptions& o) {
-  return {{"strides", o.strides}, {"padding", o.padding}, {"dilations", o.dilations}};
+  return {{"strides", o.strides}, {"padding", o.padding}, {"dilation_rate", o.dilation_rate}};
 }
 Attrs pool_attrs(const Pool2DOptions& o) {
   return {{"pool_size", o.pool_size}, {"strides", o.strides.empty() ? o.pool_size : o.strides}, {"padding", o.padding},
-          {"dilations", std::vector<std::int64_t>{1, 1}}};
+          {"dilation_rate", std::vector<std::int64_t>{1, 1}}};
 }
 
 }  // namespace

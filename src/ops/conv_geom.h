@@ -43,7 +43,7 @@ namespace duet {
 // Geometry of a convolution/pool of an NHWC input with a (kh, kw) window producing o channels.
 inline Conv2DGeom conv_geom(const Shape& in, std::int64_t kh, std::int64_t kw, std::int64_t o, const Attrs& a) {
   const auto& s = a.ints("strides");
-  const auto& d = a.ints("dilations");
+  const auto& d = a.ints("dilation_rate");
   const bool same = a.s("padding") == "same";
   Conv2DGeom g{in[0], in[1], in[2], in[3], kh, kw, o, s[0], s[1], d[0], d[1], {}, {}};
   g.y = window_1d(g.h, kh, g.sh, g.dh, same);

@@ -51,10 +51,11 @@ void infer_bias_add(InferContext& c) {
   c.set_output(c.dtype(0), x);
 }
 
+// (x, rate): the rate is a scalar read when the op runs (a Dropout layer's rate is a hyperparameter).
 void infer_dropout(InferContext& c) {
   require_floating(c, 0);
-  double rate = c.attrs.f("rate");
-  if (!(rate >= 0 && rate < 1)) c.value_error("rate must be in [0, 1), got " + std::to_string(rate));
+  require_floating(c, 1);
+  if (c.shape(1).rank() != 0) c.shape_error("rate must be a scalar, got shape " + c.shape(1).str());
   c.set_output(c.dtype(0), c.shape(0));
   c.set_output(c.dtype(0), c.shape(0));
 }
@@ -91,7 +92,7 @@ std::vector<Tensor> grad_dense_ce(const GradContext& c) {
 // d bias_add = (g, g summed over every dim but the last)
 std::vector<Tensor> grad_bias_add(const GradContext& c) { return {c.grads[0], sum_to(c.grads[0], c.inputs[1])}; }
 // d dropout = g * scale (the mask output)
-std::vector<Tensor> grad_dropout(const GradContext& c) { return {c.grads[0] * c.outputs[1]}; }
+std::vector<Tensor> grad_dropout(const GradContext& c) { return {c.grads[0] * c.outputs[1], Tensor()}; }
 
 const OpDef kSoftmax{"Softmax", "softmax", 1, infer_softmax, kernels::softmax, grad_softmax, 0};
 const OpDef kLogSoftmax{"LogSoftmax", "log_softmax", 1, infer_softmax, kernels::log_softmax, grad_log_softmax, 0};
@@ -100,7 +101,7 @@ const OpDef kSparseCE{"SparseSoftmaxCrossEntropyWithLogits", "sparse_softmax_cro
 const OpDef kDenseCE{"SoftmaxCrossEntropyWithLogits", "softmax_cross_entropy_with_logits", 2, infer_dense_ce,
                      kernels::softmax_cross_entropy, grad_dense_ce, 0};
 const OpDef kBiasAdd{"BiasAdd", "bias_add", 2, infer_bias_add, kernels::bias_add, grad_bias_add, 0};
-const OpDef kDropout{"Dropout", "dropout", 1, infer_dropout, kernels::dropout, grad_dropout, kStateful | kRandom};
+const OpDef kDropout{"Dropout", "dropout", 2, infer_dropout, kernels::dropout, grad_dropout, kStateful | kRandom};
 
 std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
   return x.defined() && axis < 0 ? axis + x.rank() : axis;
@@ -125,9 +126,12 @@ const OpDef& bias_add_op() { return kBiasAdd; }
 Tensor dropout(const Tensor& x, double rate, bool training, std::optional<std::uint64_t> seed) {
   if (!(rate >= 0 && rate < 1)) throw ValueError("[dropout] rate must be in [0, 1), got " + std::to_string(rate));
   if (!training || rate == 0) return x;
+  return dropout(x, full({}, rate, DType::Float64), training, seed);
+}
+Tensor dropout(const Tensor& x, const Tensor& rate, bool training, std::optional<std::uint64_t> seed) {
+  if (!training) return x;
   std::int64_t s = seed ? static_cast<std::int64_t>(*seed & 0x7fffffffffffffffULL) : -1;
-  Tensors out = dispatch(kDropout, std::span<const Tensor>(&x, 1), {{"rate", rate}, {"seed", s}});
-  return out[0];
+  return call(kDropout, {x, rate}, {{"seed", s}});
 }
 
 }  // namespace duet

@@ -1,5 +1,6 @@
 // Variable reads and writes as ops (stateful: never folded, merged or removed).
 #include <cmath>
+#include <cstdio>
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -97,8 +98,12 @@ void infer_apply_adam(InferContext& c) {
     c.shape_error("the gradient (" + std::string(dtype_name(c.dtype(0))) + " " + c.shape(0).str() + ") must match variable '" + w->name +
                   "' (" + dtype_name(w->dtype) + " " + w->shape.str() + ")");
   }
-  if (c.dtype(1) != w->dtype || c.shape(1).rank() != 0) {
-    c.shape_error("lr_t must be a scalar of dtype " + std::string(dtype_name(w->dtype)) + ", got " + dtype_name(c.dtype(1)) + " " + c.shape(1).str());
+  const char* names[] = {"grad", "lr_t", "beta_1", "beta_2", "epsilon", "decay"};
+  for (std::size_t i = 1; i < 6; ++i) {
+    if (c.dtype(i) != w->dtype || c.shape(i).rank() != 0) {
+      c.shape_error(std::string(names[i]) + " must be a scalar of dtype " + dtype_name(w->dtype) + ", got " + dtype_name(c.dtype(i)) + " " +
+                    c.shape(i).str());
+    }
   }
   c.set_output(w->dtype, w->shape);
 }
@@ -112,7 +117,16 @@ void apply_adam_kernel(KernelContext& k) {
     out[i] = write_target(*vars[i]);  // before old[i] takes a reference
     old[i] = vars[i]->value;
   }
-  const double b1 = k.attrs.f("beta_1"), b2 = k.attrs.f("beta_2"), eps = k.attrs.f("epsilon"), decay = k.attrs.f("decay");
+  auto scalar_in = [&](std::size_t i) {
+    return k.inputs[i].dtype() == DType::Float32 ? double(*ptr<float>(k.inputs[i])) : *ptr<double>(k.inputs[i]);
+  };
+  const double b1 = scalar_in(2), b2 = scalar_in(3), eps = scalar_in(4), decay = scalar_in(5);
+  // Hyperparameters are values read at run time, so their range is checked here (before anything is written).
+  if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1) || !(eps >= 0) || !(decay >= 0 && decay < 1)) {
+    char got[160];
+    std::snprintf(got, sizeof got, "beta_1=%g, beta_2=%g, epsilon=%g, decay=%g", b1, b2, eps, decay);
+    throw ValueError("[apply_adam] variable '" + vars[0]->name + "': need 0 <= beta_1, beta_2 < 1, epsilon >= 0 and 0 <= decay < 1; got " + got);
+  }
   visit_dtype(k.inputs[0].dtype(), [&](auto z) {
     using T = decltype(z);
     if constexpr (std::is_floating_point_v<T>) {
@@ -154,7 +168,7 @@ const OpDef kReadVariable{"ReadVariable", "Variable::value", 0, infer_read, read
 const OpDef kAssignVariable{"AssignVariable", "Variable::assign", 1, infer_assign, assign_kernel, nullptr, kState};
 const OpDef kAssignAddVariable{"AssignAddVariable", "Variable::assign_add", 1, infer_assign_update, assign_add_kernel, nullptr, kState};
 const OpDef kAssignSubVariable{"AssignSubVariable", "Variable::assign_sub", 1, infer_assign_update, assign_sub_kernel, nullptr, kState};
-const OpDef kApplyAdam{"ApplyAdam", "apply_adam", 2, infer_apply_adam, apply_adam_kernel, nullptr, kState};
+const OpDef kApplyAdam{"ApplyAdam", "apply_adam", 6, infer_apply_adam, apply_adam_kernel, nullptr, kState};
 
 std::mutex g_vars_mu;
 std::vector<std::weak_ptr<VariableImpl>> g_vars;
@@ -231,7 +245,7 @@ Tensor Variable::assign_sub(const Tensor& d) const {
   return call(kAssignSubVariable, {d.defined() && d.dtype() != impl_->dtype ? cast(d, impl_->dtype) : d}, {{"var", impl_}});
 }
 Tensor apply_adam(const Variable& w, const Variable& m, const Variable& v, const Tensor& grad, const Tensor& lr_t,
-                  double beta_1, double beta_2, double epsilon, double decay) {
+                  const Tensor& beta_1, const Tensor& beta_2, const Tensor& epsilon, const Tensor& decay) {
   checked(w.ref());
   checked(m.ref());
   checked(v.ref());
@@ -239,13 +253,27 @@ Tensor apply_adam(const Variable& w, const Variable& m, const Variable& v, const
     throw ValueError("[apply_adam] the variable '" + w.name() + "' and its slots '" + m.name() + "' and '" + v.name() +
                      "' must be three different variables");
   }
-  if (!(beta_1 >= 0 && beta_1 < 1) || !(beta_2 >= 0 && beta_2 < 1) || !(epsilon >= 0) || !(decay >= 0 && decay < 1)) {
-    throw ValueError("[apply_adam] need 0 <= beta_1, beta_2 < 1, epsilon >= 0 and 0 <= decay < 1; got beta_1=" + std::to_string(beta_1) +
-                     ", beta_2=" + std::to_string(beta_2) + ", epsilon=" + std::to_string(epsilon) + ", decay=" + std::to_string(decay));
-  }
-  return call(kApplyAdam, {grad, lr_t},
-              {{"var", w.ref()}, {"m", m.ref()}, {"v", v.ref()}, {"beta_1", beta_1}, {"beta_2", beta_2}, {"epsilon", epsilon}, {"decay", decay}});
+  return call(kApplyAdam, {grad, lr_t, beta_1, beta_2, epsilon, decay},
+                   {{"var", w.ref()}, {"m", m.ref()}, {"v", v.ref()}});
 }
+
+Tensor apply_adam(const Variable& w, const Variable& m, const Variable& v, const Tensor& grad, const Tensor& lr_t,
+                  double beta_1, double beta_2, double epsilon, double decay) {
+  const DType d = w.defined() ? w.dtype() : DType::Float32;
+  return apply_adam(w, m, v, grad, lr_t, full({}, beta_1, d), full({}, beta_2, d), full({}, epsilon, d), full({}, decay, d));
+}
+
+Hyperparameter::Hyperparameter(double value, const std::string& name, std::function<void(double)> check) : check_(std::move(check)) {
+  if (check_) check_(value);
+  var_ = Variable(scalar(value), {.name = name, .trainable = false});
+}
+Hyperparameter& Hyperparameter::operator=(double value) {
+  if (check_) check_(value);
+  var_.assign(scalar(value));
+  return *this;
+}
+double Hyperparameter::get() const { return checked(var_.ref()).value.item<double>(); }
+Tensor Hyperparameter::value(DType dtype) const { return cast(var_.value(), dtype); }
 
 const std::string& Variable::name() const { return checked(impl_).name; }
 bool Variable::trainable() const { return checked(impl_).trainable; }

@@ -1,6 +1,6 @@
-// compile / fit / evaluate / predict. The train step (forward, loss, tape gradient, optimizer update,
-// metric updates) is one traced function with an unknown batch dim, so every batch size (including the
-// last partial batch) replays one trace. run_eagerly calls the same step directly.
+// compile / fit / evaluate / predict. The train step (forward, per-output losses, tape gradient, optimizer
+// update, metric updates) is one traced function with an unknown batch dim, so every batch size (including
+// the last partial batch) replays one trace. run_eagerly calls the same step directly.
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,13 +14,10 @@
 #include "duet/function.h"
 #include "duet/ops.h"
 #include "duet/tape.h"
-#include "layers/model_impl.h"
+#include "core/tensor_impl.h"
+#include "train/model_impl.h"
 
 namespace duet {
-namespace metrics {
-MetricPtr loss_tracker();
-}
-
 namespace {
 
 TensorSpec batch_spec(const Tensor& t) {
@@ -28,16 +25,24 @@ TensorSpec batch_spec(const Tensor& t) {
   if (s.rank() > 0) s[0] = Shape::kUnknown;
   return {t.dtype(), s};
 }
-
-Tensor rows(const Tensor& t, const std::vector<std::int64_t>& idx) {
-  return gather(t, constant(idx, Shape{static_cast<std::int64_t>(idx.size())}, DType::Int64), 0);
+std::vector<TensorSpec> batch_specs(const std::vector<Tensor>& ts) {
+  std::vector<TensorSpec> s;
+  for (const Tensor& t : ts) s.push_back(batch_spec(t));
+  return s;
 }
+
+Tensor rows(const Tensor& t, const Tensor& idx) { return gather(t, idx, 0); }
 
 Tensor row_range(const Tensor& t, std::int64_t begin, std::int64_t n) {
   std::vector<std::int64_t> b(static_cast<std::size_t>(t.rank()), 0), sz(static_cast<std::size_t>(t.rank()), -1);
   b[0] = begin;
   sz[0] = n;
   return slice(t, b, sz);
+}
+std::vector<Tensor> row_range(const std::vector<Tensor>& ts, std::int64_t begin, std::int64_t n) {
+  std::vector<Tensor> out;
+  for (const Tensor& t : ts) out.push_back(row_range(t, begin, n));
+  return out;
 }
 
 std::string fmt_value(double v) {
@@ -72,9 +77,9 @@ class Progress {
     for (int i = 0; i < width; ++i) line << (i < filled - 1 || (final && i < width) ? '=' : i == filled - 1 ? '>' : '.');
     line << "] - ";
     if (final) {
-      line << fmt_time(elapsed) << " " << fmt_time(elapsed / std::max<std::int64_t>(done, 1)) << "/step";
+      line << fmt_time(elapsed) << " " << fmt_time(elapsed / static_cast<double>(std::max<std::int64_t>(done, 1))) << "/step";
     } else {
-      double eta = elapsed / std::max<std::int64_t>(done, 1) * static_cast<double>(steps_ - done);
+      double eta = elapsed / static_cast<double>(std::max<std::int64_t>(done, 1)) * static_cast<double>(steps_ - done);
       line << "ETA: " << fmt_time(eta);
     }
     // Keras order: loss first, then the metrics (and their val_ versions).
@@ -94,245 +99,312 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
+// Counts a call as active for its lifetime (compile refuses to run while any is).
+struct Active {
+  std::atomic<int>& n;
+  explicit Active(std::atomic<int>& c) : n(c) { ++n; }
+  ~Active() { --n; }
+};
+
+// Number of batches of `size` in n examples, without overflow for any batch size.
+std::int64_t batches(std::int64_t n, std::int64_t size) { return n / size + (n % size != 0); }
+
 }  // namespace
 
+optimizers::OptimizerPtr Model::optimizer() const { return training_->optimizer; }
+std::vector<Hyperparameter>& Model::loss_weights() { return training_->loss_weights; }
+bool Model::compiled() const { return training_->compiled; }
+
 void Model::compile(CompileOptions o) {
-  Impl& im = *impl_;
+  Training& t = *training_;
+  std::lock_guard<std::mutex> lock(t.mu);
+  if (t.active.load() > 0) {
+    throw StateError("[" + name() + "] compile() while fit, evaluate or predict runs on this model (another thread); compile first");
+  }
   if (!o.optimizer.ptr) throw ValueError("[" + name() + "] compile needs an optimizer");
-  im.optimizer = o.optimizer.ptr;
-  im.loss = o.loss ? o.loss->ptr : nullptr;
-  im.metrics.clear();
-  for (auto& m : o.metrics) im.metrics.push_back(m.ptr ? m.ptr : metrics::get(m.name));
-  im.loss_tracker = metrics::loss_tracker();
-  im.run_eagerly = o.run_eagerly;
-  im.train_step = nullptr;
-  im.test_step = nullptr;
-  im.predict_step = nullptr;
-  im.compiled = true;
+  const std::size_t outs = num_outputs();
+  if (!o.losses.empty() && o.loss) throw ValueError("[" + name() + "] give either loss (for every output) or losses (one per output), not both");
+  if (!o.losses.empty() && o.losses.size() != outs) {
+    throw ValueError("[" + name() + "] has " + std::to_string(outs) + " outputs but compile got " + std::to_string(o.losses.size()) + " losses");
+  }
+  if (!o.loss_weights.empty() && o.loss_weights.size() != outs) {
+    throw ValueError("[" + name() + "] has " + std::to_string(outs) + " outputs but compile got " + std::to_string(o.loss_weights.size()) +
+                     " loss_weights");
+  }
+  t.optimizer = o.optimizer.ptr;
+  t.losses.clear();
+  for (std::size_t i = 0; i < outs; ++i) {
+    if (!o.losses.empty()) t.losses.push_back(o.losses[i].ptr);
+    else if (o.loss) t.losses.push_back(o.loss->ptr);
+  }
+  t.output_names.clear();
+  for (std::size_t i = 0; i < outs; ++i) {
+    std::string n = "output_" + std::to_string(i + 1);
+    if (structure_->functional) n = structure_->outputs[i].impl()->node->name;
+    t.output_names.push_back(n);
+  }
+  t.loss_weights.clear();
+  for (std::size_t i = 0; i < outs; ++i) {
+    double w = o.loss_weights.empty() ? 1.0 : o.loss_weights[i];
+    t.loss_weights.emplace_back(w, name() + "/loss_weight_" + std::to_string(i), [m = name()](double v) {
+      if (!std::isfinite(v)) throw ValueError("[" + m + "] loss weights must be finite, got " + std::to_string(v));
+    });
+  }
+  t.metrics.assign(outs, {});
+  for (auto& m : o.metrics) {
+    if (m.ptr && outs > 1) {
+      throw ValueError("[" + name() + "] a metric object tracks one output; name the metric (\"accuracy\") to compute it for each of the " +
+                       std::to_string(outs) + " outputs");
+    }
+    for (std::size_t i = 0; i < outs; ++i) t.metrics[i].push_back(m.ptr ? m.ptr : metrics::get(m.name));
+  }
+  t.loss_tracker = metrics::Mean("loss");
+  t.output_losses.clear();
+  if (outs > 1)
+    for (std::size_t i = 0; i < outs; ++i) t.output_losses.push_back(metrics::Mean(t.output_names[i] + "_loss"));
+  t.run_eagerly = o.run_eagerly;
+  t.check_eager = o.check_eager;
+  t.train_step = nullptr;
+  t.test_step = nullptr;
+  t.predict_step = nullptr;
+  t.compiled = true;
 }
 
 namespace {
 
-void check_data(const Model& m, const Tensor& x, const Tensor& y, bool need_y) {
-  if (!x.defined()) throw ValueError("[" + m.name() + "] x is an undefined Tensor handle");
-  if (x.is_symbolic()) throw ValueError("[" + m.name() + "] fit/evaluate/predict take concrete data, got " + x.str());
-  if (x.rank() < 1 || x.shape()[0] == 0) throw ShapeError("[" + m.name() + "] x needs a non-empty batch dim, got shape " + x.shape().str());
-  if (need_y) {
-    if (!y.defined()) throw ValueError("[" + m.name() + "] y is an undefined Tensor handle");
-    if (y.rank() < 1 || y.shape()[0] != x.shape()[0]) {
-      throw ShapeError("[" + m.name() + "] x has " + std::to_string(x.shape()[0]) + " examples but y has shape " + y.shape().str() +
-                       "; they must have the same first dim");
-    }
-  }
+// Logs of the tracked metrics: "loss", per-output losses, metrics (prefixed by output when there are several).
+Logs collect_logs(const Model::Training& t) {
+  Logs logs{{"loss", t.loss_tracker->result()}};
+  for (std::size_t i = 0; i < t.output_losses.size(); ++i) logs[t.output_losses[i]->name()] = t.output_losses[i]->result();
+  for (std::size_t i = 0; i < t.metrics.size(); ++i)
+    for (const auto& m : t.metrics[i]) logs[(t.metrics.size() > 1 ? t.output_names[i] + "_" : "") + m->name()] = m->result();
+  return logs;
+}
+
+void reset_metrics(Model::Training& t) {
+  t.loss_tracker->reset_state();
+  for (auto& m : t.output_losses) m->reset_state();
+  for (auto& ms : t.metrics)
+    for (auto& m : ms) m->reset_state();
 }
 
 }  // namespace
 
-History Model::fit(const Tensor& x_all, const Tensor& y_all, FitOptions o) {
-  Impl& im = *impl_;
-  if (!im.compiled) throw StateError("[" + name() + "] fit() before compile(); call model.compile({...}) first");
-  if (!im.loss) throw StateError("[" + name() + "] compile() was called without a loss; fit needs one");
-  check_data(*this, x_all, y_all, true);
-  if (o.batch_size <= 0) throw ValueError("[" + name() + "] batch_size must be positive, got " + std::to_string(o.batch_size));
-  if (o.epochs < 0) throw ValueError("[" + name() + "] epochs must be >= 0");
-  Tensor x = x_all, y = y_all;
-  std::optional<std::pair<Tensor, Tensor>> val = o.validation_data;
-  if (o.validation_split > 0) {
-    if (o.validation_split >= 1) throw ValueError("[" + name() + "] validation_split must be in [0, 1)");
-    std::int64_t n = x_all.shape()[0];
-    std::int64_t nv = static_cast<std::int64_t>(std::floor(static_cast<double>(n) * o.validation_split));
-    x = row_range(x_all, 0, n - nv);
-    y = row_range(y_all, 0, n - nv);
-    if (nv > 0) val = std::make_pair(row_range(x_all, n - nv, nv), row_range(y_all, n - nv, nv));
+// The examples in xs/ys (checked): every tensor concrete, rank >= 1, the same first dim, the right counts.
+static std::int64_t check_data(const Model& m, const std::vector<Tensor>& xs, const std::vector<Tensor>* ys) {
+  const std::string who = "[" + m.name() + "] ";
+  if (xs.empty()) throw ValueError(who + "got no input tensors");
+  if (xs.size() != m.num_inputs()) {
+    throw ValueError(who + "has " + std::to_string(m.num_inputs()) + " inputs but got " + std::to_string(xs.size()) + " input tensors");
   }
-  if (!im.train_step) {
-    auto step = [this](const Tensor& xb, const Tensor& yb) {
-      Impl& m = *impl_;
-      GradientTape tape;
-      Tensor pred = (*this)(xb, true);
-      Tensor loss = (*m.loss)(yb, pred);
-      auto vars = trainable_weights();
-      std::vector<Source> srcs(vars.begin(), vars.end());
-      auto grads = tape.gradient(loss, srcs);
-      m.optimizer->apply_gradients(vars, grads);
-      m.loss_tracker->update_state(loss, loss);
-      for (auto& met : m.metrics) met->update_state(yb, pred);
-      return loss;
-    };
-    if (im.run_eagerly) {
-      im.train_step = step;
-    } else {
-      im.train_step = function(step, {.name = name() + "_train_step",
-                                      .input_signature = std::vector<TensorSpec>{batch_spec(x), batch_spec(y)}});
+  if (ys && ys->size() != m.num_outputs()) {
+    throw ValueError(who + "has " + std::to_string(m.num_outputs()) + " outputs but got " + std::to_string(ys->size()) + " label tensors");
+  }
+  std::int64_t n = -1;
+  auto check = [&](const Tensor& t, const std::string& what) {
+    if (!t.defined()) throw ValueError(who + what + " is an undefined Tensor handle");
+    if (t.is_symbolic()) throw ValueError(who + "fit/evaluate/predict take concrete data, got " + t.str() + " for " + what);
+    if (t.rank() < 1) throw ShapeError(who + what + " needs a batch dim, got a scalar");
+    if (n < 0) n = t.shape()[0];
+    if (t.shape()[0] != n) {
+      throw ShapeError(who + what + " has " + std::to_string(t.shape()[0]) + " examples but the first input has " + std::to_string(n) +
+                       "; every input and label must have the same first dim");
     }
+  };
+  for (std::size_t i = 0; i < xs.size(); ++i) check(xs[i], "input " + std::to_string(i));
+  if (ys)
+    for (std::size_t i = 0; i < ys->size(); ++i) check((*ys)[i], "label " + std::to_string(i));
+  if (n == 0) throw ShapeError(who + "got 0 examples; fit/evaluate/predict need at least one");
+  return n;
+}
+
+// The traced (or eager) steps, created on first use under the training lock.
+static std::shared_ptr<Model::Training::StepFn> get_step(Model& self, Model::Training& t, bool train, const std::vector<Tensor>& xs,
+                                                         const std::vector<Tensor>& ys) {
+  std::lock_guard<std::mutex> lock(t.mu);
+  auto& slot = train ? t.train_step : t.test_step;
+  if (slot) return slot;
+  auto step = [&self, &t, train](const std::vector<Tensor>& xb, const std::vector<Tensor>& yb) {
+    std::optional<GradientTape> tape;
+    if (train) tape.emplace();
+    std::vector<Tensor> preds = self(xb, train);
+    Tensor total;
+    std::vector<Tensor> per_output;
+    for (std::size_t i = 0; i < preds.size(); ++i) {
+      Tensor li = (*t.losses[i])(yb[i], preds[i]);
+      per_output.push_back(li);
+      Tensor wi = li * t.loss_weights[i].value(li.dtype());
+      total = total.defined() ? total + wi : wi;
+    }
+    if (train) {
+      auto vars = self.trainable_weights();
+      std::vector<Source> srcs(vars.begin(), vars.end());
+      auto grads = tape->gradient(total, srcs);
+      t.optimizer->apply_gradients(vars, grads);
+    }
+    t.loss_tracker->update_state(total, total);
+    for (std::size_t i = 0; i < t.output_losses.size(); ++i) t.output_losses[i]->update_state(per_output[i], per_output[i]);
+    for (std::size_t i = 0; i < preds.size(); ++i)
+      for (auto& met : t.metrics[i]) met->update_state(yb[i], preds[i]);
+    return std::vector<Tensor>{total};
+  };
+  if (t.run_eagerly) {
+    slot = std::make_shared<Model::Training::StepFn>(step);
+  } else {
+    std::vector<TensorSpec> sig = batch_specs(xs);
+    for (const auto& s : batch_specs(ys)) sig.push_back(s);
+    auto f = function(step, {.name = self.name() + (train ? "_train_step" : "_test_step"), .input_signature = sig, .check_eager = t.check_eager});
+    slot = std::make_shared<Model::Training::StepFn>(f);
   }
-  const std::int64_t n = x.shape()[0];
-  const std::int64_t steps = (n + o.batch_size - 1) / o.batch_size;
+  return slot;
+}
+
+History Model::fit(const Tensor& x, const Tensor& y, FitOptions o) { return fit(std::vector<Tensor>{x}, std::vector<Tensor>{y}, std::move(o)); }
+
+History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& y_all, FitOptions o) {
+  Training& t = *training_;
+  if (t.fitting.exchange(true)) {
+    throw StateError("[" + name() + "] fit() is already running on this model (in another thread); one model trains one fit at a time");
+  }
+  struct Done {
+    std::atomic<bool>& f;
+    ~Done() { f = false; }
+  } done{t.fitting};
+  Active active(t.active);
+  if (!t.compiled) throw StateError("[" + name() + "] fit() before compile(); call model.compile({...}) first");
+  if (t.losses.empty()) throw StateError("[" + name() + "] compile() was called without a loss; fit needs one");
+  const std::int64_t n_all = check_data(*this, x_all, &y_all);
+  if (o.batch_size <= 0) throw ValueError("[" + name() + "] batch_size must be positive, got " + std::to_string(o.batch_size));
+  if (o.epochs < 0) throw ValueError("[" + name() + "] epochs must be >= 0, got " + std::to_string(o.epochs));
+  if (o.initial_epoch < 0 || o.initial_epoch > o.epochs) {
+    throw ValueError("[" + name() + "] initial_epoch must be in [0, epochs], got " + std::to_string(o.initial_epoch));
+  }
+  if (!(o.validation_split >= 0 && o.validation_split < 1)) {
+    throw ValueError("[" + name() + "] validation_split must be in [0, 1), got " + std::to_string(o.validation_split));
+  }
+  if (o.verbose < 0 || o.verbose > 2) throw ValueError("[" + name() + "] verbose must be 0, 1 or 2, got " + std::to_string(o.verbose));
+  if (!o.out) throw ValueError("[" + name() + "] FitOptions::out is a null stream pointer");
+  std::vector<Tensor> x = x_all, y = y_all;
+  std::optional<ValidationData> val = o.validation_data;
+  if (o.validation_split > 0) {
+    std::int64_t nv = static_cast<std::int64_t>(std::floor(static_cast<double>(n_all) * o.validation_split));
+    if (nv >= n_all) nv = n_all - 1;
+    x = row_range(x_all, 0, n_all - nv);
+    y = row_range(y_all, 0, n_all - nv);
+    if (nv > 0) val = ValidationData(row_range(x_all, n_all - nv, nv), row_range(y_all, n_all - nv, nv));
+  }
+  if (val) check_data(*this, val->x, &val->y);
+  auto train_step = get_step(*this, t, true, x, y);
+  const std::int64_t n = x[0].shape()[0];
+  const std::int64_t steps = batches(n, o.batch_size);
   const bool tty = o.out == &std::cout && isatty(fileno(stdout));
   std::mt19937_64 rng(o.seed.value_or(0x5eed));
   History h;
   stop_training = false;
-  for (auto& cb : o.callbacks) cb->on_train_begin(*this);
+  std::vector<callbacks::CallbackPtr> cbs = o.callbacks;
+  if (o.terminate_on_nan) cbs.push_back(callbacks::TerminateOnNaN());
+  for (auto& cb : cbs) cb->on_train_begin(*this);
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
-  for (int epoch = 0; epoch < o.epochs && !stop_training; ++epoch) {
-    for (auto& cb : o.callbacks) cb->on_epoch_begin(*this, epoch);
+  // Resuming at initial_epoch replays the shuffles of the epochs before it, so the data order is the same.
+  for (int e = 0; e < o.initial_epoch && o.shuffle; ++e) std::shuffle(order.begin(), order.end(), rng);
+  for (int epoch = o.initial_epoch; epoch < o.epochs && !stop_training; ++epoch) {
+    for (auto& cb : cbs) cb->on_epoch_begin(*this, epoch);
     if (o.verbose) *o.out << "Epoch " << epoch + 1 << "/" << o.epochs << "\n";
-    im.loss_tracker->reset_state();
-    for (auto& m : im.metrics) m->reset_state();
+    reset_metrics(t);
     if (o.shuffle) std::shuffle(order.begin(), order.end(), rng);
     Progress bar(*o.out, steps, o.verbose, tty);
     Logs logs;
-    for (std::int64_t s = 0; s < steps; ++s) {
-      std::int64_t b = s * o.batch_size, e = std::min(n, b + o.batch_size);
-      Tensor xb, yb;
+    for (std::int64_t s = 0; s < steps && !stop_training; ++s) {
+      std::int64_t b = s * o.batch_size, e = b + std::min(o.batch_size, n - b);
+      std::vector<Tensor> xb, yb;
       if (o.shuffle) {
-        std::vector<std::int64_t> idx(order.begin() + b, order.begin() + e);
-        xb = rows(x, idx);
-        yb = rows(y, idx);
+        Tensor idx = constant(std::vector<std::int64_t>(order.begin() + b, order.begin() + e), Shape{e - b}, DType::Int64);
+        for (const Tensor& xi : x) xb.push_back(rows(xi, idx));
+        for (const Tensor& yi : y) yb.push_back(rows(yi, idx));
       } else {
         xb = row_range(x, b, e - b);
         yb = row_range(y, b, e - b);
       }
-      im.train_step(xb, yb);
-      logs = {{"loss", im.loss_tracker->result()}};
-      for (auto& m : im.metrics) logs[m->name()] = m->result();
-      for (auto& cb : o.callbacks) cb->on_batch_end(*this, static_cast<int>(s), logs);
+      for (auto& cb : cbs) cb->on_batch_begin(*this, static_cast<int>(s));
+      (*train_step)(xb, yb);
+      logs = collect_logs(t);
+      for (auto& cb : cbs) cb->on_batch_end(*this, static_cast<int>(s), logs);
       bar.update(s + 1, logs, false);
     }
-    if (val) {
-      Logs vl = evaluate(val->first, val->second, o.batch_size, 0);
+    if (val && !stop_training) {
+      Logs vl = evaluate(val->x, val->y, {.batch_size = o.batch_size});
       for (auto& [k, v] : vl) logs["val_" + k] = v;
     }
     bar.update(steps, logs, true);
     for (auto& [k, v] : logs) h.history[k].push_back(v);
     h.epochs_run = epoch + 1;
-    for (auto& cb : o.callbacks) cb->on_epoch_end(*this, epoch, logs);
+    for (auto& cb : cbs) cb->on_epoch_end(*this, epoch, logs);
   }
-  for (auto& cb : o.callbacks) cb->on_train_end(*this);
+  for (auto& cb : cbs) cb->on_train_end(*this);
   return h;
 }
 
-Logs Model::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size, int verbose) {
-  Impl& im = *impl_;
-  if (!im.compiled) throw StateError("[" + name() + "] evaluate() before compile(); call model.compile({...}) first");
-  if (!im.loss) throw StateError("[" + name() + "] compile() was called without a loss; evaluate needs one");
-  check_data(*this, x, y, true);
-  if (batch_size <= 0) throw ValueError("[" + name() + "] batch_size must be positive");
-  if (!im.test_step) {
-    auto step = [this](const Tensor& xb, const Tensor& yb) {
-      Impl& m = *impl_;
-      Tensor pred = (*this)(xb, false);
-      Tensor loss = (*m.loss)(yb, pred);
-      m.loss_tracker->update_state(loss, loss);
-      for (auto& met : m.metrics) met->update_state(yb, pred);
-      return loss;
-    };
-    if (im.run_eagerly) im.test_step = step;
-    else im.test_step = function(step, {.name = name() + "_test_step", .input_signature = std::vector<TensorSpec>{batch_spec(x), batch_spec(y)}});
+Logs Model::evaluate(const Tensor& x, const Tensor& y, EvaluateOptions o) {
+  return evaluate(std::vector<Tensor>{x}, std::vector<Tensor>{y}, std::move(o));
+}
+
+Logs Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, EvaluateOptions o) {
+  Training& t = *training_;
+  Active active(t.active);
+  if (!t.compiled) throw StateError("[" + name() + "] evaluate() before compile(); call model.compile({...}) first");
+  if (t.losses.empty()) throw StateError("[" + name() + "] compile() was called without a loss; evaluate needs one");
+  const std::int64_t n = check_data(*this, x, &y);
+  if (o.batch_size <= 0) throw ValueError("[" + name() + "] batch_size must be positive, got " + std::to_string(o.batch_size));
+  if (o.verbose && !o.out) throw ValueError("[" + name() + "] EvaluateOptions::out is a null stream pointer");
+  auto test_step = get_step(*this, t, false, x, y);
+  std::lock_guard<std::mutex> turn(t.eval_mu);
+  reset_metrics(t);
+  for (std::int64_t b = 0; b < n; b += std::min(o.batch_size, n - b)) {
+    std::int64_t len = std::min(o.batch_size, n - b);
+    (*test_step)(row_range(x, b, len), row_range(y, b, len));
   }
-  im.loss_tracker->reset_state();
-  for (auto& m : im.metrics) m->reset_state();
-  const std::int64_t n = x.shape()[0];
-  for (std::int64_t b = 0; b < n; b += batch_size) {
-    std::int64_t e = std::min(n, b + batch_size);
-    im.test_step(row_range(x, b, e - b), row_range(y, b, e - b));
-  }
-  Logs logs{{"loss", im.loss_tracker->result()}};
-  for (auto& m : im.metrics) logs[m->name()] = m->result();
-  if (verbose) {
-    for (auto& [k, v] : logs) std::cout << k << ": " << fmt_value(v) << "  ";
-    std::cout << "\n";
+  Logs logs = collect_logs(t);
+  if (o.verbose) {
+    for (auto& [k, v] : logs) *o.out << k << ": " << fmt_value(v) << "  ";
+    *o.out << "\n";
   }
   return logs;
 }
 
-Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
-  Impl& im = *impl_;
-  check_data(*this, x, Tensor(), false);
-  if (batch_size <= 0) throw ValueError("[" + name() + "] batch_size must be positive");
-  if (!im.predict_step) {
-    auto step = [this](const Tensor& xb) { return (*this)(xb, false); };
-    if (im.run_eagerly) im.predict_step = step;
-    else im.predict_step = function(step, {.name = name() + "_predict_step", .input_signature = std::vector<TensorSpec>{batch_spec(x)}});
+Tensor Model::predict(const Tensor& x, PredictOptions o) {
+  auto outs = predict(std::vector<Tensor>{x}, o);
+  if (outs.size() != 1) {
+    throw ValueError("[" + name() + "] has " + std::to_string(outs.size()) + " outputs; call predict with a vector of inputs to get them all");
   }
-  std::vector<Tensor> parts;
-  const std::int64_t n = x.shape()[0];
-  for (std::int64_t b = 0; b < n; b += batch_size) parts.push_back(im.predict_step(row_range(x, b, std::min(n, b + batch_size) - b)));
-  return concat(parts, 0);
+  return outs[0];
 }
 
-namespace callbacks {
-namespace {
-
-class EarlyStoppingImpl : public Callback {
- public:
-  EarlyStoppingImpl(std::string monitor, int patience, double min_delta, bool restore)
-      : monitor_(std::move(monitor)), patience_(patience), min_delta_(min_delta), restore_(restore) {}
-  void on_train_begin(Model&) override {
-    best_ = INFINITY;
-    wait_ = 0;
-    best_weights_.clear();
-  }
-  void on_epoch_end(Model& m, int, const Logs& logs) override {
-    auto it = logs.find(monitor_);
-    if (it == logs.end()) {
-      std::string have;
-      for (auto& [k, v] : logs) have += (have.empty() ? "" : ", ") + k;
-      throw ValueError("[EarlyStopping] monitors '" + monitor_ + "' but the logs only have: " + have +
-                       (monitor_.rfind("val_", 0) == 0 ? " (give fit validation_data or validation_split)" : ""));
+std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, PredictOptions o) {
+  Training& t = *training_;
+  Active active(t.active);
+  const std::int64_t n = check_data(*this, x, nullptr);
+  if (o.batch_size <= 0) throw ValueError("[" + name() + "] batch_size must be positive, got " + std::to_string(o.batch_size));
+  std::shared_ptr<Training::PredictFn> step;
+  {
+    std::lock_guard<std::mutex> lock(t.mu);
+    if (!t.predict_step) {
+      auto body = [this](const std::vector<Tensor>& xb) { return (*this)(xb, false); };
+      if (t.run_eagerly) t.predict_step = std::make_shared<Training::PredictFn>(body);
+      else t.predict_step = std::make_shared<Training::PredictFn>(function(body, {.name = name() + "_predict_step",
+                                                                                  .input_signature = batch_specs(x), .check_eager = t.check_eager}));
     }
-    bool higher_is_better = monitor_.find("acc") != std::string::npos;
-    double v = higher_is_better ? -it->second : it->second;
-    if (v < best_ - min_delta_) {
-      best_ = v;
-      wait_ = 0;
-      if (restore_) {
-        best_weights_.clear();
-        for (const auto& w : m.weights()) best_weights_.push_back(w.value());
-      }
-    } else if (++wait_ > patience_) {
-      m.stop_training = true;
-      if (restore_ && !best_weights_.empty()) {
-        auto ws = m.weights();
-        for (std::size_t i = 0; i < ws.size() && i < best_weights_.size(); ++i) ws[i].assign(best_weights_[i]);
-      }
-    }
+    step = t.predict_step;
   }
-
- private:
-  std::string monitor_;
-  int patience_;
-  double min_delta_;
-  bool restore_;
-  double best_ = INFINITY;
-  int wait_ = 0;
-  std::vector<Tensor> best_weights_;
-};
-
-class LambdaImpl : public Callback {
- public:
-  explicit LambdaImpl(LambdaCallbackFns f) : f_(std::move(f)) {}
-  void on_epoch_begin(Model& m, int e) override {
-    if (f_.on_epoch_begin) f_.on_epoch_begin(m, e);
+  std::vector<std::vector<Tensor>> parts;
+  for (std::int64_t b = 0; b < n; b += std::min(o.batch_size, n - b)) {
+    auto outs = (*step)(row_range(x, b, std::min(o.batch_size, n - b)));
+    if (parts.empty()) parts.resize(outs.size());
+    for (std::size_t i = 0; i < outs.size(); ++i) parts[i].push_back(outs[i]);
   }
-  void on_epoch_end(Model& m, int e, const Logs& l) override {
-    if (f_.on_epoch_end) f_.on_epoch_end(m, e, l);
-  }
-  void on_batch_end(Model& m, int b, const Logs& l) override {
-    if (f_.on_batch_end) f_.on_batch_end(m, b, l);
-  }
-
- private:
-  LambdaCallbackFns f_;
-};
-
-}  // namespace
-
-CallbackPtr EarlyStopping(const std::string& monitor, int patience, double min_delta, bool restore) {
-  return std::make_shared<EarlyStoppingImpl>(monitor, patience, min_delta, restore);
+  std::vector<Tensor> result;
+  for (auto& p : parts) result.push_back(p.size() == 1 ? p[0] : concat(p, 0));
+  return result;
 }
-CallbackPtr LambdaCallback(LambdaCallbackFns fns) { return std::make_shared<LambdaImpl>(std::move(fns)); }
 
-}  // namespace callbacks
 }  // namespace duet

@@ -1,25 +1,80 @@
-// Optimizers. Each update is written with duet ops and variable assignments, so inside a traced train
-// step it becomes part of the graph. Slot variables are created on the first update (the first trace).
+// Optimizers. Each update is written with duet ops and variable assignments, so inside a traced train step
+// it becomes part of the graph; every hyperparameter is a variable read when the step runs. Slot variables
+// are created on the first update (the first trace).
 #include <cmath>
 
-#include "duet/model.h"
 #include "duet/ops.h"
+#include "duet/optimizers.h"
 #include "graph/tracer.h"
 
 namespace duet::optimizers {
 
-Variable Optimizer::iterations() const {
-  if (!iterations_.defined()) {
-    graph::EagerScope eager;
-    iterations_ = Variable(scalar(std::int64_t{0}), {.name = name() + "/iterations", .trainable = false});
+namespace {
+void check_rate(double v) {
+  if (!std::isfinite(v) || v < 0) {
+    throw ValueError("[optimizer] learning_rate must be a finite number >= 0, got " + std::to_string(v));
   }
-  return iterations_;
+}
+}  // namespace
+
+LearningRate::LearningRate(double value) : hp_(value, "learning_rate", check_rate) {}
+LearningRate::LearningRate(schedules::SchedulePtr s) : hp_(0.0, "learning_rate", check_rate), schedule_(std::move(s)) {
+  if (!schedule_) throw ValueError("[optimizer] the learning-rate schedule is an empty pointer");
 }
 
-Variable Optimizer::slot(std::vector<Variable>& slots, std::size_t i, const Variable& like) {
+LearningRate& LearningRate::operator=(double value) {
+  if (schedule_) {
+    throw StateError("[optimizer] the learning rate follows the schedule " + schedule_->name() +
+                     "; it cannot be set to a number (give the optimizer a constant rate to adjust it by hand)");
+  }
+  hp_ = value;
+  return *this;
+}
+
+double LearningRate::get() const {
+  if (!schedule_) return hp_.get();
+  graph::EagerScope eager;
+  double step = iterations_.defined() ? static_cast<double>(iterations_.value().item<std::int64_t>()) : 0.0;
+  return (*schedule_)(full({}, step, DType::Float64)).item<double>();
+}
+
+Tensor LearningRate::value(const Tensor& step) const { return schedule_ ? cast((*schedule_)(step), DType::Float64) : hp_.value(DType::Float64); }
+
+Optimizer::Optimizer(LearningRate lr) : learning_rate(std::move(lr)) {
+  graph::EagerScope eager;
+  iterations_ = Variable(scalar(std::int64_t{0}), {.name = "optimizer/iterations", .trainable = false});
+  learning_rate.iterations_ = iterations_;
+}
+
+Hyperparameter& Optimizer::hyper(const std::string& hp, double value, double lo, double hi, bool hi_open) {
+  std::string who = name();
+  auto check = [who, hp, lo, hi, hi_open](double v) {
+    if (!(v >= lo) || !(hi_open ? v < hi : v <= hi)) {
+      throw ValueError("[" + who + "] " + hp + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + (hi_open ? ")" : "]") +
+                       ", got " + std::to_string(v));
+    }
+  };
+  hypers_.emplace_back(hp, std::make_unique<Hyperparameter>(value, who + "/" + hp, check));
+  return *hypers_.back().second;
+}
+
+std::vector<std::pair<std::string, Hyperparameter*>> Optimizer::hyperparameters() {
+  std::vector<std::pair<std::string, Hyperparameter*>> out;
+  for (auto& [n, h] : hypers_) out.emplace_back(n, h.get());
+  return out;
+}
+
+std::vector<std::pair<std::string, Variable>> Optimizer::variables() const {
+  std::vector<std::pair<std::string, Variable>> out{{"iterations", iterations_}};
+  for (const auto& [key, slots] : slots_)
+    for (const auto& s : slots) out.emplace_back(s.name(), s);
+  return out;
+}
+
+Variable Optimizer::slot(std::vector<Variable>& slots, std::size_t i, const Variable& like, const std::string& slot_name) {
   while (slots.size() <= i) {
     graph::EagerScope eager;
-    slots.emplace_back(zeros(like.shape(), like.dtype()), VariableOptions{.name = like.name() + "/" + name() + "_slot" + std::to_string(slots.size()), .trainable = false});
+    slots.emplace_back(zeros(like.shape(), like.dtype()), VariableOptions{.name = like.name() + "/" + slot_name, .trainable = false});
   }
   return slots[i];
 }
@@ -28,15 +83,19 @@ void Optimizer::apply_gradients(const std::vector<Variable>& vars, const std::ve
   if (vars.size() != grads.size()) {
     throw ValueError("[" + name() + "] got " + std::to_string(grads.size()) + " gradients for " + std::to_string(vars.size()) + " variables");
   }
-  Variable it = iterations();
-  Tensor step = cast(it.assign_add(scalar(std::int64_t{1})), DType::Float32);  // 1-based step for bias correction
+  Tensor it = iterations_.assign_add(scalar(std::int64_t{1}));
+  Tensor step = cast(it, DType::Float32);  // 1-based, for bias corrections
+  Tensor lr = learning_rate.value(cast(it, DType::Float64) - 1.0);  // schedules see the updates applied before this one
   for (std::size_t i = 0; i < vars.size(); ++i) {
     if (!grads[i].defined()) continue;  // variable not connected to the loss
     if (grads[i].shape() != vars[i].shape() && grads[i].shape().is_fully_known()) {
       throw ShapeError("[" + name() + "] gradient of shape " + grads[i].shape().str() + " for variable '" + vars[i].name() +
                        "' of shape " + vars[i].shape().str());
     }
-    update(vars[i], cast(grads[i], vars[i].dtype()), slots_[vars[i].ref().get()], step);
+    const void* key = vars[i].ref().get();
+    auto it_slots = std::find_if(slots_.begin(), slots_.end(), [&](const auto& p) { return p.first == key; });
+    if (it_slots == slots_.end()) it_slots = slots_.insert(slots_.end(), {key, {}});
+    update(vars[i], cast(grads[i], vars[i].dtype()), it_slots->second, cast(lr, vars[i].dtype()), step);
   }
 }
 
@@ -44,83 +103,89 @@ namespace {
 
 class SGDImpl : public Optimizer {
  public:
-  SGDImpl(double lr, double momentum, bool nesterov) : Optimizer(lr), momentum_(momentum), nesterov_(nesterov) {}
+  SGDImpl(LearningRate lr, double momentum, bool nesterov) : Optimizer(std::move(lr)), nesterov_(nesterov), use_momentum_(momentum > 0) {
+    momentum_ = &hyper("momentum", momentum, 0, 1);
+  }
   std::string name() const override { return "SGD"; }
-  // momentum m: v = m v - lr g; w += v (nesterov: w += m v - lr g)
-  void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor&) override {
-    if (momentum_ == 0) {
-      w.assign_sub(g * learning_rate);
+  // momentum m: v = m v - lr g; w += v (nesterov: w += m v - lr g). Whether momentum is used at all is fixed
+  // at construction (it adds a slot), as in Keras; its value is read at run time.
+  void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor& lr, const Tensor&) override {
+    if (!use_momentum_) {
+      w.assign_sub(g * lr);
       return;
     }
-    Variable v = slot(slots, 0, w);
-    Tensor vn = v.assign(v.value() * momentum_ - g * learning_rate);
-    w.assign_add(nesterov_ ? vn * momentum_ - g * learning_rate : vn);
+    Variable v = slot(slots, 0, w, "momentum");
+    Tensor m = momentum_->value(w.dtype());
+    Tensor vn = v.assign(v.value() * m - g * lr);
+    w.assign_add(nesterov_ ? vn * m - g * lr : vn);
   }
 
  private:
-  double momentum_;
-  bool nesterov_;
+  bool nesterov_, use_momentum_;
+  Hyperparameter* momentum_;
 };
 
 class AdamImpl : public Optimizer {
  public:
-  AdamImpl(double lr, double b1, double b2, double eps, double wd) : Optimizer(lr), b1_(b1), b2_(b2), eps_(eps), wd_(wd) {}
-  std::string name() const override { return wd_ > 0 ? "AdamW" : "Adam"; }
+  AdamImpl(LearningRate lr, double b1, double b2, double eps, std::optional<double> wd) : Optimizer(std::move(lr)), decoupled_(wd.has_value()) {
+    b1_ = &hyper("beta_1", b1, 0, 1);
+    b2_ = &hyper("beta_2", b2, 0, 1);
+    eps_ = &hyper("epsilon", eps, 0, INFINITY, false);
+    if (wd) wd_ = &hyper("weight_decay", *wd, 0, 1);
+  }
+  std::string name() const override { return decoupled_ ? "AdamW" : "Adam"; }
   // m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr_t m / (sqrt(v) + eps), lr_t = lr sqrt(1-b2^t)/(1-b1^t);
-  // AdamW also decays w by lr * wd (decoupled).
-  void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor& step) override {
-    Variable m = slot(slots, 0, w), v = slot(slots, 1, w);
-    Tensor lr_t = sqrt(1.f - pow(scalar(static_cast<float>(b2_)), step)) / (1.f - pow(scalar(static_cast<float>(b1_)), step)) *
-                  static_cast<float>(learning_rate);
-    apply_adam(w, m, v, g.dtype() == w.dtype() ? g : cast(g, w.dtype()), cast(lr_t, w.dtype()), b1_, b2_, eps_, learning_rate * wd_);
+  // AdamW also decays w by lr * weight_decay (decoupled).
+  void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor& lr, const Tensor& step) override {
+    Variable m = slot(slots, 0, w, "m"), v = slot(slots, 1, w, "v");
+    const DType d = w.dtype();
+    Tensor b1 = b1_->value(d), b2 = b2_->value(d), t = cast(step, d);
+    Tensor lr_t = sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)) * lr;
+    Tensor decay = decoupled_ ? lr * wd_->value(d) : full({}, 0.0, d);
+    apply_adam(w, m, v, g, lr_t, b1, b2, eps_->value(d), decay);
   }
 
  private:
-  double b1_, b2_, eps_, wd_;
+  bool decoupled_;
+  Hyperparameter *b1_, *b2_, *eps_, *wd_ = nullptr;
 };
 
 class RMSpropImpl : public Optimizer {
  public:
-  RMSpropImpl(double lr, double rho, double momentum, double eps) : Optimizer(lr), rho_(rho), momentum_(momentum), eps_(eps) {}
+  RMSpropImpl(LearningRate lr, double rho, double momentum, double eps) : Optimizer(std::move(lr)), use_momentum_(momentum > 0) {
+    rho_ = &hyper("rho", rho, 0, 1);
+    momentum_ = &hyper("momentum", momentum, 0, 1);
+    eps_ = &hyper("epsilon", eps, 0, INFINITY, false);
+  }
   std::string name() const override { return "RMSprop"; }
   // a = rho a + (1-rho) g^2; step = lr g / sqrt(a + eps) (with momentum: mom = m mom + step; w -= mom)
-  void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor&) override {
-    Variable a = slot(slots, 0, w);
-    Tensor an = a.assign(a.value() * rho_ + square(g) * (1 - rho_));
-    Tensor delta = g * learning_rate / sqrt(an + eps_);
-    if (momentum_ > 0) {
-      Variable mom = slot(slots, 1, w);
-      delta = mom.assign(mom.value() * momentum_ + delta);
+  void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor& lr, const Tensor&) override {
+    const DType d = w.dtype();
+    Variable a = slot(slots, 0, w, "rms");
+    Tensor rho = rho_->value(d);
+    Tensor an = a.assign(a.value() * rho + square(g) * (1.0 - rho));
+    Tensor delta = g * lr / sqrt(an + eps_->value(d));
+    if (use_momentum_) {
+      Variable mom = slot(slots, 1, w, "momentum");
+      delta = mom.assign(mom.value() * momentum_->value(d) + delta);
     }
     w.assign_sub(delta);
   }
 
  private:
-  double rho_, momentum_, eps_;
+  bool use_momentum_;
+  Hyperparameter *rho_, *momentum_, *eps_;
 };
-
-void check_lr(double lr, const char* who) {
-  if (!(lr > 0)) throw ValueError(std::string("[") + who + "] learning_rate must be positive, got " + std::to_string(lr));
-}
 
 }  // namespace
 
-OptimizerPtr SGD(double lr, double momentum, bool nesterov) {
-  check_lr(lr, "SGD");
-  if (momentum < 0 || momentum >= 1) throw ValueError("[SGD] momentum must be in [0, 1), got " + std::to_string(momentum));
-  return std::make_shared<SGDImpl>(lr, momentum, nesterov);
+OptimizerPtr SGD(LearningRate lr, double momentum, bool nesterov) { return std::make_shared<SGDImpl>(std::move(lr), momentum, nesterov); }
+OptimizerPtr Adam(LearningRate lr, double b1, double b2, double eps) { return std::make_shared<AdamImpl>(std::move(lr), b1, b2, eps, std::nullopt); }
+OptimizerPtr AdamW(LearningRate lr, double wd, double b1, double b2, double eps) {
+  return std::make_shared<AdamImpl>(std::move(lr), b1, b2, eps, wd);
 }
-OptimizerPtr Adam(double lr, double b1, double b2, double eps) {
-  check_lr(lr, "Adam");
-  return std::make_shared<AdamImpl>(lr, b1, b2, eps, 0.0);
-}
-OptimizerPtr AdamW(double lr, double wd, double b1, double b2, double eps) {
-  check_lr(lr, "AdamW");
-  return std::make_shared<AdamImpl>(lr, b1, b2, eps, wd);
-}
-OptimizerPtr RMSprop(double lr, double rho, double momentum, double eps) {
-  check_lr(lr, "RMSprop");
-  return std::make_shared<RMSpropImpl>(lr, rho, momentum, eps);
+OptimizerPtr RMSprop(LearningRate lr, double rho, double momentum, double eps) {
+  return std::make_shared<RMSpropImpl>(std::move(lr), rho, momentum, eps);
 }
 
 OptimizerPtr get(const std::string& n) {

@@ -1,0 +1,44 @@
+#pragma once
+// What a Model holds: its structure (functional program, Sequential layers, input spec) and its training
+// state (compile settings, per-output losses and metrics, the lazily traced steps).
+#include <atomic>
+#include <functional>
+#include <mutex>
+
+#include "duet/model.h"
+#include "layers/functional.h"
+
+namespace duet {
+
+struct Model::Structure {
+  bool functional = false;
+  functional::Program program;
+  std::vector<Tensor> inputs, outputs;   // functional: the symbolic Input/output tensors
+  std::vector<LayerRef> seq;             // Sequential
+  std::optional<TensorSpec> input_spec;  // Sequential/subclass: first input seen (batch dim None)
+};
+
+struct Model::Training {
+  using StepFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&, const std::vector<Tensor>&)>;
+  using PredictFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
+
+  std::mutex mu;       // compile state and the lazily created steps
+  std::mutex eval_mu;  // evaluate calls take turns (metric state is per model)
+  std::atomic<int> active{0};  // fit/evaluate/predict calls running (compile refuses to change them meanwhile)
+  std::atomic<bool> fitting{false};
+
+  bool compiled = false;
+  optimizers::OptimizerPtr optimizer;
+  std::vector<losses::LossPtr> losses;           // per output
+  std::vector<Hyperparameter> loss_weights;      // per output
+  std::vector<std::vector<metrics::MetricPtr>> metrics;  // per output
+  std::vector<metrics::MetricPtr> output_losses;  // per output, when there are several
+  metrics::MetricPtr loss_tracker;
+  std::vector<std::string> output_names;
+  bool run_eagerly = false;
+  bool check_eager = false;
+  std::shared_ptr<StepFn> train_step, test_step;
+  std::shared_ptr<PredictFn> predict_step;
+};
+
+}  // namespace duet
