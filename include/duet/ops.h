@@ -38,6 +38,8 @@ Tensor neg(const Tensor& x);
 Tensor abs(const Tensor& x);
 Tensor sign(const Tensor& x);
 Tensor exp(const Tensor& x);
+// exp(x) - 1, accurate near 0.
+Tensor expm1(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor log1p(const Tensor& x);
 Tensor sqrt(const Tensor& x);
@@ -111,11 +113,20 @@ Tensor sum_to(const Tensor& x, const Tensor& like);
 // ---- operators ----------------------------------------------------------------------------------
 namespace internal {
 // A C++ literal is weakly typed: it takes the tensor's dtype, except that a floating literal with an
-// integer or bool tensor gives float32 and an integer literal with a bool tensor gives int32.
+// integer or bool tensor gives float32 and an integer literal with a bool tensor gives int32. An integer
+// literal that does not fit the integer dtype it takes (int32 + 2^33) throws ValueError.
 Tensor weak_scalar(const Tensor& like, double v, bool is_float);
+Tensor weak_scalar_int(const Tensor& like, std::int64_t v, bool above_int64 = false);
 template <class S>
 Tensor lit(const Tensor& like, S v) {
-  return weak_scalar(like, static_cast<double>(v), std::is_floating_point_v<S>);
+  if constexpr (std::is_integral_v<S> && !std::is_same_v<S, bool>) {
+    if constexpr (std::is_unsigned_v<S> && sizeof(S) >= sizeof(std::int64_t)) {
+      if (v > static_cast<S>(INT64_MAX)) return weak_scalar_int(like, 0, true);
+    }
+    return weak_scalar_int(like, static_cast<std::int64_t>(v));
+  } else {
+    return weak_scalar(like, static_cast<double>(v), std::is_floating_point_v<S>);
+  }
 }
 }  // namespace internal
 

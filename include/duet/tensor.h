@@ -6,6 +6,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "duet/dtype.h"
@@ -51,9 +52,15 @@ class Tensor {
   }
   template <class T>
   std::vector<T> to_vector() const {
-    std::vector<T> v(static_cast<std::size_t>(checked_num_elements("to_vector")));
-    read_all(dtype_of<T>(), v.data());
-    return v;
+    if constexpr (std::is_same_v<T, bool>) {  // std::vector<bool> has no data(): read bytes, then convert
+      auto bytes = std::vector<unsigned char>(static_cast<std::size_t>(checked_num_elements("to_vector")));
+      read_all(DType::Bool, bytes.data());
+      return std::vector<bool>(bytes.begin(), bytes.end());
+    } else {
+      std::vector<T> v(static_cast<std::size_t>(checked_num_elements("to_vector")));
+      read_all(dtype_of<T>(), v.data());
+      return v;
+    }
   }
   template <class T>
   const T* data() const {

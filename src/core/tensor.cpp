@@ -216,6 +216,14 @@ Tensor from_data(const void* src, DType src_dtype, const Shape& shape, DType dty
 }
 
 Tensor full(const Shape& shape, double value, DType dtype) {
+  if (is_integral(dtype)) {
+    const double lo = dtype == DType::Int32 ? -2147483648.0 : -9223372036854775808.0;
+    const double hi = dtype == DType::Int32 ? 2147483648.0 : 9223372036854775808.0;  // exclusive
+    if (!(value >= lo && value < hi)) {
+      throw ValueError("[full] the value " + std::to_string(value) + " does not fit " + dtype_name(dtype) +
+                       "; use a wider or a floating-point dtype");
+    }
+  }
   Tensor t = empty(shape, dtype);
   std::int64_t n = t.num_elements();
   visit_dtype(dtype, [&](auto z) {

@@ -61,6 +61,7 @@ void relu(const float* const* in, const bool* s, float* out, std::int64_t n) { u
 void sqrt(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, fn::Sqrt{}); }
 void rsqrt(const float* const* in, const bool* s, float* out, std::int64_t n) { unary(in, s, out, n, fn::Rsqrt{}); }
 void exp(const float* const* in, const bool* s, float* out, std::int64_t n) { math(vmath::Fn::Exp, in, s, out, n); }
+void expm1(const float* const* in, const bool* s, float* out, std::int64_t n) { math(vmath::Fn::Expm1, in, s, out, n); }
 void log(const float* const* in, const bool* s, float* out, std::int64_t n) { math(vmath::Fn::Log, in, s, out, n); }
 void log1p(const float* const* in, const bool* s, float* out, std::int64_t n) { math(vmath::Fn::Log1p, in, s, out, n); }
 void sin(const float* const* in, const bool* s, float* out, std::int64_t n) { math(vmath::Fn::Sin, in, s, out, n); }

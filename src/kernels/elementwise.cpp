@@ -64,9 +64,27 @@ void arith(KernelContext& k, F f) {
   });
 }
 
+// int64 against float64, compared by value: both widen exactly to long double (64-bit mantissa on x86-64).
+template <class F>
+void compare_mixed(KernelContext& k, F f) {
+  const Tensor& a = k.inputs[0];
+  const Tensor& b = k.inputs[1];
+  auto at = [](const Tensor& t, std::int64_t i) -> long double {
+    return t.dtype() == DType::Int64 ? static_cast<long double>(ptr<std::int64_t>(t)[i]) : static_cast<long double>(ptr<double>(t)[i]);
+  };
+  const Shape* ins[2] = {&a.shape(), &b.shape()};
+  BroadcastPlan p = make_broadcast_plan(k.outputs[0].shape(), ins, 2);
+  const std::int64_t sa = p.strides[0][p.rank - 1], sb = p.strides[1][p.rank - 1];
+  std::uint8_t* po = ptr<std::uint8_t>(k.outputs[0]);
+  for_each_row(p, [&](std::int64_t o, const std::int64_t* off, std::int64_t len) {
+    for (std::int64_t i = 0; i < len; ++i) po[o + i] = f(at(a, off[0] + i * sa), at(b, off[1] + i * sb));
+  });
+}
+
 // Comparisons write bool (uint8).
 template <class F>
 void compare(KernelContext& k, F f) {
+  if (k.inputs[0].dtype() != k.inputs[1].dtype()) return compare_mixed(k, f);
   visit_dtype(k.inputs[0].dtype(), [&](auto z) {
     using T = decltype(z);
     binary_loop<T, std::uint8_t>(k, f);
@@ -115,15 +133,17 @@ void check_int_divisor(const Tensor& b, const char* op) {
   }
 }
 
+// Integer powers wrap on overflow (computed unsigned).
 template <class T>
 T ipow(T base, T e) {
-  T r = 1;
+  using U = std::make_unsigned_t<T>;
+  U r = 1, b = static_cast<U>(base);
   while (e > 0) {
-    if (e & 1) r *= base;
-    base *= base;
+    if (e & 1) r *= b;
+    b *= b;
     e >>= 1;
   }
-  return r;
+  return static_cast<T>(r);
 }
 
 }  // namespace
@@ -194,12 +214,14 @@ void select(KernelContext& k) {
 
 void neg(KernelContext& k) { unary(k, fn::Neg{}); }
 void abs(KernelContext& k) { unary(k, fn::Abs{}); }
-void sign(KernelContext& k) { unary(k, [](auto a) { return (a > 0) - (a < 0); }); }
+// sign(NaN) is NaN; sign(-0.0) is 0.
+void sign(KernelContext& k) { unary(k, [](auto a) { return a != a ? a : decltype(a)((a > 0) - (a < 0)); }); }
 void relu(KernelContext& k) { unary(k, fn::Relu{}); }
 void relu_grad(KernelContext& k) {
   arith(k, fn::ReluGrad{});
 }
 void exp(KernelContext& k) { unary_vm(k, vmath::Fn::Exp); }
+void expm1(KernelContext& k) { unary_vm(k, vmath::Fn::Expm1); }
 void log(KernelContext& k) { unary_vm(k, vmath::Fn::Log); }
 void log1p(KernelContext& k) { unary_vm(k, vmath::Fn::Log1p); }
 void sin(KernelContext& k) { unary_vm(k, vmath::Fn::Sin); }

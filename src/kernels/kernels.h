@@ -26,6 +26,7 @@ void neg(KernelContext& k);
 void abs(KernelContext& k);
 void sign(KernelContext& k);
 void exp(KernelContext& k);
+void expm1(KernelContext& k);
 void log(KernelContext& k);
 void log1p(KernelContext& k);
 void sqrt(KernelContext& k);
@@ -56,6 +57,7 @@ void relu_grad(const float* const* in, const bool* scalar, float* out, std::int6
 void sqrt(const float* const* in, const bool* scalar, float* out, std::int64_t n);
 void rsqrt(const float* const* in, const bool* scalar, float* out, std::int64_t n);
 void exp(const float* const* in, const bool* scalar, float* out, std::int64_t n);
+void expm1(const float* const* in, const bool* scalar, float* out, std::int64_t n);
 void log(const float* const* in, const bool* scalar, float* out, std::int64_t n);
 void log1p(const float* const* in, const bool* scalar, float* out, std::int64_t n);
 void sin(const float* const* in, const bool* scalar, float* out, std::int64_t n);

@@ -23,11 +23,23 @@ Axis split_at(const Shape& s, int axis) {
 }
 
 // tmp[j] = exp(x[j*st] - m) with m the row max; returns sum(tmp) and sets *max_out = m. Subtracting the max
-// keeps exp from overflowing (rows that are all -inf, inf or NaN use m = 0 and get the IEEE result).
+// keeps exp from overflowing (rows that are all -inf use m = 0 and get the IEEE result). A row whose max is
+// +inf takes the limit as those entries grow: tmp is 1 at each +inf entry and 0 elsewhere, so softmax shares
+// 1 among them (softmax([inf, 1, 2]) = [1, 0, 0], not [nan, 0, 0]); NaN entries stay NaN.
 template <class T>
 T shifted_exp_sum(const T* x, std::int64_t n, std::int64_t st, T* tmp, T* max_out) {
   T m = -std::numeric_limits<T>::infinity();
   for (std::int64_t j = 0; j < n; ++j) m = x[j * st] > m ? x[j * st] : m;
+  if (m == std::numeric_limits<T>::infinity()) {
+    T s = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      const T v = x[j * st];
+      tmp[j] = v != v ? v : T(v == m);
+      s += tmp[j];
+    }
+    *max_out = m;
+    return s;
+  }
   if (!std::isfinite(m)) m = T(0);
   for (std::int64_t j = 0; j < n; ++j) tmp[j] = x[j * st] - m;
   vmath::apply(vmath::Fn::Exp, tmp, tmp, n);
@@ -42,7 +54,10 @@ template <class T>
 void softmax_row(const T* x, T* y, std::int64_t n, std::int64_t st, bool log_out, T* tmp) {
   T m;
   T s = shifted_exp_sum(x, n, st, tmp, &m);
-  if (log_out) {
+  if (log_out && m == std::numeric_limits<T>::infinity()) {
+    T ls = std::log(s);  // the limit: -log(k) at the k entries that are +inf, -inf elsewhere
+    for (std::int64_t j = 0; j < n; ++j) y[j * st] = tmp[j] > 0 ? -ls : tmp[j] == 0 ? -std::numeric_limits<T>::infinity() : tmp[j];
+  } else if (log_out) {
     T ls = std::log(s);
     for (std::int64_t j = 0; j < n; ++j) y[j * st] = x[j * st] - m - ls;
   } else {

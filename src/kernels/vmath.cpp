@@ -160,7 +160,10 @@ struct Avx2 {
   __attribute__((target("avx2,fma"))) static __m256 tanh(__m256 v) {
     __m256 x = _mm256_min_ps(_mm256_set1_ps(9.f), _mm256_max_ps(_mm256_set1_ps(-9.f), v));
     __m256 u = _mm256_mul_ps(x, x);
-    return _mm256_div_ps(_mm256_mul_ps(x, horner(kTanhP, u)), horner(kTanhQ, u));
+    // The fit overshoots 1 by an ulp near |x| = 9; |tanh| <= 1 always (NaN passes: min/max return the
+    // second operand when one is NaN).
+    __m256 r = _mm256_div_ps(_mm256_mul_ps(x, horner(kTanhP, u)), horner(kTanhQ, u));
+    return _mm256_max_ps(_mm256_set1_ps(-1.f), _mm256_min_ps(_mm256_set1_ps(1.f), r));
   }
   // e = exp(-|v|); the numerator is e where v's sign bit is set, else 1.
   __attribute__((target("avx2,fma"))) static __m256 sigmoid_from(__m256 v, __m256 e) {

@@ -16,13 +16,18 @@ void infer_arith(InferContext& c) {
   require_numeric(c, 0);
   c.set_output(c.dtype(0), broadcast_shapes(c, c.shape(0), c.shape(1)));
 }
+// Comparisons take one dtype, or int64 with float64 (compared exactly, see compare()).
+bool exact_mixed(DType a, DType b) {
+  return (a == DType::Int64 && b == DType::Float64) || (a == DType::Float64 && b == DType::Int64);
+}
 void infer_compare(InferContext& c) {
-  require_same_dtypes(c);
+  if (!exact_mixed(c.dtype(0), c.dtype(1))) require_same_dtypes(c);
   c.set_output(DType::Bool, broadcast_shapes(c, c.shape(0), c.shape(1)));
 }
 void infer_ordered(InferContext& c) {
-  require_same_dtypes(c);
+  if (!exact_mixed(c.dtype(0), c.dtype(1))) require_same_dtypes(c);
   require_numeric(c, 0);
+  require_numeric(c, 1);
   c.set_output(DType::Bool, broadcast_shapes(c, c.shape(0), c.shape(1)));
 }
 void infer_logical(InferContext& c) {
@@ -107,6 +112,8 @@ std::vector<Tensor> grad_abs(const GradContext& c) { return {c.grads[0] * sign(c
 std::vector<Tensor> grad_sign(const GradContext& c) { return {c.grads[0] * 0}; }
 // d/dx exp(x) = exp(x)
 std::vector<Tensor> grad_exp(const GradContext& c) { return {c.grads[0] * c.outputs[0]}; }
+// d/dx expm1(x) = exp(x) = expm1(x) + 1
+std::vector<Tensor> grad_expm1(const GradContext& c) { return {c.grads[0] * (c.outputs[0] + 1)}; }
 // d/dx log(x) = 1/x
 std::vector<Tensor> grad_log(const GradContext& c) { return {c.grads[0] / c.inputs[0]}; }
 // d/dx log1p(x) = 1/(1+x)
@@ -179,6 +186,7 @@ const OpDef kSign{"Sign", "sign", 1, infer_numeric_unary, kernels::sign, grad_si
 const OpDef kRelu{"Relu", "relu", 1, infer_numeric_unary, kernels::relu, grad_relu, kEw, kernels::f32block::relu};
 const OpDef kReluGrad{"ReluGrad", "relu_grad", 2, infer_arith, kernels::relu_grad, grad_relu_grad, kEw, kernels::f32block::relu_grad};
 const OpDef kExp{"Exp", "exp", 1, infer_float_unary, kernels::exp, grad_exp, kEw, kernels::f32block::exp};
+const OpDef kExpm1{"Expm1", "expm1", 1, infer_float_unary, kernels::expm1, grad_expm1, kEw, kernels::f32block::expm1};
 const OpDef kLog{"Log", "log", 1, infer_float_unary, kernels::log, grad_log, kEw, kernels::f32block::log};
 const OpDef kLog1p{"Log1p", "log1p", 1, infer_float_unary, kernels::log1p, grad_log1p, kEw, kernels::f32block::log1p};
 const OpDef kSqrt{"Sqrt", "sqrt", 1, infer_float_unary, kernels::sqrt, grad_sqrt, kEw, kernels::f32block::sqrt};
@@ -203,21 +211,51 @@ Tensor binary(const OpDef& op, const Tensor& a, const Tensor& b) {
   return call(op, {a, b});
 }
 
+// Comparisons between integers and floats are exact, not done in the promoted float (int32 16777217 is not
+// float32 16777216): int32/bool with a float compare in float64, which holds every int32; int64 with a
+// float compares by value in the kernel (float64 cannot hold every int64).
+Tensor compare(const OpDef& op, const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined() || a.dtype() == b.dtype() || is_floating(a.dtype()) == is_floating(b.dtype())) return binary(op, a, b);
+  const Tensor& i = is_floating(a.dtype()) ? b : a;
+  auto f64 = [](const Tensor& t) { return t.dtype() == DType::Float64 ? t : cast(t, DType::Float64); };
+  if (i.dtype() != DType::Int64) return call(op, {f64(a), f64(b)});
+  return call(op, {a.dtype() == DType::Int64 ? a : f64(a), b.dtype() == DType::Int64 ? b : f64(b)});
+}
+
 }  // namespace
 
 void register_elementwise_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kAdd, &kSub, &kMul, &kDiv, &kPow, &kMaximum, &kMinimum, &kEqual, &kNotEqual, &kLess,
                          &kLessEqual, &kGreater, &kGreaterEqual, &kLogicalAnd, &kLogicalOr, &kLogicalNot, &kSelect,
-                         &kNeg, &kAbs, &kSign, &kRelu, &kReluGrad, &kExp, &kLog, &kLog1p, &kSqrt, &kRsqrt, &kSin, &kCos, &kTan,
+                         &kNeg, &kAbs, &kSign, &kRelu, &kReluGrad, &kExp, &kExpm1, &kLog, &kLog1p, &kSqrt, &kRsqrt, &kSin, &kCos, &kTan,
                          &kTanh, &kErf, &kSigmoid, &kCast, &kIdentity, &kStopGradient})
     r.push_back(d);
 }
 
 namespace internal {
 Tensor weak_scalar(const Tensor& like, double v, bool is_float) {
+  if (!like.defined()) throw ValueError("[operator] a C++ number is combined with an undefined Tensor handle");
   DType t = like.dtype();
-  DType d = is_float ? (is_floating(t) ? t : DType::Float32) : (t == DType::Bool ? DType::Int32 : t);
-  return full(Shape{}, v, d);
+  if (!is_float) return weak_scalar_int(like, static_cast<std::int64_t>(v));
+  return full(Shape{}, v, is_floating(t) ? t : DType::Float32);
+}
+
+Tensor weak_scalar_int(const Tensor& like, std::int64_t v, bool above_int64) {
+  if (!like.defined()) throw ValueError("[operator] a C++ number is combined with an undefined Tensor handle");
+  DType t = like.dtype();
+  DType d = t == DType::Bool ? DType::Int32 : t;
+  const bool fits = !above_int64 && (d != DType::Int32 || (v >= INT32_MIN && v <= INT32_MAX));
+  if (!fits) {
+    throw ValueError(std::string("[operator] the C++ integer ") + (above_int64 ? "above 2^63" : std::to_string(v)) + " does not fit " +
+                     dtype_name(d) + ", the dtype of the " + like.shape().str() + " tensor it is combined with; cast the tensor to " +
+                     (d == DType::Int32 ? "int64" : "a float dtype") + " first, or write a floating-point literal");
+  }
+  if (d == DType::Int64) {
+    Tensor s = empty(Shape{}, DType::Int64);
+    *s.mutable_data<std::int64_t>() = v;  // exact: no trip through double
+    return s;
+  }
+  return full(Shape{}, static_cast<double>(v), d);
 }
 }  // namespace internal
 
@@ -228,12 +266,12 @@ Tensor div(const Tensor& a, const Tensor& b) { return binary(kDiv, a, b); }
 Tensor pow(const Tensor& a, const Tensor& b) { return binary(kPow, a, b); }
 Tensor maximum(const Tensor& a, const Tensor& b) { return binary(kMaximum, a, b); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return binary(kMinimum, a, b); }
-Tensor equal(const Tensor& a, const Tensor& b) { return binary(kEqual, a, b); }
-Tensor not_equal(const Tensor& a, const Tensor& b) { return binary(kNotEqual, a, b); }
-Tensor less(const Tensor& a, const Tensor& b) { return binary(kLess, a, b); }
-Tensor less_equal(const Tensor& a, const Tensor& b) { return binary(kLessEqual, a, b); }
-Tensor greater(const Tensor& a, const Tensor& b) { return binary(kGreater, a, b); }
-Tensor greater_equal(const Tensor& a, const Tensor& b) { return binary(kGreaterEqual, a, b); }
+Tensor equal(const Tensor& a, const Tensor& b) { return compare(kEqual, a, b); }
+Tensor not_equal(const Tensor& a, const Tensor& b) { return compare(kNotEqual, a, b); }
+Tensor less(const Tensor& a, const Tensor& b) { return compare(kLess, a, b); }
+Tensor less_equal(const Tensor& a, const Tensor& b) { return compare(kLessEqual, a, b); }
+Tensor greater(const Tensor& a, const Tensor& b) { return compare(kGreater, a, b); }
+Tensor greater_equal(const Tensor& a, const Tensor& b) { return compare(kGreaterEqual, a, b); }
 Tensor logical_and(const Tensor& a, const Tensor& b) { return call(kLogicalAnd, {a, b}); }
 Tensor logical_or(const Tensor& a, const Tensor& b) { return call(kLogicalOr, {a, b}); }
 Tensor logical_not(const Tensor& x) { return call(kLogicalNot, {x}); }
@@ -251,6 +289,7 @@ Tensor relu(const Tensor& x) { return call(kRelu, {x}); }
 const OpDef& relu_op() { return kRelu; }
 Tensor relu_grad(const Tensor& y, const Tensor& dy) { return binary(kReluGrad, y, dy); }
 Tensor exp(const Tensor& x) { return call(kExp, {x}); }
+Tensor expm1(const Tensor& x) { return call(kExpm1, {x}); }
 Tensor log(const Tensor& x) { return call(kLog, {x}); }
 Tensor log1p(const Tensor& x) { return call(kLog1p, {x}); }
 Tensor sqrt(const Tensor& x) { return call(kSqrt, {x}); }
@@ -270,11 +309,9 @@ Tensor stop_gradient(const Tensor& x) { return call(kStopGradient, {x}); }
 
 Tensor square(const Tensor& x) { return x * x; }
 
-// elu(x) = x for x > 0, alpha (exp(x) - 1) otherwise; exp only sees min(x, 0) so it cannot overflow.
-Tensor elu(const Tensor& x, double alpha) {
-  Tensor neg_part = (exp(minimum(x, 0)) - 1) * alpha;
-  return where(x > 0, x, neg_part);
-}
+// elu(x) = x for x > 0, alpha expm1(x) otherwise (expm1: exp(x) - 1 loses digits near 0); it only sees
+// min(x, 0), so it cannot overflow.
+Tensor elu(const Tensor& x, double alpha) { return where(x > 0, x, expm1(minimum(x, 0)) * alpha); }
 
 // gelu(x) = x/2 (1 + erf(x/sqrt 2)); tanh form: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 Tensor gelu(const Tensor& x, bool approximate) {
@@ -285,8 +322,11 @@ Tensor gelu(const Tensor& x, bool approximate) {
   return x * 0.5 * (erf(x * (1.0 / std::numbers::sqrt2)) + 1);
 }
 
-// softplus(x) = max(x, 0) + log1p(exp(-|x|)), exact and free of overflow.
-Tensor softplus(const Tensor& x) { return maximum(x, 0) + log1p(exp(neg(abs(x)))); }
+// softplus(x) = x + log1p(exp(-x)) for x > 0, log1p(exp(x)) otherwise: exact, free of overflow (each branch
+// only sees the side of 0 it is chosen for), and its gradient is sigmoid(x) everywhere, 0.5 at 0.
+Tensor softplus(const Tensor& x) {
+  return where(x > 0, x + log1p(exp(neg(maximum(x, 0)))), log1p(exp(minimum(x, 0))));
+}
 
 Tensor clip(const Tensor& x, double lo, double hi) {
   if (lo > hi) {

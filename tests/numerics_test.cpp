@@ -1,0 +1,192 @@
+// Numerics at the edges (issue 11): each case checked eagerly and traced with fusion forced on every size,
+// against the value TensorFlow and PyTorch give (or the mathematical limit where both give NaN).
+#include <climits>
+#include <cmath>
+
+#include "test_util.h"
+
+namespace duet {
+namespace {
+
+// fn eagerly, traced without passes, and traced with every pass and fusion on any size.
+std::vector<Tensor> three_ways(const std::function<Tensor(const Tensor&)>& fn, const Tensor& x) {
+  auto plain = function(fn, {.passes = {.constant_folding = false, .cse = false, .dce = false, .fusion = false}});
+  auto fused = function(fn, {.passes = {.fusion_min_elements = 1}});
+  return {fn(x), plain(x), fused(x)};
+}
+
+TEST(Numerics, TanhStaysWithinMinusOneAndOne) {
+  std::vector<float> xs;
+  for (float v = 8.5f; v < 12.f; v += 0.001f) xs.push_back(v);
+  xs.insert(xs.end(), {20.f, 100.f, 1e30f, INFINITY});
+  std::vector<float> both = xs;
+  for (float v : xs) both.push_back(-v);
+  Tensor x = constant(both, Shape{static_cast<std::int64_t>(both.size())});
+  for (const Tensor& y : three_ways([](const Tensor& t) { return tanh(t); }, x)) {
+    for (float v : y.to_vector<float>()) ASSERT_LE(std::fabs(v), 1.f) << v;
+  }
+  // gelu's tanh form far left is (-)0, not a small positive number from tanh overshooting -1
+  for (float v : gelu(constant({-20.f, -50.f, -1e6f}), true).to_vector<float>()) EXPECT_LE(v, 0.f);
+  // ...and tanh's gradient 1 - tanh^2 is never negative there
+  Tensor far = constant({9.5f, -9.5f, 30.f});
+  GradientTape tape;
+  tape.watch(far);
+  for (float g : tape.gradient(sum(tanh(far)), far).to_vector<float>()) EXPECT_GE(g, 0.f);
+  EXPECT_TRUE(std::isnan(tanh(constant({NAN})).item<float>()));
+}
+
+TEST(Numerics, ReluPropagatesNaN) {
+  Tensor x = constant({NAN, -1.f, 2.f, -0.f});
+  for (const Tensor& y : three_ways([](const Tensor& t) { return relu(t); }, x)) {
+    auto v = y.to_vector<float>();
+    EXPECT_TRUE(std::isnan(v[0]));
+    EXPECT_EQ(v[1], 0.f);
+    EXPECT_EQ(v[2], 2.f);
+    EXPECT_FALSE(std::signbit(v[3]));
+  }
+  // Its gradient passes through NaN outputs (PyTorch's rule), so a NaN is not hidden.
+  GradientTape tape;
+  tape.watch(x);
+  Tensor g = tape.gradient(sum(relu(x)), x);
+  auto gv = g.to_vector<float>();
+  EXPECT_EQ(gv[0], 1.f);
+  EXPECT_EQ(gv[1], 0.f);
+  EXPECT_EQ(gv[2], 1.f);
+}
+
+TEST(Numerics, AbsOfNegativeZeroIsPositiveZero) {
+  for (DType d : {DType::Float32, DType::Float64}) {
+    Tensor x = constant({-0.0, -2.0, 3.0}, d);
+    for (const Tensor& y : three_ways([](const Tensor& t) { return abs(t); }, x)) {
+      auto v = y.to_vector<double>();
+      EXPECT_FALSE(std::signbit(v[0])) << dtype_name(d);
+      EXPECT_EQ(v[1], 2.0);
+    }
+  }
+  EXPECT_EQ(abs(constant({INT32_MIN})).item<std::int32_t>(), INT32_MIN);  // wraps, as TensorFlow and PyTorch
+}
+
+TEST(Numerics, SoftplusGradientAtZeroIsOneHalf) {
+  for (DType d : {DType::Float32, DType::Float64}) {
+    Tensor x = constant({0.0, -30.0, 30.0, -1000.0, 1000.0}, d);
+    GradientTape tape;
+    tape.watch(x);
+    Tensor y = softplus(x);
+    Tensor g = tape.gradient(sum(y), x);
+    auto gv = g.to_vector<double>(), yv = y.to_vector<double>();
+    EXPECT_EQ(gv[0], 0.5) << dtype_name(d);
+    EXPECT_NEAR(gv[1], 1 / (1 + std::exp(30.0)), 1e-15);
+    EXPECT_NEAR(gv[2], 1.0, 1e-12);
+    EXPECT_EQ(gv[3], 0.0);
+    EXPECT_EQ(gv[4], 1.0);
+    EXPECT_NEAR(yv[0], std::log(2.0), 1e-7);
+    EXPECT_EQ(yv[4], 1000.0);  // no overflow
+    EXPECT_TRUE(std::isfinite(yv[3]));
+  }
+}
+
+TEST(Numerics, EluIsAccurateNearZero) {
+  std::vector<double> xs = {-1e-4, -1e-6, -3e-8, -0.5, -20};
+  Tensor x = constant(xs, Shape{5}, DType::Float32);
+  for (const Tensor& y : three_ways([](const Tensor& t) { return elu(t, 1.0); }, x)) {
+    auto v = y.to_vector<double>();
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      double want = std::expm1(static_cast<double>(static_cast<float>(xs[i])));
+      EXPECT_NEAR(v[i], want, 3e-7 * std::fabs(want)) << xs[i];
+    }
+  }
+  Tensor z = constant({1e-5, -2.0}, DType::Float64);
+  auto e = expm1(z).to_vector<double>();
+  EXPECT_DOUBLE_EQ(e[0], std::expm1(1e-5));
+  EXPECT_DOUBLE_EQ(e[1], std::expm1(-2.0));
+}
+
+TEST(Numerics, SoftmaxWithInfinityTakesTheLimit) {
+  Tensor x = constant({INFINITY, 1.f, 2.f});
+  for (const Tensor& y : three_ways([](const Tensor& t) { return softmax(t); }, x)) {
+    EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{1.f, 0.f, 0.f}));
+  }
+  auto two = softmax(constant({INFINITY, INFINITY, 0.f})).to_vector<float>();
+  EXPECT_EQ(two, (std::vector<float>{0.5f, 0.5f, 0.f}));
+  auto ls = log_softmax(constant({INFINITY, 1.f})).to_vector<float>();
+  EXPECT_EQ(ls[0], 0.f);
+  EXPECT_EQ(ls[1], -INFINITY);
+  EXPECT_TRUE(std::isnan(softmax(constant({INFINITY, NAN})).to_vector<float>()[1]));
+  auto neg = softmax(constant({-INFINITY, 0.f})).to_vector<float>();
+  EXPECT_EQ(neg, (std::vector<float>{0.f, 1.f}));
+}
+
+TEST(Numerics, IntegerDivisionOfMinByMinusOneWraps) {
+  Tensor a = constant({INT32_MIN, 7, -7}), b = constant({-1, -1, 2});
+  for (const Tensor& y : three_ways([&](const Tensor& t) { return t / b; }, a)) {
+    EXPECT_EQ(y.to_vector<std::int32_t>(), (std::vector<std::int32_t>{INT32_MIN, -7, -3}));  // truncating, as C++
+  }
+  Tensor a64 = constant(std::vector<std::int64_t>{INT64_MIN}, Shape{1});
+  EXPECT_EQ((a64 / -1).to_vector<std::int64_t>()[0], INT64_MIN);
+  EXPECT_THROW(a / constant({1, 0, 1}), ValueError);
+}
+
+TEST(Numerics, IntegerArithmeticWraps) {
+  Tensor a = constant({INT32_MAX, INT32_MIN});
+  EXPECT_EQ((a + 1).to_vector<std::int32_t>(), (std::vector<std::int32_t>{INT32_MIN, INT32_MIN + 1}));
+  EXPECT_EQ((a - 1).to_vector<std::int32_t>(), (std::vector<std::int32_t>{INT32_MAX - 1, INT32_MAX}));
+  EXPECT_EQ((a * 2).to_vector<std::int32_t>(), (std::vector<std::int32_t>{-2, 0}));
+  EXPECT_EQ((-a).to_vector<std::int32_t>(), (std::vector<std::int32_t>{-INT32_MAX, INT32_MIN}));
+  EXPECT_EQ(pow(constant({3}), constant({40})).item<std::int32_t>(), static_cast<std::int32_t>(12157665459056928801ull & 0xffffffffu));
+}
+
+TEST(Numerics, IntegerLiteralsThatDoNotFitAreRefused) {
+  Tensor a = constant({1, 2});
+  try {
+    a + (std::int64_t{1} << 33);
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("8589934592"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("int32"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ((a + INT32_MAX).to_vector<std::int32_t>()[0], INT32_MIN);  // fits: wraps like any int32 sum
+  Tensor b = constant(std::vector<std::int64_t>{1}, Shape{1});
+  EXPECT_EQ((b + 9007199254740993LL).item<std::int64_t>(), 9007199254740994LL);  // exact, no trip through double
+  EXPECT_THROW(b + 18446744073709551615ULL, ValueError);
+  EXPECT_THROW(full({2}, 1e10, DType::Int32), ValueError);
+  EXPECT_THROW(full({2}, NAN, DType::Int64), ValueError);
+  EXPECT_EQ((a * 0.5f).dtype(), DType::Float32);  // a floating literal with an int tensor gives float32
+}
+
+TEST(Numerics, IntegerAndFloatCompareExactly) {
+  Tensor i = constant({16777217});
+  Tensor f = constant({16777216.f});
+  EXPECT_FALSE(equal(i, f).item<bool>());
+  EXPECT_TRUE(greater(i, f).item<bool>());
+  Tensor big = constant(std::vector<std::int64_t>{(1LL << 53) + 1, INT64_MAX}, Shape{2});
+  Tensor d = constant({9007199254740992.0, 9223372036854775808.0});
+  EXPECT_EQ(equal(big, d).to_vector<bool>(), (std::vector<bool>{false, false}));
+  EXPECT_EQ(less(big, d).to_vector<bool>(), (std::vector<bool>{false, true}));
+  EXPECT_EQ(equal(constant({3}), 3.0).item<bool>(), true);
+  EXPECT_FALSE(equal(constant(std::vector<std::int64_t>{0}, Shape{1}), constant({NAN})).item<bool>());
+  // traced the same
+  auto f_traced = function([](const Tensor& a, const Tensor& b) { return less(a, b); });
+  EXPECT_EQ(f_traced(big, d).to_vector<bool>(), (std::vector<bool>{false, true}));
+}
+
+TEST(Numerics, IntegerMatmul) {
+  Tensor a = constant({{1, 2}, {3, 4}}), b = constant({{5, 6}, {7, 8}});
+  EXPECT_EQ(matmul(a, b).to_vector<std::int32_t>(), (std::vector<std::int32_t>{19, 22, 43, 50}));
+  Tensor a64 = cast(a, DType::Int64);
+  EXPECT_EQ(matmul(a64, cast(b, DType::Int64), true, false).to_vector<std::int64_t>(), (std::vector<std::int64_t>{26, 30, 38, 44}));
+  Tensor huge = constant({{INT32_MAX, INT32_MAX}});
+  EXPECT_EQ(matmul(huge, constant({{2}, {0}})).item<std::int32_t>(), -2);  // wraps
+  auto traced = function([](const Tensor& x, const Tensor& y) { return matmul(x, y); });
+  EXPECT_EQ(traced(a, b).to_vector<std::int32_t>(), (std::vector<std::int32_t>{19, 22, 43, 50}));
+}
+
+TEST(Numerics, SignOfNaNIsNaN) {
+  auto v = sign(constant({NAN, -0.f, -3.f, 2.f})).to_vector<float>();
+  EXPECT_TRUE(std::isnan(v[0]));
+  EXPECT_EQ(v[1], 0.f);
+  EXPECT_EQ(v[2], -1.f);
+  EXPECT_EQ(v[3], 1.f);
+}
+
+}  // namespace
+}  // namespace duet
