@@ -184,10 +184,10 @@ class Checker {
   }
 
  private:
+  // The same trace (a copy of its unoptimized graph: tracing again could capture different values) with
+  // these passes.
   std::shared_ptr<exec::Plan> plan_with(const PassOptions& passes, std::shared_ptr<graph::Graph>* graph_out = nullptr) {
-    std::lock_guard<std::recursive_mutex> tl(trace_mutex());
-    std::vector<std::int64_t> st;
-    auto g = core_.trace_graph(entry_.specs, trace_, st, false);
+    auto g = entry_.raw->clone();
     passes::optimize(*g, passes, false);
     if (graph_out) *graph_out = g;
     return exec::Plan::build(g);

@@ -256,6 +256,7 @@ std::shared_ptr<FunctionCore::Entry> FunctionCore::add_trace(const ArgList& args
     return nullptr;
   }
   if (options.verify) e->graph->verify();
+  if (options.check_eager) e->raw = e->graph->clone();
   passes::optimize(*e->graph, options.passes, options.verify);
   e->plan = exec::Plan::build(e->graph);
 

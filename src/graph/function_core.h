@@ -22,6 +22,7 @@ class FunctionCore {
     std::vector<std::string> shown;
     std::shared_ptr<graph::Graph> graph;
     std::shared_ptr<exec::Plan> plan;
+    std::shared_ptr<const graph::Graph> raw;  // the unoptimized trace (kept for check_eager's diagnosis)
     std::vector<std::int64_t> structure;
     std::list<std::shared_ptr<Entry>>::iterator lru_pos;
   };

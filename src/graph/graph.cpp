@@ -74,6 +74,24 @@ void Graph::remove_if(const std::function<bool(const Node*)>& drop) {
   }
 }
 
+std::shared_ptr<Graph> Graph::clone() const {
+  auto g = std::make_shared<Graph>(name_, reason_);
+  std::unordered_map<const Node*, Node*> map;
+  for (const auto& n : nodes_) {
+    auto c = std::make_shared<Node>(*n);  // copies op, attrs, specs, name, constant, scope, origin
+    c->graph = g.get();
+    for (auto& v : c->inputs) v.node = map.at(v.node);
+    for (auto& ci : c->control_inputs) ci = map.at(ci);
+    map[n.get()] = c.get();
+    g->nodes_.push_back(c);
+  }
+  for (const Node* p : placeholders_) g->placeholders_.push_back(map.at(p));
+  for (const auto& v : outputs_) g->outputs_.push_back({map.at(v.node), v.index});
+  g->name_counts_ = name_counts_;
+  g->stats_ = stats_;
+  return g;
+}
+
 void Graph::place_replacements(const std::unordered_map<const Node*, Node*>& at, const std::unordered_set<const Node*>& removed) {
   std::unordered_set<const Node*> fresh;
   for (const auto& [last, f] : at) fresh.insert(f);

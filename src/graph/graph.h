@@ -78,6 +78,9 @@ class Graph {
   // `removed` nodes are dropped.
   void place_replacements(const std::unordered_map<const Node*, Node*>& at, const std::unordered_set<const Node*>& removed);
 
+  // A deep copy (subgraphs and callables in attrs are shared: they are immutable once compiled).
+  std::shared_ptr<Graph> clone() const;
+
   // Structural checks (edges point to earlier nodes of this graph, arities, specs); throws on failure.
   void verify() const;
   // Deterministic text dump, and Graphviz DOT.

@@ -61,6 +61,38 @@ void infer_reshape_like(InferContext& c) {
   c.set_output(c.dtype(0), c.shape(1));
 }
 
+void infer_expand_dims(InferContext& c) {
+  const Shape& x = c.shape(0);
+  const std::int64_t axis = c.attrs.i("axis");
+  if (axis < 0 || axis > x.rank()) c.shape_error("axis " + std::to_string(axis) + " is out of range for " + x.str());
+  Shape out;
+  for (int d = 0; d <= x.rank(); ++d) {
+    if (d == axis) out.push_back(1);
+    if (d < x.rank()) out.push_back(x[d]);
+  }
+  c.set_output(c.dtype(0), out);
+}
+
+// axes: normalized and sorted (the public squeeze does it); each must be 1, or unknown until the graph runs.
+void infer_squeeze(InferContext& c) {
+  const Shape& x = c.shape(0);
+  const auto& axes = c.attrs.ints("axes");
+  Shape out;
+  std::size_t k = 0;
+  for (int d = 0; d < x.rank(); ++d) {
+    if (k < axes.size() && axes[k] == d) {
+      ++k;
+      if (x[d] != 1 && x[d] != Shape::kUnknown) {
+        c.shape_error("cannot squeeze axis " + std::to_string(d) + " of shape " + x.str() + ": its size is not 1");
+      }
+      continue;
+    }
+    out.push_back(x[d]);
+  }
+  if (k != axes.size()) c.shape_error("axes " + ints_str(axes) + " are out of range for " + x.str());
+  c.set_output(c.dtype(0), out);
+}
+
 void infer_transpose(InferContext& c) {
   const Shape& x = c.shape(0);
   const auto& perm = c.attrs.ints("perm");
@@ -267,6 +299,8 @@ std::vector<Tensor> grad_broadcast(const GradContext& c) {
 }
 
 const OpDef kReshape{"Reshape", "reshape", 1, infer_reshape, kernels::reshape, grad_reshape, kView};
+const OpDef kExpandDims{"ExpandDims", "expand_dims", 1, infer_expand_dims, kernels::reshape, grad_reshape, kView};
+const OpDef kSqueeze{"Squeeze", "squeeze", 1, infer_squeeze, kernels::reshape, grad_reshape, kView};
 const OpDef kReshapeLike{"ReshapeLike", "reshape_like", 2, infer_reshape_like, kernels::reshape, grad_reshape_like, kView};
 const OpDef kTranspose{"Transpose", "transpose", 1, infer_transpose, kernels::transpose, grad_transpose, 0};
 const OpDef kConcat{"Concat", "concat", -1, infer_concat, kernels::concat, grad_concat, 0};
@@ -284,7 +318,7 @@ const OpDef kBroadcastLike{"BroadcastLike", "broadcast_like", 2, infer_broadcast
 }  // namespace
 
 void register_shape_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kReshape, &kReshapeLike, &kTranspose, &kConcat, &kSplit, &kSlice, &kPadLike, &kGather,
+  for (const OpDef* d : {&kReshape, &kExpandDims, &kSqueeze, &kReshapeLike, &kTranspose, &kConcat, &kSplit, &kSlice, &kPadLike, &kGather,
                          &kScatterAddLike, &kOneHot, &kBroadcastTo, &kBroadcastLike})
     r.push_back(d);
 }
@@ -306,27 +340,22 @@ Tensor transpose(const Tensor& x, std::vector<std::int64_t> perm) {
   return call(kTranspose, {x}, {{"perm", std::move(perm)}});
 }
 
-// expand_dims and squeeze are reshapes whose target keeps unknown dims as -1 only when there is one.
+// expand_dims and squeeze are views with their own shape rules, so any dims may be unknown (a reshape
+// target could hold only one -1) and empty dims pass through.
 Tensor expand_dims(const Tensor& x, std::int64_t axis) {
-  const Shape& s = x.shape();
-  const int r = s.rank() + 1;
+  if (!x.defined()) return call(kExpandDims, {x}, {{"axis", axis}});
+  const int r = x.rank() + 1;
   if (axis < -r || axis >= r) {
     throw ValueError("[expand_dims] axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
-                     std::to_string(s.rank()) + " (shape " + s.str() + "); valid axes are [" + std::to_string(-r) +
+                     std::to_string(x.rank()) + " (shape " + x.shape().str() + "); valid axes are [" + std::to_string(-r) +
                      ", " + std::to_string(r - 1) + "]");
   }
-  if (axis < 0) axis += r;
-  std::vector<std::int64_t> t = s.to_vector();
-  t.insert(t.begin() + axis, 1);
-  if (std::count(t.begin(), t.end(), Shape::kUnknown) > 1) {
-    throw ShapeError("[expand_dims] needs at most one unknown dim, got " + s.str());
-  }
-  return reshape(x, t);
+  return call(kExpandDims, {x}, {{"axis", axis < 0 ? axis + r : axis}});
 }
 
 Tensor squeeze(const Tensor& x, std::vector<std::int64_t> axes) {
+  if (!x.defined()) return call(kSqueeze, {x}, {{"axes", std::move(axes)}});
   const Shape& s = x.shape();
-  std::vector<bool> drop(static_cast<std::size_t>(s.rank()), false);
   if (axes.empty()) {
     for (int d = 0; d < s.rank(); ++d) {
       if (s[d] == Shape::kUnknown) {
@@ -335,24 +364,12 @@ Tensor squeeze(const Tensor& x, std::vector<std::int64_t> axes) {
                          " is 1 (it is unknown while tracing), so the result's rank would depend on the data; name the "
                          "axes to remove: squeeze(x, {" + std::to_string(d) + "}) (checked when the graph runs)");
       }
-      drop[d] = s[d] == 1;
+      if (s[d] == 1) axes.push_back(d);
     }
   } else {
-    for (auto a : normalize_axes("squeeze", axes, s.rank())) {
-      if (s[static_cast<int>(a)] != 1 && s[static_cast<int>(a)] != Shape::kUnknown) {
-        throw ShapeError("[squeeze] cannot squeeze axis " + std::to_string(a) + " of shape " + s.str() +
-                         ": its size is not 1");
-      }
-      drop[static_cast<std::size_t>(a)] = true;
-    }
+    axes = normalize_axes("squeeze", axes, s.rank());
   }
-  std::vector<std::int64_t> t;
-  for (int d = 0; d < s.rank(); ++d)
-    if (!drop[d]) t.push_back(s[d]);
-  if (std::count(t.begin(), t.end(), Shape::kUnknown) > 1) {
-    throw ShapeError("[squeeze] needs at most one unknown dim, got " + s.str());
-  }
-  return reshape(x, t);
+  return call(kSqueeze, {x}, {{"axes", std::move(axes)}});
 }
 
 Tensor concat(const std::vector<Tensor>& xs, std::int64_t axis) {
