@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # Ninja when present (decided when cmake runs: on a fresh machine `deps` installs it first).
 GEN = $$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps configure build demo test test-asan bench clean
+.PHONY: all deps configure build demo test test-asan test-tsan test-oracle test-fuzz bench clean
 
 all: build
 
@@ -26,18 +26,36 @@ DEMO_ARGS ?=
 demo: build
 	./$(BUILD)/tools/duet demo $(DEMO_ARGS)
 
+# Every test but the PyTorch oracle (test-oracle: it needs PyTorch) and the long fuzz run (test-fuzz).
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE slow
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE "slow|oracle|fuzz-long"
+
+# The concurrency tests under ThreadSanitizer. One kernel thread (OpenMP's own runtime is not instrumented, so
+# its worker threads would be false positives); the 8 threads of each test are the callers' own.
+test-tsan: deps
+	cmake -S . -B $(BUILD)-tsan $(GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUET_TSAN=ON -DDUET_BUILD_BENCH=OFF -DDUET_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS)
+	cmake --build $(BUILD)-tsan -j $(JOBS) --target duet_tests
+	cd $(BUILD)-tsan && OMP_NUM_THREADS=1 DUET_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ./tests/duet_tests --gtest_filter='Concurrency.*:Function.*'
+
+# Every public op against PyTorch 1.13 (Debian's python3-torch) in float64, forward and gradient.
+test-oracle: build
+	@bash scripts/install-deps.sh --peer
+	cd $(BUILD) && ctest --output-on-failure -L oracle
+
+# The random-program differential fuzzer's long run (20,000 programs beyond make test's 300).
+test-fuzz: build
+	cd $(BUILD) && ctest --output-on-failure -L fuzz-long
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer (CI runs this too).
 test-asan: deps
 	cmake -S . -B $(BUILD)-asan $(GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUET_SANITIZE=ON -DDUET_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(BUILD)-asan -j $(JOBS)
-	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE "slow|install"
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE "slow|install|oracle|fuzz-long|portability"
 
 bench: build
 	@bash scripts/install-deps.sh --peer
 	bash bench/run_all.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

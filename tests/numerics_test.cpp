@@ -190,3 +190,90 @@ TEST(Numerics, SignOfNaNIsNaN) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// config::enable_check_numerics names the first op producing NaN/Inf, its layer and shapes, eagerly and compiled.
+TEST(NaNTooling, CheckNumericsNamesTheOpAndLayer) {
+  auto logl = layers::Lambda([](const Tensor& t) { return log(t - 1.f); }, {.name = "risky_log"});
+  Sequential model({layers::Dense(2, {.kernel_initializer = "zeros"}), logl});
+  Tensor x = ones({3, 4});
+  EXPECT_NO_THROW(model(x));  // unchecked: log(-1) is silently NaN
+  config::enable_check_numerics();
+  struct Off {
+    ~Off() { config::disable_check_numerics(); }
+  } off;
+  for (bool compiled : {false, true}) {
+    auto f = function([&](const Tensor& t) { return model(t); });
+    try {
+      compiled ? f(x) : model(x);
+      FAIL() << "no NumericsError";
+    } catch (const NumericsError& e) {
+      std::string m = e.what();
+      EXPECT_EQ(m.rfind("[log]", 0), 0u) << m;
+      EXPECT_NE(m.find("in layer '" + model.name() + "/risky_log'"), std::string::npos) << m;
+      EXPECT_NE(m.find("(3, 2)"), std::string::npos) << m;
+      EXPECT_NE(m.find("6 NaN"), std::string::npos) << m;
+      EXPECT_NE(m.find("inputs were finite"), std::string::npos) << m;
+      if (compiled) {
+        EXPECT_NE(m.find("compiled function"), std::string::npos) << m;
+      }
+    }
+  }
+  // Data that is already NaN is named as such.
+  try {
+    model(constant({{NAN, 1.f, 1.f, 1.f}}));
+    FAIL();
+  } catch (const NumericsError& e) {
+    EXPECT_NE(std::string(e.what()).find("already held NaN"), std::string::npos) << e.what();
+  }
+}
+
+TEST(NaNTooling, CheckNumericsOpAndItsGradient) {
+  Tensor x = constant({1.f, 2.f});
+  EXPECT_EQ(check_numerics(x, "fine").to_vector<float>(), x.to_vector<float>());
+  try {
+    check_numerics(constant({1.f, INFINITY, NAN}), "after the encoder");
+    FAIL();
+  } catch (const NumericsError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("after the encoder"), std::string::npos) << m;
+    EXPECT_NE(m.find("1 NaN and 1 infinite"), std::string::npos) << m;
+  }
+  GradientTape tape;
+  tape.watch(x);
+  Tensor y = sum(check_numerics(x, "values") * constant({INFINITY, 1.f}));
+  EXPECT_THROW(tape.gradient(y, x), NumericsError);  // the gradient is checked too
+  auto f = function([](const Tensor& t) { return check_numerics(log(t), "log"); });
+  EXPECT_NO_THROW(f(x));
+  EXPECT_THROW(f(constant({-1.f, 1.f})), NumericsError);  // traced: checked when the graph runs
+}
+
+TEST(NaNTooling, FitStopsAtTheFirstNaNLossWithOneWarning) {
+  std::vector<std::string> warnings;
+  config::set_log_handler([&](config::LogLevel l, const std::string& m) {
+    if (l == config::LogLevel::Warning) warnings.push_back(m);
+  });
+  Sequential model({layers::Dense(1)});
+  model.compile({.optimizer = optimizers::SGD(1e30), .loss = "mse"});  // diverges at once
+  Tensor x = random::normal({64, 3}, 0, 1e10, DType::Float32, 1), y = ones({64, 1});
+  int batches = 0;
+  auto count = callbacks::LambdaCallback({.on_batch_end = [&](Model&, int, const Logs&) { ++batches; }});
+  auto h = model.fit(x, y, {.epochs = 5, .batch_size = 8, .verbose = 0, .callbacks = {count}});
+  config::set_log_handler(nullptr);
+  EXPECT_LT(batches, 8) << "training went on after the loss became NaN";
+  EXPECT_EQ(h.epochs_run, 1);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("TerminateOnNaN"), std::string::npos) << warnings[0];
+  // Switched off, fit runs all its epochs.
+  Sequential other({layers::Dense(1)});
+  other.compile({.optimizer = optimizers::SGD(1e30), .loss = "mse"});
+  config::set_log_handler([](config::LogLevel, const std::string&) {});
+  auto h2 = other.fit(x, y, {.epochs = 2, .batch_size = 32, .verbose = 0, .terminate_on_nan = false});
+  config::set_log_handler(nullptr);
+  EXPECT_EQ(h2.epochs_run, 2);
+}
+
+}  // namespace
+}  // namespace duet

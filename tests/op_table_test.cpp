@@ -139,6 +139,7 @@ std::vector<Row> elementwise_and_shape_rows() {
   r.push_back({"cast_to_int", {F({5}, -3, 3)}, [](const V& x) { return cast(x[0], DType::Int32); },
                [](const A& a) { return ref_unary(a[0], [](double v) { return std::trunc(v); }); }, false});
   r.push_back({"identity", {F({2, 3})}, [](const V& x) { return identity(x[0]); }, [](const A& a) { return a[0]; }});
+  r.push_back({"check_numerics", {F({2, 3})}, [](const V& x) { return check_numerics(x[0], "row"); }, [](const A& a) { return a[0]; }});
   r.push_back({"stop_gradient", {F({2, 3})}, [](const V& x) { return stop_gradient(x[0]); }, [](const A& a) { return a[0]; }, false});
   // reductions
   auto plus = [](double a, double b) { return a + b; };

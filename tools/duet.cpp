@@ -1,7 +1,11 @@
 // The duet command line: train the Fashion-MNIST models, and the demo `make demo` runs.
 #include <duet/duet.h>
 
+#include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -81,21 +85,29 @@ Args parse(int argc, char** argv, int start, const std::map<std::string, std::ve
   return a;
 }
 
-long to_long(const Args& a, const std::string& k, long def, long lo) {
+// Numbers are parsed strictly: the whole text, no overflow, within [lo, hi].
+std::int64_t to_int(const Args& a, const std::string& k, std::int64_t def, std::int64_t lo, std::int64_t hi) {
   auto it = a.values.find(k);
   if (it == a.values.end()) return def;
-  char* end = nullptr;
-  long v = std::strtol(it->second.c_str(), &end, 10);
-  if (!end || *end || v < lo) throw UsageError(k + " needs an integer >= " + std::to_string(lo) + ", got '" + it->second + "'");
+  const std::string& s = it->second;
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < lo || v > hi) {
+    throw UsageError(k + " needs a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got '" + s + "'");
+  }
   return v;
 }
 
-double to_double(const Args& a, const std::string& k, double def) {
+double to_double(const Args& a, const std::string& k, double def, double lo, double hi) {
   auto it = a.values.find(k);
   if (it == a.values.end()) return def;
+  const std::string& s = it->second;
   char* end = nullptr;
-  double v = std::strtod(it->second.c_str(), &end);
-  if (!end || *end || !(v > 0)) throw UsageError(k + " needs a positive number, got '" + it->second + "'");
+  errno = 0;
+  double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || !end || *end || errno == ERANGE || !std::isfinite(v) || !(v > lo) || v > hi) {
+    throw UsageError(k + " needs a finite number above " + std::to_string(lo) + " and at most " + std::to_string(hi) + ", got '" + s + "'");
+  }
   return v;
 }
 
@@ -121,9 +133,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 int train(int argc, char** argv) {
-  if (argc < 3 || std::string(argv[2]) == "--help" || std::string(argv[2]) == "-h") {
+  if (argc < 3) {
+    std::cerr << "duet: train needs a data set\n" << kTrainHelp;
+    return 2;
+  }
+  if (std::string(argv[2]) == "--help" || std::string(argv[2]) == "-h") {
     std::cout << kTrainHelp;
-    return argc < 3 ? 2 : 0;
+    return 0;
   }
   if (std::string(argv[2]) != "fashion-mnist") throw UsageError("unknown data set '" + std::string(argv[2]) + "'; valid: fashion-mnist");
   Args a = parse(argc, argv, 3,
@@ -135,11 +151,12 @@ int train(int argc, char** argv) {
     return 0;
   }
   std::string kind = a.values.count("--model") ? a.values["--model"] : "cnn";
-  long epochs = to_long(a, "--epochs", 5, 1), batch = to_long(a, "--batch-size", 64, 1), seed = to_long(a, "--seed", 1, 0);
+  const std::int64_t epochs = to_int(a, "--epochs", 5, 1, 100000), batch = to_int(a, "--batch-size", 64, 1, 1 << 20),
+                     seed = to_int(a, "--seed", 1, 0, INT64_MAX);
   bool eager = a.values.count("--mode") && a.values["--mode"] == "eager";
-  double lr = to_double(a, "--learning-rate", 1e-3);
+  double lr = to_double(a, "--learning-rate", 1e-3, 0.0, 10.0);
   auto data = data::load_fashion_mnist(a.values.count("--data-dir") ? a.values["--data-dir"] : "");
-  if (long steps = to_long(a, "--steps", 0, 0); steps > 0) {
+  if (std::int64_t steps = to_int(a, "--steps", 0, 0, 1000000000); steps > 0) {
     std::int64_t n = std::min<std::int64_t>(steps * batch, data.train.images.shape()[0]);
     data.train.images = slice(data.train.images, {0, 0, 0, 0}, {n, -1, -1, -1});
     data.train.labels = slice(data.train.labels, {0}, {n});
@@ -169,8 +186,8 @@ int demo(int argc, char** argv) {
     std::cout << kDemoHelp;
     return 0;
   }
-  long epochs = to_long(a, "--epochs", 12, 1);
-  const std::int64_t steps = to_long(a, "--steps", 300, 1), batch = 64;
+  const std::int64_t epochs = to_int(a, "--epochs", 12, 1, 100000);
+  const std::int64_t steps = to_int(a, "--steps", 300, 1, 1000000000), batch = 64;
   auto data = data::load_fashion_mnist(a.values.count("--data-dir") ? a.values["--data-dir"] : "");
   if (a.values.count("--steps")) {
     std::int64_t n = std::min<std::int64_t>(steps * batch, data.train.images.shape()[0]);
@@ -211,9 +228,13 @@ int demo(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
-    if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    if (argc < 2) {
+      std::cerr << "duet: missing command\n" << kUsage;
+      return 2;
+    }
+    if (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
       std::cout << kUsage;
-      return argc < 2 ? 2 : 0;
+      return 0;
     }
     std::string cmd = argv[1];
     if (cmd == "train") return train(argc, argv);
@@ -224,6 +245,12 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const duet::Error& e) {
     std::cerr << "duet: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "duet: out of memory; use a smaller --batch-size or model\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "duet: internal error: " << e.what() << " (please report this)\n";
     return 1;
   }
 }

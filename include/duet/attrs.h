@@ -35,17 +35,16 @@ class Attrs {
   Attrs& set(std::string key, AttrValue v);
   bool has(std::string_view key) const;
   const AttrValue& get(std::string_view key) const;
-  std::int64_t i(std::string_view key) const { return std::get<std::int64_t>(get(key)); }
-  double f(std::string_view key) const { return std::get<double>(get(key)); }
-  bool b(std::string_view key) const { return std::get<bool>(get(key)); }
-  const std::string& s(std::string_view key) const { return std::get<std::string>(get(key)); }
-  const std::vector<std::int64_t>& ints(std::string_view key) const {
-    return std::get<std::vector<std::int64_t>>(get(key));
-  }
-  DType dtype(std::string_view key) const { return std::get<DType>(get(key)); }
-  const Shape& shape(std::string_view key) const { return std::get<Shape>(get(key)); }
-  const VarRef& var(std::string_view key) const { return std::get<VarRef>(get(key)); }
-  const FnRef& fn(std::string_view key) const { return std::get<FnRef>(get(key)); }
+  // Typed reads; a missing key or a value of another type throws ValueError naming both.
+  std::int64_t i(std::string_view key) const { return as<std::int64_t>(key); }
+  double f(std::string_view key) const { return as<double>(key); }
+  bool b(std::string_view key) const { return as<bool>(key); }
+  const std::string& s(std::string_view key) const { return as<std::string>(key); }
+  const std::vector<std::int64_t>& ints(std::string_view key) const { return as<std::vector<std::int64_t>>(key); }
+  DType dtype(std::string_view key) const { return as<DType>(key); }
+  const Shape& shape(std::string_view key) const { return as<Shape>(key); }
+  const VarRef& var(std::string_view key) const { return as<VarRef>(key); }
+  const FnRef& fn(std::string_view key) const { return as<FnRef>(key); }
 
   bool empty() const { return items_.empty(); }
   const std::vector<std::pair<std::string, AttrValue>>& items() const { return items_; }
@@ -55,6 +54,13 @@ class Attrs {
   friend bool operator==(const Attrs& a, const Attrs& b) { return a.items_ == b.items_; }
 
  private:
+  template <class T>
+  const T& as(std::string_view key) const {
+    const AttrValue& v = get(key);
+    if (const T* p = std::get_if<T>(&v)) return *p;
+    wrong_type(key, v, AttrValue(std::in_place_type<T>).index());
+  }
+  [[noreturn]] void wrong_type(std::string_view key, const AttrValue& v, std::size_t wanted) const;
   std::vector<std::pair<std::string, AttrValue>> items_;
 };
 

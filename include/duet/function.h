@@ -210,7 +210,8 @@ struct WhileOptions {
   // Stop after this many iterations (0: no limit). A guard against runaway loops.
   std::int64_t maximum_iterations = 0;
 };
-// while (cond_fn(vars)) vars = body_fn(vars). The body must keep each variable's dtype and shape.
+// while (cond_fn(vars)) vars = body_fn(vars). The body must keep each variable's dtype and shape (a ShapeError
+// otherwise, eager and traced alike).
 std::vector<Tensor> while_loop(const std::function<Tensor(const std::vector<Tensor>&)>& cond_fn,
                                const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& body_fn,
                                const std::vector<Tensor>& loop_vars, WhileOptions options = {});

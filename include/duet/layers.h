@@ -4,8 +4,10 @@
 // records. Layers are shared objects: create them with the factories in duet::layers (each returns a typed
 // handle, Ref<DenseLayer> and so on, whose -> reaches the layer's weights and options) or make_layer<T>(...)
 // for your own subclasses, and call the handle. Options are Keras's names in one XxxOptions struct per layer.
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -104,10 +106,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<std::shared_ptr<Layer>> children_;
   bool trainable_ = true;
   bool dynamic_ = false;
-  bool host_step_ = false;
-  bool warned_ = false;
+  std::atomic<bool> host_step_{false};
+  std::atomic<bool> warned_{false};
   // Output specs of this layer as a host step, by input specs (batch dim None): learned from
   // compute_output_shape, from the model build, or from its first real call.
+  std::mutex host_specs_mu_;
   std::vector<std::pair<std::vector<TensorSpec>, std::vector<TensorSpec>>> host_specs_;
 };
 

@@ -56,6 +56,10 @@ Tensor sparse_softmax_cross_entropy_with_logits(const Tensor& labels, const Tens
 // Per-example cross-entropy of label distributions (..., classes) against logits (..., classes).
 Tensor softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits);
 
+// x, unless x holds a NaN or an infinity: then NumericsError with `message` (traced: checked when the graph
+// runs; its gradient is checked too).
+Tensor check_numerics(const Tensor& x, const std::string& message);
+
 // x + bias along the last (channel) dim; bias has shape (channels,).
 Tensor bias_add(const Tensor& x, const Tensor& bias);
 

@@ -13,6 +13,8 @@ class Shape {
  public:
   static constexpr std::int64_t kUnknown = -1;
   static constexpr int kInline = 6;
+  // The most dims a shape may have (a ShapeError beyond it; kernels keep per-dim state in fixed arrays).
+  static constexpr int kMaxRank = 16;
 
   Shape() = default;
   Shape(std::initializer_list<std::int64_t> dims);
@@ -34,7 +36,7 @@ class Shape {
 
   bool is_fully_known() const;
   bool is_scalar() const { return rank_ == 0; }
-  // Product of dims; -1 if any dim is unknown.
+  // Product of dims; -1 if any dim is unknown. A product beyond int64 throws ShapeError.
   std::int64_t num_elements() const;
   void push_back(std::int64_t d);
   std::vector<std::int64_t> to_vector() const { return {begin(), end()}; }

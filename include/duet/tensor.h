@@ -57,7 +57,12 @@ class Tensor {
       read_all(DType::Bool, bytes.data());
       return std::vector<bool>(bytes.begin(), bytes.end());
     } else {
-      std::vector<T> v(static_cast<std::size_t>(checked_num_elements("to_vector")));
+      std::vector<T> v;
+      try {
+        v.resize(static_cast<std::size_t>(checked_num_elements("to_vector")));
+      } catch (const std::bad_alloc&) {
+        out_of_memory("to_vector");
+      }
       read_all(dtype_of<T>(), v.data());
       return v;
     }
@@ -87,6 +92,7 @@ class Tensor {
   }
 
  private:
+  [[noreturn]] void out_of_memory(const char* what) const;
   std::int64_t checked_num_elements(const char* what) const;
   void read_item(DType as, void* out) const;
   void read_all(DType as, void* out) const;

@@ -1,5 +1,12 @@
 #include "core/allocator.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "duet/error.h"
+
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -95,7 +102,25 @@ LocalCache* local_cache() {
 
 }  // namespace
 
+namespace {
+std::string gib(std::size_t bytes) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%zu bytes (%.2f GiB)", bytes, static_cast<double>(bytes) / (1u << 30));
+  return b;
+}
+// A single block larger than the machine's memory would be refused by the system, or worse, granted
+// (overcommit) and then kill the process when touched: refuse it up front.
+std::size_t physical_memory() {
+  static const std::size_t bytes = static_cast<std::size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return bytes;
+}
+}  // namespace
+
 Buffer* buffer_alloc(std::size_t bytes) {
+  if (bytes > physical_memory()) {
+    throw ResourceExhaustedError("out of memory: a buffer of " + gib(bytes) + " is larger than this machine's memory (" +
+                                 gib(physical_memory()) + "); use smaller tensors or batches");
+  }
   std::size_t rounded = 0;
   int cls = size_class_of(bytes == 0 ? 1 : bytes, &rounded);
   Pool& p = pool();
@@ -125,7 +150,7 @@ Buffer* buffer_alloc(std::size_t bytes) {
   void* mem = std::aligned_alloc(kAlign, kHeader + rounded);
   if (!mem) {
     p.in_use.fetch_sub(rounded);
-    throw std::bad_alloc();
+    throw ResourceExhaustedError("out of memory: could not allocate " + gib(rounded) + "; free tensors or use smaller batches");
   }
   auto* b = new (mem) Buffer;
   b->size_class = cls;

@@ -29,6 +29,10 @@ Shape& Shape::operator=(const Shape& o) {
 Shape::~Shape() { delete[] heap_; }
 
 void Shape::resize(int rank) {
+  if (rank > kMaxRank) {
+    throw ShapeError("[Shape] rank " + std::to_string(rank) + " is more than duet's maximum of " + std::to_string(kMaxRank) +
+                     " dims; reshape the tensor to fewer dims");
+  }
   if (rank > kInline) {
     if (!heap_ || rank > rank_) {
       auto* h = new std::int64_t[rank];
@@ -67,9 +71,16 @@ bool Shape::is_fully_known() const {
 
 std::int64_t Shape::num_elements() const {
   std::int64_t n = 1;
+  bool overflow = false;
   for (auto d : *this) {
     if (d < 0) return -1;
-    n *= d;
+    overflow = __builtin_mul_overflow(n, d, &n) || overflow;
+  }
+  if (overflow) {
+    bool empty = false;
+    for (auto d : *this) empty = empty || d == 0;
+    if (empty) return 0;  // a zero dim makes the product 0, however large the others
+    throw ShapeError("[Shape] " + str() + " has more elements than a 64-bit count holds; no tensor can have this shape");
   }
   return n;
 }

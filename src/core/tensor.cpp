@@ -61,7 +61,18 @@ Tensor make_concrete(DType dtype, const Shape& shape) {
   t->dtype = dtype;
   t->shape = shape;
   t->numel = shape.num_elements();
-  t->buffer = buffer_alloc(static_cast<std::size_t>(t->numel) * dtype_size(dtype));
+  std::size_t bytes = 0;
+  if (__builtin_mul_overflow(static_cast<std::size_t>(t->numel), dtype_size(dtype), &bytes)) {
+    delete t;
+    throw ResourceExhaustedError("out of memory: a " + std::string(dtype_name(dtype)) + " tensor of shape " + shape.str() +
+                                 " needs more bytes than a 64-bit size holds");
+  }
+  try {
+    t->buffer = buffer_alloc(bytes);
+  } catch (...) {
+    delete t;
+    throw;
+  }
   t->data = t->buffer->data;
   return Tensor(t);
 }
@@ -98,6 +109,11 @@ Tensor make_symbolic(DType dtype, const Shape& shape, std::shared_ptr<graph::Nod
   t->node = std::move(node);
   t->out_index = index;
   return Tensor(t);
+}
+
+void Tensor::out_of_memory(const char* what) const {
+  throw ResourceExhaustedError(std::string("[") + what + "] out of memory copying a tensor of shape " + shape().str() + " (" +
+                               dtype_name(dtype()) + ")");
 }
 
 Tensor::Tensor(const Tensor& o) : impl_(o.impl_) {
@@ -199,18 +215,25 @@ void ragged_initializer(const char* where) {
 }
 }  // namespace internal
 
-Tensor empty(const Shape& shape, DType dtype) {
+namespace {
+// A new tensor for creation function `op`: known, non-negative dims, and out-of-memory errors naming the op.
+Tensor create(const char* op, const Shape& shape, DType dtype) {
   if (!shape.is_fully_known()) {
-    throw ShapeError("[empty] shape " + shape.str() + " has unknown or negative dims; concrete tensors need known sizes");
+    throw ShapeError(std::string("[") + op + "] shape " + shape.str() + " has unknown or negative dims; concrete tensors need known sizes");
   }
-  return make_concrete(dtype, shape);
+  try {
+    return make_concrete(dtype, shape);
+  } catch (const Error& e) {
+    e.rethrow_with_context(std::string("[") + op + "] ");
+  }
+  throw;  // not reached
 }
+}  // namespace
+
+Tensor empty(const Shape& shape, DType dtype) { return create("empty", shape, dtype); }
 
 Tensor from_data(const void* src, DType src_dtype, const Shape& shape, DType dtype) {
-  if (!shape.is_fully_known()) {
-    throw ShapeError("[constant] shape " + shape.str() + " has unknown or negative dims");
-  }
-  Tensor t = make_concrete(dtype, shape);
+  Tensor t = create("constant", shape, dtype);
   convert_elements(src, src_dtype, raw(t), dtype, t.num_elements());
   return t;
 }
@@ -224,7 +247,7 @@ Tensor full(const Shape& shape, double value, DType dtype) {
                        "; use a wider or a floating-point dtype");
     }
   }
-  Tensor t = empty(shape, dtype);
+  Tensor t = create("full", shape, dtype);
   std::int64_t n = t.num_elements();
   visit_dtype(dtype, [&](auto z) {
     using T = decltype(z);
@@ -236,7 +259,7 @@ Tensor full(const Shape& shape, double value, DType dtype) {
 }
 
 Tensor zeros(const Shape& shape, DType dtype) {
-  Tensor t = empty(shape, dtype);
+  Tensor t = create("zeros", shape, dtype);
   std::memset(raw(t), 0, static_cast<std::size_t>(t.num_elements()) * dtype_size(dtype));
   return t;
 }
@@ -249,8 +272,18 @@ Tensor arange(double start, double stop, double step, DType dtype) {
                      " stop=" + std::to_string(stop) + " step=" + std::to_string(step));
   }
   double count = std::ceil((stop - start) / step);
+  if (!(count < 4.6e18)) {  // also NaN: stop - start overflowing to inf with a huge step
+    throw ValueError("[arange] start=" + std::to_string(start) + " stop=" + std::to_string(stop) + " step=" + std::to_string(step) +
+                     " would have more elements than a tensor can");
+  }
+  if (is_integral(dtype)) {
+    const double lim = dtype == DType::Int32 ? 2147483648.0 : 9223372036854775808.0;
+    if (!(start >= -lim && start < lim && stop >= -lim - 1 && stop <= lim)) {
+      throw ValueError("[arange] the range [" + std::to_string(start) + ", " + std::to_string(stop) + ") does not fit " + dtype_name(dtype));
+    }
+  }
   auto n = static_cast<std::int64_t>(count > 0 ? count : 0);
-  Tensor t = empty(Shape{n}, dtype);
+  Tensor t = create("arange", Shape{n}, dtype);
   visit_dtype(dtype, [&](auto z) {
     using T = decltype(z);
     T* p = ptr<T>(t);
@@ -263,7 +296,8 @@ Tensor arange(std::int64_t stop, DType dtype) { return arange(0.0, static_cast<d
 
 Tensor linspace(double start, double stop, std::int64_t num, DType dtype) {
   if (num < 0) throw ValueError("[linspace] num must be >= 0, got " + std::to_string(num));
-  Tensor t = empty(Shape{num}, dtype);
+  if (!std::isfinite(start) || !std::isfinite(stop)) throw ValueError("[linspace] start and stop must be finite");
+  Tensor t = create("linspace", Shape{num}, dtype);
   visit_dtype(dtype, [&](auto z) {
     using T = decltype(z);
     T* p = ptr<T>(t);
@@ -276,7 +310,8 @@ Tensor linspace(double start, double stop, std::int64_t num, DType dtype) {
 Tensor eye(std::int64_t n, std::int64_t m, DType dtype) {
   if (m < 0) m = n;
   if (n < 0) throw ValueError("[eye] n must be >= 0, got " + std::to_string(n));
-  Tensor t = zeros(Shape{n, m}, dtype);
+  Tensor t = create("eye", Shape{n, m}, dtype);
+  std::memset(raw(t), 0, static_cast<std::size_t>(t.num_elements()) * dtype_size(dtype));
   visit_dtype(dtype, [&](auto z) {
     using T = decltype(z);
     T* p = ptr<T>(t);

@@ -160,6 +160,11 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
     }
     if (profiling) StepProfile::get().add(*st.node, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (t_step_observer) t_step_observer->on_step(*st.node, std::span<const Tensor>(outs.data(), outs.size()));
+    if (internal::numerics_checked()) {
+      internal::check_outputs_finite(*st.op, ins, std::span<const Tensor>(outs.data(), outs.size()),
+                                     "node " + st.node->name + " of compiled function '" + graph_->name() + "'" +
+                                         (st.node->scope.empty() ? "" : ", in layer '" + st.node->scope + "'"));
+    }
     for (std::size_t i = 0; i < st.out.size(); ++i) slots[static_cast<std::size_t>(st.out[i])] = std::move(outs[i]);
     for (int s : st.release) slots[static_cast<std::size_t>(s)] = Tensor();
   }

@@ -279,11 +279,18 @@ std::vector<Tensor> while_loop(const std::function<Tensor(const std::vector<Tens
       throw ValueError("[while_loop] body returned " + std::to_string(after.size()) + " tensors for " +
                        std::to_string(before.size()) + " loop variables");
     }
-    for (std::size_t i = 0; i < after.size(); ++i)
+    for (std::size_t i = 0; i < after.size(); ++i) {
       if (after[i].dtype() != before[i].dtype()) {
         throw DTypeError("[while_loop] loop variable " + std::to_string(i) + " changed dtype from " + dtype_name(before[i].dtype()) +
                          " to " + dtype_name(after[i].dtype()) + " in the body");
       }
+      // Eager and traced alike (a dim unknown while tracing is checked on every iteration when it runs).
+      if (!after[i].shape().compatible_with(before[i].shape())) {
+        throw ShapeError("[while_loop] loop variable " + std::to_string(i) + " changed shape from " + before[i].shape().str() + " to " +
+                         after[i].shape().str() + " in the body; loop variables keep their shape (grow a result outside the loop, "
+                         "or write into a fixed-size tensor)");
+      }
+    }
   };
   if (!graph::current_graph_tracer()) {
     std::vector<Tensor> vars = loop_vars;
@@ -300,30 +307,11 @@ std::vector<Tensor> while_loop(const std::function<Tensor(const std::vector<Tens
   w->max_iterations = options.maximum_iterations;
   for (const Tensor& v : loop_vars) w->var_specs.push_back(v.spec());
   const std::string base = graph::current_graph_tracer()->graph().name();
-  // Trace the body; a dim that the body changes becomes unknown and the body is traced again.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    w->body_g = graph::trace_subgraph(base + "/while_body", w->var_specs, [&](const std::vector<Tensor>& v) {
-      std::vector<Tensor> next = body_fn(v);
-      check_body(v, next);
-      return next;
-    });
-    bool relaxed = false;
-    for (std::size_t i = 0; i < w->n_vars; ++i) {
-      const Shape& in = w->var_specs[i].shape;
-      const Shape& out = w->body_g.outputs[i].shape;
-      if (in == out) continue;
-      if (in.rank() != out.rank()) {
-        throw ShapeError("[while_loop] loop variable " + std::to_string(i) + " changes rank in the body: " + in.str() + " -> " + out.str());
-      }
-      Shape merged;
-      for (int d = 0; d < in.rank(); ++d) merged.push_back(in[d] == out[d] ? in[d] : Shape::kUnknown);
-      if (merged != in) {
-        w->var_specs[i].shape = merged;
-        relaxed = true;
-      }
-    }
-    if (!relaxed) break;
-  }
+  w->body_g = graph::trace_subgraph(base + "/while_body", w->var_specs, [&](const std::vector<Tensor>& v) {
+    std::vector<Tensor> next = body_fn(v);
+    check_body(v, next);
+    return next;
+  });
   w->cond_g = graph::trace_subgraph(base + "/while_cond", w->var_specs, [&](const std::vector<Tensor>& v) {
     return std::vector<Tensor>{scalar_pred(cond_fn(v), "while_loop")};
   });

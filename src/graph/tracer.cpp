@@ -10,15 +10,7 @@
 namespace duet::graph {
 namespace {
 thread_local GraphTracer* t_graph_tracer = nullptr;
-thread_local std::string t_scope;
 }
-
-NameScope::NameScope(const std::string& name) : saved_size_(t_scope.size()) {
-  if (!t_scope.empty()) t_scope += '/';
-  t_scope += name;
-}
-NameScope::~NameScope() { t_scope.resize(saved_size_); }
-const std::string& current_scope() { return t_scope; }
 
 GraphTracer* current_graph_tracer() { return t_graph_tracer; }
 
@@ -66,7 +58,7 @@ Tensors GraphTracer::append(const OpDef& op, std::span<const Tensor> inputs, con
   vals.reserve(inputs.size());
   for (const Tensor& t : inputs) vals.push_back(value_of(t));
   Node* n = g_.add(&op, std::move(vals), attrs, std::vector<TensorSpec>(specs.begin(), specs.end()));
-  n->scope = t_scope;
+  n->scope = internal::current_scope();
   if (op.has(kStateful)) {
     if (last_stateful_) n->control_inputs.push_back(last_stateful_);  // program order of side effects
     last_stateful_ = n;

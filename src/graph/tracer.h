@@ -57,20 +57,6 @@ struct ConcreteRunNeeded : std::exception {
   std::string why;
 };
 
-// Names the layer whose call() is being traced: nodes appended meanwhile record it (Node::scope), so dumps,
-// check_eager and check_numerics can say which layer an op came from. Scopes nest ("model/dense_1").
-class NameScope {
- public:
-  explicit NameScope(const std::string& name);
-  ~NameScope();
-  NameScope(const NameScope&) = delete;
-  NameScope& operator=(const NameScope&) = delete;
-
- private:
-  std::size_t saved_size_;
-};
-const std::string& current_scope();
-
 // The innermost graph tracer on this thread, or nullptr.
 GraphTracer* current_graph_tracer();
 

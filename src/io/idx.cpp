@@ -1,7 +1,11 @@
 // IDX reader (the MNIST file format): 2 zero bytes, a type code (0x08 = unsigned byte), the number of
 // dims, each dim as a big-endian 32-bit integer, then the data row-major. Read through zlib, which also
 // reads uncompressed files.
+#include <sys/stat.h>
 #include <zlib.h>
+
+#include <cmath>
+#include <cstdio>
 
 #include <cstdlib>
 #include <memory>
@@ -40,7 +44,27 @@ void read_exact(gzFile f, void* dst, std::size_t n, const std::string& path, con
 
 }  // namespace
 
+// The most data bytes the file at `path` (of `size` bytes, gzip-compressed or not) can hold: its size for a
+// plain file; for gzip, deflate's largest expansion (1032:1) of it. A header claiming more is refused before
+// anything is allocated.
+std::uint64_t max_data_bytes(const std::string& path, std::uint64_t size) {
+  unsigned char head[2] = {0, 0};
+  if (FILE* raw = std::fopen(path.c_str(), "rb")) {
+    std::size_t got = std::fread(head, 1, 2, raw);
+    std::fclose(raw);
+    if (got == 2 && head[0] == 0x1f && head[1] == 0x8b) return size * 1032 + 1024;
+  }
+  return size;
+}
+
 Tensor read_idx(const std::string& path, DType dtype, double scale) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw IOError("[read_idx] cannot open " + path + " (missing file or no permission)");
+  if (!S_ISREG(st.st_mode)) {
+    throw IOError("[read_idx] " + path + " is not a regular file (a directory, FIFO or device); give the path of an IDX file");
+  }
+  if (!std::isfinite(scale)) throw ValueError("[read_idx] scale must be finite, got " + std::to_string(scale));
+  const std::uint64_t max_bytes = max_data_bytes(path, static_cast<std::uint64_t>(st.st_size));
   std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
   if (!f) throw IOError("[read_idx] cannot open " + path + " (missing file or no permission)");
   unsigned char magic[4];
@@ -49,15 +73,23 @@ Tensor read_idx(const std::string& path, DType dtype, double scale) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%02x %02x %02x %02x", magic[0], magic[1], magic[2], magic[3]);
     throw IOError("[read_idx] " + path + " is not an unsigned-byte IDX file: its magic number is " + buf +
-                  " (expected 00 00 08 then the number of dims)");
+                  " (expected 00 00 08 then the number of dims, 1 to 8)");
   }
   std::vector<std::int64_t> dims;
+  std::uint64_t claimed = 1;
+  bool overflow = false;
   for (int i = 0; i < magic[3]; ++i) {
     unsigned char b[4];
     read_exact(f.get(), b, 4, path, "header");
     dims.push_back((std::int64_t{b[0]} << 24) | (std::int64_t{b[1]} << 16) | (std::int64_t{b[2]} << 8) | b[3]);
+    overflow = __builtin_mul_overflow(claimed, static_cast<std::uint64_t>(dims.back()), &claimed) || overflow;
   }
   Shape shape(dims);
+  if (overflow || claimed > max_bytes) {
+    throw IOError("[read_idx] " + path + " claims " + shape.str() + " = " + (overflow ? std::string("more than 2^64") : std::to_string(claimed)) +
+                  " bytes of data, but a file of " + std::to_string(st.st_size) + " bytes can hold at most " + std::to_string(max_bytes) +
+                  ": the header is corrupt or the file is truncated");
+  }
   // Chunks go straight into the result: peak memory is the result plus one chunk.
   Tensor out = empty(shape, dtype);
   const std::int64_t n = shape.num_elements();
@@ -98,6 +130,7 @@ FashionMnist load_fashion_mnist(const std::string& dir_in) {
       throw IOError("[load_fashion_mnist] " + lp + " has " + std::to_string(y.shape()[0]) + " labels but " + ip + " has " +
                     std::to_string(x.shape()[0]) + " images");
     }
+    if (x.shape()[0] == 0) throw IOError("[load_fashion_mnist] " + ip + " holds 0 images");
     if (max(y).item<int>() > 9) throw IOError("[load_fashion_mnist] " + lp + " has a label above 9");
     return Split{reshape(x, {-1, 28, 28, 1}), y};
   };

@@ -69,6 +69,11 @@ void sigmoid(const float* const* in, const bool* scalar, float* out, std::int64_
 }  // namespace f32block
 
 // reduce.cpp
+struct NonFinite {
+  std::int64_t nan = 0, inf = 0, first = -1;  // first: index of the first NaN/Inf
+};
+NonFinite count_nonfinite(const Tensor& t);  // float tensors
+void check_numerics(KernelContext& k);
 void reduce_sum(KernelContext& k);
 void reduce_mean(KernelContext& k);
 void reduce_max(KernelContext& k);

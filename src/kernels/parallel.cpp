@@ -13,8 +13,8 @@ int threads_from_env() {
   }
   return omp_get_num_procs();
 }
-int& thread_setting() {
-  static int n = [] {
+std::atomic<int>& thread_setting() {
+  static std::atomic<int> n = [] {
     int t = threads_from_env();
     omp_set_num_threads(t);  // oneDNN reads the same OpenMP setting
     return t;
@@ -23,7 +23,7 @@ int& thread_setting() {
 }
 }  // namespace
 
-int num_threads() { return thread_setting(); }
+int num_threads() { return thread_setting().load(std::memory_order_relaxed); }
 void set_num_threads(int n) {
   thread_setting() = n > 0 ? n : threads_from_env();
   omp_set_num_threads(thread_setting());

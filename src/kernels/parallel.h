@@ -3,7 +3,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <exception>
 
 namespace duet {
 
@@ -14,6 +16,27 @@ void set_num_threads(int n);
 // Elements below which an elementwise loop stays on the calling thread.
 constexpr std::int64_t kParallelGrain = 1 << 15;
 
+// Runs body() on each thread of an OpenMP region; an exception thrown by any of them is rethrown on the
+// calling thread after the region (escaping an OpenMP region would call std::terminate).
+class RegionErrors {
+ public:
+  template <class Body>
+  void run(Body&& body) noexcept {
+    try {
+      body();
+    } catch (...) {
+      if (!failed_.exchange(true)) first_ = std::current_exception();
+    }
+  }
+  void rethrow() const {
+    if (failed_.load()) std::rethrow_exception(first_);
+  }
+
+ private:
+  std::atomic<bool> failed_{false};
+  std::exception_ptr first_;
+};
+
 // Calls f(begin, end) over [0, n) split in contiguous chunks, one per thread (aligned to 16 elements).
 template <class F>
 void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
@@ -23,14 +46,16 @@ void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
     return;
   }
   int chunks = static_cast<int>(std::min<std::int64_t>(nt, n / grain));
+  RegionErrors errors;
 #pragma omp parallel num_threads(chunks)
   {
     int t = omp_get_thread_num();
     int k = omp_get_num_threads();
     std::int64_t per = ((n + k - 1) / k + 15) / 16 * 16;
     std::int64_t b = std::min<std::int64_t>(n, per * t), e = std::min<std::int64_t>(n, b + per);
-    if (b < e) f(b, e);
+    if (b < e) errors.run([&] { f(b, e); });
   }
+  errors.rethrow();
 }
 
 }  // namespace duet

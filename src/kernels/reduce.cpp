@@ -228,4 +228,32 @@ void sum_to(KernelContext& k) {
   });
 }
 
+NonFinite count_nonfinite(const Tensor& t) {
+  NonFinite r;
+  visit_dtype(t.dtype(), [&](auto z) {
+    using T = decltype(z);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* p = ptr<T>(t);
+      for (std::int64_t i = 0, n = t.num_elements(); i < n; ++i) {
+        if (std::isfinite(p[i])) continue;
+        if (r.first < 0) r.first = i;
+        (std::isnan(p[i]) ? r.nan : r.inf) += 1;
+      }
+    }
+  });
+  return r;
+}
+
+// Passes its input through, or throws naming the user's message.
+void check_numerics(KernelContext& k) {
+  const Tensor& x = k.inputs[0];
+  NonFinite bad = count_nonfinite(x);
+  if (bad.nan + bad.inf > 0) {
+    throw NumericsError("[check_numerics] " + k.attrs.s("message") + ": a " + dtype_name(x.dtype()) + " tensor of shape " + x.shape().str() +
+                        " holds " + std::to_string(bad.nan) + " NaN and " + std::to_string(bad.inf) + " infinite values (first at element " +
+                        std::to_string(bad.first) + ")");
+  }
+  k.outputs[0] = make_view(x, x.shape());
+}
+
 }  // namespace duet::kernels

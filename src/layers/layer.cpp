@@ -218,18 +218,19 @@ std::vector<Tensor> Layer::call_now(const std::vector<Tensor>& xs, bool training
   graph::GraphTracer* tracer = graph::current_graph_tracer();
   if (tracer && (dynamic_ || host_step_)) return call_as_host_step(xs, training, dynamic_ ? "it is dynamic" : "");
   CallingScope scope(this);
+  internal::NameScope name_scope(name_);
   if (!tracer) {
     std::vector<Tensor> outs = call(xs, training);
     // An eager run of a host-step layer tells its output shapes for later traces.
     if (dynamic_ || host_step_) {
       auto in = batchless(specs_of(xs));
+      std::lock_guard<std::mutex> lock(host_specs_mu_);
       bool known = false;
       for (const auto& [i, o] : host_specs_) known = known || same_specs(i, in);
       if (!known) host_specs_.emplace_back(in, batchless(specs_of(outs)));
     }
     return outs;
   }
-  graph::NameScope name_scope(name_);
   const auto before = tracer->checkpoint();
   try {
     return call(xs, training);
@@ -249,6 +250,7 @@ std::optional<std::vector<TensorSpec>> Layer::host_output_specs(const std::vecto
     return specs;
   }
   const auto in = batchless(specs_of(xs));
+  std::lock_guard<std::mutex> lock(host_specs_mu_);
   for (const auto& [i, o] : host_specs_) {
     if (!same_specs(i, in)) continue;
     std::vector<TensorSpec> out = o;
@@ -264,8 +266,7 @@ std::optional<std::vector<TensorSpec>> Layer::host_output_specs(const std::vecto
 // extra inputs of the host step, so the gradient reaches them.
 std::vector<Tensor> Layer::call_as_host_step(const std::vector<Tensor>& xs, bool training, const std::string& why) {
   host_step_ = true;
-  if (!warned_) {
-    warned_ = true;
+  if (!warned_.exchange(true)) {
     internal::log(config::LogLevel::Warning,
                   "layer '" + name_ + "' (" + type_ + ") runs as a host step inside the compiled function (a graph break)" +
                       (why.empty() ? "" : ": " + why.substr(0, why.find(". Instead"))) +
@@ -303,7 +304,10 @@ std::vector<Tensor> Layer::call_as_host_step(const std::vector<Tensor>& xs, bool
     }
     CallingScope scope(this);
     auto outs = call(probe, training);
-    host_specs_.emplace_back(batchless(specs_of(xs)), batchless(specs_of(outs)));
+    {
+      std::lock_guard<std::mutex> lock(host_specs_mu_);
+      host_specs_.emplace_back(batchless(specs_of(xs)), batchless(specs_of(outs)));
+    }
     specs = host_output_specs(xs);
   }
 

@@ -42,6 +42,12 @@ const AttrValue& Attrs::get(std::string_view key) const {
   throw ValueError("[Attrs] missing attribute '" + std::string(key) + "' (have: " + str() + ")");
 }
 
+void Attrs::wrong_type(std::string_view key, const AttrValue& v, std::size_t wanted) const {
+  static const char* names[] = {"int", "float", "bool", "string", "ints", "dtype", "shape", "variable", "callable"};
+  throw ValueError("[Attrs] attribute '" + std::string(key) + "' holds a " + names[v.index()] + " (" + attr_value_str(v) +
+                   "), not a " + names[wanted]);
+}
+
 std::size_t Attrs::hash() const {
   std::size_t h = 1469598103934665603ull;
   auto mix = [&](std::size_t v) { h = (h ^ v) * 1099511628211ull; };

@@ -87,14 +87,15 @@ std::vector<Tensor> grad_pow(const GradContext& c) {
   Tensor db = g * c.outputs[0] * safe_log;
   return {sum_to(da, a), sum_to(db, b)};
 }
-// The gradient goes to the larger operand (to a on ties).
+// The gradient goes to the operand the output came from: the larger one (a on ties, as TensorFlow), or the
+// NaN one (NaN propagates, and so does its gradient: a NaN is never hidden).
 std::vector<Tensor> grad_maximum(const GradContext& c) {
-  Tensor m = c.inputs[0] >= c.inputs[1];
+  Tensor m = logical_or(c.inputs[0] >= c.inputs[1], c.inputs[0] != c.inputs[0]);
   Tensor z = zero_like_scalar(c.grads[0]);
   return {sum_to(where(m, c.grads[0], z), c.inputs[0]), sum_to(where(m, z, c.grads[0]), c.inputs[1])};
 }
 std::vector<Tensor> grad_minimum(const GradContext& c) {
-  Tensor m = c.inputs[0] <= c.inputs[1];
+  Tensor m = logical_or(c.inputs[0] <= c.inputs[1], c.inputs[0] != c.inputs[0]);
   Tensor z = zero_like_scalar(c.grads[0]);
   return {sum_to(where(m, c.grads[0], z), c.inputs[0]), sum_to(where(m, z, c.grads[0]), c.inputs[1])};
 }

@@ -82,8 +82,10 @@ void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
   if (workers <= 1 || omp_in_parallel()) {
     work();
   } else {
+    RegionErrors errors;
 #pragma omp parallel num_threads(workers)
-    work();
+    errors.run(work);
+    errors.rethrow();
   }
 }
 

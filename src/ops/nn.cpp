@@ -94,6 +94,15 @@ std::vector<Tensor> grad_bias_add(const GradContext& c) { return {c.grads[0], su
 // d dropout = g * scale (the mask output)
 std::vector<Tensor> grad_dropout(const GradContext& c) { return {c.grads[0] * c.outputs[1], Tensor()}; }
 
+void infer_check_numerics(InferContext& c) {
+  require_floating(c, 0);
+  c.set_output(c.dtype(0), c.shape(0));
+}
+// The gradient is checked too (as TensorFlow's CheckNumerics).
+std::vector<Tensor> grad_check_numerics(const GradContext& c) { return {check_numerics(c.grads[0], c.attrs.s("message") + " (gradient)")}; }
+
+const OpDef kCheckNumerics{"CheckNumerics", "check_numerics", 1, infer_check_numerics, kernels::check_numerics, grad_check_numerics,
+                           kView | kNotFoldable};
 const OpDef kSoftmax{"Softmax", "softmax", 1, infer_softmax, kernels::softmax, grad_softmax, 0};
 const OpDef kLogSoftmax{"LogSoftmax", "log_softmax", 1, infer_softmax, kernels::log_softmax, grad_log_softmax, 0};
 const OpDef kSparseCE{"SparseSoftmaxCrossEntropyWithLogits", "sparse_softmax_cross_entropy_with_logits", 2, infer_sparse_ce,
@@ -104,13 +113,13 @@ const OpDef kBiasAdd{"BiasAdd", "bias_add", 2, infer_bias_add, kernels::bias_add
 const OpDef kDropout{"Dropout", "dropout", 2, infer_dropout, kernels::dropout, grad_dropout, kStateful | kRandom};
 
 std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
-  return x.defined() && axis < 0 ? axis + x.rank() : axis;
+  return x.defined() && axis < 0 && axis >= -x.rank() ? axis + x.rank() : axis;
 }
 
 }  // namespace
 
 void register_nn_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kSoftmax, &kLogSoftmax, &kSparseCE, &kDenseCE, &kBiasAdd, &kDropout}) r.push_back(d);
+  for (const OpDef* d : {&kSoftmax, &kLogSoftmax, &kSparseCE, &kDenseCE, &kBiasAdd, &kDropout, &kCheckNumerics}) r.push_back(d);
 }
 
 Tensor softmax(const Tensor& x, std::int64_t axis) { return call(kSoftmax, {x}, {{"axis", positive_axis(x, axis)}}); }
@@ -122,6 +131,7 @@ Tensor softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& log
   return call(kDenseCE, {labels.defined() && logits.defined() ? cast(labels, logits.dtype()) : labels, logits});
 }
 Tensor bias_add(const Tensor& x, const Tensor& b) { return call(kBiasAdd, {x, b}); }
+Tensor check_numerics(const Tensor& x, const std::string& message) { return call(kCheckNumerics, {x}, {{"message", message}}); }
 const OpDef& bias_add_op() { return kBiasAdd; }
 Tensor dropout(const Tensor& x, double rate, bool training, std::optional<std::uint64_t> seed) {
   if (!(rate >= 0 && rate < 1)) throw ValueError("[dropout] rate must be in [0, 1), got " + std::to_string(rate));

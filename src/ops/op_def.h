@@ -126,6 +126,25 @@ Tensor evaluate_if_constant(const Tensor& t);
 // no tensors when the inputs are symbolic for another reason.
 Tensors append_to_functional_graph(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Specs specs);
 
+// Names the layer whose call() is running on this thread: traced nodes record it (Node::scope), and dumps,
+// check_eager and check_numerics say which layer an op came from. Scopes nest ("model/dense_1").
+class NameScope {
+ public:
+  explicit NameScope(const std::string& name);
+  ~NameScope();
+  NameScope(const NameScope&) = delete;
+  NameScope& operator=(const NameScope&) = delete;
+
+ private:
+  std::size_t saved_size_;
+};
+const std::string& current_scope();
+
+// config::enable_check_numerics: whether every op's float outputs are checked for NaN/Inf, and the check
+// (throws NumericsError naming the op, where it ran, and the shapes).
+bool numerics_checked();
+void check_outputs_finite(const OpDef& op, std::span<const Tensor> inputs, std::span<const Tensor> outputs, const std::string& where);
+
 // Test hook: called with every op dispatched on this thread (coverage of the op table).
 using OpObserver = void (*)(const OpDef&, void* user);
 void set_op_observer(OpObserver f, void* user);

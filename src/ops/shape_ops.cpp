@@ -160,7 +160,7 @@ void infer_slice(InferContext& c) {
   for (int d = 0; d < x.rank(); ++d) {
     std::int64_t b = begin[d], s = size[d], n = x[d];
     if (b < 0 || s < -1) c.value_error("begin " + ints_str(begin) + " / size " + ints_str(size) + " must be >= 0 (size -1 = to the end)");
-    if (n >= 0 && (b > n || (s >= 0 && b + s > n))) {
+    if (n >= 0 && (b > n || (s >= 0 && s > n - b))) {  // s > n - b: b + s could overflow
       c.shape_error("slice [" + std::to_string(b) + ", " + std::to_string(s < 0 ? n : b + s) + ") of dim " +
                     std::to_string(d) + " is out of bounds for shape " + x.str());
     }
@@ -177,7 +177,7 @@ void infer_pad_like(InferContext& c) {
     c.shape_error("x " + x.str() + ", like " + t.str() + " and begin " + ints_str(begin) + " need the same rank");
   }
   for (int d = 0; d < x.rank(); ++d) {
-    if (x[d] >= 0 && t[d] >= 0 && begin[d] + x[d] > t[d]) {
+    if (begin[d] < 0 || (x[d] >= 0 && t[d] >= 0 && x[d] > t[d] - begin[d])) {
       c.shape_error("x " + x.str() + " at offset " + ints_str(begin) + " does not fit in " + t.str());
     }
   }
@@ -431,11 +431,11 @@ Tensor pad_like(const Tensor& x, const Tensor& like, std::vector<std::int64_t> b
   return call(kPadLike, {x, like}, {{"begin", std::move(begin)}});
 }
 Tensor gather(const Tensor& params, const Tensor& indices, std::int64_t axis) {
-  if (params.defined() && axis < 0) axis += params.rank();
+  if (params.defined() && axis < 0 && axis >= -params.rank()) axis += params.rank();  // else inference names the bad axis
   return call(kGather, {params, indices}, {{"axis", axis}});
 }
 Tensor scatter_add_like(const Tensor& updates, const Tensor& indices, const Tensor& like, std::int64_t axis) {
-  if (like.defined() && axis < 0) axis += like.rank();
+  if (like.defined() && axis < 0 && axis >= -like.rank()) axis += like.rank();
   return call(kScatterAddLike, {updates, indices, like}, {{"axis", axis}});
 }
 Tensor one_hot(const Tensor& indices, std::int64_t depth, double on_value, double off_value, DType dtype) {

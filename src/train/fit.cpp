@@ -106,6 +106,14 @@ struct Active {
   ~Active() { --n; }
 };
 
+// predict/evaluate may not run while another thread's fit changes the weights (the results would mix steps).
+void refuse_during_fit(const Model& m, const Model::Training& t, const char* what) {
+  if (t.fitting.load() && t.fit_thread.load() != std::this_thread::get_id()) {
+    throw StateError("[" + m.name() + "] " + what + "() while fit() runs on this model in another thread; wait for fit to finish "
+                     "(or predict with a copy of the weights)");
+  }
+}
+
 // Number of batches of `size` in n examples, without overflow for any batch size.
 std::int64_t batches(std::int64_t n, std::int64_t size) { return n / size + (n % size != 0); }
 
@@ -266,6 +274,7 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
   if (t.fitting.exchange(true)) {
     throw StateError("[" + name() + "] fit() is already running on this model (in another thread); one model trains one fit at a time");
   }
+  t.fit_thread = std::this_thread::get_id();
   struct Done {
     std::atomic<bool>& f;
     ~Done() { f = false; }
@@ -352,6 +361,7 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, EvaluateOptions o) {
 Logs Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, EvaluateOptions o) {
   Training& t = *training_;
   Active active(t.active);
+  refuse_during_fit(*this, t, "evaluate");
   if (!t.compiled) throw StateError("[" + name() + "] evaluate() before compile(); call model.compile({...}) first");
   if (t.losses.empty()) throw StateError("[" + name() + "] compile() was called without a loss; evaluate needs one");
   const std::int64_t n = check_data(*this, x, &y);
@@ -383,6 +393,7 @@ Tensor Model::predict(const Tensor& x, PredictOptions o) {
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, PredictOptions o) {
   Training& t = *training_;
   Active active(t.active);
+  refuse_during_fit(*this, t, "predict");
   const std::int64_t n = check_data(*this, x, nullptr);
   if (o.batch_size <= 0) throw ValueError("[" + name() + "] batch_size must be positive, got " + std::to_string(o.batch_size));
   std::shared_ptr<Training::PredictFn> step;

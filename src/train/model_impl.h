@@ -4,6 +4,7 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <thread>
 
 #include "duet/model.h"
 #include "layers/functional.h"
@@ -26,6 +27,7 @@ struct Model::Training {
   std::mutex eval_mu;  // evaluate calls take turns (metric state is per model)
   std::atomic<int> active{0};  // fit/evaluate/predict calls running (compile refuses to change them meanwhile)
   std::atomic<bool> fitting{false};
+  std::atomic<std::thread::id> fit_thread{};  // predict/evaluate from fit's own thread (validation, callbacks) is fine
 
   bool compiled = false;
   optimizers::OptimizerPtr optimizer;
