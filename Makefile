@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # Ninja when present (decided when cmake runs: on a fresh machine `deps` installs it first).
 GEN = $$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps configure build demo test test-asan test-tsan test-oracle test-fuzz bench clean
+.PHONY: all deps configure build demo test test-asan test-tsan test-oracle test-fuzz fuzz bench clean
 
 all: build
 
@@ -38,6 +38,15 @@ test-tsan: deps
 	cd $(BUILD)-tsan && OMP_NUM_THREADS=1 DUET_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ./tests/duet_tests --gtest_filter='Concurrency.*:Function.*'
 
+# libFuzzer targets for the file readers, each run for FUZZ_SECONDS (with AddressSanitizer and UBSan; clang).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(BUILD)-fuzz $(GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUET_FUZZ=ON -DDUET_WERROR=OFF \
+	  -DDUET_BUILD_TESTS=OFF -DDUET_BUILD_BENCH=OFF -DDUET_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS)
+	cmake --build $(BUILD)-fuzz -j $(JOBS)
+	bash fuzz/run.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
+
 # Every public op against PyTorch 1.13 (Debian's python3-torch) in float64, forward and gradient.
 test-oracle: build
 	@bash scripts/install-deps.sh --peer
@@ -58,4 +67,4 @@ bench: build
 	bash bench/run_all.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz

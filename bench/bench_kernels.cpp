@@ -1,6 +1,7 @@
 // Kernel benchmarks: sgemm through duet's matmul beside a direct oneDNN call in the same binary, and
 // conv2d forward+backward at the TensorFlow-tutorial Fashion-MNIST shapes.
 #include <benchmark/benchmark.h>
+#include "duet/gradient_ops.h"
 #include <duet/duet.h>
 
 #include <dnnl.hpp>

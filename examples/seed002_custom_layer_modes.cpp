@@ -45,7 +45,7 @@ int main() {
   std::cout << "output shape: " << model(x).shape().str() << "\n";
   // The article's (units,) weight is a rank error, named with both shapes:
   try {
-    matmul(x, ones({10}));
+    static_cast<void>(matmul(x, ones({10})));
   } catch (const ShapeError& e) {
     std::cout << "a (10,) weight: " << e.what() << "\n";
   }

@@ -9,6 +9,8 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config git
 # The peer gets OpenBLAS (as a normal Debian PyTorch install has); without it torch falls back to the
 # reference BLAS and runs matmul ~30x slower, which would flatter duet.
 if [[ "${1:-}" == "--peer" ]]; then pkgs+=(python3 python3-torch libopenblas0-pthread time); fi
+# The libFuzzer targets (make fuzz) build with clang and its fuzzer runtime.
+if [[ "${1:-}" == "--fuzz" ]]; then pkgs+=(clang-14 libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include "duet/gradient_ops.h"
 #include "test_util.h"
 
 namespace duet {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "duet/duet.h"
+#include "duet/gradient_ops.h"
 
 namespace duet::testing {
 

@@ -5,6 +5,6 @@ namespace duet {
 
 // Matrix product of the last two dims, with the leading (batch) dims broadcast: (..., m, k) x (..., k, n).
 // transpose_a/transpose_b use the transposed last two dims of a/b without copying. float32 runs on oneDNN.
-Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+[[nodiscard]] Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
 
 }  // namespace duet

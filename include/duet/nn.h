@@ -17,13 +17,7 @@ struct Conv2DOptions {
 };
 
 // 2-D convolution (cross-correlation, as in every DL framework): input (N, H, W, C), filters (KH, KW, C, O).
-Tensor conv2d(const Tensor& input, const Tensor& filters, const Conv2DOptions& options = {});
-// Gradient of conv2d with respect to its input, shaped like `input_like` (also a differentiable op).
-Tensor conv2d_backprop_input(const Tensor& grad, const Tensor& filters, const Tensor& input_like,
-                             const Conv2DOptions& options = {});
-// Gradient of conv2d with respect to its filters, shaped like `filters_like`.
-Tensor conv2d_backprop_filter(const Tensor& input, const Tensor& grad, const Tensor& filters_like,
-                              const Conv2DOptions& options = {});
+[[nodiscard]] Tensor conv2d(const Tensor& input, const Tensor& filters, const Conv2DOptions& options = {});
 
 struct Pool2DOptions {
   std::vector<std::int64_t> pool_size = {2, 2};
@@ -31,36 +25,31 @@ struct Pool2DOptions {
   std::string padding = "valid";
 };
 
-Tensor max_pool2d(const Tensor& input, const Pool2DOptions& options = {});
+[[nodiscard]] Tensor max_pool2d(const Tensor& input, const Pool2DOptions& options = {});
 // Average over the window; with "same" padding only real (not padded) elements are counted.
-Tensor avg_pool2d(const Tensor& input, const Pool2DOptions& options = {});
-// Gradients of the pools (differentiable ops themselves).
-Tensor max_pool2d_grad(const Tensor& input, const Tensor& output, const Tensor& grad, const Pool2DOptions& options = {});
-Tensor avg_pool2d_grad(const Tensor& grad, const Tensor& input_like, const Pool2DOptions& options = {});
-// The adjoint of max_pool2d_grad in `grad`: picks dd at each window's max (second-order gradients).
-Tensor max_pool2d_grad_grad(const Tensor& input, const Tensor& output, const Tensor& dd, const Pool2DOptions& options = {});
+[[nodiscard]] Tensor avg_pool2d(const Tensor& input, const Pool2DOptions& options = {});
 
 // exp(x) / sum(exp(x)) along axis, computed stably (the max is subtracted first).
-Tensor softmax(const Tensor& logits, std::int64_t axis = -1);
+[[nodiscard]] Tensor softmax(const Tensor& logits, std::int64_t axis = -1);
 // x - log(sum(exp(x))) along axis, computed stably.
-Tensor log_softmax(const Tensor& logits, std::int64_t axis = -1);
+[[nodiscard]] Tensor log_softmax(const Tensor& logits, std::int64_t axis = -1);
 
 // Zeroes each element with probability rate and scales the rest by 1/(1 - rate) when training;
 // returns x unchanged otherwise. With `seed` the mask is the same on every call.
-Tensor dropout(const Tensor& x, double rate, bool training = true, std::optional<std::uint64_t> seed = {});
+[[nodiscard]] Tensor dropout(const Tensor& x, double rate, bool training = true, std::optional<std::uint64_t> seed = {});
 // The same with the rate a scalar tensor read when the op runs (a hyperparameter; always dispatched when training).
-Tensor dropout(const Tensor& x, const Tensor& rate, bool training = true, std::optional<std::uint64_t> seed = {});
+[[nodiscard]] Tensor dropout(const Tensor& x, const Tensor& rate, bool training = true, std::optional<std::uint64_t> seed = {});
 
 // Per-example cross-entropy of integer class labels (...,) against logits (..., classes).
-Tensor sparse_softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits);
+[[nodiscard]] Tensor sparse_softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits);
 // Per-example cross-entropy of label distributions (..., classes) against logits (..., classes).
-Tensor softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits);
+[[nodiscard]] Tensor softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits);
 
 // x, unless x holds a NaN or an infinity: then NumericsError with `message` (traced: checked when the graph
 // runs; its gradient is checked too).
-Tensor check_numerics(const Tensor& x, const std::string& message);
+[[nodiscard]] Tensor check_numerics(const Tensor& x, const std::string& message);
 
 // x + bias along the last (channel) dim; bias has shape (channels,).
-Tensor bias_add(const Tensor& x, const Tensor& bias);
+[[nodiscard]] Tensor bias_add(const Tensor& x, const Tensor& bias);
 
 }  // namespace duet

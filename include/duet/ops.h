@@ -11,114 +11,102 @@
 namespace duet {
 
 // ---- elementwise, binary ----------------------------------------------------------------------
-Tensor add(const Tensor& a, const Tensor& b);
-Tensor sub(const Tensor& a, const Tensor& b);
-Tensor mul(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor add(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor sub(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor mul(const Tensor& a, const Tensor& b);
 // True division; integer inputs are divided as integers (truncating), as in C++.
-Tensor div(const Tensor& a, const Tensor& b);
-Tensor pow(const Tensor& a, const Tensor& b);
-Tensor maximum(const Tensor& a, const Tensor& b);
-Tensor minimum(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor div(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor pow(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor maximum(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor minimum(const Tensor& a, const Tensor& b);
 // Comparisons give bool tensors.
-Tensor equal(const Tensor& a, const Tensor& b);
-Tensor not_equal(const Tensor& a, const Tensor& b);
-Tensor less(const Tensor& a, const Tensor& b);
-Tensor less_equal(const Tensor& a, const Tensor& b);
-Tensor greater(const Tensor& a, const Tensor& b);
-Tensor greater_equal(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor equal(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor not_equal(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor less(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor less_equal(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor greater(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor greater_equal(const Tensor& a, const Tensor& b);
 // Logical ops take bool tensors.
-Tensor logical_and(const Tensor& a, const Tensor& b);
-Tensor logical_or(const Tensor& a, const Tensor& b);
-Tensor logical_not(const Tensor& x);
+[[nodiscard]] Tensor logical_and(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor logical_or(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor logical_not(const Tensor& x);
 // Elementwise choice: cond ? a : b, all three broadcast together.
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 // ---- elementwise, unary -----------------------------------------------------------------------
-Tensor neg(const Tensor& x);
-Tensor abs(const Tensor& x);
-Tensor sign(const Tensor& x);
-Tensor exp(const Tensor& x);
+[[nodiscard]] Tensor neg(const Tensor& x);
+[[nodiscard]] Tensor abs(const Tensor& x);
+[[nodiscard]] Tensor sign(const Tensor& x);
+[[nodiscard]] Tensor exp(const Tensor& x);
 // exp(x) - 1, accurate near 0.
-Tensor expm1(const Tensor& x);
-Tensor log(const Tensor& x);
-Tensor log1p(const Tensor& x);
-Tensor sqrt(const Tensor& x);
-Tensor rsqrt(const Tensor& x);
-Tensor square(const Tensor& x);
-Tensor sin(const Tensor& x);
-Tensor cos(const Tensor& x);
-Tensor tan(const Tensor& x);
-Tensor tanh(const Tensor& x);
-Tensor erf(const Tensor& x);
-Tensor sigmoid(const Tensor& x);
-Tensor relu(const Tensor& x);
-// The gradient of relu from its output: dy where y > 0, else 0 (one pass; used by relu's gradient).
-Tensor relu_grad(const Tensor& y, const Tensor& dy);
+[[nodiscard]] Tensor expm1(const Tensor& x);
+[[nodiscard]] Tensor log(const Tensor& x);
+[[nodiscard]] Tensor log1p(const Tensor& x);
+[[nodiscard]] Tensor sqrt(const Tensor& x);
+[[nodiscard]] Tensor rsqrt(const Tensor& x);
+[[nodiscard]] Tensor square(const Tensor& x);
+[[nodiscard]] Tensor sin(const Tensor& x);
+[[nodiscard]] Tensor cos(const Tensor& x);
+[[nodiscard]] Tensor tan(const Tensor& x);
+[[nodiscard]] Tensor tanh(const Tensor& x);
+[[nodiscard]] Tensor erf(const Tensor& x);
+[[nodiscard]] Tensor sigmoid(const Tensor& x);
+[[nodiscard]] Tensor relu(const Tensor& x);
 // x if x > 0 else alpha * (exp(x) - 1).
-Tensor elu(const Tensor& x, double alpha = 1.0);
+[[nodiscard]] Tensor elu(const Tensor& x, double alpha = 1.0);
 // Gaussian error linear unit; approximate=true uses the tanh form.
-Tensor gelu(const Tensor& x, bool approximate = false);
+[[nodiscard]] Tensor gelu(const Tensor& x, bool approximate = false);
 // log(1 + exp(x)), computed stably.
-Tensor softplus(const Tensor& x);
-Tensor clip(const Tensor& x, double lo, double hi);
-Tensor cast(const Tensor& x, DType dtype);
+[[nodiscard]] Tensor softplus(const Tensor& x);
+[[nodiscard]] Tensor clip(const Tensor& x, double lo, double hi);
+[[nodiscard]] Tensor cast(const Tensor& x, DType dtype);
 // Identity whose gradient is zero (the tape treats the result as a constant).
-Tensor stop_gradient(const Tensor& x);
-Tensor identity(const Tensor& x);
+[[nodiscard]] Tensor stop_gradient(const Tensor& x);
+[[nodiscard]] Tensor identity(const Tensor& x);
 
 // ---- reductions (axes may be negative; no axes = all axes) --------------------------------------
-Tensor sum(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
-Tensor mean(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
-Tensor max(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
-Tensor min(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
-Tensor prod(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
+[[nodiscard]] Tensor sum(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
+[[nodiscard]] Tensor mean(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
+[[nodiscard]] Tensor max(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
+[[nodiscard]] Tensor min(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
+[[nodiscard]] Tensor prod(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
 // Index of the largest/smallest element along axis (int64).
-Tensor argmax(const Tensor& x, std::int64_t axis = -1);
-Tensor argmin(const Tensor& x, std::int64_t axis = -1);
+[[nodiscard]] Tensor argmax(const Tensor& x, std::int64_t axis = -1);
+[[nodiscard]] Tensor argmin(const Tensor& x, std::int64_t axis = -1);
 // Number of elements of x along axes (all by default), as a scalar of dtype; known at run time.
-Tensor size(const Tensor& x, std::vector<std::int64_t> axes = {}, DType dtype = DType::Int64);
+[[nodiscard]] Tensor size(const Tensor& x, std::vector<std::int64_t> axes = {}, DType dtype = DType::Int64);
 
-// ---- shape ops --------------------------------------------------------------------------------
+// ---- shape ops (the helpers gradients are written with are in duet/gradient_ops.h) --------------------------------------------------------------------------------
 // One dim may be -1 (inferred). Shares the buffer (no copy).
-Tensor reshape(const Tensor& x, std::vector<std::int64_t> shape);
-// Reshapes x to the run-time shape of like.
-Tensor reshape_like(const Tensor& x, const Tensor& like);
+[[nodiscard]] Tensor reshape(const Tensor& x, std::vector<std::int64_t> shape);
 // Permutes dims; no perm reverses them.
-Tensor transpose(const Tensor& x, std::vector<std::int64_t> perm = {});
-Tensor expand_dims(const Tensor& x, std::int64_t axis);
+[[nodiscard]] Tensor transpose(const Tensor& x, std::vector<std::int64_t> perm = {});
+[[nodiscard]] Tensor expand_dims(const Tensor& x, std::int64_t axis);
 // Removes the given size-1 dims (all size-1 dims when none are given).
-Tensor squeeze(const Tensor& x, std::vector<std::int64_t> axes = {});
-Tensor concat(const std::vector<Tensor>& xs, std::int64_t axis);
-Tensor stack(const std::vector<Tensor>& xs, std::int64_t axis = 0);
+[[nodiscard]] Tensor squeeze(const Tensor& x, std::vector<std::int64_t> axes = {});
+[[nodiscard]] Tensor concat(const std::vector<Tensor>& xs, std::int64_t axis);
+[[nodiscard]] Tensor stack(const std::vector<Tensor>& xs, std::int64_t axis = 0);
 // Splits into `num` equal parts along axis.
-std::vector<Tensor> split(const Tensor& x, std::int64_t num, std::int64_t axis = 0);
+[[nodiscard]] std::vector<Tensor> split(const Tensor& x, std::int64_t num, std::int64_t axis = 0);
 // Splits into parts of the given sizes (one may be -1).
-std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t axis);
+[[nodiscard]] std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t axis);
 // x[begin : begin + size] per dim; a size of -1 means "to the end".
-Tensor slice(const Tensor& x, std::vector<std::int64_t> begin, std::vector<std::int64_t> size);
-// Zeros shaped like `like`, with x written at offset begin (the gradient of slice).
-Tensor pad_like(const Tensor& x, const Tensor& like, std::vector<std::int64_t> begin);
+[[nodiscard]] Tensor slice(const Tensor& x, std::vector<std::int64_t> begin, std::vector<std::int64_t> size);
 // Rows of params (along axis) picked by integer indices: out shape = params[:axis] + indices + params[axis+1:].
-Tensor gather(const Tensor& params, const Tensor& indices, std::int64_t axis = 0);
-// Zeros shaped like `like`, with updates added at the gathered positions (the gradient of gather).
-Tensor scatter_add_like(const Tensor& updates, const Tensor& indices, const Tensor& like, std::int64_t axis = 0);
-Tensor one_hot(const Tensor& indices, std::int64_t depth, double on_value = 1.0, double off_value = 0.0,
+[[nodiscard]] Tensor gather(const Tensor& params, const Tensor& indices, std::int64_t axis = 0);
+[[nodiscard]] Tensor one_hot(const Tensor& indices, std::int64_t depth, double on_value = 1.0, double off_value = 0.0,
                DType dtype = DType::Float32);
-Tensor broadcast_to(const Tensor& x, const Shape& shape);
-// Broadcasts x to the run-time shape of like.
-Tensor broadcast_like(const Tensor& x, const Tensor& like);
-// Sums x down to the run-time shape of like (undoes broadcasting).
-Tensor sum_to(const Tensor& x, const Tensor& like);
+[[nodiscard]] Tensor broadcast_to(const Tensor& x, const Shape& shape);
 
 // ---- operators ----------------------------------------------------------------------------------
 namespace internal {
 // A C++ literal is weakly typed: it takes the tensor's dtype, except that a floating literal with an
 // integer or bool tensor gives float32 and an integer literal with a bool tensor gives int32. An integer
 // literal that does not fit the integer dtype it takes (int32 + 2^33) throws ValueError.
-Tensor weak_scalar(const Tensor& like, double v, bool is_float);
-Tensor weak_scalar_int(const Tensor& like, std::int64_t v, bool above_int64 = false);
+[[nodiscard]] Tensor weak_scalar(const Tensor& like, double v, bool is_float);
+[[nodiscard]] Tensor weak_scalar_int(const Tensor& like, std::int64_t v, bool above_int64 = false);
 template <class S>
-Tensor lit(const Tensor& like, S v) {
+[[nodiscard]] Tensor lit(const Tensor& like, S v) {
   if constexpr (std::is_integral_v<S> && !std::is_same_v<S, bool>) {
     if constexpr (std::is_unsigned_v<S> && sizeof(S) >= sizeof(std::int64_t)) {
       if (v > static_cast<S>(INT64_MAX)) return weak_scalar_int(like, 0, true);
@@ -134,7 +122,7 @@ template <class S>
 concept Scalar = std::is_arithmetic_v<S>;
 
 #define DUET_BINARY_OPERATOR(OP, FN)                                                          \
-  inline Tensor operator OP(const Tensor& a, const Tensor& b) { return FN(a, b); }            \
+  [[nodiscard]] inline Tensor operator OP(const Tensor& a, const Tensor& b) { return FN(a, b); }            \
   template <Scalar S>                                                                         \
   Tensor operator OP(const Tensor& a, S b) {                                                  \
     return FN(a, internal::lit(a, b));                                                        \

@@ -70,9 +70,9 @@ class GradientTape {
   };
   Pause stop_recording() { return Pause(*this); }
 
-  struct Impl;
-
  private:
+  struct Impl;
+  friend struct TapeInternals;
   std::unique_ptr<Impl> impl_;
 };
 

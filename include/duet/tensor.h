@@ -16,6 +16,7 @@
 namespace duet {
 
 struct TensorImpl;
+struct TensorAccess;  // internal
 
 struct TensorSpec {
   DType dtype = DType::Float32;
@@ -25,8 +26,6 @@ struct TensorSpec {
 class Tensor {
  public:
   Tensor() = default;
-  // Adopts one reference of impl (internal use).
-  explicit Tensor(TensorImpl* impl) : impl_(impl) {}
   Tensor(const Tensor& o);
   Tensor(Tensor&& o) noexcept : impl_(o.impl_) { o.impl_ = nullptr; }
   Tensor& operator=(const Tensor& o);
@@ -83,15 +82,12 @@ class Tensor {
   // The name of the op that produced a symbolic tensor ("MatMul_3"), or "" for a concrete one.
   std::string op_name() const;
 
+  // The engine's view of the handle (opaque outside the library).
   TensorImpl* impl() const { return impl_; }
-  // Releases ownership of the impl without dropping its reference (internal use).
-  TensorImpl* release() {
-    TensorImpl* p = impl_;
-    impl_ = nullptr;
-    return p;
-  }
 
  private:
+  friend struct TensorAccess;
+  explicit Tensor(TensorImpl* impl) : impl_(impl) {}  // adopts one reference
   [[noreturn]] void out_of_memory(const char* what) const;
   std::int64_t checked_num_elements(const char* what) const;
   void read_item(DType as, void* out) const;

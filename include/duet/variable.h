@@ -16,6 +16,8 @@ struct VariableOptions {
   bool trainable = true;
 };
 
+struct VariableAccess;  // internal
+
 class Variable {
  public:
   Variable() = default;
@@ -36,11 +38,13 @@ class Variable {
   DType dtype() const;
   const Shape& shape() const;
   bool defined() const { return impl_ != nullptr; }
+  // The engine's view of the variable (opaque outside the library).
   const VarRef& ref() const { return impl_; }
-  explicit Variable(VarRef r) : impl_(std::move(r)) {}
   friend bool operator==(const Variable& a, const Variable& b) { return a.impl_ == b.impl_; }
 
  private:
+  friend struct VariableAccess;
+  explicit Variable(VarRef r) : impl_(std::move(r)) {}
   VarRef impl_;
 };
 

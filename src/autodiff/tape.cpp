@@ -34,16 +34,22 @@ struct GradientTape::Impl {
   bool used = false;
 };
 
-namespace {
-thread_local std::vector<GradientTape::Impl*> t_tapes;
+// The tape's internals, for the recording hook and the backward walk (GradientTape::Impl is private).
+struct TapeInternals {
+  using Impl = GradientTape::Impl;
+};
+using TapeImpl = TapeInternals::Impl;
 
-bool should_record(GradientTape::Impl& t, const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs) {
+namespace {
+thread_local std::vector<TapeImpl*> t_tapes;
+
+bool should_record(TapeImpl& t, const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs) {
   if (&op == &read_variable_op()) {
     const VarRef& v = attrs.var("var");
     if (t.watched_vars.count(v.get())) return true;
     if (t.options.watch_accessed_variables && v->trainable) {
       t.watched_vars.insert(v.get());
-      t.accessed.emplace_back(v);
+      t.accessed.push_back(VariableAccess::wrap(v));
       return true;
     }
     return false;
@@ -56,7 +62,7 @@ bool should_record(GradientTape::Impl& t, const OpDef& op, std::span<const Tenso
 
 namespace internal {
 void record_on_tapes(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, std::span<const Tensor> outputs) {
-  for (GradientTape::Impl* t : t_tapes) {
+  for (TapeImpl* t : t_tapes) {
     if (t->paused || !should_record(*t, op, inputs, attrs)) continue;
     for (const Tensor& o : outputs) t->tracked.insert(o.impl());
     t->records.push_back(Record{&op, {inputs.begin(), inputs.end()}, {outputs.begin(), outputs.end()}, attrs});

@@ -7,11 +7,26 @@
 
 namespace duet::internal {
 
-#if defined(__x86_64__) && defined(DUET_ARCH_LEVEL)
+#if defined(__x86_64__) && defined(DUET_ARCH_LEVEL) && defined(DUET_ARCH_NUMBER)
 namespace {
-__attribute__((constructor(101))) void require_build_isa() {
+// The features of each x86-64 microarchitecture level (by name: GCC and clang know these).
+bool cpu_has_level(int level) {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports(DUET_ARCH_LEVEL)) return;
+  bool ok = true;
+  if (level >= 2) ok = ok && __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt");
+  if (level >= 3) {
+    ok = ok && __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+         __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("fma");
+  }
+  if (level >= 4) {
+    ok = ok && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  }
+  return ok;
+}
+
+__attribute__((constructor(101))) void require_build_isa() {
+  if (cpu_has_level(DUET_ARCH_NUMBER)) return;
   std::fprintf(stderr,
                "duet: this build of duet needs an %s CPU (for x86-64-v3: AVX2, FMA, BMI2), which this CPU is not.\n"
                "duet: rebuild it for this machine: cmake -DDUET_ARCH=x86-64-v2 (portable) or -DDUET_NATIVE=ON.\n",

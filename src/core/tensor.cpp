@@ -74,7 +74,7 @@ Tensor make_concrete(DType dtype, const Shape& shape) {
     throw;
   }
   t->data = t->buffer->data;
-  return Tensor(t);
+  return TensorAccess::adopt(t);
 }
 
 Tensor make_view(const Tensor& base, const Shape& shape) {
@@ -86,7 +86,7 @@ Tensor make_view(const Tensor& base, const Shape& shape) {
   t->buffer = b->buffer;
   buffer_retain(b->buffer);
   t->data = b->data;
-  return Tensor(t);
+  return TensorAccess::adopt(t);
 }
 
 Tensor make_flat_view(const Tensor& base, std::int64_t offset, std::int64_t n) {
@@ -98,7 +98,7 @@ Tensor make_flat_view(const Tensor& base, std::int64_t offset, std::int64_t n) {
   t->buffer = b->buffer;
   buffer_retain(b->buffer);
   t->data = static_cast<char*>(b->data) + offset * static_cast<std::int64_t>(dtype_size(b->dtype));
-  return Tensor(t);
+  return TensorAccess::adopt(t);
 }
 
 Tensor make_symbolic(DType dtype, const Shape& shape, std::shared_ptr<graph::Node> node, int index) {
@@ -108,7 +108,7 @@ Tensor make_symbolic(DType dtype, const Shape& shape, std::shared_ptr<graph::Nod
   t->numel = shape.num_elements();
   t->node = std::move(node);
   t->out_index = index;
-  return Tensor(t);
+  return TensorAccess::adopt(t);
 }
 
 void Tensor::out_of_memory(const char* what) const {

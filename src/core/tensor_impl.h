@@ -27,6 +27,11 @@ struct TensorImpl {
   static void operator delete(void* p);
 };
 
+// Builds handles from impls (the Tensor constructor that adopts a reference is private).
+struct TensorAccess {
+  static Tensor adopt(TensorImpl* t) { return Tensor(t); }
+};
+
 inline void impl_retain(TensorImpl* t) { t->refs.fetch_add(1, std::memory_order_relaxed); }
 void impl_release(TensorImpl* t);
 

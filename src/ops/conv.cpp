@@ -1,5 +1,6 @@
 // conv2d and its two backprops, max/avg pooling and their gradients. The backprops are ops with
 // gradients of their own (they are linear maps), so second-order gradients work.
+#include "duet/gradient_ops.h"
 #include "duet/nn.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"

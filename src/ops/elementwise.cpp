@@ -2,6 +2,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "duet/gradient_ops.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
 #include "ops/fused.h"

@@ -1,3 +1,4 @@
+#include "duet/gradient_ops.h"
 #include "duet/linalg.h"
 
 #include "duet/ops.h"

@@ -1,4 +1,5 @@
 // softmax/log_softmax, cross-entropies, bias_add, dropout.
+#include "duet/gradient_ops.h"
 #include "duet/nn.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"

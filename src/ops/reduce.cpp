@@ -1,4 +1,5 @@
 // Reductions, argmax/argmin, size, and sum_to (the reduction that undoes broadcasting).
+#include "duet/gradient_ops.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
 #include "ops/infer_util.h"

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "duet/gradient_ops.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
 #include "ops/infer_util.h"

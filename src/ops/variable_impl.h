@@ -14,6 +14,11 @@ struct VariableImpl {
   Shape shape;
 };
 
+// Builds handles from impls (that constructor is private).
+struct VariableAccess {
+  static Variable wrap(VarRef v) { return Variable(std::move(v)); }
+};
+
 namespace internal {
 // Every live variable (check_eager snapshots and restores them all: holding their values is cheap, since
 // writes then copy instead of working in place).

@@ -276,9 +276,9 @@ def compare(got, want, rtol, atol):
 
 def public_ops(headers):
     names = set()
-    for h in ("ops.h", "nn.h", "linalg.h"):
+    for h in ("ops.h", "nn.h", "linalg.h", "gradient_ops.h"):
         for line in open(f"{headers}/{h}"):
-            m = re.match(r"^(?:Tensor|std::vector<Tensor>) (\w+)\(", line)
+            m = re.match(r"^(?:\[\[nodiscard\]\] )?(?:Tensor|std::vector<Tensor>) (\w+)\(", line)
             if m:
                 names.add(m.group(1))
     return names

@@ -1,6 +1,7 @@
 // The PyTorch oracle, duet's side: every public op on float64 inputs (random values and edge values), its
 // output and the gradient of sum(output * cotangent) for each float input, written as JSON lines for
 // tests/oracle/check_pytorch.py, which computes the same with PyTorch and compares.
+#include "duet/gradient_ops.h"
 #include <duet/duet.h>
 
 #include <cmath>
