@@ -111,6 +111,7 @@ std::vector<Case> cases() {
   unary("softplus", [](const Tensor& x) { return softplus(x); }, F({3, 4}));
   unary("clip", [](const Tensor& x) { return clip(x, -0.5, 0.8); }, F({3, 4}));
   unary("identity", [](const Tensor& x) { return identity(x); }, F({3, 4}), false);
+  unary("check_numerics", [](const Tensor& x) { return check_numerics(x, "oracle"); }, F({3, 4}), false);
   unary("stop_gradient", [](const Tensor& x) { return stop_gradient(x) * x; }, F({3, 4}), false);
   // float32 paths with their own kernels (exp, tanh, sigmoid are duet's own AVX2 code)
   for (const char* n : {"exp", "tanh", "sigmoid", "log", "erf"}) {
