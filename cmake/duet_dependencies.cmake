@@ -1,4 +1,4 @@
-# The libraries duet links, found the same way by duet's own build and by the installed package's config.
+# The libraries duet links (PRIVATE: a consumer of the shared library needs none of them to build).
 # oneDNN is found from its header and library rather than through Debian's dnnl-config.cmake: that config
 # also requires the OpenCL development files (a recommendation of libdnnl-dev that a minimal install skips),
 # though duet uses only oneDNN's CPU engine.

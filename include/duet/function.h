@@ -75,7 +75,7 @@ struct ArgList {
   std::vector<Tensor> tensors;
   std::string key;                 // exact, per argument
   std::vector<std::string> shown;  // per argument: its readable value ("" for tensors)
-  std::vector<std::string> tensor_names;  // per tensor: "arg 0" or "arg 1[2]" (an element of a list)
+  std::vector<std::pair<int, int>> tensor_pos;  // per tensor: its argument, and its index in a list (-1 if none)
 };
 void flatten_arg(const Tensor& t, ArgList& a);
 void flatten_arg(const std::vector<Tensor>& v, ArgList& a);

@@ -60,7 +60,7 @@ bool should_record(TapeImpl& t, const OpDef& op, std::span<const Tensor> inputs,
 }
 }  // namespace
 
-namespace internal {
+namespace {
 void record_on_tapes(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, std::span<const Tensor> outputs) {
   for (TapeImpl* t : t_tapes) {
     if (t->paused || !should_record(*t, op, inputs, attrs)) continue;
@@ -68,7 +68,12 @@ void record_on_tapes(const OpDef& op, std::span<const Tensor> inputs, const Attr
     t->records.push_back(Record{&op, {inputs.begin(), inputs.end()}, {outputs.begin(), outputs.end()}, attrs});
   }
 }
-}  // namespace internal
+// Plugs the tapes into dispatch (ops cannot call up into autodiff).
+const bool kTapeHooked = [] {
+  internal::dispatch_hooks().record_on_tapes = &record_on_tapes;
+  return true;
+}();
+}  // namespace
 
 GradientTape::GradientTape(TapeOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;

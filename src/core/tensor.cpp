@@ -116,6 +116,13 @@ void Tensor::out_of_memory(const char* what) const {
                                dtype_name(dtype()) + ")");
 }
 
+namespace internal {
+SymbolicHooks& symbolic_hooks() {
+  static SymbolicHooks h;
+  return h;
+}
+}  // namespace internal
+
 Tensor::Tensor(const Tensor& o) : impl_(o.impl_) {
   if (impl_) impl_retain(impl_);
 }
@@ -152,12 +159,12 @@ bool Tensor::is_symbolic() const { return checked(impl_, "is_symbolic")->node !=
 
 std::string Tensor::op_name() const {
   if (!impl_ || !impl_->node) return "";
-  return internal::symbolic_op_name(*this);
+  return internal::symbolic_hooks().op_name(*this);
 }
 
 std::int64_t Tensor::checked_num_elements(const char* what) const {
   checked(impl_, what);
-  if (impl_->node) internal::throw_symbolic_value_error(*this, what);
+  if (impl_->node) internal::symbolic_hooks().throw_value_error(*this, what);
   return impl_->numel;
 }
 
@@ -190,7 +197,7 @@ void* Tensor::raw_data(DType expect, const char* what) {
 
 Tensor::operator bool() const {
   checked(impl_, "operator bool");
-  if (impl_->node) internal::throw_symbolic_value_error(*this, "operator bool");
+  if (impl_->node) internal::symbolic_hooks().throw_value_error(*this, "operator bool");
   if (impl_->numel != 1) {
     throw ValueError("[operator bool] the truth value of a tensor with " + std::to_string(impl_->numel) +
                      " elements (shape " + impl_->shape.str() +

@@ -204,8 +204,9 @@ std::string Graph::dot() const {
 }  // namespace duet::graph
 
 namespace duet {
-void register_graph_structural_ops(std::vector<const OpDef*>& r) {
+static void register_graph_structural_ops(std::vector<const OpDef*>& r) {
   r.push_back(&graph::placeholder_op());
   r.push_back(&graph::const_op());
 }
+const OpRegistration kRegisterGraphStructuralOps{register_graph_structural_ops};
 }  // namespace duet

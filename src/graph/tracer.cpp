@@ -123,8 +123,9 @@ Tensor try_evaluate(const Tensor& t) {
 }  // namespace duet::graph
 
 namespace duet::internal {
+namespace {
 
-void throw_symbolic_value_error(const Tensor& t, const char* what) {
+[[noreturn]] void throw_symbolic_value_error(const Tensor& t, const char* what) {
   const graph::Node* n = t.impl()->node.get();
   throw SymbolicValueError(
       std::string("[") + what + "] cannot read the value of the symbolic tensor " + n->name + " (shape " + t.shape().str() +
@@ -146,5 +147,16 @@ bool variable_creation_allowed(std::string* why_not) {
 }
 
 Tensor evaluate_if_constant(const Tensor& t) { return graph::try_evaluate(t); }
+
+// Plugs the graph module into dispatch and into Tensor's value reads (lower layers cannot call up).
+const bool kGraphHooked = [] {
+  auto& h = dispatch_hooks();
+  h.variable_creation_allowed = &variable_creation_allowed;
+  h.evaluate_if_constant = &evaluate_if_constant;
+  symbolic_hooks().throw_value_error = &throw_symbolic_value_error;
+  symbolic_hooks().op_name = &symbolic_op_name;
+  return true;
+}();
+}  // namespace
 
 }  // namespace duet::internal

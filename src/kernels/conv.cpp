@@ -9,7 +9,7 @@
 #include "kernels/dnnl_util.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
-#include "ops/conv_geom.h"
+#include "kernels/conv_geom.h"
 
 namespace duet::kernels {
 namespace {

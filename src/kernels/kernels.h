@@ -1,6 +1,7 @@
 #pragma once
 // CPU kernels, one per primitive. Kernels trust their inputs: inference has validated them.
-#include "ops/op_def.h"
+#include "core/tensor_impl.h"
+#include "kernels/kernel.h"
 
 namespace duet::kernels {
 

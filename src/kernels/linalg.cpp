@@ -204,8 +204,10 @@ const bool kAvx2 = cpu_has_avx2();
 }  // namespace
 
 // An operand whose batch dims neither match the output's nor are all 1 (e.g. (2, 1, 3, 4) against an output
-// batch of (2, 3)) is broadcast into a copy first; the fast paths take equal or shared batches.
-Tensor broadcast_batch(const Tensor& t, const Shape& out) {
+// batch of (2, 3)) is broadcast into `copy` first; the fast paths take equal or shared batches. Returns the
+// operand to use (no handle copy in the common case: tiny products are dominated by such overheads).
+const Tensor& broadcast_batch(const Tensor& t, const Shape& out, Tensor& copy) {
+  if (t.rank() <= 2 && out.rank() <= 2) return t;
   std::int64_t tb = 1, ob = 1;
   for (int d = 0; d + 2 < t.rank(); ++d) tb *= t.shape()[d];
   for (int d = 0; d + 2 < out.rank(); ++d) ob *= out[d];
@@ -213,14 +215,15 @@ Tensor broadcast_batch(const Tensor& t, const Shape& out) {
   Shape full(std::span<const std::int64_t>(out.begin(), out.end() - 2));
   full.push_back(t.shape()[t.rank() - 2]);
   full.push_back(t.shape()[t.rank() - 1]);
-  Tensor copy = make_concrete(t.dtype(), full);
+  copy = make_concrete(t.dtype(), full);
   broadcast_copy(t, copy);
   return copy;
 }
 
 void matmul(KernelContext& kc) {
-  const Tensor a = broadcast_batch(kc.inputs[0], kc.outputs[0].shape());
-  const Tensor b = broadcast_batch(kc.inputs[1], kc.outputs[0].shape());
+  Tensor a_copy, b_copy;
+  const Tensor& a = broadcast_batch(kc.inputs[0], kc.outputs[0].shape(), a_copy);
+  const Tensor& b = broadcast_batch(kc.inputs[1], kc.outputs[0].shape(), b_copy);
   Tensor& c = kc.outputs[0];
   const bool ta = kc.attrs.b("transpose_a"), tb = kc.attrs.b("transpose_b");
   const Shape& as = a.shape();

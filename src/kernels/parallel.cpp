@@ -1,5 +1,9 @@
 #include "kernels/parallel.h"
 
+#include <atomic>
+
+#include "duet/config.h"
+
 #include <cstdlib>
 
 namespace duet {
@@ -30,3 +34,8 @@ void set_num_threads(int n) {
 }
 
 }  // namespace duet
+
+namespace duet::config {
+void set_num_threads(int n) { duet::set_num_threads(n); }
+int num_threads() { return duet::num_threads(); }
+}  // namespace duet::config

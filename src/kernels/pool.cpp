@@ -10,7 +10,7 @@
 #include "core/tensor_impl.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
-#include "ops/conv_geom.h"
+#include "kernels/conv_geom.h"
 
 namespace duet::kernels {
 namespace {

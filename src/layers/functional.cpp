@@ -7,6 +7,7 @@
 #include "core/tensor_impl.h"
 #include "graph/tracer.h"
 #include "ops/op_def.h"
+#include "ops/registry.h"
 
 namespace duet {
 struct LayerAccess {
@@ -221,7 +222,7 @@ std::vector<Tensor> run(const Program& p, const std::vector<Tensor>& xs, bool tr
 namespace duet {
 
 // Ops applied directly to functional tensors (x * 2 between layers) become nodes of the model.
-namespace internal {
+namespace {
 Tensors append_to_functional_graph(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Specs specs) {
   for (const Tensor& t : inputs)
     if (t.is_symbolic() && !functional::is_functional(t)) return {};
@@ -233,8 +234,14 @@ Tensors append_to_functional_graph(const OpDef& op, std::span<const Tensor> inpu
   for (auto& t : outs) r.push_back(std::move(t));
   return r;
 }
-}  // namespace internal
 
-void register_layer_ops(std::vector<const OpDef*>& r) { r.push_back(&functional::kLayerCall); }
+const bool kFunctionalHooked = [] {
+  internal::dispatch_hooks().functional_call = &append_to_functional_graph;
+  return true;
+}();
+}  // namespace
+
+static void register_layer_ops(std::vector<const OpDef*>& r) { r.push_back(&functional::kLayerCall); }
+const OpRegistration kRegisterLayerOps{register_layer_ops};
 
 }  // namespace duet

@@ -4,7 +4,7 @@
 #include "duet/nn.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
-#include "ops/conv_geom.h"
+#include "kernels/conv_geom.h"
 #include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
@@ -196,11 +196,12 @@ Attrs pool_attrs(const Pool2DOptions& o) {
 
 }  // namespace
 
-void register_conv_ops(std::vector<const OpDef*>& r) {
+static void register_conv_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kConv2D, &kFusedConv2D, &kConv2DBackpropInput, &kConv2DBackpropFilter, &kMaxPool2D, &kAvgPool2D, &kMaxPool2DGrad,
                          &kMaxPool2DGradGrad, &kAvgPool2DGrad})
     r.push_back(d);
 }
+const OpRegistration kRegisterConvOps{register_conv_ops};
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Conv2DOptions& o) { return call(kConv2D, {x, w}, conv_attrs(o)); }
 const OpDef& fused_conv2d_op() { return kFusedConv2D; }

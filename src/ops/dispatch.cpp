@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
@@ -22,23 +23,36 @@ void InferContext::value_error(const std::string& msg) const {
   throw ValueError(std::string("[") + op.public_name + "] " + msg);
 }
 
+namespace {
+std::mutex g_registry_mu;
+std::vector<const OpDef*>& registry() {
+  static std::vector<const OpDef*> r;
+  return r;
+}
+}  // namespace
+
+OpRegistration::OpRegistration(void (*add)(std::vector<const OpDef*>& registry)) {
+  std::lock_guard<std::mutex> lock(g_registry_mu);
+  add(registry());
+}
+
+// Sorted by name: the order does not depend on the order static initializers ran in.
 const std::vector<const OpDef*>& all_ops() {
-  static const std::vector<const OpDef*> ops = [] {
-    std::vector<const OpDef*> v;
-    register_all_ops(v);
-    return v;
-  }();
-  return ops;
+  static std::vector<const OpDef*> sorted;
+  static std::size_t seen = 0;
+  std::lock_guard<std::mutex> lock(g_registry_mu);
+  if (seen != registry().size()) {
+    sorted = registry();
+    std::sort(sorted.begin(), sorted.end(), [](const OpDef* a, const OpDef* b) { return std::string_view(a->name) < b->name; });
+    seen = sorted.size();
+  }
+  return sorted;
 }
 
 const OpDef* find_op(std::string_view name) {
-  static const auto index = [] {
-    std::unordered_map<std::string_view, const OpDef*> m;
-    for (const OpDef* d : all_ops()) m.emplace(d->name, d);
-    return m;
-  }();
-  auto it = index.find(name);
-  return it == index.end() ? nullptr : it->second;
+  const auto& ops = all_ops();
+  auto it = std::lower_bound(ops.begin(), ops.end(), name, [](const OpDef* d, std::string_view n) { return std::string_view(d->name) < n; });
+  return it != ops.end() && (*it)->name == name ? *it : nullptr;
 }
 
 namespace internal {
@@ -50,6 +64,11 @@ thread_local ResultObserver t_result_observer = nullptr;
 thread_local void* t_result_observer_user = nullptr;
 }  // namespace
 thread_local int g_active_tapes = 0;
+
+DispatchHooks& dispatch_hooks() {
+  static DispatchHooks h;
+  return h;
+}
 
 namespace {
 thread_local std::string t_scope;
@@ -198,9 +217,10 @@ Tensors dispatch(const OpDef& op, std::span<const Tensor> inputs, const Attrs& a
     bool any_symbolic = false;
     for (auto& t : inputs) any_symbolic = any_symbolic || t.is_symbolic();
     if (any_symbolic) {
-      Tensors f = internal::append_to_functional_graph(op, inputs, attrs, ic.outputs);
+      auto& hooks = internal::dispatch_hooks();
+      Tensors f = hooks.functional_call ? hooks.functional_call(op, inputs, attrs, ic.outputs) : Tensors();
       if (!f.empty()) {
-        if (internal::g_active_tapes && op.grad) internal::record_on_tapes(op, inputs, attrs, f);
+        if (internal::g_active_tapes && op.grad) hooks.record_on_tapes(op, inputs, attrs, f);
         return f;
       }
     }
@@ -226,7 +246,7 @@ Tensors dispatch(const OpDef& op, std::span<const Tensor> inputs, const Attrs& a
       internal::check_outputs_finite(op, inputs, std::span<const Tensor>(out.data(), out.size()), scope.empty() ? "run eagerly" : "in layer '" + scope + "', run eagerly");
     }
   }
-  if (internal::g_active_tapes && op.grad) internal::record_on_tapes(op, inputs, attrs, out);
+  if (internal::g_active_tapes && op.grad) internal::dispatch_hooks().record_on_tapes(op, inputs, attrs, out);
   return out;
 }
 

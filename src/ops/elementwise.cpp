@@ -226,13 +226,14 @@ Tensor compare(const OpDef& op, const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-void register_elementwise_ops(std::vector<const OpDef*>& r) {
+static void register_elementwise_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kAdd, &kSub, &kMul, &kDiv, &kPow, &kMaximum, &kMinimum, &kEqual, &kNotEqual, &kLess,
                          &kLessEqual, &kGreater, &kGreaterEqual, &kLogicalAnd, &kLogicalOr, &kLogicalNot, &kSelect,
                          &kNeg, &kAbs, &kSign, &kRelu, &kReluGrad, &kExp, &kExpm1, &kLog, &kLog1p, &kSqrt, &kRsqrt, &kSin, &kCos, &kTan,
                          &kTanh, &kErf, &kSigmoid, &kCast, &kIdentity, &kStopGradient})
     r.push_back(d);
 }
+const OpRegistration kRegisterElementwiseOps{register_elementwise_ops};
 
 namespace internal {
 Tensor weak_scalar(const Tensor& like, double v, bool is_float) {

@@ -138,6 +138,7 @@ const OpDef kFusedElementwise{"FusedElementwise", "fused_elementwise", -1, infer
 
 const OpDef& fused_elementwise_op() { return kFusedElementwise; }
 
-void register_fused_ops(std::vector<const OpDef*>& r) { r.push_back(&kFusedElementwise); }
+static void register_fused_ops(std::vector<const OpDef*>& r) { r.push_back(&kFusedElementwise); }
+const OpRegistration kRegisterFusedOps{register_fused_ops};
 
 }  // namespace duet

@@ -73,7 +73,8 @@ const OpDef kMatMul{"MatMul", "matmul", 2, infer_matmul, kernels::matmul, grad_m
 
 }  // namespace
 
-void register_linalg_ops(std::vector<const OpDef*>& r) { r.push_back(&kMatMul); }
+static void register_linalg_ops(std::vector<const OpDef*>& r) { r.push_back(&kMatMul); }
+const OpRegistration kRegisterLinalgOps{register_linalg_ops};
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool transpose_a, bool transpose_b) {
   Tensor a = a_in, b = b_in;

@@ -119,9 +119,10 @@ std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
 
 }  // namespace
 
-void register_nn_ops(std::vector<const OpDef*>& r) {
+static void register_nn_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kSoftmax, &kLogSoftmax, &kSparseCE, &kDenseCE, &kBiasAdd, &kDropout, &kCheckNumerics}) r.push_back(d);
 }
+const OpRegistration kRegisterNnOps{register_nn_ops};
 
 Tensor softmax(const Tensor& x, std::int64_t axis) { return call(kSoftmax, {x}, {{"axis", positive_axis(x, axis)}}); }
 Tensor log_softmax(const Tensor& x, std::int64_t axis) { return call(kLogSoftmax, {x}, {{"axis", positive_axis(x, axis)}}); }

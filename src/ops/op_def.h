@@ -10,6 +10,7 @@
 #include "duet/attrs.h"
 #include "duet/error.h"
 #include "duet/tensor.h"
+#include "kernels/kernel.h"
 
 namespace duet {
 
@@ -44,13 +45,6 @@ struct InferContext {
   [[noreturn]] void value_error(const std::string& msg) const;
 };
 
-struct KernelContext {
-  const OpDef& op;
-  std::span<const Tensor> inputs;
-  const Attrs& attrs;
-  std::span<const TensorSpec> specs;  // inferred output specs (concrete shapes)
-  std::span<Tensor> outputs;          // allocated by dispatch unless the op has kView
-};
 
 struct GradContext {
   std::span<const Tensor> inputs;
@@ -113,18 +107,23 @@ class Tracer {
 Tracer* current_tracer();
 void set_current_tracer(Tracer* t);
 
-// Tapes plug in here (autodiff/tape.cpp).
+// Tapes on this thread (autodiff keeps the count; dispatch only records when it is non-zero).
 extern thread_local int g_active_tapes;
-void record_on_tapes(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, std::span<const Tensor> outputs);
 
-// Variables created while tracing (graph module): whether creation is allowed now (with the reason when
-// not), and the eager value of a symbolic initializer that depends on no function input.
-bool variable_creation_allowed(std::string* why_not);
-Tensor evaluate_if_constant(const Tensor& t);
-
-// Ops on functional-model tensors (Input) outside any trace are recorded in the functional graph; returns
-// no tensors when the inputs are symbolic for another reason.
-Tensors append_to_functional_graph(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Specs specs);
+// The layers above ops plug their behaviour into dispatch at start-up (a lower layer cannot call up; the
+// build enforces it). Each hook is set once, by a static initializer of the module that provides it.
+struct DispatchHooks {
+  // autodiff: records an op call on every active tape that watches one of its inputs.
+  void (*record_on_tapes)(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, std::span<const Tensor> outputs) = nullptr;
+  // graph: whether a variable may be created now (with the reason when not), and the eager value of a
+  // symbolic initializer that depends on no function input (undefined otherwise).
+  bool (*variable_creation_allowed)(std::string* why_not) = nullptr;
+  Tensor (*evaluate_if_constant)(const Tensor& t) = nullptr;
+  // layers: records an op applied to functional-model tensors (Input) outside any trace; returns no tensors
+  // when the inputs are symbolic for another reason.
+  Tensors (*functional_call)(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Specs specs) = nullptr;
+};
+DispatchHooks& dispatch_hooks();
 
 // Names the layer whose call() is running on this thread: traced nodes record it (Node::scope), and dumps,
 // check_eager and check_numerics say which layer an op came from. Scopes nest ("model/dense_1").

@@ -28,9 +28,10 @@ Tensor draw(const OpDef& op, const Shape& shape, double a, double b, DType dtype
 
 }  // namespace
 
-void register_random_ops(std::vector<const OpDef*>& r) {
+static void register_random_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kRandomNormal, &kRandomUniform, &kTruncatedNormal}) r.push_back(d);
 }
+const OpRegistration kRegisterRandomOps{register_random_ops};
 
 namespace random {
 Tensor normal(const Shape& shape, double mean, double stddev, DType dtype, std::optional<std::uint64_t> seed) {

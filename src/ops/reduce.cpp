@@ -122,9 +122,10 @@ Tensor reduction(const OpDef& op, const Tensor& x, const std::vector<std::int64_
 
 }  // namespace
 
-void register_reduce_ops(std::vector<const OpDef*>& r) {
+static void register_reduce_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kSum, &kMean, &kMax, &kMin, &kProd, &kArgMax, &kArgMin, &kSize, &kSumTo}) r.push_back(d);
 }
+const OpRegistration kRegisterReduceOps{register_reduce_ops};
 
 Tensor sum(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kSum, x, axes, keepdims); }
 Tensor mean(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kMean, x, axes, keepdims); }

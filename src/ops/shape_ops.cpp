@@ -318,11 +318,12 @@ const OpDef kBroadcastLike{"BroadcastLike", "broadcast_like", 2, infer_broadcast
 
 }  // namespace
 
-void register_shape_ops(std::vector<const OpDef*>& r) {
+static void register_shape_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kReshape, &kExpandDims, &kSqueeze, &kReshapeLike, &kTranspose, &kConcat, &kSplit, &kSlice, &kPadLike, &kGather,
                          &kScatterAddLike, &kOneHot, &kBroadcastTo, &kBroadcastLike})
     r.push_back(d);
 }
+const OpRegistration kRegisterShapeOps{register_shape_ops};
 
 Tensor reshape(const Tensor& x, std::vector<std::int64_t> shape) { return call(kReshape, {x}, {{"shape", std::move(shape)}}); }
 Tensor reshape_like(const Tensor& x, const Tensor& like) {

@@ -190,14 +190,16 @@ VariableImpl& checked(const VarRef& v) {
 
 const OpDef& read_variable_op() { return kReadVariable; }
 
-void register_state_ops(std::vector<const OpDef*>& r) {
+static void register_state_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kReadVariable, &kAssignVariable, &kAssignAddVariable, &kAssignSubVariable, &kApplyAdam}) r.push_back(d);
 }
+const OpRegistration kRegisterStateOps{register_state_ops};
 
 Variable::Variable(const Tensor& initial_in, VariableOptions o) : impl_(std::make_shared<VariableImpl>()) {
   if (!initial_in.defined()) throw ValueError("[Variable] '" + o.name + "' needs a defined initial value");
   std::string why;
-  if (internal::current_tracer() && !internal::variable_creation_allowed(&why)) {
+  auto& hooks = internal::dispatch_hooks();
+  if (internal::current_tracer() && hooks.variable_creation_allowed && !hooks.variable_creation_allowed(&why)) {
     throw StateError("[Variable] '" + o.name + "' was created " + why +
                      ": variables may only be created the first time a function is traced (TensorFlow's rule). Create it "
                      "outside the function, or once on the first call and keep it");
@@ -205,7 +207,7 @@ Variable::Variable(const Tensor& initial_in, VariableOptions o) : impl_(std::mak
   Tensor initial = initial_in;
   if (initial.is_symbolic()) {
     // An initializer written inside a traced function (random::normal(...)) is lifted out and run now.
-    initial = internal::evaluate_if_constant(initial);
+    initial = hooks.evaluate_if_constant ? hooks.evaluate_if_constant(initial) : Tensor();
     if (!initial.defined()) {
       throw ValueError("[Variable] '" + o.name + "' has an initial value that depends on the traced function's inputs (" +
                        initial_in.str() + "); initialize it from values known before the call");

@@ -4,7 +4,7 @@
 // outputs and every variable are compared. On a difference, the graph is re-run with each pass switched
 // off to find the pass that produced it, and node values are compared with the eager ops' values to find
 // the first node that differs.
-#include "graph/check_eager.h"
+#include "function/check_eager.h"
 
 #include <cmath>
 #include <cstdio>

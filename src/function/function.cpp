@@ -12,8 +12,8 @@
 
 #include "core/tensor_impl.h"
 #include "duet/function.h"
-#include "graph/check_eager.h"
-#include "graph/function_core.h"
+#include "function/check_eager.h"
+#include "function/function_core.h"
 #include "graph/tracer.h"
 #include "passes/pass.h"
 
@@ -68,14 +68,14 @@ void add_plain(ArgList& a, const std::string& key, std::string shown) {
 
 void flatten_arg(const Tensor& t, ArgList& a) {
   if (!t.defined()) throw ValueError("[function] " + arg_name(a) + " is an undefined Tensor handle");
-  a.tensor_names.push_back(arg_name(a));
+  a.tensor_pos.emplace_back(static_cast<int>(a.shown.size()), -1);
   a.tensors.push_back(t);
   add_plain(a, "T", "");
 }
 void flatten_arg(const std::vector<Tensor>& v, ArgList& a) {
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (!v[i].defined()) throw ValueError("[function] " + arg_name(a) + "[" + std::to_string(i) + "] is an undefined Tensor handle");
-    a.tensor_names.push_back(arg_name(a) + "[" + std::to_string(i) + "]");
+    a.tensor_pos.emplace_back(static_cast<int>(a.shown.size()), static_cast<int>(i));
     a.tensors.push_back(v[i]);
   }
   add_plain(a, "L" + std::to_string(v.size()), "a list of " + std::to_string(v.size()) + " tensors");
@@ -172,7 +172,8 @@ std::string FunctionCore::explain(const ArgList& args) const {
   for (std::size_t i = 0; i < args.tensors.size(); ++i) {
     const TensorSpec& s = last.specs[i];
     const Tensor& t = args.tensors[i];
-    const std::string a = args.tensor_names[i] + ": ";
+    const auto [arg, elem] = args.tensor_pos[i];
+    const std::string a = "arg " + std::to_string(arg) + (elem >= 0 ? "[" + std::to_string(elem) + "]" : "") + ": ";
     if (s.dtype != t.dtype()) add(a + "dtype was " + dtype_name(s.dtype) + ", now " + dtype_name(t.dtype()));
     const Shape& now = t.shape();
     if (s.shape.rank() != now.rank()) {

@@ -1,4 +1,4 @@
-#include "graph/subgraph.h"
+#include "function/subgraph.h"
 
 #include <unordered_map>
 

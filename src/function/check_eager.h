@@ -1,7 +1,7 @@
 #pragma once
 // FunctionOptions::check_eager: run a compiled call, then the same call eagerly from the same state, and
 // explain the first difference (which node, which layer, which graph pass).
-#include "graph/function_core.h"
+#include "function/function_core.h"
 
 namespace duet::internal {
 

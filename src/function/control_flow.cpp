@@ -4,7 +4,7 @@
 // over the loop's recorded history.
 #include "duet/function.h"
 #include "duet/ops.h"
-#include "graph/subgraph.h"
+#include "function/subgraph.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
 
@@ -255,7 +255,6 @@ bool any_tracked_by_tape() { return internal::g_active_tapes > 0; }
 
 }  // namespace
 
-void register_control_flow_ops(std::vector<const OpDef*>& r);
 
 std::vector<Tensor> cond(const Tensor& pred, const std::function<std::vector<Tensor>()>& then_fn,
                          const std::function<std::vector<Tensor>()>& else_fn) {
@@ -327,10 +326,11 @@ std::vector<Tensor> while_loop(const std::function<Tensor(const std::vector<Tens
 
 const OpDef& host_function_op();
 
-void register_control_flow_ops(std::vector<const OpDef*>& r) {
+static void register_control_flow_ops(std::vector<const OpDef*>& r) {
   r.push_back(&kCond);
   r.push_back(&kWhile);
   r.push_back(&host_function_op());
 }
+const OpRegistration kRegisterControlFlowOps{register_control_flow_ops};
 
 }  // namespace duet
