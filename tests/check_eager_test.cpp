@@ -1,6 +1,6 @@
 // FunctionOptions::check_eager: a compiled call is also run eagerly from the same state; a difference
 // throws EagerMismatchError naming the node, its layer and the graph pass that produced it.
-#include "kernels/kernels.h"
+#include "kernels/elementwise_kernels.h"
 #include "ops/op_def.h"
 #include "test_util.h"
 
@@ -16,7 +16,7 @@ void copy_block(const float* const* in, const bool* scalar, float* out, std::int
   for (std::int64_t i = 0; i < n; ++i) out[i] = in[0][scalar[0] ? 0 : i];
 }
 void infer_same(InferContext& c) { c.set_output(c.dtype(0), c.shape(0)); }
-const OpDef kBrokenNeg{"BrokenNeg", "broken_neg", 1, infer_same, kernels::neg, nullptr, kElementwise, copy_block};
+const OpDef kBrokenNeg{.name = "BrokenNeg", .public_name = "broken_neg", .num_inputs = 1, .infer = infer_same, .kernel = kernels::unary<kernels::fn::Neg>, .grad = nullptr, .traits = kElementwise, .block_f32 = copy_block};
 Tensor broken_neg(const Tensor& x) { return call(kBrokenNeg, {x}); }
 
 TEST(CheckEager, PassesWhenCompiledEqualsEager) {

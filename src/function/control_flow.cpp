@@ -206,8 +206,8 @@ std::vector<Tensor> grad_while(const GradContext& c) {
   return result;
 }
 
-const OpDef kCond{"Cond", "cond", -1, infer_cond, cond_kernel, grad_cond, kView | kNotFoldable};
-const OpDef kWhile{"While", "while_loop", -1, infer_while, while_kernel, grad_while, kView | kNotFoldable};
+const OpDef kCond{.name = "Cond", .public_name = "cond", .num_inputs = -1, .infer = infer_cond, .kernel = cond_kernel, .grad = grad_cond, .traits = kView | kNotFoldable};
+const OpDef kWhile{.name = "While", .public_name = "while_loop", .num_inputs = -1, .infer = infer_while, .kernel = while_kernel, .grad = grad_while, .traits = kView | kNotFoldable};
 
 // Output specs of two branches: equal dtypes and counts; dims that differ become unknown.
 std::vector<TensorSpec> merge_branch_specs(const Subgraph& a, const Subgraph& b) {

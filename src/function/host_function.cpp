@@ -99,7 +99,7 @@ std::vector<Tensor> grad_host(const GradContext& c) {
   return result;
 }
 
-const OpDef kHostFunction{"HostFunction", "host_function", -1, infer_host, host_kernel, grad_host, kStateful | kView};
+const OpDef kHostFunction{.name = "HostFunction", .public_name = "host_function", .num_inputs = -1, .infer = infer_host, .kernel = host_kernel, .grad = grad_host, .traits = kStateful | kView};
 
 }  // namespace
 

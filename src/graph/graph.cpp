@@ -18,8 +18,8 @@ void no_kernel(KernelContext& k) {
   throw StateError(std::string("[") + k.op.public_name + "] is fed by the executor and has no kernel");
 }
 
-const OpDef kPlaceholder{"Placeholder", "placeholder", 0, infer_none, no_kernel, nullptr, 0};
-const OpDef kConst{"Const", "constant", 0, infer_none, no_kernel, nullptr, 0};
+const OpDef kPlaceholder{.name = "Placeholder", .public_name = "placeholder", .num_inputs = 0, .infer = infer_none, .kernel = no_kernel, .grad = nullptr, .traits = 0};
+const OpDef kConst{.name = "Const", .public_name = "constant", .num_inputs = 0, .infer = infer_none, .kernel = no_kernel, .grad = nullptr, .traits = 0};
 
 std::string spec_str(const TensorSpec& s) { return std::string(dtype_name(s.dtype)) + " " + s.shape.str(); }
 

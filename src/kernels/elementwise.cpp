@@ -4,65 +4,12 @@
 #include "core/convert.h"
 #include "core/tensor_impl.h"
 #include "kernels/broadcast.h"
+#include "kernels/elementwise_kernels.h"
 #include "kernels/kernels.h"
-#include "kernels/scalar_fns.h"
 #include "kernels/vmath.h"
 
 namespace duet::kernels {
 namespace {
-
-// out = f(a, b) with broadcasting; same-shape and scalar operands take flat, vectorizable loops.
-template <class In, class Out, class F>
-void binary_loop(KernelContext& k, F f) {
-  const Tensor& a = k.inputs[0];
-  const Tensor& b = k.inputs[1];
-  const In* pa = ptr<In>(a);
-  const In* pb = ptr<In>(b);
-  Out* po = ptr<Out>(k.outputs[0]);
-  const std::int64_t n = k.outputs[0].num_elements(), na = a.num_elements(), nb = b.num_elements();
-  if (na == n && nb == n) {
-    parallel_for(n, kParallelGrain, [&](std::int64_t s, std::int64_t e) {
-      for (std::int64_t i = s; i < e; ++i) po[i] = static_cast<Out>(f(pa[i], pb[i]));
-    });
-  } else if (nb == 1 && na == n) {
-    const In y = pb[0];
-    parallel_for(n, kParallelGrain, [&](std::int64_t s, std::int64_t e) {
-      for (std::int64_t i = s; i < e; ++i) po[i] = static_cast<Out>(f(pa[i], y));
-    });
-  } else if (na == 1 && nb == n) {
-    const In x = pa[0];
-    parallel_for(n, kParallelGrain, [&](std::int64_t s, std::int64_t e) {
-      for (std::int64_t i = s; i < e; ++i) po[i] = static_cast<Out>(f(x, pb[i]));
-    });
-  } else {
-    const Shape* ins[2] = {&a.shape(), &b.shape()};
-    BroadcastPlan p = make_broadcast_plan(k.outputs[0].shape(), ins, 2);
-    const std::int64_t sa = p.strides[0][p.rank - 1], sb = p.strides[1][p.rank - 1];
-    for_each_row(p, [&](std::int64_t o, const std::int64_t* off, std::int64_t len) {
-      const In* xa = pa + off[0];
-      const In* xb = pb + off[1];
-      Out* y = po + o;
-      if (sa && sb) {
-        for (std::int64_t i = 0; i < len; ++i) y[i] = static_cast<Out>(f(xa[i], xb[i]));
-      } else if (sa) {
-        for (std::int64_t i = 0; i < len; ++i) y[i] = static_cast<Out>(f(xa[i], xb[0]));
-      } else if (sb) {
-        for (std::int64_t i = 0; i < len; ++i) y[i] = static_cast<Out>(f(xa[0], xb[i]));
-      } else {
-        for (std::int64_t i = 0; i < len; ++i) y[i] = static_cast<Out>(f(xa[0], xb[0]));
-      }
-    });
-  }
-}
-
-// Arithmetic result has the input dtype.
-template <class F>
-void arith(KernelContext& k, F f) {
-  visit_dtype(k.inputs[0].dtype(), [&](auto z) {
-    using T = decltype(z);
-    binary_loop<T, T>(k, f);
-  });
-}
 
 // int64 against float64, compared by value: both widen exactly to long double (64-bit mantissa on x86-64).
 template <class F>
@@ -91,40 +38,6 @@ void compare(KernelContext& k, F f) {
   });
 }
 
-template <class T, class F>
-void unary_loop(const Tensor& x, Tensor& y, F f) {
-  const T* px = ptr<T>(x);
-  T* py = ptr<T>(y);
-  parallel_for(x.num_elements(), kParallelGrain, [&](std::int64_t s, std::int64_t e) {
-    for (std::int64_t i = s; i < e; ++i) py[i] = static_cast<T>(f(px[i]));
-  });
-}
-
-template <class F>
-void unary(KernelContext& k, F f) {
-  visit_dtype(k.inputs[0].dtype(), [&](auto z) {
-    using T = decltype(z);
-    unary_loop<T>(k.inputs[0], k.outputs[0], f);
-  });
-}
-
-// Floating unary op through vmath, split across threads.
-void unary_vm(KernelContext& k, vmath::Fn fn) {
-  const Tensor& x = k.inputs[0];
-  Tensor& y = k.outputs[0];
-  if (x.dtype() == DType::Float32) {
-    const float* px = ptr<float>(x);
-    float* py = ptr<float>(y);
-    parallel_for(x.num_elements(), kParallelGrain / 4,
-                 [&](std::int64_t s, std::int64_t e) { vmath::apply(fn, px + s, py + s, e - s); });
-  } else {
-    const double* px = ptr<double>(x);
-    double* py = ptr<double>(y);
-    parallel_for(x.num_elements(), kParallelGrain / 4,
-                 [&](std::int64_t s, std::int64_t e) { vmath::apply(fn, px + s, py + s, e - s); });
-  }
-}
-
 template <class T>
 void check_int_divisor(const Tensor& b, const char* op) {
   const T* p = ptr<T>(b);
@@ -148,15 +61,12 @@ T ipow(T base, T e) {
 
 }  // namespace
 
-void add(KernelContext& k) { arith(k, fn::Add{}); }
-void sub(KernelContext& k) { arith(k, fn::Sub{}); }
-void mul(KernelContext& k) { arith(k, fn::Mul{}); }
 
 void div(KernelContext& k) {
   DType d = k.inputs[0].dtype();
   if (d == DType::Int32) check_int_divisor<std::int32_t>(k.inputs[1], "div");
   if (d == DType::Int64) check_int_divisor<std::int64_t>(k.inputs[1], "div");
-  arith(k, fn::Div{});
+  binary<fn::Div>(k);
 }
 
 void pow(KernelContext& k) {
@@ -177,8 +87,6 @@ void pow(KernelContext& k) {
   });
 }
 
-void maximum(KernelContext& k) { arith(k, fn::Maximum{}); }
-void minimum(KernelContext& k) { arith(k, fn::Minimum{}); }
 void equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a == b; }); }
 void not_equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a != b; }); }
 void less(KernelContext& k) { compare(k, [](auto a, auto b) { return a < b; }); }
@@ -188,7 +96,11 @@ void greater_equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a 
 void logical_and(KernelContext& k) { binary_loop<std::uint8_t, std::uint8_t>(k, [](auto a, auto b) { return a && b; }); }
 void logical_or(KernelContext& k) { binary_loop<std::uint8_t, std::uint8_t>(k, [](auto a, auto b) { return a || b; }); }
 void logical_not(KernelContext& k) {
-  unary_loop<std::uint8_t>(k.inputs[0], k.outputs[0], [](std::uint8_t a) { return !a; });
+  const std::uint8_t* x = ptr<std::uint8_t>(k.inputs[0]);
+  std::uint8_t* y = ptr<std::uint8_t>(k.outputs[0]);
+  parallel_for(k.inputs[0].num_elements(), kParallelGrain, [&](std::int64_t s, std::int64_t e) {
+    for (std::int64_t i = s; i < e; ++i) y[i] = !x[i];
+  });
 }
 
 void select(KernelContext& k) {
@@ -212,31 +124,7 @@ void select(KernelContext& k) {
   });
 }
 
-void neg(KernelContext& k) { unary(k, fn::Neg{}); }
-void abs(KernelContext& k) { unary(k, fn::Abs{}); }
-// sign(NaN) is NaN; sign(-0.0) is 0.
-void sign(KernelContext& k) { unary(k, [](auto a) { return a != a ? a : decltype(a)((a > 0) - (a < 0)); }); }
-void relu(KernelContext& k) { unary(k, fn::Relu{}); }
-void relu_grad(KernelContext& k) {
-  arith(k, fn::ReluGrad{});
-}
-void exp(KernelContext& k) { unary_vm(k, vmath::Fn::Exp); }
-void expm1(KernelContext& k) { unary_vm(k, vmath::Fn::Expm1); }
-void log(KernelContext& k) { unary_vm(k, vmath::Fn::Log); }
-void log1p(KernelContext& k) { unary_vm(k, vmath::Fn::Log1p); }
-void sin(KernelContext& k) { unary_vm(k, vmath::Fn::Sin); }
-void cos(KernelContext& k) { unary_vm(k, vmath::Fn::Cos); }
-void tan(KernelContext& k) { unary_vm(k, vmath::Fn::Tan); }
-void tanh(KernelContext& k) { unary_vm(k, vmath::Fn::Tanh); }
-void erf(KernelContext& k) { unary_vm(k, vmath::Fn::Erf); }
-void sqrt(KernelContext& k) {
-  unary(k, fn::Sqrt{});
-}
-void rsqrt(KernelContext& k) {
-  unary(k, fn::Rsqrt{});
-}
 
-void sigmoid(KernelContext& k) { unary_vm(k, vmath::Fn::Sigmoid); }
 
 void cast(KernelContext& k) {
   const Tensor& x = k.inputs[0];

@@ -5,14 +5,9 @@
 
 namespace duet::kernels {
 
-// elementwise.cpp
-void add(KernelContext& k);
-void sub(KernelContext& k);
-void mul(KernelContext& k);
+// elementwise.cpp (the arithmetic and math ops are made from functors: kernels/elementwise_kernels.h)
 void div(KernelContext& k);
 void pow(KernelContext& k);
-void maximum(KernelContext& k);
-void minimum(KernelContext& k);
 void equal(KernelContext& k);
 void not_equal(KernelContext& k);
 void less(KernelContext& k);
@@ -23,51 +18,9 @@ void logical_and(KernelContext& k);
 void logical_or(KernelContext& k);
 void logical_not(KernelContext& k);
 void select(KernelContext& k);
-void neg(KernelContext& k);
-void abs(KernelContext& k);
-void sign(KernelContext& k);
-void exp(KernelContext& k);
-void expm1(KernelContext& k);
-void log(KernelContext& k);
-void log1p(KernelContext& k);
-void sqrt(KernelContext& k);
-void rsqrt(KernelContext& k);
-void sin(KernelContext& k);
-void cos(KernelContext& k);
-void tan(KernelContext& k);
-void tanh(KernelContext& k);
-void erf(KernelContext& k);
-void sigmoid(KernelContext& k);
-void relu(KernelContext& k);
-void relu_grad(KernelContext& k);
 void cast(KernelContext& k);
 void identity(KernelContext& k);
 
-// block_f32.cpp: float32 block kernels of elementwise ops (OpDef::block_f32), for fused groups.
-namespace f32block {
-void add(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void sub(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void mul(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void div(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void maximum(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void minimum(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void neg(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void abs(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void relu(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void relu_grad(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void sqrt(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void rsqrt(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void exp(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void expm1(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void log(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void log1p(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void sin(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void cos(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void tan(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void tanh(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void erf(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-void sigmoid(const float* const* in, const bool* scalar, float* out, std::int64_t n);
-}  // namespace f32block
 
 // reduce.cpp
 struct NonFinite {

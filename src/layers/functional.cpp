@@ -30,7 +30,7 @@ void infer_layer_call(InferContext&) {}
 void layer_call_kernel(KernelContext& k) {
   throw StateError("[" + k.attrs.fn("layer")->describe() + "] a LayerCall node is run by its model, not by an executor");
 }
-const OpDef kLayerCall{"LayerCall", "layer call", -1, infer_layer_call, layer_call_kernel, nullptr, kNotFoldable | kStructural};
+const OpDef kLayerCall{.name = "LayerCall", .public_name = "layer call", .num_inputs = -1, .infer = infer_layer_call, .kernel = layer_call_kernel, .grad = nullptr, .traits = kNotFoldable | kStructural};
 
 // Functional nodes point here (Node::graph) so their tensors say why they are symbolic; it stores no nodes.
 graph::Graph& marker() {

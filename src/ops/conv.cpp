@@ -170,21 +170,21 @@ std::vector<Tensor> grad_max_pool_grad_grad(const GradContext& c) {
 std::vector<Tensor> grad_avg_pool(const GradContext& c) { return {avg_pool2d_grad(c.grads[0], c.inputs[0], pool_options(c.attrs))}; }
 std::vector<Tensor> grad_avg_pool_grad(const GradContext& c) { return {avg_pool2d(c.grads[0], pool_options(c.attrs)), Tensor()}; }
 
-const OpDef kConv2D{"Conv2D", "conv2d", 2, infer_conv2d, kernels::conv2d, grad_conv2d, 0};
+const OpDef kConv2D{.name = "Conv2D", .public_name = "conv2d", .num_inputs = 2, .infer = infer_conv2d, .kernel = kernels::conv2d, .grad = grad_conv2d, .traits = 0};
 // Graph-only (built after gradients, like FusedElementwise): no gradient of its own.
-const OpDef kFusedConv2D{"FusedConv2D", "fused_conv2d", 3, infer_fused_conv2d, kernels::fused_conv2d, nullptr, 0};
-const OpDef kConv2DBackpropInput{"Conv2DBackpropInput", "conv2d_backprop_input", 3, infer_conv2d_backprop_input,
-                                 kernels::conv2d_backprop_input, grad_conv2d_backprop_input, 0};
-const OpDef kConv2DBackpropFilter{"Conv2DBackpropFilter", "conv2d_backprop_filter", 3, infer_conv2d_backprop_filter,
-                                  kernels::conv2d_backprop_filter, grad_conv2d_backprop_filter, 0};
-const OpDef kMaxPool2D{"MaxPool2D", "max_pool2d", 1, infer_pool, kernels::max_pool2d, grad_max_pool, 0};
-const OpDef kAvgPool2D{"AvgPool2D", "avg_pool2d", 1, infer_pool, kernels::avg_pool2d, grad_avg_pool, 0};
-const OpDef kMaxPool2DGrad{"MaxPool2DGrad", "max_pool2d_grad", 3, infer_max_pool_grad, kernels::max_pool2d_grad,
-                           grad_max_pool_grad, 0};
-const OpDef kMaxPool2DGradGrad{"MaxPool2DGradGrad", "max_pool2d_grad_grad", 3, infer_max_pool_grad_grad,
-                               kernels::max_pool2d_grad_grad, grad_max_pool_grad_grad, 0};
-const OpDef kAvgPool2DGrad{"AvgPool2DGrad", "avg_pool2d_grad", 2, infer_avg_pool_grad, kernels::avg_pool2d_grad,
-                           grad_avg_pool_grad, 0};
+const OpDef kFusedConv2D{.name = "FusedConv2D", .public_name = "fused_conv2d", .num_inputs = 3, .infer = infer_fused_conv2d, .kernel = kernels::fused_conv2d, .grad = nullptr, .traits = 0};
+const OpDef kConv2DBackpropInput{.name = "Conv2DBackpropInput", .public_name = "conv2d_backprop_input", .num_inputs = 3, .infer = infer_conv2d_backprop_input, .kernel = kernels::conv2d_backprop_input,
+    .grad = grad_conv2d_backprop_input, .traits = 0};
+const OpDef kConv2DBackpropFilter{.name = "Conv2DBackpropFilter", .public_name = "conv2d_backprop_filter", .num_inputs = 3, .infer = infer_conv2d_backprop_filter, .kernel = kernels::conv2d_backprop_filter,
+    .grad = grad_conv2d_backprop_filter, .traits = 0};
+const OpDef kMaxPool2D{.name = "MaxPool2D", .public_name = "max_pool2d", .num_inputs = 1, .infer = infer_pool, .kernel = kernels::max_pool2d, .grad = grad_max_pool, .traits = 0};
+const OpDef kAvgPool2D{.name = "AvgPool2D", .public_name = "avg_pool2d", .num_inputs = 1, .infer = infer_pool, .kernel = kernels::avg_pool2d, .grad = grad_avg_pool, .traits = 0};
+const OpDef kMaxPool2DGrad{.name = "MaxPool2DGrad", .public_name = "max_pool2d_grad", .num_inputs = 3, .infer = infer_max_pool_grad, .kernel = kernels::max_pool2d_grad,
+    .grad = grad_max_pool_grad, .traits = 0};
+const OpDef kMaxPool2DGradGrad{.name = "MaxPool2DGradGrad", .public_name = "max_pool2d_grad_grad", .num_inputs = 3, .infer = infer_max_pool_grad_grad, .kernel = kernels::max_pool2d_grad_grad,
+    .grad = grad_max_pool_grad_grad, .traits = 0};
+const OpDef kAvgPool2DGrad{.name = "AvgPool2DGrad", .public_name = "avg_pool2d_grad", .num_inputs = 2, .infer = infer_avg_pool_grad, .kernel = kernels::avg_pool2d_grad,
+    .grad = grad_avg_pool_grad, .traits = 0};
 
 Attrs conv_attrs(const Conv2DOptions& o) {
   return {{"strides", o.strides}, {"padding", o.padding}, {"dilation_rate", o.dilation_rate}};

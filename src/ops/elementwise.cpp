@@ -4,6 +4,7 @@
 
 #include "duet/gradient_ops.h"
 #include "duet/ops.h"
+#include "kernels/elementwise_kernels.h"
 #include "kernels/kernels.h"
 #include "ops/fused.h"
 #include "ops/infer_util.h"
@@ -11,6 +12,8 @@
 
 namespace duet {
 namespace {
+
+namespace fn = kernels::fn;
 
 void infer_arith(InferContext& c) {
   require_same_dtypes(c);
@@ -165,43 +168,43 @@ std::vector<Tensor> grad_cast(const GradContext& c) {
 std::vector<Tensor> grad_identity(const GradContext& c) { return {c.grads[0]}; }
 
 constexpr std::uint32_t kEw = kElementwise;
-const OpDef kAdd{"Add", "add", 2, infer_arith, kernels::add, grad_add, kEw | kCommutative, kernels::f32block::add};
-const OpDef kSub{"Sub", "sub", 2, infer_arith, kernels::sub, grad_sub, kEw, kernels::f32block::sub};
-const OpDef kMul{"Mul", "mul", 2, infer_arith, kernels::mul, grad_mul, kEw | kCommutative, kernels::f32block::mul};
-const OpDef kDiv{"Div", "div", 2, infer_arith, kernels::div, grad_div, kEw, kernels::f32block::div};
-const OpDef kPow{"Pow", "pow", 2, infer_arith, kernels::pow, grad_pow, kEw};
-const OpDef kMaximum{"Maximum", "maximum", 2, infer_arith, kernels::maximum, grad_maximum, kEw | kCommutative, kernels::f32block::maximum};
-const OpDef kMinimum{"Minimum", "minimum", 2, infer_arith, kernels::minimum, grad_minimum, kEw | kCommutative, kernels::f32block::minimum};
-const OpDef kEqual{"Equal", "equal", 2, infer_compare, kernels::equal, nullptr, kEw | kCommutative};
-const OpDef kNotEqual{"NotEqual", "not_equal", 2, infer_compare, kernels::not_equal, nullptr, kEw | kCommutative};
-const OpDef kLess{"Less", "less", 2, infer_ordered, kernels::less, nullptr, kEw};
-const OpDef kLessEqual{"LessEqual", "less_equal", 2, infer_ordered, kernels::less_equal, nullptr, kEw};
-const OpDef kGreater{"Greater", "greater", 2, infer_ordered, kernels::greater, nullptr, kEw};
-const OpDef kGreaterEqual{"GreaterEqual", "greater_equal", 2, infer_ordered, kernels::greater_equal, nullptr, kEw};
-const OpDef kLogicalAnd{"LogicalAnd", "logical_and", 2, infer_logical, kernels::logical_and, nullptr, kEw | kCommutative};
-const OpDef kLogicalOr{"LogicalOr", "logical_or", 2, infer_logical, kernels::logical_or, nullptr, kEw | kCommutative};
-const OpDef kLogicalNot{"LogicalNot", "logical_not", 1, infer_logical, kernels::logical_not, nullptr, kEw};
-const OpDef kSelect{"Select", "where", 3, infer_select, kernels::select, grad_select, kEw};
-const OpDef kNeg{"Neg", "neg", 1, infer_numeric_unary, kernels::neg, grad_neg, kEw, kernels::f32block::neg};
-const OpDef kAbs{"Abs", "abs", 1, infer_numeric_unary, kernels::abs, grad_abs, kEw, kernels::f32block::abs};
-const OpDef kSign{"Sign", "sign", 1, infer_numeric_unary, kernels::sign, grad_sign, kEw};
-const OpDef kRelu{"Relu", "relu", 1, infer_numeric_unary, kernels::relu, grad_relu, kEw, kernels::f32block::relu};
-const OpDef kReluGrad{"ReluGrad", "relu_grad", 2, infer_arith, kernels::relu_grad, grad_relu_grad, kEw, kernels::f32block::relu_grad};
-const OpDef kExp{"Exp", "exp", 1, infer_float_unary, kernels::exp, grad_exp, kEw, kernels::f32block::exp};
-const OpDef kExpm1{"Expm1", "expm1", 1, infer_float_unary, kernels::expm1, grad_expm1, kEw, kernels::f32block::expm1};
-const OpDef kLog{"Log", "log", 1, infer_float_unary, kernels::log, grad_log, kEw, kernels::f32block::log};
-const OpDef kLog1p{"Log1p", "log1p", 1, infer_float_unary, kernels::log1p, grad_log1p, kEw, kernels::f32block::log1p};
-const OpDef kSqrt{"Sqrt", "sqrt", 1, infer_float_unary, kernels::sqrt, grad_sqrt, kEw, kernels::f32block::sqrt};
-const OpDef kRsqrt{"Rsqrt", "rsqrt", 1, infer_float_unary, kernels::rsqrt, grad_rsqrt, kEw, kernels::f32block::rsqrt};
-const OpDef kSin{"Sin", "sin", 1, infer_float_unary, kernels::sin, grad_sin, kEw, kernels::f32block::sin};
-const OpDef kCos{"Cos", "cos", 1, infer_float_unary, kernels::cos, grad_cos, kEw, kernels::f32block::cos};
-const OpDef kTan{"Tan", "tan", 1, infer_float_unary, kernels::tan, grad_tan, kEw, kernels::f32block::tan};
-const OpDef kTanh{"Tanh", "tanh", 1, infer_float_unary, kernels::tanh, grad_tanh, kEw, kernels::f32block::tanh};
-const OpDef kErf{"Erf", "erf", 1, infer_float_unary, kernels::erf, grad_erf, kEw, kernels::f32block::erf};
-const OpDef kSigmoid{"Sigmoid", "sigmoid", 1, infer_float_unary, kernels::sigmoid, grad_sigmoid, kEw, kernels::f32block::sigmoid};
-const OpDef kCast{"Cast", "cast", 1, infer_cast, kernels::cast, grad_cast, kEw};
-const OpDef kIdentity{"Identity", "identity", 1, infer_same, kernels::identity, grad_identity, kEw | kView};
-const OpDef kStopGradient{"StopGradient", "stop_gradient", 1, infer_same, kernels::identity, nullptr, kEw | kView};
+const OpDef kAdd{.name = "Add", .public_name = "add", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::Add>, .grad = grad_add, .traits = kEw | kCommutative, .block_f32 = kernels::binary_block<fn::Add>};
+const OpDef kSub{.name = "Sub", .public_name = "sub", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::Sub>, .grad = grad_sub, .traits = kEw, .block_f32 = kernels::binary_block<fn::Sub>};
+const OpDef kMul{.name = "Mul", .public_name = "mul", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::Mul>, .grad = grad_mul, .traits = kEw | kCommutative, .block_f32 = kernels::binary_block<fn::Mul>};
+const OpDef kDiv{.name = "Div", .public_name = "div", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::div, .grad = grad_div, .traits = kEw, .block_f32 = kernels::binary_block<fn::Div>};
+const OpDef kPow{.name = "Pow", .public_name = "pow", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::pow, .grad = grad_pow, .traits = kEw};
+const OpDef kMaximum{.name = "Maximum", .public_name = "maximum", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::Maximum>, .grad = grad_maximum, .traits = kEw | kCommutative, .block_f32 = kernels::binary_block<fn::Maximum>};
+const OpDef kMinimum{.name = "Minimum", .public_name = "minimum", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::Minimum>, .grad = grad_minimum, .traits = kEw | kCommutative, .block_f32 = kernels::binary_block<fn::Minimum>};
+const OpDef kEqual{.name = "Equal", .public_name = "equal", .num_inputs = 2, .infer = infer_compare, .kernel = kernels::equal, .grad = nullptr, .traits = kEw | kCommutative};
+const OpDef kNotEqual{.name = "NotEqual", .public_name = "not_equal", .num_inputs = 2, .infer = infer_compare, .kernel = kernels::not_equal, .grad = nullptr, .traits = kEw | kCommutative};
+const OpDef kLess{.name = "Less", .public_name = "less", .num_inputs = 2, .infer = infer_ordered, .kernel = kernels::less, .grad = nullptr, .traits = kEw};
+const OpDef kLessEqual{.name = "LessEqual", .public_name = "less_equal", .num_inputs = 2, .infer = infer_ordered, .kernel = kernels::less_equal, .grad = nullptr, .traits = kEw};
+const OpDef kGreater{.name = "Greater", .public_name = "greater", .num_inputs = 2, .infer = infer_ordered, .kernel = kernels::greater, .grad = nullptr, .traits = kEw};
+const OpDef kGreaterEqual{.name = "GreaterEqual", .public_name = "greater_equal", .num_inputs = 2, .infer = infer_ordered, .kernel = kernels::greater_equal, .grad = nullptr, .traits = kEw};
+const OpDef kLogicalAnd{.name = "LogicalAnd", .public_name = "logical_and", .num_inputs = 2, .infer = infer_logical, .kernel = kernels::logical_and, .grad = nullptr, .traits = kEw | kCommutative};
+const OpDef kLogicalOr{.name = "LogicalOr", .public_name = "logical_or", .num_inputs = 2, .infer = infer_logical, .kernel = kernels::logical_or, .grad = nullptr, .traits = kEw | kCommutative};
+const OpDef kLogicalNot{.name = "LogicalNot", .public_name = "logical_not", .num_inputs = 1, .infer = infer_logical, .kernel = kernels::logical_not, .grad = nullptr, .traits = kEw};
+const OpDef kSelect{.name = "Select", .public_name = "where", .num_inputs = 3, .infer = infer_select, .kernel = kernels::select, .grad = grad_select, .traits = kEw};
+const OpDef kNeg{.name = "Neg", .public_name = "neg", .num_inputs = 1, .infer = infer_numeric_unary, .kernel = kernels::unary<fn::Neg>, .grad = grad_neg, .traits = kEw, .block_f32 = kernels::unary_block<fn::Neg>};
+const OpDef kAbs{.name = "Abs", .public_name = "abs", .num_inputs = 1, .infer = infer_numeric_unary, .kernel = kernels::unary<fn::Abs>, .grad = grad_abs, .traits = kEw, .block_f32 = kernels::unary_block<fn::Abs>};
+const OpDef kSign{.name = "Sign", .public_name = "sign", .num_inputs = 1, .infer = infer_numeric_unary, .kernel = kernels::unary<fn::Sign>, .grad = grad_sign, .traits = kEw, .block_f32 = kernels::unary_block<fn::Sign>};
+const OpDef kRelu{.name = "Relu", .public_name = "relu", .num_inputs = 1, .infer = infer_numeric_unary, .kernel = kernels::unary<fn::Relu>, .grad = grad_relu, .traits = kEw, .block_f32 = kernels::unary_block<fn::Relu>};
+const OpDef kReluGrad{.name = "ReluGrad", .public_name = "relu_grad", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::ReluGrad>, .grad = grad_relu_grad, .traits = kEw, .block_f32 = kernels::binary_block<fn::ReluGrad>};
+const OpDef kExp{.name = "Exp", .public_name = "exp", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Exp>, .grad = grad_exp, .traits = kEw, .block_f32 = kernels::unary_block<fn::Exp>};
+const OpDef kExpm1{.name = "Expm1", .public_name = "expm1", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Expm1>, .grad = grad_expm1, .traits = kEw, .block_f32 = kernels::unary_block<fn::Expm1>};
+const OpDef kLog{.name = "Log", .public_name = "log", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Log>, .grad = grad_log, .traits = kEw, .block_f32 = kernels::unary_block<fn::Log>};
+const OpDef kLog1p{.name = "Log1p", .public_name = "log1p", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Log1p>, .grad = grad_log1p, .traits = kEw, .block_f32 = kernels::unary_block<fn::Log1p>};
+const OpDef kSqrt{.name = "Sqrt", .public_name = "sqrt", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Sqrt>, .grad = grad_sqrt, .traits = kEw, .block_f32 = kernels::unary_block<fn::Sqrt>};
+const OpDef kRsqrt{.name = "Rsqrt", .public_name = "rsqrt", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Rsqrt>, .grad = grad_rsqrt, .traits = kEw, .block_f32 = kernels::unary_block<fn::Rsqrt>};
+const OpDef kSin{.name = "Sin", .public_name = "sin", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Sin>, .grad = grad_sin, .traits = kEw, .block_f32 = kernels::unary_block<fn::Sin>};
+const OpDef kCos{.name = "Cos", .public_name = "cos", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Cos>, .grad = grad_cos, .traits = kEw, .block_f32 = kernels::unary_block<fn::Cos>};
+const OpDef kTan{.name = "Tan", .public_name = "tan", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Tan>, .grad = grad_tan, .traits = kEw, .block_f32 = kernels::unary_block<fn::Tan>};
+const OpDef kTanh{.name = "Tanh", .public_name = "tanh", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Tanh>, .grad = grad_tanh, .traits = kEw, .block_f32 = kernels::unary_block<fn::Tanh>};
+const OpDef kErf{.name = "Erf", .public_name = "erf", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Erf>, .grad = grad_erf, .traits = kEw, .block_f32 = kernels::unary_block<fn::Erf>};
+const OpDef kSigmoid{.name = "Sigmoid", .public_name = "sigmoid", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Sigmoid>, .grad = grad_sigmoid, .traits = kEw, .block_f32 = kernels::unary_block<fn::Sigmoid>};
+const OpDef kCast{.name = "Cast", .public_name = "cast", .num_inputs = 1, .infer = infer_cast, .kernel = kernels::cast, .grad = grad_cast, .traits = kEw};
+const OpDef kIdentity{.name = "Identity", .public_name = "identity", .num_inputs = 1, .infer = infer_same, .kernel = kernels::identity, .grad = grad_identity, .traits = kEw | kView};
+const OpDef kStopGradient{.name = "StopGradient", .public_name = "stop_gradient", .num_inputs = 1, .infer = infer_same, .kernel = kernels::identity, .grad = nullptr, .traits = kEw | kView};
 
 // Binary public ops promote mismatched dtypes (promote_types) with explicit casts, so kernels and
 // graph nodes always see one dtype.

@@ -132,7 +132,7 @@ void fused_kernel(KernelContext& k) {
   });
 }
 
-const OpDef kFusedElementwise{"FusedElementwise", "fused_elementwise", -1, infer_fused, fused_kernel, nullptr, kElementwise};
+const OpDef kFusedElementwise{.name = "FusedElementwise", .public_name = "fused_elementwise", .num_inputs = -1, .infer = infer_fused, .kernel = fused_kernel, .grad = nullptr, .traits = kElementwise};
 
 }  // namespace
 

@@ -69,7 +69,7 @@ std::vector<Tensor> grad_matmul(const GradContext& c) {
   return {need_a ? sum_to(da, a) : Tensor(), need_b ? sum_to(db, b) : Tensor()};
 }
 
-const OpDef kMatMul{"MatMul", "matmul", 2, infer_matmul, kernels::matmul, grad_matmul, 0};
+const OpDef kMatMul{.name = "MatMul", .public_name = "matmul", .num_inputs = 2, .infer = infer_matmul, .kernel = kernels::matmul, .grad = grad_matmul, .traits = 0};
 
 }  // namespace
 

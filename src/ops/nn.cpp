@@ -102,16 +102,15 @@ void infer_check_numerics(InferContext& c) {
 // The gradient is checked too (as TensorFlow's CheckNumerics).
 std::vector<Tensor> grad_check_numerics(const GradContext& c) { return {check_numerics(c.grads[0], c.attrs.s("message") + " (gradient)")}; }
 
-const OpDef kCheckNumerics{"CheckNumerics", "check_numerics", 1, infer_check_numerics, kernels::check_numerics, grad_check_numerics,
-                           kView | kNotFoldable};
-const OpDef kSoftmax{"Softmax", "softmax", 1, infer_softmax, kernels::softmax, grad_softmax, 0};
-const OpDef kLogSoftmax{"LogSoftmax", "log_softmax", 1, infer_softmax, kernels::log_softmax, grad_log_softmax, 0};
-const OpDef kSparseCE{"SparseSoftmaxCrossEntropyWithLogits", "sparse_softmax_cross_entropy_with_logits", 2, infer_sparse_ce,
-                      kernels::sparse_softmax_cross_entropy, grad_sparse_ce, 0};
-const OpDef kDenseCE{"SoftmaxCrossEntropyWithLogits", "softmax_cross_entropy_with_logits", 2, infer_dense_ce,
-                     kernels::softmax_cross_entropy, grad_dense_ce, 0};
-const OpDef kBiasAdd{"BiasAdd", "bias_add", 2, infer_bias_add, kernels::bias_add, grad_bias_add, 0};
-const OpDef kDropout{"Dropout", "dropout", 2, infer_dropout, kernels::dropout, grad_dropout, kStateful | kRandom};
+const OpDef kCheckNumerics{.name = "CheckNumerics", .public_name = "check_numerics", .num_inputs = 1, .infer = infer_check_numerics, .kernel = kernels::check_numerics, .grad = grad_check_numerics, .traits = kView | kNotFoldable};
+const OpDef kSoftmax{.name = "Softmax", .public_name = "softmax", .num_inputs = 1, .infer = infer_softmax, .kernel = kernels::softmax, .grad = grad_softmax, .traits = 0};
+const OpDef kLogSoftmax{.name = "LogSoftmax", .public_name = "log_softmax", .num_inputs = 1, .infer = infer_softmax, .kernel = kernels::log_softmax, .grad = grad_log_softmax, .traits = 0};
+const OpDef kSparseCE{.name = "SparseSoftmaxCrossEntropyWithLogits", .public_name = "sparse_softmax_cross_entropy_with_logits", .num_inputs = 2, .infer = infer_sparse_ce, .kernel = kernels::sparse_softmax_cross_entropy,
+    .grad = grad_sparse_ce, .traits = 0};
+const OpDef kDenseCE{.name = "SoftmaxCrossEntropyWithLogits", .public_name = "softmax_cross_entropy_with_logits", .num_inputs = 2, .infer = infer_dense_ce, .kernel = kernels::softmax_cross_entropy,
+    .grad = grad_dense_ce, .traits = 0};
+const OpDef kBiasAdd{.name = "BiasAdd", .public_name = "bias_add", .num_inputs = 2, .infer = infer_bias_add, .kernel = kernels::bias_add, .grad = grad_bias_add, .traits = 0};
+const OpDef kDropout{.name = "Dropout", .public_name = "dropout", .num_inputs = 2, .infer = infer_dropout, .kernel = kernels::dropout, .grad = grad_dropout, .traits = kStateful | kRandom};
 
 std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
   return x.defined() && axis < 0 && axis >= -x.rank() ? axis + x.rank() : axis;

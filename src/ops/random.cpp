@@ -16,10 +16,12 @@ void infer_random(InferContext& c) {
 }
 
 constexpr std::uint32_t kRandomTraits = kStateful | kRandom;
-const OpDef kRandomNormal{"RandomNormal", "random::normal", 0, infer_random, kernels::random_normal, nullptr, kRandomTraits};
-const OpDef kRandomUniform{"RandomUniform", "random::uniform", 0, infer_random, kernels::random_uniform, nullptr, kRandomTraits};
-const OpDef kTruncatedNormal{"TruncatedNormal", "random::truncated_normal", 0, infer_random, kernels::truncated_normal,
-                             nullptr, kRandomTraits};
+const OpDef kRandomNormal{.name = "RandomNormal", .public_name = "random::normal", .num_inputs = 0, .infer = infer_random, .kernel = kernels::random_normal,
+    .grad = nullptr, .traits = kRandomTraits};
+const OpDef kRandomUniform{.name = "RandomUniform", .public_name = "random::uniform", .num_inputs = 0, .infer = infer_random, .kernel = kernels::random_uniform,
+    .grad = nullptr, .traits = kRandomTraits};
+const OpDef kTruncatedNormal{.name = "TruncatedNormal", .public_name = "random::truncated_normal", .num_inputs = 0, .infer = infer_random, .kernel = kernels::truncated_normal,
+    .grad = nullptr, .traits = kRandomTraits};
 
 Tensor draw(const OpDef& op, const Shape& shape, double a, double b, DType dtype, std::optional<std::uint64_t> seed) {
   std::int64_t s = seed ? static_cast<std::int64_t>(*seed & 0x7fffffffffffffffULL) : -1;

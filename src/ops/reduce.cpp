@@ -105,15 +105,15 @@ std::vector<Tensor> grad_prod(const GradContext& c) {
 // d sum_to(x) = broadcast g back to x
 std::vector<Tensor> grad_sum_to(const GradContext& c) { return {broadcast_like(c.grads[0], c.inputs[0]), Tensor()}; }
 
-const OpDef kSum{"Sum", "sum", 1, infer_reduce, kernels::reduce_sum, grad_sum, 0};
-const OpDef kMean{"Mean", "mean", 1, infer_reduce, kernels::reduce_mean, grad_mean, 0};
-const OpDef kMax{"Max", "max", 1, infer_minmax, kernels::reduce_max, grad_minmax, 0};
-const OpDef kMin{"Min", "min", 1, infer_minmax, kernels::reduce_min, grad_minmax, 0};
-const OpDef kProd{"Prod", "prod", 1, infer_reduce, kernels::reduce_prod, grad_prod, 0};
-const OpDef kArgMax{"ArgMax", "argmax", 1, infer_arg, kernels::arg_max, nullptr, 0};
-const OpDef kArgMin{"ArgMin", "argmin", 1, infer_arg, kernels::arg_min, nullptr, 0};
-const OpDef kSize{"Size", "size", 1, infer_size, kernels::size, nullptr, 0};
-const OpDef kSumTo{"SumTo", "sum_to", 2, infer_sum_to, kernels::sum_to, grad_sum_to, kView};
+const OpDef kSum{.name = "Sum", .public_name = "sum", .num_inputs = 1, .infer = infer_reduce, .kernel = kernels::reduce_sum, .grad = grad_sum, .traits = 0};
+const OpDef kMean{.name = "Mean", .public_name = "mean", .num_inputs = 1, .infer = infer_reduce, .kernel = kernels::reduce_mean, .grad = grad_mean, .traits = 0};
+const OpDef kMax{.name = "Max", .public_name = "max", .num_inputs = 1, .infer = infer_minmax, .kernel = kernels::reduce_max, .grad = grad_minmax, .traits = 0};
+const OpDef kMin{.name = "Min", .public_name = "min", .num_inputs = 1, .infer = infer_minmax, .kernel = kernels::reduce_min, .grad = grad_minmax, .traits = 0};
+const OpDef kProd{.name = "Prod", .public_name = "prod", .num_inputs = 1, .infer = infer_reduce, .kernel = kernels::reduce_prod, .grad = grad_prod, .traits = 0};
+const OpDef kArgMax{.name = "ArgMax", .public_name = "argmax", .num_inputs = 1, .infer = infer_arg, .kernel = kernels::arg_max, .grad = nullptr, .traits = 0};
+const OpDef kArgMin{.name = "ArgMin", .public_name = "argmin", .num_inputs = 1, .infer = infer_arg, .kernel = kernels::arg_min, .grad = nullptr, .traits = 0};
+const OpDef kSize{.name = "Size", .public_name = "size", .num_inputs = 1, .infer = infer_size, .kernel = kernels::size, .grad = nullptr, .traits = 0};
+const OpDef kSumTo{.name = "SumTo", .public_name = "sum_to", .num_inputs = 2, .infer = infer_sum_to, .kernel = kernels::sum_to, .grad = grad_sum_to, .traits = kView};
 
 Tensor reduction(const OpDef& op, const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdims) {
   if (!x.defined()) return call(op, {x});

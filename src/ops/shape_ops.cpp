@@ -299,22 +299,21 @@ std::vector<Tensor> grad_broadcast(const GradContext& c) {
   return r;
 }
 
-const OpDef kReshape{"Reshape", "reshape", 1, infer_reshape, kernels::reshape, grad_reshape, kView};
-const OpDef kExpandDims{"ExpandDims", "expand_dims", 1, infer_expand_dims, kernels::reshape, grad_reshape, kView};
-const OpDef kSqueeze{"Squeeze", "squeeze", 1, infer_squeeze, kernels::reshape, grad_reshape, kView};
-const OpDef kReshapeLike{"ReshapeLike", "reshape_like", 2, infer_reshape_like, kernels::reshape, grad_reshape_like, kView};
-const OpDef kTranspose{"Transpose", "transpose", 1, infer_transpose, kernels::transpose, grad_transpose, 0};
-const OpDef kConcat{"Concat", "concat", -1, infer_concat, kernels::concat, grad_concat, 0};
-const OpDef kSplit{"Split", "split", 1, infer_split, kernels::split, grad_split, 0};
-const OpDef kSlice{"Slice", "slice", 1, infer_slice, kernels::slice, grad_slice, 0};
-const OpDef kPadLike{"PadLike", "pad_like", 2, infer_pad_like, kernels::pad_like, grad_pad_like, 0};
-const OpDef kGather{"Gather", "gather", 2, infer_gather, kernels::gather, grad_gather, 0};
-const OpDef kScatterAddLike{"ScatterAddLike", "scatter_add_like", 3, infer_scatter_add_like, kernels::scatter_add_like,
-                            grad_scatter_add_like, 0};
-const OpDef kOneHot{"OneHot", "one_hot", 1, infer_one_hot, kernels::one_hot, nullptr, 0};
-const OpDef kBroadcastTo{"BroadcastTo", "broadcast_to", 1, infer_broadcast_to, kernels::broadcast, grad_broadcast, kNotFoldable};
-const OpDef kBroadcastLike{"BroadcastLike", "broadcast_like", 2, infer_broadcast_like, kernels::broadcast, grad_broadcast,
-                           kNotFoldable};
+const OpDef kReshape{.name = "Reshape", .public_name = "reshape", .num_inputs = 1, .infer = infer_reshape, .kernel = kernels::reshape, .grad = grad_reshape, .traits = kView};
+const OpDef kExpandDims{.name = "ExpandDims", .public_name = "expand_dims", .num_inputs = 1, .infer = infer_expand_dims, .kernel = kernels::reshape, .grad = grad_reshape, .traits = kView};
+const OpDef kSqueeze{.name = "Squeeze", .public_name = "squeeze", .num_inputs = 1, .infer = infer_squeeze, .kernel = kernels::reshape, .grad = grad_reshape, .traits = kView};
+const OpDef kReshapeLike{.name = "ReshapeLike", .public_name = "reshape_like", .num_inputs = 2, .infer = infer_reshape_like, .kernel = kernels::reshape, .grad = grad_reshape_like, .traits = kView};
+const OpDef kTranspose{.name = "Transpose", .public_name = "transpose", .num_inputs = 1, .infer = infer_transpose, .kernel = kernels::transpose, .grad = grad_transpose, .traits = 0};
+const OpDef kConcat{.name = "Concat", .public_name = "concat", .num_inputs = -1, .infer = infer_concat, .kernel = kernels::concat, .grad = grad_concat, .traits = 0};
+const OpDef kSplit{.name = "Split", .public_name = "split", .num_inputs = 1, .infer = infer_split, .kernel = kernels::split, .grad = grad_split, .traits = 0};
+const OpDef kSlice{.name = "Slice", .public_name = "slice", .num_inputs = 1, .infer = infer_slice, .kernel = kernels::slice, .grad = grad_slice, .traits = 0};
+const OpDef kPadLike{.name = "PadLike", .public_name = "pad_like", .num_inputs = 2, .infer = infer_pad_like, .kernel = kernels::pad_like, .grad = grad_pad_like, .traits = 0};
+const OpDef kGather{.name = "Gather", .public_name = "gather", .num_inputs = 2, .infer = infer_gather, .kernel = kernels::gather, .grad = grad_gather, .traits = 0};
+const OpDef kScatterAddLike{.name = "ScatterAddLike", .public_name = "scatter_add_like", .num_inputs = 3, .infer = infer_scatter_add_like, .kernel = kernels::scatter_add_like,
+    .grad = grad_scatter_add_like, .traits = 0};
+const OpDef kOneHot{.name = "OneHot", .public_name = "one_hot", .num_inputs = 1, .infer = infer_one_hot, .kernel = kernels::one_hot, .grad = nullptr, .traits = 0};
+const OpDef kBroadcastTo{.name = "BroadcastTo", .public_name = "broadcast_to", .num_inputs = 1, .infer = infer_broadcast_to, .kernel = kernels::broadcast, .grad = grad_broadcast, .traits = kNotFoldable};
+const OpDef kBroadcastLike{.name = "BroadcastLike", .public_name = "broadcast_like", .num_inputs = 2, .infer = infer_broadcast_like, .kernel = kernels::broadcast, .grad = grad_broadcast, .traits = kNotFoldable};
 
 }  // namespace
 

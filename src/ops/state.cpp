@@ -10,6 +10,7 @@
 #include "core/convert.h"
 #include "core/tensor_impl.h"
 #include "duet/ops.h"
+#include "kernels/elementwise_kernels.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
 #include "ops/infer_util.h"
@@ -81,8 +82,8 @@ void assign_kernel(KernelContext& k) {
   v.value = std::move(out);
   k.outputs[0] = make_view(v.value, v.shape);
 }
-void assign_add_kernel(KernelContext& k) { update(k, kernels::add); }
-void assign_sub_kernel(KernelContext& k) { update(k, kernels::sub); }
+void assign_add_kernel(KernelContext& k) { update(k, kernels::binary<kernels::fn::Add>); }
+void assign_sub_kernel(KernelContext& k) { update(k, kernels::binary<kernels::fn::Sub>); }
 
 void infer_apply_adam(InferContext& c) {
   const VarRef& w = c.attrs.var("var");
@@ -164,11 +165,15 @@ void apply_adam_kernel(KernelContext& k) {
 std::vector<Tensor> grad_read(const GradContext&) { return {}; }
 
 constexpr std::uint32_t kState = kStateful | kView;
-const OpDef kReadVariable{"ReadVariable", "Variable::value", 0, infer_read, read_kernel, grad_read, kState};
-const OpDef kAssignVariable{"AssignVariable", "Variable::assign", 1, infer_assign, assign_kernel, nullptr, kState};
-const OpDef kAssignAddVariable{"AssignAddVariable", "Variable::assign_add", 1, infer_assign_update, assign_add_kernel, nullptr, kState};
-const OpDef kAssignSubVariable{"AssignSubVariable", "Variable::assign_sub", 1, infer_assign_update, assign_sub_kernel, nullptr, kState};
-const OpDef kApplyAdam{"ApplyAdam", "apply_adam", 6, infer_apply_adam, apply_adam_kernel, nullptr, kState};
+const OpDef kReadVariable{.name = "ReadVariable", .public_name = "Variable::value", .num_inputs = 0, .infer = infer_read, .kernel = read_kernel,
+    .grad = grad_read, .traits = kState};
+const OpDef kAssignVariable{.name = "AssignVariable", .public_name = "Variable::assign", .num_inputs = 1, .infer = infer_assign, .kernel = assign_kernel,
+    .grad = nullptr, .traits = kState};
+const OpDef kAssignAddVariable{.name = "AssignAddVariable", .public_name = "Variable::assign_add", .num_inputs = 1, .infer = infer_assign_update, .kernel = assign_add_kernel,
+    .grad = nullptr, .traits = kState};
+const OpDef kAssignSubVariable{.name = "AssignSubVariable", .public_name = "Variable::assign_sub", .num_inputs = 1, .infer = infer_assign_update, .kernel = assign_sub_kernel,
+    .grad = nullptr, .traits = kState};
+const OpDef kApplyAdam{.name = "ApplyAdam", .public_name = "apply_adam", .num_inputs = 6, .infer = infer_apply_adam, .kernel = apply_adam_kernel, .grad = nullptr, .traits = kState};
 
 std::mutex g_vars_mu;
 std::vector<std::weak_ptr<VariableImpl>> g_vars;

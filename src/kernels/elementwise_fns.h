@@ -1,10 +1,14 @@
 #pragma once
-// The scalar rule of each elementwise op that has both a general kernel (elementwise.cpp, any dtype) and a
-// float32 block kernel (block_f32.cpp): defined once here, so the two paths cannot disagree.
+// One functor per elementwise op: its scalar rule (operator()), and for transcendental functions the vectorized
+// math routine that computes it (vm). kernels/elementwise_kernels.h turns a functor into the op's general kernel
+// (any dtype, broadcasting, threads), its fused float32 block kernel and, through the kernel, its constant
+// folding, so these paths cannot disagree. A new elementwise op starts here (CONTRIBUTING.md).
 // Integer arithmetic wraps on overflow (two's complement, as TensorFlow and PyTorch do): it is computed
 // unsigned, where wrapping is defined, instead of being undefined behaviour.
 #include <cmath>
 #include <type_traits>
+
+#include "kernels/vmath.h"
 
 namespace duet::kernels::fn {
 
@@ -78,6 +82,57 @@ struct Sqrt {
 };
 struct Rsqrt {
   auto operator()(auto a) const { return decltype(a)(1) / std::sqrt(a); }
+};
+// sign(NaN) is NaN; sign(-0.0) is 0.
+struct Sign {
+  auto operator()(auto a) const { return a != a ? a : decltype(a)((a > 0) - (a < 0)); }
+};
+
+// Transcendental functions: the scalar rule for other dtypes, and vm for float32/float64 arrays (libmvec or
+// duet's own AVX2 code, chosen by the CPU at run time).
+struct Exp {
+  static constexpr vmath::Fn vm = vmath::Fn::Exp;
+  auto operator()(auto a) const { return std::exp(a); }
+};
+struct Expm1 {
+  static constexpr vmath::Fn vm = vmath::Fn::Expm1;
+  auto operator()(auto a) const { return std::expm1(a); }
+};
+struct Log {
+  static constexpr vmath::Fn vm = vmath::Fn::Log;
+  auto operator()(auto a) const { return std::log(a); }
+};
+struct Log1p {
+  static constexpr vmath::Fn vm = vmath::Fn::Log1p;
+  auto operator()(auto a) const { return std::log1p(a); }
+};
+struct Sin {
+  static constexpr vmath::Fn vm = vmath::Fn::Sin;
+  auto operator()(auto a) const { return std::sin(a); }
+};
+struct Cos {
+  static constexpr vmath::Fn vm = vmath::Fn::Cos;
+  auto operator()(auto a) const { return std::cos(a); }
+};
+struct Tan {
+  static constexpr vmath::Fn vm = vmath::Fn::Tan;
+  auto operator()(auto a) const { return std::tan(a); }
+};
+struct Tanh {
+  static constexpr vmath::Fn vm = vmath::Fn::Tanh;
+  auto operator()(auto a) const { return std::tanh(a); }
+};
+struct Erf {
+  static constexpr vmath::Fn vm = vmath::Fn::Erf;
+  auto operator()(auto a) const { return std::erf(a); }
+};
+struct Sigmoid {
+  static constexpr vmath::Fn vm = vmath::Fn::Sigmoid;
+  template <class T>
+  T operator()(T a) const {
+    T e = std::exp(-std::fabs(a));
+    return a >= 0 ? T(1) / (T(1) + e) : e / (T(1) + e);
+  }
 };
 
 }  // namespace duet::kernels::fn
