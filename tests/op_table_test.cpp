@@ -108,6 +108,7 @@ std::vector<Row> elementwise_and_shape_rows() {
   r.push_back({"sign", {F({2, 3})}, [](const V& x) { return sign(x[0]); }, [](const A& a) { return un(a[0], sign_ref); }});
   r.push_back({"exp", {F({2, 3})}, [](const V& x) { return exp(x[0]); }, [](const A& a) { return un(a[0], std::exp); }});
   r.push_back({"expm1", {F({2, 3}, -1, 1)}, [](const V& x) { return expm1(x[0]); }, [](const A& a) { return un(a[0], std::expm1); }});
+  r.push_back({"atan", {F({2, 3}, -4, 4)}, [](const V& x) { return atan(x[0]); }, [](const A& a) { return un(a[0], std::atan); }});
   r.push_back({"log", {F({2, 3}, 0.1, 3)}, [](const V& x) { return log(x[0]); }, [](const A& a) { return un(a[0], std::log); }});
   r.push_back({"log1p", {F({2, 3}, -0.5, 3)}, [](const V& x) { return log1p(x[0]); }, [](const A& a) { return un(a[0], std::log1p); }});
   r.push_back({"sqrt", {F({2, 3}, 0.1, 3)}, [](const V& x) { return sqrt(x[0]); }, [](const A& a) { return un(a[0], std::sqrt); }});

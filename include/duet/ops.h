@@ -49,6 +49,8 @@ namespace duet {
 [[nodiscard]] Tensor cos(const Tensor& x);
 [[nodiscard]] Tensor tan(const Tensor& x);
 [[nodiscard]] Tensor tanh(const Tensor& x);
+// The arc tangent, in (-pi/2, pi/2).
+[[nodiscard]] Tensor atan(const Tensor& x);
 [[nodiscard]] Tensor erf(const Tensor& x);
 [[nodiscard]] Tensor sigmoid(const Tensor& x);
 [[nodiscard]] Tensor relu(const Tensor& x);

@@ -83,6 +83,9 @@ struct Sqrt {
 struct Rsqrt {
   auto operator()(auto a) const { return decltype(a)(1) / std::sqrt(a); }
 };
+struct Atan {
+  auto operator()(auto a) const { return std::atan(a); }
+};
 // sign(NaN) is NaN; sign(-0.0) is 0.
 struct Sign {
   auto operator()(auto a) const { return a != a ? a : decltype(a)((a > 0) - (a < 0)); }

@@ -119,6 +119,8 @@ std::vector<Tensor> grad_sign(const GradContext& c) { return {c.grads[0] * 0}; }
 std::vector<Tensor> grad_exp(const GradContext& c) { return {c.grads[0] * c.outputs[0]}; }
 // d/dx expm1(x) = exp(x) = expm1(x) + 1
 std::vector<Tensor> grad_expm1(const GradContext& c) { return {c.grads[0] * (c.outputs[0] + 1)}; }
+// d/dx atan(x) = 1 / (1 + x^2)
+std::vector<Tensor> grad_atan(const GradContext& c) { return {c.grads[0] / (c.inputs[0] * c.inputs[0] + 1)}; }
 // d/dx log(x) = 1/x
 std::vector<Tensor> grad_log(const GradContext& c) { return {c.grads[0] / c.inputs[0]}; }
 // d/dx log1p(x) = 1/(1+x)
@@ -192,6 +194,9 @@ const OpDef kRelu{.name = "Relu", .public_name = "relu", .num_inputs = 1, .infer
 const OpDef kReluGrad{.name = "ReluGrad", .public_name = "relu_grad", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::ReluGrad>, .grad = grad_relu_grad, .traits = kEw, .block_f32 = kernels::binary_block<fn::ReluGrad>};
 const OpDef kExp{.name = "Exp", .public_name = "exp", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Exp>, .grad = grad_exp, .traits = kEw, .block_f32 = kernels::unary_block<fn::Exp>};
 const OpDef kExpm1{.name = "Expm1", .public_name = "expm1", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Expm1>, .grad = grad_expm1, .traits = kEw, .block_f32 = kernels::unary_block<fn::Expm1>};
+const OpDef kAtan{.name = "Atan", .public_name = "atan", .num_inputs = 1, .infer = infer_float_unary,
+                  .kernel = kernels::unary<fn::Atan>, .grad = grad_atan, .traits = kEw,
+                  .block_f32 = kernels::unary_block<fn::Atan>};
 const OpDef kLog{.name = "Log", .public_name = "log", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Log>, .grad = grad_log, .traits = kEw, .block_f32 = kernels::unary_block<fn::Log>};
 const OpDef kLog1p{.name = "Log1p", .public_name = "log1p", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Log1p>, .grad = grad_log1p, .traits = kEw, .block_f32 = kernels::unary_block<fn::Log1p>};
 const OpDef kSqrt{.name = "Sqrt", .public_name = "sqrt", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Sqrt>, .grad = grad_sqrt, .traits = kEw, .block_f32 = kernels::unary_block<fn::Sqrt>};
@@ -232,7 +237,7 @@ Tensor compare(const OpDef& op, const Tensor& a, const Tensor& b) {
 static void register_elementwise_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kAdd, &kSub, &kMul, &kDiv, &kPow, &kMaximum, &kMinimum, &kEqual, &kNotEqual, &kLess,
                          &kLessEqual, &kGreater, &kGreaterEqual, &kLogicalAnd, &kLogicalOr, &kLogicalNot, &kSelect,
-                         &kNeg, &kAbs, &kSign, &kRelu, &kReluGrad, &kExp, &kExpm1, &kLog, &kLog1p, &kSqrt, &kRsqrt, &kSin, &kCos, &kTan,
+                         &kNeg, &kAbs, &kSign, &kRelu, &kReluGrad, &kExp, &kExpm1, &kAtan, &kLog, &kLog1p, &kSqrt, &kRsqrt, &kSin, &kCos, &kTan,
                          &kTanh, &kErf, &kSigmoid, &kCast, &kIdentity, &kStopGradient})
     r.push_back(d);
 }
@@ -296,6 +301,7 @@ const OpDef& relu_op() { return kRelu; }
 Tensor relu_grad(const Tensor& y, const Tensor& dy) { return binary(kReluGrad, y, dy); }
 Tensor exp(const Tensor& x) { return call(kExp, {x}); }
 Tensor expm1(const Tensor& x) { return call(kExpm1, {x}); }
+Tensor atan(const Tensor& x) { return call(kAtan, {x}); }
 Tensor log(const Tensor& x) { return call(kLog, {x}); }
 Tensor log1p(const Tensor& x) { return call(kLog1p, {x}); }
 Tensor sqrt(const Tensor& x) { return call(kSqrt, {x}); }
