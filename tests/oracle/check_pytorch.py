@@ -163,6 +163,7 @@ CASES = {
     "cos": (torch.cos, None),
     "tan": (torch.tan, None),
     "tanh": (torch.tanh, None),
+    "atan": (torch.atan, None),
     "erf": (torch.erf, None),
     "sigmoid": (torch.sigmoid, None),
     "relu": (torch.relu, "relu(-0.0) is +0.0 (PyTorch keeps -0.0); equal as numbers"),

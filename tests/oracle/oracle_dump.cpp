@@ -102,6 +102,7 @@ std::vector<Case> cases() {
   unary("cos", [](const Tensor& x) { return cos(x); }, F({3, 4}));
   unary("tan", [](const Tensor& x) { return tan(x); }, F({3, 4}), false);
   unary("tanh", [](const Tensor& x) { return tanh(x); }, F({3, 4}));
+  unary("atan", [](const Tensor& x) { return atan(x); }, F({3, 4}));
   unary("erf", [](const Tensor& x) { return erf(x); }, F({3, 4}));
   unary("sigmoid", [](const Tensor& x) { return sigmoid(x); }, F({3, 4}));
   unary("relu", [](const Tensor& x) { return relu(x); }, F({3, 4}));
