@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # Ninja when present (decided when cmake runs: on a fresh machine `deps` installs it first).
 GEN = $$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps configure build demo test test-asan test-tsan test-oracle test-fuzz fuzz bench clean
+.PHONY: all deps configure build demo test test-asan test-tsan test-oracle test-fuzz fuzz lint format bench clean
 
 all: build
 
@@ -46,6 +46,16 @@ fuzz:
 	  -DDUET_BUILD_TESTS=OFF -DDUET_BUILD_BENCH=OFF -DDUET_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS)
 	cmake --build $(BUILD)-fuzz -j $(JOBS)
 	bash fuzz/run.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
+
+# The tree follows .clang-format, and the library passes the .clang-tidy checks (needs a configured build for
+# compile_commands.json).
+SOURCES = $$(git ls-files 'src/*.cpp' 'src/*.h' 'include/*.h' 'tests/*.cpp' 'tests/*.h' 'tools/*.cpp' 'bench/*.cpp' \
+            'examples/*.cpp' 'fuzz/*.cpp')
+lint: configure
+	clang-format --dry-run --Werror $(SOURCES)
+	git ls-files 'src/*.cpp' | xargs -P $(JOBS) -n 4 clang-tidy -p $(BUILD) --quiet
+format:
+	clang-format -i $(SOURCES)
 
 # Every public op against PyTorch 1.13 (Debian's python3-torch) in float64, forward and gradient.
 test-oracle: build

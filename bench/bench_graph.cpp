@@ -82,13 +82,15 @@ Tensor matmul100(const Tensor& x, const Tensor& w) {
 }
 
 void BM_MatMul100Eager(benchmark::State& st) {
-  Tensor x = random::uniform(Shape{10, 10}, 0, 0.2, DType::Float32, 5), w = random::uniform(Shape{10, 10}, 0, 0.2, DType::Float32, 6);
+  Tensor x = random::uniform(Shape{10, 10}, 0, 0.2, DType::Float32, 5),
+         w = random::uniform(Shape{10, 10}, 0, 0.2, DType::Float32, 6);
   for (auto _ : st) benchmark::DoNotOptimize(matmul100(x, w).impl());
 }
 BENCHMARK(BM_MatMul100Eager)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 void BM_MatMul100Traced(benchmark::State& st) {
-  Tensor x = random::uniform(Shape{10, 10}, 0, 0.2, DType::Float32, 5), w = random::uniform(Shape{10, 10}, 0, 0.2, DType::Float32, 6);
+  Tensor x = random::uniform(Shape{10, 10}, 0, 0.2, DType::Float32, 5),
+         w = random::uniform(Shape{10, 10}, 0, 0.2, DType::Float32, 6);
   auto f = function(matmul100, {.name = "matmul100"});
   f(x, w);
   for (auto _ : st) benchmark::DoNotOptimize(f(x, w).impl());
@@ -99,11 +101,13 @@ BENCHMARK(BM_MatMul100Traced)->UseRealTime()->Unit(benchmark::kMicrosecond);
 void BM_Trace1000Nodes(benchmark::State& st) {
   Tensor x = ones({4, 4});
   for (auto _ : st) {
-    auto f = function([](const Tensor& v) {
-      Tensor y = v;
-      for (int i = 0; i < 250; ++i) y = tanh(y * 0.5f + 0.25f);  // 4 nodes per step (mul, add, tanh, const)
-      return y;
-    }, {.name = "big"});
+    auto f = function(
+        [](const Tensor& v) {
+          Tensor y = v;
+          for (int i = 0; i < 250; ++i) y = tanh(y * 0.5f + 0.25f);  // 4 nodes per step (mul, add, tanh, const)
+          return y;
+        },
+        {.name = "big"});
     benchmark::DoNotOptimize(f(x).impl());
   }
 }

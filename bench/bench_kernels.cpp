@@ -1,16 +1,16 @@
 // Kernel benchmarks: sgemm through duet's matmul beside a direct oneDNN call in the same binary, and
 // conv2d forward+backward at the TensorFlow-tutorial Fashion-MNIST shapes.
 #include <benchmark/benchmark.h>
-#include "duet/gradient_ops.h"
 #include <duet/duet.h>
+#include "duet/gradient_ops.h"
 
 #include <dnnl.hpp>
 
 using namespace duet;
 
 static void set_flops(benchmark::State& st, double flops_per_iter) {
-  st.counters["GFLOPS"] = benchmark::Counter(flops_per_iter * static_cast<double>(st.iterations()) / 1e9,
-                                             benchmark::Counter::kIsRate);
+  st.counters["GFLOPS"] =
+      benchmark::Counter(flops_per_iter * static_cast<double>(st.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
 static void BM_MatMul(benchmark::State& st) {
@@ -29,7 +29,8 @@ BENCHMARK(BM_MatMul)->Arg(64)->Arg(256)->Arg(1024)->Arg(2048)->UseRealTime();
 // gradient (transposed A), as its training step runs them.
 static void BM_DenseMatMul(benchmark::State& st) {
   const int which = static_cast<int>(st.range(0));
-  Tensor x = random::normal(Shape{128, 3136}), w = random::normal(Shape{3136, 1024}), g = random::normal(Shape{128, 1024});
+  Tensor x = random::normal(Shape{128, 3136}), w = random::normal(Shape{3136, 1024}),
+         g = random::normal(Shape{128, 1024});
   for (auto _ : st) {
     Tensor y = which == 0 ? matmul(x, w) : which == 1 ? matmul(g, w, false, true) : matmul(x, g, true, false);
     benchmark::DoNotOptimize(y.impl());
@@ -48,7 +49,8 @@ static void BM_OneDNNDirect(benchmark::State& st) {
   Tensor a = random::normal(Shape{n, n}, 0, 1, DType::Float32, 1);
   Tensor b = random::normal(Shape{n, n}, 0, 1, DType::Float32, 2);
   Tensor c = zeros({n, n});
-  dnnl::memory am(md, eng, a.mutable_data<float>()), bm(md, eng, b.mutable_data<float>()), cm(md, eng, c.mutable_data<float>());
+  dnnl::memory am(md, eng, a.mutable_data<float>()), bm(md, eng, b.mutable_data<float>()),
+      cm(md, eng, c.mutable_data<float>());
   dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(md, md, md), eng));
   for (auto _ : st) {
     prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});

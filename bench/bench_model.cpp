@@ -9,13 +9,15 @@ namespace {
 
 void train_steps(benchmark::State& st, bool eager) {
   Sequential model(Input({784}), {layers::Dense(256, "relu"), layers::Dense(128, "relu"), layers::Dense(10)});
-  model.compile({.optimizer = optimizers::Adam(1e-3), .loss = losses::SparseCategoricalCrossentropy(true), .run_eagerly = eager});
+  model.compile(
+      {.optimizer = optimizers::Adam(1e-3), .loss = losses::SparseCategoricalCrossentropy(true), .run_eagerly = eager});
   const std::int64_t batch = 128, batches = 16;
   Tensor x = random::uniform(Shape{batch * batches, 784}, 0, 1, DType::Float32, 1);
   Tensor y = cast(random::uniform(Shape{batch * batches}, 0, 10, DType::Float32, 2), DType::Int32);
   model.fit(x, y, {.epochs = 1, .batch_size = batch, .shuffle = false, .verbose = 0});  // trace + warm up
   for (auto _ : st) model.fit(x, y, {.epochs = 1, .batch_size = batch, .shuffle = false, .verbose = 0});
-  st.counters["images/s"] = benchmark::Counter(static_cast<double>(st.iterations() * batch * batches), benchmark::Counter::kIsRate);
+  st.counters["images/s"] =
+      benchmark::Counter(static_cast<double>(st.iterations() * batch * batches), benchmark::Counter::kIsRate);
 }
 
 void BM_MlpTrainStepCompiled(benchmark::State& st) { train_steps(st, false); }

@@ -13,7 +13,10 @@ int main() {
 
   std::cout << "\n== Example 2: conditional logic\n";
   // The article passes a two-element predicate to cond; a predicate must have one element, and duet says so:
-  auto cond_layer = layers::Lambda([](const Tensor& x) { return cond(x > 2.f, [&] { return log(x); }, [&] { return exp(x); }); });
+  auto cond_layer = layers::Lambda([](const Tensor& x) {
+    return cond(
+        x > 2.f, [&] { return log(x); }, [&] { return exp(x); });
+  });
   Tensor v = constant({1.f, 3.f});
   try {
     cond_layer(v);
@@ -23,17 +26,22 @@ int main() {
   // Element-wise choice is where(); cond is for one decision (here: on the largest element).
   auto where_layer = layers::Lambda([](const Tensor& x) { return where(x > 2.f, log(x), exp(x)); });
   std::cout << "where: " << where_layer(v) << "\n";
-  auto scalar_cond = layers::Lambda([](const Tensor& x) { return cond(max(x) > 2.f, [&] { return log(x); }, [&] { return exp(x); }); });
+  auto scalar_cond = layers::Lambda([](const Tensor& x) {
+    return cond(
+        max(x) > 2.f, [&] { return log(x); }, [&] { return exp(x); });
+  });
   auto compiled = function([&](const Tensor& x) { return scalar_cond(x); });
   std::cout << "cond, eager:    " << scalar_cond(v) << "\n";
   std::cout << "cond, compiled: " << compiled(v) << "\n";
 
   std::cout << "\n== Example 3: a Lambda that reads values (the NumPy example)\n";
-  auto custom_eager_op = layers::Lambda([](const Tensor& x) {
-    auto values = x.to_vector<float>();  // like .numpy(): needs a concrete tensor
-    for (auto& e : values) e = e > 1 ? e * 2 : e / 2;
-    return constant(values, x.shape());
-  }, {.name = "custom_eager_op"});
+  auto custom_eager_op = layers::Lambda(
+      [](const Tensor& x) {
+        auto values = x.to_vector<float>();  // like .numpy(): needs a concrete tensor
+        for (auto& e : values) e = e > 1 ? e * 2 : e / 2;
+        return constant(values, x.shape());
+      },
+      {.name = "custom_eager_op"});
   std::cout << "eager: " << custom_eager_op(v) << "\n";
   // Compiled, the value read is detected while tracing; that layer runs as a host step (one warning).
   auto model_fn = function([&](const Tensor& x) { return custom_eager_op(x) * 10.f; });

@@ -7,7 +7,8 @@ using namespace duet;
 
 class ElementWiseLambda : public Layer {
  public:
-  explicit ElementWiseLambda(std::function<Tensor(const Tensor&)> f) : Layer("ElementWiseLambda"), func_(std::move(f)) {}
+  explicit ElementWiseLambda(std::function<Tensor(const Tensor&)> f)
+      : Layer("ElementWiseLambda"), func_(std::move(f)) {}
   Tensor call(const Tensor& inputs, bool) override { return func_(inputs); }
 
  private:
@@ -16,7 +17,8 @@ class ElementWiseLambda : public Layer {
 
 class WeightedLambda : public Layer {
  public:
-  explicit WeightedLambda(std::function<Tensor(const Tensor&, const Tensor&)> f) : Layer("WeightedLambda"), func_(std::move(f)) {
+  explicit WeightedLambda(std::function<Tensor(const Tensor&, const Tensor&)> f)
+      : Layer("WeightedLambda"), func_(std::move(f)) {
     weight_ = add_weight("weight", Shape{1}, {.initializer = "ones", .trainable = true});
   }
   Tensor call(const Tensor& inputs, bool) override { return func_(inputs, weight_); }
@@ -28,7 +30,8 @@ class WeightedLambda : public Layer {
 
 class ComplexLambda : public Layer {
  public:
-  explicit ComplexLambda(std::function<Tensor(const Tensor&, const Tensor&)> f) : Layer("ComplexLambda"), func_(std::move(f)) {}
+  explicit ComplexLambda(std::function<Tensor(const Tensor&, const Tensor&)> f)
+      : Layer("ComplexLambda"), func_(std::move(f)) {}
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, bool) override { return {func_(inputs[0], inputs[1])}; }
 
  private:
@@ -37,7 +40,8 @@ class ComplexLambda : public Layer {
 
 int main() {
   std::cout << "== Example 1: a custom layer wrapping a function\n";
-  Sequential model1(Input({10}), {make_layer<ElementWiseLambda>([](const Tensor& x) { return sqrt(x); }), layers::Dense(5)});
+  Sequential model1(Input({10}),
+                    {make_layer<ElementWiseLambda>([](const Tensor& x) { return sqrt(x); }), layers::Dense(5)});
   model1.compile({.optimizer = "adam", .loss = "mse"});
   model1.summary();
 
@@ -47,11 +51,15 @@ int main() {
   model2.compile({.optimizer = "adam", .loss = "mse"});
   model2.summary();
   Tensor x = random::normal(Shape{256, 10}, 0, 1, DType::Float32, 1);
-  auto h = model2.fit(x, random::normal(Shape{256, 5}, 0, 1, DType::Float32, 2), {.epochs = 3, .batch_size = 32, .verbose = 0});
-  std::cout << "loss after 3 epochs: " << h.history["loss"].back() << " (trainable weights: " << model2.trainable_weights().size() << ")\n";
+  auto h = model2.fit(x, random::normal(Shape{256, 5}, 0, 1, DType::Float32, 2),
+                      {.epochs = 3, .batch_size = 32, .verbose = 0});
+  std::cout << "loss after 3 epochs: " << h.history["loss"].back()
+            << " (trainable weights: " << model2.trainable_weights().size() << ")\n";
 
   std::cout << "\n== Example 3: several inputs\n";
-  auto complex_layer = make_layer<ComplexLambda>([](const Tensor& a, const Tensor& b) { return concat({sin(a), cos(b)}, -1); });
+  auto complex_layer = make_layer<ComplexLambda>([](const Tensor& a, const Tensor& b) {
+    return concat({sin(a), cos(b)}, -1);
+  });
   Tensor input1 = Input({10}), input2 = Input({5});
   Tensor output = complex_layer({input1, input2})[0];
   Model model3({input1, input2}, {output});

@@ -30,7 +30,9 @@ class MySquareLayer : public Layer {
 // Example 3, corrected: a stateful layer needs no dynamic flag.
 class MyStatefulLayer : public Layer {
  public:
-  MyStatefulLayer() : Layer("MyStatefulLayer") { state_ = add_weight("state", Shape{1}, {.initializer = "zeros", .trainable = false}); }
+  MyStatefulLayer() : Layer("MyStatefulLayer") {
+    state_ = add_weight("state", Shape{1}, {.initializer = "zeros", .trainable = false});
+  }
   Tensor call(const Tensor& inputs, bool) override { return state_.assign_add(inputs); }
 
  private:

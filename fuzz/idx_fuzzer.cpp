@@ -1,8 +1,8 @@
 // libFuzzer target: data::read_idx on arbitrary bytes (plain or gzip). Every input must end in a tensor or
 // a duet::Error; anything else (a crash, a sanitizer report, another exception, a huge allocation) is a
 // finding. Run by `make fuzz` (CI: a fixed time per target).
-#include <sys/mman.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <cstdint>
 #include <string>

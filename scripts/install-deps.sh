@@ -2,7 +2,7 @@
 # Installs duet's build and test dependencies from Debian's packages. Idempotent: it only calls apt-get
 # when a package is missing. Usage: scripts/install-deps.sh [--peer]   (--peer adds PyTorch for benchmarks)
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build ccache pkg-config git
+pkgs=(build-essential cmake ninja-build ccache pkg-config git clang-format clang-tidy
       libdnnl-dev zlib1g-dev
       libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist
       qemu-user)  # qemu-user: the portability tests run the test binary as an AVX2-only and an older CPU

@@ -16,11 +16,19 @@ void copy_block(const float* const* in, const bool* scalar, float* out, std::int
   for (std::int64_t i = 0; i < n; ++i) out[i] = in[0][scalar[0] ? 0 : i];
 }
 void infer_same(InferContext& c) { c.set_output(c.dtype(0), c.shape(0)); }
-const OpDef kBrokenNeg{.name = "BrokenNeg", .public_name = "broken_neg", .num_inputs = 1, .infer = infer_same, .kernel = kernels::unary<kernels::fn::Neg>, .grad = nullptr, .traits = kElementwise, .block_f32 = copy_block};
+const OpDef kBrokenNeg{.name = "BrokenNeg",
+                       .public_name = "broken_neg",
+                       .num_inputs = 1,
+                       .infer = infer_same,
+                       .kernel = kernels::unary<kernels::fn::Neg>,
+                       .grad = nullptr,
+                       .traits = kElementwise,
+                       .block_f32 = copy_block};
 Tensor broken_neg(const Tensor& x) { return call(kBrokenNeg, {x}); }
 
 TEST(CheckEager, PassesWhenCompiledEqualsEager) {
-  auto f = function([](const Tensor& x) { return tanh(x) * 2.f + x * x; }, {.passes = {.fusion_min_elements = 1}, .check_eager = true});
+  auto f = function([](const Tensor& x) { return tanh(x) * 2.f + x * x; },
+                    {.passes = {.fusion_min_elements = 1}, .check_eager = true});
   Tensor x = random::normal({64, 64}, 0, 1, DType::Float32, 1);
   expect_close(to_arr(f(x)), to_arr(tanh(x) * 2.f + x * x), 1e-6, 1e-6, "checked call");
 }
@@ -41,14 +49,16 @@ TEST(CheckEager, NamesTheFusionPassAndTheNode) {
     EXPECT_NE(m.find("compiled 4, eager -2"), std::string::npos) << m;
   }
   // Without fusion the same function is right, and the check stays quiet.
-  auto ok = function([](const Tensor& x) { return broken_neg(x * 3.f) + 1.f; }, {.passes = {.fusion = false}, .check_eager = true});
+  auto ok = function([](const Tensor& x) { return broken_neg(x * 3.f) + 1.f; },
+                     {.passes = {.fusion = false}, .check_eager = true});
   EXPECT_EQ(ok(ones({2})).to_vector<float>(), (std::vector<float>{-2.f, -2.f}));
 }
 
 TEST(CheckEager, NamesTheLayerInsideACompiledModel) {
   auto inner = layers::Lambda([](const Tensor& t) { return broken_neg(t) * 2.f; }, {.name = "suspect"});
   Sequential model({layers::Dense(3, {.kernel_initializer = "ones"}), inner});
-  auto f = function([&](const Tensor& x) { return model(x); }, {.passes = {.fusion_min_elements = 1}, .check_eager = true});
+  auto f =
+      function([&](const Tensor& x) { return model(x); }, {.passes = {.fusion_min_elements = 1}, .check_eager = true});
   try {
     f(random::normal({8, 4}, 0, 1, DType::Float32, 2));
     FAIL() << "the broken fused kernel was not caught";
@@ -87,10 +97,12 @@ TEST(CheckEager, FindsAValueFrozenIntoTheTrace) {
 TEST(CheckEager, ComparesVariablesAndRandomDraws) {
   Variable v(zeros({2}), {.name = "acc"});
   float step = 1.f;
-  auto f = function([&](const Tensor& x) {
-    v.assign_add(x * step);  // the variable differs after the call, while the output does not
-    return random::uniform({3});
-  }, {.name = "stateful", .check_eager = true});
+  auto f = function(
+      [&](const Tensor& x) {
+        v.assign_add(x * step);  // the variable differs after the call, while the output does not
+        return random::uniform({3});
+      },
+      {.name = "stateful", .check_eager = true});
   random::set_seed(4);
   Tensor r1 = f(ones({2}));
   EXPECT_EQ(v.value().to_vector<float>(), (std::vector<float>{1.f, 1.f}));  // once, not twice

@@ -31,9 +31,11 @@ void in_threads(int n, F&& f) {
 std::vector<float> values(const Tensor& t) { return t.to_vector<float>(); }
 
 TEST(Concurrency, OneFunctionFromManyThreadsColdAndWarm) {
-  auto f = function([](const Tensor& x) { return tanh(x) * 2.f + sum(x * x, {-1}, true); }, {.name = "shared", .max_traces = 4});
+  auto f = function([](const Tensor& x) { return tanh(x) * 2.f + sum(x * x, {-1}, true); },
+                    {.name = "shared", .max_traces = 4});
   std::vector<Tensor> inputs;
-  for (int t = 0; t < kThreads; ++t) inputs.push_back(random::normal({2 + t % 5, 3}, 0, 1, DType::Float32, static_cast<std::uint64_t>(t)));
+  for (int t = 0; t < kThreads; ++t)
+    inputs.push_back(random::normal({2 + t % 5, 3}, 0, 1, DType::Float32, static_cast<std::uint64_t>(t)));
   std::vector<std::vector<float>> want;
   for (const Tensor& x : inputs) want.push_back(values(tanh(x) * 2.f + sum(x * x, {-1}, true)));
   for (int round = 0; round < 3; ++round) {  // round 0 cold (traces race, 5 shapes with 4 kept: evictions), then warm
@@ -41,15 +43,16 @@ TEST(Concurrency, OneFunctionFromManyThreadsColdAndWarm) {
     in_threads(kThreads, [&](int t) {
       for (int k = 0; k < 20; ++k) got[static_cast<std::size_t>(t)] = values(f(inputs[static_cast<std::size_t>(t)]));
     });
-    for (int t = 0; t < kThreads; ++t) EXPECT_EQ(got[static_cast<std::size_t>(t)], want[static_cast<std::size_t>(t)]) << "thread " << t;
+    for (int t = 0; t < kThreads; ++t)
+      EXPECT_EQ(got[static_cast<std::size_t>(t)], want[static_cast<std::size_t>(t)]) << "thread " << t;
   }
   EXPECT_GE(f.trace_count(), 5);
   EXPECT_FALSE(f.retrace_reasons().empty());
 }
 
 TEST(Concurrency, ModelPredictEvaluateAndCallFromManyThreads) {
-  Sequential model({layers::Conv2D(4, {3, 3}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(), layers::Flatten(),
-                    layers::Dropout(0.5), layers::Dense(3)});
+  Sequential model({layers::Conv2D(4, {3, 3}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
+                    layers::Flatten(), layers::Dropout(0.5), layers::Dense(3)});
   model.compile({.optimizer = "adam", .loss = losses::SparseCategoricalCrossentropy(true), .metrics = {"accuracy"}});
   Tensor x = random::normal({24, 6, 6, 1}, 0, 1, DType::Float32, 1);
   Tensor y = cast(random::uniform({24}, 0, 3, DType::Float32, 2), DType::Int32);
@@ -63,8 +66,9 @@ TEST(Concurrency, ModelPredictEvaluateAndCallFromManyThreads) {
   const auto want = values(model.predict(x, {.batch_size = 24}));
   const double want_loss = model.evaluate(x, y, {.batch_size = 24})["loss"];
   for (int t = 0; t < kThreads; ++t) {
-    testing::expect_close({{24, 3}, {preds[static_cast<std::size_t>(t)].begin(), preds[static_cast<std::size_t>(t)].end()}},
-                          {{24, 3}, {want.begin(), want.end()}}, 1e-5, 1e-6, "predict in thread " + std::to_string(t));
+    testing::expect_close(
+        {{24, 3}, {preds[static_cast<std::size_t>(t)].begin(), preds[static_cast<std::size_t>(t)].end()}},
+        {{24, 3}, {want.begin(), want.end()}}, 1e-5, 1e-6, "predict in thread " + std::to_string(t));
     EXPECT_NEAR(losses[static_cast<std::size_t>(t)], want_loss, 1e-6) << "evaluate in thread " << t;
   }
   in_threads(kThreads, [&](int t) {  // warm, and eager calls of the model itself

@@ -172,7 +172,14 @@ TEST(Broadcast, LargeInputsTakeTheThreadedPathsAndAgree) {
     float want = std::tanh(xi) * bi + std::exp(xi * 0.1f) - 1 / (1 + std::exp(-xi));
     EXPECT_NEAR(yv[i], want, 1e-5f * (1 + std::fabs(want)));
   }
-  EXPECT_NEAR(sum(x).item<double>(), [&] { double s = 0; for (float v : xv) s += v; return s; }(), 1e-1);
+  EXPECT_NEAR(
+      sum(x).item<double>(),
+      [&] {
+        double s = 0;
+        for (float v : xv) s += v;
+        return s;
+      }(),
+      1e-1);
 }
 
 TEST(Reduce, NegativeAxesAndKeepdims) {
@@ -251,13 +258,16 @@ TEST(MatMul, TinyProductsOfEveryWidthMatchFloat64) {
     for (std::int64_t k : {1, 2, 3, 7})
       for (std::int64_t m : {1, 3})
         for (std::int64_t batch : {1, 2}) {
-          Tensor a = random::uniform(Shape{batch, m, k}, -1, 1, DType::Float32, static_cast<std::uint64_t>(n * 100 + k));
-          Tensor b = random::uniform(Shape{batch, k, n}, -1, 1, DType::Float32, static_cast<std::uint64_t>(n * 100 + k + 50));
+          Tensor a =
+              random::uniform(Shape{batch, m, k}, -1, 1, DType::Float32, static_cast<std::uint64_t>(n * 100 + k));
+          Tensor b =
+              random::uniform(Shape{batch, k, n}, -1, 1, DType::Float32, static_cast<std::uint64_t>(n * 100 + k + 50));
           auto got = matmul(a, b).to_vector<float>();
           auto want = matmul(cast(a, DType::Float64), cast(b, DType::Float64)).to_vector<double>();
           ASSERT_EQ(got.size(), want.size());
           for (std::size_t i = 0; i < got.size(); ++i)
-            ASSERT_NEAR(got[i], want[i], 1e-5) << "batch " << batch << ", " << m << "x" << k << " @ " << k << "x" << n << ", element " << i;
+            ASSERT_NEAR(got[i], want[i], 1e-5)
+                << "batch " << batch << ", " << m << "x" << k << " @ " << k << "x" << n << ", element " << i;
         }
 }
 

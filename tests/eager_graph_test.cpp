@@ -38,8 +38,9 @@ TEST(EagerEqualsGraph, BatchedMatmulBroadcastsUnknownBatchDims) {
   Tensor a = random::normal({2, 1, 3, 4}, 0, 1, DType::Float32, 3);
   Tensor b = random::normal({3, 4, 5}, 0, 1, DType::Float32, 4);
   constexpr std::int64_t N = Shape::kUnknown;
-  auto f = function([](const Tensor& a, const Tensor& b) { return matmul(a, b); },
-                    {.input_signature = std::vector<TensorSpec>{{DType::Float32, {N, N, 3, 4}}, {DType::Float32, {N, 4, 5}}}});
+  auto f = function(
+      [](const Tensor& a, const Tensor& b) { return matmul(a, b); },
+      {.input_signature = std::vector<TensorSpec>{{DType::Float32, {N, N, 3, 4}}, {DType::Float32, {N, 4, 5}}}});
   Tensor eager = matmul(a, b);
   ASSERT_EQ(eager.shape(), (Shape{2, 3, 3, 5}));
   Tensor traced = f(a, b);
@@ -53,7 +54,8 @@ TEST(EagerEqualsGraph, BatchedMatmulBroadcastsUnknownBatchDims) {
     auto gs = tape.gradient(sum(matmul(a, b)), {a, b});
     return std::vector<Tensor>{gs[0], gs[1]};
   };
-  auto tg = function(g, {.input_signature = std::vector<TensorSpec>{{DType::Float32, {N, N, 3, 4}}, {DType::Float32, {N, 4, 5}}}});
+  auto tg = function(
+      g, {.input_signature = std::vector<TensorSpec>{{DType::Float32, {N, N, 3, 4}}, {DType::Float32, {N, 4, 5}}}});
   auto ge = g(a, b), gt = tg(a, b);
   expect_close(to_arr(gt[0]), to_arr(ge[0]), 1e-5, 1e-5, "d/da");
   expect_close(to_arr(gt[1]), to_arr(ge[1]), 1e-5, 1e-5, "d/db");
@@ -83,8 +85,9 @@ TEST(EagerEqualsGraph, ConvWithAnUnknownFilterDim) {
   Tensor x = random::normal({2, 7, 6, 3}, 0, 1, DType::Float32, 5);
   Tensor w = random::normal({3, 2, 3, 4}, 0, 1, DType::Float32, 6);
   for (const char* padding : {"valid", "same"}) {
-    auto f = function([&](const Tensor& x, const Tensor& w) { return conv2d(x, w, {.padding = padding}); },
-                      {.input_signature = std::vector<TensorSpec>{{DType::Float32, {N, 7, 6, 3}}, {DType::Float32, {N, 2, 3, 4}}}});
+    auto f = function(
+        [&](const Tensor& x, const Tensor& w) { return conv2d(x, w, {.padding = padding}); },
+        {.input_signature = std::vector<TensorSpec>{{DType::Float32, {N, 7, 6, 3}}, {DType::Float32, {N, 2, 3, 4}}}});
     Tensor eager = conv2d(x, w, {.padding = padding});
     Tensor traced = f(x, w);
     ASSERT_EQ(traced.shape(), eager.shape()) << padding;
@@ -128,7 +131,8 @@ TEST(EagerEqualsGraph, EveryHyperparameterIsReadAtRunTime) {
       Sequential model({layers::Dense(4, "tanh"), layers::Dropout(0.25, {.seed = 3}), layers::Dense(1)});
       auto opt = make();
       model.compile({.optimizer = opt, .loss = "mse", .run_eagerly = eager});
-      Tensor x = random::normal({16, 3}, 0, 1, DType::Float32, 12), y = random::normal({16, 1}, 0, 1, DType::Float32, 13);
+      Tensor x = random::normal({16, 3}, 0, 1, DType::Float32, 12),
+             y = random::normal({16, 1}, 0, 1, DType::Float32, 13);
       model.fit(x, y, {.epochs = 3, .batch_size = 16, .shuffle = false, .verbose = 0});
       opt->learning_rate = 0.002;
       for (auto& [hp, v] : opt->hyperparameters()) {
@@ -145,13 +149,16 @@ TEST(EagerEqualsGraph, EveryHyperparameterIsReadAtRunTime) {
       results.push_back(all);
     }
     ASSERT_EQ(results[0].size(), results[1].size());
-    for (std::size_t i = 0; i < results[0].size(); ++i) EXPECT_NEAR(results[0][i], results[1][i], 1e-5) << name << " weight " << i;
+    for (std::size_t i = 0; i < results[0].size(); ++i)
+      EXPECT_NEAR(results[0][i], results[1][i], 1e-5) << name << " weight " << i;
   }
 }
 
 TEST(EagerEqualsGraph, LearningRateSchedules) {
   using namespace optimizers::schedules;
-  auto at = [](const SchedulePtr& s, std::int64_t step) { return (*s)(scalar(static_cast<double>(step))).item<double>(); };
+  auto at = [](const SchedulePtr& s, std::int64_t step) {
+    return (*s)(scalar(static_cast<double>(step))).item<double>();
+  };
   auto exp_decay = ExponentialDecay(0.1, 10, 0.5);
   EXPECT_NEAR(at(exp_decay, 0), 0.1, 1e-12);
   EXPECT_NEAR(at(exp_decay, 5), 0.1 * std::pow(0.5, 0.5), 1e-12);
@@ -194,10 +201,11 @@ TEST(EagerEqualsGraph, ReduceLROnPlateau) {
   Tensor x = random::normal({8, 2}, 0, 1, DType::Float32, 1), y = random::normal({8, 1}, 0, 1, DType::Float32, 2);
   // min_delta = 100: the loss never "improves", so after `patience` epochs the rate is cut, then waits
   // `cooldown` epochs, and never goes below min_lr.
-  auto cb = callbacks::ReduceLROnPlateau({.monitor = "loss", .factor = 0.5, .patience = 1, .min_delta = 100, .cooldown = 2,
-                                          .min_lr = 0.002});
+  auto cb = callbacks::ReduceLROnPlateau(
+      {.monitor = "loss", .factor = 0.5, .patience = 1, .min_delta = 100, .cooldown = 2, .min_lr = 0.002});
   std::vector<double> lrs;
-  auto rec = callbacks::LambdaCallback({.on_epoch_end = [&](Model&, int, const Logs&) { lrs.push_back(opt->learning_rate); }});
+  auto rec =
+      callbacks::LambdaCallback({.on_epoch_end = [&](Model&, int, const Logs&) { lrs.push_back(opt->learning_rate); }});
   model.fit(x, y, {.epochs = 8, .batch_size = 8, .verbose = 0, .callbacks = {cb, rec}});
   ASSERT_EQ(lrs.size(), 8u);
   // Keras's cooldown: epochs 2, 4 and 6 cool down; the epoch that ends a cooldown counts again.
@@ -211,7 +219,7 @@ TEST(EagerEqualsGraph, DoubleArgumentsAreKeyedExactly) {
   EXPECT_EQ(f(x, 1e-7).item<double>(), 1e-7);
   EXPECT_EQ(f(x, 2e-7).item<double>(), 2e-7);
   EXPECT_EQ(f(x, 0.1 + 0.2).item<double>(), 0.1 + 0.2);
-  EXPECT_EQ(f(x, 0.3).item<double>(), 0.3);  // differs from 0.1 + 0.2 in the last bit
+  EXPECT_EQ(f(x, 0.3).item<double>(), 0.3);    // differs from 0.1 + 0.2 in the last bit
   EXPECT_EQ(f(x, 1e-7).item<double>(), 1e-7);  // cache hit
   EXPECT_EQ(f.trace_count(), 4);
   ASSERT_GE(f.retrace_reasons().size(), 1u);
@@ -268,7 +276,9 @@ TEST(EagerEqualsGraph, HostStepUserCodeRunsOncePerStep) {
 // The seed's stateful layer: a (1,) state plus a (None,) batch. Accepted while tracing, checked when it runs.
 class SeedStatefulLayer : public Layer {
  public:
-  SeedStatefulLayer() : Layer("SeedStatefulLayer") { state_ = add_weight("state", Shape{1}, {.initializer = "zeros", .trainable = false}); }
+  SeedStatefulLayer() : Layer("SeedStatefulLayer") {
+    state_ = add_weight("state", Shape{1}, {.initializer = "zeros", .trainable = false});
+  }
   Tensor call(const Tensor& inputs, bool) override { return state_.assign_add(inputs); }
   Variable state_;
 };

@@ -63,7 +63,12 @@ TEST(Errors, IntegerDivisionByZeroIsAnErrorNotACrash) {
 TEST(Errors, UndefinedInputs) {
   Tensor t;
   expect_error<ValueError>([&] { add(t, ones({1})); }, {"[add]", "undefined"});
-  expect_error<StateError>([&] { Variable v; v.value(); }, {"[Variable]", "empty"});
+  expect_error<StateError>(
+      [&] {
+        Variable v;
+        v.value();
+      },
+      {"[Variable]", "empty"});
 }
 
 TEST(Errors, RandomArguments) {
@@ -78,21 +83,37 @@ namespace duet {
 namespace {
 
 TEST(Errors, MatMulShapes) {
-  expect_error<ShapeError>([] { matmul(ones({2, 3}), ones({4, 5})); }, {"[matmul]", "inner dimensions differ", "(2, 3)", "(4, 5)"});
+  expect_error<ShapeError>(
+      [] {
+        matmul(ones({2, 3}), ones({4, 5}));
+      },
+      {"[matmul]", "inner dimensions differ", "(2, 3)", "(4, 5)"});
   // seed 002 example 1: a (units,) weight is a rank error, named with both shapes
   expect_error<ShapeError>([] { matmul(ones({8, 10}), ones({10})); }, {"[matmul]", "rank >= 2", "(8, 10)", "(10,)"});
-  expect_error<DTypeError>([] { matmul(constant({{true, false}}), constant({{true}, {false}})); }, {"[matmul]", "numeric", "bool"});
+  expect_error<DTypeError>(
+      [] {
+        matmul(constant({{true, false}}), constant({{true}, {false}}));
+      },
+      {"[matmul]", "numeric", "bool"});
   expect_error<ShapeError>([] { matmul(ones({2, 2, 3}), ones({3, 3, 4})); }, {"[matmul]", "cannot be broadcast"});
 }
 
 TEST(Errors, ConvAndPool) {
   Tensor img = ones({1, 8, 8, 3});
-  expect_error<ShapeError>([&] { conv2d(img, ones({3, 3, 4, 2})); }, {"[conv2d]", "3 channels", "expect 4", "(1, 8, 8, 3)", "(3, 3, 4, 2)"});
+  expect_error<ShapeError>(
+      [&] {
+        conv2d(img, ones({3, 3, 4, 2}));
+      },
+      {"[conv2d]", "3 channels", "expect 4", "(1, 8, 8, 3)", "(3, 3, 4, 2)"});
   expect_error<ShapeError>([&] { conv2d(img, ones({9, 9, 3, 2})); }, {"[conv2d]", "larger than the input", "valid"});
   expect_error<ShapeError>([&] { conv2d(ones({8, 8, 3}), ones({3, 3, 3, 2})); }, {"[conv2d]", "rank 4", "NHWC"});
   expect_error<ValueError>([&] { conv2d(img, ones({3, 3, 3, 2}), {.strides = {0, 1}}); }, {"[conv2d]", "strides"});
   expect_error<ValueError>([&] { conv2d(img, ones({3, 3, 3, 2}), {.strides = {-1, 1}}); }, {"[conv2d]", "strides"});
-  expect_error<ValueError>([&] { conv2d(img, ones({3, 3, 3, 2}), {.padding = "full"}); }, {"[conv2d]", "padding", "full"});
+  expect_error<ValueError>(
+      [&] {
+        conv2d(img, ones({3, 3, 3, 2}), {.padding = "full"});
+      },
+      {"[conv2d]", "padding", "full"});
   expect_error<ShapeError>([&] { max_pool2d(img, {.pool_size = {9, 9}}); }, {"[max_pool2d]", "larger than the input"});
   expect_error<ValueError>([&] { avg_pool2d(img, {.pool_size = {0, 2}}); }, {"[avg_pool2d]", "pool_size"});
   EXPECT_EQ(conv2d(img, ones({9, 9, 3, 2}), {.padding = "same"}).shape(), (Shape{1, 8, 8, 2}));  // same pads instead
@@ -101,21 +122,51 @@ TEST(Errors, ConvAndPool) {
 TEST(Errors, ApplyAdamChecksSlotsGradientAndHyperparameters) {
   Variable w(ones({2, 3}), {.name = "w"}), m(zeros({2, 3}), {.name = "m"}), bad(zeros({3}), {.name = "bad_slot"});
   Tensor lr = scalar(0.1f);
-  expect_error<ValueError>([&] { apply_adam(w, bad, Variable(zeros({2, 3})), ones({2, 3}), lr, 0.9, 0.999, 1e-7); }, {"[apply_adam]", "bad_slot", "(3,)", "'w'", "(2, 3)"});
+  expect_error<ValueError>(
+      [&] {
+        apply_adam(w, bad, Variable(zeros({2, 3})), ones({2, 3}), lr, 0.9, 0.999, 1e-7);
+      },
+      {"[apply_adam]", "bad_slot", "(3,)", "'w'", "(2, 3)"});
   Variable v(zeros({2, 3}), {.name = "v"});
-  expect_error<ShapeError>([&] { apply_adam(w, m, v, ones({3, 2}), lr, 0.9, 0.999, 1e-7); }, {"[apply_adam]", "gradient", "(3, 2)", "(2, 3)"});
-  expect_error<ShapeError>([&] { apply_adam(w, m, v, ones({2, 3}), ones({2}), 0.9, 0.999, 1e-7); }, {"[apply_adam]", "lr_t", "scalar"});
-  expect_error<ValueError>([&] { apply_adam(w, m, v, ones({2, 3}), lr, 1.5, 0.999, 1e-7); }, {"[apply_adam]", "beta_1=1.5"});
-  expect_error<ValueError>([&] { apply_adam(w, m, m, ones({2, 3}), lr, 0.9, 0.999, 1e-7); }, {"[apply_adam]", "three different variables"});
+  expect_error<ShapeError>(
+      [&] {
+        apply_adam(w, m, v, ones({3, 2}), lr, 0.9, 0.999, 1e-7);
+      },
+      {"[apply_adam]", "gradient", "(3, 2)", "(2, 3)"});
+  expect_error<ShapeError>(
+      [&] {
+        apply_adam(w, m, v, ones({2, 3}), ones({2}), 0.9, 0.999, 1e-7);
+      },
+      {"[apply_adam]", "lr_t", "scalar"});
+  expect_error<ValueError>(
+      [&] {
+        apply_adam(w, m, v, ones({2, 3}), lr, 1.5, 0.999, 1e-7);
+      },
+      {"[apply_adam]", "beta_1=1.5"});
+  expect_error<ValueError>(
+      [&] {
+        apply_adam(w, m, m, ones({2, 3}), lr, 0.9, 0.999, 1e-7);
+      },
+      {"[apply_adam]", "three different variables"});
   EXPECT_EQ(w.value().to_vector<float>(), std::vector<float>(6, 1.f));  // nothing was applied
 }
 
 TEST(Errors, Losses) {
-  expect_error<ValueError>([] { sparse_softmax_cross_entropy_with_logits(constant({0, 3}), ones({2, 3})); },
-                           {"[sparse_softmax_cross_entropy_with_logits]", "label 3", "(2, 3)"});
-  expect_error<DTypeError>([] { sparse_softmax_cross_entropy_with_logits(ones({2}), ones({2, 3})); },
-                           {"labels must be int32 or int64", "softmax_cross_entropy_with_logits"});
-  expect_error<ShapeError>([] { sparse_softmax_cross_entropy_with_logits(constant({0, 1, 2}), ones({2, 3})); }, {"(3,)", "(2, 3)"});
+  expect_error<ValueError>(
+      [] {
+        sparse_softmax_cross_entropy_with_logits(constant({0, 3}), ones({2, 3}));
+      },
+      {"[sparse_softmax_cross_entropy_with_logits]", "label 3", "(2, 3)"});
+  expect_error<DTypeError>(
+      [] {
+        sparse_softmax_cross_entropy_with_logits(ones({2}), ones({2, 3}));
+      },
+      {"labels must be int32 or int64", "softmax_cross_entropy_with_logits"});
+  expect_error<ShapeError>(
+      [] {
+        sparse_softmax_cross_entropy_with_logits(constant({0, 1, 2}), ones({2, 3}));
+      },
+      {"(3,)", "(2, 3)"});
   expect_error<ShapeError>([] { softmax_cross_entropy_with_logits(ones({2, 4}), ones({2, 3})); }, {"(2, 4)", "(2, 3)"});
   expect_error<ValueError>([] { dropout(ones({3}), 1.0); }, {"[dropout]", "rate"});
   expect_error<ShapeError>([] { bias_add(ones({2, 3}), ones({4})); }, {"[bias_add]", "(2, 3)", "(4,)"});

@@ -68,8 +68,9 @@ TEST(Function, ReduceRetracingMakesChangingDimsUnknown) {
 }
 
 TEST(Function, InputSignatureWithUnknownDims) {
-  auto f = function([](const Tensor& x) { return x * 2.f; },
-                    {.name = "sig", .input_signature = std::vector<TensorSpec>{{DType::Float32, Shape{Shape::kUnknown, 2}}}});
+  auto f = function(
+      [](const Tensor& x) { return x * 2.f; },
+      {.name = "sig", .input_signature = std::vector<TensorSpec>{{DType::Float32, Shape{Shape::kUnknown, 2}}}});
   EXPECT_EQ(f(ones({3, 2})).shape(), (Shape{3, 2}));
   EXPECT_EQ(f(ones({7, 2})).shape(), (Shape{7, 2}));
   EXPECT_EQ(f.trace_count(), 1);
@@ -116,25 +117,29 @@ TEST(Function, ReturnsTuplesAndVectors) {
 
 TEST(Function, SymbolicTensorsPrintTheirOp) {
   std::string seen;
-  auto f = function([&](const Tensor& x) {
-    Tensor y = matmul(x, ones({10, 4}));
-    seen = y.str();
-    return y;
-  }, {.input_signature = std::vector<TensorSpec>{{DType::Float32, Shape{Shape::kUnknown, 10}}}});
+  auto f = function(
+      [&](const Tensor& x) {
+        Tensor y = matmul(x, ones({10, 4}));
+        seen = y.str();
+        return y;
+      },
+      {.input_signature = std::vector<TensorSpec>{{DType::Float32, Shape{Shape::kUnknown, 10}}}});
   f(ones({2, 10}));
   EXPECT_EQ(seen, "SymbolicTensor(shape=(None, 4), dtype=float32, op=MatMul)");
 }
 
 TEST(Function, ReadingASymbolicValueExplainsWhatToDo) {
   for (int what = 0; what < 4; ++what) {
-    auto f = function([what](const Tensor& x) {
-      Tensor y = x * 2.f;
-      if (what == 0) y.item<float>();
-      if (what == 1) y.to_vector<float>();
-      if (what == 2) y.data<float>();
-      if (what == 3 && static_cast<bool>(sum(y) > 0)) return y;
-      return y;
-    }, {.name = "reader"});
+    auto f = function(
+        [what](const Tensor& x) {
+          Tensor y = x * 2.f;
+          if (what == 0) y.item<float>();
+          if (what == 1) y.to_vector<float>();
+          if (what == 2) y.data<float>();
+          if (what == 3 && static_cast<bool>(sum(y) > 0)) return y;
+          return y;
+        },
+        {.name = "reader"});
     try {
       f(ones({1}));
       FAIL() << what;
@@ -184,7 +189,7 @@ TEST(Function, VariablesAreCapturedByReferenceAndUpdatedEveryReplay) {
   auto step = function([&](const Tensor& x) {
     counter.assign_add(scalar(1.f));
     Tensor before = w.value();
-    w.assign(w.value() * x);   // program order: the read after the write sees the new value
+    w.assign(w.value() * x);  // program order: the read after the write sees the new value
     return std::make_tuple(before, w.value());
   });
   auto [b1, a1] = step(scalar(2.f));
@@ -202,10 +207,12 @@ TEST(Function, VariablesAreCapturedByReferenceAndUpdatedEveryReplay) {
 
 TEST(Function, VariableCreationIsAllowedOnlyOnTheFirstTrace) {
   std::vector<Variable> made;
-  auto f = function([&](const Tensor& x) {
-    made.emplace_back(random::normal(Shape{2}, 0, 1, DType::Float32, 1), VariableOptions{.name = "lazy_w"});
-    return x * made.back();
-  }, {.name = "creator"});
+  auto f = function(
+      [&](const Tensor& x) {
+        made.emplace_back(random::normal(Shape{2}, 0, 1, DType::Float32, 1), VariableOptions{.name = "lazy_w"});
+        return x * made.back();
+      },
+      {.name = "creator"});
   f(ones({2}));  // first trace: allowed (the initializer is lifted out and run eagerly)
   EXPECT_FALSE(made[0].value().is_symbolic());
   try {
@@ -222,14 +229,16 @@ TEST(Function, WholeTrainingStepIsOneGraph) {
   Variable b(zeros({1}), {.name = "b"});
   Tensor x = random::normal(Shape{64, 3}, 0, 1, DType::Float32, 3);
   Tensor y = matmul(x, constant({{1.f}, {-2.f}, {0.5f}})) + 0.7f;
-  auto train_step = function([&](const Tensor& xb, const Tensor& yb) {
-    GradientTape tape;
-    Tensor loss = mean(square(matmul(xb, w) + b - yb));
-    auto g = tape.gradient(loss, {w, b});
-    w.assign_sub(g[0] * 0.1f);
-    b.assign_sub(g[1] * 0.1f);
-    return loss;
-  }, {.name = "train_step", .verify = true});
+  auto train_step = function(
+      [&](const Tensor& xb, const Tensor& yb) {
+        GradientTape tape;
+        Tensor loss = mean(square(matmul(xb, w) + b - yb));
+        auto g = tape.gradient(loss, {w, b});
+        w.assign_sub(g[0] * 0.1f);
+        b.assign_sub(g[1] * 0.1f);
+        return loss;
+      },
+      {.name = "train_step", .verify = true});
   float loss = 0;
   for (int i = 0; i < 300; ++i) loss = train_step(x, y).item<float>();
   EXPECT_EQ(train_step.trace_count(), 1);
@@ -270,7 +279,8 @@ TEST(Function, ErrorsAtRunTimeNameTheNode) {
 TEST(ControlFlow, CondOnANonScalarPredicatePointsToWhere) {
   // seed 000 example 2 calls tf.cond with a vector predicate; that is an error that suggests where().
   try {
-    cond(constant({1.f, 3.f}) > 2.f, [] { return scalar(1.f); }, [] { return scalar(0.f); });
+    cond(
+        constant({1.f, 3.f}) > 2.f, [] { return scalar(1.f); }, [] { return scalar(0.f); });
     FAIL();
   } catch (const ValueError& e) {
     EXPECT_NE(std::string(e.what()).find("where("), std::string::npos) << e.what();
@@ -278,7 +288,10 @@ TEST(ControlFlow, CondOnANonScalarPredicatePointsToWhere) {
 }
 
 TEST(ControlFlow, CondBranchesMustAgreeOnDtypes) {
-  auto f = function([](const Tensor& x) { return cond(x > 0.f, [&] { return x; }, [&] { return cast(x, DType::Int32); }); });
+  auto f = function([](const Tensor& x) {
+    return cond(
+        x > 0.f, [&] { return x; }, [&] { return cast(x, DType::Int32); });
+  });
   EXPECT_THROW(f(scalar(1.f)), DTypeError);
 }
 
@@ -302,7 +315,8 @@ TEST(ControlFlow, WhileLoopEagerAndTracedAgree) {
 TEST(ControlFlow, WhileLoopMaximumIterations) {
   auto f = function([](const Tensor& x) {
     return while_loop([](const std::vector<Tensor>&) { return scalar(true); },
-                      [](const std::vector<Tensor>& v) { return std::vector<Tensor>{v[0] + 1.f}; }, {x}, {.maximum_iterations = 5})[0];
+                      [](const std::vector<Tensor>& v) { return std::vector<Tensor>{v[0] + 1.f}; }, {x},
+                      {.maximum_iterations = 5})[0];
   });
   EXPECT_EQ(f(scalar(0.f)).item<float>(), 5.f);
 }
@@ -311,12 +325,14 @@ TEST(HostFunction, ReceivesConcreteValuesAndRunsEveryCall) {
   int calls = 0;
   auto f = function([&](const Tensor& x) {
     Tensor y = x * 2.f;
-    auto out = host_function([&](const std::vector<Tensor>& in) {
-      ++calls;
-      auto v = in[0].to_vector<float>();  // value access works: the tensor is concrete
-      float m = *std::max_element(v.begin(), v.end());
-      return std::vector<Tensor>{scalar(m), scalar(static_cast<std::int64_t>(v.size()))};
-    }, {y}, {{DType::Float32, Shape{}}, {DType::Int64, Shape{}}}, {.name = "numpy_like"});
+    auto out = host_function(
+        [&](const std::vector<Tensor>& in) {
+          ++calls;
+          auto v = in[0].to_vector<float>();  // value access works: the tensor is concrete
+          float m = *std::max_element(v.begin(), v.end());
+          return std::vector<Tensor>{scalar(m), scalar(static_cast<std::int64_t>(v.size()))};
+        },
+        {y}, {{DType::Float32, Shape{}}, {DType::Int64, Shape{}}}, {.name = "numpy_like"});
     return out[0] + 1.f;
   });
   EXPECT_EQ(f(constant({1.f, 5.f, 3.f})).item<float>(), 11.f);
@@ -327,8 +343,9 @@ TEST(HostFunction, ReceivesConcreteValuesAndRunsEveryCall) {
 
 TEST(HostFunction, ExceptionsCarryItsName) {
   auto f = function([](const Tensor& x) {
-    return host_function([](const std::vector<Tensor>&) -> std::vector<Tensor> { throw std::runtime_error("disk on fire"); },
-                         {x}, {x.spec()}, {.name = "risky"})[0];
+    return host_function(
+        [](const std::vector<Tensor>&) -> std::vector<Tensor> { throw std::runtime_error("disk on fire"); }, {x},
+        {x.spec()}, {.name = "risky"})[0];
   });
   try {
     f(scalar(1.f));
@@ -343,20 +360,25 @@ TEST(HostFunction, WrongOutputSpecsAreReported) {
   // seed 003 declares int64 for an int32 result: the mismatch is named, output by output.
   Tensor five = scalar(5);
   try {
-    host_function([](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] + 1}; }, {five}, {{DType::Int64, Shape{}}});
+    host_function([](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] + 1}; }, {five},
+                  {{DType::Int64, Shape{}}});
     FAIL();
   } catch (const DTypeError& e) {
     EXPECT_NE(std::string(e.what()).find("output 0 is int32"), std::string::npos) << e.what();
   }
   auto f = function([](const Tensor& x) {
-    return host_function([](const std::vector<Tensor>& in) { return std::vector<Tensor>{concat({in[0], in[0]}, 0)}; }, {x},
-                         {x.spec()}, {.name = "doubler"})[0];
+    return host_function(
+        [](const std::vector<Tensor>& in) {
+          return std::vector<Tensor>{concat({in[0], in[0]}, 0)};
+        },
+        {x}, {x.spec()}, {.name = "doubler"})[0];
   });
   try {
     f(ones({3}));
     FAIL();
   } catch (const ShapeError& e) {
-    EXPECT_NE(std::string(e.what()).find("has shape (6,) but its output_spec declares (3,)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("has shape (6,) but its output_spec declares (3,)"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -365,9 +387,12 @@ TEST(HostFunction, CustomGradient) {
   auto f = function([](const Tensor& v) {
     GradientTape tape;
     tape.watch(v);
-    Tensor y = host_function([](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] * 0.0}; }, {v}, {v.spec()},
-                             {.name = "fake", .gradient = [](const std::vector<Tensor>& in, const std::vector<Tensor>&,
-                                                             const std::vector<Tensor>& g) { return std::vector<Tensor>{g[0] * 7.0 + in[0] * 0.0}; }})[0];
+    Tensor y = host_function(
+        [](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] * 0.0}; }, {v}, {v.spec()},
+        {.name = "fake",
+         .gradient = [](const std::vector<Tensor>& in, const std::vector<Tensor>&, const std::vector<Tensor>& g) {
+           return std::vector<Tensor>{g[0] * 7.0 + in[0] * 0.0};
+         }})[0];
     return tape.gradient(sum(y), v);
   });
   EXPECT_EQ(f(x).to_vector<double>(), (std::vector<double>{7, 7}));

@@ -102,29 +102,41 @@ Tensor exec_inst(const Inst& c, const std::vector<Tensor>& r) {
   if (o == "stack") return stack({a(0), a(1)}, static_cast<std::int64_t>(c.x));
   if (o == "slice") {
     const std::size_t n = c.ints.size() / 2;
-    return slice(a(0), Shp(c.ints.begin(), c.ints.begin() + static_cast<std::ptrdiff_t>(n)), Shp(c.ints.begin() + static_cast<std::ptrdiff_t>(n), c.ints.end()));
+    return slice(a(0), Shp(c.ints.begin(), c.ints.begin() + static_cast<std::ptrdiff_t>(n)),
+                 Shp(c.ints.begin() + static_cast<std::ptrdiff_t>(n), c.ints.end()));
   }
   if (o == "broadcast_to") return broadcast_to(a(0), Shape(c.ints));
   if (o == "cast") return cast(a(0), static_cast<DType>(static_cast<int>(c.x)));
   if (o == "argmax") return cast(argmax(a(0), static_cast<std::int64_t>(c.x)), a(0).dtype());
   if (o == "argmin") return cast(argmin(a(0), static_cast<std::int64_t>(c.x)), a(0).dtype());
-  if (o == "gather") return gather(a(0), constant(std::vector<std::int64_t>(c.ints.begin(), c.ints.end()), Shape{static_cast<std::int64_t>(c.ints.size())}, DType::Int64), static_cast<std::int64_t>(c.x));
-  if (o == "one_hot") return one_hot(cast(abs(a(0)), DType::Int64), static_cast<std::int64_t>(c.x), 1.0, 0.0, DType::Float32);
+  if (o == "gather")
+    return gather(a(0),
+                  constant(std::vector<std::int64_t>(c.ints.begin(), c.ints.end()),
+                           Shape{static_cast<std::int64_t>(c.ints.size())}, DType::Int64),
+                  static_cast<std::int64_t>(c.x));
+  if (o == "one_hot")
+    return one_hot(cast(abs(a(0)), DType::Int64), static_cast<std::int64_t>(c.x), 1.0, 0.0, DType::Float32);
   if (o == "stop_gradient") return stop_gradient(a(0)) * a(0);
   if (o == "bmatmul") return matmul(a(0), a(1), false, c.flag);
-  if (o == "conv2d") return conv2d(a(0), a(1), {.strides = {c.ints[0], c.ints[1]}, .padding = c.flag ? "same" : "valid"});
-  if (o == "max_pool") return max_pool2d(a(0), {.pool_size = {c.ints[0], c.ints[1]}, .padding = c.flag ? "same" : "valid"});
-  if (o == "avg_pool") return avg_pool2d(a(0), {.pool_size = {c.ints[0], c.ints[1]}, .padding = c.flag ? "same" : "valid"});
+  if (o == "conv2d")
+    return conv2d(a(0), a(1), {.strides = {c.ints[0], c.ints[1]}, .padding = c.flag ? "same" : "valid"});
+  if (o == "max_pool")
+    return max_pool2d(a(0), {.pool_size = {c.ints[0], c.ints[1]}, .padding = c.flag ? "same" : "valid"});
+  if (o == "avg_pool")
+    return avg_pool2d(a(0), {.pool_size = {c.ints[0], c.ints[1]}, .padding = c.flag ? "same" : "valid"});
   if (o == "dropout") return dropout(a(0), 0.3, true, 11);
   if (o == "sum_to") return sum_to(a(0), a(1));
   if (o == "broadcast_like") return broadcast_like(a(0), a(1));
   if (o == "cond") {
     Tensor x = a(0);
-    return cond(sum(x) > c.x, [&] { return tanh(x) * 2.0; }, [&] { return x * x - 1.0; });
+    return cond(
+        sum(x) > c.x, [&] { return tanh(x) * 2.0; }, [&] { return x * x - 1.0; });
   }
   if (o == "while") {
     auto outs = while_loop([&](const std::vector<Tensor>& v) { return v[1] < c.x; },
-                           [](const std::vector<Tensor>& v) { return std::vector<Tensor>{v[0] * 0.5 + 1.0, v[1] + 1}; },
+                           [](const std::vector<Tensor>& v) {
+                             return std::vector<Tensor>{v[0] * 0.5 + 1.0, v[1] + 1};
+                           },
                            {a(0), scalar(std::int32_t{0})});
     return outs[0];
   }
@@ -151,7 +163,8 @@ class Generator {
     const int n_in = 1 + pick(3);
     for (int i = 0; i < n_in; ++i) {
       DType d = floats_only ? (pick(3) ? DType::Float32 : DType::Float64)
-                            : std::vector<DType>{DType::Float32, DType::Float64, DType::Int32, DType::Int64}[static_cast<std::size_t>(pick(4))];
+                            : std::vector<DType>{DType::Float32, DType::Float64, DType::Int32,
+                                                 DType::Int64}[static_cast<std::size_t>(pick(4))];
       Shp s = i == 0 ? random_shape() : related_shape(p.inputs[0].second);
       p.inputs.push_back({d, s});
       p.values.push_back(values(d, s));
@@ -173,7 +186,10 @@ class Generator {
   Shp random_shape() {
     const int rank = pick(4);
     Shp s;
-    for (int d = 0; d < rank; ++d) s.push_back(big_ && d == 0 ? 200 + pick(100) : std::vector<std::int64_t>{1, 2, 3, 4, 5, 0}[static_cast<std::size_t>(pick(pick(12) == 0 ? 6 : 5))]);
+    for (int d = 0; d < rank; ++d)
+      s.push_back(big_ && d == 0 ? 200 + pick(100)
+                                 : std::vector<std::int64_t>{1, 2, 3, 4, 5,
+                                                             0}[static_cast<std::size_t>(pick(pick(12) == 0 ? 6 : 5))]);
     if (big_ && rank == 1) s[0] = 40000 + pick(1000);
     if (big_ && rank >= 2) s[1] = 200;
     return s;
@@ -181,15 +197,18 @@ class Generator {
   // The same shape, a broadcastable variant (some dims 1, or fewer leading dims), or a scalar.
   Shp related_shape(const Shp& s) {
     switch (pick(4)) {
-      case 0: return s;
-      case 1: return {};
+      case 0:
+        return s;
+      case 1:
+        return {};
       case 2: {
         Shp t = s;
         for (auto& d : t)
           if (pick(2)) d = 1;
         return t;
       }
-      default: return Shp(s.begin() + (s.empty() ? 0 : pick(static_cast<int>(s.size()) + 1)), s.end());
+      default:
+        return Shp(s.begin() + (s.empty() ? 0 : pick(static_cast<int>(s.size()) + 1)), s.end());
     }
   }
 
@@ -202,7 +221,8 @@ class Generator {
     for (auto& x : v) {
       x = is_integral(d) ? std::round(norm(rng_) * 3) : norm(rng_);
       if (edges && !is_integral(d) && pick(6) == 0) {
-        x = std::vector<double>{NAN, INFINITY, -INFINITY, 0.0, -0.0, 1e30, -1e30, 1e-30}[static_cast<std::size_t>(pick(8))];
+        x = std::vector<double>{
+            NAN, INFINITY, -INFINITY, 0.0, -0.0, 1e30, -1e30, 1e-30}[static_cast<std::size_t>(pick(8))];
       }
     }
     return v;
@@ -219,7 +239,9 @@ class Generator {
   int partner(int a) {
     std::vector<int> c;
     for (std::size_t i = 0; i < shapes_.size(); ++i)
-      if (dtypes_[i] == dtypes_[static_cast<std::size_t>(a)] && broadcastable(shapes_[i], shapes_[static_cast<std::size_t>(a)])) c.push_back(static_cast<int>(i));
+      if (dtypes_[i] == dtypes_[static_cast<std::size_t>(a)] &&
+          broadcastable(shapes_[i], shapes_[static_cast<std::size_t>(a)]))
+        c.push_back(static_cast<int>(i));
     return c[static_cast<std::size_t>(pick(static_cast<int>(c.size())))];  // a itself always qualifies
   }
   static bool broadcastable(const Shp& a, const Shp& b) {
@@ -269,11 +291,13 @@ class Generator {
       case 0:
       case 1:
       case 2: {  // unary elementwise
-        static const std::vector<std::string> f = {"neg", "exp", "expm1", "log_abs1", "log1p_abs", "sqrt_abs", "rsqrt_abs1", "tanh", "sigmoid",
-                                                   "relu", "sin", "cos", "erf", "square", "softplus", "elu", "gelu", "sign", "clip", "abs"};
+        static const std::vector<std::string> f = {
+            "neg", "exp", "expm1", "log_abs1", "log1p_abs", "sqrt_abs", "rsqrt_abs1", "tanh", "sigmoid", "relu",
+            "sin", "cos", "erf",   "square",   "softplus",  "elu",      "gelu",       "sign", "clip",    "abs"};
         static const std::vector<std::string> i = {"neg", "abs", "relu", "square", "sign", "clip"};
         const auto& list = fl ? f : i;
-        Inst c{list[static_cast<std::size_t>(pick(static_cast<int>(list.size())))], {a}, {}, 0.5 + pick(3), pick(2) == 1};
+        Inst c{
+            list[static_cast<std::size_t>(pick(static_cast<int>(list.size())))], {a}, {}, 0.5 + pick(3), pick(2) == 1};
         if (c.op == "clip" && !fl) c.x = 3;
         push(p, c, s, d);
         break;
@@ -281,15 +305,20 @@ class Generator {
       case 3:
       case 4:
       case 5: {  // binary with broadcasting
-        static const std::vector<std::string> f = {"add", "sub", "mul", "div_safe", "maximum", "minimum", "pow_safe", "where_gt", "less_cast"};
-        static const std::vector<std::string> i = {"add", "sub", "mul", "div_safe", "maximum", "minimum", "where_gt", "less_cast"};
+        static const std::vector<std::string> f = {"add",     "sub",      "mul",      "div_safe", "maximum",
+                                                   "minimum", "pow_safe", "where_gt", "less_cast"};
+        static const std::vector<std::string> i = {"add",     "sub",     "mul",      "div_safe",
+                                                   "maximum", "minimum", "where_gt", "less_cast"};
         const auto& list = fl ? f : i;
         const int b = partner(a);
-        push(p, {list[static_cast<std::size_t>(pick(static_cast<int>(list.size())))], {a, b}}, broadcast(s, shapes_[static_cast<std::size_t>(b)]), d);
+        push(p, {list[static_cast<std::size_t>(pick(static_cast<int>(list.size())))], {a, b}},
+             broadcast(s, shapes_[static_cast<std::size_t>(b)]), d);
         break;
       }
       case 6: {  // scalar literal
-        push(p, {pick(2) ? "scalar_mul" : "scalar_add", {a}, {}, fl ? uniform(-2, 2) : static_cast<double>(pick(5) - 2)}, s, d);
+        push(p,
+             {pick(2) ? "scalar_mul" : "scalar_add", {a}, {}, fl ? uniform(-2, 2) : static_cast<double>(pick(5) - 2)},
+             s, d);
         break;
       }
       case 7: {  // reduction over random axes
@@ -307,8 +336,10 @@ class Generator {
         for (auto ax : axes) norm.push_back(ax < 0 ? ax + r : ax);
         for (int k = 0; k < r; ++k) {
           bool red = axes.empty() || std::find(norm.begin(), norm.end(), k) != norm.end();
-          if (!red) out.push_back(s[static_cast<std::size_t>(k)]);
-          else if (keep) out.push_back(1);
+          if (!red)
+            out.push_back(s[static_cast<std::size_t>(k)]);
+          else if (keep)
+            out.push_back(1);
         }
         push(p, {op, {a}, axes, 0, keep}, out, d);
         break;
@@ -358,8 +389,10 @@ class Generator {
           case 3: {  // squeeze named size-1 axes
             Shp axes, t;
             for (int k = 0; k < r; ++k) {
-              if (s[static_cast<std::size_t>(k)] == 1 && pick(2)) axes.push_back(k);
-              else t.push_back(s[static_cast<std::size_t>(k)]);
+              if (s[static_cast<std::size_t>(k)] == 1 && pick(2))
+                axes.push_back(k);
+              else
+                t.push_back(s[static_cast<std::size_t>(k)]);
             }
             if (axes.empty()) return add_op(p);
             push(p, {"squeeze", {a}, axes}, t, d);
@@ -456,7 +489,8 @@ class Generator {
               if (w < 0) return add_op(p);
               push(p, {"broadcast_to", {w}, ws}, ws, d);
               auto o = [&](std::int64_t n) { return same ? (n + st - 1) / st : (n - 2) / st + 1; };
-              push(p, {"conv2d", {a, static_cast<int>(shapes_.size()) - 1}, {st, st}, 0, same}, {s[0], o(s[1]), o(s[2]), 2}, d);
+              push(p, {"conv2d", {a, static_cast<int>(shapes_.size()) - 1}, {st, st}, 0, same},
+                   {s[0], o(s[1]), o(s[2]), 2}, d);
             } else {
               auto o = [&](std::int64_t n) { return same ? (n + 1) / 2 : n / 2; };
               push(p, {pick(2) ? "max_pool" : "avg_pool", {a}, {2, 2}, 0, same}, {s[0], o(s[1]), o(s[2]), s[3]}, d);
@@ -470,9 +504,12 @@ class Generator {
           default: {  // sum_to / broadcast_like between a register and one it broadcasts with
             const int b = partner(a);
             const Shp& bs = shapes_[static_cast<std::size_t>(b)];
-            if (broadcasts_to(bs, s)) push(p, {"sum_to", {a, b}}, bs, d);
-            else if (broadcasts_to(s, bs)) push(p, {"broadcast_like", {a, b}}, bs, d);
-            else return add_op(p);
+            if (broadcasts_to(bs, s))
+              push(p, {"sum_to", {a, b}}, bs, d);
+            else if (broadcasts_to(s, bs))
+              push(p, {"broadcast_like", {a, b}}, bs, d);
+            else
+              return add_op(p);
           }
         }
         break;
@@ -488,7 +525,8 @@ class Generator {
             push(p, {"while", {a}, {}, static_cast<double>(pick(4))}, s, d);
             break;
           default: {
-            DType to = std::vector<DType>{DType::Float32, DType::Float64, DType::Int32, DType::Int64}[static_cast<std::size_t>(pick(4))];
+            DType to = std::vector<DType>{DType::Float32, DType::Float64, DType::Int32,
+                                          DType::Int64}[static_cast<std::size_t>(pick(4))];
             if (is_floating(d) && is_integral(to)) to = DType::Float64;  // NaN/inf do not convert to integers
             push(p, {"cast", {a}, {}, static_cast<double>(static_cast<int>(to))}, s, to);
           }
@@ -505,12 +543,14 @@ class Generator {
 
 std::vector<Tensor> inputs_of(const Program& p) {
   std::vector<Tensor> ins;
-  for (std::size_t i = 0; i < p.inputs.size(); ++i) ins.push_back(constant(p.values[i], Shape(p.inputs[i].second), p.inputs[i].first));
+  for (std::size_t i = 0; i < p.inputs.size(); ++i)
+    ins.push_back(constant(p.values[i], Shape(p.inputs[i].second), p.inputs[i].first));
   return ins;
 }
 
 // d(sum_k out_k * w_k)/d input for the float inputs (w fixed per output), or nothing when no float output.
-std::vector<Tensor> gradients(const Program& p, const std::vector<Tensor>& ins, const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& f) {
+std::vector<Tensor> gradients(const Program& p, const std::vector<Tensor>& ins,
+                              const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& f) {
   GradientTape tape;
   for (const Tensor& t : ins)
     if (is_floating(t.dtype())) tape.watch(t);
@@ -532,7 +572,8 @@ std::vector<Tensor> gradients(const Program& p, const std::vector<Tensor>& ins, 
 // Same dtype and shape; values equal within tolerance, NaN matching NaN and infinities matching exactly.
 std::string differs(const Tensor& got, const Tensor& want, double rtol) {
   if (got.dtype() != want.dtype() || got.shape() != want.shape()) {
-    return std::string(dtype_name(got.dtype())) + " " + got.shape().str() + " vs eager " + dtype_name(want.dtype()) + " " + want.shape().str();
+    return std::string(dtype_name(got.dtype())) + " " + got.shape().str() + " vs eager " + dtype_name(want.dtype()) +
+           " " + want.shape().str();
   }
   auto g = got.to_vector<double>(), w = want.to_vector<double>();
   for (std::size_t i = 0; i < g.size(); ++i) {
@@ -577,10 +618,16 @@ std::string check_program(const Program& p) {
     bool may_refuse;  // unknown dims: a ShapeError while tracing is an accepted answer (e.g. squeeze without axes)
   };
   std::vector<Mode> modes = {
-      {"traced, no passes", {.passes = {.constant_folding = false, .cse = false, .dce = false, .fusion = false}, .verify = true}, false},
+      {"traced, no passes",
+       {.passes = {.constant_folding = false, .cse = false, .dce = false, .fusion = false}, .verify = true},
+       false},
       {"traced, all passes, fusion at any size", {.passes = {.fusion_min_elements = 1}, .verify = true}, false},
-      {"traced with unknown dim 0", {.input_signature = unknown, .passes = {.fusion_min_elements = 1}, .verify = true}, true},
-      {"traced with every dim unknown", {.input_signature = all_unknown, .passes = {.fusion_min_elements = 1}, .verify = true}, true},
+      {"traced with unknown dim 0",
+       {.input_signature = unknown, .passes = {.fusion_min_elements = 1}, .verify = true},
+       true},
+      {"traced with every dim unknown",
+       {.input_signature = all_unknown, .passes = {.fusion_min_elements = 1}, .verify = true},
+       true},
   };
   for (const Mode& m : modes) {
     auto f = function(body, m.options);
@@ -642,7 +689,8 @@ TEST(FuzzPrograms, EagerEqualsTracedEqualsOptimized) {
     }
     if (!why.empty()) {
       ++failures;
-      ADD_FAILURE() << "seed " << seed << " (replay: DUET_FUZZ_SEED=" << seed << "): " << why << "\nprogram:\n" << p.listing();
+      ADD_FAILURE() << "seed " << seed << " (replay: DUET_FUZZ_SEED=" << seed << "): " << why << "\nprogram:\n"
+                    << p.listing();
     }
   }
   config::set_log_handler(nullptr);

@@ -1,10 +1,10 @@
 // Hostile inputs: every case must end in a clean duet::Error (a message naming the op, layer or file) or, for
 // the command line, a distinct exit code with a message: never a crash, an abort, a hang, an allocation of
 // what a header claims, or a silent wrong answer.
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <climits>
 #include <cstdio>
@@ -40,25 +40,49 @@ constexpr std::int64_t kBig = std::int64_t{1} << 32;
 std::vector<Case> api_cases() {
   Tensor m = ones({2, 3}), v = ones({3}), s = scalar(1.f), i = constant({1, 2, 3});
   return {
-      {"zeros 2^32 x 2^32 (overflowing count)", [] { zeros({kBig, kBig}); }},
-      {"ones 3037000500^2 (overflowing count)", [] { ones({3037000500, 3037000500}); }},
+      {"zeros 2^32 x 2^32 (overflowing count)",
+       [] {
+         zeros({kBig, kBig});
+       }},
+      {"ones 3037000500^2 (overflowing count)",
+       [] {
+         ones({3037000500, 3037000500});
+       }},
       {"uniform 2^62 floats", [] { random::uniform({std::int64_t{1} << 62}); }},
-      {"normal 2^40 x 2^30", [] { random::normal({std::int64_t{1} << 40, std::int64_t{1} << 30}); }},
+      {"normal 2^40 x 2^30",
+       [] {
+         random::normal({std::int64_t{1} << 40, std::int64_t{1} << 30});
+       }},
       {"eye 2^40", [] { eye(std::int64_t{1} << 40); }},
       {"eye negative", [] { eye(-3); }},
       {"zeros negative dim", [] { zeros({-5}); }},
-      {"full unknown dim", [] { full({Shape::kUnknown, 2}, 1.0); }},
+      {"full unknown dim",
+       [] {
+         full({Shape::kUnknown, 2}, 1.0);
+       }},
       {"rank 20 shape", [] { zeros(Shape(std::vector<std::int64_t>(20, 1))); }},
       {"arange zero step", [] { arange(0.0, 10.0, 0.0); }},
       {"arange 1e18 elements", [] { arange(0.0, 1e18, 1.0); }},
       {"arange NaN", [] { arange(0.0, NAN, 1.0); }},
       {"linspace negative num", [] { linspace(0, 1, -4); }},
       {"linspace 2^62", [] { linspace(0, 1, std::int64_t{1} << 62); }},
-      {"slice size INT64_MAX", [m] { slice(m, {0, 2}, {1, INT64_MAX}); }},
-      {"slice begin past end", [m] { slice(m, {3, 0}, {-1, -1}); }},
-      {"slice negative begin", [m] { slice(m, {-1, 0}, {1, 1}); }},
+      {"slice size INT64_MAX",
+       [m] {
+         slice(m, {0, 2}, {1, INT64_MAX});
+       }},
+      {"slice begin past end",
+       [m] {
+         slice(m, {3, 0}, {-1, -1});
+       }},
+      {"slice negative begin",
+       [m] {
+         slice(m, {-1, 0}, {1, 1});
+       }},
       {"slice wrong rank", [m] { slice(m, {0}, {1}); }},
-      {"slice size -2", [m] { slice(m, {0, 0}, {-2, 1}); }},
+      {"slice size -2",
+       [m] {
+         slice(m, {0, 0}, {-2, 1});
+       }},
       {"gather axis -3 on rank 2", [m] { gather(m, constant(std::vector<std::int64_t>{0}, Shape{1}), -3); }},
       {"gather axis 5", [m] { gather(m, constant(std::vector<std::int64_t>{0}, Shape{1}), 5); }},
       {"gather index out of range", [m] { gather(m, constant(std::vector<std::int64_t>{7}, Shape{1}), 0); }},
@@ -67,68 +91,154 @@ std::vector<Case> api_cases() {
       {"one_hot negative depth", [i] { one_hot(i, -1); }},
       {"one_hot 2^62 depth", [i] { one_hot(i, std::int64_t{1} << 62); }},
       {"one_hot float indices", [v] { one_hot(v, 3); }},
-      {"reshape wrong count", [m] { reshape(m, {4, 2}); }},
-      {"reshape two -1", [m] { reshape(m, {-1, -1}); }},
-      {"reshape -2", [m] { reshape(m, {-2, 3}); }},
-      {"reshape huge", [m] { reshape(m, {kBig, kBig}); }},
-      {"transpose bad perm", [m] { transpose(m, {0, 0}); }},
-      {"transpose perm out of range", [m] { transpose(m, {0, 5}); }},
+      {"reshape wrong count",
+       [m] {
+         reshape(m, {4, 2});
+       }},
+      {"reshape two -1",
+       [m] {
+         reshape(m, {-1, -1});
+       }},
+      {"reshape -2",
+       [m] {
+         reshape(m, {-2, 3});
+       }},
+      {"reshape huge",
+       [m] {
+         reshape(m, {kBig, kBig});
+       }},
+      {"transpose bad perm",
+       [m] {
+         transpose(m, {0, 0});
+       }},
+      {"transpose perm out of range",
+       [m] {
+         transpose(m, {0, 5});
+       }},
       {"expand_dims axis 9", [m] { expand_dims(m, 9); }},
       {"squeeze non-1 axis", [m] { squeeze(m, {0}); }},
       {"squeeze axis out of range", [m] { squeeze(m, {4}); }},
       {"concat empty list", [] { concat({}, 0); }},
-      {"concat mismatched", [m, v] { concat({m, v}, 0); }},
-      {"concat axis out of range", [m] { concat({m, m}, 3); }},
-      {"concat dtype mix", [m] { concat({m, cast(m, DType::Float64)}, 0); }},
-      {"stack mismatched", [m, v] { stack({m, v}); }},
+      {"concat mismatched",
+       [m, v] {
+         concat({m, v}, 0);
+       }},
+      {"concat axis out of range",
+       [m] {
+         concat({m, m}, 3);
+       }},
+      {"concat dtype mix",
+       [m] {
+         concat({m, cast(m, DType::Float64)}, 0);
+       }},
+      {"stack mismatched",
+       [m, v] {
+         stack({m, v});
+       }},
       {"split uneven", [m] { split(m, 2, 1); }},
       {"split zero parts", [m] { split(m, 0, 1); }},
-      {"split bad sizes", [m] { split(m, std::vector<std::int64_t>{1, 1}, 1); }},
-      {"broadcast_to incompatible", [m] { broadcast_to(m, Shape{2, 4}); }},
+      {"split bad sizes",
+       [m] {
+         split(m, std::vector<std::int64_t>{1, 1}, 1);
+       }},
+      {"broadcast_to incompatible",
+       [m] {
+         broadcast_to(m, Shape{2, 4});
+       }},
       {"broadcast_to fewer dims", [m] { broadcast_to(m, Shape{3}); }},
       {"add unbroadcastable", [m] { add(m, ones({4})); }},
-      {"mul unbroadcastable", [m] { m* ones({2, 2}); }},
+      {"mul unbroadcastable",
+       [m] {
+         m* ones({2, 2});
+       }},
       {"where non-bool cond", [m] { where(m, m, m); }},
       {"where unbroadcastable branches", [m] { where(m > 0, m, ones({4})); }},
       {"logical_and on floats", [m] { logical_and(m, m); }},
       {"exp of int", [i] { exp(i); }},
       {"sqrt of bool", [m] { sqrt(m > 0); }},
-      {"int division by zero", [i] { i / constant({1, 0, 1}); }},
-      {"int division by zero, large fused group", [] {
+      {"int division by zero",
+       [i] {
+         i / constant({1, 0, 1});
+       }},
+      {"int division by zero, large fused group",
+       [] {
          auto f = function([](const Tensor& a) { return (a / a) * 2 + 1; }, {.passes = {.fusion_min_elements = 1}});
          f(zeros({1 << 17}, DType::Int32));
        }},
-      {"int pow negative exponent", [i] { pow(i, constant({-1, 1, 1})); }},
+      {"int pow negative exponent",
+       [i] {
+         pow(i, constant({-1, 1, 1}));
+       }},
       {"int literal beyond int32", [i] { i + (std::int64_t{1} << 33); }},
-      {"uint64 literal beyond int64", [] { constant(std::vector<std::int64_t>{1}, Shape{1}) + 18446744073709551615ULL; }},
+      {"uint64 literal beyond int64",
+       [] { constant(std::vector<std::int64_t>{1}, Shape{1}) + 18446744073709551615ULL; }},
       {"full beyond int32", [] { full({2}, 1e12, DType::Int32); }},
       {"cast to int from NaN is fine but full NaN int is not", [] { full({1}, NAN, DType::Int32); }},
       {"clip lo > hi", [m] { clip(m, 2, 1); }},
       {"sum axis out of range", [m] { sum(m, {2}); }},
-      {"sum duplicate axes", [m] { sum(m, {0, 0, 5}); }},
+      {"sum duplicate axes",
+       [m] {
+         sum(m, {0, 0, 5});
+       }},
       {"argmax axis out of range", [m] { argmax(m, 7); }},
       {"max of empty", [] { max(zeros({0})); }},
       {"argmax of empty", [] { argmax(zeros({0})); }},
       {"matmul rank 1", [v] { matmul(v, v); }},
       {"matmul inner mismatch", [m] { matmul(m, m); }},
       {"matmul bool", [m] { matmul(m > 0, transpose(m > 0)); }},
-      {"matmul batch mismatch", [] { matmul(ones({2, 2, 3}), ones({3, 3, 4})); }},
-      {"conv2d rank 3", [] { conv2d(ones({4, 4, 1}), ones({2, 2, 1, 1})); }},
-      {"conv2d channel mismatch", [] { conv2d(ones({1, 4, 4, 2}), ones({2, 2, 3, 1})); }},
-      {"conv2d zero stride", [] { conv2d(ones({1, 4, 4, 1}), ones({2, 2, 1, 1}), {.strides = {0, 1}}); }},
-      {"conv2d bad padding", [] { conv2d(ones({1, 4, 4, 1}), ones({2, 2, 1, 1}), {.padding = "full"}); }},
-      {"conv2d kernel larger than input", [] { conv2d(ones({1, 2, 2, 1}), ones({3, 3, 1, 1})); }},
-      {"conv2d one stride value", [] { conv2d(ones({1, 4, 4, 1}), ones({2, 2, 1, 1}), {.strides = {1}}); }},
-      {"conv2d huge dilation", [] { conv2d(ones({1, 4, 4, 1}), ones({2, 2, 1, 1}), {.dilation_rate = {INT64_MAX / 2, 1}}); }},
-      {"max_pool zero window", [] { max_pool2d(ones({1, 4, 4, 1}), {.pool_size = {0, 2}}); }},
+      {"matmul batch mismatch",
+       [] {
+         matmul(ones({2, 2, 3}), ones({3, 3, 4}));
+       }},
+      {"conv2d rank 3",
+       [] {
+         conv2d(ones({4, 4, 1}), ones({2, 2, 1, 1}));
+       }},
+      {"conv2d channel mismatch",
+       [] {
+         conv2d(ones({1, 4, 4, 2}), ones({2, 2, 3, 1}));
+       }},
+      {"conv2d zero stride",
+       [] {
+         conv2d(ones({1, 4, 4, 1}), ones({2, 2, 1, 1}), {.strides = {0, 1}});
+       }},
+      {"conv2d bad padding",
+       [] {
+         conv2d(ones({1, 4, 4, 1}), ones({2, 2, 1, 1}), {.padding = "full"});
+       }},
+      {"conv2d kernel larger than input",
+       [] {
+         conv2d(ones({1, 2, 2, 1}), ones({3, 3, 1, 1}));
+       }},
+      {"conv2d one stride value",
+       [] {
+         conv2d(ones({1, 4, 4, 1}), ones({2, 2, 1, 1}), {.strides = {1}});
+       }},
+      {"conv2d huge dilation",
+       [] {
+         conv2d(ones({1, 4, 4, 1}), ones({2, 2, 1, 1}), {.dilation_rate = {INT64_MAX / 2, 1}});
+       }},
+      {"max_pool zero window",
+       [] {
+         max_pool2d(ones({1, 4, 4, 1}), {.pool_size = {0, 2}});
+       }},
       {"max_pool rank 2", [m] { max_pool2d(m); }},
-      {"avg_pool window larger than input", [] { avg_pool2d(ones({1, 2, 2, 1}), {.pool_size = {3, 3}}); }},
+      {"avg_pool window larger than input",
+       [] {
+         avg_pool2d(ones({1, 2, 2, 1}), {.pool_size = {3, 3}});
+       }},
       {"softmax axis out of range", [m] { softmax(m, 5); }},
       {"softmax of int", [i] { softmax(i); }},
       {"sparse ce label shape", [m] { sparse_softmax_cross_entropy_with_logits(constant({1}), m); }},
-      {"sparse ce label out of range", [m] { sparse_softmax_cross_entropy_with_logits(constant({0, 5}), m); }},
+      {"sparse ce label out of range",
+       [m] {
+         sparse_softmax_cross_entropy_with_logits(constant({0, 5}), m);
+       }},
       {"sparse ce float labels", [m] { sparse_softmax_cross_entropy_with_logits(ones({2}), m); }},
-      {"dense ce shape mismatch", [m] { softmax_cross_entropy_with_logits(ones({2, 2}), m); }},
+      {"dense ce shape mismatch",
+       [m] {
+         softmax_cross_entropy_with_logits(ones({2, 2}), m);
+       }},
       {"bias_add wrong bias", [m] { bias_add(m, ones({2})); }},
       {"dropout rate 1", [m] { dropout(m, 1.0); }},
       {"dropout rate NaN", [m] { dropout(m, NAN); }},
@@ -138,12 +248,27 @@ std::vector<Case> api_cases() {
       {"item of many", [m] { m.item<float>(); }},
       {"data with wrong type", [m] { m.data<double>(); }},
       {"bool of many", [m] { static_cast<void>(static_cast<bool>(m)); }},
-      {"constant value count", [] { constant(std::vector<float>{1, 2, 3}, Shape{2, 2}); }},
-      {"constant ragged", [] { constant({{1.f, 2.f}, {3.f}}); }},
-      {"variable shape change", [] { Variable w(ones({2})); w.assign(ones({3})); }},
-      {"variable dtype change", [] { Variable w(ones({2})); w.assign(ones({2}, DType::Float64)); }},
+      {"constant value count",
+       [] {
+         constant(std::vector<float>{1, 2, 3}, Shape{2, 2});
+       }},
+      {"constant ragged",
+       [] {
+         constant({{1.f, 2.f}, {3.f}});
+       }},
+      {"variable shape change",
+       [] {
+         Variable w(ones({2}));
+         w.assign(ones({3}));
+       }},
+      {"variable dtype change",
+       [] {
+         Variable w(ones({2}));
+         w.assign(ones({2}, DType::Float64));
+       }},
       {"empty variable read", [] { Variable().value(); }},
-      {"gradient twice on a tape", [] {
+      {"gradient twice on a tape",
+       [] {
          Tensor x = scalar(1.f);
          GradientTape t;
          t.watch(x);
@@ -151,49 +276,78 @@ std::vector<Case> api_cases() {
          t.gradient(y, x);
          t.gradient(y, x);
        }},
-      {"gradient of int target", [] {
+      {"gradient of int target",
+       [] {
          GradientTape t;
          t.gradient(constant({1}), scalar(1.f));
        }},
-      {"watch int tensor", [i] { GradientTape t; t.watch(i); }},
-      {"cond vector predicate", [m] { cond(m > 0, [&] { return m; }, [&] { return m; }); }},
-      {"while shape change (eager)", [] {
-         while_loop([](const std::vector<Tensor>& v) { return sum(v[0]) < 10.f; },
-                    [](const std::vector<Tensor>& v) { return std::vector<Tensor>{concat({v[0], v[0]}, 0)}; }, {ones({1})});
+      {"watch int tensor",
+       [i] {
+         GradientTape t;
+         t.watch(i);
        }},
-      {"while shape change (traced)", [] {
+      {"cond vector predicate",
+       [m] {
+         cond(
+             m > 0, [&] { return m; }, [&] { return m; });
+       }},
+      {"while shape change (eager)",
+       [] {
+         while_loop([](const std::vector<Tensor>& v) { return sum(v[0]) < 10.f; },
+                    [](const std::vector<Tensor>& v) {
+                      return std::vector<Tensor>{concat({v[0], v[0]}, 0)};
+                    },
+                    {ones({1})});
+       }},
+      {"while shape change (traced)",
+       [] {
          auto f = function([](const Tensor& x) {
            return while_loop([](const std::vector<Tensor>& v) { return sum(v[0]) < 10.f; },
-                             [](const std::vector<Tensor>& v) { return std::vector<Tensor>{concat({v[0], v[0]}, 0)}; }, {x})[0];
+                             [](const std::vector<Tensor>& v) {
+                               return std::vector<Tensor>{concat({v[0], v[0]}, 0)};
+                             },
+                             {x})[0];
          });
          f(ones({1}));
        }},
-      {"function input_signature mismatch", [] {
-         auto f = function([](const Tensor& x) { return x; }, {.input_signature = std::vector<TensorSpec>{{DType::Float32, {3}}}});
+      {"function input_signature mismatch",
+       [] {
+         auto f = function([](const Tensor& x) { return x; },
+                           {.input_signature = std::vector<TensorSpec>{{DType::Float32, {3}}}});
          f(ones({4}));
        }},
       {"function max_traces 0", [] { function([](const Tensor& x) { return x; }, {.max_traces = 0})(ones({1})); }},
-      {"strict retrace", [] {
+      {"strict retrace",
+       [] {
          auto f = function([](const Tensor& x) { return x; }, {.strict = true});
          f(ones({1}));
          f(ones({2}));
        }},
-      {"host_function wrong output dtype", [] {
-         host_function([](const std::vector<Tensor>&) { return std::vector<Tensor>{constant({1})}; }, {}, {TensorSpec{DType::Int64, Shape{1}}});
+      {"host_function wrong output dtype",
+       [] {
+         host_function([](const std::vector<Tensor>&) { return std::vector<Tensor>{constant({1})}; }, {},
+                       {TensorSpec{DType::Int64, Shape{1}}});
        }},
-      {"host_function throws std exception", [] {
-         host_function([](const std::vector<Tensor>&) -> std::vector<Tensor> { throw std::runtime_error("user bug"); }, {ones({1})},
-                       {TensorSpec{DType::Float32, Shape{1}}}, {.gradient = [](auto&, auto&, auto&) { return std::vector<Tensor>{}; }});
+      {"host_function throws std exception",
+       [] {
+         host_function([](const std::vector<Tensor>&) -> std::vector<Tensor> { throw std::runtime_error("user bug"); },
+                       {ones({1})}, {TensorSpec{DType::Float32, Shape{1}}},
+                       {.gradient = [](auto&, auto&, auto&) { return std::vector<Tensor>{}; }});
        }},
-      {"check_numerics NaN", [] { check_numerics(constant({1.f, NAN}), "after layer 3"); }},
+      {"check_numerics NaN",
+       [] {
+         check_numerics(constant({1.f, NAN}), "after layer 3");
+       }},
       {"read_idx directory", [] { data::read_idx("/tmp"); }},
       {"read_idx missing", [] { data::read_idx("/nonexistent/file.idx"); }},
       {"fashion mnist missing dir", [] { data::load_fashion_mnist("/nonexistent"); }},
-      {"apply_adam aliased slots", [] {
+      {"apply_adam aliased slots",
+       [] {
          Variable w(ones({2})), m(zeros({2}));
          apply_adam(w, m, m, ones({2}), scalar(0.1f), 0.9, 0.999, 1e-7);
        }},
-      {"apply_adam beta 1", [] {
+      {"apply_adam beta 1",
+       [] {
          Variable w(ones({2})), m(zeros({2})), v(zeros({2}));
          apply_adam(w, m, v, ones({2}), scalar(0.1f), 1.0, 0.999, 1e-7);
        }},
@@ -210,13 +364,25 @@ std::vector<Case> model_cases() {
   return {
       {"Dense units 0", [] { layers::Dense(0); }},
       {"Dense on a rank-1 input", [] { layers::Dense(2)(ones({3})); }},
-      {"Conv2D bad kernel", [] { layers::Conv2D(2, {0, 3}); }},
-      {"Conv2D on rank 2", [] { layers::Conv2D(2, {3, 3})(ones({4, 4})); }},
+      {"Conv2D bad kernel",
+       [] {
+         layers::Conv2D(2, {0, 3});
+       }},
+      {"Conv2D on rank 2",
+       [] {
+         layers::Conv2D(2, {3, 3})(ones({4, 4}));
+       }},
       {"Dropout rate 1.5", [] { layers::Dropout(1.5); }},
       {"Dropout rate set to -1", [] { layers::Dropout(0.5)->rate = -1; }},
-      {"Reshape two -1", [] { layers::Reshape({-1, -1}); }},
+      {"Reshape two -1",
+       [] {
+         layers::Reshape({-1, -1});
+       }},
       {"Embedding zero dims", [] { layers::Embedding(0, 3); }},
-      {"LSTM on rank 2", [] { layers::LSTM(4)(ones({2, 3})); }},
+      {"LSTM on rank 2",
+       [] {
+         layers::LSTM(4)(ones({2, 3}));
+       }},
       {"BatchNormalization epsilon 0", [] { layers::BatchNormalization({.epsilon = 0}); }},
       {"Lambda undefined output", [] { layers::Lambda([](const Tensor&) { return Tensor(); })(ones({1})); }},
       {"unknown activation", [] { layers::Dense(2, "swishy"); }},
@@ -228,7 +394,10 @@ std::vector<Case> model_cases() {
       {"learning rate negative", [] { optimizers::SGD(-1); }},
       {"momentum 1", [] { optimizers::SGD(0.1, 1.0); }},
       {"beta_1 set to 2", [] { *optimizers::Adam()->hyperparameters()[0].second = 2; }},
-      {"schedule empty boundaries mismatch", [] { optimizers::schedules::PiecewiseConstantDecay({1, 2}, {0.1}); }},
+      {"schedule empty boundaries mismatch",
+       [] {
+         optimizers::schedules::PiecewiseConstantDecay({1, 2}, {0.1});
+       }},
       {"schedule decay_steps 0", [] { optimizers::schedules::ExponentialDecay(0.1, 0, 0.5); }},
       {"fit before compile", [x, y] { Sequential({layers::Dense(2)}).fit(x, y); }},
       {"fit batch_size 0", [=] { model()->fit(x, y, {.batch_size = 0, .verbose = 0}); }},
@@ -236,36 +405,64 @@ std::vector<Case> model_cases() {
       {"fit validation_split -0.5", [=] { model()->fit(x, y, {.validation_split = -0.5, .verbose = 0}); }},
       {"fit validation_split 1", [=] { model()->fit(x, y, {.validation_split = 1.0, .verbose = 0}); }},
       {"fit validation_split NaN", [=] { model()->fit(x, y, {.validation_split = NAN, .verbose = 0}); }},
-      {"fit mismatched examples", [=] { model()->fit(x, ones({3, 2}), {.verbose = 0}); }},
-      {"fit zero examples", [=] { model()->fit(zeros({0, 3}), zeros({0, 2}), {.verbose = 0}); }},
+      {"fit mismatched examples",
+       [=] {
+         model()->fit(x, ones({3, 2}), {.verbose = 0});
+       }},
+      {"fit zero examples",
+       [=] {
+         model()->fit(zeros({0, 3}), zeros({0, 2}), {.verbose = 0});
+       }},
       {"fit scalar x", [=] { model()->fit(scalar(1.f), y, {.verbose = 0}); }},
-      {"fit wrong feature count", [=] {
+      {"fit wrong feature count",
+       [=] {
          auto m = model();
          m->fit(x, y, {.verbose = 0});
          m->fit(ones({4, 5}), y, {.verbose = 0});
        }},
-      {"fit wrong label shape", [=] { model()->fit(x, ones({4, 3}), {.verbose = 0}); }},
+      {"fit wrong label shape",
+       [=] {
+         model()->fit(x, ones({4, 3}), {.verbose = 0});
+       }},
       {"fit verbose 7", [=] { model()->fit(x, y, {.verbose = 7}); }},
       {"fit initial_epoch past epochs", [=] { model()->fit(x, y, {.epochs = 1, .verbose = 0, .initial_epoch = 3}); }},
-      {"fit two label tensors for one output", [=] { model()->fit({x}, {y, y}, {.verbose = 0}); }},
+      {"fit two label tensors for one output",
+       [=] {
+         model()->fit({x}, {y, y}, {.verbose = 0});
+       }},
       {"evaluate batch 0", [=] { model()->evaluate(x, y, {.batch_size = 0}); }},
       {"predict symbolic", [=] { model()->predict(Input({3})); }},
       {"predict undefined", [=] { model()->predict(Tensor()); }},
-      {"compile losses count", [] { Sequential({layers::Dense(2)}).compile({.optimizer = "sgd", .losses = {"mse", "mae"}}); }},
-      {"compile loss and losses", [] { Sequential({layers::Dense(2)}).compile({.optimizer = "sgd", .loss = "mse", .losses = {"mae"}}); }},
-      {"compile loss_weights NaN", [] { Sequential({layers::Dense(2)}).compile({.optimizer = "sgd", .loss = "mse", .loss_weights = {NAN}}); }},
-      {"EarlyStopping missing metric", [=] {
-         model()->fit(x, y, {.epochs = 2, .verbose = 0, .callbacks = {callbacks::EarlyStopping({.monitor = "val_acc"})}});
+      {"compile losses count",
+       [] {
+         Sequential({layers::Dense(2)}).compile({.optimizer = "sgd", .losses = {"mse", "mae"}});
+       }},
+      {"compile loss and losses",
+       [] { Sequential({layers::Dense(2)}).compile({.optimizer = "sgd", .loss = "mse", .losses = {"mae"}}); }},
+      {"compile loss_weights NaN",
+       [] { Sequential({layers::Dense(2)}).compile({.optimizer = "sgd", .loss = "mse", .loss_weights = {NAN}}); }},
+      {"EarlyStopping missing metric",
+       [=] {
+         model()->fit(x, y,
+                      {.epochs = 2, .verbose = 0, .callbacks = {callbacks::EarlyStopping({.monitor = "val_acc"})}});
        }},
       {"ReduceLROnPlateau factor 2", [] { callbacks::ReduceLROnPlateau({.factor = 2}); }},
       {"functional input not Input", [] { Model(ones({1}), ones({1})); }},
-      {"functional missing Input", [] {
+      {"functional missing Input",
+       [] {
          Tensor a = Input({2}), b = Input({2});
          Model(a, layers::Add()({a, b})[0]);
        }},
-      {"Sequential empty call", [] { Sequential()(ones({1, 2})); }},
-      {"Sequential wrong input", [] { Sequential(Input({3}), {layers::Dense(2)})(ones({1, 4})); }},
-      {"add_weight unknown dim", [] {
+      {"Sequential empty call",
+       [] {
+         Sequential()(ones({1, 2}));
+       }},
+      {"Sequential wrong input",
+       [] {
+         Sequential(Input({3}), {layers::Dense(2)})(ones({1, 4}));
+       }},
+      {"add_weight unknown dim",
+       [] {
          struct L : Layer {
            L() : Layer("L") { add_weight("w", Shape{Shape::kUnknown}); }
          };
@@ -317,11 +514,13 @@ std::vector<Case> idx_cases(const Scratch& dir) {
     c.push_back({"gzip, truncated at byte " + std::to_string(cut), [g] { data::read_idx(g); }});
   }
   // Headers claiming more than the file holds: no allocation of the claim.
-  std::vector<std::vector<std::uint32_t>> claims = {{20, 5581, 8681, 49477, 384773}, {0xffffffffu}, {0x80000000u, 28, 28},
-                                                   {65536, 65536, 65536}, {1u << 31, 1u << 31, 4}, {100000}};
+  std::vector<std::vector<std::uint32_t>> claims = {{20, 5581, 8681, 49477, 384773}, {0xffffffffu},
+                                                    {0x80000000u, 28, 28},           {65536, 65536, 65536},
+                                                    {1u << 31, 1u << 31, 4},         {100000}};
   for (std::size_t k = 0; k < claims.size(); ++k) {
     std::string p = dir.write("claim" + std::to_string(k), idx(claims[k], 100));
-    c.push_back({"claims dims " + Shape(std::vector<std::int64_t>(claims[k].begin(), claims[k].end())).str(), [p] { data::read_idx(p); }});
+    c.push_back({"claims dims " + Shape(std::vector<std::int64_t>(claims[k].begin(), claims[k].end())).str(),
+                 [p] { data::read_idx(p); }});
     std::string g = dir.write_gz("claim" + std::to_string(k) + ".gz", idx(claims[k], 100));
     c.push_back({"gzip, claims dims (case " + std::to_string(k) + ")", [g] { data::read_idx(g); }});
   }
@@ -330,8 +529,9 @@ std::vector<Case> idx_cases(const Scratch& dir) {
     std::string p = dir.write("type" + std::to_string(type), idx({4}, 4, type));
     c.push_back({"type code " + std::to_string(type), [p] { data::read_idx(p); }});
   }
-  for (const std::string& head : {std::string("\x01\x00\x08\x01", 4), std::string("\x00\x01\x08\x01", 4), std::string("\x00\x00\x08\x00", 4),
-                                  std::string("\x00\x00\x08\x09", 4), std::string("\x00\x00\x08\xff", 4), std::string("PK\x03\x04", 4)}) {
+  for (const std::string& head :
+       {std::string("\x01\x00\x08\x01", 4), std::string("\x00\x01\x08\x01", 4), std::string("\x00\x00\x08\x00", 4),
+        std::string("\x00\x00\x08\x09", 4), std::string("\x00\x00\x08\xff", 4), std::string("PK\x03\x04", 4)}) {
     std::string p = dir.write("magic" + std::to_string(c.size()), head + be32(1) + "x");
     c.push_back({"magic bytes case " + std::to_string(c.size()), [p] { data::read_idx(p); }});
   }
@@ -358,7 +558,8 @@ std::vector<Case> idx_cases(const Scratch& dir) {
   c.push_back({"a FIFO (would block forever)", [fifo] { data::read_idx(fifo); }});
   c.push_back({"a directory", [&dir] { data::read_idx(dir.dir); }});
   // Fashion-MNIST sets that disagree.
-  auto fm = [&](const std::string& sub, std::uint32_t train_images, std::uint32_t train_labels, std::uint32_t rows, std::uint8_t label) {
+  auto fm = [&](const std::string& sub, std::uint32_t train_images, std::uint32_t train_labels, std::uint32_t rows,
+                std::uint8_t label) {
     std::string d = dir.dir + "/" + sub;
     mkdir(d.c_str(), 0700);
     auto put = [&](const char* n, std::string bytes) { dir.write_gz(sub + "/" + n, std::move(bytes)); };

@@ -13,13 +13,15 @@ namespace {
 namespace fs = std::filesystem;
 
 struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("duet_io_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  fs::path path =
+      fs::temp_directory_path() / ("duet_io_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   TempDir() { fs::create_directories(path); }
   ~TempDir() { fs::remove_all(path); }
   static inline int counter = 0;
 };
 
-std::vector<unsigned char> idx_bytes(const std::vector<std::uint32_t>& dims, std::size_t data_bytes, unsigned char type = 0x08) {
+std::vector<unsigned char> idx_bytes(const std::vector<std::uint32_t>& dims, std::size_t data_bytes,
+                                     unsigned char type = 0x08) {
   std::vector<unsigned char> b{0, 0, type, static_cast<unsigned char>(dims.size())};
   for (auto d : dims)
     for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<unsigned char>(d >> s));
@@ -48,7 +50,8 @@ TEST(Idx, ReadsCompressedAndPlainFiles) {
   TempDir d;
   write_gz(d.path / "a.gz", idx_bytes({2, 3}, 6));
   auto raw = idx_bytes({4}, 4);
-  std::ofstream(d.path / "b.idx", std::ios::binary).write(reinterpret_cast<const char*>(raw.data()), static_cast<std::streamsize>(raw.size()));
+  std::ofstream(d.path / "b.idx", std::ios::binary)
+      .write(reinterpret_cast<const char*>(raw.data()), static_cast<std::streamsize>(raw.size()));
   Tensor a = data::read_idx((d.path / "a.gz").string());
   EXPECT_EQ(a.shape(), (Shape{2, 3}));
   EXPECT_EQ(a.to_vector<float>(), (std::vector<float>{0, 1, 2, 3, 4, 5}));
@@ -62,15 +65,18 @@ TEST(Idx, BadFilesNameTheFile) {
   write_gz(d.path / "magic.gz", idx_bytes({2}, 2, 0x0d));
   expect_io_error([&] { data::read_idx((d.path / "magic.gz").string()); }, {"magic.gz", "magic number is 00 00 0d 01"});
   write_gz(d.path / "short.gz", idx_bytes({10, 10}, 37));
-  expect_io_error([&] { data::read_idx((d.path / "short.gz").string()); }, {"short.gz", "truncated", "100 bytes", "37"});
+  expect_io_error([&] { data::read_idx((d.path / "short.gz").string()); },
+                  {"short.gz", "truncated", "100 bytes", "37"});
 }
 
 TEST(FashionMnist, MismatchedCountsAndMissingFilesAreReported) {
   TempDir d;
   write_gz(d.path / "train-images-idx3-ubyte.gz", idx_bytes({3, 28, 28}, 3 * 784));
   write_gz(d.path / "train-labels-idx1-ubyte.gz", idx_bytes({2}, 2));
-  expect_io_error([&] { data::load_fashion_mnist(d.path.string()); }, {"train-labels-idx1-ubyte.gz", "2 labels", "3 images"});
-  expect_io_error([&] { data::load_fashion_mnist((d.path / "absent").string()); }, {"absent/train-images-idx3-ubyte.gz", "cannot open"});
+  expect_io_error([&] { data::load_fashion_mnist(d.path.string()); },
+                  {"train-labels-idx1-ubyte.gz", "2 labels", "3 images"});
+  expect_io_error([&] { data::load_fashion_mnist((d.path / "absent").string()); },
+                  {"absent/train-images-idx3-ubyte.gz", "cannot open"});
 }
 
 TEST(FashionMnist, LoadsTheInstalledDataSet) {

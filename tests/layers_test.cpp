@@ -8,9 +8,10 @@ using testing::expect_close;
 using testing::to_arr;
 
 TEST(Layers, SmallCnnShapesAndParams) {
-  Sequential model(Input({28, 28, 1}), {layers::Conv2D(8, {5, 5}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
-                                        layers::Conv2D(16, {3, 3}), layers::AveragePooling2D({.pool_size = {2, 2}}),
-                                        layers::GlobalAveragePooling2D(), layers::Dense(10)});
+  Sequential model(Input({28, 28, 1}),
+                   {layers::Conv2D(8, {5, 5}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
+                    layers::Conv2D(16, {3, 3}), layers::AveragePooling2D({.pool_size = {2, 2}}),
+                    layers::GlobalAveragePooling2D(), layers::Dense(10)});
   EXPECT_EQ(model.count_params(), (5 * 5 * 1 * 8 + 8) + (3 * 3 * 8 * 16 + 16) + (16 * 10 + 10));
   std::string s = model.summary_string();
   EXPECT_NE(s.find("(None, 28, 28, 8)"), std::string::npos) << s;
@@ -24,10 +25,14 @@ TEST(Layers, SmallCnnShapesAndParams) {
 TEST(Layers, CnnLearnsAToyTask) {
   // Images whose left half is brighter than the right are class 1.
   Tensor x = random::uniform(Shape{256, 8, 8, 1}, 0, 1, DType::Float32, 2);
-  Tensor diff = sum(slice(x, {0, 0, 0, 0}, {-1, -1, 4, -1}), {1, 2, 3}) - sum(slice(x, {0, 0, 4, 0}, {-1, -1, 4, -1}), {1, 2, 3});
+  Tensor diff =
+      sum(slice(x, {0, 0, 0, 0}, {-1, -1, 4, -1}), {1, 2, 3}) - sum(slice(x, {0, 0, 4, 0}, {-1, -1, 4, -1}), {1, 2, 3});
   Tensor y = cast(diff > 0.f, DType::Int32);
-  Sequential model({layers::Conv2D(4, {3, 3}, {.padding = "same", .activation = "relu"}), layers::Flatten(), layers::Dense(2)});
-  model.compile({.optimizer = optimizers::Adam(0.01), .loss = losses::SparseCategoricalCrossentropy(true), .metrics = {"accuracy"}});
+  Sequential model(
+      {layers::Conv2D(4, {3, 3}, {.padding = "same", .activation = "relu"}), layers::Flatten(), layers::Dense(2)});
+  model.compile({.optimizer = optimizers::Adam(0.01),
+                 .loss = losses::SparseCategoricalCrossentropy(true),
+                 .metrics = {"accuracy"}});
   auto h = model.fit(x, y, {.epochs = 15, .batch_size = 32, .verbose = 0});
   EXPECT_GT(h.history["accuracy"].back(), 0.9);
 }
@@ -69,7 +74,8 @@ TEST(Layers, EmbeddingLooksUpAndLearns) {
   Tensor ids = constant({{1, 2}, {3, 1}});
   Tensor v = emb(ids);
   EXPECT_EQ(v.shape(), (Shape{2, 2, 4}));
-  expect_close(to_arr(slice(v, {0, 0, 0}, {1, 1, 4})), to_arr(slice(v, {1, 1, 0}, {1, 1, 4})), 0, 0, "same id, same vector");
+  expect_close(to_arr(slice(v, {0, 0, 0}, {1, 1, 4})), to_arr(slice(v, {1, 1, 0}, {1, 1, 4})), 0, 0,
+               "same id, same vector");
   Sequential model({emb, layers::Flatten(), layers::Dense(1)});
   model.compile({.optimizer = optimizers::SGD(0.1), .loss = "mse"});
   Tensor before = emb->weights()[0].value();
@@ -102,9 +108,16 @@ TEST(Layers, DropoutOnlyWhenTraining) {
 }
 
 TEST(Layers, LambdaOutputShapeIsChecked) {
-  auto l = layers::Lambda([](const Tensor& t) { return concat({t, t}, 1); }, {.name = "dup", .output_shape = std::vector<std::int64_t>{3}});
+  auto l = layers::Lambda(
+      [](const Tensor& t) {
+        return concat({t, t}, 1);
+      },
+      {.name = "dup", .output_shape = std::vector<std::int64_t>{3}});
   EXPECT_THROW(l(ones({2, 3})), ShapeError);
-  EXPECT_EQ(layers::Lambda([](const Tensor& t) { return t * 2.f; }, {.name = "", .output_shape = std::vector<std::int64_t>{3}})(ones({2, 3})).shape(), (Shape{2, 3}));
+  EXPECT_EQ(layers::Lambda([](const Tensor& t) { return t * 2.f; },
+                           {.name = "", .output_shape = std::vector<std::int64_t>{3}})(ones({2, 3}))
+                .shape(),
+            (Shape{2, 3}));
 }
 
 // A value-reading Lambda between two Dense layers: fit compiles the model with one host step, and both
@@ -115,11 +128,13 @@ TEST(GraphBreak, HostStepInsideFitKeepsGradientsFlowing) {
     if (l == config::LogLevel::Warning) warnings.push_back(m);
   });
   auto first = layers::Dense(4, {.name = "first"});
-  auto reader = layers::Lambda([](const Tensor& t) {
-    auto v = t.to_vector<float>();  // a value read: not traceable
-    float scale = v.empty() ? 1.f : 1.f;
-    return t * scale;
-  }, {.name = "reader"});
+  auto reader = layers::Lambda(
+      [](const Tensor& t) {
+        auto v = t.to_vector<float>();  // a value read: not traceable
+        float scale = v.empty() ? 1.f : 1.f;
+        return t * scale;
+      },
+      {.name = "reader"});
   auto last = layers::Dense(1, {.name = "last"});
   Sequential model({first, reader, last});
   model.compile({.optimizer = optimizers::SGD(0.05), .loss = "mse"});
@@ -196,7 +211,8 @@ TEST(Trainable, FrozenLayerIsNotUpdated) {
 }
 
 TEST(Optimizers, EachReducesALoss) {
-  for (auto opt : {optimizers::SGD(0.1, 0.9, true), optimizers::Adam(0.05), optimizers::AdamW(0.05), optimizers::RMSprop(0.1)}) {
+  for (auto opt :
+       {optimizers::SGD(0.1, 0.9, true), optimizers::Adam(0.05), optimizers::AdamW(0.05), optimizers::RMSprop(0.1)}) {
     Variable w(constant({5.f, -3.f}));
     auto step = function([&]() {
       GradientTape tape;
@@ -223,7 +239,9 @@ namespace {
 class CountingReader : public Layer {
  public:
   CountingReader() : Layer("CountingReader") {}
-  void build(const std::vector<Shape>&) override { count = add_weight("count", Shape{}, {.initializer = "zeros", .trainable = false}); }
+  void build(const std::vector<Shape>&) override {
+    count = add_weight("count", Shape{}, {.initializer = "zeros", .trainable = false});
+  }
   Tensor call(const Tensor& x, bool) override {
     count.assign_add(scalar(1.f));
     return sum(x).item<float>() > 0 ? x : -x;  // value read: a graph break
@@ -234,7 +252,7 @@ class CountingReader : public Layer {
 TEST(GraphBreak, StateChangedBeforeTheValueReadHappensOncePerCall) {
   config::set_log_handler([](config::LogLevel, const std::string&) {});
   auto layer = make_layer<CountingReader>();
-  auto f = function([&](const Tensor& x) { return (*layer)(x) * 2.f; }, {.name = "counting"});
+  auto f = function([&](const Tensor& x) { return (*layer)(x)*2.f; }, {.name = "counting"});
   Tensor x = constant({1.f, -3.f});
   for (int i = 0; i < 3; ++i) EXPECT_EQ(f(x).to_vector<float>(), (std::vector<float>{-2.f, 6.f}));
   EXPECT_TRUE(layer->runs_as_host_step());

@@ -1,6 +1,7 @@
 // Layers and models, including the seed articles' examples (with seeds/README.md's corrections).
 #include <sstream>
 
+#include "core/allocator.h"
 #include "test_util.h"
 
 namespace duet {
@@ -69,7 +70,8 @@ TEST(Seed000, LambdaElementwiseAndCond) {
   EXPECT_EQ(compiled(x).to_vector<float>(), eager.to_vector<float>());
   // The article's vector predicate is ambiguous; with a scalar predicate cond works in both modes.
   auto conditional = layers::Lambda([](const Tensor& t) {
-    return cond(max(t) > 2.f, [&] { return log(t); }, [&] { return exp(t); });
+    return cond(
+        max(t) > 2.f, [&] { return log(t); }, [&] { return exp(t); });
   });
   Tensor v = constant({1.f, 3.f});
   auto traced = function([&](const Tensor& t) { return conditional(t); });
@@ -81,11 +83,13 @@ TEST(Seed000, LambdaElementwiseAndCond) {
 // as a host step with a one-time warning instead of failing.
 TEST(Seed000, ValueReadingLambdaBecomesAHostStep) {
   Warnings w;
-  auto numpy_like = layers::Lambda([](const Tensor& t) {
-    auto v = t.to_vector<float>();
-    for (auto& e : v) e = e > 1 ? e * 2 : e / 2;
-    return constant(v, t.shape());
-  }, {.name = "numpy_like"});
+  auto numpy_like = layers::Lambda(
+      [](const Tensor& t) {
+        auto v = t.to_vector<float>();
+        for (auto& e : v) e = e > 1 ? e * 2 : e / 2;
+        return constant(v, t.shape());
+      },
+      {.name = "numpy_like"});
   Tensor x = constant({1.f, 3.f});
   EXPECT_EQ(numpy_like(x).to_vector<float>(), (std::vector<float>{0.5f, 6.f}));
   auto compiled = function([&](const Tensor& t) { return numpy_like(t) + 1.f; });
@@ -107,10 +111,13 @@ class ElementWiseLambda : public Layer {
 };
 
 TEST(Seed001, CustomLayerInSequential) {
-  Sequential model(Input({10}), {make_layer<ElementWiseLambda>([](const Tensor& x) { return sqrt(x); }), layers::Dense(5)});
+  Sequential model(Input({10}),
+                   {make_layer<ElementWiseLambda>([](const Tensor& x) { return sqrt(x); }), layers::Dense(5)});
   model.compile({.optimizer = "adam", .loss = "mse"});
   std::string s = model.summary_string();
-  EXPECT_NE(s.find(" element_wise_lambda         (None, 10)                0\n (ElementWiseLambda)\n"), std::string::npos) << s;
+  EXPECT_NE(s.find(" element_wise_lambda         (None, 10)                0\n (ElementWiseLambda)\n"),
+            std::string::npos)
+      << s;
   EXPECT_NE(s.find("(None, 5)"), std::string::npos) << s;
   EXPECT_NE(s.find("Total params: 55"), std::string::npos) << s;
 }
@@ -118,7 +125,8 @@ TEST(Seed001, CustomLayerInSequential) {
 // seed 001 example 2: a weight from add_weight is trained.
 class WeightedLambda : public Layer {
  public:
-  explicit WeightedLambda(std::function<Tensor(const Tensor&, const Tensor&)> f) : Layer("WeightedLambda"), f_(std::move(f)) {
+  explicit WeightedLambda(std::function<Tensor(const Tensor&, const Tensor&)> f)
+      : Layer("WeightedLambda"), f_(std::move(f)) {
     weight_ = add_weight("weight", Shape{1}, {.initializer = "ones"});
   }
   Tensor call(const Tensor& x, bool) override { return f_(x, weight_); }
@@ -153,7 +161,9 @@ TEST(Seed001, MultiInputLambda) {
 // seed 002 example 3 (corrected): a stateful layer needs no flag and updates on every call, eager and compiled.
 class MyStatefulLayer : public Layer {
  public:
-  MyStatefulLayer() : Layer("MyStatefulLayer") { state_ = add_weight("state", Shape{1}, {.initializer = "zeros", .trainable = false}); }
+  MyStatefulLayer() : Layer("MyStatefulLayer") {
+    state_ = add_weight("state", Shape{1}, {.initializer = "zeros", .trainable = false});
+  }
   Tensor call(const Tensor& x, bool) override { return state_.assign_add(x); }
   Variable state_;
 };
@@ -173,7 +183,9 @@ TEST(Seed002, StatefulLayerUpdatesEveryCall) {
 class MyCustomLayer : public Layer {
  public:
   explicit MyCustomLayer(std::int64_t units) : Layer("MyCustomLayer"), units_(units) {}
-  void build(const std::vector<Shape>& s) override { w_ = add_weight("w", Shape{s[0][1], units_}, {.initializer = "random_normal"}); }
+  void build(const std::vector<Shape>& s) override {
+    w_ = add_weight("w", Shape{s[0][1], units_}, {.initializer = "random_normal"});
+  }
   Tensor call(const Tensor& x, bool) override { return matmul(x, w_); }
 
  private:
@@ -222,10 +234,15 @@ TEST(Fit, ClassifierWithAccuracyValidationAndCallbacks) {
   model.compile({.optimizer = "adam", .loss = losses::SparseCategoricalCrossentropy(true), .metrics = {"accuracy"}});
   int epochs_seen = 0;
   std::ostringstream out;
-  auto h = model.fit(x, labels, {.epochs = 40, .batch_size = 64, .validation_split = 0.2, .verbose = 1,
-                                 .callbacks = {callbacks::EarlyStopping({.monitor = "val_loss", .patience = 2}),
-                                               callbacks::LambdaCallback({.on_epoch_end = [&](Model&, int, const Logs&) { ++epochs_seen; }})},
-                                 .out = &out});
+  auto h = model.fit(
+      x, labels,
+      {.epochs = 40,
+       .batch_size = 64,
+       .validation_split = 0.2,
+       .verbose = 1,
+       .callbacks = {callbacks::EarlyStopping({.monitor = "val_loss", .patience = 2}),
+                     callbacks::LambdaCallback({.on_epoch_end = [&](Model&, int, const Logs&) { ++epochs_seen; }})},
+       .out = &out});
   EXPECT_EQ(epochs_seen, h.epochs_run);
   EXPECT_GT(h.history["val_accuracy"].back(), 0.9);
   EXPECT_NE(out.str().find("Epoch 1/40\n"), std::string::npos);
@@ -253,7 +270,8 @@ TEST(Summary, LongLayerNamesWrapInsteadOfRunningIntoTheShape) {
   Tensor in = Input({10}, DType::Float32, "features");
   Tensor y = layers::Dense(4, {.name = "a_rather_long_dense_layer_name"})(in);
   std::string s = Model(in, y, "wide").summary_string();
-  EXPECT_NE(s.find(" a_rather_long_dense_layer_n (None, 4)                 44\n ame (Dense)\n"), std::string::npos) << s;
+  EXPECT_NE(s.find(" a_rather_long_dense_layer_n (None, 4)                 44\n ame (Dense)\n"), std::string::npos)
+      << s;
 }
 
 TEST(Names, KerasStyleUniqueNames) {
@@ -289,16 +307,98 @@ TEST(ModelErrors, NameTheModelOrLayer) {
     EXPECT_NE(std::string(e.what()).find("(None, 3)"), std::string::npos) << e.what();
   }
   // A Lambda whose result dtype changes after the model was built is named with both dtypes.
-  auto bad = layers::Lambda([](const Tensor& t) { return t.is_symbolic() ? t : cast(t, DType::Int32); }, {.name = "to_int"});
+  auto bad =
+      layers::Lambda([](const Tensor& t) { return t.is_symbolic() ? t : cast(t, DType::Int32); }, {.name = "to_int"});
   Tensor in = Input({2});
   Model m(in, bad(in), "wrapper");
   try {
     m(ones({1, 2}));
     FAIL();
   } catch (const DTypeError& e) {
-    EXPECT_NE(std::string(e.what()).find("[wrapper] layer 'to_int' returned int32 (1, 2)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("[wrapper] layer 'to_int' returned int32 (1, 2)"), std::string::npos)
+        << e.what();
     EXPECT_NE(std::string(e.what()).find("float32 (None, 2)"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+}  // namespace duet
+
+namespace duet::internal {
+std::int64_t live_layer_count();
+}
+
+namespace duet {
+namespace {
+
+// Symbolic history is owned by the tensors that carry it: building and dropping models frees their layers and
+// their weights (there is no process-wide functional graph any more).
+TEST(ModelLifetime, ThousandModelsBuiltAndDroppedLeaveNothingBehind) {
+  auto build_and_drop = [] {
+    Tensor in = Input({16});
+    Tensor h = layers::Dense(32, "relu")(in);
+    Tensor out = layers::Dense(4)(layers::Dropout(0.1)(h));
+    Model m(in, out);
+    m.compile({.optimizer = "adam", .loss = "mse"});
+    Sequential s(Input({16}), {layers::Dense(8), layers::Dense(2)});
+    static_cast<void>(m(ones({2, 16})));
+    static_cast<void>(s(ones({2, 16})));
+  };
+  build_and_drop();  // warm up (first-use caches)
+  const std::int64_t layers_before = internal::live_layer_count();
+  const std::size_t bytes_before = allocator_stats().bytes_in_use;
+  for (int i = 0; i < 1000; ++i) build_and_drop();
+  EXPECT_EQ(internal::live_layer_count(), layers_before);
+  EXPECT_LE(allocator_stats().bytes_in_use, bytes_before + 4096) << "tensor memory grew with every model";
+}
+
+// A subclassed model, like a Sequential, may live on the stack: called on Input tensors, compiled and fitted.
+class StackModel : public SubclassedModel {
+ public:
+  StackModel() : SubclassedModel("stack_model") {}
+  Tensor call(const Tensor& x, bool training) override { return out(hidden(x, training), training); }
+  Ref<layers::DenseLayer> hidden = layers::Dense(8, "tanh");
+  Ref<layers::DenseLayer> out = layers::Dense(1);
+};
+
+TEST(ModelLifetime, SubclassedModelOnTheStackWorksLikeSequential) {
+  StackModel model;
+  EXPECT_EQ(model(Input({3})).shape(), (Shape{Shape::kUnknown, 1}));
+  model.compile({.optimizer = "adam", .loss = "mse"});
+  Tensor x = random::normal({32, 3}, 0, 1, DType::Float32, 1);
+  auto h = model.fit(x, sum(x, {1}, true), {.epochs = 3, .batch_size = 8, .verbose = 0});
+  EXPECT_EQ(h.epochs_run, 3);
+  EXPECT_EQ(model.hidden->kernel().shape(), (Shape{3, 8}));  // typed handles reach the weights
+  EXPECT_EQ(model.predict(x).shape(), (Shape{32, 1}));
+  Sequential seq({layers::Dense(2)});  // and a Sequential on the stack inside a functional model
+  Tensor in = Input({3});
+  Model outer(in, seq(in));
+  EXPECT_EQ(outer(ones({1, 3})).shape(), (Shape{1, 2}));
+}
+
+TEST(KerasTrips, GenericLambdasAndMultiInputModels) {
+  auto twice = layers::Lambda([](auto x) { return x * 2.f; });
+  EXPECT_EQ(twice(ones({2})).to_vector<float>(), (std::vector<float>{2.f, 2.f}));
+  Tensor a = Input({2}, DType::Float32, "a"), b = Input({3}, DType::Float32, "b");
+  Tensor joined = layers::Concatenate()({a, b})[0];
+  Tensor y1 = layers::Dense(1, {.name = "first"})(joined);
+  Tensor y2 = layers::Dense(2, {.name = "second"})(joined);
+  Model model({a, b}, {y1, y2});
+  model.compile({.optimizer = "adam", .losses = {"mse", "mae"}, .loss_weights = {1.0, 0.5}, .metrics = {"mae"}});
+  Tensor xa = random::normal({16, 2}, 0, 1, DType::Float32, 2), xb = random::normal({16, 3}, 0, 1, DType::Float32, 3);
+  auto h = model.fit({xa, xb}, {ones({16, 1}), zeros({16, 2})}, {.epochs = 2, .batch_size = 4, .verbose = 0});
+  for (const char* k : {"loss", "first_loss", "second_loss", "first_mean_absolute_error", "second_mean_absolute_error"})
+    EXPECT_EQ(h.history[k].size(), 2u) << k;
+  auto p = model.predict({xa, xb});
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].shape(), (Shape{16, 1}));
+  EXPECT_EQ(p[1].shape(), (Shape{16, 2}));
+  auto logs = model.evaluate({xa, xb}, {ones({16, 1}), zeros({16, 2})});
+  EXPECT_NEAR(logs["loss"], logs["first_loss"] + 0.5 * logs["second_loss"], 1e-5);
+  model.loss_weights()[1] = 0.0;  // read at run time by the compiled step
+  auto logs0 = model.evaluate({xa, xb}, {ones({16, 1}), zeros({16, 2})});
+  EXPECT_NEAR(logs0["loss"], logs0["first_loss"], 1e-6);
+  EXPECT_NE(model.summary_string().find("a (InputLayer)"), std::string::npos);
 }
 
 }  // namespace

@@ -132,7 +132,8 @@ TEST(Numerics, IntegerArithmeticWraps) {
   EXPECT_EQ((a - 1).to_vector<std::int32_t>(), (std::vector<std::int32_t>{INT32_MAX - 1, INT32_MAX}));
   EXPECT_EQ((a * 2).to_vector<std::int32_t>(), (std::vector<std::int32_t>{-2, 0}));
   EXPECT_EQ((-a).to_vector<std::int32_t>(), (std::vector<std::int32_t>{-INT32_MAX, INT32_MIN}));
-  EXPECT_EQ(pow(constant({3}), constant({40})).item<std::int32_t>(), static_cast<std::int32_t>(12157665459056928801ull & 0xffffffffu));
+  EXPECT_EQ(pow(constant({3}), constant({40})).item<std::int32_t>(),
+            static_cast<std::int32_t>(12157665459056928801ull & 0xffffffffu));
 }
 
 TEST(Numerics, IntegerLiteralsThatDoNotFitAreRefused) {
@@ -173,7 +174,8 @@ TEST(Numerics, IntegerMatmul) {
   Tensor a = constant({{1, 2}, {3, 4}}), b = constant({{5, 6}, {7, 8}});
   EXPECT_EQ(matmul(a, b).to_vector<std::int32_t>(), (std::vector<std::int32_t>{19, 22, 43, 50}));
   Tensor a64 = cast(a, DType::Int64);
-  EXPECT_EQ(matmul(a64, cast(b, DType::Int64), true, false).to_vector<std::int64_t>(), (std::vector<std::int64_t>{26, 30, 38, 44}));
+  EXPECT_EQ(matmul(a64, cast(b, DType::Int64), true, false).to_vector<std::int64_t>(),
+            (std::vector<std::int64_t>{26, 30, 38, 44}));
   Tensor huge = constant({{INT32_MAX, INT32_MAX}});
   EXPECT_EQ(matmul(huge, constant({{2}, {0}})).item<std::int32_t>(), -2);  // wraps
   auto traced = function([](const Tensor& x, const Tensor& y) { return matmul(x, y); });

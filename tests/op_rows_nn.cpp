@@ -85,31 +85,41 @@ void conv_taps(const std::vector<std::int64_t>& xs, const std::vector<std::int64
               }
 }
 
-std::vector<std::int64_t> conv_out_shape(const std::vector<std::int64_t>& xs, const std::vector<std::int64_t>& ws, const ConvCfg& c) {
+std::vector<std::int64_t> conv_out_shape(const std::vector<std::int64_t>& xs, const std::vector<std::int64_t>& ws,
+                                         const ConvCfg& c) {
   return {xs[0], geo(xs[1], ws[0], c.sh, c.dh, c.same).out, geo(xs[2], ws[1], c.sw, c.dw, c.same).out, ws[3]};
 }
 
 Row conv_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws, ConvCfg c) {
-  return {name, {F(xs), F(ws)}, [c](const V& x) { return conv2d(x[0], x[1], c.opts()); }, [c](const A& a) {
+  return {name,
+          {F(xs), F(ws)},
+          [c](const V& x) { return conv2d(x[0], x[1], c.opts()); },
+          [c](const A& a) {
             Arr y{conv_out_shape(a[0].shape, a[1].shape, c), {}};
             y.v.assign(static_cast<std::size_t>(numel(y.shape)), 0.0);
             conv_taps(a[0].shape, a[1].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
-              y.v[static_cast<std::size_t>(yi)] += a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(wi)];
+              y.v[static_cast<std::size_t>(yi)] +=
+                  a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(wi)];
             });
             return y;
           }};
 }
 
 // conv2d + bias_add (+ relu): traced and optimized, the chain runs as one FusedConv2D node.
-Row conv_bias_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws, ConvCfg c, bool with_relu) {
-  Row row{name, {F(xs), F(ws), F({ws[3]})}, [c, with_relu](const V& x) {
+Row conv_bias_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws, ConvCfg c,
+                  bool with_relu) {
+  Row row{name,
+          {F(xs), F(ws), F({ws[3]})},
+          [c, with_relu](const V& x) {
             Tensor y = bias_add(conv2d(x[0], x[1], c.opts()), x[2]);
             return with_relu ? relu(y) : y;
-          }, [c, with_relu](const A& a) {
+          },
+          [c, with_relu](const A& a) {
             Arr y{conv_out_shape(a[0].shape, a[1].shape, c), {}};
             y.v.assign(static_cast<std::size_t>(numel(y.shape)), 0.0);
             conv_taps(a[0].shape, a[1].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
-              y.v[static_cast<std::size_t>(yi)] += a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(wi)];
+              y.v[static_cast<std::size_t>(yi)] +=
+                  a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(wi)];
             });
             const std::size_t o = static_cast<std::size_t>(a[2].shape[0]);
             for (std::size_t i = 0; i < y.v.size(); ++i) {
@@ -123,25 +133,33 @@ Row conv_bias_row(const std::string& name, std::vector<std::int64_t> xs, std::ve
 }
 
 // The backprops as forward ops (so their float32 oneDNN kernels are checked against the reference too).
-Row conv_backprop_input_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws, ConvCfg c) {
+Row conv_backprop_input_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws,
+                            ConvCfg c) {
   auto ys = conv_out_shape(xs, ws, c);
-  return {name, {F(ys), F(ws), F(xs)}, [c](const V& x) { return conv2d_backprop_input(x[0], x[1], x[2], c.opts()); },
+  return {name,
+          {F(ys), F(ws), F(xs)},
+          [c](const V& x) { return conv2d_backprop_input(x[0], x[1], x[2], c.opts()); },
           [c](const A& a) {
             Arr dx{a[2].shape, std::vector<double>(a[2].v.size(), 0.0)};
             conv_taps(a[2].shape, a[1].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
-              dx.v[static_cast<std::size_t>(xi)] += a[0].v[static_cast<std::size_t>(yi)] * a[1].v[static_cast<std::size_t>(wi)];
+              dx.v[static_cast<std::size_t>(xi)] +=
+                  a[0].v[static_cast<std::size_t>(yi)] * a[1].v[static_cast<std::size_t>(wi)];
             });
             return dx;
           }};
 }
 
-Row conv_backprop_filter_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws, ConvCfg c) {
+Row conv_backprop_filter_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws,
+                             ConvCfg c) {
   auto ys = conv_out_shape(xs, ws, c);
-  return {name, {F(xs), F(ys), F(ws)}, [c](const V& x) { return conv2d_backprop_filter(x[0], x[1], x[2], c.opts()); },
+  return {name,
+          {F(xs), F(ys), F(ws)},
+          [c](const V& x) { return conv2d_backprop_filter(x[0], x[1], x[2], c.opts()); },
           [c](const A& a) {
             Arr dw{a[2].shape, std::vector<double>(a[2].v.size(), 0.0)};
             conv_taps(a[0].shape, a[2].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
-              dw.v[static_cast<std::size_t>(wi)] += a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(yi)];
+              dw.v[static_cast<std::size_t>(wi)] +=
+                  a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(yi)];
             });
             return dw;
           }};
@@ -165,7 +183,8 @@ void pool_windows(const std::vector<std::int64_t>& xs, const PoolCfg& c, F f) {
           for (std::int64_t ky = 0; ky < c.kh; ++ky)
             for (std::int64_t kx = 0; kx < c.kw; ++kx) {
               std::int64_t iy = oy * c.sh - gy.pad + ky, ix = ox * c.sw - gx.pad + kx;
-              if (iy >= 0 && iy < xs[1] && ix >= 0 && ix < xs[2]) idx.push_back(((n * xs[1] + iy) * xs[2] + ix) * xs[3] + ch);
+              if (iy >= 0 && iy < xs[1] && ix >= 0 && ix < xs[2])
+                idx.push_back(((n * xs[1] + iy) * xs[2] + ix) * xs[3] + ch);
             }
           f(((n * gy.out + oy) * gx.out + ox) * xs[3] + ch, idx);
         }
@@ -184,14 +203,17 @@ std::int64_t argmax_of(const Arr& x, const std::vector<std::int64_t>& idx) {
 }
 
 Row pool_row(const std::string& name, std::vector<std::int64_t> xs, PoolCfg c, bool is_max) {
-  return {name, {F(xs)}, [c, is_max](const V& x) { return is_max ? max_pool2d(x[0], c.opts()) : avg_pool2d(x[0], c.opts()); },
+  return {name,
+          {F(xs)},
+          [c, is_max](const V& x) { return is_max ? max_pool2d(x[0], c.opts()) : avg_pool2d(x[0], c.opts()); },
           [c, is_max](const A& a) {
             Arr y{pool_out_shape(a[0].shape, c), {}};
             y.v.resize(static_cast<std::size_t>(numel(y.shape)));
             pool_windows(a[0].shape, c, [&](std::int64_t o, const std::vector<std::int64_t>& idx) {
               double s = 0;
               for (auto i : idx) s += a[0].v[static_cast<std::size_t>(i)];
-              y.v[static_cast<std::size_t>(o)] = is_max ? a[0].v[static_cast<std::size_t>(argmax_of(a[0], idx))] : s / idx.size();
+              y.v[static_cast<std::size_t>(o)] =
+                  is_max ? a[0].v[static_cast<std::size_t>(argmax_of(a[0], idx))] : s / idx.size();
             });
             return y;
           }};
@@ -215,7 +237,8 @@ Arr ref_softmax_rows(const Arr& x, bool log_out) {
 Arr ref_permute_2d(const Arr& a) {
   Arr r{{a.shape[1], a.shape[0]}, std::vector<double>(a.v.size())};
   for (std::int64_t i = 0; i < a.shape[0]; ++i)
-    for (std::int64_t j = 0; j < a.shape[1]; ++j) r.v[static_cast<std::size_t>(j * a.shape[0] + i)] = a.v[static_cast<std::size_t>(i * a.shape[1] + j)];
+    for (std::int64_t j = 0; j < a.shape[1]; ++j)
+      r.v[static_cast<std::size_t>(j * a.shape[0] + i)] = a.v[static_cast<std::size_t>(i * a.shape[1] + j)];
   return r;
 }
 
@@ -226,14 +249,36 @@ std::vector<Row> nn_rows() {
   // matmul
   auto mm = [](bool ta, bool tb) { return [=](const A& a) { return ref_matmul(a[0], a[1], ta, tb); }; };
   r.push_back({"matmul", {F({3, 4}), F({4, 5})}, [](const V& x) { return matmul(x[0], x[1]); }, mm(false, false)});
-  r.push_back({"matmul_transpose_a", {F({4, 3}), F({4, 5})}, [](const V& x) { return matmul(x[0], x[1], true); }, mm(true, false)});
-  r.push_back({"matmul_transpose_b", {F({3, 4}), F({5, 4})}, [](const V& x) { return matmul(x[0], x[1], false, true); }, mm(false, true)});
-  r.push_back({"matmul_transpose_both", {F({4, 3}), F({5, 4})}, [](const V& x) { return matmul(x[0], x[1], true, true); }, mm(true, true)});
-  r.push_back({"matmul_batched", {F({2, 3, 4}), F({2, 4, 5})}, [](const V& x) { return matmul(x[0], x[1]); }, mm(false, false)});
-  r.push_back({"matmul_shared_rhs", {F({2, 3, 4}), F({4, 5})}, [](const V& x) { return matmul(x[0], x[1]); }, mm(false, false)});
-  r.push_back({"matmul_shared_lhs_transposed", {F({4, 3}), F({2, 5, 4})}, [](const V& x) { return matmul(x[0], x[1], true, true); }, mm(true, true)});
-  r.push_back({"matmul_broadcast_batch", {F({2, 1, 3, 4}), F({3, 4, 2})}, [](const V& x) { return matmul(x[0], x[1]); }, mm(false, false)});
-  r.push_back({"matmul_primes", {F({1, 7}), F({7, 13})}, [](const V& x) { return matmul(x[0], x[1]); }, mm(false, false)});
+  r.push_back({"matmul_transpose_a",
+               {F({4, 3}), F({4, 5})},
+               [](const V& x) { return matmul(x[0], x[1], true); },
+               mm(true, false)});
+  r.push_back({"matmul_transpose_b",
+               {F({3, 4}), F({5, 4})},
+               [](const V& x) { return matmul(x[0], x[1], false, true); },
+               mm(false, true)});
+  r.push_back({"matmul_transpose_both",
+               {F({4, 3}), F({5, 4})},
+               [](const V& x) { return matmul(x[0], x[1], true, true); },
+               mm(true, true)});
+  r.push_back({"matmul_batched",
+               {F({2, 3, 4}), F({2, 4, 5})},
+               [](const V& x) { return matmul(x[0], x[1]); },
+               mm(false, false)});
+  r.push_back({"matmul_shared_rhs",
+               {F({2, 3, 4}), F({4, 5})},
+               [](const V& x) { return matmul(x[0], x[1]); },
+               mm(false, false)});
+  r.push_back({"matmul_shared_lhs_transposed",
+               {F({4, 3}), F({2, 5, 4})},
+               [](const V& x) { return matmul(x[0], x[1], true, true); },
+               mm(true, true)});
+  r.push_back({"matmul_broadcast_batch",
+               {F({2, 1, 3, 4}), F({3, 4, 2})},
+               [](const V& x) { return matmul(x[0], x[1]); },
+               mm(false, false)});
+  r.push_back(
+      {"matmul_primes", {F({1, 7}), F({7, 13})}, [](const V& x) { return matmul(x[0], x[1]); }, mm(false, false)});
   // conv2d: padding, strides, dilation, odd sizes, 1x1, stride > kernel, non-square kernels
   r.push_back(conv_row("conv2d_same", {2, 5, 5, 3}, {3, 3, 3, 4}, {.same = true}));
   r.push_back(conv_row("conv2d_valid_stride2", {1, 7, 6, 2}, {3, 2, 2, 3}, {.sh = 2, .sw = 2}));
@@ -245,15 +290,20 @@ std::vector<Row> nn_rows() {
   r.push_back(conv_bias_row("conv2d_bias_stride2", {1, 6, 5, 8}, {3, 3, 8, 16}, {.sh = 2, .sw = 2}, false));
   r.push_back(conv_row("conv2d_stride_over_kernel", {1, 9, 9, 2}, {2, 2, 2, 3}, {.sh = 3, .sw = 3}));
   r.push_back(conv_row("conv2d_nonsquare", {1, 6, 8, 2}, {1, 3, 2, 2}, {.sw = 2, .same = true}));
-  r.push_back(conv_backprop_input_row("conv2d_backprop_input", {2, 6, 5, 3}, {3, 3, 3, 4}, {.sh = 2, .sw = 1, .same = true}));
-  r.push_back(conv_backprop_filter_row("conv2d_backprop_filter", {2, 6, 5, 3}, {3, 2, 3, 4}, {.sh = 1, .sw = 2, .same = true}));
+  r.push_back(
+      conv_backprop_input_row("conv2d_backprop_input", {2, 6, 5, 3}, {3, 3, 3, 4}, {.sh = 2, .sw = 1, .same = true}));
+  r.push_back(
+      conv_backprop_filter_row("conv2d_backprop_filter", {2, 6, 5, 3}, {3, 2, 3, 4}, {.sh = 1, .sw = 2, .same = true}));
   // pooling
   r.push_back(pool_row("max_pool2d", {2, 4, 6, 3}, {}, true));
-  r.push_back(pool_row("max_pool2d_same_3x3_s2", {1, 7, 5, 2}, {.kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = true}, true));
+  r.push_back(
+      pool_row("max_pool2d_same_3x3_s2", {1, 7, 5, 2}, {.kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = true}, true));
   r.push_back(pool_row("avg_pool2d", {2, 4, 6, 3}, {}, false));
-  r.push_back(pool_row("avg_pool2d_same_excludes_padding", {1, 5, 5, 2}, {.kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = true}, false));
+  r.push_back(pool_row("avg_pool2d_same_excludes_padding", {1, 5, 5, 2},
+                       {.kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = true}, false));
   PoolCfg pc{.kh = 3, .kw = 3, .sh = 2, .sw = 2, .same = true};
-  r.push_back({"max_pool2d_grad", {F({1, 5, 5, 2}), F({1, 3, 3, 2})},
+  r.push_back({"max_pool2d_grad",
+               {F({1, 5, 5, 2}), F({1, 3, 3, 2})},
                [pc](const V& x) { return max_pool2d_grad(x[0], max_pool2d(x[0], pc.opts()), x[1], pc.opts()); },
                [pc](const A& a) {
                  Arr dx{a[0].shape, std::vector<double>(a[0].v.size(), 0.0)};
@@ -262,7 +312,8 @@ std::vector<Row> nn_rows() {
                  });
                  return dx;
                }});
-  r.push_back({"max_pool2d_grad_grad", {F({1, 5, 5, 2}), F({1, 5, 5, 2})},
+  r.push_back({"max_pool2d_grad_grad",
+               {F({1, 5, 5, 2}), F({1, 5, 5, 2})},
                [pc](const V& x) { return max_pool2d_grad_grad(x[0], max_pool2d(x[0], pc.opts()), x[1], pc.opts()); },
                [pc](const A& a) {
                  Arr y{pool_out_shape(a[0].shape, pc), {}};
@@ -272,40 +323,67 @@ std::vector<Row> nn_rows() {
                  });
                  return y;
                }});
-  r.push_back({"avg_pool2d_grad", {F({1, 3, 3, 2}), F({1, 5, 5, 2})},
+  r.push_back({"avg_pool2d_grad",
+               {F({1, 3, 3, 2}), F({1, 5, 5, 2})},
                [pc](const V& x) { return avg_pool2d_grad(x[0], x[1], pc.opts()); },
                [pc](const A& a) {
                  Arr dx{a[1].shape, std::vector<double>(a[1].v.size(), 0.0)};
                  pool_windows(a[1].shape, pc, [&](std::int64_t o, const std::vector<std::int64_t>& idx) {
-                   for (auto i : idx) dx.v[static_cast<std::size_t>(i)] += a[0].v[static_cast<std::size_t>(o)] / idx.size();
+                   for (auto i : idx)
+                     dx.v[static_cast<std::size_t>(i)] += a[0].v[static_cast<std::size_t>(o)] / idx.size();
                  });
                  return dx;
                }});
   // softmax family and losses
-  r.push_back({"softmax", {F({3, 5}, -5, 5)}, [](const V& x) { return softmax(x[0]); }, [](const A& a) { return ref_softmax_rows(a[0], false); }});
-  r.push_back({"softmax_axis0", {F({4, 3}, -5, 5)}, [](const V& x) { return softmax(x[0], 0); },
+  r.push_back({"softmax",
+               {F({3, 5}, -5, 5)},
+               [](const V& x) { return softmax(x[0]); },
+               [](const A& a) { return ref_softmax_rows(a[0], false); }});
+  r.push_back({"softmax_axis0",
+               {F({4, 3}, -5, 5)},
+               [](const V& x) { return softmax(x[0], 0); },
                [](const A& a) { return ref_permute_2d(ref_softmax_rows(ref_permute_2d(a[0]), false)); }});
-  r.push_back({"log_softmax", {F({3, 5}, -5, 5)}, [](const V& x) { return log_softmax(x[0]); }, [](const A& a) { return ref_softmax_rows(a[0], true); }});
-  r.push_back({"softmax_large_logits_stable", {F({2, 4}, 500, 900)}, [](const V& x) { return log_softmax(x[0]); },
+  r.push_back({"log_softmax",
+               {F({3, 5}, -5, 5)},
+               [](const V& x) { return log_softmax(x[0]); },
                [](const A& a) { return ref_softmax_rows(a[0], true); }});
-  r.push_back({"sparse_softmax_cross_entropy", {I({4}, {0, 3, 2, 3}), F({4, 4}, -3, 3)},
-               [](const V& x) { return sparse_softmax_cross_entropy_with_logits(x[0], x[1]); }, [](const A& a) {
+  r.push_back({"softmax_large_logits_stable",
+               {F({2, 4}, 500, 900)},
+               [](const V& x) { return log_softmax(x[0]); },
+               [](const A& a) { return ref_softmax_rows(a[0], true); }});
+  r.push_back({"sparse_softmax_cross_entropy",
+               {I({4}, {0, 3, 2, 3}), F({4, 4}, -3, 3)},
+               [](const V& x) { return sparse_softmax_cross_entropy_with_logits(x[0], x[1]); },
+               [](const A& a) {
                  Arr ls = ref_softmax_rows(a[1], true);
                  Arr out{{4}, {}};
-                 for (int i = 0; i < 4; ++i) out.v.push_back(-ls.v[static_cast<std::size_t>(i * 4 + a[0].v[static_cast<std::size_t>(i)])]);
+                 for (int i = 0; i < 4; ++i)
+                   out.v.push_back(-ls.v[static_cast<std::size_t>(i * 4 + a[0].v[static_cast<std::size_t>(i)])]);
                  return out;
                }});
-  r.push_back({"softmax_cross_entropy", {F({3, 4}, 0, 1), F({3, 4}, -3, 3)},
-               [](const V& x) { return softmax_cross_entropy_with_logits(x[0], x[1]); }, [](const A& a) {
+  r.push_back({"softmax_cross_entropy",
+               {F({3, 4}, 0, 1), F({3, 4}, -3, 3)},
+               [](const V& x) { return softmax_cross_entropy_with_logits(x[0], x[1]); },
+               [](const A& a) {
                  Arr ls = ref_softmax_rows(a[1], true);
                  Arr out{{3}, std::vector<double>(3, 0.0)};
-                 for (int i = 0; i < 12; ++i) out.v[static_cast<std::size_t>(i / 4)] -= a[0].v[static_cast<std::size_t>(i)] * ls.v[static_cast<std::size_t>(i)];
+                 for (int i = 0; i < 12; ++i)
+                   out.v[static_cast<std::size_t>(i / 4)] -=
+                       a[0].v[static_cast<std::size_t>(i)] * ls.v[static_cast<std::size_t>(i)];
                  return out;
                }});
-  r.push_back({"bias_add", {F({2, 3, 4}), F({4})}, [](const V& x) { return bias_add(x[0], x[1]); },
+  r.push_back({"bias_add",
+               {F({2, 3, 4}), F({4})},
+               [](const V& x) { return bias_add(x[0], x[1]); },
                [](const A& a) { return ref_binary(a[0], a[1], [](double p, double q) { return p + q; }); }});
   // dropout: the kept fraction, the scale of kept values, and a gradient equal to the mask
-  r.push_back({"dropout", {}, [](const V&) { return dropout(ones({200000}), 0.3, true, 5); }, nullptr, false, 0, 0,
+  r.push_back({"dropout",
+               {},
+               [](const V&) { return dropout(ones({200000}), 0.3, true, 5); },
+               nullptr,
+               false,
+               0,
+               0,
                [](const std::vector<Tensor>& outs) {
                  auto v = outs[0].to_vector<float>();
                  double kept = 0;
@@ -324,65 +402,94 @@ std::vector<Row> nn_rows() {
                  EXPECT_EQ(dropout(x, 0.5, false).impl(), x.impl());  // inference: identity
                }});
   // a chain of elementwise ops big enough for the fusion pass (traced+optimized runs it as one FusedElementwise)
-  r.push_back({"fused_elementwise_chain", {F({32, 32}), F({32})}, [](const V& x) {
+  r.push_back({"fused_elementwise_chain",
+               {F({32, 32}), F({32})},
+               [](const V& x) {
                  Tensor y = tanh(x[0] * 1.5f + 0.25f);
                  Tensor z = y * y - sigmoid(x[0]);
                  return where(z > 0.f, exp(z * 0.5f), z) + bias_add(z, x[1]);
-               }, [](const A& a) {
+               },
+               [](const A& a) {
                  return ref_binary(a[0], a[1], [](double p, double q) {
                    double y = std::tanh(p * 1.5 + 0.25), z = y * y - 1 / (1 + std::exp(-p));
                    return (z > 0 ? std::exp(z * 0.5) : z) + z + q;
                  });
                }});
   // only ops with float32 block kernels, 1280 elements (more than one block): the fused group's fast path
-  r.push_back({"fused_float32_block_chain", {F({32, 40}), F({32, 40})}, [](const V& x) {
+  r.push_back({"fused_float32_block_chain",
+               {F({32, 40}), F({32, 40})},
+               [](const V& x) {
                  Tensor y = tanh(x[0] * 1.5f + 0.25f);
                  Tensor z = maximum(y * y - sigmoid(x[1]), 0.1f - abs(x[0]));
                  return exp(z * 0.5f) / (1.f + relu(x[1])) - neg(y);
-               }, [](const A& a) {
+               },
+               [](const A& a) {
                  return ref_binary(a[0], a[1], [](double p, double q) {
-                   double y = std::tanh(p * 1.5 + 0.25), z = std::max(y * y - 1 / (1 + std::exp(-q)), double(0.1f) - std::fabs(p));
+                   double y = std::tanh(p * 1.5 + 0.25),
+                          z = std::max(y * y - 1 / (1 + std::exp(-q)), double(0.1f) - std::fabs(p));
                    return std::exp(z * 0.5) / (1 + std::max(q, 0.0)) + y;
                  });
                }});
   // control flow and host functions (each row also runs traced, where they become Cond/While/HostFunction nodes)
-  r.push_back({"cond", {F({2, 3})}, [](const V& x) {
-                 return cond(sum(x[0]) > 0, [&] { return x[0] * 2.f; }, [&] { return sin(x[0]); });
-               }, [](const A& a) {
+  r.push_back({"cond",
+               {F({2, 3})},
+               [](const V& x) {
+                 return cond(
+                     sum(x[0]) > 0, [&] { return x[0] * 2.f; }, [&] { return sin(x[0]); });
+               },
+               [](const A& a) {
                  double s = 0;
                  for (double v : a[0].v) s += v;
                  return ref_unary(a[0], [s](double v) { return s > 0 ? 2 * v : std::sin(v); });
                }});
-  r.push_back({"cond_captures_two_tensors", {F({3}), F({3})}, [](const V& x) {
-                 return cond(max(x[1]) > 10, [&] { return x[0] + 1.f; }, [&] { return x[0] * x[1]; });
-               }, [](const A& a) { return ref_binary(a[0], a[1], [](double p, double q) { return p * q; }); }});
-  r.push_back({"while_loop", {F({2, 2})}, [](const V& x) {
+  r.push_back({"cond_captures_two_tensors",
+               {F({3}), F({3})},
+               [](const V& x) {
+                 return cond(
+                     max(x[1]) > 10, [&] { return x[0] + 1.f; }, [&] { return x[0] * x[1]; });
+               },
+               [](const A& a) { return ref_binary(a[0], a[1], [](double p, double q) { return p * q; }); }});
+  r.push_back({"while_loop",
+               {F({2, 2})},
+               [](const V& x) {
                  auto out = while_loop([](const std::vector<Tensor>& v) { return v[0] < 3; },
-                                       [](const std::vector<Tensor>& v) { return std::vector<Tensor>{v[0] + 1, v[1] * 0.5f + sin(v[1])}; },
+                                       [](const std::vector<Tensor>& v) {
+                                         return std::vector<Tensor>{v[0] + 1, v[1] * 0.5f + sin(v[1])};
+                                       },
                                        {scalar(0), x[0]});
                  return out[1];
-               }, [](const A& a) {
+               },
+               [](const A& a) {
                  return ref_unary(a[0], [](double v) {
                    for (int i = 0; i < 3; ++i) v = 0.5 * v + std::sin(v);
                    return v;
                  });
                }});
-  r.push_back({"while_loop_captures", {F({3}), F({3})}, [](const V& x) {
-                 Tensor w = x[1];
-                 auto out = while_loop([](const std::vector<Tensor>& v) { return v[0] < 2; },
-                                       [w](const std::vector<Tensor>& v) { return std::vector<Tensor>{v[0] + 1, v[1] * w + 1.f}; },
-                                       {scalar(0), x[0]});
-                 return out[1];
-               }, [](const A& a) {
-                 return ref_binary(a[0], a[1], [](double p, double q) { return (p * q + 1) * q + 1; });
-               }});
-  r.push_back({"host_function", {F({2, 3})}, [](const V& x) {
-                 return host_function([](const std::vector<Tensor>& in) {
-                   // value reads work here: the callable sees concrete tensors
-                   EXPECT_FALSE(in[0].is_symbolic());
-                   return std::vector<Tensor>{in[0] * 3.f + 1.f};
-                 }, {x[0]}, {x[0].spec()})[0];
-               }, [](const A& a) { return ref_unary(a[0], [](double v) { return 3 * v + 1; }); }});
+  r.push_back(
+      {"while_loop_captures",
+       {F({3}), F({3})},
+       [](const V& x) {
+         Tensor w = x[1];
+         auto out = while_loop([](const std::vector<Tensor>& v) { return v[0] < 2; },
+                               [w](const std::vector<Tensor>& v) {
+                                 return std::vector<Tensor>{v[0] + 1, v[1] * w + 1.f};
+                               },
+                               {scalar(0), x[0]});
+         return out[1];
+       },
+       [](const A& a) { return ref_binary(a[0], a[1], [](double p, double q) { return (p * q + 1) * q + 1; }); }});
+  r.push_back({"host_function",
+               {F({2, 3})},
+               [](const V& x) {
+                 return host_function(
+                     [](const std::vector<Tensor>& in) {
+                       // value reads work here: the callable sees concrete tensors
+                       EXPECT_FALSE(in[0].is_symbolic());
+                       return std::vector<Tensor>{in[0] * 3.f + 1.f};
+                     },
+                     {x[0]}, {x[0].spec()})[0];
+               },
+               [](const A& a) { return ref_unary(a[0], [](double v) { return 3 * v + 1; }); }});
   return r;
 }
 

@@ -82,160 +82,412 @@ std::vector<Row> elementwise_and_shape_rows() {
   auto bin = [](double (*f)(double, double)) { return [f](const A& a) { return ref_binary(a[0], a[1], f); }; };
   std::vector<Row> r;
   // elementwise, binary (with broadcasting)
-  r.push_back({"add", {F({2, 3}), F({3})}, [](const V& x) { return x[0] + x[1]; }, bin([](double a, double b) { return a + b; })});
-  r.push_back({"sub", {F({2, 1}), F({1, 3})}, [](const V& x) { return x[0] - x[1]; }, bin([](double a, double b) { return a - b; })});
-  r.push_back({"mul", {F({2, 3}), F({2, 3})}, [](const V& x) { return x[0] * x[1]; }, bin([](double a, double b) { return a * b; })});
-  r.push_back({"div", {F({2, 3}), F({3}, 0.5, 2)}, [](const V& x) { return x[0] / x[1]; }, bin([](double a, double b) { return a / b; })});
-  r.push_back({"pow", {F({2, 3}, 0.5, 2), F({2, 3}, -1, 2)}, [](const V& x) { return pow(x[0], x[1]); }, bin([](double a, double b) { return std::pow(a, b); })});
-  r.push_back({"maximum", {F({3, 4}), F({4})}, [](const V& x) { return maximum(x[0], x[1]); }, bin([](double a, double b) { return std::max(a, b); })});
-  r.push_back({"minimum", {F({3, 4}), F({3, 1})}, [](const V& x) { return minimum(x[0], x[1]); }, bin([](double a, double b) { return std::min(a, b); })});
+  r.push_back({"add", {F({2, 3}), F({3})}, [](const V& x) { return x[0] + x[1]; }, bin([](double a, double b) {
+                 return a + b;
+               })});
+  r.push_back({"sub", {F({2, 1}), F({1, 3})}, [](const V& x) { return x[0] - x[1]; }, bin([](double a, double b) {
+                 return a - b;
+               })});
+  r.push_back({"mul", {F({2, 3}), F({2, 3})}, [](const V& x) { return x[0] * x[1]; }, bin([](double a, double b) {
+                 return a * b;
+               })});
+  r.push_back({"div", {F({2, 3}), F({3}, 0.5, 2)}, [](const V& x) { return x[0] / x[1]; }, bin([](double a, double b) {
+                 return a / b;
+               })});
+  r.push_back({"pow",
+               {F({2, 3}, 0.5, 2), F({2, 3}, -1, 2)},
+               [](const V& x) { return pow(x[0], x[1]); },
+               bin([](double a, double b) { return std::pow(a, b); })});
+  r.push_back(
+      {"maximum", {F({3, 4}), F({4})}, [](const V& x) { return maximum(x[0], x[1]); }, bin([](double a, double b) {
+         return std::max(a, b);
+       })});
+  r.push_back(
+      {"minimum", {F({3, 4}), F({3, 1})}, [](const V& x) { return minimum(x[0], x[1]); }, bin([](double a, double b) {
+         return std::min(a, b);
+       })});
   auto cmp_ins = std::vector<In>{I({4}, {1, 2, 3, 4}, DType::Int32), I({4}, {2, 2, 2, 2}, DType::Int32)};
-  r.push_back({"equal", cmp_ins, [](const V& x) { return x[0] == x[1]; }, bin([](double a, double b) { return double(a == b); }), false});
-  r.push_back({"not_equal", cmp_ins, [](const V& x) { return x[0] != x[1]; }, bin([](double a, double b) { return double(a != b); }), false});
-  r.push_back({"less", cmp_ins, [](const V& x) { return x[0] < x[1]; }, bin([](double a, double b) { return double(a < b); }), false});
-  r.push_back({"less_equal", cmp_ins, [](const V& x) { return x[0] <= x[1]; }, bin([](double a, double b) { return double(a <= b); }), false});
-  r.push_back({"greater", {F({2, 3}), F({3})}, [](const V& x) { return x[0] > x[1]; }, bin([](double a, double b) { return double(a > b); }), false});
-  r.push_back({"greater_equal", cmp_ins, [](const V& x) { return x[0] >= x[1]; }, bin([](double a, double b) { return double(a >= b); }), false});
+  r.push_back({"equal", cmp_ins, [](const V& x) { return x[0] == x[1]; },
+               bin([](double a, double b) { return double(a == b); }), false});
+  r.push_back({"not_equal", cmp_ins, [](const V& x) { return x[0] != x[1]; },
+               bin([](double a, double b) { return double(a != b); }), false});
+  r.push_back({"less", cmp_ins, [](const V& x) { return x[0] < x[1]; },
+               bin([](double a, double b) { return double(a < b); }), false});
+  r.push_back({"less_equal", cmp_ins, [](const V& x) { return x[0] <= x[1]; },
+               bin([](double a, double b) { return double(a <= b); }), false});
+  r.push_back({"greater",
+               {F({2, 3}), F({3})},
+               [](const V& x) { return x[0] > x[1]; },
+               bin([](double a, double b) { return double(a > b); }),
+               false});
+  r.push_back({"greater_equal", cmp_ins, [](const V& x) { return x[0] >= x[1]; },
+               bin([](double a, double b) { return double(a >= b); }), false});
   auto bool_ins = std::vector<In>{B({4}, {0, 0, 1, 1}), B({4}, {0, 1, 0, 1})};
-  r.push_back({"logical_and", bool_ins, [](const V& x) { return x[0] & x[1]; }, bin([](double a, double b) { return double(a && b); }), false});
-  r.push_back({"logical_or", bool_ins, [](const V& x) { return x[0] | x[1]; }, bin([](double a, double b) { return double(a || b); }), false});
-  r.push_back({"logical_not", {B({3}, {0, 1, 0})}, [](const V& x) { return !x[0]; }, [](const A& a) { return ref_unary(a[0], [](double v) { return double(!v); }); }, false});
-  r.push_back({"where", {B({3, 1}, {1, 0, 1}), F({3, 2}), F({2})}, [](const V& x) { return where(x[0], x[1], x[2]); },
-               [](const A& a) { return ref_broadcast(a, [](const std::vector<double>& v) { return v[0] ? v[1] : v[2]; }); }});
+  r.push_back({"logical_and", bool_ins, [](const V& x) { return x[0] & x[1]; },
+               bin([](double a, double b) { return double(a && b); }), false});
+  r.push_back({"logical_or", bool_ins, [](const V& x) { return x[0] | x[1]; },
+               bin([](double a, double b) { return double(a || b); }), false});
+  r.push_back({"logical_not",
+               {B({3}, {0, 1, 0})},
+               [](const V& x) { return !x[0]; },
+               [](const A& a) { return ref_unary(a[0], [](double v) { return double(!v); }); },
+               false});
+  r.push_back(
+      {"where",
+       {B({3, 1}, {1, 0, 1}), F({3, 2}), F({2})},
+       [](const V& x) { return where(x[0], x[1], x[2]); },
+       [](const A& a) { return ref_broadcast(a, [](const std::vector<double>& v) { return v[0] ? v[1] : v[2]; }); }});
   // elementwise, unary
-  r.push_back({"neg", {F({2, 3})}, [](const V& x) { return -x[0]; }, [](const A& a) { return ref_unary(a[0], [](double v) { return -v; }); }});
-  r.push_back({"abs", {F({2, 3})}, [](const V& x) { return abs(x[0]); }, [](const A& a) { return un(a[0], std::fabs); }});
-  r.push_back({"sign", {F({2, 3})}, [](const V& x) { return sign(x[0]); }, [](const A& a) { return un(a[0], sign_ref); }});
-  r.push_back({"exp", {F({2, 3})}, [](const V& x) { return exp(x[0]); }, [](const A& a) { return un(a[0], std::exp); }});
-  r.push_back({"expm1", {F({2, 3}, -1, 1)}, [](const V& x) { return expm1(x[0]); }, [](const A& a) { return un(a[0], std::expm1); }});
-  r.push_back({"atan", {F({2, 3}, -4, 4)}, [](const V& x) { return atan(x[0]); }, [](const A& a) { return un(a[0], std::atan); }});
-  r.push_back({"log", {F({2, 3}, 0.1, 3)}, [](const V& x) { return log(x[0]); }, [](const A& a) { return un(a[0], std::log); }});
-  r.push_back({"log1p", {F({2, 3}, -0.5, 3)}, [](const V& x) { return log1p(x[0]); }, [](const A& a) { return un(a[0], std::log1p); }});
-  r.push_back({"sqrt", {F({2, 3}, 0.1, 3)}, [](const V& x) { return sqrt(x[0]); }, [](const A& a) { return un(a[0], std::sqrt); }});
-  r.push_back({"rsqrt", {F({2, 3}, 0.1, 3)}, [](const V& x) { return rsqrt(x[0]); }, [](const A& a) { return ref_unary(a[0], [](double v) { return 1 / std::sqrt(v); }); }});
-  r.push_back({"square", {F({2, 3})}, [](const V& x) { return square(x[0]); }, [](const A& a) { return ref_unary(a[0], [](double v) { return v * v; }); }});
-  r.push_back({"sin", {F({2, 3})}, [](const V& x) { return sin(x[0]); }, [](const A& a) { return un(a[0], std::sin); }});
-  r.push_back({"cos", {F({2, 3})}, [](const V& x) { return cos(x[0]); }, [](const A& a) { return un(a[0], std::cos); }});
-  r.push_back({"tan", {F({2, 3}, -1, 1)}, [](const V& x) { return tan(x[0]); }, [](const A& a) { return un(a[0], std::tan); }});
-  r.push_back({"tanh", {F({2, 17})}, [](const V& x) { return tanh(x[0]); }, [](const A& a) { return un(a[0], std::tanh); }});
-  r.push_back({"erf", {F({2, 3})}, [](const V& x) { return erf(x[0]); }, [](const A& a) { return un(a[0], std::erf); }});
-  r.push_back({"sigmoid", {F({2, 3}, -6, 6)}, [](const V& x) { return sigmoid(x[0]); }, [](const A& a) { return un(a[0], sigmoid_ref); }});
-  r.push_back({"relu", {F({2, 3})}, [](const V& x) { return relu(x[0]); }, [](const A& a) { return un(a[0], relu_ref); }});
-  r.push_back({"relu_grad", {F({2, 3}), F({3})}, [](const V& x) { return relu_grad(x[0], x[1]); },
+  r.push_back({"neg",
+               {F({2, 3})},
+               [](const V& x) { return -x[0]; },
+               [](const A& a) { return ref_unary(a[0], [](double v) { return -v; }); }});
+  r.push_back(
+      {"abs", {F({2, 3})}, [](const V& x) { return abs(x[0]); }, [](const A& a) { return un(a[0], std::fabs); }});
+  r.push_back(
+      {"sign", {F({2, 3})}, [](const V& x) { return sign(x[0]); }, [](const A& a) { return un(a[0], sign_ref); }});
+  r.push_back(
+      {"exp", {F({2, 3})}, [](const V& x) { return exp(x[0]); }, [](const A& a) { return un(a[0], std::exp); }});
+  r.push_back({"expm1",
+               {F({2, 3}, -1, 1)},
+               [](const V& x) { return expm1(x[0]); },
+               [](const A& a) { return un(a[0], std::expm1); }});
+  r.push_back({"atan",
+               {F({2, 3}, -4, 4)},
+               [](const V& x) { return atan(x[0]); },
+               [](const A& a) { return un(a[0], std::atan); }});
+  r.push_back({"log",
+               {F({2, 3}, 0.1, 3)},
+               [](const V& x) { return log(x[0]); },
+               [](const A& a) { return un(a[0], std::log); }});
+  r.push_back({"log1p",
+               {F({2, 3}, -0.5, 3)},
+               [](const V& x) { return log1p(x[0]); },
+               [](const A& a) { return un(a[0], std::log1p); }});
+  r.push_back({"sqrt",
+               {F({2, 3}, 0.1, 3)},
+               [](const V& x) { return sqrt(x[0]); },
+               [](const A& a) { return un(a[0], std::sqrt); }});
+  r.push_back({"rsqrt",
+               {F({2, 3}, 0.1, 3)},
+               [](const V& x) { return rsqrt(x[0]); },
+               [](const A& a) { return ref_unary(a[0], [](double v) { return 1 / std::sqrt(v); }); }});
+  r.push_back({"square",
+               {F({2, 3})},
+               [](const V& x) { return square(x[0]); },
+               [](const A& a) { return ref_unary(a[0], [](double v) { return v * v; }); }});
+  r.push_back(
+      {"sin", {F({2, 3})}, [](const V& x) { return sin(x[0]); }, [](const A& a) { return un(a[0], std::sin); }});
+  r.push_back(
+      {"cos", {F({2, 3})}, [](const V& x) { return cos(x[0]); }, [](const A& a) { return un(a[0], std::cos); }});
+  r.push_back(
+      {"tan", {F({2, 3}, -1, 1)}, [](const V& x) { return tan(x[0]); }, [](const A& a) { return un(a[0], std::tan); }});
+  r.push_back(
+      {"tanh", {F({2, 17})}, [](const V& x) { return tanh(x[0]); }, [](const A& a) { return un(a[0], std::tanh); }});
+  r.push_back(
+      {"erf", {F({2, 3})}, [](const V& x) { return erf(x[0]); }, [](const A& a) { return un(a[0], std::erf); }});
+  r.push_back({"sigmoid",
+               {F({2, 3}, -6, 6)},
+               [](const V& x) { return sigmoid(x[0]); },
+               [](const A& a) { return un(a[0], sigmoid_ref); }});
+  r.push_back(
+      {"relu", {F({2, 3})}, [](const V& x) { return relu(x[0]); }, [](const A& a) { return un(a[0], relu_ref); }});
+  r.push_back({"relu_grad",
+               {F({2, 3}), F({3})},
+               [](const V& x) { return relu_grad(x[0], x[1]); },
                [](const A& a) { return ref_binary(a[0], a[1], [](double y, double g) { return y > 0 ? g : 0.0; }); }});
-  r.push_back({"elu", {F({2, 3})}, [](const V& x) { return elu(x[0], 0.7); },
-               [](const A& a) { return ref_unary(a[0], [](double v) { return v > 0 ? v : 0.7 * (std::exp(v) - 1); }); }});
-  r.push_back({"gelu", {F({2, 3})}, [](const V& x) { return gelu(x[0]); },
-               [](const A& a) { return ref_unary(a[0], [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }); }});
-  r.push_back({"gelu_tanh", {F({2, 3})}, [](const V& x) { return gelu(x[0], true); }, [](const A& a) {
+  r.push_back(
+      {"elu",
+       {F({2, 3})},
+       [](const V& x) { return elu(x[0], 0.7); },
+       [](const A& a) { return ref_unary(a[0], [](double v) { return v > 0 ? v : 0.7 * (std::exp(v) - 1); }); }});
+  r.push_back({"gelu",
+               {F({2, 3})},
+               [](const V& x) { return gelu(x[0]); },
+               [](const A& a) {
+                 return ref_unary(a[0], [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); });
+               }});
+  r.push_back({"gelu_tanh",
+               {F({2, 3})},
+               [](const V& x) { return gelu(x[0], true); },
+               [](const A& a) {
                  return ref_unary(a[0], [](double v) {
                    return 0.5 * v * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (v + 0.044715 * v * v * v)));
                  });
                }});
-  r.push_back({"softplus", {F({2, 3}, -30, 30)}, [](const V& x) { return softplus(x[0]); },
-               [](const A& a) { return ref_unary(a[0], [](double v) { return std::log1p(std::exp(-std::fabs(v))) + std::max(v, 0.0); }); }});
-  r.push_back({"clip", {F({2, 5})}, [](const V& x) { return clip(x[0], -0.5, 1.0); },
+  r.push_back({"softplus",
+               {F({2, 3}, -30, 30)},
+               [](const V& x) { return softplus(x[0]); },
+               [](const A& a) {
+                 return ref_unary(a[0],
+                                  [](double v) { return std::log1p(std::exp(-std::fabs(v))) + std::max(v, 0.0); });
+               }});
+  r.push_back({"clip",
+               {F({2, 5})},
+               [](const V& x) { return clip(x[0], -0.5, 1.0); },
                [](const A& a) { return ref_unary(a[0], [](double v) { return std::clamp(v, -0.5, 1.0); }); }});
-  r.push_back({"cast", {F({2, 3})}, [](const V& x) { return cast(cast(x[0], DType::Float64), x[0].dtype()); }, [](const A& a) { return a[0]; }});
-  r.push_back({"cast_to_int", {F({5}, -3, 3)}, [](const V& x) { return cast(x[0], DType::Int32); },
-               [](const A& a) { return ref_unary(a[0], [](double v) { return std::trunc(v); }); }, false});
+  r.push_back({"cast",
+               {F({2, 3})},
+               [](const V& x) { return cast(cast(x[0], DType::Float64), x[0].dtype()); },
+               [](const A& a) { return a[0]; }});
+  r.push_back({"cast_to_int",
+               {F({5}, -3, 3)},
+               [](const V& x) { return cast(x[0], DType::Int32); },
+               [](const A& a) { return ref_unary(a[0], [](double v) { return std::trunc(v); }); },
+               false});
   r.push_back({"identity", {F({2, 3})}, [](const V& x) { return identity(x[0]); }, [](const A& a) { return a[0]; }});
-  r.push_back({"check_numerics", {F({2, 3})}, [](const V& x) { return check_numerics(x[0], "row"); }, [](const A& a) { return a[0]; }});
-  r.push_back({"stop_gradient", {F({2, 3})}, [](const V& x) { return stop_gradient(x[0]); }, [](const A& a) { return a[0]; }, false});
+  r.push_back({"check_numerics",
+               {F({2, 3})},
+               [](const V& x) { return check_numerics(x[0], "row"); },
+               [](const A& a) { return a[0]; }});
+  r.push_back({"stop_gradient",
+               {F({2, 3})},
+               [](const V& x) { return stop_gradient(x[0]); },
+               [](const A& a) { return a[0]; },
+               false});
   // reductions
   auto plus = [](double a, double b) { return a + b; };
-  r.push_back({"sum_all", {F({3, 4})}, [](const V& x) { return sum(x[0]); }, [=](const A& a) { return ref_reduce(a[0], {}, false, 0, plus); }});
-  r.push_back({"sum_axis", {F({2, 3, 4})}, [](const V& x) { return sum(x[0], {-1, 0}); }, [=](const A& a) { return ref_reduce(a[0], {-1, 0}, false, 0, plus); }});
-  r.push_back({"sum_middle_keepdims", {F({2, 3, 4})}, [](const V& x) { return sum(x[0], {1}, true); }, [=](const A& a) { return ref_reduce(a[0], {1}, true, 0, plus); }});
-  r.push_back({"mean", {F({3, 4})}, [](const V& x) { return mean(x[0], {0}); }, [=](const A& a) {
+  r.push_back({"sum_all",
+               {F({3, 4})},
+               [](const V& x) { return sum(x[0]); },
+               [=](const A& a) { return ref_reduce(a[0], {}, false, 0, plus); }});
+  r.push_back({"sum_axis",
+               {F({2, 3, 4})},
+               [](const V& x) {
+                 return sum(x[0], {-1, 0});
+               },
+               [=](const A& a) {
+                 return ref_reduce(a[0], {-1, 0}, false, 0, plus);
+               }});
+  r.push_back({"sum_middle_keepdims",
+               {F({2, 3, 4})},
+               [](const V& x) { return sum(x[0], {1}, true); },
+               [=](const A& a) { return ref_reduce(a[0], {1}, true, 0, plus); }});
+  r.push_back({"mean",
+               {F({3, 4})},
+               [](const V& x) { return mean(x[0], {0}); },
+               [=](const A& a) {
                  Arr s = ref_reduce(a[0], {0}, false, 0, plus);
                  for (auto& v : s.v) v /= 3;
                  return s;
                }});
-  r.push_back({"max", {F({3, 4})}, [](const V& x) { return max(x[0], {1}); }, [](const A& a) { return ref_reduce(a[0], {1}, false, -INFINITY, [](double p, double q) { return std::max(p, q); }); }});
-  r.push_back({"min", {F({3, 4})}, [](const V& x) { return min(x[0], {0}, true); }, [](const A& a) { return ref_reduce(a[0], {0}, true, INFINITY, [](double p, double q) { return std::min(p, q); }); }});
-  r.push_back({"prod", {F({3, 4}, 0.5, 1.5)}, [](const V& x) { return prod(x[0], {1}); }, [](const A& a) { return ref_reduce(a[0], {1}, false, 1, [](double p, double q) { return p * q; }); }});
-  r.push_back({"prod_with_zeros", {I({2, 3}, {0, 2, 3, 0, 0, 5}, DType::Float32)}, [](const V& x) { return prod(x[0], {1}); },
+  r.push_back({"max",
+               {F({3, 4})},
+               [](const V& x) { return max(x[0], {1}); },
+               [](const A& a) {
+                 return ref_reduce(a[0], {1}, false, -INFINITY, [](double p, double q) { return std::max(p, q); });
+               }});
+  r.push_back({"min",
+               {F({3, 4})},
+               [](const V& x) { return min(x[0], {0}, true); },
+               [](const A& a) {
+                 return ref_reduce(a[0], {0}, true, INFINITY, [](double p, double q) { return std::min(p, q); });
+               }});
+  r.push_back({"prod",
+               {F({3, 4}, 0.5, 1.5)},
+               [](const V& x) { return prod(x[0], {1}); },
                [](const A& a) { return ref_reduce(a[0], {1}, false, 1, [](double p, double q) { return p * q; }); }});
-  r.push_back({"argmax", {F({3, 4})}, [](const V& x) { return argmax(x[0], 1); }, [](const A& a) {
+  r.push_back({"prod_with_zeros",
+               {I({2, 3}, {0, 2, 3, 0, 0, 5}, DType::Float32)},
+               [](const V& x) { return prod(x[0], {1}); },
+               [](const A& a) { return ref_reduce(a[0], {1}, false, 1, [](double p, double q) { return p * q; }); }});
+  r.push_back({"argmax",
+               {F({3, 4})},
+               [](const V& x) { return argmax(x[0], 1); },
+               [](const A& a) {
                  Arr o{{3}, {}};
-                 for (int i = 0; i < 3; ++i) o.v.push_back(static_cast<double>(std::max_element(a[0].v.begin() + 4 * i, a[0].v.begin() + 4 * i + 4) - (a[0].v.begin() + 4 * i)));
+                 for (int i = 0; i < 3; ++i)
+                   o.v.push_back(
+                       static_cast<double>(std::max_element(a[0].v.begin() + 4 * i, a[0].v.begin() + 4 * i + 4) -
+                                           (a[0].v.begin() + 4 * i)));
                  return o;
-               }, false});
-  r.push_back({"argmax_negative_axis", {F({2, 3, 4})}, [](const V& x) { return argmax(x[0], -1); }, [](const A& a) {
+               },
+               false});
+  r.push_back({"argmax_negative_axis",
+               {F({2, 3, 4})},
+               [](const V& x) { return argmax(x[0], -1); },
+               [](const A& a) {
                  Arr o{{2, 3}, {}};
-                 for (int i = 0; i < 6; ++i) o.v.push_back(static_cast<double>(std::max_element(a[0].v.begin() + 4 * i, a[0].v.begin() + 4 * i + 4) - (a[0].v.begin() + 4 * i)));
+                 for (int i = 0; i < 6; ++i)
+                   o.v.push_back(
+                       static_cast<double>(std::max_element(a[0].v.begin() + 4 * i, a[0].v.begin() + 4 * i + 4) -
+                                           (a[0].v.begin() + 4 * i)));
                  return o;
-               }, false});
-  r.push_back({"argmin", {F({3, 4})}, [](const V& x) { return argmin(x[0], 0); }, [](const A& a) {
+               },
+               false});
+  r.push_back({"argmin",
+               {F({3, 4})},
+               [](const V& x) { return argmin(x[0], 0); },
+               [](const A& a) {
                  Arr o{{4}, {}};
                  for (int j = 0; j < 4; ++j) {
                    int best = 0;
                    for (int i = 1; i < 3; ++i)
-                     if (a[0].v[static_cast<std::size_t>(4 * i + j)] < a[0].v[static_cast<std::size_t>(4 * best + j)]) best = i;
+                     if (a[0].v[static_cast<std::size_t>(4 * i + j)] < a[0].v[static_cast<std::size_t>(4 * best + j)])
+                       best = i;
                    o.v.push_back(best);
                  }
                  return o;
-               }, false});
-  r.push_back({"size", {F({3, 4})}, [](const V& x) { return size(x[0], {1}); }, [](const A&) { return Arr{{}, {4}}; }, false});
+               },
+               false});
+  r.push_back({"size",
+               {F({3, 4})},
+               [](const V& x) { return size(x[0], {1}); },
+               [](const A&) {
+                 return Arr{{}, {4}};
+               },
+               false});
   // shape ops
-  r.push_back({"reshape", {F({2, 6})}, [](const V& x) { return reshape(x[0], {3, -1}); }, [](const A& a) { return Arr{{3, 4}, a[0].v}; }});
-  r.push_back({"reshape_like", {F({2, 6}), F({4, 3})}, [](const V& x) { return reshape_like(x[0], x[1]); }, [](const A& a) { return Arr{{4, 3}, a[0].v}; }});
-  r.push_back({"transpose", {F({2, 3, 4})}, [](const V& x) { return transpose(x[0], {2, 0, 1}); }, [](const A& a) { return ref_permute(a[0], {2, 0, 1}); }});
-  r.push_back({"expand_dims", {F({2, 3})}, [](const V& x) { return expand_dims(x[0], -1); }, [](const A& a) { return Arr{{2, 3, 1}, a[0].v}; }});
-  r.push_back({"squeeze", {F({2, 1, 3})}, [](const V& x) { return squeeze(x[0]); }, [](const A& a) { return Arr{{2, 3}, a[0].v}; }});
-  r.push_back({"concat", {F({2, 3}), F({2, 1}), F({2, 2})}, [](const V& x) { return concat({x[0], x[1], x[2]}, 1); }, [](const A& a) { return ref_concat(a, 1); }});
-  r.push_back({"stack", {F({2, 3}), F({2, 3})}, [](const V& x) { return stack({x[0], x[1]}, 1); }, [](const A& a) {
+  r.push_back({"reshape",
+               {F({2, 6})},
+               [](const V& x) {
+                 return reshape(x[0], {3, -1});
+               },
+               [](const A& a) {
+                 return Arr{{3, 4}, a[0].v};
+               }});
+  r.push_back({"reshape_like",
+               {F({2, 6}), F({4, 3})},
+               [](const V& x) { return reshape_like(x[0], x[1]); },
+               [](const A& a) {
+                 return Arr{{4, 3}, a[0].v};
+               }});
+  r.push_back({"transpose",
+               {F({2, 3, 4})},
+               [](const V& x) {
+                 return transpose(x[0], {2, 0, 1});
+               },
+               [](const A& a) {
+                 return ref_permute(a[0], {2, 0, 1});
+               }});
+  r.push_back({"expand_dims",
+               {F({2, 3})},
+               [](const V& x) { return expand_dims(x[0], -1); },
+               [](const A& a) {
+                 return Arr{{2, 3, 1}, a[0].v};
+               }});
+  r.push_back({"squeeze",
+               {F({2, 1, 3})},
+               [](const V& x) { return squeeze(x[0]); },
+               [](const A& a) {
+                 return Arr{{2, 3}, a[0].v};
+               }});
+  r.push_back({"concat",
+               {F({2, 3}), F({2, 1}), F({2, 2})},
+               [](const V& x) {
+                 return concat({x[0], x[1], x[2]}, 1);
+               },
+               [](const A& a) { return ref_concat(a, 1); }});
+  r.push_back({"stack",
+               {F({2, 3}), F({2, 3})},
+               [](const V& x) {
+                 return stack({x[0], x[1]}, 1);
+               },
+               [](const A& a) {
                  Arr p = a[0], q = a[1];
                  p.shape = {2, 1, 3};
                  q.shape = {2, 1, 3};
                  return ref_concat({p, q}, 1);
                }});
-  r.push_back({"split", {F({4, 6})}, [](const V& x) { return split(x[0], {1, -1, 2}, 1)[1]; }, [](const A& a) { return ref_slice(a[0], {0, 1}, {4, 3}); }});
-  r.push_back({"split_equal", {F({4, 6})}, [](const V& x) { return split(x[0], 2, 0)[1] * 2; }, [](const A& a) {
+  r.push_back({"split",
+               {F({4, 6})},
+               [](const V& x) {
+                 return split(x[0], {1, -1, 2}, 1)[1];
+               },
+               [](const A& a) {
+                 return ref_slice(a[0], {0, 1}, {4, 3});
+               }});
+  r.push_back({"split_equal",
+               {F({4, 6})},
+               [](const V& x) { return split(x[0], 2, 0)[1] * 2; },
+               [](const A& a) {
                  Arr s = ref_slice(a[0], {2, 0}, {2, 6});
                  for (auto& v : s.v) v *= 2;
                  return s;
                }});
-  r.push_back({"slice", {F({4, 5})}, [](const V& x) { return slice(x[0], {1, 2}, {2, -1}); }, [](const A& a) { return ref_slice(a[0], {1, 2}, {2, -1}); }});
-  r.push_back({"pad_like", {F({2, 2}), F({3, 4})}, [](const V& x) { return pad_like(x[0], x[1], {1, 1}); }, [](const A& a) {
+  r.push_back({"slice",
+               {F({4, 5})},
+               [](const V& x) {
+                 return slice(x[0], {1, 2}, {2, -1});
+               },
+               [](const A& a) {
+                 return ref_slice(a[0], {1, 2}, {2, -1});
+               }});
+  r.push_back({"pad_like",
+               {F({2, 2}), F({3, 4})},
+               [](const V& x) {
+                 return pad_like(x[0], x[1], {1, 1});
+               },
+               [](const A& a) {
                  Arr o{{3, 4}, std::vector<double>(12, 0.0)};
                  for (int i = 0; i < 2; ++i)
-                   for (int j = 0; j < 2; ++j) o.v[static_cast<std::size_t>((i + 1) * 4 + j + 1)] = a[0].v[static_cast<std::size_t>(i * 2 + j)];
+                   for (int j = 0; j < 2; ++j)
+                     o.v[static_cast<std::size_t>((i + 1) * 4 + j + 1)] = a[0].v[static_cast<std::size_t>(i * 2 + j)];
                  return o;
                }});
-  r.push_back({"gather", {F({5, 3}), I({2, 2}, {4, 0, 4, 2})}, [](const V& x) { return gather(x[0], x[1]); }, [](const A& a) { return ref_gather(a[0], a[1], 0); }});
-  r.push_back({"gather_axis1", {F({2, 5, 3}), I({3}, {1, 1, 4}, DType::Int32)}, [](const V& x) { return gather(x[0], x[1], 1); }, [](const A& a) { return ref_gather(a[0], a[1], 1); }});
-  r.push_back({"scatter_add_like", {F({3, 2}), I({3}, {2, 0, 2}), F({4, 2})}, [](const V& x) { return scatter_add_like(x[0], x[1], x[2]); }, [](const A& a) {
+  r.push_back({"gather",
+               {F({5, 3}), I({2, 2}, {4, 0, 4, 2})},
+               [](const V& x) { return gather(x[0], x[1]); },
+               [](const A& a) { return ref_gather(a[0], a[1], 0); }});
+  r.push_back({"gather_axis1",
+               {F({2, 5, 3}), I({3}, {1, 1, 4}, DType::Int32)},
+               [](const V& x) { return gather(x[0], x[1], 1); },
+               [](const A& a) { return ref_gather(a[0], a[1], 1); }});
+  r.push_back({"scatter_add_like",
+               {F({3, 2}), I({3}, {2, 0, 2}), F({4, 2})},
+               [](const V& x) { return scatter_add_like(x[0], x[1], x[2]); },
+               [](const A& a) {
                  Arr o{{4, 2}, std::vector<double>(8, 0.0)};
                  for (int j = 0; j < 3; ++j)
-                   for (int i = 0; i < 2; ++i) o.v[static_cast<std::size_t>(a[1].v[static_cast<std::size_t>(j)] * 2 + i)] += a[0].v[static_cast<std::size_t>(j * 2 + i)];
+                   for (int i = 0; i < 2; ++i)
+                     o.v[static_cast<std::size_t>(a[1].v[static_cast<std::size_t>(j)] * 2 + i)] +=
+                         a[0].v[static_cast<std::size_t>(j * 2 + i)];
                  return o;
                }});
-  r.push_back({"one_hot", {I({3}, {2, 0, 5})}, [](const V& x) { return one_hot(x[0], 3); }, [](const A&) {
+  r.push_back({"one_hot",
+               {I({3}, {2, 0, 5})},
+               [](const V& x) { return one_hot(x[0], 3); },
+               [](const A&) {
                  return Arr{{3, 3}, {0, 0, 1, 1, 0, 0, 0, 0, 0}};
-               }, false});
-  r.push_back({"broadcast_to", {F({3, 1})}, [](const V& x) { return broadcast_to(x[0], Shape{2, 3, 4}); }, [](const A& a) {
-                 return ref_binary(a[0], Arr{{2, 3, 4}, std::vector<double>(24, 0.0)}, [](double p, double) { return p; });
-               }});
-  r.push_back({"broadcast_like", {F({4}), F({3, 4})}, [](const V& x) { return broadcast_like(x[0], x[1]); }, [](const A& a) {
-                 return ref_binary(a[0], a[1], [](double p, double) { return p; });
-               }});
-  r.push_back({"sum_to", {F({2, 3, 4}), F({3, 1})}, [](const V& x) { return sum_to(x[0], x[1]); }, [=](const A& a) {
+               },
+               false});
+  r.push_back(
+      {"broadcast_to",
+       {F({3, 1})},
+       [](const V& x) {
+         return broadcast_to(x[0], Shape{2, 3, 4});
+       },
+       [](const A& a) {
+         return ref_binary(a[0], Arr{{2, 3, 4}, std::vector<double>(24, 0.0)}, [](double p, double) { return p; });
+       }});
+  r.push_back({"broadcast_like",
+               {F({4}), F({3, 4})},
+               [](const V& x) { return broadcast_like(x[0], x[1]); },
+               [](const A& a) { return ref_binary(a[0], a[1], [](double p, double) { return p; }); }});
+  r.push_back({"sum_to",
+               {F({2, 3, 4}), F({3, 1})},
+               [](const V& x) { return sum_to(x[0], x[1]); },
+               [=](const A& a) {
                  Arr s = ref_reduce(a[0], {0, 2}, true, 0, plus);
                  return Arr{{3, 1}, s.v};
                }});
   // state: a variable read, written and read again inside the row
-  r.push_back({"variable_ops", {F({2, 3}), F({3})}, [](const V& x) {
+  r.push_back({"variable_ops",
+               {F({2, 3}), F({3})},
+               [](const V& x) {
                  Variable v(zeros(x[0].shape(), x[0].dtype()));  // traced: created on the first trace (allowed)
                  v.assign(x[0]);
                  v.assign_add(broadcast_to(x[1], x[0].shape()));
                  v.assign_sub(x[1]);
                  v.assign(v.value() * 2);
                  return v.value();
-               }, [](const A& a) { return ref_unary(a[0], [](double p) { return 2 * p; }); }, false});
+               },
+               [](const A& a) { return ref_unary(a[0], [](double p) { return 2 * p; }); },
+               false});
   // the fused Adam step: two steps (the second with decoupled decay), checking w, m and v
-  r.push_back({"apply_adam", {F({2, 3}), F({2, 3})}, [](const V& x) {
+  r.push_back({"apply_adam",
+               {F({2, 3}), F({2, 3})},
+               [](const V& x) {
                  Tensor z = zeros(x[0].shape(), x[0].dtype());  // traced: created on the first trace (allowed)
                  Variable w(z), m(z), v(z);
                  w.assign(x[0]);  // every replay starts from the same state
@@ -245,7 +497,8 @@ std::vector<Row> elementwise_and_shape_rows() {
                  apply_adam(w, m, v, x[1], lr, 0.9, 0.999, 1e-7);
                  apply_adam(w, m, v, x[1] * 2.f, lr, 0.9, 0.999, 1e-7, 0.1);
                  return w.value() + m.value() * 10.f + v.value() * 100.f;
-               }, [](const A& a) {
+               },
+               [](const A& a) {
                  return ref_binary(a[0], a[1], [](double w, double g) {
                    const double lr = 0.01f;  // the row's learning rate is a float32 constant
                    double m = 0.1 * g, v = 0.001 * g * g;
@@ -256,7 +509,8 @@ std::vector<Row> elementwise_and_shape_rows() {
                    w -= lr * m / (std::sqrt(v) + 1e-7);
                    return w + 10 * m + 100 * v;
                  });
-               }, false});
+               },
+               false});
   // random: distribution statistics and seeding
   auto stats = [](const char* what, double want_mean, double want_sd, double lo, double hi) {
     return [=](const std::vector<Tensor>& outs) {
@@ -274,11 +528,29 @@ std::vector<Row> elementwise_and_shape_rows() {
       }
     };
   };
-  r.push_back({"random_normal", {}, [](const V&) { return random::normal(Shape{100000}, 1.0, 2.0); }, nullptr, false, 0, 0,
+  r.push_back({"random_normal",
+               {},
+               [](const V&) { return random::normal(Shape{100000}, 1.0, 2.0); },
+               nullptr,
+               false,
+               0,
+               0,
                stats("normal", 1.0, 2.0, -1e9, 1e9)});
-  r.push_back({"random_uniform", {}, [](const V&) { return random::uniform(Shape{100000}, -1.0, 3.0, DType::Float64); }, nullptr, false, 0, 0,
+  r.push_back({"random_uniform",
+               {},
+               [](const V&) { return random::uniform(Shape{100000}, -1.0, 3.0, DType::Float64); },
+               nullptr,
+               false,
+               0,
+               0,
                stats("uniform", 1.0, 4.0 / std::sqrt(12.0), -1.0, 3.0)});
-  r.push_back({"truncated_normal", {}, [](const V&) { return random::truncated_normal(Shape{100000}); }, nullptr, false, 0, 0,
+  r.push_back({"truncated_normal",
+               {},
+               [](const V&) { return random::truncated_normal(Shape{100000}); },
+               nullptr,
+               false,
+               0,
+               0,
                stats("truncated_normal", 0.0, 0.8796, -2.0, 2.0000001)});
   return r;
 }
@@ -340,7 +612,8 @@ TEST_P(OpTable, TracedMatchesEager) {
       continue;
     }
     Tensor eager = row.fn(xs);
-    expect_close(to_arr(traced), to_arr(eager), row.traced_rtol, 1e-6, row.name + (optimize ? " (optimized)" : " (traced)"));
+    expect_close(to_arr(traced), to_arr(eager), row.traced_rtol, 1e-6,
+                 row.name + (optimize ? " (optimized)" : " (traced)"));
     Tensor again = f(xs);  // replay from the cache
     EXPECT_EQ(f.trace_count(), 1);
     expect_close(to_arr(again), to_arr(eager), row.traced_rtol, 1e-6, row.name + " (replayed)");
@@ -420,7 +693,8 @@ INSTANTIATE_TEST_SUITE_P(Ops, OpNoGradTable, ::testing::ValuesIn(rows_where(fals
 
 TEST(OpTableCoverage, EveryRegisteredOpHasARow) {
   std::set<std::string> seen;
-  internal::set_op_observer([](const OpDef& op, void* user) { static_cast<std::set<std::string>*>(user)->insert(op.name); }, &seen);
+  internal::set_op_observer(
+      [](const OpDef& op, void* user) { static_cast<std::set<std::string>*>(user)->insert(op.name); }, &seen);
   for (const Row& row : rows()) {
     auto xs = make_inputs(row, DType::Float64, 3);
     if (row.grad) {
@@ -446,7 +720,8 @@ TEST(OpTableCoverage, EveryRegisteredOpHasARow) {
       if (eq == std::string::npos) continue;
       std::string name = line.substr(eq + 3, line.find('(', eq) - eq - 3);
       auto us = name.rfind('_');
-      if (us != std::string::npos && name.find_first_not_of("0123456789", us + 1) == std::string::npos) name = name.substr(0, us);
+      if (us != std::string::npos && name.find_first_not_of("0123456789", us + 1) == std::string::npos)
+        name = name.substr(0, us);
       seen.insert(name);
     }
   }

@@ -67,7 +67,7 @@ TEST(Passes, CommonSubexpressionEliminationMergesEqualNodes) {
   passes::dead_code_elimination()->run(*g);
   g->verify();
   EXPECT_EQ(what, "merged 3 nodes") << g->text();  // the second Mul(x, 2) and two duplicate Const 2.0
-  EXPECT_EQ(count(*g, "Mul"), 2u);                  // Mul(x, 2) and Mul(2, 3)
+  EXPECT_EQ(count(*g, "Mul"), 2u);                 // Mul(x, 2) and Mul(2, 3)
   EXPECT_EQ(run(g), want);
 }
 
@@ -77,8 +77,8 @@ TEST(Passes, StatefulNodesAreNeverRemovedOrMerged) {
   {
     graph::GraphTracer tr(*g, nullptr);
     Tensor x = g->symbolic({g->add_placeholder({DType::Float32, Shape{}}), 0});
-    v.assign_add(x);  // result unused: DCE must keep it
-    v.assign_add(x);  // identical: CSE must not merge it
+    v.assign_add(x);           // result unused: DCE must keep it
+    v.assign_add(x);           // identical: CSE must not merge it
     random::normal(Shape{2});  // random draws are stateful too
     g->outputs().push_back(tr.value_of(x));
   }
@@ -132,7 +132,8 @@ TEST(Passes, FusedFloat32BlockKernelsMatchEagerForEveryOp) {
     for (std::size_t k = 0; k < want.size(); ++k) {
       auto g = got[k].to_vector<float>(), w = want[k].to_vector<float>();
       ASSERT_EQ(g.size(), w.size());
-      for (std::size_t i = 0; i < g.size(); ++i) ASSERT_NEAR(g[i], w[i], 1e-6f * (1 + std::fabs(w[i]))) << op->name << " output " << k << " element " << i;
+      for (std::size_t i = 0; i < g.size(); ++i)
+        ASSERT_NEAR(g[i], w[i], 1e-6f * (1 + std::fabs(w[i]))) << op->name << " output " << k << " element " << i;
     }
     ++checked;
   }
@@ -141,7 +142,8 @@ TEST(Passes, FusedFloat32BlockKernelsMatchEagerForEveryOp) {
 
 // conv2d -> bias_add -> relu becomes one FusedConv2D only where each intermediate has no other reader.
 TEST(Passes, ConvBiasReluFusesOnlySoleReaderChains) {
-  Tensor x = random::normal(Shape{2, 6, 6, 8}, 0, 1, DType::Float32, 1), w = random::normal(Shape{3, 3, 8, 8}, 0, 0.3, DType::Float32, 2);
+  Tensor x = random::normal(Shape{2, 6, 6, 8}, 0, 1, DType::Float32, 1),
+         w = random::normal(Shape{3, 3, 8, 8}, 0, 0.3, DType::Float32, 2);
   Tensor b = random::normal(Shape{8}, 0, 1, DType::Float32, 3);
   Conv2DOptions same{.padding = "same"};
   auto whole = [&](const Tensor& in) { return relu(bias_add(conv2d(in, w, same), b)); };

@@ -200,9 +200,11 @@ TEST(Tape, GradientsOfUnwatchedInputsAreNotComputed) {
   GradientTape tape;
   Tensor loss = sum(matmul(x, w));
   int matmuls = 0;
-  internal::set_op_observer([](const OpDef& op, void* n) {
-    if (std::string(op.name) == "MatMul") ++*static_cast<int*>(n);
-  }, &matmuls);
+  internal::set_op_observer(
+      [](const OpDef& op, void* n) {
+        if (std::string(op.name) == "MatMul") ++*static_cast<int*>(n);
+      },
+      &matmuls);
   Tensor g = tape.gradient(loss, w);
   internal::set_op_observer(nullptr, nullptr);
   EXPECT_EQ(matmuls, 1);

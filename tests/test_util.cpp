@@ -63,8 +63,10 @@ Arr ref_reduce(const Arr& a, std::vector<std::int64_t> axes, bool keepdims, doub
   std::vector<std::int64_t> kept_shape, out_shape;
   for (std::size_t d = 0; d < r; ++d) {
     kept_shape.push_back(red[d] ? 1 : a.shape[d]);
-    if (!red[d]) out_shape.push_back(a.shape[d]);
-    else if (keepdims) out_shape.push_back(1);
+    if (!red[d])
+      out_shape.push_back(a.shape[d]);
+    else if (keepdims)
+      out_shape.push_back(1);
   }
   Arr res{out_shape, std::vector<double>(static_cast<std::size_t>(numel(kept_shape)), init)};
   auto as = strides_of(a.shape), ks = strides_of(kept_shape);

@@ -23,7 +23,8 @@ TEST(VMath, TanhFloat32IsAccurateToAFewUlp) {
   std::vector<float> y(x.size());
   vmath::apply(vmath::Fn::Tanh, x.data(), y.data(), static_cast<std::int64_t>(x.size()));
   double worst = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) worst = std::max(worst, ulp_error(y[i], std::tanh(static_cast<double>(x[i]))));
+  for (std::size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, ulp_error(y[i], std::tanh(static_cast<double>(x[i]))));
   EXPECT_LE(worst, 6.0);  // the rational fit is good to 1 ulp; rounding near tanh = 1 adds up to ~5
   float special[3] = {NAN, INFINITY, -INFINITY}, out[3];
   vmath::apply(vmath::Fn::Tanh, special, out, 3);
@@ -80,14 +81,17 @@ void sweep(vmath::Fn fn, double (*ref)(double), double lo, double hi, double ste
 double sigmoid_ref(double v) { return 1 / (1 + std::exp(-v)); }
 
 TEST(VMath, ExpFloat32AcrossItsWholeRange) { sweep(vmath::Fn::Exp, std::exp, -110, 90, 0.00173, 4, "exp"); }
-TEST(VMath, SigmoidFloat32AcrossItsWholeRange) { sweep(vmath::Fn::Sigmoid, sigmoid_ref, -110, 110, 0.00179, 4, "sigmoid"); }
+TEST(VMath, SigmoidFloat32AcrossItsWholeRange) {
+  sweep(vmath::Fn::Sigmoid, sigmoid_ref, -110, 110, 0.00179, 4, "sigmoid");
+}
 TEST(VMath, TanhFloat32WideSweep) { sweep(vmath::Fn::Tanh, std::tanh, -30, 30, 0.000913, 6, "tanh"); }
 
 // The fast exp path (all lanes normal) and the wide path must agree where they meet, lane by lane, whatever
 // the neighbours in the vector are.
 TEST(VMath, ExpAndSigmoidMixVectorsOfFastAndWideLanes) {
   std::vector<float> x;
-  for (int i = 0; i < 4096; ++i) x.push_back(i % 9 == 4 ? -95.f - static_cast<float>(i % 7) : -3.f + 0.0017f * static_cast<float>(i));
+  for (int i = 0; i < 4096; ++i)
+    x.push_back(i % 9 == 4 ? -95.f - static_cast<float>(i % 7) : -3.f + 0.0017f * static_cast<float>(i));
   x[100] = NAN;
   x[201] = 200.f;
   std::vector<float> y(x.size()), s(x.size());

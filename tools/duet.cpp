@@ -45,7 +45,8 @@ const char* kDemoHelp =
     "usage: duet demo [--epochs N] [--steps N] [--data-dir DIR]\n"
     "\n"
     "Trains the small CNN on Fashion-MNIST with a compiled train step, prints the test\n"
-    "accuracy (default 12 epochs), then runs 300 training steps eagerly and 300 compiled on the same model and prints images/s.\n"
+    "accuracy (default 12 epochs), then runs 300 training steps eagerly and 300 compiled on the same model and prints "
+    "images/s.\n"
     "--steps N trains on only the first N batches per epoch and times N steps per mode (a quick check).\n";
 
 struct UsageError : std::runtime_error {
@@ -93,7 +94,8 @@ std::int64_t to_int(const Args& a, const std::string& k, std::int64_t def, std::
   std::int64_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size() || v < lo || v > hi) {
-    throw UsageError(k + " needs a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got '" + s + "'");
+    throw UsageError(k + " needs a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got '" +
+                     s + "'");
   }
   return v;
 }
@@ -106,7 +108,8 @@ double to_double(const Args& a, const std::string& k, double def, double lo, dou
   errno = 0;
   double v = std::strtod(s.c_str(), &end);
   if (s.empty() || !end || *end || errno == ERANGE || !std::isfinite(v) || !(v > lo) || v > hi) {
-    throw UsageError(k + " needs a finite number above " + std::to_string(lo) + " and at most " + std::to_string(hi) + ", got '" + s + "'");
+    throw UsageError(k + " needs a finite number above " + std::to_string(lo) + " and at most " + std::to_string(hi) +
+                     ", got '" + s + "'");
   }
   return v;
 }
@@ -117,13 +120,22 @@ std::shared_ptr<Sequential> build_model(const std::string& kind) {
   if (kind == "mlp") {
     ls = {layers::Flatten(), layers::Dense(256, "relu"), layers::Dense(128, "relu"), layers::Dense(10)};
   } else if (kind == "cnn") {
-    ls = {layers::Conv2D(32, {3, 3}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
-          layers::Conv2D(64, {3, 3}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
-          layers::Flatten(), layers::Dropout(0.3), layers::Dense(10)};
+    ls = {layers::Conv2D(32, {3, 3}, {.padding = "same", .activation = "relu"}),
+          layers::MaxPooling2D(),
+          layers::Conv2D(64, {3, 3}, {.padding = "same", .activation = "relu"}),
+          layers::MaxPooling2D(),
+          layers::Flatten(),
+          layers::Dropout(0.3),
+          layers::Dense(10)};
   } else {
-    ls = {layers::Conv2D(32, {5, 5}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
-          layers::Conv2D(64, {5, 5}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
-          layers::Flatten(), layers::Dense(1024, "relu"), layers::Dropout(0.4), layers::Dense(10)};
+    ls = {layers::Conv2D(32, {5, 5}, {.padding = "same", .activation = "relu"}),
+          layers::MaxPooling2D(),
+          layers::Conv2D(64, {5, 5}, {.padding = "same", .activation = "relu"}),
+          layers::MaxPooling2D(),
+          layers::Flatten(),
+          layers::Dense(1024, "relu"),
+          layers::Dropout(0.4),
+          layers::Dense(10)};
   }
   return std::make_shared<Sequential>(in, ls, kind);
 }
@@ -141,10 +153,17 @@ int train(int argc, char** argv) {
     std::cout << kTrainHelp;
     return 0;
   }
-  if (std::string(argv[2]) != "fashion-mnist") throw UsageError("unknown data set '" + std::string(argv[2]) + "'; valid: fashion-mnist");
+  if (std::string(argv[2]) != "fashion-mnist")
+    throw UsageError("unknown data set '" + std::string(argv[2]) + "'; valid: fashion-mnist");
   Args a = parse(argc, argv, 3,
-                 {{"--model", {"mlp", "cnn", "tf-cnn"}}, {"--epochs", {}}, {"--batch-size", {}}, {"--mode", {"graph", "eager"}},
-                  {"--seed", {}}, {"--data-dir", {}}, {"--learning-rate", {}}, {"--steps", {}}},
+                 {{"--model", {"mlp", "cnn", "tf-cnn"}},
+                  {"--epochs", {}},
+                  {"--batch-size", {}},
+                  {"--mode", {"graph", "eager"}},
+                  {"--seed", {}},
+                  {"--data-dir", {}},
+                  {"--learning-rate", {}},
+                  {"--steps", {}}},
                  {"--quiet", "--help"});
   if (a.flags.count("--help")) {
     std::cout << kTrainHelp;
@@ -163,14 +182,18 @@ int train(int argc, char** argv) {
   }
   random::set_seed(static_cast<std::uint64_t>(seed));
   auto model = build_model(kind);
-  model->compile({.optimizer = optimizers::Adam(lr), .loss = losses::SparseCategoricalCrossentropy(true), .metrics = {"accuracy"},
+  model->compile({.optimizer = optimizers::Adam(lr),
+                  .loss = losses::SparseCategoricalCrossentropy(true),
+                  .metrics = {"accuracy"},
                   .run_eagerly = eager});
   model->summary();
-  std::cout << "training " << kind << " on " << data.train.images.shape()[0] << " images, " << (eager ? "eager" : "graph")
-            << " mode, batch " << batch << ", " << config::num_threads() << " threads\n";
+  std::cout << "training " << kind << " on " << data.train.images.shape()[0] << " images, "
+            << (eager ? "eager" : "graph") << " mode, batch " << batch << ", " << config::num_threads() << " threads\n";
   auto t0 = std::chrono::steady_clock::now();
   model->fit(data.train.images, data.train.labels,
-             {.epochs = static_cast<int>(epochs), .batch_size = batch, .verbose = a.flags.count("--quiet") ? 0 : 1,
+             {.epochs = static_cast<int>(epochs),
+              .batch_size = batch,
+              .verbose = a.flags.count("--quiet") ? 0 : 1,
               .seed = static_cast<std::uint64_t>(seed)});
   double secs = seconds_since(t0);
   auto logs = model->evaluate(data.test.images, data.test.labels, {.batch_size = 256});
@@ -196,7 +219,9 @@ int demo(int argc, char** argv) {
   }
   random::set_seed(1);
   auto model = build_model("cnn");
-  model->compile({.optimizer = optimizers::Adam(1e-3), .loss = losses::SparseCategoricalCrossentropy(true), .metrics = {"accuracy"}});
+  model->compile({.optimizer = optimizers::Adam(1e-3),
+                  .loss = losses::SparseCategoricalCrossentropy(true),
+                  .metrics = {"accuracy"}});
   model->summary();
   std::cout << "Training the CNN on Fashion-MNIST (" << data.train.images.shape()[0] << " images), graph mode, "
             << config::num_threads() << " threads\n";
@@ -204,17 +229,21 @@ int demo(int argc, char** argv) {
   model->fit(data.train.images, data.train.labels, {.epochs = static_cast<int>(epochs), .batch_size = 64, .seed = 1});
   double secs = seconds_since(t0);
   auto logs = model->evaluate(data.test.images, data.test.labels, {.batch_size = 256});
-  std::printf("\ntest accuracy: %.4f (test loss %.4f) after %ld epochs, %.0f s of training\n", logs["accuracy"], logs["loss"],
-              epochs, secs);
+  std::printf("\ntest accuracy: %.4f (test loss %.4f) after %ld epochs, %.0f s of training\n", logs["accuracy"],
+              logs["loss"], epochs, secs);
 
   // The same model, `steps` steps eagerly and as many compiled (after one warm-up batch), images/s.
   const std::int64_t timed = std::min<std::int64_t>(steps * batch, data.train.images.shape()[0]);
   Tensor x = slice(data.train.images, {0, 0, 0, 0}, {timed, -1, -1, -1});
   Tensor y = slice(data.train.labels, {0}, {timed});
-  std::printf("\neager vs graph, %lld training steps of batch %lld each:\n", static_cast<long long>(steps), static_cast<long long>(batch));
+  std::printf("\neager vs graph, %lld training steps of batch %lld each:\n", static_cast<long long>(steps),
+              static_cast<long long>(batch));
   for (bool eager : {true, false}) {
-    model->compile({.optimizer = optimizers::Adam(1e-3), .loss = losses::SparseCategoricalCrossentropy(true), .run_eagerly = eager});
-    model->fit(slice(x, {0, 0, 0, 0}, {batch, -1, -1, -1}), slice(y, {0}, {batch}), {.epochs = 1, .batch_size = batch, .verbose = 0});
+    model->compile({.optimizer = optimizers::Adam(1e-3),
+                    .loss = losses::SparseCategoricalCrossentropy(true),
+                    .run_eagerly = eager});
+    model->fit(slice(x, {0, 0, 0, 0}, {batch, -1, -1, -1}), slice(y, {0}, {batch}),
+               {.epochs = 1, .batch_size = batch, .verbose = 0});
     auto t = std::chrono::steady_clock::now();
     model->fit(x, y, {.epochs = 1, .batch_size = batch, .shuffle = false, .verbose = 0});
     double s = seconds_since(t);

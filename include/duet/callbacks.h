@@ -36,10 +36,10 @@ CallbackPtr EarlyStopping(EarlyStoppingOptions options = {});
 
 struct ReduceLROnPlateauOptions {
   std::string monitor = "val_loss";
-  double factor = 0.1;     // new rate = rate * factor
-  int patience = 10;       // epochs without improvement before reducing
+  double factor = 0.1;  // new rate = rate * factor
+  int patience = 10;    // epochs without improvement before reducing
   double min_delta = 1e-4;
-  int cooldown = 0;        // epochs to wait after a reduction before counting again
+  int cooldown = 0;  // epochs to wait after a reduction before counting again
   double min_lr = 0.0;
   std::string mode = "auto";
 };

@@ -19,7 +19,9 @@ template <class Self, class Base = Error>
 class ErrorKind : public Base {
  public:
   using Base::Base;
-  [[noreturn]] void rethrow_with_context(const std::string& context) const override { throw Self(context + this->what()); }
+  [[noreturn]] void rethrow_with_context(const std::string& context) const override {
+    throw Self(context + this->what());
+  }
 };
 }  // namespace internal
 

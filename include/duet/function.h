@@ -73,8 +73,8 @@ void log(config::LogLevel level, const std::string& message);
 // (a double by its bits) and is shown readably when it causes a retrace ("arg 1: 1e-07 -> 2e-07").
 struct ArgList {
   std::vector<Tensor> tensors;
-  std::string key;                 // exact, per argument
-  std::vector<std::string> shown;  // per argument: its readable value ("" for tensors)
+  std::string key;                              // exact, per argument
+  std::vector<std::string> shown;               // per argument: its readable value ("" for tensors)
   std::vector<std::pair<int, int>> tensor_pos;  // per tensor: its argument, and its index in a list (-1 if none)
 };
 void flatten_arg(const Tensor& t, ArgList& a);
@@ -85,8 +85,7 @@ void flatten_arg(std::int64_t v, ArgList& a);
 void flatten_arg(double v, ArgList& a);
 void flatten_arg(const std::string& v, ArgList& a);
 template <class T>
-  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-void flatten_arg(T v, ArgList& a) {
+requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) void flatten_arg(T v, ArgList& a) {
   flatten_arg(static_cast<std::int64_t>(v), a);
 }
 inline void flatten_arg(float v, ArgList& a) { flatten_arg(static_cast<double>(v), a); }
@@ -108,13 +107,16 @@ std::vector<std::string> retrace_reasons(const FunctionCore& core);
 // Rebuilds an argument with symbolic tensors in place of its tensors.
 inline Tensor rebuild_arg(const Tensor&, const std::vector<Tensor>& s, std::size_t& i) { return s[i++]; }
 inline std::vector<Tensor> rebuild_arg(const std::vector<Tensor>& v, const std::vector<Tensor>& s, std::size_t& i) {
-  std::vector<Tensor> r(s.begin() + static_cast<std::ptrdiff_t>(i), s.begin() + static_cast<std::ptrdiff_t>(i + v.size()));
+  std::vector<Tensor> r(s.begin() + static_cast<std::ptrdiff_t>(i),
+                        s.begin() + static_cast<std::ptrdiff_t>(i + v.size()));
   i += v.size();
   return r;
 }
 template <class T>
-  requires(!std::is_same_v<std::decay_t<T>, Tensor> && !std::is_same_v<std::decay_t<T>, std::vector<Tensor>>)
-const T& rebuild_arg(const T& v, const std::vector<Tensor>&, std::size_t&) {
+requires(!std::is_same_v<std::decay_t<T>, Tensor> &&
+         !std::is_same_v<std::decay_t<T>, std::vector<Tensor>>) const T& rebuild_arg(const T& v,
+                                                                                     const std::vector<Tensor>&,
+                                                                                     std::size_t&) {
   return v;
 }
 
@@ -133,11 +135,14 @@ template <class R>
 struct Unflatten;
 template <>
 struct Unflatten<Tensor> {
-  static Tensor get(const std::vector<Tensor>& f, std::size_t& i, const std::vector<std::int64_t>&, std::size_t&) { return f[i++]; }
+  static Tensor get(const std::vector<Tensor>& f, std::size_t& i, const std::vector<std::int64_t>&, std::size_t&) {
+    return f[i++];
+  }
 };
 template <>
 struct Unflatten<std::vector<Tensor>> {
-  static std::vector<Tensor> get(const std::vector<Tensor>& f, std::size_t& i, const std::vector<std::int64_t>& st, std::size_t& si) {
+  static std::vector<Tensor> get(const std::vector<Tensor>& f, std::size_t& i, const std::vector<std::int64_t>& st,
+                                 std::size_t& si) {
     auto n = static_cast<std::size_t>(st[si++]);
     std::vector<Tensor> r(f.begin() + static_cast<std::ptrdiff_t>(i), f.begin() + static_cast<std::ptrdiff_t>(i + n));
     i += n;
@@ -146,7 +151,8 @@ struct Unflatten<std::vector<Tensor>> {
 };
 template <class... T>
 struct Unflatten<std::tuple<T...>> {
-  static std::tuple<T...> get(const std::vector<Tensor>& f, std::size_t& i, const std::vector<std::int64_t>& st, std::size_t& si) {
+  static std::tuple<T...> get(const std::vector<Tensor>& f, std::size_t& i, const std::vector<std::int64_t>& st,
+                              std::size_t& si) {
     return std::tuple<T...>{Unflatten<T>::get(f, i, st, si)...};
   }
 };
@@ -169,7 +175,8 @@ class Function {
     auto trace = [&](const std::vector<Tensor>& sym, std::vector<std::int64_t>& st) {
       std::size_t i = 0;
       // Braced init evaluates left to right, so arguments are rebuilt in order.
-      auto rebuilt = std::tuple<decltype(internal::rebuild_arg(args, sym, i))...>{internal::rebuild_arg(args, sym, i)...};
+      auto rebuilt =
+          std::tuple<decltype(internal::rebuild_arg(args, sym, i))...>{internal::rebuild_arg(args, sym, i)...};
       R result = std::apply(fn_, rebuilt);
       std::vector<Tensor> out;
       internal::flatten_result(result, out, st);
@@ -219,8 +226,8 @@ std::vector<Tensor> while_loop(const std::function<Tensor(const std::vector<Tens
 // ---- host functions (tf.py_function) ------------------------------------------------------------
 using HostFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 // Receives the inputs, the outputs and the outputs' gradients; returns one gradient per input.
-using HostGradFn = std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
-                                                     const std::vector<Tensor>& output_grads)>;
+using HostGradFn = std::function<std::vector<Tensor>(
+    const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, const std::vector<Tensor>& output_grads)>;
 struct HostFunctionOptions {
   std::string name = "host_function";
   // Custom gradient. Without one, the gradient re-runs fn eagerly under a GradientTape (so fn must be
@@ -230,7 +237,7 @@ struct HostFunctionOptions {
 // Calls fn on concrete tensors: now when eager, on every run when traced. Its results are checked
 // against output_specs (dtype, and shape where known); an exception from fn is rethrown with the
 // host function's name attached.
-std::vector<Tensor> host_function(HostFn fn, const std::vector<Tensor>& inputs, const std::vector<TensorSpec>& output_specs,
-                                  HostFunctionOptions options = {});
+std::vector<Tensor> host_function(HostFn fn, const std::vector<Tensor>& inputs,
+                                  const std::vector<TensorSpec>& output_specs, HostFunctionOptions options = {});
 
 }  // namespace duet

@@ -17,7 +17,8 @@ namespace duet {
 // Zeros shaped like `like`, with x written at offset begin (the gradient of slice).
 [[nodiscard]] Tensor pad_like(const Tensor& x, const Tensor& like, std::vector<std::int64_t> begin);
 // Zeros shaped like `like`, with updates added at the gathered positions (the gradient of gather).
-[[nodiscard]] Tensor scatter_add_like(const Tensor& updates, const Tensor& indices, const Tensor& like, std::int64_t axis = 0);
+[[nodiscard]] Tensor scatter_add_like(const Tensor& updates, const Tensor& indices, const Tensor& like,
+                                      std::int64_t axis = 0);
 // Broadcasts x to the run-time shape of like.
 [[nodiscard]] Tensor broadcast_like(const Tensor& x, const Tensor& like);
 // Sums x down to the run-time shape of like (undoes broadcasting).
@@ -25,14 +26,16 @@ namespace duet {
 
 // Gradient of conv2d with respect to its input, shaped like `input_like` (also a differentiable op).
 [[nodiscard]] Tensor conv2d_backprop_input(const Tensor& grad, const Tensor& filters, const Tensor& input_like,
-                             const Conv2DOptions& options = {});
+                                           const Conv2DOptions& options = {});
 // Gradient of conv2d with respect to its filters, shaped like `filters_like`.
 [[nodiscard]] Tensor conv2d_backprop_filter(const Tensor& input, const Tensor& grad, const Tensor& filters_like,
-                              const Conv2DOptions& options = {});
+                                            const Conv2DOptions& options = {});
 // Gradients of the pools (differentiable ops themselves).
-[[nodiscard]] Tensor max_pool2d_grad(const Tensor& input, const Tensor& output, const Tensor& grad, const Pool2DOptions& options = {});
+[[nodiscard]] Tensor max_pool2d_grad(const Tensor& input, const Tensor& output, const Tensor& grad,
+                                     const Pool2DOptions& options = {});
 [[nodiscard]] Tensor avg_pool2d_grad(const Tensor& grad, const Tensor& input_like, const Pool2DOptions& options = {});
 // The adjoint of max_pool2d_grad in `grad`: picks dd at each window's max (second-order gradients).
-[[nodiscard]] Tensor max_pool2d_grad_grad(const Tensor& input, const Tensor& output, const Tensor& dd, const Pool2DOptions& options = {});
+[[nodiscard]] Tensor max_pool2d_grad_grad(const Tensor& input, const Tensor& output, const Tensor& dd,
+                                          const Pool2DOptions& options = {});
 
 }  // namespace duet

@@ -23,9 +23,9 @@ namespace duet {
 // "ones", "random_normal", "random_uniform"; or a callable (shape, dtype) -> tensor. initializers::constant(v).
 using InitializerFn = std::function<Tensor(const Shape&, DType)>;
 struct Initializer {
-  Initializer(const char* name);         // NOLINT: implicit by design ("zeros")
-  Initializer(const std::string& name);  // NOLINT
-  Initializer(InitializerFn fn) : fn(std::move(fn)) {}  // NOLINT
+  Initializer(const char* name);         // NOLINT(google-explicit-constructor): implicit by design ("zeros")
+  Initializer(const std::string& name);  // NOLINT(google-explicit-constructor): same
+  Initializer(InitializerFn fn) : fn(std::move(fn)) {}  // NOLINT(google-explicit-constructor): same
   InitializerFn fn;
   std::string name;  // "" for a custom callable
   double value = 0;  // constant(v)'s v
@@ -119,12 +119,15 @@ template <class L>
 class Ref {
  public:
   Ref() = default;
-  Ref(std::shared_ptr<L> p) : p_(std::move(p)) {}  // NOLINT: implicit from the shared layer
+  Ref(std::shared_ptr<L> p)
+      : p_(std::move(p)) {}  // NOLINT(google-explicit-constructor): implicit from the shared layer
   template <class U>
-    requires std::is_convertible_v<U*, L*>
-  Ref(const Ref<U>& o) : p_(o.ptr()) {}  // NOLINT: upcast
+  requires std::is_convertible_v<U*, L*> Ref(const Ref<U>& o)
+      : p_(o.ptr()) {}  // NOLINT(google-explicit-constructor): upcast
   Tensor operator()(const Tensor& x, bool training = false) const { return (*p_)(x, training); }
-  std::vector<Tensor> operator()(const std::vector<Tensor>& xs, bool training = false) const { return (*p_)(xs, training); }
+  std::vector<Tensor> operator()(const std::vector<Tensor>& xs, bool training = false) const {
+    return (*p_)(xs, training);
+  }
   L* operator->() const { return p_.get(); }
   L& operator*() const { return *p_; }
   const std::shared_ptr<L>& ptr() const { return p_; }
@@ -159,7 +162,7 @@ struct DenseOptions {
 // y = activation(x kernel + bias) over the last axis.
 class DenseLayer : public Layer {
  public:
-  DenseLayer(std::int64_t units, DenseOptions options = {});
+  explicit DenseLayer(std::int64_t units, const DenseOptions& options = {});
   std::int64_t units() const { return units_; }
   const DenseOptions& options() const { return o_; }
   const Variable& kernel() const { return kernel_; }  // (input_dim, units), once built
@@ -173,7 +176,7 @@ class DenseLayer : public Layer {
   std::function<Tensor(const Tensor&)> act_;
   Variable kernel_, bias_;
 };
-Ref<DenseLayer> Dense(std::int64_t units, DenseOptions options = {});
+Ref<DenseLayer> Dense(std::int64_t units, const DenseOptions& options = {});
 Ref<DenseLayer> Dense(std::int64_t units, const char* activation);  // Dense(32, "relu")
 
 struct LayerOptions {
@@ -182,7 +185,7 @@ struct LayerOptions {
 
 class ActivationLayer : public Layer {
  public:
-  ActivationLayer(std::string activation, LayerOptions options = {});
+  explicit ActivationLayer(std::string activation, const LayerOptions& options = {});
   const std::string& activation() const { return activation_; }
   Tensor call(const Tensor& x, bool training) override;
 
@@ -190,27 +193,27 @@ class ActivationLayer : public Layer {
   std::string activation_;
   std::function<Tensor(const Tensor&)> fn_;
 };
-Ref<ActivationLayer> Activation(const std::string& activation, LayerOptions options = {});
+Ref<ActivationLayer> Activation(const std::string& activation, const LayerOptions& options = {});
 
 // (N, d1, d2, ...) -> (N, d1 * d2 * ...).
 class FlattenLayer : public Layer {
  public:
-  explicit FlattenLayer(LayerOptions options = {});
+  explicit FlattenLayer(const LayerOptions& options = {});
   Tensor call(const Tensor& x, bool training) override;
 };
-Ref<FlattenLayer> Flatten(LayerOptions options = {});
+Ref<FlattenLayer> Flatten(const LayerOptions& options = {});
 
 // Per-example target shape (one dim may be -1).
 class ReshapeLayer : public Layer {
  public:
-  ReshapeLayer(std::vector<std::int64_t> target_shape, LayerOptions options = {});
+  explicit ReshapeLayer(std::vector<std::int64_t> target_shape, const LayerOptions& options = {});
   const std::vector<std::int64_t>& target_shape() const { return target_; }
   Tensor call(const Tensor& x, bool training) override;
 
  private:
   std::vector<std::int64_t> target_;
 };
-Ref<ReshapeLayer> Reshape(std::vector<std::int64_t> target_shape, LayerOptions options = {});
+Ref<ReshapeLayer> Reshape(std::vector<std::int64_t> target_shape, const LayerOptions& options = {});
 
 struct DropoutOptions {
   std::optional<std::uint64_t> seed;  // the same mask on every call
@@ -220,7 +223,7 @@ struct DropoutOptions {
 // it between steps (layer->rate = 0.5) changes the compiled step too.
 class DropoutLayer : public Layer {
  public:
-  DropoutLayer(double rate, DropoutOptions options = {});
+  explicit DropoutLayer(double rate, const DropoutOptions& options = {});
   Hyperparameter rate;
   const DropoutOptions& options() const { return o_; }
   Tensor call(const Tensor& x, bool training) override;
@@ -228,7 +231,7 @@ class DropoutLayer : public Layer {
  private:
   DropoutOptions o_;
 };
-Ref<DropoutLayer> Dropout(double rate, DropoutOptions options = {});
+Ref<DropoutLayer> Dropout(double rate, const DropoutOptions& options = {});
 
 struct LambdaOptions {
   std::string name;
@@ -241,7 +244,7 @@ class LambdaLayer : public Layer {
  public:
   using OneFn = std::function<Tensor(const Tensor&)>;
   using ManyFn = std::function<Tensor(const std::vector<Tensor>&)>;
-  LambdaLayer(OneFn one, ManyFn many, LambdaOptions options = {});
+  LambdaLayer(OneFn one, ManyFn many, const LambdaOptions& options = {});
   std::vector<Tensor> call(const std::vector<Tensor>& xs, bool training) override;
 
  private:
@@ -250,15 +253,16 @@ class LambdaLayer : public Layer {
   LambdaOptions o_;
 };
 template <class F>
-Ref<LambdaLayer> Lambda(F fn, LambdaOptions options = {}) {
+Ref<LambdaLayer> Lambda(F fn, const LambdaOptions& options = {}) {
   if constexpr (std::is_invocable_v<F&, const Tensor&>) {
-    return make_layer<LambdaLayer>(LambdaLayer::OneFn([f = std::move(fn)](const Tensor& x) { return Tensor(f(x)); }), nullptr,
-                                   std::move(options));
+    return make_layer<LambdaLayer>(LambdaLayer::OneFn([f = std::move(fn)](const Tensor& x) { return Tensor(f(x)); }),
+                                   nullptr, options);
   } else {
     static_assert(std::is_invocable_v<F&, const std::vector<Tensor>&>,
                   "Lambda takes a function of one Tensor or of a const std::vector<Tensor>& returning a Tensor");
-    return make_layer<LambdaLayer>(nullptr, LambdaLayer::ManyFn([f = std::move(fn)](const std::vector<Tensor>& xs) { return Tensor(f(xs)); }),
-                                   std::move(options));
+    return make_layer<LambdaLayer>(
+        nullptr, LambdaLayer::ManyFn([f = std::move(fn)](const std::vector<Tensor>& xs) { return Tensor(f(xs)); }),
+        options);
   }
 }
 
@@ -275,7 +279,7 @@ struct Conv2DOptions {
 // 2-D convolution over NHWC inputs with `filters` output channels and a (kh, kw) kernel.
 class Conv2DLayer : public Layer {
  public:
-  Conv2DLayer(std::int64_t filters, std::vector<std::int64_t> kernel_size, Conv2DOptions options = {});
+  Conv2DLayer(std::int64_t filters, std::vector<std::int64_t> kernel_size, const Conv2DOptions& options = {});
   std::int64_t filters() const { return filters_; }
   const std::vector<std::int64_t>& kernel_size() const { return kernel_size_; }
   const Conv2DOptions& options() const { return o_; }
@@ -291,7 +295,7 @@ class Conv2DLayer : public Layer {
   std::function<Tensor(const Tensor&)> act_;
   Variable kernel_, bias_;
 };
-Ref<Conv2DLayer> Conv2D(std::int64_t filters, std::vector<std::int64_t> kernel_size, Conv2DOptions options = {});
+Ref<Conv2DLayer> Conv2D(std::int64_t filters, std::vector<std::int64_t> kernel_size, const Conv2DOptions& options = {});
 
 struct Pooling2DOptions {
   std::vector<std::int64_t> pool_size = {2, 2};
@@ -301,7 +305,7 @@ struct Pooling2DOptions {
 };
 class Pooling2DLayer : public Layer {
  public:
-  Pooling2DLayer(bool is_max, Pooling2DOptions options = {});
+  explicit Pooling2DLayer(bool is_max, const Pooling2DOptions& options = {});
   bool is_max() const { return max_; }
   const Pooling2DOptions& options() const { return o_; }
   Tensor call(const Tensor& x, bool training) override;
@@ -310,16 +314,16 @@ class Pooling2DLayer : public Layer {
   bool max_;
   Pooling2DOptions o_;
 };
-Ref<Pooling2DLayer> MaxPooling2D(Pooling2DOptions options = {});
-Ref<Pooling2DLayer> AveragePooling2D(Pooling2DOptions options = {});
+Ref<Pooling2DLayer> MaxPooling2D(const Pooling2DOptions& options = {});
+Ref<Pooling2DLayer> AveragePooling2D(const Pooling2DOptions& options = {});
 
 // Mean over the spatial dims: (N, H, W, C) -> (N, C).
 class GlobalAveragePooling2DLayer : public Layer {
  public:
-  explicit GlobalAveragePooling2DLayer(LayerOptions options = {});
+  explicit GlobalAveragePooling2DLayer(const LayerOptions& options = {});
   Tensor call(const Tensor& x, bool training) override;
 };
-Ref<GlobalAveragePooling2DLayer> GlobalAveragePooling2D(LayerOptions options = {});
+Ref<GlobalAveragePooling2DLayer> GlobalAveragePooling2D(const LayerOptions& options = {});
 
 struct BatchNormalizationOptions {
   double momentum = 0.99;
@@ -332,7 +336,7 @@ struct BatchNormalizationOptions {
 // moving statistics otherwise.
 class BatchNormalizationLayer : public Layer {
  public:
-  explicit BatchNormalizationLayer(BatchNormalizationOptions options = {});
+  explicit BatchNormalizationLayer(const BatchNormalizationOptions& options = {});
   const BatchNormalizationOptions& options() const { return o_; }
   const Variable& gamma() const { return gamma_; }
   const Variable& beta() const { return beta_; }
@@ -345,7 +349,7 @@ class BatchNormalizationLayer : public Layer {
   BatchNormalizationOptions o_;
   Variable gamma_, beta_, moving_mean_, moving_var_;
 };
-Ref<BatchNormalizationLayer> BatchNormalization(BatchNormalizationOptions options = {});
+Ref<BatchNormalizationLayer> BatchNormalization(const BatchNormalizationOptions& options = {});
 
 struct ConcatenateOptions {
   std::int64_t axis = -1;
@@ -355,7 +359,7 @@ struct ConcatenateOptions {
 class MergeLayer : public Layer {
  public:
   enum class Mode { Concatenate, Add, Multiply };
-  MergeLayer(Mode mode, ConcatenateOptions options = {});
+  explicit MergeLayer(Mode mode, const ConcatenateOptions& options = {});
   Mode mode() const { return mode_; }
   std::int64_t axis() const { return o_.axis; }
   std::vector<Tensor> call(const std::vector<Tensor>& xs, bool training) override;
@@ -364,9 +368,9 @@ class MergeLayer : public Layer {
   Mode mode_;
   ConcatenateOptions o_;
 };
-Ref<MergeLayer> Concatenate(ConcatenateOptions options = {});
-Ref<MergeLayer> Add(LayerOptions options = {});
-Ref<MergeLayer> Multiply(LayerOptions options = {});
+Ref<MergeLayer> Concatenate(const ConcatenateOptions& options = {});
+Ref<MergeLayer> Add(const LayerOptions& options = {});
+Ref<MergeLayer> Multiply(const LayerOptions& options = {});
 
 struct EmbeddingOptions {
   Initializer embeddings_initializer = "random_uniform";  // uniform in [-0.05, 0.05], as Keras
@@ -375,7 +379,7 @@ struct EmbeddingOptions {
 // Integer ids (N, ...) -> vectors (N, ..., output_dim).
 class EmbeddingLayer : public Layer {
  public:
-  EmbeddingLayer(std::int64_t input_dim, std::int64_t output_dim, EmbeddingOptions options = {});
+  EmbeddingLayer(std::int64_t input_dim, std::int64_t output_dim, const EmbeddingOptions& options = {});
   std::int64_t input_dim() const { return in_; }
   std::int64_t output_dim() const { return out_; }
   const EmbeddingOptions& options() const { return o_; }
@@ -388,7 +392,7 @@ class EmbeddingLayer : public Layer {
   EmbeddingOptions o_;
   Variable table_;
 };
-Ref<EmbeddingLayer> Embedding(std::int64_t input_dim, std::int64_t output_dim, EmbeddingOptions options = {});
+Ref<EmbeddingLayer> Embedding(std::int64_t input_dim, std::int64_t output_dim, const EmbeddingOptions& options = {});
 
 struct LSTMOptions {
   bool return_sequences = false;  // every step's output (N, T, units) instead of the last (N, units)
@@ -397,7 +401,7 @@ struct LSTMOptions {
 // LSTM over (N, T, F) inputs (T known). Gates in Keras's order: input, forget, cell, output.
 class LSTMLayer : public Layer {
  public:
-  LSTMLayer(std::int64_t units, LSTMOptions options = {});
+  explicit LSTMLayer(std::int64_t units, const LSTMOptions& options = {});
   std::int64_t units() const { return units_; }
   const LSTMOptions& options() const { return o_; }
   const Variable& kernel() const { return kernel_; }
@@ -411,7 +415,7 @@ class LSTMLayer : public Layer {
   LSTMOptions o_;
   Variable kernel_, recurrent_, bias_;
 };
-Ref<LSTMLayer> LSTM(std::int64_t units, LSTMOptions options = {});
+Ref<LSTMLayer> LSTM(std::int64_t units, const LSTMOptions& options = {});
 
 }  // namespace layers
 

@@ -21,21 +21,22 @@ namespace duet {
 
 // Arguments that accept a Keras name or an object.
 struct OptimizerArg {
-  OptimizerArg(const char* n) : ptr(optimizers::get(n)) {}          // NOLINT: implicit by design ("adam")
-  OptimizerArg(const std::string& n) : ptr(optimizers::get(n)) {}   // NOLINT
-  OptimizerArg(optimizers::OptimizerPtr p) : ptr(std::move(p)) {}  // NOLINT
+  OptimizerArg(const char* n)
+      : ptr(optimizers::get(n)) {}  // NOLINT(google-explicit-constructor): implicit by design ("adam")
+  OptimizerArg(const std::string& n) : ptr(optimizers::get(n)) {}  // NOLINT(google-explicit-constructor): same
+  OptimizerArg(optimizers::OptimizerPtr p) : ptr(std::move(p)) {}  // NOLINT(google-explicit-constructor): same
   optimizers::OptimizerPtr ptr;
 };
 struct LossArg {
-  LossArg(const char* n) : ptr(losses::get(n)) {}          // NOLINT: implicit by design ("mse")
-  LossArg(const std::string& n) : ptr(losses::get(n)) {}   // NOLINT
-  LossArg(losses::LossPtr p) : ptr(std::move(p)) {}       // NOLINT
+  LossArg(const char* n) : ptr(losses::get(n)) {}  // NOLINT(google-explicit-constructor): implicit by design ("mse")
+  LossArg(const std::string& n) : ptr(losses::get(n)) {}  // NOLINT(google-explicit-constructor): same
+  LossArg(losses::LossPtr p) : ptr(std::move(p)) {}       // NOLINT(google-explicit-constructor): same
   losses::LossPtr ptr;
 };
 struct MetricArg {
-  MetricArg(const char* n) : name(n) {}                   // NOLINT: implicit by design ("accuracy")
-  MetricArg(const std::string& n) : name(n) {}            // NOLINT
-  MetricArg(metrics::MetricPtr p) : ptr(std::move(p)) {}  // NOLINT
+  MetricArg(const char* n) : name(n) {}         // NOLINT(google-explicit-constructor): implicit by design ("accuracy")
+  MetricArg(const std::string& n) : name(n) {}  // NOLINT(google-explicit-constructor): same
+  MetricArg(metrics::MetricPtr p) : ptr(std::move(p)) {}  // NOLINT(google-explicit-constructor): same
   std::string name;
   metrics::MetricPtr ptr;
 };
@@ -55,7 +56,8 @@ struct CompileOptions {
 // Validation data for fit: x and y as one tensor each, or one per model input / output.
 struct ValidationData {
   ValidationData(Tensor x, Tensor y) : x{std::move(x)}, y{std::move(y)} {}
-  ValidationData(std::pair<Tensor, Tensor> xy) : x{std::move(xy.first)}, y{std::move(xy.second)} {}  // NOLINT: implicit
+  ValidationData(std::pair<Tensor, Tensor> xy)
+      : x{std::move(xy.first)}, y{std::move(xy.second)} {}  // NOLINT(google-explicit-constructor): implicit
   ValidationData(std::vector<Tensor> x, std::vector<Tensor> y) : x(std::move(x)), y(std::move(y)) {}
   std::vector<Tensor> x, y;
 };
@@ -66,7 +68,7 @@ struct FitOptions {
   bool shuffle = true;
   std::optional<ValidationData> validation_data;
   double validation_split = 0.0;  // the last fraction of x/y, as Keras; in [0, 1)
-  int verbose = 1;                // 0 silent, 1 progress bar (one line per epoch when not a terminal), 2 one line per epoch
+  int verbose = 1;  // 0 silent, 1 progress bar (one line per epoch when not a terminal), 2 one line per epoch
   std::vector<callbacks::CallbackPtr> callbacks;
   std::optional<std::uint64_t> seed;  // shuffling seed
   std::ostream* out = &std::cout;
@@ -101,12 +103,12 @@ class Model : public Layer {
   Tensor call(const Tensor& x, bool training) override;
 
   void compile(CompileOptions options);
-  History fit(const Tensor& x, const Tensor& y, FitOptions options = {});
-  History fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, FitOptions options = {});
-  Logs evaluate(const Tensor& x, const Tensor& y, EvaluateOptions options = {});
-  Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, EvaluateOptions options = {});
-  Tensor predict(const Tensor& x, PredictOptions options = {});
-  std::vector<Tensor> predict(const std::vector<Tensor>& x, PredictOptions options = {});
+  History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
+  History fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const FitOptions& options = {});
+  Logs evaluate(const Tensor& x, const Tensor& y, const EvaluateOptions& options = {});
+  Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const EvaluateOptions& options = {});
+  Tensor predict(const Tensor& x, const PredictOptions& options = {});
+  std::vector<Tensor> predict(const std::vector<Tensor>& x, const PredictOptions& options = {});
   void summary(std::ostream& os = std::cout);
   std::string summary_string();
   // Layers in call order (functional and Sequential models; tracked sublayers for subclasses).
@@ -142,9 +144,9 @@ class Sequential : public Model {
  public:
   // Layers may start with an Input() tensor (the model is then built immediately), else it is built on
   // first use.
-  explicit Sequential(std::vector<LayerRef> layers = {}, const std::string& name = "");
-  Sequential(const Tensor& input, std::vector<LayerRef> layers, const std::string& name = "");
-  void add(LayerRef layer);
+  explicit Sequential(const std::vector<LayerRef>& layers = {}, const std::string& name = "");
+  Sequential(const Tensor& input, const std::vector<LayerRef>& layers, const std::string& name = "");
+  void add(const LayerRef& layer);
   std::vector<Tensor> call(const std::vector<Tensor>& xs, bool training) override;
   Tensor call(const Tensor& x, bool training) override;
 };

@@ -36,9 +36,11 @@ struct Pool2DOptions {
 
 // Zeroes each element with probability rate and scales the rest by 1/(1 - rate) when training;
 // returns x unchanged otherwise. With `seed` the mask is the same on every call.
-[[nodiscard]] Tensor dropout(const Tensor& x, double rate, bool training = true, std::optional<std::uint64_t> seed = {});
+[[nodiscard]] Tensor dropout(const Tensor& x, double rate, bool training = true,
+                             std::optional<std::uint64_t> seed = {});
 // The same with the rate a scalar tensor read when the op runs (a hyperparameter; always dispatched when training).
-[[nodiscard]] Tensor dropout(const Tensor& x, const Tensor& rate, bool training = true, std::optional<std::uint64_t> seed = {});
+[[nodiscard]] Tensor dropout(const Tensor& x, const Tensor& rate, bool training = true,
+                             std::optional<std::uint64_t> seed = {});
 
 // Per-example cross-entropy of integer class labels (...,) against logits (..., classes).
 [[nodiscard]] Tensor sparse_softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits);

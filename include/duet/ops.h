@@ -67,19 +67,20 @@ namespace duet {
 [[nodiscard]] Tensor identity(const Tensor& x);
 
 // ---- reductions (axes may be negative; no axes = all axes) --------------------------------------
-[[nodiscard]] Tensor sum(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
-[[nodiscard]] Tensor mean(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
-[[nodiscard]] Tensor max(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
-[[nodiscard]] Tensor min(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
-[[nodiscard]] Tensor prod(const Tensor& x, std::vector<std::int64_t> axes = {}, bool keepdims = false);
+[[nodiscard]] Tensor sum(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdims = false);
+[[nodiscard]] Tensor mean(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdims = false);
+[[nodiscard]] Tensor max(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdims = false);
+[[nodiscard]] Tensor min(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdims = false);
+[[nodiscard]] Tensor prod(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdims = false);
 // Index of the largest/smallest element along axis (int64).
 [[nodiscard]] Tensor argmax(const Tensor& x, std::int64_t axis = -1);
 [[nodiscard]] Tensor argmin(const Tensor& x, std::int64_t axis = -1);
 // Number of elements of x along axes (all by default), as a scalar of dtype; known at run time.
-[[nodiscard]] Tensor size(const Tensor& x, std::vector<std::int64_t> axes = {}, DType dtype = DType::Int64);
+[[nodiscard]] Tensor size(const Tensor& x, const std::vector<std::int64_t>& axes = {}, DType dtype = DType::Int64);
 
-// ---- shape ops (the helpers gradients are written with are in duet/gradient_ops.h) --------------------------------------------------------------------------------
-// One dim may be -1 (inferred). Shares the buffer (no copy).
+// ---- shape ops (the helpers gradients are written with are in duet/gradient_ops.h)
+// -------------------------------------------------------------------------------- One dim may be -1 (inferred). Shares
+// the buffer (no copy).
 [[nodiscard]] Tensor reshape(const Tensor& x, std::vector<std::int64_t> shape);
 // Permutes dims; no perm reverses them.
 [[nodiscard]] Tensor transpose(const Tensor& x, std::vector<std::int64_t> perm = {});
@@ -97,7 +98,7 @@ namespace duet {
 // Rows of params (along axis) picked by integer indices: out shape = params[:axis] + indices + params[axis+1:].
 [[nodiscard]] Tensor gather(const Tensor& params, const Tensor& indices, std::int64_t axis = 0);
 [[nodiscard]] Tensor one_hot(const Tensor& indices, std::int64_t depth, double on_value = 1.0, double off_value = 0.0,
-               DType dtype = DType::Float32);
+                             DType dtype = DType::Float32);
 [[nodiscard]] Tensor broadcast_to(const Tensor& x, const Shape& shape);
 
 // ---- operators ----------------------------------------------------------------------------------
@@ -123,15 +124,15 @@ template <class S>
 template <class S>
 concept Scalar = std::is_arithmetic_v<S>;
 
-#define DUET_BINARY_OPERATOR(OP, FN)                                                          \
-  [[nodiscard]] inline Tensor operator OP(const Tensor& a, const Tensor& b) { return FN(a, b); }            \
-  template <Scalar S>                                                                         \
-  Tensor operator OP(const Tensor& a, S b) {                                                  \
-    return FN(a, internal::lit(a, b));                                                        \
-  }                                                                                           \
-  template <Scalar S>                                                                         \
-  Tensor operator OP(S a, const Tensor& b) {                                                  \
-    return FN(internal::lit(b, a), b);                                                        \
+#define DUET_BINARY_OPERATOR(OP, FN)                                                             \
+  [[nodiscard]] inline Tensor operator OP(const Tensor& a, const Tensor& b) { return FN(a, b); } \
+  template <Scalar S>                                                                            \
+  Tensor operator OP(const Tensor& a, S b) {                                                     \
+    return FN(a, internal::lit(a, b));                                                           \
+  }                                                                                              \
+  template <Scalar S>                                                                            \
+  Tensor operator OP(S a, const Tensor& b) {                                                     \
+    return FN(internal::lit(b, a), b);                                                           \
   }
 DUET_BINARY_OPERATOR(+, add)
 DUET_BINARY_OPERATOR(-, sub)
@@ -155,14 +156,14 @@ inline Tensor& operator*=(Tensor& a, const Tensor& b) { return a = mul(a, b); }
 inline Tensor& operator/=(Tensor& a, const Tensor& b) { return a = div(a, b); }
 
 // Scalar overloads for the binary functions: pow(x, 2.f), maximum(x, 0.f), ...
-#define DUET_SCALAR_OVERLOAD(FN)                                                          \
-  template <Scalar S>                                                                     \
-  Tensor FN(const Tensor& a, S b) {                                                       \
-    return FN(a, internal::lit(a, b));                                                    \
-  }                                                                                       \
-  template <Scalar S>                                                                     \
-  Tensor FN(S a, const Tensor& b) {                                                       \
-    return FN(internal::lit(b, a), b);                                                    \
+#define DUET_SCALAR_OVERLOAD(FN)       \
+  template <Scalar S>                  \
+  Tensor FN(const Tensor& a, S b) {    \
+    return FN(a, internal::lit(a, b)); \
+  }                                    \
+  template <Scalar S>                  \
+  Tensor FN(S a, const Tensor& b) {    \
+    return FN(internal::lit(b, a), b); \
   }
 DUET_SCALAR_OVERLOAD(add)
 DUET_SCALAR_OVERLOAD(sub)

@@ -27,7 +27,8 @@ class LearningRateSchedule {
 using SchedulePtr = std::shared_ptr<const LearningRateSchedule>;
 
 // initial * decay_rate ^ (step / decay_steps)  (with staircase, the exponent is floored).
-SchedulePtr ExponentialDecay(double initial_learning_rate, std::int64_t decay_steps, double decay_rate, bool staircase = false);
+SchedulePtr ExponentialDecay(double initial_learning_rate, std::int64_t decay_steps, double decay_rate,
+                             bool staircase = false);
 // values[0] while step <= boundaries[0], values[1] while step <= boundaries[1], ..., then values.back().
 SchedulePtr PiecewiseConstantDecay(std::vector<std::int64_t> boundaries, std::vector<double> values);
 // With warmup_target: a linear warmup from initial_learning_rate to warmup_target over warmup_steps, then a
@@ -39,13 +40,14 @@ SchedulePtr CosineDecay(double initial_learning_rate, std::int64_t decay_steps, 
 // An optimizer's learning rate: a Hyperparameter, or a schedule of the optimizer's step.
 class LearningRate {
  public:
-  LearningRate(double value);                    // NOLINT: implicit, Adam(1e-3)
-  LearningRate(schedules::SchedulePtr schedule);  // NOLINT: implicit, Adam(ExponentialDecay(...))
+  LearningRate(double value);  // NOLINT(google-explicit-constructor): implicit, Adam(1e-3)
+  LearningRate(
+      schedules::SchedulePtr schedule);  // NOLINT(google-explicit-constructor): implicit, Adam(ExponentialDecay(...))
   // Sets a constant rate (StateError when a schedule drives it).
   LearningRate& operator=(double value);
   // The rate the next update uses (a schedule's value at the current step).
   double get() const;
-  operator double() const { return get(); }  // NOLINT: reads like a number
+  operator double() const { return get(); }  // NOLINT(google-explicit-constructor): reads like a number
   // Inside an update: the rate for `step` (a float64 scalar), read at run time.
   Tensor value(const Tensor& step) const;
   const schedules::SchedulePtr& schedule() const { return schedule_; }
@@ -77,7 +79,8 @@ class Optimizer {
  protected:
   // One variable's update; `slots` holds its optimizer state (created on first use); lr the learning rate
   // of this step; step the 1-based step number (float32).
-  virtual void update(const Variable& var, const Tensor& grad, std::vector<Variable>& slots, const Tensor& lr, const Tensor& step) = 0;
+  virtual void update(const Variable& var, const Tensor& grad, std::vector<Variable>& slots, const Tensor& lr,
+                      const Tensor& step) = 0;
   Variable slot(std::vector<Variable>& slots, std::size_t i, const Variable& like, const std::string& slot_name);
   // Declares a hyperparameter (at construction).
   Hyperparameter& hyper(const std::string& name, double value, double lo, double hi, bool hi_open = true);
@@ -90,10 +93,12 @@ class Optimizer {
 using OptimizerPtr = std::shared_ptr<Optimizer>;
 
 OptimizerPtr SGD(LearningRate learning_rate = 0.01, double momentum = 0.0, bool nesterov = false);
-OptimizerPtr Adam(LearningRate learning_rate = 0.001, double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7);
-OptimizerPtr AdamW(LearningRate learning_rate = 0.001, double weight_decay = 0.004, double beta_1 = 0.9, double beta_2 = 0.999,
-                   double epsilon = 1e-7);
-OptimizerPtr RMSprop(LearningRate learning_rate = 0.001, double rho = 0.9, double momentum = 0.0, double epsilon = 1e-7);
+OptimizerPtr Adam(LearningRate learning_rate = 0.001, double beta_1 = 0.9, double beta_2 = 0.999,
+                  double epsilon = 1e-7);
+OptimizerPtr AdamW(LearningRate learning_rate = 0.001, double weight_decay = 0.004, double beta_1 = 0.9,
+                   double beta_2 = 0.999, double epsilon = 1e-7);
+OptimizerPtr RMSprop(LearningRate learning_rate = 0.001, double rho = 0.9, double momentum = 0.0,
+                     double epsilon = 1e-7);
 // "sgd", "adam", "adamw", "rmsprop" with default settings.
 OptimizerPtr get(const std::string& name);
 

@@ -31,8 +31,8 @@ struct GradientOptions {
 
 // A gradient source: a tensor (which must be watched) or a variable.
 struct Source {
-  Source(const Tensor& t) : tensor(t) {}      // NOLINT: implicit by design
-  Source(const Variable& v) : variable(v) {}  // NOLINT
+  Source(const Tensor& t) : tensor(t) {}      // NOLINT(google-explicit-constructor): implicit by design
+  Source(const Variable& v) : variable(v) {}  // NOLINT(google-explicit-constructor): same
   Tensor tensor;
   Variable variable;
 };
@@ -50,8 +50,9 @@ class GradientTape {
 
   // d target / d source for each source. target is usually a scalar loss; a non-scalar target is
   // summed (its gradient is ones unless options.output_gradient is given).
-  std::vector<Tensor> gradient(const Tensor& target, const std::vector<Source>& sources, GradientOptions options = {});
-  Tensor gradient(const Tensor& target, const Source& source, GradientOptions options = {});
+  std::vector<Tensor> gradient(const Tensor& target, const std::vector<Source>& sources,
+                               const GradientOptions& options = {});
+  Tensor gradient(const Tensor& target, const Source& source, const GradientOptions& options = {});
 
   // Variables read while recording (in first-read order).
   std::vector<Variable> watched_variables() const;

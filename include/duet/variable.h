@@ -25,7 +25,7 @@ class Variable {
 
   // The current value (a ReadVariable op).
   Tensor value() const;
-  operator Tensor() const { return value(); }
+  operator Tensor() const { return value(); }  // NOLINT(google-explicit-constructor): a Variable reads as a Tensor
 
   // Each returns the new value. The value keeps its dtype and shape; a mismatch throws.
   Tensor assign(const Tensor& v) const;
@@ -54,12 +54,14 @@ class Variable {
 class Hyperparameter {
  public:
   // `check` validates every value assigned (it throws ValueError naming the owner).
-  Hyperparameter(double value = 0.0, const std::string& name = "hyperparameter",  // NOLINT: implicit from a number
-                 std::function<void(double)> check = nullptr);
+  Hyperparameter(
+      double value = 0.0,
+      const std::string& name = "hyperparameter",  // NOLINT(google-explicit-constructor): implicit from a number
+      std::function<void(double)> check = nullptr);
   Hyperparameter& operator=(double value);
   // The current value (read now, also while tracing: use value() inside traced code).
   double get() const;
-  operator double() const { return get(); }  // NOLINT: reads like a number
+  operator double() const { return get(); }  // NOLINT(google-explicit-constructor): reads like a number
   // Reads it as a scalar of `dtype` (an op: traced, it is read at run time).
   Tensor value(DType dtype = DType::Float32) const;
   const Variable& variable() const { return var_; }

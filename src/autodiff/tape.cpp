@@ -28,7 +28,7 @@ struct GradientTape::Impl {
   std::vector<Record> records;
   std::unordered_set<const TensorImpl*> tracked;
   std::unordered_set<const VariableImpl*> watched_vars;
-  std::vector<Variable> accessed;  // first-read order
+  std::vector<Variable> accessed;       // first-read order
   std::vector<Tensor> watched_tensors;  // keeps watched impls alive, so their addresses stay unique
   bool paused = false;
   bool used = false;
@@ -61,7 +61,8 @@ bool should_record(TapeImpl& t, const OpDef& op, std::span<const Tensor> inputs,
 }  // namespace
 
 namespace {
-void record_on_tapes(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, std::span<const Tensor> outputs) {
+void record_on_tapes(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
+                     std::span<const Tensor> outputs) {
   for (TapeImpl* t : t_tapes) {
     if (t->paused || !should_record(*t, op, inputs, attrs)) continue;
     for (const Tensor& o : outputs) t->tracked.insert(o.impl());
@@ -92,8 +93,8 @@ GradientTape::~GradientTape() {
 void GradientTape::watch(const Tensor& t) {
   if (!t.defined()) throw ValueError("[GradientTape::watch] got an undefined Tensor handle");
   if (!is_floating(t.dtype())) {
-    throw DTypeError(std::string("[GradientTape::watch] only float tensors have gradients, got ") + dtype_name(t.dtype()) +
-                     " " + t.shape().str() + "; cast it to float32 first");
+    throw DTypeError(std::string("[GradientTape::watch] only float tensors have gradients, got ") +
+                     dtype_name(t.dtype()) + " " + t.shape().str() + "; cast it to float32 first");
   }
   impl_->tracked.insert(t.impl());
   impl_->watched_tensors.push_back(t);
@@ -116,11 +117,13 @@ void accumulate(std::unordered_map<const void*, Tensor>& m, const void* key, con
 }
 }  // namespace
 
-std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vector<Source>& sources, GradientOptions o) {
+std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vector<Source>& sources,
+                                           const GradientOptions& o) {
   Impl& t = *impl_;
   if (t.used && !t.options.persistent) {
-    throw StateError("[GradientTape::gradient] a non-persistent tape can compute gradients only once; "
-                     "create it with TapeOptions{.persistent = true} to call gradient() several times");
+    throw StateError(
+        "[GradientTape::gradient] a non-persistent tape can compute gradients only once; "
+        "create it with TapeOptions{.persistent = true} to call gradient() several times");
   }
   if (!target.defined()) throw ValueError("[GradientTape::gradient] target is an undefined Tensor handle");
   if (!is_floating(target.dtype())) {
@@ -133,8 +136,8 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
   std::unordered_map<const void*, Tensor> grads;  // TensorImpl* or VariableImpl* -> gradient
   Tensor seed = o.output_gradient.defined() ? o.output_gradient : ones_like(target);
   if (seed.shape() != target.shape() && seed.shape().is_fully_known() && target.shape().is_fully_known()) {
-    throw ShapeError("[GradientTape::gradient] output_gradient has shape " + seed.shape().str() + " but the target has " +
-                     target.shape().str());
+    throw ShapeError("[GradientTape::gradient] output_gradient has shape " + seed.shape().str() +
+                     " but the target has " + target.shape().str());
   }
   grads.emplace(target.impl(), seed);
 
@@ -180,8 +183,8 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
   return result;
 }
 
-Tensor GradientTape::gradient(const Tensor& target, const Source& source, GradientOptions o) {
-  return gradient(target, std::vector<Source>{source}, std::move(o))[0];
+Tensor GradientTape::gradient(const Tensor& target, const Source& source, const GradientOptions& o) {
+  return gradient(target, std::vector<Source>{source}, o)[0];
 }
 
 }  // namespace duet

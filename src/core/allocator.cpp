@@ -111,15 +111,17 @@ std::string gib(std::size_t bytes) {
 // A single block larger than the machine's memory would be refused by the system, or worse, granted
 // (overcommit) and then kill the process when touched: refuse it up front.
 std::size_t physical_memory() {
-  static const std::size_t bytes = static_cast<std::size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  static const std::size_t bytes =
+      static_cast<std::size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   return bytes;
 }
 }  // namespace
 
 Buffer* buffer_alloc(std::size_t bytes) {
   if (bytes > physical_memory()) {
-    throw ResourceExhaustedError("out of memory: a buffer of " + gib(bytes) + " is larger than this machine's memory (" +
-                                 gib(physical_memory()) + "); use smaller tensors or batches");
+    throw ResourceExhaustedError("out of memory: a buffer of " + gib(bytes) +
+                                 " is larger than this machine's memory (" + gib(physical_memory()) +
+                                 "); use smaller tensors or batches");
   }
   std::size_t rounded = 0;
   int cls = size_class_of(bytes == 0 ? 1 : bytes, &rounded);
@@ -150,7 +152,8 @@ Buffer* buffer_alloc(std::size_t bytes) {
   void* mem = std::aligned_alloc(kAlign, kHeader + rounded);
   if (!mem) {
     p.in_use.fetch_sub(rounded);
-    throw ResourceExhaustedError("out of memory: could not allocate " + gib(rounded) + "; free tensors or use smaller batches");
+    throw ResourceExhaustedError("out of memory: could not allocate " + gib(rounded) +
+                                 "; free tensors or use smaller batches");
   }
   auto* b = new (mem) Buffer;
   b->size_class = cls;
@@ -192,24 +195,6 @@ AllocatorStats allocator_stats() {
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mu);
   return {p.system_allocs, p.in_use.load(), p.cached, p.peak.load()};
-}
-
-void allocator_trim() {
-  if (LocalCache* c = local_cache()) {
-    flush_local(c);
-    *c = LocalCache();
-  }
-  Pool& p = pool();
-  std::lock_guard<std::mutex> lock(p.mu);
-  for (auto& head : p.free_list) {
-    while (head) {
-      Buffer* n = head->next_free;
-      head->~Buffer();
-      std::free(head);
-      head = n;
-    }
-  }
-  p.cached = 0;
 }
 
 }  // namespace duet

@@ -26,7 +26,5 @@ struct AllocatorStats {
   std::size_t peak_bytes_in_use = 0;
 };
 AllocatorStats allocator_stats();
-// Returns cached blocks to the system.
-void allocator_trim();
 
 }  // namespace duet

@@ -1,9 +1,9 @@
 // Load-time check that this CPU runs the instruction set duet was compiled for (DUET_ARCH, x86-64-v3 by
 // default). Without it a CPU lacking AVX2 would die with SIGILL somewhere inside a kernel; this file is
 // compiled for the x86-64 baseline so the check itself runs anywhere, before any static initializer.
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
-#include <unistd.h>
 
 namespace duet::internal {
 
@@ -19,8 +19,8 @@ bool cpu_has_level(int level) {
          __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("fma");
   }
   if (level >= 4) {
-    ok = ok && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd") &&
-         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    ok = ok && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   }
   return ok;
 }

@@ -113,8 +113,8 @@ struct Align {
   }
 };
 
-void render(const Shape& s, int d, std::int64_t off, bool elide, const std::vector<double>& all,
-            const Formatter& f, const Align& align, std::string& out) {
+void render(const Shape& s, int d, std::int64_t off, bool elide, const std::vector<double>& all, const Formatter& f,
+            const Align& align, std::string& out) {
   if (d == s.rank()) {
     align.put(f.fmt(all[static_cast<std::size_t>(off)]), out);
     return;
@@ -128,8 +128,10 @@ void render(const Shape& s, int d, std::int64_t off, bool elide, const std::vect
       if (d == s.rank() - 1) {
         out += ' ';
       } else {
-        out.append(static_cast<std::size_t>(s.rank() - d - 1), '\n');
-        out.append(static_cast<std::size_t>(d + 1), ' ');
+        const int newlines = s.rank() - d - 1;
+        out.append(static_cast<std::size_t>(newlines), '\n');
+        const int spaces = d + 1;
+        out.append(static_cast<std::size_t>(spaces), ' ');
       }
     }
     first = false;
@@ -147,8 +149,8 @@ void render(const Shape& s, int d, std::int64_t off, bool elide, const std::vect
 std::string Tensor::str() const {
   if (!impl_) return "Tensor(<undefined>)";
   if (impl_->node) {
-    return "SymbolicTensor(shape=" + impl_->shape.str() + ", dtype=" + dtype_name(impl_->dtype) +
-           ", op=" + op_name() + ")";
+    return "SymbolicTensor(shape=" + impl_->shape.str() + ", dtype=" + dtype_name(impl_->dtype) + ", op=" + op_name() +
+           ")";
   }
   const Shape& s = impl_->shape;
   std::vector<double> all(static_cast<std::size_t>(impl_->numel));

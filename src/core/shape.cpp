@@ -6,7 +6,8 @@
 
 namespace duet {
 
-Shape::Shape(std::initializer_list<std::int64_t> dims) : Shape(std::span<const std::int64_t>(dims.begin(), dims.size())) {}
+Shape::Shape(std::initializer_list<std::int64_t> dims)
+    : Shape(std::span<const std::int64_t>(dims.begin(), dims.size())) {}
 
 Shape::Shape(std::span<const std::int64_t> dims) {
   resize(static_cast<int>(dims.size()));
@@ -30,8 +31,8 @@ Shape::~Shape() { delete[] heap_; }
 
 void Shape::resize(int rank) {
   if (rank > kMaxRank) {
-    throw ShapeError("[Shape] rank " + std::to_string(rank) + " is more than duet's maximum of " + std::to_string(kMaxRank) +
-                     " dims; reshape the tensor to fewer dims");
+    throw ShapeError("[Shape] rank " + std::to_string(rank) + " is more than duet's maximum of " +
+                     std::to_string(kMaxRank) + " dims; reshape the tensor to fewer dims");
   }
   if (rank > kInline) {
     if (!heap_ || rank > rank_) {
@@ -80,7 +81,8 @@ std::int64_t Shape::num_elements() const {
     bool empty = false;
     for (auto d : *this) empty = empty || d == 0;
     if (empty) return 0;  // a zero dim makes the product 0, however large the others
-    throw ShapeError("[Shape] " + str() + " has more elements than a 64-bit count holds; no tensor can have this shape");
+    throw ShapeError("[Shape] " + str() +
+                     " has more elements than a 64-bit count holds; no tensor can have this shape");
   }
   return n;
 }

@@ -64,8 +64,8 @@ Tensor make_concrete(DType dtype, const Shape& shape) {
   std::size_t bytes = 0;
   if (__builtin_mul_overflow(static_cast<std::size_t>(t->numel), dtype_size(dtype), &bytes)) {
     delete t;
-    throw ResourceExhaustedError("out of memory: a " + std::string(dtype_name(dtype)) + " tensor of shape " + shape.str() +
-                                 " needs more bytes than a 64-bit size holds");
+    throw ResourceExhaustedError("out of memory: a " + std::string(dtype_name(dtype)) + " tensor of shape " +
+                                 shape.str() + " needs more bytes than a 64-bit size holds");
   }
   try {
     t->buffer = buffer_alloc(bytes);
@@ -112,8 +112,8 @@ Tensor make_symbolic(DType dtype, const Shape& shape, std::shared_ptr<graph::Nod
 }
 
 void Tensor::out_of_memory(const char* what) const {
-  throw ResourceExhaustedError(std::string("[") + what + "] out of memory copying a tensor of shape " + shape().str() + " (" +
-                               dtype_name(dtype()) + ")");
+  throw ResourceExhaustedError(std::string("[") + what + "] out of memory copying a tensor of shape " + shape().str() +
+                               " (" + dtype_name(dtype()) + ")");
 }
 
 namespace internal {
@@ -127,7 +127,8 @@ Tensor::Tensor(const Tensor& o) : impl_(o.impl_) {
   if (impl_) impl_retain(impl_);
 }
 
-Tensor& Tensor::operator=(const Tensor& o) {
+// Self-assignment is safe: the new reference is taken before the old one is dropped.
+Tensor& Tensor::operator=(const Tensor& o) {  // NOLINT(bugprone-unhandled-self-assignment)
   if (o.impl_) impl_retain(o.impl_);
   if (impl_) impl_release(impl_);
   impl_ = o.impl_;
@@ -177,9 +178,7 @@ void Tensor::read_item(DType as, void* out) const {
   convert_elements(impl_->data, impl_->dtype, out, as, 1);
 }
 
-void Tensor::read_all(DType as, void* out) const {
-  convert_elements(impl_->data, impl_->dtype, out, as, impl_->numel);
-}
+void Tensor::read_all(DType as, void* out) const { convert_elements(impl_->data, impl_->dtype, out, as, impl_->numel); }
 
 const void* Tensor::raw_data(DType expect, const char* what) const {
   checked_num_elements(what);
@@ -226,7 +225,8 @@ namespace {
 // A new tensor for creation function `op`: known, non-negative dims, and out-of-memory errors naming the op.
 Tensor create(const char* op, const Shape& shape, DType dtype) {
   if (!shape.is_fully_known()) {
-    throw ShapeError(std::string("[") + op + "] shape " + shape.str() + " has unknown or negative dims; concrete tensors need known sizes");
+    throw ShapeError(std::string("[") + op + "] shape " + shape.str() +
+                     " has unknown or negative dims; concrete tensors need known sizes");
   }
   try {
     return make_concrete(dtype, shape);
@@ -280,13 +280,14 @@ Tensor arange(double start, double stop, double step, DType dtype) {
   }
   double count = std::ceil((stop - start) / step);
   if (!(count < 4.6e18)) {  // also NaN: stop - start overflowing to inf with a huge step
-    throw ValueError("[arange] start=" + std::to_string(start) + " stop=" + std::to_string(stop) + " step=" + std::to_string(step) +
-                     " would have more elements than a tensor can");
+    throw ValueError("[arange] start=" + std::to_string(start) + " stop=" + std::to_string(stop) +
+                     " step=" + std::to_string(step) + " would have more elements than a tensor can");
   }
   if (is_integral(dtype)) {
     const double lim = dtype == DType::Int32 ? 2147483648.0 : 9223372036854775808.0;
     if (!(start >= -lim && start < lim && stop >= -lim - 1 && stop <= lim)) {
-      throw ValueError("[arange] the range [" + std::to_string(start) + ", " + std::to_string(stop) + ") does not fit " + dtype_name(dtype));
+      throw ValueError("[arange] the range [" + std::to_string(start) + ", " + std::to_string(stop) +
+                       ") does not fit " + dtype_name(dtype));
     }
   }
   auto n = static_cast<std::int64_t>(count > 0 ? count : 0);

@@ -29,7 +29,8 @@ class StepProfile {
     return p;
   }
   void add(const graph::Node& n, double seconds) {
-    std::string key = std::string(n.op->name) + " -> " + (n.outputs.empty() ? std::string("()") : n.outputs[0].shape.str());
+    std::string key =
+        std::string(n.op->name) + " -> " + (n.outputs.empty() ? std::string("()") : n.outputs[0].shape.str());
     std::lock_guard<std::mutex> lock(mu_);
     auto& e = items_[key];
     e.seconds += seconds;
@@ -40,12 +41,12 @@ class StepProfile {
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
     double total = 0;
     for (const auto& [k, e] : v) total += e.seconds;
-    std::fprintf(stderr, "DUET_PROFILE: graph steps, %.1f ms in total\n%10s %8s %10s %6s  %s\n", total * 1e3, "total ms",
-                 "calls", "ms/call", "%", "op -> output shape");
+    std::fprintf(stderr, "DUET_PROFILE: graph steps, %.1f ms in total\n%10s %8s %10s %6s  %s\n", total * 1e3,
+                 "total ms", "calls", "ms/call", "%", "op -> output shape");
     for (std::size_t i = 0; i < v.size() && i < 40; ++i) {
       const auto& [k, e] = v[i];
-      std::fprintf(stderr, "%10.1f %8ld %10.3f %6.1f  %s\n", e.seconds * 1e3, e.calls, e.seconds * 1e3 / static_cast<double>(e.calls),
-                   100 * e.seconds / total, k.c_str());
+      std::fprintf(stderr, "%10.1f %8ld %10.3f %6.1f  %s\n", e.seconds * 1e3, e.calls,
+                   e.seconds * 1e3 / static_cast<double>(e.calls), 100 * e.seconds / total, k.c_str());
     }
   }
 
@@ -68,7 +69,7 @@ std::vector<std::shared_ptr<void>>* run_scoped(const void* key) { return t_run_s
 ObserveSteps::ObserveSteps(StepObserver* o) : saved_(t_step_observer) { t_step_observer = o; }
 ObserveSteps::~ObserveSteps() { t_step_observer = saved_; }
 
-std::shared_ptr<Plan> Plan::build(std::shared_ptr<const graph::Graph> g) {
+std::shared_ptr<Plan> Plan::build(const std::shared_ptr<const graph::Graph>& g) {
   auto p = std::make_shared<Plan>();
   p->graph_ = g;
   std::unordered_map<const graph::Node*, int> first_slot;
@@ -82,13 +83,15 @@ std::shared_ptr<Plan> Plan::build(std::shared_ptr<const graph::Graph> g) {
   std::vector<int> last_use(static_cast<std::size_t>(slots), -1);
   for (const auto& n : g->nodes()) {
     if (n->op == &graph::placeholder_op()) {
-      if (p->arg_slots_.size() <= static_cast<std::size_t>(n->arg_index)) p->arg_slots_.resize(static_cast<std::size_t>(n->arg_index) + 1, -1);
+      if (p->arg_slots_.size() <= static_cast<std::size_t>(n->arg_index))
+        p->arg_slots_.resize(static_cast<std::size_t>(n->arg_index) + 1, -1);
       p->arg_slots_[static_cast<std::size_t>(n->arg_index)] = first_slot[n.get()];
     } else if (n->op == &graph::const_op()) {
       p->consts_.emplace_back(first_slot[n.get()], n->constant);
     } else {
       bool known = true;
-      for (const auto& v : n->inputs) known = known && v.node->outputs[static_cast<std::size_t>(v.index)].shape.is_fully_known();
+      for (const auto& v : n->inputs)
+        known = known && v.node->outputs[static_cast<std::size_t>(v.index)].shape.is_fully_known();
       for (const auto& o : n->outputs) known = known && o.shape.is_fully_known();
       Step s{n->op, &n->attrs, n.get(), {}, {}, {}, known};
       for (const auto& v : n->inputs) {
@@ -105,15 +108,16 @@ std::shared_ptr<Plan> Plan::build(std::shared_ptr<const graph::Graph> g) {
   }
   for (std::size_t sl = 0; sl < last_use.size(); ++sl) {
     int u = last_use[sl];
-    if (u >= 0 && u < static_cast<int>(p->steps_.size())) p->steps_[static_cast<std::size_t>(u)].release.push_back(static_cast<int>(sl));
+    if (u >= 0 && u < static_cast<int>(p->steps_.size()))
+      p->steps_[static_cast<std::size_t>(u)].release.push_back(static_cast<int>(sl));
   }
   return p;
 }
 
 std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
   if (args.size() != arg_slots_.size()) {
-    throw ValueError("[" + graph_->name() + "] expects " + std::to_string(arg_slots_.size()) + " tensor arguments, got " +
-                     std::to_string(args.size()));
+    throw ValueError("[" + graph_->name() + "] expects " + std::to_string(arg_slots_.size()) +
+                     " tensor arguments, got " + std::to_string(args.size()));
   }
   // Slot storage is reused across runs on this thread (plans nest: cond branches run inside a plan, so
   // each nesting depth gets its own vector).
@@ -158,7 +162,8 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
     } catch (const Error& e) {
       e.rethrow_with_context("[" + graph_->name() + ", node " + st.node->name + "] ");
     }
-    if (profiling) StepProfile::get().add(*st.node, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    if (profiling)
+      StepProfile::get().add(*st.node, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (t_step_observer) t_step_observer->on_step(*st.node, std::span<const Tensor>(outs.data(), outs.size()));
     if (internal::numerics_checked()) {
       internal::check_outputs_finite(*st.op, ins, std::span<const Tensor>(outs.data(), outs.size()),

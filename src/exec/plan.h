@@ -14,7 +14,7 @@ namespace duet::exec {
 class Plan {
  public:
   // Keeps g alive (steps point at its attrs).
-  static std::shared_ptr<Plan> build(std::shared_ptr<const graph::Graph> g);
+  static std::shared_ptr<Plan> build(const std::shared_ptr<const graph::Graph>& g);
   std::vector<Tensor> run(std::span<const Tensor> args) const;
   const graph::Graph& graph() const { return *graph_; }
   std::size_t num_steps() const { return steps_.size(); }
@@ -36,7 +36,6 @@ class Plan {
   std::vector<int> out_slots_;
   int num_slots_ = 0;
 };
-
 
 // Storage that lives as long as the outermost plan run on this thread, one list per key (nullptr outside a
 // plan run): a host step's forward keeps the tape its backward, later in the same run, needs.

@@ -64,7 +64,8 @@ struct Diff {
 std::optional<Diff> compare(const Tensor& got, const Tensor& want, double rtol, double atol) {
   if (!got.defined() || !want.defined()) {
     if (got.defined() == want.defined()) return std::nullopt;
-    return Diff{std::string("one side is undefined (compiled ") + (got.defined() ? "defined" : "undefined") + ")", INFINITY};
+    return Diff{std::string("one side is undefined (compiled ") + (got.defined() ? "defined" : "undefined") + ")",
+                INFINITY};
   }
   if (got.dtype() != want.dtype() || got.shape() != want.shape()) {
     return Diff{std::string("compiled gives ") + dtype_name(got.dtype()) + " " + got.shape().str() + ", eager " +
@@ -93,8 +94,8 @@ std::optional<Diff> compare(const Tensor& got, const Tensor& want, double rtol, 
   }
   if (at < 0) return std::nullopt;
   const double a = g[static_cast<std::size_t>(at)], b = w[static_cast<std::size_t>(at)];
-  return Diff{"max abs diff " + fmt(worst_abs) + " (rel " + fmt(std::fabs(a - b) / std::max(std::fabs(b), 1e-300)) + ") at element " +
-                  std::to_string(at) + ": compiled " + fmt(a) + ", eager " + fmt(b),
+  return Diff{"max abs diff " + fmt(worst_abs) + " (rel " + fmt(std::fabs(a - b) / std::max(std::fabs(b), 1e-300)) +
+                  ") at element " + std::to_string(at) + ": compiled " + fmt(a) + ", eager " + fmt(b),
               worst_abs};
 }
 
@@ -102,15 +103,18 @@ std::optional<Diff> compare(const Tensor& got, const Tensor& want, double rtol, 
 std::optional<std::string> first_difference(const Run& c, const Run& e, double rtol, double atol) {
   for (std::size_t i = 0; i < c.outs.size() && i < e.outs.size(); ++i) {
     if (auto d = compare(c.outs[i], e.outs[i], rtol, atol)) {
-      return "output " + std::to_string(i) + " (" + dtype_name(e.outs[i].dtype()) + " " + e.outs[i].shape().str() + "): " + d->text;
+      return "output " + std::to_string(i) + " (" + dtype_name(e.outs[i].dtype()) + " " + e.outs[i].shape().str() +
+             "): " + d->text;
     }
   }
   if (c.outs.size() != e.outs.size()) {
-    return "the compiled call returned " + std::to_string(c.outs.size()) + " tensors, the eager one " + std::to_string(e.outs.size());
+    return "the compiled call returned " + std::to_string(c.outs.size()) + " tensors, the eager one " +
+           std::to_string(e.outs.size());
   }
   for (std::size_t i = 0; i < c.after.vars.size(); ++i) {
     const auto& [v, t] = c.after.vars[i];
-    if (auto d = compare(t, e.after.vars[i].second, rtol, atol)) return "variable '" + v->name + "' after the call: " + d->text;
+    if (auto d = compare(t, e.after.vars[i].second, rtol, atol))
+      return "variable '" + v->name + "' after the call: " + d->text;
   }
   if (c.after.rng.counter != e.after.rng.counter) {
     return "the random generator advanced " + std::to_string(c.after.rng.counter) + " calls compiled, " +
@@ -153,9 +157,11 @@ struct EagerValues {
 
 std::string describe(const graph::Node& n, std::size_t output, const std::vector<Tensor>& values) {
   std::string s = "node " + n.name + " (" + n.op->name;
-  if (n.op->name == std::string("FusedElementwise") || n.attrs.has("program")) s += " " + attr_value_str(n.attrs.get("program"));
+  if (n.op->name == std::string("FusedElementwise") || n.attrs.has("program"))
+    s += " " + attr_value_str(n.attrs.get("program"));
   s += ")";
-  if (!n.origin.empty() && output < n.origin.size()) s += ", output " + std::to_string(output) + " standing for " + n.origin[output];
+  if (!n.origin.empty() && output < n.origin.size())
+    s += ", output " + std::to_string(output) + " standing for " + n.origin[output];
   s += n.scope.empty() ? ", outside any layer" : ", in layer '" + n.scope + "'";
   std::string ins;
   for (const auto& v : n.inputs) {
@@ -171,7 +177,12 @@ std::string describe(const graph::Node& n, std::size_t output, const std::vector
 class Checker {
  public:
   Checker(FunctionCore& core, const FunctionCore::Entry& entry, const ArgList& args, const TraceFn& trace)
-      : core_(core), entry_(entry), args_(args), trace_(trace), rtol_(core.options.check_eager_rtol), atol_(core.options.check_eager_atol) {}
+      : core_(core),
+        entry_(entry),
+        args_(args),
+        trace_(trace),
+        rtol_(core.options.check_eager_rtol),
+        atol_(core.options.check_eager_atol) {}
 
   std::vector<Tensor> run() {
     const State start = snapshot();
@@ -197,18 +208,21 @@ class Checker {
   std::string culprit(const State& start, const Run& eager, bool& raw_matches) {
     PassOptions none{.constant_folding = false, .cse = false, .dce = false, .fusion = false};
     raw_matches = !first_difference(run_plan(*plan_with(none), args_, start), eager, rtol_, atol_);
-    if (!raw_matches) return "tracing itself: the graph differs before any pass runs (an op's traced shape or dtype rule)";
+    if (!raw_matches)
+      return "tracing itself: the graph differs before any pass runs (an op's traced shape or dtype rule)";
     const PassOptions& on = core_.options.passes;
-    std::vector<std::pair<const char*, bool PassOptions::*>> passes = {{"constant_folding", &PassOptions::constant_folding},
-                                                                      {"cse", &PassOptions::cse},
-                                                                      {"dce", &PassOptions::dce},
-                                                                      {"fusion", &PassOptions::fusion}};
+    std::vector<std::pair<const char*, bool PassOptions::*>> passes = {
+        {"constant_folding", &PassOptions::constant_folding},
+        {"cse", &PassOptions::cse},
+        {"dce", &PassOptions::dce},
+        {"fusion", &PassOptions::fusion}};
     for (auto& [name, flag] : passes) {
       if (!(on.*flag)) continue;
       PassOptions without = on;
       without.*flag = false;
       if (!first_difference(run_plan(*plan_with(without), args_, start), eager, rtol_, atol_)) {
-        return std::string("the graph pass '") + name + "' (with it switched off the results match: FunctionOptions::passes." + name +
+        return std::string("the graph pass '") + name +
+               "' (with it switched off the results match: FunctionOptions::passes." + name +
                " = false works around it)";
       }
     }
@@ -241,10 +255,12 @@ class Checker {
     for (std::size_t i = 0; i < nv.steps.size() && i < ev.ops.size(); ++i) {
       const auto& [node, vals] = nv.steps[i];
       if (node->op != ev.ops[i].first) {
-        return "no node before " + node->name + " differs; there the graph's order leaves the eager run's (control flow or a host step)";
+        return "no node before " + node->name +
+               " differs; there the graph's order leaves the eager run's (control flow or a host step)";
       }
       for (std::size_t k = 0; k < vals.size() && k < ev.ops[i].second.size(); ++k)
-        if (auto d = compare(vals[k], ev.ops[i].second[k], rtol_, atol_)) return describe(*node, k, vals) + ": " + d->text;
+        if (auto d = compare(vals[k], ev.ops[i].second[k], rtol_, atol_))
+          return describe(*node, k, vals) + ": " + d->text;
     }
     return "no single node differs from its eager op (the difference builds up)";
   }
@@ -277,7 +293,8 @@ class Checker {
         if (it == by_name.end() || k >= it->second->size()) continue;
         const std::size_t raw_k = n->origin.empty() ? k : 0;
         if (raw_k >= it->second->size()) continue;
-        if (auto d = compare(vals[k], (*it->second)[raw_k], rtol_, atol_)) return describe(*n, k, vals) + ": " + d->text;
+        if (auto d = compare(vals[k], (*it->second)[raw_k], rtol_, atol_))
+          return describe(*n, k, vals) + ": " + d->text;
       }
     }
     return "no single node differs from the unoptimized graph's (the difference builds up)";
@@ -286,7 +303,8 @@ class Checker {
   [[noreturn]] void throw_report(const std::string& m) { throw EagerMismatchError(m); }
 
   void report(const std::string& diff, const State& start, const Run& eager) {
-    std::string msg = "[" + core_.options.name + "] the compiled call differs from the same call run eagerly: " + diff + ".";
+    std::string msg =
+        "[" + core_.options.name + "] the compiled call differs from the same call run eagerly: " + diff + ".";
     try {
       bool raw_matches = false;
       std::string who = culprit(start, eager, raw_matches);

@@ -30,15 +30,16 @@ struct WhileBody : Callable {
 
 bool truth(const Tensor& p, const char* op) {
   if (p.num_elements() != 1) {
-    throw ValueError(std::string("[") + op + "] the predicate must have exactly one element, got shape " + p.shape().str() +
-                     "; for elementwise choice use where(cond, a, b)");
+    throw ValueError(std::string("[") + op + "] the predicate must have exactly one element, got shape " +
+                     p.shape().str() + "; for elementwise choice use where(cond, a, b)");
   }
   return p.item<double>() != 0.0;
 }
 
 Tensor scalar_pred(const Tensor& pred, const char* op) {
   if (pred.num_elements() >= 0 && pred.num_elements() != 1) {
-    throw ValueError(std::string("[") + op + "] the predicate must have exactly one element, got shape " + pred.shape().str() +
+    throw ValueError(std::string("[") + op + "] the predicate must have exactly one element, got shape " +
+                     pred.shape().str() +
                      "; reduce it (max, min, sum) first, or use where(cond, a, b) for an elementwise choice");
   }
   return pred.dtype() == DType::Bool ? pred : not_equal(pred, internal::weak_scalar(pred, 0, false));
@@ -74,7 +75,8 @@ std::vector<Tensor> grad_cond(const GradContext& c) {
     return [&, then_side]() {
       const Subgraph& s = then_side ? b.then_g : b.else_g;
       std::vector<Tensor> args(caps.begin() + (then_side ? 0 : static_cast<std::ptrdiff_t>(n_then)),
-                               caps.begin() + (then_side ? static_cast<std::ptrdiff_t>(n_then) : static_cast<std::ptrdiff_t>(n_then + n_else)));
+                               caps.begin() + (then_side ? static_cast<std::ptrdiff_t>(n_then)
+                                                         : static_cast<std::ptrdiff_t>(n_then + n_else)));
       std::vector<bool> want(args.size(), false);
       for (std::size_t i : wanted) {
         bool mine = then_side ? i < n_then : i >= n_then;
@@ -119,7 +121,8 @@ void while_kernel(KernelContext& k) {
   for (;;) {
     if (w.max_iterations > 0 && iters >= w.max_iterations) break;
     args = vars;
-    args.insert(args.end(), k.inputs.begin() + static_cast<std::ptrdiff_t>(n), k.inputs.begin() + static_cast<std::ptrdiff_t>(n + nc));
+    args.insert(args.end(), k.inputs.begin() + static_cast<std::ptrdiff_t>(n),
+                k.inputs.begin() + static_cast<std::ptrdiff_t>(n + nc));
     if (!truth(w.cond_g.plan->run(args)[0], "while_loop")) break;
     if (w.keep_history)
       for (std::size_t i = 0; i < n; ++i) history[i].push_back(vars[i]);
@@ -128,8 +131,9 @@ void while_kernel(KernelContext& k) {
     std::vector<Tensor> next = w.body_g.plan->run(args);
     for (std::size_t i = 0; i < n; ++i) {
       if (!w.var_specs[i].shape.compatible_with(next[i].shape())) {
-        throw ShapeError("[while_loop] loop variable " + std::to_string(i) + " changed shape from " + w.var_specs[i].shape.str() +
-                         " to " + next[i].shape().str() + " in iteration " + std::to_string(iters));
+        throw ShapeError("[while_loop] loop variable " + std::to_string(i) + " changed shape from " +
+                         w.var_specs[i].shape.str() + " to " + next[i].shape().str() + " in iteration " +
+                         std::to_string(iters));
       }
     }
     vars = std::move(next);
@@ -148,7 +152,8 @@ void while_kernel(KernelContext& k) {
       for (const Tensor& h : history[i]) {
         if (h.shape() != history[i][0].shape()) {
           throw ShapeError("[while_loop] gradients need loop variable " + std::to_string(i) +
-                           " to keep one shape across iterations, got " + history[i][0].shape().str() + " and " + h.shape().str());
+                           " to keep one shape across iterations, got " + history[i][0].shape().str() + " and " +
+                           h.shape().str());
         }
       }
       k.outputs[n + 1 + i] = stack(history[i], 0);
@@ -161,8 +166,9 @@ void while_kernel(KernelContext& k) {
 std::vector<Tensor> grad_while(const GradContext& c) {
   const auto& w = static_cast<const WhileBody&>(*c.attrs.fn("body"));
   if (!w.keep_history) {
-    throw StateError("[while_loop] no gradient: the loop ran without recording its history (it was traced while no "
-                     "GradientTape was recording it)");
+    throw StateError(
+        "[while_loop] no gradient: the loop ran without recording its history (it was traced while no "
+        "GradientTape was recording it)");
   }
   const std::size_t n = w.n_vars, nc = w.cond_g.captured.size(), nb = w.body_g.captured.size();
   std::vector<Tensor> body_caps(c.inputs.begin() + static_cast<std::ptrdiff_t>(n + nc), c.inputs.end());
@@ -177,9 +183,10 @@ std::vector<Tensor> grad_while(const GradContext& c) {
   for (std::size_t i = 0; i < nb; ++i)
     if (cap_want[i]) loop.push_back(zeros_like(body_caps[i]));
   auto body = [&](const std::vector<Tensor>& v) {
-    Tensor idx = v[0];
+    const Tensor& idx = v[0];
     std::vector<Tensor> args;
-    for (std::size_t i = 0; i < n; ++i) args.push_back(gather(c.outputs[n + 1 + i], reshape(idx, std::vector<std::int64_t>{}), 0));
+    for (std::size_t i = 0; i < n; ++i)
+      args.push_back(gather(c.outputs[n + 1 + i], reshape(idx, std::vector<std::int64_t>{}), 0));
     args.insert(args.end(), body_caps.begin(), body_caps.end());
     std::vector<Tensor> ups(n);
     std::size_t k = 1;
@@ -206,14 +213,26 @@ std::vector<Tensor> grad_while(const GradContext& c) {
   return result;
 }
 
-const OpDef kCond{.name = "Cond", .public_name = "cond", .num_inputs = -1, .infer = infer_cond, .kernel = cond_kernel, .grad = grad_cond, .traits = kView | kNotFoldable};
-const OpDef kWhile{.name = "While", .public_name = "while_loop", .num_inputs = -1, .infer = infer_while, .kernel = while_kernel, .grad = grad_while, .traits = kView | kNotFoldable};
+const OpDef kCond{.name = "Cond",
+                  .public_name = "cond",
+                  .num_inputs = -1,
+                  .infer = infer_cond,
+                  .kernel = cond_kernel,
+                  .grad = grad_cond,
+                  .traits = kView | kNotFoldable};
+const OpDef kWhile{.name = "While",
+                   .public_name = "while_loop",
+                   .num_inputs = -1,
+                   .infer = infer_while,
+                   .kernel = while_kernel,
+                   .grad = grad_while,
+                   .traits = kView | kNotFoldable};
 
 // Output specs of two branches: equal dtypes and counts; dims that differ become unknown.
 std::vector<TensorSpec> merge_branch_specs(const Subgraph& a, const Subgraph& b) {
   if (a.outputs.size() != b.outputs.size()) {
-    throw ValueError("[cond] the branches return different numbers of tensors: " + std::to_string(a.outputs.size()) + " vs " +
-                     std::to_string(b.outputs.size()));
+    throw ValueError("[cond] the branches return different numbers of tensors: " + std::to_string(a.outputs.size()) +
+                     " vs " + std::to_string(b.outputs.size()));
   }
   std::vector<TensorSpec> out;
   for (std::size_t i = 0; i < a.outputs.size(); ++i) {
@@ -227,8 +246,8 @@ std::vector<TensorSpec> merge_branch_specs(const Subgraph& a, const Subgraph& b)
     if (x.shape.rank() == y.shape.rank()) {
       for (int d = 0; d < x.shape.rank(); ++d) s.push_back(x.shape[d] == y.shape[d] ? x.shape[d] : Shape::kUnknown);
     } else {
-      throw ShapeError("[cond] output " + std::to_string(i) + " has shape " + x.shape.str() + " in then_fn but " + y.shape.str() +
-                       " in else_fn (different ranks)");
+      throw ShapeError("[cond] output " + std::to_string(i) + " has shape " + x.shape.str() + " in then_fn but " +
+                       y.shape.str() + " in else_fn (different ranks)");
     }
     out.push_back({x.dtype, s});
   }
@@ -255,7 +274,6 @@ bool any_tracked_by_tape() { return internal::g_active_tapes > 0; }
 
 }  // namespace
 
-
 std::vector<Tensor> cond(const Tensor& pred, const std::function<std::vector<Tensor>()>& then_fn,
                          const std::function<std::vector<Tensor>()>& else_fn) {
   if (!pred.defined()) throw ValueError("[cond] pred is an undefined Tensor handle");
@@ -280,13 +298,14 @@ std::vector<Tensor> while_loop(const std::function<Tensor(const std::vector<Tens
     }
     for (std::size_t i = 0; i < after.size(); ++i) {
       if (after[i].dtype() != before[i].dtype()) {
-        throw DTypeError("[while_loop] loop variable " + std::to_string(i) + " changed dtype from " + dtype_name(before[i].dtype()) +
-                         " to " + dtype_name(after[i].dtype()) + " in the body");
+        throw DTypeError("[while_loop] loop variable " + std::to_string(i) + " changed dtype from " +
+                         dtype_name(before[i].dtype()) + " to " + dtype_name(after[i].dtype()) + " in the body");
       }
       // Eager and traced alike (a dim unknown while tracing is checked on every iteration when it runs).
       if (!after[i].shape().compatible_with(before[i].shape())) {
-        throw ShapeError("[while_loop] loop variable " + std::to_string(i) + " changed shape from " + before[i].shape().str() + " to " +
-                         after[i].shape().str() + " in the body; loop variables keep their shape (grow a result outside the loop, "
+        throw ShapeError("[while_loop] loop variable " + std::to_string(i) + " changed shape from " +
+                         before[i].shape().str() + " to " + after[i].shape().str() +
+                         " in the body; loop variables keep their shape (grow a result outside the loop, "
                          "or write into a fixed-size tensor)");
       }
     }

@@ -74,7 +74,8 @@ void flatten_arg(const Tensor& t, ArgList& a) {
 }
 void flatten_arg(const std::vector<Tensor>& v, ArgList& a) {
   for (std::size_t i = 0; i < v.size(); ++i) {
-    if (!v[i].defined()) throw ValueError("[function] " + arg_name(a) + "[" + std::to_string(i) + "] is an undefined Tensor handle");
+    if (!v[i].defined())
+      throw ValueError("[function] " + arg_name(a) + "[" + std::to_string(i) + "] is an undefined Tensor handle");
     a.tensor_pos.emplace_back(static_cast<int>(a.shown.size()), static_cast<int>(i));
     a.tensors.push_back(v[i]);
   }
@@ -97,7 +98,9 @@ void flatten_arg(double v, ArgList& a) {
   *r.ptr = 0;
   add_plain(a, key, shown);
 }
-void flatten_arg(const std::string& v, ArgList& a) { add_plain(a, "s" + std::to_string(v.size()) + ":" + v, "\"" + v + "\""); }
+void flatten_arg(const std::string& v, ArgList& a) {
+  add_plain(a, "s" + std::to_string(v.size()) + ":" + v, "\"" + v + "\"");
+}
 
 std::recursive_mutex& trace_mutex() {
   static std::recursive_mutex mu;
@@ -114,12 +117,14 @@ bool compatible(const TensorSpec& cached, const Tensor& t) {
 // so they are compared within the bucket).
 std::size_t bucket_of(const std::string& key, const std::vector<Tensor>& ts) {
   std::size_t h = std::hash<std::string>{}(key);
-  for (const Tensor& t : ts) h = (h ^ (static_cast<std::size_t>(t.dtype()) * 131 + static_cast<std::size_t>(t.rank()))) * 1099511628211ull;
+  for (const Tensor& t : ts)
+    h = (h ^ (static_cast<std::size_t>(t.dtype()) * 131 + static_cast<std::size_t>(t.rank()))) * 1099511628211ull;
   return h;
 }
 std::size_t bucket_of(const std::string& key, const std::vector<TensorSpec>& ss) {
   std::size_t h = std::hash<std::string>{}(key);
-  for (const auto& s : ss) h = (h ^ (static_cast<std::size_t>(s.dtype) * 131 + static_cast<std::size_t>(s.shape.rank()))) * 1099511628211ull;
+  for (const auto& s : ss)
+    h = (h ^ (static_cast<std::size_t>(s.dtype) * 131 + static_cast<std::size_t>(s.shape.rank()))) * 1099511628211ull;
   return h;
 }
 
@@ -162,8 +167,11 @@ std::string FunctionCore::explain(const ArgList& args) const {
   std::string why;
   auto add = [&](const std::string& s) { why += (why.empty() ? "" : "; ") + s; };
   for (std::size_t i = 0; i < args.shown.size() || i < last.shown.size(); ++i) {
-    const std::string was = i < last.shown.size() ? last.shown[i] : "(none)", now = i < args.shown.size() ? args.shown[i] : "(none)";
-    if (was != now) add("arg " + std::to_string(i) + ": " + (was.empty() ? "a tensor" : was) + " -> " + (now.empty() ? "a tensor" : now));
+    const std::string was = i < last.shown.size() ? last.shown[i] : "(none)",
+                      now = i < args.shown.size() ? args.shown[i] : "(none)";
+    if (was != now)
+      add("arg " + std::to_string(i) + ": " + (was.empty() ? "a tensor" : was) + " -> " +
+          (now.empty() ? "a tensor" : now));
   }
   if (last.specs.size() != args.tensors.size()) {
     add("number of tensors was " + std::to_string(last.specs.size()) + ", now " + std::to_string(args.tensors.size()));
@@ -177,7 +185,8 @@ std::string FunctionCore::explain(const ArgList& args) const {
     if (s.dtype != t.dtype()) add(a + "dtype was " + dtype_name(s.dtype) + ", now " + dtype_name(t.dtype()));
     const Shape& now = t.shape();
     if (s.shape.rank() != now.rank()) {
-      add(a + "rank was " + std::to_string(s.shape.rank()) + " " + s.shape.str() + ", now " + std::to_string(now.rank()) + " " + now.str());
+      add(a + "rank was " + std::to_string(s.shape.rank()) + " " + s.shape.str() + ", now " +
+          std::to_string(now.rank()) + " " + now.str());
       continue;
     }
     for (int d = 0; d < now.rank(); ++d)
@@ -212,7 +221,8 @@ void FunctionCore::check_signature(const ArgList& args) const {
   for (std::size_t i = 0; ok && i < sig.size(); ++i) ok = compatible(sig[i], args.tensors[i]);
   if (ok) return;
   std::string got, want;
-  for (const Tensor& t : args.tensors) got += std::string(got.empty() ? "" : ", ") + dtype_name(t.dtype()) + " " + t.shape().str();
+  for (const Tensor& t : args.tensors)
+    got += std::string(got.empty() ? "" : ", ") + dtype_name(t.dtype()) + " " + t.shape().str();
   for (const auto& s : sig) want += std::string(want.empty() ? "" : ", ") + dtype_name(s.dtype) + " " + s.shape.str();
   throw ValueError("[" + options.name + "] arguments (" + got + ") do not match its input_signature (" + want + ")");
 }
@@ -283,13 +293,15 @@ std::shared_ptr<FunctionCore::Entry> FunctionCore::add_trace(const ArgList& args
     auto& b = buckets_[bucket_of(old->key, old->specs)];
     b.erase(std::find(b.begin(), b.end(), old));
     log(config::LogLevel::Warning, "[" + options.name + "] keeps at most " + std::to_string(options.max_traces) +
-                                       " traces (FunctionOptions::max_traces): evicted trace " + std::to_string(old->id) +
+                                       " traces (FunctionOptions::max_traces): evicted trace " +
+                                       std::to_string(old->id) +
                                        ", the least recently used; calls that need it will retrace");
   }
   return e;
 }
 
-std::vector<Tensor> FunctionCore::call(const ArgList& args, const TraceFn& trace, std::vector<std::int64_t>& structure) {
+std::vector<Tensor> FunctionCore::call(const ArgList& args, const TraceFn& trace,
+                                       std::vector<std::int64_t>& structure) {
   for (const Tensor& t : args.tensors) {
     if (t.is_symbolic() && !graph::current_graph_tracer()) {
       throw ValueError("[" + options.name + "] got a symbolic tensor argument " + t.str() + " outside any trace");

@@ -2,9 +2,9 @@
 // kernel calls the callable on every run, checks its results against the declared specs and attaches
 // its name to any exception. Its gradient is another host function: the user's, or one that re-runs
 // fn under a GradientTape.
+#include "autodiff/vjp.h"
 #include "duet/function.h"
 #include "duet/ops.h"
-#include "autodiff/vjp.h"
 #include "exec/plan.h"
 #include "graph/tracer.h"
 #include "ops/infer_util.h"
@@ -30,21 +30,22 @@ std::vector<Tensor> checked_call(const HostCallable& h, const std::vector<Tensor
     throw Error(where + "the callable threw: " + e.what());
   }
   if (outs.size() != h.specs.size()) {
-    throw ValueError(where + "returned " + std::to_string(outs.size()) + " tensors but " + std::to_string(h.specs.size()) +
-                     " output_specs were declared");
+    throw ValueError(where + "returned " + std::to_string(outs.size()) + " tensors but " +
+                     std::to_string(h.specs.size()) + " output_specs were declared");
   }
   for (std::size_t i = 0; i < outs.size(); ++i) {
     const Tensor& o = outs[i];
     const TensorSpec& s = h.specs[i];
     if (!o.defined()) throw ValueError(where + "output " + std::to_string(i) + " is an undefined Tensor handle");
-    if (o.is_symbolic()) throw ValueError(where + "output " + std::to_string(i) + " is symbolic; host functions return concrete tensors");
+    if (o.is_symbolic())
+      throw ValueError(where + "output " + std::to_string(i) + " is symbolic; host functions return concrete tensors");
     if (o.dtype() != s.dtype) {
       throw DTypeError(where + "output " + std::to_string(i) + " is " + dtype_name(o.dtype()) + " " + o.shape().str() +
                        " but its output_spec declares " + dtype_name(s.dtype) + "; fix the spec or cast() the result");
     }
     if (!s.shape.compatible_with(o.shape())) {
-      throw ShapeError(where + "output " + std::to_string(i) + " has shape " + o.shape().str() + " but its output_spec declares " +
-                       s.shape.str());
+      throw ShapeError(where + "output " + std::to_string(i) + " has shape " + o.shape().str() +
+                       " but its output_spec declares " + s.shape.str());
     }
   }
   return outs;
@@ -76,7 +77,8 @@ std::vector<Tensor> grad_host(const GradContext& c) {
   for (std::size_t i : diff) specs.push_back(c.inputs[i].spec());
   auto grad_fn = [h, n_in, n_out, diff](const std::vector<Tensor>& a) {
     std::vector<Tensor> ins(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(n_in));
-    std::vector<Tensor> outs(a.begin() + static_cast<std::ptrdiff_t>(n_in), a.begin() + static_cast<std::ptrdiff_t>(n_in + n_out));
+    std::vector<Tensor> outs(a.begin() + static_cast<std::ptrdiff_t>(n_in),
+                             a.begin() + static_cast<std::ptrdiff_t>(n_in + n_out));
     std::vector<Tensor> ups(a.begin() + static_cast<std::ptrdiff_t>(n_in + n_out), a.end());
     std::vector<Tensor> all;
     if (h->options.gradient) {
@@ -99,14 +101,20 @@ std::vector<Tensor> grad_host(const GradContext& c) {
   return result;
 }
 
-const OpDef kHostFunction{.name = "HostFunction", .public_name = "host_function", .num_inputs = -1, .infer = infer_host, .kernel = host_kernel, .grad = grad_host, .traits = kStateful | kView};
+const OpDef kHostFunction{.name = "HostFunction",
+                          .public_name = "host_function",
+                          .num_inputs = -1,
+                          .infer = infer_host,
+                          .kernel = host_kernel,
+                          .grad = grad_host,
+                          .traits = kStateful | kView};
 
 }  // namespace
 
 const OpDef& host_function_op() { return kHostFunction; }
 
-std::vector<Tensor> host_function(HostFn fn, const std::vector<Tensor>& inputs, const std::vector<TensorSpec>& output_specs,
-                                  HostFunctionOptions options) {
+std::vector<Tensor> host_function(HostFn fn, const std::vector<Tensor>& inputs,
+                                  const std::vector<TensorSpec>& output_specs, HostFunctionOptions options) {
   if (!fn) throw ValueError("[host_function '" + options.name + "'] needs a callable");
   auto h = std::make_shared<HostCallable>();
   h->fn = std::move(fn);
@@ -114,7 +122,8 @@ std::vector<Tensor> host_function(HostFn fn, const std::vector<Tensor>& inputs, 
   h->options = std::move(options);
   bool symbolic = false;
   for (const Tensor& t : inputs) {
-    if (!t.defined()) throw ValueError("[host_function '" + h->options.name + "'] an input is an undefined Tensor handle");
+    if (!t.defined())
+      throw ValueError("[host_function '" + h->options.name + "'] an input is an undefined Tensor handle");
     symbolic = symbolic || t.is_symbolic();
   }
   // Eager without a custom gradient: just call it (its duet ops are recorded by any tape as usual).

@@ -2,8 +2,8 @@
 
 #include <unordered_map>
 
-#include "duet/ops.h"
 #include "autodiff/vjp.h"
+#include "duet/ops.h"
 #include "passes/pass.h"
 
 namespace duet::graph {

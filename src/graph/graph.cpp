@@ -5,8 +5,8 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "core/tensor_impl.h"
 #include <algorithm>
+#include "core/tensor_impl.h"
 
 #include "ops/registry.h"
 
@@ -18,8 +18,20 @@ void no_kernel(KernelContext& k) {
   throw StateError(std::string("[") + k.op.public_name + "] is fed by the executor and has no kernel");
 }
 
-const OpDef kPlaceholder{.name = "Placeholder", .public_name = "placeholder", .num_inputs = 0, .infer = infer_none, .kernel = no_kernel, .grad = nullptr, .traits = 0};
-const OpDef kConst{.name = "Const", .public_name = "constant", .num_inputs = 0, .infer = infer_none, .kernel = no_kernel, .grad = nullptr, .traits = 0};
+const OpDef kPlaceholder{.name = "Placeholder",
+                         .public_name = "placeholder",
+                         .num_inputs = 0,
+                         .infer = infer_none,
+                         .kernel = no_kernel,
+                         .grad = nullptr,
+                         .traits = 0};
+const OpDef kConst{.name = "Const",
+                   .public_name = "constant",
+                   .num_inputs = 0,
+                   .infer = infer_none,
+                   .kernel = no_kernel,
+                   .grad = nullptr,
+                   .traits = 0};
 
 std::string spec_str(const TensorSpec& s) { return std::string(dtype_name(s.dtype)) + " " + s.shape.str(); }
 
@@ -54,11 +66,9 @@ Node* Graph::add_constant(const Tensor& value) {
   return n;
 }
 
-std::shared_ptr<Node> Graph::shared(Node* n) const { return n->shared_from_this(); }
-
 Tensor Graph::symbolic(Value v) const {
   const TensorSpec& s = v.node->outputs[static_cast<std::size_t>(v.index)];
-  return make_symbolic(s.dtype, s.shape, shared(v.node), v.index);
+  return make_symbolic(s.dtype, s.shape, v.node->shared_from_this(), v.index);
 }
 
 void Graph::remove_if(const std::function<bool(const Node*)>& drop) {
@@ -92,7 +102,8 @@ std::shared_ptr<Graph> Graph::clone() const {
   return g;
 }
 
-void Graph::place_replacements(const std::unordered_map<const Node*, Node*>& at, const std::unordered_set<const Node*>& removed) {
+void Graph::place_replacements(const std::unordered_map<const Node*, Node*>& at,
+                               const std::unordered_set<const Node*>& removed) {
   std::unordered_set<const Node*> fresh;
   for (const auto& [last, f] : at) fresh.insert(f);
   std::vector<std::shared_ptr<Node>> order;
@@ -128,7 +139,8 @@ void Graph::verify() const {
     for (const Value& v : n->inputs) {
       auto it = pos.find(v.node);
       if (it == pos.end()) fail("uses a value of a node that is not earlier in the graph");
-      if (v.index < 0 || v.index >= static_cast<int>(v.node->outputs.size())) fail("uses a missing output of " + v.node->name);
+      if (v.index < 0 || v.index >= static_cast<int>(v.node->outputs.size()))
+        fail("uses a missing output of " + v.node->name);
     }
     for (const Node* c : n->control_inputs)
       if (!pos.count(c)) fail("has a control input that is not earlier in the graph");
@@ -136,7 +148,8 @@ void Graph::verify() const {
     pos[n] = i;
   }
   for (const Value& v : outputs_)
-    if (!pos.count(v.node)) throw StateError("[graph verifier] graph '" + name_ + "' returns a value of a removed node");
+    if (!pos.count(v.node))
+      throw StateError("[graph verifier] graph '" + name_ + "' returns a value of a removed node");
 }
 
 std::string Graph::text() const {
@@ -160,7 +173,8 @@ std::string Graph::text() const {
     }
     if (!n->attrs.empty()) os << (first ? "" : "; ") << n->attrs.str();
     if (n->op == &kPlaceholder) os << "arg " << n->arg_index;
-    if (n->op == &kConst) os << (n->constant.num_elements() <= 4 ? n->constant.str() : "<" + n->constant.shape().str() + ">");
+    if (n->op == &kConst)
+      os << (n->constant.num_elements() <= 4 ? n->constant.str() : "<" + n->constant.shape().str() + ">");
     os << ")";
     if (!n->control_inputs.empty()) {
       os << " after";
@@ -183,7 +197,10 @@ std::string Graph::dot() const {
   os << "digraph \"" << name_ << "\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n";
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const Node* n = nodes_[i].get();
-    std::string shape = n->op == &kPlaceholder ? "ellipse" : n->op == &kConst ? "note" : n->op->has(kStateful) ? "box3d" : "box";
+    std::string shape = n->op == &kPlaceholder  ? "ellipse"
+                        : n->op == &kConst      ? "note"
+                        : n->op->has(kStateful) ? "box3d"
+                                                : "box";
     os << "  n" << i << " [label=\"" << n->name << "\\n";
     for (const auto& s : n->outputs) os << spec_str(s) << " ";
     os << "\", shape=" << shape << "];\n";

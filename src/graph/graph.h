@@ -59,7 +59,6 @@ class Graph {
   Node* add_constant(const Tensor& value);
   // The symbolic tensor for a node output (shares ownership of the node).
   Tensor symbolic(Value v) const;
-  std::shared_ptr<Node> shared(Node* n) const;
 
   const std::vector<std::shared_ptr<Node>>& nodes() const { return nodes_; }
   std::vector<std::shared_ptr<Node>>& mutable_nodes() { return nodes_; }
@@ -76,7 +75,8 @@ class Graph {
   // Rewrites that replace a group of nodes by one new node (appended by add()) call this once at the end:
   // each new node moves to where its group's last member was (`at`: last member -> new node), and the
   // `removed` nodes are dropped.
-  void place_replacements(const std::unordered_map<const Node*, Node*>& at, const std::unordered_set<const Node*>& removed);
+  void place_replacements(const std::unordered_map<const Node*, Node*>& at,
+                          const std::unordered_set<const Node*>& removed);
 
   // A deep copy (subgraphs and callables in attrs are shared: they are immutable once compiled).
   std::shared_ptr<Graph> clone() const;

@@ -74,7 +74,8 @@ void GraphTracer::rollback(const Checkpoint& c) {
   for (std::size_t i = c.nodes; i < nodes.size(); ++i)
     if (nodes[i]->op != &placeholder_op()) dropped.insert(nodes[i].get());
   if (dropped.empty()) return;
-  for (auto it = consts_.begin(); it != consts_.end();) it = dropped.count(it->second.node) ? consts_.erase(it) : std::next(it);
+  for (auto it = consts_.begin(); it != consts_.end();)
+    it = dropped.count(it->second.node) ? consts_.erase(it) : std::next(it);
   g_.remove_if([&](const Node* n) { return dropped.count(n) != 0; });
   last_stateful_ = c.last_stateful;
 }
@@ -128,8 +129,8 @@ namespace {
 [[noreturn]] void throw_symbolic_value_error(const Tensor& t, const char* what) {
   const graph::Node* n = t.impl()->node.get();
   throw SymbolicValueError(
-      std::string("[") + what + "] cannot read the value of the symbolic tensor " + n->name + " (shape " + t.shape().str() +
-      ", " + dtype_name(t.dtype()) + "): it is symbolic because " + n->graph->reason() +
+      std::string("[") + what + "] cannot read the value of the symbolic tensor " + n->name + " (shape " +
+      t.shape().str() + ", " + dtype_name(t.dtype()) + "): it is symbolic because " + n->graph->reason() +
       ", and values exist only when the graph runs. Instead: branch on it with duet::cond or duet::while_loop; "
       "run C++ code on its value with duet::host_function; or debug eagerly with config::run_functions_eagerly(true)");
 }

@@ -1,8 +1,8 @@
 // IDX reader (the MNIST file format): 2 zero bytes, a type code (0x08 = unsigned byte), the number of
 // dims, each dim as a big-endian 32-bit integer, then the data row-major. Read through zlib, which also
 // reads uncompressed files.
-#include <sys/stat.h>
 #include <zlib.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <cstdio>
@@ -11,9 +11,9 @@
 #include <memory>
 #include <vector>
 
-#include "duet/data.h"
 #include "core/convert.h"
 #include "core/tensor_impl.h"
+#include "duet/data.h"
 #include "duet/ops.h"
 
 namespace duet::data {
@@ -35,8 +35,8 @@ void read_exact(gzFile f, void* dst, std::size_t n, const std::string& path, con
       throw IOError("[read_idx] " + path + ": read error in the " + what + " (" + gzerror(f, &err) + ")");
     }
     if (got == 0) {
-      throw IOError("[read_idx] " + path + " is truncated: the " + what + " needs " + std::to_string(n) + " bytes, the file has " +
-                    std::to_string(done));
+      throw IOError("[read_idx] " + path + " is truncated: the " + what + " needs " + std::to_string(n) +
+                    " bytes, the file has " + std::to_string(done));
     }
     done += static_cast<std::size_t>(got);
   }
@@ -59,9 +59,11 @@ std::uint64_t max_data_bytes(const std::string& path, std::uint64_t size) {
 
 Tensor read_idx(const std::string& path, DType dtype, double scale) {
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) throw IOError("[read_idx] cannot open " + path + " (missing file or no permission)");
+  if (::stat(path.c_str(), &st) != 0)
+    throw IOError("[read_idx] cannot open " + path + " (missing file or no permission)");
   if (!S_ISREG(st.st_mode)) {
-    throw IOError("[read_idx] " + path + " is not a regular file (a directory, FIFO or device); give the path of an IDX file");
+    throw IOError("[read_idx] " + path +
+                  " is not a regular file (a directory, FIFO or device); give the path of an IDX file");
   }
   if (!std::isfinite(scale)) throw ValueError("[read_idx] scale must be finite, got " + std::to_string(scale));
   const std::uint64_t max_bytes = max_data_bytes(path, static_cast<std::uint64_t>(st.st_size));
@@ -86,9 +88,10 @@ Tensor read_idx(const std::string& path, DType dtype, double scale) {
   }
   Shape shape(dims);
   if (overflow || claimed > max_bytes) {
-    throw IOError("[read_idx] " + path + " claims " + shape.str() + " = " + (overflow ? std::string("more than 2^64") : std::to_string(claimed)) +
-                  " bytes of data, but a file of " + std::to_string(st.st_size) + " bytes can hold at most " + std::to_string(max_bytes) +
-                  ": the header is corrupt or the file is truncated");
+    throw IOError("[read_idx] " + path + " claims " + shape.str() + " = " +
+                  (overflow ? std::string("more than 2^64") : std::to_string(claimed)) +
+                  " bytes of data, but a file of " + std::to_string(st.st_size) + " bytes can hold at most " +
+                  std::to_string(max_bytes) + ": the header is corrupt or the file is truncated");
   }
   // Chunks go straight into the result: peak memory is the result plus one chunk.
   Tensor out = empty(shape, dtype);
@@ -124,21 +127,24 @@ FashionMnist load_fashion_mnist(const std::string& dir_in) {
     Tensor x = read_idx(ip, DType::Float32, 1.0 / 255.0);
     Tensor y = read_idx(lp, DType::Int32);
     if (x.rank() != 3 || x.shape()[1] != 28 || x.shape()[2] != 28) {
-      throw IOError("[load_fashion_mnist] " + ip + " holds images of shape " + x.shape().str() + ", expected (N, 28, 28)");
+      throw IOError("[load_fashion_mnist] " + ip + " holds images of shape " + x.shape().str() +
+                    ", expected (N, 28, 28)");
     }
     if (y.rank() != 1 || y.shape()[0] != x.shape()[0]) {
-      throw IOError("[load_fashion_mnist] " + lp + " has " + std::to_string(y.shape()[0]) + " labels but " + ip + " has " +
-                    std::to_string(x.shape()[0]) + " images");
+      throw IOError("[load_fashion_mnist] " + lp + " has " + std::to_string(y.shape()[0]) + " labels but " + ip +
+                    " has " + std::to_string(x.shape()[0]) + " images");
     }
     if (x.shape()[0] == 0) throw IOError("[load_fashion_mnist] " + ip + " holds 0 images");
     if (max(y).item<int>() > 9) throw IOError("[load_fashion_mnist] " + lp + " has a label above 9");
     return Split{reshape(x, {-1, 28, 28, 1}), y};
   };
-  return {load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"), load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")};
+  return {load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+          load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")};
 }
 
 const char* fashion_mnist_class(int label) {
-  static const char* names[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+  static const char* names[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
   return label >= 0 && label < 10 ? names[label] : "?";
 }
 

@@ -11,7 +11,7 @@ namespace duet {
 constexpr int kMaxOperands = 3;
 
 struct BroadcastPlan {
-  int rank = 0;                  // after merging; >= 1
+  int rank = 0;  // after merging; >= 1
   std::int64_t dims[16] = {};
   std::int64_t strides[kMaxOperands][16] = {};
   int nops = 0;

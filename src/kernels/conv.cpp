@@ -6,10 +6,10 @@
 
 #include "core/convert.h"
 #include "core/tensor_impl.h"
+#include "kernels/conv_geom.h"
 #include "kernels/dnnl_util.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
-#include "kernels/conv_geom.h"
 
 namespace duet::kernels {
 namespace {
@@ -39,8 +39,24 @@ struct Epilogue {
 
 ConvPrims& conv_prims(const Conv2DGeom& g, Pass pass, Epilogue ep = {}) {
   static dnnl_util::Cache<ConvPrims> cache;
-  dnnl_util::Key key{static_cast<std::int64_t>(pass), g.n, g.h, g.w, g.c, g.kh, g.kw, g.o, g.sh, g.sw, g.dh, g.dw,
-                     g.y.pad_before, g.y.pad_after, g.x.pad_before, g.x.pad_after, ep.bias, ep.relu};
+  dnnl_util::Key key{static_cast<std::int64_t>(pass),
+                     g.n,
+                     g.h,
+                     g.w,
+                     g.c,
+                     g.kh,
+                     g.kw,
+                     g.o,
+                     g.sh,
+                     g.sw,
+                     g.dh,
+                     g.dw,
+                     g.y.pad_before,
+                     g.y.pad_after,
+                     g.x.pad_before,
+                     g.x.pad_after,
+                     ep.bias,
+                     ep.relu};
   return cache.get(key, [&] {
     auto& eng = dnnl_util::engine();
     dnnl::memory::desc x_user({g.n, g.c, g.h, g.w}, dt::f32, tag::nhwc);
@@ -64,8 +80,8 @@ ConvPrims& conv_prims(const Conv2DGeom& g, Pass pass, Epilogue ep = {}) {
     }
     // A zero memory descriptor as the bias means "no bias" to oneDNN.
     const dnnl::memory::desc b_md = ep.bias ? dnnl::memory::desc({g.o}, dt::f32, tag::x) : dnnl::memory::desc();
-    dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, x_any, w_any, b_md,
-                                       y_any, strides, dil, pl, pr);
+    dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, x_any,
+                                       w_any, b_md, y_any, strides, dil, pl, pr);
     dnnl::convolution_forward::primitive_desc fpd(fd, pass == Pass::Forward ? fwd_attr : attr, eng);
     ConvPrims p;
     p.x_user = x_user;
@@ -78,7 +94,8 @@ ConvPrims& conv_prims(const Conv2DGeom& g, Pass pass, Epilogue ep = {}) {
       p.y_md = fpd.dst_desc();
       p.scratch_md = fpd.scratchpad_desc();
     } else if (pass == Pass::BackwardData) {
-      dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, x_any, w_any, y_any, strides, dil, pl, pr);
+      dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, x_any, w_any, y_any, strides, dil,
+                                               pl, pr);
       dnnl::convolution_backward_data::primitive_desc bpd(bd, attr, eng, fpd);
       p.prim = dnnl::convolution_backward_data(bpd);
       p.x_md = bpd.diff_src_desc();
@@ -86,7 +103,8 @@ ConvPrims& conv_prims(const Conv2DGeom& g, Pass pass, Epilogue ep = {}) {
       p.y_md = bpd.diff_dst_desc();
       p.scratch_md = bpd.scratchpad_desc();
     } else {
-      dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, x_any, w_any, y_any, strides, dil, pl, pr);
+      dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, x_any, w_any, y_any, strides,
+                                                  dil, pl, pr);
       dnnl::convolution_backward_weights::primitive_desc wpd(wd, attr, eng, fpd);
       p.prim = dnnl::convolution_backward_weights(wpd);
       p.x_md = wpd.src_desc();
@@ -128,7 +146,7 @@ dnnl::primitive& reorder_prim(const dnnl::memory::desc& from, const dnnl::memory
 // A memory in the primitive's layout `want` for user data at ptr: the user buffer itself when the layouts
 // agree; otherwise a scratch buffer, filled from the user data when `load` (inputs).
 dnnl::memory bind_arg(const dnnl::memory::desc& want, const dnnl::memory::desc& user, float* ptr, bool load,
-                  std::vector<Tensor>& keep) {
+                      std::vector<Tensor>& keep) {
   auto& eng = dnnl_util::engine();
   if (want == user) return dnnl::memory(user, eng, ptr);
   keep.push_back(scratch_for(want));
@@ -146,7 +164,8 @@ void store(const dnnl::memory& m, const dnnl::memory::desc& user, float* ptr) {
   reorder_prim(m.get_desc(), user).execute(dnnl_util::stream(), {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, u}});
 }
 
-void run_dnnl(const Conv2DGeom& g, Pass pass, float* x, float* w, float* y, const float* bias = nullptr, bool relu = false) {
+void run_dnnl(const Conv2DGeom& g, Pass pass, float* x, float* w, float* y, const float* bias = nullptr,
+              bool relu = false) {
   ConvPrims& p = conv_prims(g, pass, {bias != nullptr, relu});
   std::vector<Tensor> keep;
   keep.reserve(4);
@@ -160,18 +179,24 @@ void run_dnnl(const Conv2DGeom& g, Pass pass, float* x, float* w, float* y, cons
     case Pass::Forward:
       if (bias) {
         dnnl::memory bm({{g.o}, dt::f32, tag::x}, dnnl_util::engine(), const_cast<float*>(bias));
-        p.prim.execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}, {DNNL_ARG_SCRATCHPAD, sm}});
+        p.prim.execute(s, {{DNNL_ARG_SRC, xm},
+                           {DNNL_ARG_WEIGHTS, wm},
+                           {DNNL_ARG_BIAS, bm},
+                           {DNNL_ARG_DST, ym},
+                           {DNNL_ARG_SCRATCHPAD, sm}});
       } else {
         p.prim.execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}, {DNNL_ARG_SCRATCHPAD, sm}});
       }
       store(ym, p.y_user, y);
       break;
     case Pass::BackwardData:
-      p.prim.execute(s, {{DNNL_ARG_DIFF_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_DST, ym}, {DNNL_ARG_SCRATCHPAD, sm}});
+      p.prim.execute(
+          s, {{DNNL_ARG_DIFF_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_DST, ym}, {DNNL_ARG_SCRATCHPAD, sm}});
       store(xm, p.x_user, x);
       break;
     case Pass::BackwardWeights:
-      p.prim.execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, wm}, {DNNL_ARG_DIFF_DST, ym}, {DNNL_ARG_SCRATCHPAD, sm}});
+      p.prim.execute(
+          s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, wm}, {DNNL_ARG_DIFF_DST, ym}, {DNNL_ARG_SCRATCHPAD, sm}});
       store(wm, p.w_user, w);
       break;
   }
@@ -200,9 +225,12 @@ void run_direct(const Conv2DGeom& g, Pass pass, T* x, T* w, T* y) {
             T* wp = w + (ky * g.kw + kx) * g.c * g.o;
             for (std::int64_t c = 0; c < g.c; ++c)
               for (std::int64_t o = 0; o < g.o; ++o) {
-                if (pass == Pass::Forward) yp[o] += xp[c] * wp[c * g.o + o];
-                else if (pass == Pass::BackwardData) xp[c] += yp[o] * wp[c * g.o + o];
-                else wp[c * g.o + o] += xp[c] * yp[o];
+                if (pass == Pass::Forward)
+                  yp[o] += xp[c] * wp[c * g.o + o];
+                else if (pass == Pass::BackwardData)
+                  xp[c] += yp[o] * wp[c * g.o + o];
+                else
+                  wp[c * g.o + o] += xp[c] * yp[o];
               }
           }
         }
@@ -211,13 +239,18 @@ void run_direct(const Conv2DGeom& g, Pass pass, T* x, T* w, T* y) {
 
 void run(const Conv2DGeom& g, Pass pass, const Tensor& x, const Tensor& w, const Tensor& y) {
   if (x.num_elements() == 0 || y.num_elements() == 0) {
-    if (pass == Pass::BackwardData) std::memset(raw(x), 0, static_cast<std::size_t>(x.num_elements()) * dtype_size(x.dtype()));
-    if (pass == Pass::BackwardWeights) std::memset(raw(w), 0, static_cast<std::size_t>(w.num_elements()) * dtype_size(w.dtype()));
-    if (pass == Pass::Forward) std::memset(raw(y), 0, static_cast<std::size_t>(y.num_elements()) * dtype_size(y.dtype()));
+    if (pass == Pass::BackwardData)
+      std::memset(raw(x), 0, static_cast<std::size_t>(x.num_elements()) * dtype_size(x.dtype()));
+    if (pass == Pass::BackwardWeights)
+      std::memset(raw(w), 0, static_cast<std::size_t>(w.num_elements()) * dtype_size(w.dtype()));
+    if (pass == Pass::Forward)
+      std::memset(raw(y), 0, static_cast<std::size_t>(y.num_elements()) * dtype_size(y.dtype()));
     return;
   }
-  if (x.dtype() == DType::Float32) run_dnnl(g, pass, ptr<float>(x), ptr<float>(w), ptr<float>(y));
-  else run_direct<double>(g, pass, ptr<double>(x), ptr<double>(w), ptr<double>(y));
+  if (x.dtype() == DType::Float32)
+    run_dnnl(g, pass, ptr<float>(x), ptr<float>(w), ptr<float>(y));
+  else
+    run_direct<double>(g, pass, ptr<double>(x), ptr<double>(w), ptr<double>(y));
 }
 
 }  // namespace
@@ -250,15 +283,16 @@ void fused_conv2d(KernelContext& k) {
       T* py = ptr<T>(y);
       const T* pb = ptr<T>(b);
       const std::int64_t rows = y.num_elements() / std::max<std::int64_t>(g.o, 1);
-      parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(g.o, 1)), [&](std::int64_t r0, std::int64_t r1) {
-        for (std::int64_t r = r0; r < r1; ++r) {
-          T* row = py + r * g.o;
-          for (std::int64_t o = 0; o < g.o; ++o) {
-            const T v = row[o] + pb[o];
-            row[o] = relu && !(v > 0) ? T(0) : v;  // as relu()
-          }
-        }
-      });
+      parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(g.o, 1)),
+                   [&](std::int64_t r0, std::int64_t r1) {
+                     for (std::int64_t r = r0; r < r1; ++r) {
+                       T* row = py + r * g.o;
+                       for (std::int64_t o = 0; o < g.o; ++o) {
+                         const T v = row[o] + pb[o];
+                         row[o] = relu && !(v > 0) ? T(0) : v;  // as relu()
+                       }
+                     }
+                   });
     }
   });
 }

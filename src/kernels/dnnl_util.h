@@ -1,12 +1,12 @@
 #pragma once
 // oneDNN plumbing: one CPU engine and stream, and a cache of created primitives keyed by shapes and
 // attributes, so repeated calls of the same shape pay no primitive creation cost.
-#include <dnnl.hpp>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
+#include <dnnl.hpp>
 
 namespace duet::dnnl_util {
 

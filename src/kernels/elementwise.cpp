@@ -17,7 +17,8 @@ void compare_mixed(KernelContext& k, F f) {
   const Tensor& a = k.inputs[0];
   const Tensor& b = k.inputs[1];
   auto at = [](const Tensor& t, std::int64_t i) -> long double {
-    return t.dtype() == DType::Int64 ? static_cast<long double>(ptr<std::int64_t>(t)[i]) : static_cast<long double>(ptr<double>(t)[i]);
+    return t.dtype() == DType::Int64 ? static_cast<long double>(ptr<std::int64_t>(t)[i])
+                                     : static_cast<long double>(ptr<double>(t)[i]);
   };
   const Shape* ins[2] = {&a.shape(), &b.shape()};
   BroadcastPlan p = make_broadcast_plan(k.outputs[0].shape(), ins, 2);
@@ -42,7 +43,8 @@ template <class T>
 void check_int_divisor(const Tensor& b, const char* op) {
   const T* p = ptr<T>(b);
   for (std::int64_t i = 0; i < b.num_elements(); ++i) {
-    if (p[i] == 0) throw ValueError(std::string("[") + op + "] integer division by zero (divisor of shape " + b.shape().str() + ")");
+    if (p[i] == 0)
+      throw ValueError(std::string("[") + op + "] integer division by zero (divisor of shape " + b.shape().str() + ")");
   }
 }
 
@@ -60,7 +62,6 @@ T ipow(T base, T e) {
 }
 
 }  // namespace
-
 
 void div(KernelContext& k) {
   DType d = k.inputs[0].dtype();
@@ -87,14 +88,30 @@ void pow(KernelContext& k) {
   });
 }
 
-void equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a == b; }); }
-void not_equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a != b; }); }
-void less(KernelContext& k) { compare(k, [](auto a, auto b) { return a < b; }); }
-void less_equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a <= b; }); }
-void greater(KernelContext& k) { compare(k, [](auto a, auto b) { return a > b; }); }
-void greater_equal(KernelContext& k) { compare(k, [](auto a, auto b) { return a >= b; }); }
-void logical_and(KernelContext& k) { binary_loop<std::uint8_t, std::uint8_t>(k, [](auto a, auto b) { return a && b; }); }
-void logical_or(KernelContext& k) { binary_loop<std::uint8_t, std::uint8_t>(k, [](auto a, auto b) { return a || b; }); }
+void equal(KernelContext& k) {
+  compare(k, [](auto a, auto b) { return a == b; });
+}
+void not_equal(KernelContext& k) {
+  compare(k, [](auto a, auto b) { return a != b; });
+}
+void less(KernelContext& k) {
+  compare(k, [](auto a, auto b) { return a < b; });
+}
+void less_equal(KernelContext& k) {
+  compare(k, [](auto a, auto b) { return a <= b; });
+}
+void greater(KernelContext& k) {
+  compare(k, [](auto a, auto b) { return a > b; });
+}
+void greater_equal(KernelContext& k) {
+  compare(k, [](auto a, auto b) { return a >= b; });
+}
+void logical_and(KernelContext& k) {
+  binary_loop<std::uint8_t, std::uint8_t>(k, [](auto a, auto b) { return a && b; });
+}
+void logical_or(KernelContext& k) {
+  binary_loop<std::uint8_t, std::uint8_t>(k, [](auto a, auto b) { return a || b; });
+}
 void logical_not(KernelContext& k) {
   const std::uint8_t* x = ptr<std::uint8_t>(k.inputs[0]);
   std::uint8_t* y = ptr<std::uint8_t>(k.outputs[0]);
@@ -123,8 +140,6 @@ void select(KernelContext& k) {
     });
   });
 }
-
-
 
 void cast(KernelContext& k) {
   const Tensor& x = k.inputs[0];

@@ -20,22 +20,28 @@ using Unsigned = std::make_unsigned_t<T>;
 struct Add {
   template <class T>
   T operator()(T a, T b) const {
-    if constexpr (kInt<T>) return static_cast<T>(static_cast<Unsigned<T>>(a) + static_cast<Unsigned<T>>(b));
-    else return a + b;
+    if constexpr (kInt<T>)
+      return static_cast<T>(static_cast<Unsigned<T>>(a) + static_cast<Unsigned<T>>(b));
+    else
+      return a + b;
   }
 };
 struct Sub {
   template <class T>
   T operator()(T a, T b) const {
-    if constexpr (kInt<T>) return static_cast<T>(static_cast<Unsigned<T>>(a) - static_cast<Unsigned<T>>(b));
-    else return a - b;
+    if constexpr (kInt<T>)
+      return static_cast<T>(static_cast<Unsigned<T>>(a) - static_cast<Unsigned<T>>(b));
+    else
+      return a - b;
   }
 };
 struct Mul {
   template <class T>
   T operator()(T a, T b) const {
-    if constexpr (kInt<T>) return static_cast<T>(static_cast<Unsigned<T>>(a) * static_cast<Unsigned<T>>(b));
-    else return a * b;
+    if constexpr (kInt<T>)
+      return static_cast<T>(static_cast<Unsigned<T>>(a) * static_cast<Unsigned<T>>(b));
+    else
+      return a * b;
   }
 };
 // Integer division truncates (as C++); MIN / -1 wraps to MIN instead of trapping. Zero divisors are
@@ -43,8 +49,10 @@ struct Mul {
 struct Div {
   template <class T>
   T operator()(T a, T b) const {
-    if constexpr (kInt<T>) return b == T(-1) ? static_cast<T>(Unsigned<T>(0) - static_cast<Unsigned<T>>(a)) : a / b;
-    else return a / b;
+    if constexpr (kInt<T>)
+      return b == T(-1) ? static_cast<T>(Unsigned<T>(0) - static_cast<Unsigned<T>>(a)) : a / b;
+    else
+      return a / b;
   }
 };
 // NaN propagates through maximum/minimum (as in NumPy and TensorFlow).
@@ -57,16 +65,20 @@ struct Minimum {
 struct Neg {
   template <class T>
   T operator()(T a) const {
-    if constexpr (kInt<T>) return static_cast<T>(Unsigned<T>(0) - static_cast<Unsigned<T>>(a));
-    else return -a;
+    if constexpr (kInt<T>)
+      return static_cast<T>(Unsigned<T>(0) - static_cast<Unsigned<T>>(a));
+    else
+      return -a;
   }
 };
 // |-0.0| is +0.0; |MIN| wraps to MIN for integers.
 struct Abs {
   template <class T>
   T operator()(T a) const {
-    if constexpr (std::is_floating_point_v<T>) return std::fabs(a);
-    else return a < 0 ? Neg{}(a) : a;
+    if constexpr (std::is_floating_point_v<T>)
+      return std::fabs(a);
+    else
+      return a < 0 ? Neg{}(a) : a;
   }
 };
 // relu(NaN) is NaN (as TensorFlow and PyTorch: hiding NaN would hide a diverging run); relu(-0.0) is 0.

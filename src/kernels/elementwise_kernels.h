@@ -16,7 +16,17 @@
 namespace duet::kernels {
 
 template <class F>
-concept HasVectorMath = requires { F::vm; };
+concept HasVectorMath = requires {
+  F::vm;
+};
+// F::vm, read through a function so that a discarded branch naming it compiles for functors without one.
+template <class F>
+constexpr vmath::Fn vector_math() {
+  if constexpr (HasVectorMath<F>)
+    return F::vm;
+  else
+    return vmath::Fn::Exp;  // never used
+}
 
 // out = f(a, b) with broadcasting; same-shape and scalar operands take flat, vectorizable loops.
 template <class In, class Out, class F>
@@ -71,8 +81,9 @@ void unary(KernelContext& k) {
     using T = decltype(z);
     const T* px = ptr<T>(x);
     T* py = ptr<T>(y);
-    if constexpr (HasVectorMath<F> && std::is_floating_point_v<T>) {
-      parallel_for(x.num_elements(), kParallelGrain / 4, [&](std::int64_t s, std::int64_t e) { vmath::apply(F::vm, px + s, py + s, e - s); });
+    if constexpr (std::is_floating_point_v<T> && HasVectorMath<F>) {
+      parallel_for(x.num_elements(), kParallelGrain / 4,
+                   [&](std::int64_t s, std::int64_t e) { vmath::apply(vector_math<F>(), px + s, py + s, e - s); });
     } else {
       parallel_for(x.num_elements(), kParallelGrain, [&](std::int64_t s, std::int64_t e) {
         for (std::int64_t i = s; i < e; ++i) py[i] = static_cast<T>(F{}(px[i]));
@@ -97,7 +108,7 @@ template <class F>
 void unary_block(const float* const* in, const bool* scalar, float* __restrict out, std::int64_t n) {
   const float* __restrict a = in[0];
   if constexpr (HasVectorMath<F>) {
-    vmath::apply(F::vm, a, out, scalar[0] ? 1 : n);
+    vmath::apply(vector_math<F>(), a, out, scalar[0] ? 1 : n);
     if (scalar[0]) std::fill(out + 1, out + n, out[0]);
   } else if (scalar[0]) {
     std::fill(out, out + n, F{}(a[0]));

@@ -21,7 +21,6 @@ void select(KernelContext& k);
 void cast(KernelContext& k);
 void identity(KernelContext& k);
 
-
 // reduce.cpp
 struct NonFinite {
   std::int64_t nan = 0, inf = 0, first = -1;  // first: index of the first NaN/Inf

@@ -125,15 +125,22 @@ void matmul_tiny(const Gemm& g, const T* a, const T* b, T* c) {
 // The no-transpose float32 case with AVX2: a row of C lives in up to 8 registers (n <= 64); each a[i, p]
 // is broadcast and multiplied into row p of B (masked loads for the last partial vector).
 // Lane masks for the last partial vector of a row: kTailMask[t] enables the first t lanes (t = 1..8).
-alignas(32) const int kTailMask[9][8] = {{0}, {-1}, {-1, -1}, {-1, -1, -1}, {-1, -1, -1, -1}, {-1, -1, -1, -1, -1},
-                                         {-1, -1, -1, -1, -1, -1}, {-1, -1, -1, -1, -1, -1, -1}, {-1, -1, -1, -1, -1, -1, -1, -1}};
+alignas(32) const int kTailMask[9][8] = {{0},
+                                         {-1},
+                                         {-1, -1},
+                                         {-1, -1, -1},
+                                         {-1, -1, -1, -1},
+                                         {-1, -1, -1, -1, -1},
+                                         {-1, -1, -1, -1, -1, -1},
+                                         {-1, -1, -1, -1, -1, -1, -1},
+                                         {-1, -1, -1, -1, -1, -1, -1, -1}};
 
 // Rows of at most 16 columns, with the vector count a compile-time constant (fully unrolled). R rows of C
 // are computed together: each row's accumulation is a chain of dependent FMAs (4 cycles each), so one row
 // at a time would be bound by that latency; R independent chains also share each load of a B row.
 template <int NV, int R>
-__attribute__((target("avx2,fma"))) inline void tiny_rows(const float* arow, std::int64_t k, const float* bb, std::int64_t n,
-                                                        __m256i tail, float* crow) {
+__attribute__((target("avx2,fma"))) inline void tiny_rows(const float* arow, std::int64_t k, const float* bb,
+                                                          std::int64_t n, __m256i tail, float* crow) {
   __m256 acc[R][NV];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();

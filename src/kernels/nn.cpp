@@ -56,7 +56,8 @@ void softmax_row(const T* x, T* y, std::int64_t n, std::int64_t st, bool log_out
   T s = shifted_exp_sum(x, n, st, tmp, &m);
   if (log_out && m == std::numeric_limits<T>::infinity()) {
     T ls = std::log(s);  // the limit: -log(k) at the k entries that are +inf, -inf elsewhere
-    for (std::int64_t j = 0; j < n; ++j) y[j * st] = tmp[j] > 0 ? -ls : tmp[j] == 0 ? -std::numeric_limits<T>::infinity() : tmp[j];
+    for (std::int64_t j = 0; j < n; ++j)
+      y[j * st] = tmp[j] > 0 ? -ls : tmp[j] == 0 ? -std::numeric_limits<T>::infinity() : tmp[j];
   } else if (log_out) {
     T ls = std::log(s);
     for (std::int64_t j = 0; j < n; ++j) y[j * st] = x[j * st] - m - ls;
@@ -71,14 +72,15 @@ void softmax_impl(const Tensor& xt, Tensor& yt, int axis, bool log_out) {
   Axis a = split_at(xt.shape(), axis);
   const T* x = ptr<T>(xt);
   T* y = ptr<T>(yt);
-  parallel_for(a.outer * a.inner, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(a.n, 1)), [&](std::int64_t b, std::int64_t e) {
-    std::vector<T> tmp(static_cast<std::size_t>(a.n));
-    for (std::int64_t r = b; r < e; ++r) {
-      std::int64_t o = r / a.inner, i = r % a.inner;
-      std::int64_t off = o * a.n * a.inner + i;
-      softmax_row<T>(x + off, y + off, a.n, a.inner, log_out, tmp.data());
-    }
-  });
+  parallel_for(a.outer * a.inner, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(a.n, 1)),
+               [&](std::int64_t b, std::int64_t e) {
+                 std::vector<T> tmp(static_cast<std::size_t>(a.n));
+                 for (std::int64_t r = b; r < e; ++r) {
+                   std::int64_t o = r / a.inner, i = r % a.inner;
+                   std::int64_t off = o * a.n * a.inner + i;
+                   softmax_row<T>(x + off, y + off, a.n, a.inner, log_out, tmp.data());
+                 }
+               });
 }
 
 // log(sum(exp(row))) computed stably.
@@ -93,14 +95,18 @@ T logsumexp(const T* x, std::int64_t n, T* tmp) {
 
 void softmax(KernelContext& k) {
   int axis = static_cast<int>(k.attrs.i("axis"));
-  if (k.inputs[0].dtype() == DType::Float32) softmax_impl<float>(k.inputs[0], k.outputs[0], axis, false);
-  else softmax_impl<double>(k.inputs[0], k.outputs[0], axis, false);
+  if (k.inputs[0].dtype() == DType::Float32)
+    softmax_impl<float>(k.inputs[0], k.outputs[0], axis, false);
+  else
+    softmax_impl<double>(k.inputs[0], k.outputs[0], axis, false);
 }
 
 void log_softmax(KernelContext& k) {
   int axis = static_cast<int>(k.attrs.i("axis"));
-  if (k.inputs[0].dtype() == DType::Float32) softmax_impl<float>(k.inputs[0], k.outputs[0], axis, true);
-  else softmax_impl<double>(k.inputs[0], k.outputs[0], axis, true);
+  if (k.inputs[0].dtype() == DType::Float32)
+    softmax_impl<float>(k.inputs[0], k.outputs[0], axis, true);
+  else
+    softmax_impl<double>(k.inputs[0], k.outputs[0], axis, true);
 }
 
 // loss[r] = logsumexp(logits[r]) - logits[r, label[r]]
@@ -123,10 +129,12 @@ void sparse_softmax_cross_entropy(KernelContext& k) {
     if constexpr (std::is_floating_point_v<T>) {
       const T* x = ptr<T>(logits);
       T* loss = ptr<T>(k.outputs[0]);
-      parallel_for(rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(C, 1)), [&](std::int64_t b, std::int64_t e) {
-        std::vector<T> tmp(static_cast<std::size_t>(C));
-        for (std::int64_t r = b; r < e; ++r) loss[r] = logsumexp(x + r * C, C, tmp.data()) - x[r * C + lab[r]];
-      });
+      parallel_for(rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(C, 1)),
+                   [&](std::int64_t b, std::int64_t e) {
+                     std::vector<T> tmp(static_cast<std::size_t>(C));
+                     for (std::int64_t r = b; r < e; ++r)
+                       loss[r] = logsumexp(x + r * C, C, tmp.data()) - x[r * C + lab[r]];
+                   });
     }
   });
 }
@@ -143,15 +151,16 @@ void softmax_cross_entropy(KernelContext& k) {
       const T* x = ptr<T>(logits);
       const T* l = ptr<T>(labels);
       T* loss = ptr<T>(k.outputs[0]);
-      parallel_for(rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(C, 1)), [&](std::int64_t b, std::int64_t e) {
-        std::vector<T> tmp(static_cast<std::size_t>(C));
-        for (std::int64_t r = b; r < e; ++r) {
-          T lse = logsumexp(x + r * C, C, tmp.data());
-          T s = 0;
-          for (std::int64_t j = 0; j < C; ++j) s -= l[r * C + j] * (x[r * C + j] - lse);
-          loss[r] = s;
-        }
-      });
+      parallel_for(rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(C, 1)),
+                   [&](std::int64_t b, std::int64_t e) {
+                     std::vector<T> tmp(static_cast<std::size_t>(C));
+                     for (std::int64_t r = b; r < e; ++r) {
+                       T lse = logsumexp(x + r * C, C, tmp.data());
+                       T s = 0;
+                       for (std::int64_t j = 0; j < C; ++j) s -= l[r * C + j] * (x[r * C + j] - lse);
+                       loss[r] = s;
+                     }
+                   });
     }
   });
 }
@@ -165,10 +174,11 @@ void bias_add(KernelContext& k) {
     const T* px = ptr<T>(x);
     const T* pb = ptr<T>(k.inputs[1]);
     T* py = ptr<T>(k.outputs[0]);
-    parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(C, 1)), [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t r = b; r < e; ++r)
-        for (std::int64_t c = 0; c < C; ++c) py[r * C + c] = px[r * C + c] + pb[c];
-    });
+    parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(C, 1)),
+                 [&](std::int64_t b, std::int64_t e) {
+                   for (std::int64_t r = b; r < e; ++r)
+                     for (std::int64_t c = 0; c < C; ++c) py[r * C + c] = px[r * C + c] + pb[c];
+                 });
   });
 }
 
@@ -178,7 +188,8 @@ void dropout(KernelContext& k) {
   const Tensor& r = k.inputs[1];
   const double rate = r.dtype() == DType::Float32 ? double(*ptr<float>(r)) : *ptr<double>(r);
   if (!(rate >= 0 && rate < 1)) {  // a value read at run time, so checked here
-    throw ValueError("[dropout] rate must be in [0, 1), got " + std::to_string(rate) + " (input of shape " + x.shape().str() + ")");
+    throw ValueError("[dropout] rate must be in [0, 1), got " + std::to_string(rate) + " (input of shape " +
+                     x.shape().str() + ")");
   }
   std::array<std::uint32_t, 2> key;
   std::uint64_t stream;

@@ -2,15 +2,15 @@
 // never win a max and are not counted in an average (TensorFlow's "same" semantics).
 #include <bit>
 #include <cstring>
-#include <type_traits>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/convert.h"
 #include "core/tensor_impl.h"
+#include "kernels/conv_geom.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
-#include "kernels/conv_geom.h"
 
 namespace duet::kernels {
 namespace {
@@ -61,7 +61,8 @@ void pool_forward(KernelContext& k, Init init, Combine combine, Finish finish) {
     const T* px = ptr<T>(x);
     T* py = ptr<T>(k.outputs[0]);
     const std::int64_t C = g.c;
-    for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1) {
+    for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1,
+                           std::int64_t x0, std::int64_t x1) {
       T* out = py + ((n * g.y.out + oy) * g.x.out + ox) * C;
       for (std::int64_t c = 0; c < C; ++c) out[c] = init(T{});
       for (std::int64_t iy = y0; iy < y1; ++iy)
@@ -77,7 +78,8 @@ void pool_forward(KernelContext& k, Init init, Combine combine, Finish finish) {
 
 // Lane masks of T's size, for branch-free selection (GCC vectorizes mask arithmetic where ?: on floats is not).
 template <class T>
-using MaskOf = std::conditional_t<sizeof(T) == 1, std::uint8_t, std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>;
+using MaskOf =
+    std::conditional_t<sizeof(T) == 1, std::uint8_t, std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>;
 
 template <class T>
 T select_bits(T v, MaskOf<T> mask) {
@@ -91,27 +93,31 @@ template <class T, class F>
 void for_each_first_max(const Conv2DGeom& g, const T* px, const T* py, F f) {
   using U = MaskOf<T>;
   const std::int64_t C = g.c;
-  for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1) {
-    thread_local std::vector<U> open_v, take_v;
-    open_v.assign(static_cast<std::size_t>(C), static_cast<U>(~U(0)));
-    take_v.resize(static_cast<std::size_t>(C));
-    U* __restrict open = open_v.data();
-    U* __restrict take = take_v.data();
-    const std::int64_t o = ((n * g.y.out + oy) * g.x.out + ox) * C;
-    const T* __restrict ymax = py + o;
-    for (std::int64_t iy = y0; iy < y1; ++iy)
-      for (std::int64_t ix = x0; ix < x1; ++ix) {
-        const std::int64_t i = ((n * g.h + iy) * g.w + ix) * C;
-        const T* __restrict x = px + i;
-        for (std::int64_t c = 0; c < C; ++c) {
-          const T v = x[c], m = ymax[c];
-          const U hit = static_cast<U>(U(0) - static_cast<U>((v == m) | ((m != m) & (v != v))));
-          take[c] = static_cast<U>(hit & open[c]);
-          open[c] = static_cast<U>(open[c] & ~hit);
-        }
-        f(o, i, static_cast<const U*>(take));
-      }
-  }, /*per_image=*/true);
+  for_each_window(
+      g,
+      [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0,
+          std::int64_t x1) {
+        thread_local std::vector<U> open_v, take_v;
+        open_v.assign(static_cast<std::size_t>(C), static_cast<U>(~U(0)));
+        take_v.resize(static_cast<std::size_t>(C));
+        U* __restrict open = open_v.data();
+        U* __restrict take = take_v.data();
+        const std::int64_t o = ((n * g.y.out + oy) * g.x.out + ox) * C;
+        const T* __restrict ymax = py + o;
+        for (std::int64_t iy = y0; iy < y1; ++iy)
+          for (std::int64_t ix = x0; ix < x1; ++ix) {
+            const std::int64_t i = ((n * g.h + iy) * g.w + ix) * C;
+            const T* __restrict x = px + i;
+            for (std::int64_t c = 0; c < C; ++c) {
+              const T v = x[c], m = ymax[c];
+              const U hit = static_cast<U>(U(0) - static_cast<U>((v == m) | ((m != m) & (v != v))));
+              take[c] = static_cast<U>(hit & open[c]);
+              open[c] = static_cast<U>(open[c] & ~hit);
+            }
+            f(o, i, static_cast<const U*>(take));
+          }
+      },
+      /*per_image=*/true);
 }
 
 }  // namespace
@@ -170,16 +176,20 @@ void avg_pool2d_grad(KernelContext& k) {
     const T* pg = ptr<T>(gt);
     T* pd = ptr<T>(k.outputs[0]);
     std::memset(pd, 0, sizeof(T) * static_cast<std::size_t>(k.outputs[0].num_elements()));
-    for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0, std::int64_t x1) {
-      const T count = static_cast<T>((y1 - y0) * (x1 - x0));
-      if (count <= 0) return;
-      const T* gp = pg + ((n * g.y.out + oy) * g.x.out + ox) * g.c;
-      for (std::int64_t iy = y0; iy < y1; ++iy)
-        for (std::int64_t ix = x0; ix < x1; ++ix) {
-          T* dp = pd + ((n * g.h + iy) * g.w + ix) * g.c;
-          for (std::int64_t c = 0; c < g.c; ++c) dp[c] += static_cast<T>(gp[c] / count);
-        }
-    }, /*per_image=*/true);
+    for_each_window(
+        g,
+        [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1, std::int64_t x0,
+            std::int64_t x1) {
+          const T count = static_cast<T>((y1 - y0) * (x1 - x0));
+          if (count <= 0) return;
+          const T* gp = pg + ((n * g.y.out + oy) * g.x.out + ox) * g.c;
+          for (std::int64_t iy = y0; iy < y1; ++iy)
+            for (std::int64_t ix = x0; ix < x1; ++ix) {
+              T* dp = pd + ((n * g.h + iy) * g.w + ix) * g.c;
+              for (std::int64_t c = 0; c < g.c; ++c) dp[c] += static_cast<T>(gp[c] / count);
+            }
+        },
+        /*per_image=*/true);
   });
 }
 

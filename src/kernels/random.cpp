@@ -3,8 +3,8 @@
 #include <numbers>
 
 #include "core/convert.h"
-#include "duet/random.h"
 #include "core/tensor_impl.h"
+#include "duet/random.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
 #include "kernels/philox.h"

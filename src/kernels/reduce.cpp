@@ -44,12 +44,17 @@ struct ProdOp {
 };
 template <class T>
 struct MaxOp {
-  static T init() { return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest(); }
+  static T init() {
+    return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
+                                                : std::numeric_limits<T>::lowest();
+  }
   static T combine(T a, T b) { return (a >= b || a != a) ? a : b; }
 };
 template <class T>
 struct MinOp {
-  static T init() { return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max(); }
+  static T init() {
+    return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
+  }
   static T combine(T a, T b) { return (a <= b || a != a) ? a : b; }
 };
 
@@ -194,7 +199,8 @@ void reduce_mean(KernelContext& k) {
     T* y = ptr<T>(k.outputs[0]);
     const std::int64_t ny = k.outputs[0].num_elements();
     if (count == 0) {  // the mean of nothing is NaN (as in NumPy); integers get 0
-      for (std::int64_t i = 0; i < ny; ++i) y[i] = std::is_floating_point_v<T> ? std::numeric_limits<T>::quiet_NaN() : T(0);
+      for (std::int64_t i = 0; i < ny; ++i)
+        y[i] = std::is_floating_point_v<T> ? std::numeric_limits<T>::quiet_NaN() : T(0);
       return;
     }
     for (std::int64_t i = 0; i < ny; ++i) y[i] = static_cast<T>(y[i] / static_cast<T>(count));
@@ -249,9 +255,10 @@ void check_numerics(KernelContext& k) {
   const Tensor& x = k.inputs[0];
   NonFinite bad = count_nonfinite(x);
   if (bad.nan + bad.inf > 0) {
-    throw NumericsError("[check_numerics] " + k.attrs.s("message") + ": a " + dtype_name(x.dtype()) + " tensor of shape " + x.shape().str() +
-                        " holds " + std::to_string(bad.nan) + " NaN and " + std::to_string(bad.inf) + " infinite values (first at element " +
-                        std::to_string(bad.first) + ")");
+    throw NumericsError("[check_numerics] " + k.attrs.s("message") + ": a " + dtype_name(x.dtype()) +
+                        " tensor of shape " + x.shape().str() + " holds " + std::to_string(bad.nan) + " NaN and " +
+                        std::to_string(bad.inf) + " infinite values (first at element " + std::to_string(bad.first) +
+                        ")");
   }
   k.outputs[0] = make_view(x, x.shape());
 }

@@ -37,21 +37,24 @@ void copy_box(const Tensor& src, const Tensor& dst, const std::vector<std::int64
   }
   const std::int64_t inner = box[r - 1];
   const std::int64_t rows = box.num_elements() / inner;
-  parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(inner, 1)), [&](std::int64_t b, std::int64_t e) {
-    std::vector<std::int64_t> idx(r, 0);
-    for (std::int64_t row = b; row < e; ++row) {
-      std::int64_t rem = row, off = begin[r - 1];
-      for (int d = r - 2; d >= 0; --d) {
-        idx[d] = rem % box[d];
-        rem /= box[d];
-        off += (idx[d] + begin[d]) * bstride[d];
-      }
-      char* big_p = (scatter ? bytes(dst) : bytes(src)) + off * es;
-      char* box_p = (scatter ? bytes(src) : bytes(dst)) + row * inner * es;
-      if (scatter) std::memcpy(big_p, box_p, inner * es);
-      else std::memcpy(box_p, big_p, inner * es);
-    }
-  });
+  parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(inner, 1)),
+               [&](std::int64_t b, std::int64_t e) {
+                 std::vector<std::int64_t> idx(r, 0);
+                 for (std::int64_t row = b; row < e; ++row) {
+                   std::int64_t rem = row, off = begin[r - 1];
+                   for (int d = r - 2; d >= 0; --d) {
+                     idx[d] = rem % box[d];
+                     rem /= box[d];
+                     off += (idx[d] + begin[d]) * bstride[d];
+                   }
+                   char* big_p = (scatter ? bytes(dst) : bytes(src)) + off * es;
+                   char* box_p = (scatter ? bytes(src) : bytes(dst)) + row * inner * es;
+                   if (scatter)
+                     std::memcpy(big_p, box_p, inner * es);
+                   else
+                     std::memcpy(box_p, big_p, inner * es);
+                 }
+               });
 }
 
 }  // namespace
@@ -80,7 +83,6 @@ void transpose(KernelContext& k) {
   const std::int64_t istride = r ? st[r - 1] : 1;
   visit_dtype(x.dtype(), [&](auto z) {
     using T = decltype(z);
-    static_assert(sizeof(T) > 0);
     const T* px = ptr<T>(x);
     T* py = ptr<T>(y);
     parallel_for(n / inner, std::max<std::int64_t>(1, kParallelGrain / inner), [&](std::int64_t b, std::int64_t e) {
@@ -157,12 +159,13 @@ void gather(KernelContext& k) {
     }
   }
   const std::size_t es = dtype_size(p.dtype());
-  parallel_for(outer * ni, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(inner, 1)), [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t t = b; t < e; ++t) {
-      std::int64_t o = t / ni, j = t % ni;
-      std::memcpy(bytes(y) + t * inner * es, bytes(p) + (o * n + ix[j]) * inner * es, inner * es);
-    }
-  });
+  parallel_for(outer * ni, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(inner, 1)),
+               [&](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t t = b; t < e; ++t) {
+                   std::int64_t o = t / ni, j = t % ni;
+                   std::memcpy(bytes(y) + t * inner * es, bytes(p) + (o * n + ix[j]) * inner * es, inner * es);
+                 }
+               });
 }
 
 void scatter_add_like(KernelContext& k) {
@@ -189,14 +192,15 @@ void scatter_add_like(KernelContext& k) {
     const T* pu = ptr<T>(u);
     std::memset(py, 0, static_cast<std::size_t>(y.num_elements()) * sizeof(T));
     // Threads own disjoint outer slices, so repeated indices never race.
-    parallel_for(outer, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(ni * inner, 1)), [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t o = b; o < e; ++o)
-        for (std::int64_t j = 0; j < ni; ++j) {
-          T* dst = py + (o * n + ix[j]) * inner;
-          const T* src = pu + (o * ni + j) * inner;
-          for (std::int64_t i = 0; i < inner; ++i) dst[i] += src[i];
-        }
-    });
+    parallel_for(outer, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(ni * inner, 1)),
+                 [&](std::int64_t b, std::int64_t e) {
+                   for (std::int64_t o = b; o < e; ++o)
+                     for (std::int64_t j = 0; j < ni; ++j) {
+                       T* dst = py + (o * n + ix[j]) * inner;
+                       const T* src = pu + (o * ni + j) * inner;
+                       for (std::int64_t i = 0; i < inner; ++i) dst[i] += src[i];
+                     }
+                 });
   });
 }
 
@@ -228,7 +232,8 @@ void broadcast_copy(const Tensor& x, Tensor& y) {
     const T* px = ptr<T>(x);
     T* py = ptr<T>(y);
     for_each_row(p, [&](std::int64_t o, const std::int64_t* off, std::int64_t len) {
-      if (sx) std::memcpy(py + o, px + off[0], len * sizeof(T));
+      if (sx)
+        std::memcpy(py + o, px + off[0], len * sizeof(T));
       else
         for (std::int64_t i = 0; i < len; ++i) py[o + i] = px[off[0]];
     });

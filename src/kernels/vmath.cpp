@@ -8,10 +8,10 @@
 #include <cmath>
 
 // libmvec's vector-ABI entry points (glibc >= 2.35 for tanh/erf/log1p/expm1/tan).
-#define DUET_MVEC(F)                                                        \
-  extern "C" __m512 _ZGVeN16v_##F##f(__m512);                               \
-  extern "C" __m512d _ZGVeN8v_##F(__m512d);                                 \
-  extern "C" __m256 _ZGVdN8v_##F##f(__m256);                                \
+#define DUET_MVEC(F)                          \
+  extern "C" __m512 _ZGVeN16v_##F##f(__m512); \
+  extern "C" __m512d _ZGVeN8v_##F(__m512d);   \
+  extern "C" __m256 _ZGVdN8v_##F##f(__m256);  \
   extern "C" __m256d _ZGVdN4v_##F(__m256d);
 DUET_MVEC(exp)
 DUET_MVEC(log)
@@ -41,9 +41,10 @@ struct Entry {
   double (*ds)(double);
 };
 
-#define DUET_ENTRY(F) {_ZGVeN16v_##F##f, _ZGVeN8v_##F, _ZGVdN8v_##F##f, _ZGVdN4v_##F, ::F##f, ::F}
-const Entry kTable[] = {DUET_ENTRY(exp), DUET_ENTRY(log), DUET_ENTRY(log1p), DUET_ENTRY(sin), DUET_ENTRY(cos),
-                        DUET_ENTRY(tan), DUET_ENTRY(tanh), DUET_ENTRY(erf), DUET_ENTRY(expm1)};
+#define DUET_ENTRY(F) \
+  { _ZGVeN16v_##F##f, _ZGVeN8v_##F, _ZGVdN8v_##F##f, _ZGVdN4v_##F, ::F##f, ::F }
+const Entry kTable[] = {DUET_ENTRY(exp), DUET_ENTRY(log),  DUET_ENTRY(log1p), DUET_ENTRY(sin),  DUET_ENTRY(cos),
+                        DUET_ENTRY(tan), DUET_ENTRY(tanh), DUET_ENTRY(erf),   DUET_ENTRY(expm1)};
 #undef DUET_ENTRY
 
 // __builtin_cpu_init must run before __builtin_cpu_supports during static initialization.
@@ -104,9 +105,10 @@ __attribute__((target("avx2,fma"))) std::int64_t run256(const Entry& e, const do
 //   sigmoid(x) = 1/(1 + e) for x >= 0 and e/(1 + e) otherwise, e = exp(-|x|) in (0, 1].
 // Min/max operand order makes NaN propagate through the clamps (they return their second operand on NaN).
 constexpr float kLog2e = 1.44269504f, kLn2Hi = 0.693145752f, kLn2Lo = 1.42860677e-06f;
-constexpr float kExpPoly[7] = {1.38367260e-3f, 8.37489827e-3f, 4.16682321e-2f, 1.66664192e-1f,
-                               4.99999920e-1f, 1.00000004f,    1.f};
-constexpr float kTanhP[6] = {1.82546438e-11f, -1.27805332e-8f, 9.26757145e-6f, 2.92078978e-3f, 1.29192600e-1f, 9.99999943e-1f};
+constexpr float kExpPoly[7] = {
+    1.38367260e-3f, 8.37489827e-3f, 4.16682321e-2f, 1.66664192e-1f, 4.99999920e-1f, 1.00000004f, 1.f};
+constexpr float kTanhP[6] = {1.82546438e-11f, -1.27805332e-8f, 9.26757145e-6f,
+                             2.92078978e-3f,  1.29192600e-1f,  9.99999943e-1f};
 constexpr float kTanhQ[4] = {2.28103335e-4f, 2.37632987e-2f, 4.62525444e-1f, 1.f};
 constexpr float kExpFastLo = -87.33f, kExpFastHi = 88.72f;
 
@@ -136,7 +138,8 @@ struct Avx2 {
   // Any input: clamps to [-104, 89] and scales in two steps.
   __attribute__((target("avx2,fma"))) static __m256 exp_wide(__m256 x) {
     __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-104.f)), _mm256_set1_ps(89.f));
-    __m256 k = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 k =
+        _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 p = horner(kExpPoly, reduce(xc, k));
     __m256i ki = _mm256_cvtps_epi32(k);
     __m256i k1 = _mm256_srai_epi32(ki, 1);
@@ -192,7 +195,10 @@ void apply(Fn fn, const float* x, float* y, std::int64_t n) {
   if (fn == Fn::Tanh || fn == Fn::Exp || fn == Fn::Sigmoid) {
     std::int64_t i = 0;
     float (*scalar)(float) = fn == Fn::Tanh ? tanh_scalar : fn == Fn::Exp ? exp_scalar : sigmoid_scalar;
-    if (kHas256) i = fn == Fn::Tanh ? run_own<Avx2::tanh>(x, y, n) : fn == Fn::Exp ? run_own<Avx2::exp>(x, y, n) : run_own<Avx2::sigmoid>(x, y, n);
+    if (kHas256)
+      i = fn == Fn::Tanh  ? run_own<Avx2::tanh>(x, y, n)
+          : fn == Fn::Exp ? run_own<Avx2::exp>(x, y, n)
+                          : run_own<Avx2::sigmoid>(x, y, n);
     for (; i < n; ++i) y[i] = scalar(x[i]);
     return;
   }

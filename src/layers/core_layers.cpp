@@ -38,7 +38,9 @@ InitializerFn by_name(const std::string& name) {
     };
   }
   if (name == "he_normal") {
-    return [](const Shape& s, DType d) { return random::truncated_normal(s, 0.0, std::sqrt(2.0 / fans(s).first) / kTruncatedNormalStddev, d); };
+    return [](const Shape& s, DType d) {
+      return random::truncated_normal(s, 0.0, std::sqrt(2.0 / fans(s).first) / kTruncatedNormalStddev, d);
+    };
   }
   if (name == "he_uniform") {
     return [](const Shape& s, DType d) {
@@ -50,9 +52,10 @@ InitializerFn by_name(const std::string& name) {
   if (name == "ones") return [](const Shape& s, DType d) { return ones(s, d); };
   if (name == "random_normal") return [](const Shape& s, DType d) { return random::normal(s, 0.0, 0.05, d); };
   if (name == "random_uniform") return [](const Shape& s, DType d) { return random::uniform(s, -0.05, 0.05, d); };
-  throw ValueError("[Initializer] unknown initializer '" + name +
-                   "'; use glorot_uniform, glorot_normal, he_normal, he_uniform, zeros, ones, random_normal, random_uniform, "
-                   "initializers::constant(v) or a callable");
+  throw ValueError(
+      "[Initializer] unknown initializer '" + name +
+      "'; use glorot_uniform, glorot_normal, he_normal, he_uniform, zeros, ones, random_normal, random_uniform, "
+      "initializers::constant(v) or a callable");
 }
 
 std::string layer_name(const std::string& given) { return given; }
@@ -78,13 +81,14 @@ std::function<Tensor(const Tensor&)> activation(const std::string& name) {
   if (name == "gelu") return [](const Tensor& x) { return gelu(x); };
   if (name == "elu") return [](const Tensor& x) { return elu(x); };
   if (name == "softplus") return [](const Tensor& x) { return softplus(x); };
-  throw ValueError("[activation] unknown activation '" + name + "'; use relu, sigmoid, tanh, softmax, gelu, elu, softplus or linear");
+  throw ValueError("[activation] unknown activation '" + name +
+                   "'; use relu, sigmoid, tanh, softmax, gelu, elu, softplus or linear");
 }
 
 namespace layers {
 
-DenseLayer::DenseLayer(std::int64_t units, DenseOptions o)
-    : Layer("Dense", layer_name(o.name)), units_(units), o_(std::move(o)), act_(activation(o_.activation)) {
+DenseLayer::DenseLayer(std::int64_t units, const DenseOptions& o)
+    : Layer("Dense", layer_name(o.name)), units_(units), o_(o), act_(activation(o_.activation)) {
   if (units <= 0) throw ValueError("[Dense] units must be positive, got " + std::to_string(units));
 }
 
@@ -102,7 +106,8 @@ void DenseLayer::build(const std::vector<Shape>& s) {
 Tensor DenseLayer::call(const Tensor& x, bool) {
   std::int64_t in = kernel_.shape()[0];
   if (x.rank() < 2 || (x.shape()[x.rank() - 1] >= 0 && x.shape()[x.rank() - 1] != in)) {
-    throw ShapeError("[" + name() + "] expects inputs of rank >= 2 with last dim " + std::to_string(in) + ", got shape " + x.shape().str());
+    throw ShapeError("[" + name() + "] expects inputs of rank >= 2 with last dim " + std::to_string(in) +
+                     ", got shape " + x.shape().str());
   }
   Tensor y = matmul(x.rank() == 2 ? x : reshape(x, {-1, in}), kernel_);
   if (o_.use_bias) y = bias_add(y, bias_);
@@ -118,15 +123,21 @@ Tensor DenseLayer::call(const Tensor& x, bool) {
   return act_(y);
 }
 
-Ref<DenseLayer> Dense(std::int64_t units, DenseOptions options) { return make_layer<DenseLayer>(units, std::move(options)); }
-Ref<DenseLayer> Dense(std::int64_t units, const char* act) { return make_layer<DenseLayer>(units, DenseOptions{.activation = act}); }
+Ref<DenseLayer> Dense(std::int64_t units, const DenseOptions& options) {
+  return make_layer<DenseLayer>(units, options);
+}
+Ref<DenseLayer> Dense(std::int64_t units, const char* act) {
+  return make_layer<DenseLayer>(units, DenseOptions{.activation = act});
+}
 
-ActivationLayer::ActivationLayer(std::string act, LayerOptions o)
+ActivationLayer::ActivationLayer(std::string act, const LayerOptions& o)
     : Layer("Activation", o.name), activation_(std::move(act)), fn_(duet::activation(activation_)) {}
 Tensor ActivationLayer::call(const Tensor& x, bool) { return fn_(x); }
-Ref<ActivationLayer> Activation(const std::string& act, LayerOptions o) { return make_layer<ActivationLayer>(act, std::move(o)); }
+Ref<ActivationLayer> Activation(const std::string& act, const LayerOptions& o) {
+  return make_layer<ActivationLayer>(act, o);
+}
 
-FlattenLayer::FlattenLayer(LayerOptions o) : Layer("Flatten", o.name) {}
+FlattenLayer::FlattenLayer(const LayerOptions& o) : Layer("Flatten", o.name) {}
 Tensor FlattenLayer::call(const Tensor& x, bool) {
   if (x.rank() < 1) throw ShapeError("[" + name() + "] needs a batch dim, got a scalar");
   std::int64_t rest = 1;
@@ -136,12 +147,15 @@ Tensor FlattenLayer::call(const Tensor& x, bool) {
   }
   return reshape(x, {-1, rest});
 }
-Ref<FlattenLayer> Flatten(LayerOptions o) { return make_layer<FlattenLayer>(std::move(o)); }
+Ref<FlattenLayer> Flatten(const LayerOptions& o) { return make_layer<FlattenLayer>(o); }
 
-ReshapeLayer::ReshapeLayer(std::vector<std::int64_t> target, LayerOptions o) : Layer("Reshape", o.name), target_(std::move(target)) {
-  if (std::count(target_.begin(), target_.end(), -1) > 1) throw ValueError("[Reshape] target_shape may have one -1, got several");
+ReshapeLayer::ReshapeLayer(std::vector<std::int64_t> target, const LayerOptions& o)
+    : Layer("Reshape", o.name), target_(std::move(target)) {
+  if (std::count(target_.begin(), target_.end(), -1) > 1)
+    throw ValueError("[Reshape] target_shape may have one -1, got several");
   for (auto d : target_)
-    if (d < -1 || d == 0) throw ValueError("[Reshape] target_shape dims must be positive (or one -1), got " + std::to_string(d));
+    if (d < -1 || d == 0)
+      throw ValueError("[Reshape] target_shape dims must be positive (or one -1), got " + std::to_string(d));
 }
 Tensor ReshapeLayer::call(const Tensor& x, bool) {
   if (x.rank() < 1) throw ShapeError("[" + name() + "] needs a batch dim, got a scalar");
@@ -149,31 +163,37 @@ Tensor ReshapeLayer::call(const Tensor& x, bool) {
   if (s[0] != -1 && std::count(target_.begin(), target_.end(), -1) > 0) s[0] = x.shape()[0];
   s.insert(s.end(), target_.begin(), target_.end());
   if (std::count(s.begin(), s.end(), -1) > 1) {
-    throw ShapeError("[" + name() + "] target shape may use -1 only when the batch dim is known, got input " + x.shape().str());
+    throw ShapeError("[" + name() + "] target shape may use -1 only when the batch dim is known, got input " +
+                     x.shape().str());
   }
   return reshape(x, s);
 }
-Ref<ReshapeLayer> Reshape(std::vector<std::int64_t> target, LayerOptions o) { return make_layer<ReshapeLayer>(std::move(target), std::move(o)); }
+Ref<ReshapeLayer> Reshape(std::vector<std::int64_t> target, const LayerOptions& o) {
+  return make_layer<ReshapeLayer>(std::move(target), o);
+}
 
-DropoutLayer::DropoutLayer(double r, DropoutOptions o)
+DropoutLayer::DropoutLayer(double r, const DropoutOptions& o)
     : Layer("Dropout", o.name),
       rate(r, name() + "/rate",
            [n = name()](double v) {
              if (!(v >= 0 && v < 1)) throw ValueError("[" + n + "] rate must be in [0, 1), got " + std::to_string(v));
            }),
-      o_(std::move(o)) {}
-Tensor DropoutLayer::call(const Tensor& x, bool training) { return dropout(x, rate.value(DType::Float64), training, o_.seed); }
-Ref<DropoutLayer> Dropout(double rate, DropoutOptions o) { return make_layer<DropoutLayer>(rate, std::move(o)); }
+      o_(o) {}
+Tensor DropoutLayer::call(const Tensor& x, bool training) {
+  return dropout(x, rate.value(DType::Float64), training, o_.seed);
+}
+Ref<DropoutLayer> Dropout(double rate, const DropoutOptions& o) { return make_layer<DropoutLayer>(rate, o); }
 
-LambdaLayer::LambdaLayer(OneFn one, ManyFn many, LambdaOptions o)
-    : Layer("Lambda", o.name), one_(std::move(one)), many_(std::move(many)), o_(std::move(o)) {
+LambdaLayer::LambdaLayer(OneFn one, ManyFn many, const LambdaOptions& o)
+    : Layer("Lambda", o.name), one_(std::move(one)), many_(std::move(many)), o_(o) {
   if (!one_ && !many_) throw ValueError("[Lambda] needs a function");
 }
 
 std::vector<Tensor> LambdaLayer::call(const std::vector<Tensor>& xs, bool) {
   Tensor y;
   if (one_) {
-    if (xs.size() != 1) throw ValueError("[" + name() + "] wraps a one-input function but got " + std::to_string(xs.size()) + " inputs");
+    if (xs.size() != 1)
+      throw ValueError("[" + name() + "] wraps a one-input function but got " + std::to_string(xs.size()) + " inputs");
     y = one_(xs[0]);
   } else {
     y = many_(xs);
@@ -183,7 +203,8 @@ std::vector<Tensor> LambdaLayer::call(const std::vector<Tensor>& xs, bool) {
     Shape want{Shape::kUnknown};
     for (auto d : *o_.output_shape) want.push_back(d);
     if (!want.compatible_with(y.shape())) {
-      throw ShapeError("[" + name() + "] returned shape " + y.shape().str() + " but its output_shape says " + want.str());
+      throw ShapeError("[" + name() + "] returned shape " + y.shape().str() + " but its output_shape says " +
+                       want.str());
     }
   }
   return {y};

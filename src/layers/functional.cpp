@@ -28,9 +28,16 @@ struct LayerHolder : Callable {
 
 void infer_layer_call(InferContext&) {}
 void layer_call_kernel(KernelContext& k) {
-  throw StateError("[" + k.attrs.fn("layer")->describe() + "] a LayerCall node is run by its model, not by an executor");
+  throw StateError("[" + k.attrs.fn("layer")->describe() +
+                   "] a LayerCall node is run by its model, not by an executor");
 }
-const OpDef kLayerCall{.name = "LayerCall", .public_name = "layer call", .num_inputs = -1, .infer = infer_layer_call, .kernel = layer_call_kernel, .grad = nullptr, .traits = kNotFoldable | kStructural};
+const OpDef kLayerCall{.name = "LayerCall",
+                       .public_name = "layer call",
+                       .num_inputs = -1,
+                       .infer = infer_layer_call,
+                       .kernel = layer_call_kernel,
+                       .grad = nullptr,
+                       .traits = kNotFoldable | kStructural};
 
 // Functional nodes point here (Node::graph) so their tensors say why they are symbolic; it stores no nodes.
 graph::Graph& marker() {
@@ -67,7 +74,8 @@ void add_input(NodeInputs& in, const Tensor& t, const std::string& who) {
   if (std::find(in.holds.begin(), in.holds.end(), n) == in.holds.end()) in.holds.push_back(n);
 }
 
-std::vector<Tensor> add_node(const OpDef* op, NodeInputs in, Attrs attrs, std::vector<TensorSpec> specs, std::string name) {
+std::vector<Tensor> add_node(const OpDef* op, NodeInputs in, Attrs attrs, std::vector<TensorSpec> specs,
+                             std::string name) {
   auto n = std::make_shared<graph::Node>();
   n->op = op;
   n->graph = &marker();
@@ -126,7 +134,8 @@ std::vector<Tensor> record_call(Layer& layer, const std::vector<Tensor>& xs, boo
   }
   auto holder = std::make_shared<LayerHolder>();
   holder->layer = layer.weak_from_this().lock();
-  if (!holder->layer) holder->layer = std::shared_ptr<Layer>(std::shared_ptr<Layer>(), &layer);  // on the stack: borrowed
+  if (!holder->layer)
+    holder->layer = std::shared_ptr<Layer>(std::shared_ptr<Layer>(), &layer);  // on the stack: borrowed
   holder->training = training;
   return add_node(&kLayerCall, std::move(in), {{"layer", FnRef(holder)}}, std::move(specs), layer.name());
 }
@@ -145,7 +154,8 @@ Program extract(const std::vector<Tensor>& inputs, const std::vector<Tensor>& ou
   std::set<const graph::Node*> done;
   std::vector<std::pair<const graph::Node*, std::size_t>> stack;
   for (const Tensor& t : outputs) {
-    if (!is_functional(t)) throw ValueError("[" + model + "] outputs must be computed from Input tensors, got " + t.str());
+    if (!is_functional(t))
+      throw ValueError("[" + model + "] outputs must be computed from Input tensors, got " + t.str());
     const graph::Node* root = t.impl()->node.get();
     p.outputs.push_back({const_cast<graph::Node*>(root), t.impl()->out_index});
     if (!done.count(root)) stack.emplace_back(root, 0);
@@ -172,7 +182,8 @@ Program extract(const std::vector<Tensor>& inputs, const std::vector<Tensor>& ou
 
 std::vector<Tensor> run(const Program& p, const std::vector<Tensor>& xs, bool training, const std::string& model) {
   if (xs.size() != p.inputs.size()) {
-    throw ValueError("[" + model + "] expects " + std::to_string(p.inputs.size()) + " inputs, got " + std::to_string(xs.size()));
+    throw ValueError("[" + model + "] expects " + std::to_string(p.inputs.size()) + " inputs, got " +
+                     std::to_string(xs.size()));
   }
   std::unordered_map<const graph::Node*, std::vector<Tensor>> vals;
   for (std::size_t i = 0; i < xs.size(); ++i) {
@@ -197,9 +208,9 @@ std::vector<Tensor> run(const Program& p, const std::vector<Tensor>& xs, bool tr
       for (std::size_t i = 0; i < outs.size(); ++i) {
         const TensorSpec& want = n->outputs[i];
         if (outs[i].dtype() != want.dtype || !want.shape.compatible_with(outs[i].shape())) {
-          auto err = std::string("[") + model + "] layer '" + l->name() + "' returned " + dtype_name(outs[i].dtype()) + " " +
-                     outs[i].shape().str() + " for output " + std::to_string(i) + ", but when the model was built it returned " +
-                     dtype_name(want.dtype) + " " + want.shape.str();
+          auto err = std::string("[") + model + "] layer '" + l->name() + "' returned " + dtype_name(outs[i].dtype()) +
+                     " " + outs[i].shape().str() + " for output " + std::to_string(i) +
+                     ", but when the model was built it returned " + dtype_name(want.dtype) + " " + want.shape.str();
           if (outs[i].dtype() != want.dtype) throw DTypeError(err + "; cast() inside the layer to keep one dtype");
           throw ShapeError(err);
         }

@@ -17,7 +17,7 @@ bool building();
 struct Program {
   std::vector<const graph::Node*> inputs;  // placeholders, in the model's input order
   std::vector<graph::Value> outputs;
-  std::vector<const graph::Node*> nodes;   // LayerCall and op nodes in execution order
+  std::vector<const graph::Node*> nodes;           // LayerCall and op nodes in execution order
   std::vector<std::shared_ptr<graph::Node>> keep;  // keeps the nodes (and their layers) alive
 };
 Program extract(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, const std::string& model);

@@ -121,7 +121,8 @@ void Layer::build(const std::vector<Shape>&) {}
 Tensor Layer::call(const Tensor& x, bool training) {
   (void)x;
   (void)training;
-  throw StateError("[" + name_ + "] layer '" + type_ + "' does not implement call(): override call(const Tensor&, bool) "
+  throw StateError("[" + name_ + "] layer '" + type_ +
+                   "' does not implement call(): override call(const Tensor&, bool) "
                    "(one input) or call(const std::vector<Tensor>&, bool) (several)");
 }
 
@@ -151,9 +152,11 @@ Variable Layer::add_weight(const std::string& name, const Shape& shape, const We
   Tensor init = o.initializer.fn(shape, o.dtype);
   if (!init.defined() || init.shape() != shape) {
     throw ShapeError("[" + name_ + "] the initializer of weight '" + name + "' returned " +
-                     (init.defined() ? init.shape().str() : std::string("an undefined tensor")) + " for shape " + shape.str());
+                     (init.defined() ? init.shape().str() : std::string("an undefined tensor")) + " for shape " +
+                     shape.str());
   }
-  Variable v(init.dtype() == o.dtype ? init : cast(init, o.dtype), {.name = name_ + "/" + name, .trainable = o.trainable});
+  Variable v(init.dtype() == o.dtype ? init : cast(init, o.dtype),
+             {.name = name_ + "/" + name, .trainable = o.trainable});
   own_weights_.push_back(v);
   return v;
 }
@@ -256,7 +259,8 @@ std::optional<std::vector<TensorSpec>> Layer::host_output_specs(const std::vecto
     std::vector<TensorSpec> out = o;
     // Keep the batch dim of this trace where it is known and the output is batched like the input.
     for (auto& s : out)
-      if (s.shape.rank() > 0 && !xs.empty() && xs[0].rank() > 0 && s.shape[0] == Shape::kUnknown) s.shape[0] = xs[0].shape()[0];
+      if (s.shape.rank() > 0 && !xs.empty() && xs[0].rank() > 0 && s.shape[0] == Shape::kUnknown)
+        s.shape[0] = xs[0].shape()[0];
     return out;
   }
   return std::nullopt;
@@ -267,10 +271,11 @@ std::optional<std::vector<TensorSpec>> Layer::host_output_specs(const std::vecto
 std::vector<Tensor> Layer::call_as_host_step(const std::vector<Tensor>& xs, bool training, const std::string& why) {
   host_step_ = true;
   if (!warned_.exchange(true)) {
-    internal::log(config::LogLevel::Warning,
-                  "layer '" + name_ + "' (" + type_ + ") runs as a host step inside the compiled function (a graph break)" +
-                      (why.empty() ? "" : ": " + why.substr(0, why.find(". Instead"))) +
-                      ". The rest of the model stays compiled; rewrite it with duet ops (cond/where) to compile it too");
+    internal::log(
+        config::LogLevel::Warning,
+        "layer '" + name_ + "' (" + type_ + ") runs as a host step inside the compiled function (a graph break)" +
+            (why.empty() ? "" : ": " + why.substr(0, why.find(". Instead"))) +
+            ". The rest of the model stays compiled; rewrite it with duet ops (cond/where) to compile it too");
   }
   std::vector<Variable> ws = trainable_weights();
   std::vector<Tensor> ins = xs;
@@ -280,7 +285,8 @@ std::vector<Tensor> Layer::call_as_host_step(const std::vector<Tensor>& xs, bool
 
   std::optional<std::vector<TensorSpec>> specs = host_output_specs(xs);
   if (!specs && !functional::building()) {
-    throw graph::ConcreteRunNeeded("layer '" + name_ + "' runs as a host step and its output shapes are not known yet "
+    throw graph::ConcreteRunNeeded("layer '" + name_ +
+                                   "' runs as a host step and its output shapes are not known yet "
                                    "(no compute_output_shape): its first real call tells them");
   }
   if (!specs) {
@@ -333,7 +339,8 @@ std::vector<Tensor> Layer::call_as_host_step(const std::vector<Tensor>& xs, bool
     return f->outputs;
   };
   HostFunctionOptions opts{.name = name_};
-  opts.gradient = [self, n_x, ws, training](const std::vector<Tensor>& in, const std::vector<Tensor>&, const std::vector<Tensor>& ups) {
+  opts.gradient = [self, n_x, ws, training](const std::vector<Tensor>& in, const std::vector<Tensor>&,
+                                            const std::vector<Tensor>& ups) {
     // The forward run of this graph run recorded its tape (last in, first out: loops run backwards).
     std::vector<std::shared_ptr<void>>* keep = exec::run_scoped(self.get());
     if (keep && !keep->empty()) {
@@ -352,25 +359,28 @@ std::vector<Tensor> Layer::call_as_host_step(const std::vector<Tensor>& xs, bool
       for (std::size_t i = 0; i < f->sources.size(); ++i) {
         const Source& s = f->sources[i];
         out.push_back(i < g.size() && g[i].defined() ? g[i]
-                      : s.variable.defined()       ? zeros(s.variable.shape(), s.variable.dtype())
-                                                   : zeros_like(s.tensor));
+                      : s.variable.defined()         ? zeros(s.variable.shape(), s.variable.dtype())
+                                                     : zeros_like(s.tensor));
       }
       return out;
     }
     // No recorded forward (the gradient of a step that ran outside a graph run): re-run the layer on a tape.
     std::vector<Source> srcs(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(n_x));
     srcs.insert(srcs.end(), ws.begin(), ws.end());
-    return internal::vjp([&] {
-      CallingScope scope(self.get());
-      return self->call(std::vector<Tensor>(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(n_x)), training);
-    }, srcs, ups);
+    return internal::vjp(
+        [&] {
+          CallingScope scope(self.get());
+          return self->call(std::vector<Tensor>(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(n_x)), training);
+        },
+        srcs, ups);
   };
   return host_function(run, ins, *specs, opts);
 }
 
 Tensor Input(const std::vector<std::int64_t>& shape, DType dtype, const std::string& name) {
   for (auto d : shape)
-    if (d < 0) throw ShapeError("[Input] per-example dims must be known, got a negative dim; the batch dim is added as None");
+    if (d < 0)
+      throw ShapeError("[Input] per-example dims must be known, got a negative dim; the batch dim is added as None");
   Shape s{Shape::kUnknown};
   for (auto d : shape) s.push_back(d);
   return functional::new_input({dtype, s}, name);

@@ -6,10 +6,11 @@
 
 namespace duet::layers {
 
-BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions o) : Layer("BatchNormalization", o.name), o_(std::move(o)) {
+BatchNormalizationLayer::BatchNormalizationLayer(const BatchNormalizationOptions& o)
+    : Layer("BatchNormalization", o.name), o_(o) {
   if (!(o_.momentum >= 0 && o_.momentum <= 1) || !(o_.epsilon > 0)) {
-    throw ValueError("[BatchNormalization] needs 0 <= momentum <= 1 and epsilon > 0, got momentum " + std::to_string(o_.momentum) +
-                     ", epsilon " + std::to_string(o_.epsilon));
+    throw ValueError("[BatchNormalization] needs 0 <= momentum <= 1 and epsilon > 0, got momentum " +
+                     std::to_string(o_.momentum) + ", epsilon " + std::to_string(o_.epsilon));
   }
 }
 
@@ -42,10 +43,17 @@ Tensor BatchNormalizationLayer::call(const Tensor& x, bool training) {
   return y;
 }
 
-Ref<BatchNormalizationLayer> BatchNormalization(BatchNormalizationOptions o) { return make_layer<BatchNormalizationLayer>(std::move(o)); }
+Ref<BatchNormalizationLayer> BatchNormalization(const BatchNormalizationOptions& o) {
+  return make_layer<BatchNormalizationLayer>(o);
+}
 
-MergeLayer::MergeLayer(Mode mode, ConcatenateOptions o)
-    : Layer(mode == Mode::Concatenate ? "Concatenate" : mode == Mode::Add ? "Add" : "Multiply", o.name), mode_(mode), o_(std::move(o)) {}
+MergeLayer::MergeLayer(Mode mode, const ConcatenateOptions& o)
+    : Layer(mode == Mode::Concatenate ? "Concatenate"
+            : mode == Mode::Add       ? "Add"
+                                      : "Multiply",
+            o.name),
+      mode_(mode),
+      o_(o) {}
 
 std::vector<Tensor> MergeLayer::call(const std::vector<Tensor>& xs, bool) {
   if (xs.size() < 2) throw ValueError("[" + name() + "] merges at least two inputs, got " + std::to_string(xs.size()));
@@ -53,21 +61,29 @@ std::vector<Tensor> MergeLayer::call(const std::vector<Tensor>& xs, bool) {
   Tensor y = xs[0];
   for (std::size_t i = 1; i < xs.size(); ++i) {
     if (!xs[i].shape().compatible_with(xs[0].shape())) {
-      throw ShapeError("[" + name() + "] inputs must have the same shape, got " + xs[0].shape().str() + " and " + xs[i].shape().str());
+      throw ShapeError("[" + name() + "] inputs must have the same shape, got " + xs[0].shape().str() + " and " +
+                       xs[i].shape().str());
     }
     y = mode_ == Mode::Add ? y + xs[i] : y * xs[i];
   }
   return {y};
 }
 
-Ref<MergeLayer> Concatenate(ConcatenateOptions o) { return make_layer<MergeLayer>(MergeLayer::Mode::Concatenate, std::move(o)); }
-Ref<MergeLayer> Add(LayerOptions o) { return make_layer<MergeLayer>(MergeLayer::Mode::Add, ConcatenateOptions{.name = o.name}); }
-Ref<MergeLayer> Multiply(LayerOptions o) { return make_layer<MergeLayer>(MergeLayer::Mode::Multiply, ConcatenateOptions{.name = o.name}); }
+Ref<MergeLayer> Concatenate(const ConcatenateOptions& o) {
+  return make_layer<MergeLayer>(MergeLayer::Mode::Concatenate, o);
+}
+Ref<MergeLayer> Add(const LayerOptions& o) {
+  return make_layer<MergeLayer>(MergeLayer::Mode::Add, ConcatenateOptions{.name = o.name});
+}
+Ref<MergeLayer> Multiply(const LayerOptions& o) {
+  return make_layer<MergeLayer>(MergeLayer::Mode::Multiply, ConcatenateOptions{.name = o.name});
+}
 
-EmbeddingLayer::EmbeddingLayer(std::int64_t in, std::int64_t out, EmbeddingOptions o)
-    : Layer("Embedding", o.name), in_(in), out_(out), o_(std::move(o)) {
+EmbeddingLayer::EmbeddingLayer(std::int64_t in, std::int64_t out, const EmbeddingOptions& o)
+    : Layer("Embedding", o.name), in_(in), out_(out), o_(o) {
   if (in <= 0 || out <= 0) {
-    throw ValueError("[Embedding] input_dim and output_dim must be positive, got " + std::to_string(in) + " and " + std::to_string(out));
+    throw ValueError("[Embedding] input_dim and output_dim must be positive, got " + std::to_string(in) + " and " +
+                     std::to_string(out));
   }
 }
 void EmbeddingLayer::build(const std::vector<Shape>&) {
@@ -76,14 +92,17 @@ void EmbeddingLayer::build(const std::vector<Shape>&) {
 Tensor EmbeddingLayer::call(const Tensor& ids, bool) {
   return gather(table_, is_integral(ids.dtype()) ? ids : cast(ids, DType::Int64), 0);
 }
-Ref<EmbeddingLayer> Embedding(std::int64_t in, std::int64_t out, EmbeddingOptions o) { return make_layer<EmbeddingLayer>(in, out, std::move(o)); }
+Ref<EmbeddingLayer> Embedding(std::int64_t in, std::int64_t out, const EmbeddingOptions& o) {
+  return make_layer<EmbeddingLayer>(in, out, o);
+}
 
-LSTMLayer::LSTMLayer(std::int64_t units, LSTMOptions o) : Layer("LSTM", o.name), units_(units), o_(std::move(o)) {
+LSTMLayer::LSTMLayer(std::int64_t units, const LSTMOptions& o) : Layer("LSTM", o.name), units_(units), o_(o) {
   if (units <= 0) throw ValueError("[LSTM] units must be positive, got " + std::to_string(units));
 }
 
 void LSTMLayer::build(const std::vector<Shape>& s) {
-  if (s[0].rank() != 3) throw ShapeError("[" + name() + "] expects (batch, time, features) inputs of rank 3, got shape " + s[0].str());
+  if (s[0].rank() != 3)
+    throw ShapeError("[" + name() + "] expects (batch, time, features) inputs of rank 3, got shape " + s[0].str());
   std::int64_t f = s[0][2];
   if (f < 0) throw ShapeError("[" + name() + "] needs a known feature dim, got " + s[0].str());
   kernel_ = add_weight("kernel", Shape{f, 4 * units_});
@@ -91,21 +110,26 @@ void LSTMLayer::build(const std::vector<Shape>& s) {
   // The forget gate's bias starts at 1 (Keras's unit_forget_bias).
   std::int64_t u = units_;
   bias_ = add_weight("bias", Shape{4 * u}, {.initializer = Initializer([u](const Shape& sh, DType d) {
-                       std::vector<float> b(static_cast<std::size_t>(4 * u), 0.f);
-                       for (std::int64_t i = u; i < 2 * u; ++i) b[static_cast<std::size_t>(i)] = 1.f;
-                       return cast(constant(b, sh), d);
-                     })});
+                                              std::vector<float> b(static_cast<std::size_t>(4 * u), 0.f);
+                                              for (std::int64_t i = u; i < 2 * u; ++i)
+                                                b[static_cast<std::size_t>(i)] = 1.f;
+                                              return cast(constant(b, sh), d);
+                                            })});
 }
 
 Tensor LSTMLayer::call(const Tensor& x, bool) {
-  if (x.rank() != 3) throw ShapeError("[" + name() + "] expects (batch, time, features) inputs of rank 3, got shape " + x.shape().str());
+  if (x.rank() != 3)
+    throw ShapeError("[" + name() + "] expects (batch, time, features) inputs of rank 3, got shape " + x.shape().str());
   std::int64_t steps = x.shape()[1];
-  if (steps <= 0) throw ShapeError("[" + name() + "] needs a known, positive number of time steps, got input shape " + x.shape().str());
+  if (steps <= 0)
+    throw ShapeError("[" + name() + "] needs a known, positive number of time steps, got input shape " +
+                     x.shape().str());
   Tensor h, c;  // the state starts at zero, so step 0 skips the recurrent terms
   std::vector<Tensor> outs;
   for (std::int64_t t = 0; t < steps; ++t) {
     Tensor xt = reshape(slice(x, {0, t, 0}, {-1, 1, -1}), {-1, x.shape()[2]});
-    Tensor z = t == 0 ? bias_add(matmul(xt, kernel_), bias_) : bias_add(matmul(xt, kernel_) + matmul(h, recurrent_), bias_);
+    Tensor z =
+        t == 0 ? bias_add(matmul(xt, kernel_), bias_) : bias_add(matmul(xt, kernel_) + matmul(h, recurrent_), bias_);
     auto g = split(z, 4, 1);
     c = t == 0 ? sigmoid(g[0]) * tanh(g[2]) : sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
     h = sigmoid(g[3]) * tanh(c);
@@ -114,6 +138,6 @@ Tensor LSTMLayer::call(const Tensor& x, bool) {
   return o_.return_sequences ? concat(outs, 1) : h;
 }
 
-Ref<LSTMLayer> LSTM(std::int64_t units, LSTMOptions o) { return make_layer<LSTMLayer>(units, std::move(o)); }
+Ref<LSTMLayer> LSTM(std::int64_t units, const LSTMOptions& o) { return make_layer<LSTMLayer>(units, o); }
 
 }  // namespace duet::layers

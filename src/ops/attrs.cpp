@@ -13,7 +13,8 @@ Attrs::Attrs(std::initializer_list<std::pair<std::string, AttrValue>> items) {
 }
 
 Attrs& Attrs::set(std::string key, AttrValue v) {
-  auto it = std::lower_bound(items_.begin(), items_.end(), key, [](auto& p, const std::string& k) { return p.first < k; });
+  auto it =
+      std::lower_bound(items_.begin(), items_.end(), key, [](auto& p, const std::string& k) { return p.first < k; });
   if (it != items_.end() && it->first == key) {
     it->second = std::move(v);
   } else {
@@ -44,8 +45,8 @@ const AttrValue& Attrs::get(std::string_view key) const {
 
 void Attrs::wrong_type(std::string_view key, const AttrValue& v, std::size_t wanted) const {
   static const char* names[] = {"int", "float", "bool", "string", "ints", "dtype", "shape", "variable", "callable"};
-  throw ValueError("[Attrs] attribute '" + std::string(key) + "' holds a " + names[v.index()] + " (" + attr_value_str(v) +
-                   "), not a " + names[wanted]);
+  throw ValueError("[Attrs] attribute '" + std::string(key) + "' holds a " + names[v.index()] + " (" +
+                   attr_value_str(v) + "), not a " + names[wanted]);
 }
 
 std::size_t Attrs::hash() const {

@@ -3,8 +3,8 @@
 #include "duet/gradient_ops.h"
 #include "duet/nn.h"
 #include "duet/ops.h"
-#include "kernels/kernels.h"
 #include "kernels/conv_geom.h"
+#include "kernels/kernels.h"
 #include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
@@ -14,10 +14,12 @@ namespace {
 
 void check_window_attrs(const InferContext& c, bool has_dilations) {
   const auto& s = c.attrs.ints("strides");
-  if (s.size() != 2 || s[0] <= 0 || s[1] <= 0) c.value_error("strides must be two positive numbers, got " + attr_value_str(s));
+  if (s.size() != 2 || s[0] <= 0 || s[1] <= 0)
+    c.value_error("strides must be two positive numbers, got " + attr_value_str(s));
   if (has_dilations) {
     const auto& d = c.attrs.ints("dilation_rate");
-    if (d.size() != 2 || d[0] <= 0 || d[1] <= 0) c.value_error("dilation_rate must be two positive numbers, got " + attr_value_str(d));
+    if (d.size() != 2 || d[0] <= 0 || d[1] <= 0)
+      c.value_error("dilation_rate must be two positive numbers, got " + attr_value_str(d));
   }
   const std::string& p = c.attrs.s("padding");
   if (p != "same" && p != "valid") c.value_error("padding must be \"same\" or \"valid\", got \"" + p + "\"");
@@ -25,14 +27,16 @@ void check_window_attrs(const InferContext& c, bool has_dilations) {
 
 void require_nhwc(const InferContext& c, std::size_t i, const char* what) {
   if (c.shape(i).rank() != 4) {
-    c.shape_error(std::string(what) + " must have rank 4 (NHWC: batch, height, width, channels), got " + c.shape(i).str());
+    c.shape_error(std::string(what) + " must have rank 4 (NHWC: batch, height, width, channels), got " +
+                  c.shape(i).str());
   }
 }
 
 // Output shape of conv2d for input x (NHWC) and filter w (HWIO); validates everything.
 Shape conv_output(const InferContext& c, const Shape& x, const Shape& w) {
   check_window_attrs(c, true);
-  if (w.rank() != 4) c.shape_error("filters must have rank 4 (HWIO: height, width, in_channels, out_channels), got " + w.str());
+  if (w.rank() != 4)
+    c.shape_error("filters must have rank 4 (HWIO: height, width, in_channels, out_channels), got " + w.str());
   if (x[3] >= 0 && w[2] >= 0 && x[3] != w[2]) {
     c.shape_error("input has " + std::to_string(x[3]) + " channels but the filters expect " + std::to_string(w[2]) +
                   ": input " + x.str() + " (NHWC), filters " + w.str() + " (HWIO)");
@@ -65,7 +69,8 @@ void infer_fused_conv2d(InferContext& c) {
   require_nhwc(c, 0, "input");
   Shape y = conv_output(c, c.shape(0), c.shape(1));
   if (c.shape(2).rank() != 1 || (c.shape(2)[0] >= 0 && y[3] >= 0 && c.shape(2)[0] != y[3])) {
-    c.shape_error("bias must have shape (" + std::to_string(y[3]) + ",) for " + std::to_string(y[3]) + " output channels, got " + c.shape(2).str());
+    c.shape_error("bias must have shape (" + std::to_string(y[3]) + ",) for " + std::to_string(y[3]) +
+                  " output channels, got " + c.shape(2).str());
   }
   const std::string& a = c.attrs.s("activation");
   if (!a.empty() && a != "relu") c.value_error("activation must be \"\" or \"relu\", got \"" + a + "\"");
@@ -78,7 +83,8 @@ void infer_conv2d_backprop_input(InferContext& c) {  // (grad, filters, input_li
   require_nhwc(c, 2, "input_like");
   Shape expect = conv_output(c, c.shape(2), c.shape(1));
   if (!c.shape(0).compatible_with(expect)) {
-    c.shape_error("grad has shape " + c.shape(0).str() + " but conv2d of " + c.shape(2).str() + " gives " + expect.str());
+    c.shape_error("grad has shape " + c.shape(0).str() + " but conv2d of " + c.shape(2).str() + " gives " +
+                  expect.str());
   }
   c.set_output(c.dtype(0), c.shape(2));
 }
@@ -89,14 +95,16 @@ void infer_conv2d_backprop_filter(InferContext& c) {  // (input, grad, filters_l
   require_nhwc(c, 0, "input");
   Shape expect = conv_output(c, c.shape(0), c.shape(2));
   if (!c.shape(1).compatible_with(expect)) {
-    c.shape_error("grad has shape " + c.shape(1).str() + " but conv2d of " + c.shape(0).str() + " gives " + expect.str());
+    c.shape_error("grad has shape " + c.shape(1).str() + " but conv2d of " + c.shape(0).str() + " gives " +
+                  expect.str());
   }
   c.set_output(c.dtype(0), c.shape(2));
 }
 
 Shape pool_output(const InferContext& c, const Shape& x) {
   const auto& k = c.attrs.ints("pool_size");
-  if (k.size() != 2 || k[0] <= 0 || k[1] <= 0) c.value_error("pool_size must be two positive numbers, got " + attr_value_str(k));
+  if (k.size() != 2 || k[0] <= 0 || k[1] <= 0)
+    c.value_error("pool_size must be two positive numbers, got " + attr_value_str(k));
   check_window_attrs(c, false);
   if (c.attrs.s("padding") == "valid" && ((x[1] >= 0 && k[0] > x[1]) || (x[2] >= 0 && k[1] > x[2]))) {
     c.shape_error("pool window " + std::to_string(k[0]) + "x" + std::to_string(k[1]) + " is larger than the input " +
@@ -116,21 +124,24 @@ void infer_max_pool_grad(InferContext& c) {  // (input, output, grad) -> input-s
   require_nhwc(c, 0, "input");
   Shape y = pool_output(c, c.shape(0));
   if (!c.shape(1).compatible_with(y) || !c.shape(2).compatible_with(y)) {
-    c.shape_error("output " + c.shape(1).str() + " and grad " + c.shape(2).str() + " must match the pool output " + y.str());
+    c.shape_error("output " + c.shape(1).str() + " and grad " + c.shape(2).str() + " must match the pool output " +
+                  y.str());
   }
   c.set_output(c.dtype(0), c.shape(0));
 }
 
 void infer_max_pool_grad_grad(InferContext& c) {  // (input, output, dd) -> output-shaped
   require_nhwc(c, 0, "input");
-  if (!c.shape(2).compatible_with(c.shape(0))) c.shape_error("dd " + c.shape(2).str() + " must be shaped like the input " + c.shape(0).str());
+  if (!c.shape(2).compatible_with(c.shape(0)))
+    c.shape_error("dd " + c.shape(2).str() + " must be shaped like the input " + c.shape(0).str());
   c.set_output(c.dtype(0), pool_output(c, c.shape(0)));
 }
 
 void infer_avg_pool_grad(InferContext& c) {  // (grad, input_like) -> input-shaped
   require_nhwc(c, 1, "input_like");
   Shape y = pool_output(c, c.shape(1));
-  if (!c.shape(0).compatible_with(y)) c.shape_error("grad " + c.shape(0).str() + " must match the pool output " + y.str());
+  if (!c.shape(0).compatible_with(y))
+    c.shape_error("grad " + c.shape(0).str() + " must match the pool output " + y.str());
   c.set_output(c.dtype(0), c.shape(1));
 }
 
@@ -167,38 +178,93 @@ std::vector<Tensor> grad_max_pool_grad_grad(const GradContext& c) {
   return {Tensor(), Tensor(), max_pool2d_grad(c.inputs[0], c.inputs[1], c.grads[0], pool_options(c.attrs))};
 }
 // d avg_pool = spread g evenly over each window
-std::vector<Tensor> grad_avg_pool(const GradContext& c) { return {avg_pool2d_grad(c.grads[0], c.inputs[0], pool_options(c.attrs))}; }
-std::vector<Tensor> grad_avg_pool_grad(const GradContext& c) { return {avg_pool2d(c.grads[0], pool_options(c.attrs)), Tensor()}; }
+std::vector<Tensor> grad_avg_pool(const GradContext& c) {
+  return {avg_pool2d_grad(c.grads[0], c.inputs[0], pool_options(c.attrs))};
+}
+std::vector<Tensor> grad_avg_pool_grad(const GradContext& c) {
+  return {avg_pool2d(c.grads[0], pool_options(c.attrs)), Tensor()};
+}
 
-const OpDef kConv2D{.name = "Conv2D", .public_name = "conv2d", .num_inputs = 2, .infer = infer_conv2d, .kernel = kernels::conv2d, .grad = grad_conv2d, .traits = 0};
+const OpDef kConv2D{.name = "Conv2D",
+                    .public_name = "conv2d",
+                    .num_inputs = 2,
+                    .infer = infer_conv2d,
+                    .kernel = kernels::conv2d,
+                    .grad = grad_conv2d,
+                    .traits = 0};
 // Graph-only (built after gradients, like FusedElementwise): no gradient of its own.
-const OpDef kFusedConv2D{.name = "FusedConv2D", .public_name = "fused_conv2d", .num_inputs = 3, .infer = infer_fused_conv2d, .kernel = kernels::fused_conv2d, .grad = nullptr, .traits = 0};
-const OpDef kConv2DBackpropInput{.name = "Conv2DBackpropInput", .public_name = "conv2d_backprop_input", .num_inputs = 3, .infer = infer_conv2d_backprop_input, .kernel = kernels::conv2d_backprop_input,
-    .grad = grad_conv2d_backprop_input, .traits = 0};
-const OpDef kConv2DBackpropFilter{.name = "Conv2DBackpropFilter", .public_name = "conv2d_backprop_filter", .num_inputs = 3, .infer = infer_conv2d_backprop_filter, .kernel = kernels::conv2d_backprop_filter,
-    .grad = grad_conv2d_backprop_filter, .traits = 0};
-const OpDef kMaxPool2D{.name = "MaxPool2D", .public_name = "max_pool2d", .num_inputs = 1, .infer = infer_pool, .kernel = kernels::max_pool2d, .grad = grad_max_pool, .traits = 0};
-const OpDef kAvgPool2D{.name = "AvgPool2D", .public_name = "avg_pool2d", .num_inputs = 1, .infer = infer_pool, .kernel = kernels::avg_pool2d, .grad = grad_avg_pool, .traits = 0};
-const OpDef kMaxPool2DGrad{.name = "MaxPool2DGrad", .public_name = "max_pool2d_grad", .num_inputs = 3, .infer = infer_max_pool_grad, .kernel = kernels::max_pool2d_grad,
-    .grad = grad_max_pool_grad, .traits = 0};
-const OpDef kMaxPool2DGradGrad{.name = "MaxPool2DGradGrad", .public_name = "max_pool2d_grad_grad", .num_inputs = 3, .infer = infer_max_pool_grad_grad, .kernel = kernels::max_pool2d_grad_grad,
-    .grad = grad_max_pool_grad_grad, .traits = 0};
-const OpDef kAvgPool2DGrad{.name = "AvgPool2DGrad", .public_name = "avg_pool2d_grad", .num_inputs = 2, .infer = infer_avg_pool_grad, .kernel = kernels::avg_pool2d_grad,
-    .grad = grad_avg_pool_grad, .traits = 0};
+const OpDef kFusedConv2D{.name = "FusedConv2D",
+                         .public_name = "fused_conv2d",
+                         .num_inputs = 3,
+                         .infer = infer_fused_conv2d,
+                         .kernel = kernels::fused_conv2d,
+                         .grad = nullptr,
+                         .traits = 0};
+const OpDef kConv2DBackpropInput{.name = "Conv2DBackpropInput",
+                                 .public_name = "conv2d_backprop_input",
+                                 .num_inputs = 3,
+                                 .infer = infer_conv2d_backprop_input,
+                                 .kernel = kernels::conv2d_backprop_input,
+                                 .grad = grad_conv2d_backprop_input,
+                                 .traits = 0};
+const OpDef kConv2DBackpropFilter{.name = "Conv2DBackpropFilter",
+                                  .public_name = "conv2d_backprop_filter",
+                                  .num_inputs = 3,
+                                  .infer = infer_conv2d_backprop_filter,
+                                  .kernel = kernels::conv2d_backprop_filter,
+                                  .grad = grad_conv2d_backprop_filter,
+                                  .traits = 0};
+const OpDef kMaxPool2D{.name = "MaxPool2D",
+                       .public_name = "max_pool2d",
+                       .num_inputs = 1,
+                       .infer = infer_pool,
+                       .kernel = kernels::max_pool2d,
+                       .grad = grad_max_pool,
+                       .traits = 0};
+const OpDef kAvgPool2D{.name = "AvgPool2D",
+                       .public_name = "avg_pool2d",
+                       .num_inputs = 1,
+                       .infer = infer_pool,
+                       .kernel = kernels::avg_pool2d,
+                       .grad = grad_avg_pool,
+                       .traits = 0};
+const OpDef kMaxPool2DGrad{.name = "MaxPool2DGrad",
+                           .public_name = "max_pool2d_grad",
+                           .num_inputs = 3,
+                           .infer = infer_max_pool_grad,
+                           .kernel = kernels::max_pool2d_grad,
+                           .grad = grad_max_pool_grad,
+                           .traits = 0};
+const OpDef kMaxPool2DGradGrad{.name = "MaxPool2DGradGrad",
+                               .public_name = "max_pool2d_grad_grad",
+                               .num_inputs = 3,
+                               .infer = infer_max_pool_grad_grad,
+                               .kernel = kernels::max_pool2d_grad_grad,
+                               .grad = grad_max_pool_grad_grad,
+                               .traits = 0};
+const OpDef kAvgPool2DGrad{.name = "AvgPool2DGrad",
+                           .public_name = "avg_pool2d_grad",
+                           .num_inputs = 2,
+                           .infer = infer_avg_pool_grad,
+                           .kernel = kernels::avg_pool2d_grad,
+                           .grad = grad_avg_pool_grad,
+                           .traits = 0};
 
 Attrs conv_attrs(const Conv2DOptions& o) {
   return {{"strides", o.strides}, {"padding", o.padding}, {"dilation_rate", o.dilation_rate}};
 }
 Attrs pool_attrs(const Pool2DOptions& o) {
-  return {{"pool_size", o.pool_size}, {"strides", o.strides.empty() ? o.pool_size : o.strides}, {"padding", o.padding},
+  return {{"pool_size", o.pool_size},
+          {"strides", o.strides.empty() ? o.pool_size : o.strides},
+          {"padding", o.padding},
           {"dilation_rate", std::vector<std::int64_t>{1, 1}}};
 }
 
 }  // namespace
 
 static void register_conv_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kConv2D, &kFusedConv2D, &kConv2DBackpropInput, &kConv2DBackpropFilter, &kMaxPool2D, &kAvgPool2D, &kMaxPool2DGrad,
-                         &kMaxPool2DGradGrad, &kAvgPool2DGrad})
+  for (const OpDef* d : {&kConv2D, &kFusedConv2D, &kConv2DBackpropInput, &kConv2DBackpropFilter, &kMaxPool2D,
+                         &kAvgPool2D, &kMaxPool2DGrad, &kMaxPool2DGradGrad, &kAvgPool2DGrad})
     r.push_back(d);
 }
 const OpRegistration kRegisterConvOps{register_conv_ops};

@@ -4,10 +4,10 @@
 #include <unordered_map>
 
 #include "core/tensor_impl.h"
-#include "ops/op_def.h"
-#include "ops/registry.h"
 #include "duet/config.h"
 #include "kernels/kernels.h"
+#include "ops/op_def.h"
+#include "ops/registry.h"
 
 namespace duet {
 
@@ -43,7 +43,8 @@ const std::vector<const OpDef*>& all_ops() {
   std::lock_guard<std::mutex> lock(g_registry_mu);
   if (seen != registry().size()) {
     sorted = registry();
-    std::sort(sorted.begin(), sorted.end(), [](const OpDef* a, const OpDef* b) { return std::string_view(a->name) < b->name; });
+    std::sort(sorted.begin(), sorted.end(),
+              [](const OpDef* a, const OpDef* b) { return std::string_view(a->name) < b->name; });
     seen = sorted.size();
   }
   return sorted;
@@ -51,7 +52,8 @@ const std::vector<const OpDef*>& all_ops() {
 
 const OpDef* find_op(std::string_view name) {
   const auto& ops = all_ops();
-  auto it = std::lower_bound(ops.begin(), ops.end(), name, [](const OpDef* d, std::string_view n) { return std::string_view(d->name) < n; });
+  auto it = std::lower_bound(ops.begin(), ops.end(), name,
+                             [](const OpDef* d, std::string_view n) { return std::string_view(d->name) < n; });
   return it != ops.end() && (*it)->name == name ? *it : nullptr;
 }
 
@@ -84,7 +86,8 @@ const std::string& current_scope() { return t_scope; }
 
 bool numerics_checked() { return g_check_numerics.load(std::memory_order_relaxed); }
 
-void check_outputs_finite(const OpDef& op, std::span<const Tensor> inputs, std::span<const Tensor> outputs, const std::string& where) {
+void check_outputs_finite(const OpDef& op, std::span<const Tensor> inputs, std::span<const Tensor> outputs,
+                          const std::string& where) {
   for (std::size_t k = 0; k < outputs.size(); ++k) {
     const Tensor& t = outputs[k];
     if (!t.defined() || !is_floating(t.dtype())) continue;
@@ -100,14 +103,16 @@ void check_outputs_finite(const OpDef& op, std::span<const Tensor> inputs, std::
         input_bad = input_bad || b.nan + b.inf > 0;
       }
     }
-    throw NumericsError("[" + std::string(op.public_name) + "] produced " + (bad.nan ? std::to_string(bad.nan) + " NaN" : "") +
-                        (bad.nan && bad.inf ? " and " : "") + (bad.inf ? std::to_string(bad.inf) + " infinite" : "") + " value" +
-                        (bad.nan + bad.inf > 1 ? "s" : "") + " (first at element " + std::to_string(bad.first) + ") in output " +
-                        std::to_string(k) + " (" + dtype_name(t.dtype()) + " " + t.shape().str() + ")" +
-                        (where.empty() ? "" : ", " + where) + "; inputs: " + (ins.empty() ? "none" : ins) +
-                        (input_bad ? ". An input already held NaN/Inf: it came from outside the checked ops (the data or a variable)"
-                                   : ". Its inputs were finite, so this op made it: check its inputs' range (log of 0, exp overflow, 0/0)") +
-                        " (config::enable_check_numerics)");
+    throw NumericsError(
+        "[" + std::string(op.public_name) + "] produced " + (bad.nan ? std::to_string(bad.nan) + " NaN" : "") +
+        (bad.nan && bad.inf ? " and " : "") + (bad.inf ? std::to_string(bad.inf) + " infinite" : "") + " value" +
+        (bad.nan + bad.inf > 1 ? "s" : "") + " (first at element " + std::to_string(bad.first) + ") in output " +
+        std::to_string(k) + " (" + dtype_name(t.dtype()) + " " + t.shape().str() + ")" +
+        (where.empty() ? "" : ", " + where) + "; inputs: " + (ins.empty() ? "none" : ins) +
+        (input_bad
+             ? ". An input already held NaN/Inf: it came from outside the checked ops (the data or a variable)"
+             : ". Its inputs were finite, so this op made it: check its inputs' range (log of 0, exp overflow, 0/0)") +
+        " (config::enable_check_numerics)");
   }
 }
 }  // namespace internal
@@ -153,11 +158,14 @@ static void invoke_kernel(const OpDef& op, KernelContext& k) {
   } catch (const Error&) {
     throw;
   } catch (const std::bad_alloc&) {
-    throw ResourceExhaustedError(std::string("[") + op.public_name + "] out of memory while computing the op; use smaller inputs");
+    throw ResourceExhaustedError(std::string("[") + op.public_name +
+                                 "] out of memory while computing the op; use smaller inputs");
   } catch (const std::length_error& e) {
-    throw ResourceExhaustedError(std::string("[") + op.public_name + "] a buffer would be too large (" + e.what() + ")");
+    throw ResourceExhaustedError(std::string("[") + op.public_name + "] a buffer would be too large (" + e.what() +
+                                 ")");
   } catch (const std::exception& e) {
-    throw Error(std::string("[") + op.public_name + "] failed inside its kernel: " + e.what() + " (please report this)");
+    throw Error(std::string("[") + op.public_name + "] failed inside its kernel: " + e.what() +
+                " (please report this)");
   }
 }
 
@@ -166,7 +174,8 @@ static Tensor allocate_output(const OpDef& op, const TensorSpec& s) {
   try {
     return make_concrete(s.dtype, s.shape);
   } catch (const ResourceExhaustedError& e) {
-    e.rethrow_with_context("[" + std::string(op.public_name) + "] output " + dtype_name(s.dtype) + " " + s.shape.str() + ": ");
+    e.rethrow_with_context("[" + std::string(op.public_name) + "] output " + dtype_name(s.dtype) + " " + s.shape.str() +
+                           ": ");
   }
   throw;  // not reached: rethrow_with_context throws
 }
@@ -212,7 +221,7 @@ Tensors dispatch(const OpDef& op, std::span<const Tensor> inputs, const Attrs& a
   op.infer(ic);
   Tensors out;
   if (internal::Tracer* tr = internal::t_tracer) {
-    out = tr->append(op, inputs, attrs, std::move(ic.outputs));
+    out = tr->append(op, inputs, attrs, ic.outputs);
   } else {
     bool any_symbolic = false;
     for (auto& t : inputs) any_symbolic = any_symbolic || t.is_symbolic();
@@ -226,8 +235,7 @@ Tensors dispatch(const OpDef& op, std::span<const Tensor> inputs, const Attrs& a
     }
     for (auto& t : inputs) {
       if (t.is_symbolic()) {
-        throw ValueError(std::string("[") + op.public_name +
-                         "] got a symbolic tensor (" + t.str() +
+        throw ValueError(std::string("[") + op.public_name + "] got a symbolic tensor (" + t.str() +
                          ") outside the trace that produced it; symbolic tensors only exist while a function "
                          "or model is being traced: call the traced function or model instead of using its "
                          "inner tensors");
@@ -240,10 +248,13 @@ Tensors dispatch(const OpDef& op, std::span<const Tensor> inputs, const Attrs& a
       }
     }
     run_into(op, inputs, attrs, ic.outputs, out);
-    if (internal::t_result_observer) internal::t_result_observer(op, std::span<const Tensor>(out.data(), out.size()), internal::t_result_observer_user);
+    if (internal::t_result_observer)
+      internal::t_result_observer(op, std::span<const Tensor>(out.data(), out.size()),
+                                  internal::t_result_observer_user);
     if (internal::numerics_checked()) {
       const std::string& scope = internal::current_scope();
-      internal::check_outputs_finite(op, inputs, std::span<const Tensor>(out.data(), out.size()), scope.empty() ? "run eagerly" : "in layer '" + scope + "', run eagerly");
+      internal::check_outputs_finite(op, inputs, std::span<const Tensor>(out.data(), out.size()),
+                                     scope.empty() ? "run eagerly" : "in layer '" + scope + "', run eagerly");
     }
   }
   if (internal::g_active_tapes && op.grad) internal::dispatch_hooks().record_on_tapes(op, inputs, attrs, out);

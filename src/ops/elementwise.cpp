@@ -170,46 +170,296 @@ std::vector<Tensor> grad_cast(const GradContext& c) {
 std::vector<Tensor> grad_identity(const GradContext& c) { return {c.grads[0]}; }
 
 constexpr std::uint32_t kEw = kElementwise;
-const OpDef kAdd{.name = "Add", .public_name = "add", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::Add>, .grad = grad_add, .traits = kEw | kCommutative, .block_f32 = kernels::binary_block<fn::Add>};
-const OpDef kSub{.name = "Sub", .public_name = "sub", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::Sub>, .grad = grad_sub, .traits = kEw, .block_f32 = kernels::binary_block<fn::Sub>};
-const OpDef kMul{.name = "Mul", .public_name = "mul", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::Mul>, .grad = grad_mul, .traits = kEw | kCommutative, .block_f32 = kernels::binary_block<fn::Mul>};
-const OpDef kDiv{.name = "Div", .public_name = "div", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::div, .grad = grad_div, .traits = kEw, .block_f32 = kernels::binary_block<fn::Div>};
-const OpDef kPow{.name = "Pow", .public_name = "pow", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::pow, .grad = grad_pow, .traits = kEw};
-const OpDef kMaximum{.name = "Maximum", .public_name = "maximum", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::Maximum>, .grad = grad_maximum, .traits = kEw | kCommutative, .block_f32 = kernels::binary_block<fn::Maximum>};
-const OpDef kMinimum{.name = "Minimum", .public_name = "minimum", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::Minimum>, .grad = grad_minimum, .traits = kEw | kCommutative, .block_f32 = kernels::binary_block<fn::Minimum>};
-const OpDef kEqual{.name = "Equal", .public_name = "equal", .num_inputs = 2, .infer = infer_compare, .kernel = kernels::equal, .grad = nullptr, .traits = kEw | kCommutative};
-const OpDef kNotEqual{.name = "NotEqual", .public_name = "not_equal", .num_inputs = 2, .infer = infer_compare, .kernel = kernels::not_equal, .grad = nullptr, .traits = kEw | kCommutative};
-const OpDef kLess{.name = "Less", .public_name = "less", .num_inputs = 2, .infer = infer_ordered, .kernel = kernels::less, .grad = nullptr, .traits = kEw};
-const OpDef kLessEqual{.name = "LessEqual", .public_name = "less_equal", .num_inputs = 2, .infer = infer_ordered, .kernel = kernels::less_equal, .grad = nullptr, .traits = kEw};
-const OpDef kGreater{.name = "Greater", .public_name = "greater", .num_inputs = 2, .infer = infer_ordered, .kernel = kernels::greater, .grad = nullptr, .traits = kEw};
-const OpDef kGreaterEqual{.name = "GreaterEqual", .public_name = "greater_equal", .num_inputs = 2, .infer = infer_ordered, .kernel = kernels::greater_equal, .grad = nullptr, .traits = kEw};
-const OpDef kLogicalAnd{.name = "LogicalAnd", .public_name = "logical_and", .num_inputs = 2, .infer = infer_logical, .kernel = kernels::logical_and, .grad = nullptr, .traits = kEw | kCommutative};
-const OpDef kLogicalOr{.name = "LogicalOr", .public_name = "logical_or", .num_inputs = 2, .infer = infer_logical, .kernel = kernels::logical_or, .grad = nullptr, .traits = kEw | kCommutative};
-const OpDef kLogicalNot{.name = "LogicalNot", .public_name = "logical_not", .num_inputs = 1, .infer = infer_logical, .kernel = kernels::logical_not, .grad = nullptr, .traits = kEw};
-const OpDef kSelect{.name = "Select", .public_name = "where", .num_inputs = 3, .infer = infer_select, .kernel = kernels::select, .grad = grad_select, .traits = kEw};
-const OpDef kNeg{.name = "Neg", .public_name = "neg", .num_inputs = 1, .infer = infer_numeric_unary, .kernel = kernels::unary<fn::Neg>, .grad = grad_neg, .traits = kEw, .block_f32 = kernels::unary_block<fn::Neg>};
-const OpDef kAbs{.name = "Abs", .public_name = "abs", .num_inputs = 1, .infer = infer_numeric_unary, .kernel = kernels::unary<fn::Abs>, .grad = grad_abs, .traits = kEw, .block_f32 = kernels::unary_block<fn::Abs>};
-const OpDef kSign{.name = "Sign", .public_name = "sign", .num_inputs = 1, .infer = infer_numeric_unary, .kernel = kernels::unary<fn::Sign>, .grad = grad_sign, .traits = kEw, .block_f32 = kernels::unary_block<fn::Sign>};
-const OpDef kRelu{.name = "Relu", .public_name = "relu", .num_inputs = 1, .infer = infer_numeric_unary, .kernel = kernels::unary<fn::Relu>, .grad = grad_relu, .traits = kEw, .block_f32 = kernels::unary_block<fn::Relu>};
-const OpDef kReluGrad{.name = "ReluGrad", .public_name = "relu_grad", .num_inputs = 2, .infer = infer_arith, .kernel = kernels::binary<fn::ReluGrad>, .grad = grad_relu_grad, .traits = kEw, .block_f32 = kernels::binary_block<fn::ReluGrad>};
-const OpDef kExp{.name = "Exp", .public_name = "exp", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Exp>, .grad = grad_exp, .traits = kEw, .block_f32 = kernels::unary_block<fn::Exp>};
-const OpDef kExpm1{.name = "Expm1", .public_name = "expm1", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Expm1>, .grad = grad_expm1, .traits = kEw, .block_f32 = kernels::unary_block<fn::Expm1>};
-const OpDef kAtan{.name = "Atan", .public_name = "atan", .num_inputs = 1, .infer = infer_float_unary,
-                  .kernel = kernels::unary<fn::Atan>, .grad = grad_atan, .traits = kEw,
+const OpDef kAdd{.name = "Add",
+                 .public_name = "add",
+                 .num_inputs = 2,
+                 .infer = infer_arith,
+                 .kernel = kernels::binary<fn::Add>,
+                 .grad = grad_add,
+                 .traits = kEw | kCommutative,
+                 .block_f32 = kernels::binary_block<fn::Add>};
+const OpDef kSub{.name = "Sub",
+                 .public_name = "sub",
+                 .num_inputs = 2,
+                 .infer = infer_arith,
+                 .kernel = kernels::binary<fn::Sub>,
+                 .grad = grad_sub,
+                 .traits = kEw,
+                 .block_f32 = kernels::binary_block<fn::Sub>};
+const OpDef kMul{.name = "Mul",
+                 .public_name = "mul",
+                 .num_inputs = 2,
+                 .infer = infer_arith,
+                 .kernel = kernels::binary<fn::Mul>,
+                 .grad = grad_mul,
+                 .traits = kEw | kCommutative,
+                 .block_f32 = kernels::binary_block<fn::Mul>};
+const OpDef kDiv{.name = "Div",
+                 .public_name = "div",
+                 .num_inputs = 2,
+                 .infer = infer_arith,
+                 .kernel = kernels::div,
+                 .grad = grad_div,
+                 .traits = kEw,
+                 .block_f32 = kernels::binary_block<fn::Div>};
+const OpDef kPow{.name = "Pow",
+                 .public_name = "pow",
+                 .num_inputs = 2,
+                 .infer = infer_arith,
+                 .kernel = kernels::pow,
+                 .grad = grad_pow,
+                 .traits = kEw};
+const OpDef kMaximum{.name = "Maximum",
+                     .public_name = "maximum",
+                     .num_inputs = 2,
+                     .infer = infer_arith,
+                     .kernel = kernels::binary<fn::Maximum>,
+                     .grad = grad_maximum,
+                     .traits = kEw | kCommutative,
+                     .block_f32 = kernels::binary_block<fn::Maximum>};
+const OpDef kMinimum{.name = "Minimum",
+                     .public_name = "minimum",
+                     .num_inputs = 2,
+                     .infer = infer_arith,
+                     .kernel = kernels::binary<fn::Minimum>,
+                     .grad = grad_minimum,
+                     .traits = kEw | kCommutative,
+                     .block_f32 = kernels::binary_block<fn::Minimum>};
+const OpDef kEqual{.name = "Equal",
+                   .public_name = "equal",
+                   .num_inputs = 2,
+                   .infer = infer_compare,
+                   .kernel = kernels::equal,
+                   .grad = nullptr,
+                   .traits = kEw | kCommutative};
+const OpDef kNotEqual{.name = "NotEqual",
+                      .public_name = "not_equal",
+                      .num_inputs = 2,
+                      .infer = infer_compare,
+                      .kernel = kernels::not_equal,
+                      .grad = nullptr,
+                      .traits = kEw | kCommutative};
+const OpDef kLess{.name = "Less",
+                  .public_name = "less",
+                  .num_inputs = 2,
+                  .infer = infer_ordered,
+                  .kernel = kernels::less,
+                  .grad = nullptr,
+                  .traits = kEw};
+const OpDef kLessEqual{.name = "LessEqual",
+                       .public_name = "less_equal",
+                       .num_inputs = 2,
+                       .infer = infer_ordered,
+                       .kernel = kernels::less_equal,
+                       .grad = nullptr,
+                       .traits = kEw};
+const OpDef kGreater{.name = "Greater",
+                     .public_name = "greater",
+                     .num_inputs = 2,
+                     .infer = infer_ordered,
+                     .kernel = kernels::greater,
+                     .grad = nullptr,
+                     .traits = kEw};
+const OpDef kGreaterEqual{.name = "GreaterEqual",
+                          .public_name = "greater_equal",
+                          .num_inputs = 2,
+                          .infer = infer_ordered,
+                          .kernel = kernels::greater_equal,
+                          .grad = nullptr,
+                          .traits = kEw};
+const OpDef kLogicalAnd{.name = "LogicalAnd",
+                        .public_name = "logical_and",
+                        .num_inputs = 2,
+                        .infer = infer_logical,
+                        .kernel = kernels::logical_and,
+                        .grad = nullptr,
+                        .traits = kEw | kCommutative};
+const OpDef kLogicalOr{.name = "LogicalOr",
+                       .public_name = "logical_or",
+                       .num_inputs = 2,
+                       .infer = infer_logical,
+                       .kernel = kernels::logical_or,
+                       .grad = nullptr,
+                       .traits = kEw | kCommutative};
+const OpDef kLogicalNot{.name = "LogicalNot",
+                        .public_name = "logical_not",
+                        .num_inputs = 1,
+                        .infer = infer_logical,
+                        .kernel = kernels::logical_not,
+                        .grad = nullptr,
+                        .traits = kEw};
+const OpDef kSelect{.name = "Select",
+                    .public_name = "where",
+                    .num_inputs = 3,
+                    .infer = infer_select,
+                    .kernel = kernels::select,
+                    .grad = grad_select,
+                    .traits = kEw};
+const OpDef kNeg{.name = "Neg",
+                 .public_name = "neg",
+                 .num_inputs = 1,
+                 .infer = infer_numeric_unary,
+                 .kernel = kernels::unary<fn::Neg>,
+                 .grad = grad_neg,
+                 .traits = kEw,
+                 .block_f32 = kernels::unary_block<fn::Neg>};
+const OpDef kAbs{.name = "Abs",
+                 .public_name = "abs",
+                 .num_inputs = 1,
+                 .infer = infer_numeric_unary,
+                 .kernel = kernels::unary<fn::Abs>,
+                 .grad = grad_abs,
+                 .traits = kEw,
+                 .block_f32 = kernels::unary_block<fn::Abs>};
+const OpDef kSign{.name = "Sign",
+                  .public_name = "sign",
+                  .num_inputs = 1,
+                  .infer = infer_numeric_unary,
+                  .kernel = kernels::unary<fn::Sign>,
+                  .grad = grad_sign,
+                  .traits = kEw,
+                  .block_f32 = kernels::unary_block<fn::Sign>};
+const OpDef kRelu{.name = "Relu",
+                  .public_name = "relu",
+                  .num_inputs = 1,
+                  .infer = infer_numeric_unary,
+                  .kernel = kernels::unary<fn::Relu>,
+                  .grad = grad_relu,
+                  .traits = kEw,
+                  .block_f32 = kernels::unary_block<fn::Relu>};
+const OpDef kReluGrad{.name = "ReluGrad",
+                      .public_name = "relu_grad",
+                      .num_inputs = 2,
+                      .infer = infer_arith,
+                      .kernel = kernels::binary<fn::ReluGrad>,
+                      .grad = grad_relu_grad,
+                      .traits = kEw,
+                      .block_f32 = kernels::binary_block<fn::ReluGrad>};
+const OpDef kExp{.name = "Exp",
+                 .public_name = "exp",
+                 .num_inputs = 1,
+                 .infer = infer_float_unary,
+                 .kernel = kernels::unary<fn::Exp>,
+                 .grad = grad_exp,
+                 .traits = kEw,
+                 .block_f32 = kernels::unary_block<fn::Exp>};
+const OpDef kExpm1{.name = "Expm1",
+                   .public_name = "expm1",
+                   .num_inputs = 1,
+                   .infer = infer_float_unary,
+                   .kernel = kernels::unary<fn::Expm1>,
+                   .grad = grad_expm1,
+                   .traits = kEw,
+                   .block_f32 = kernels::unary_block<fn::Expm1>};
+const OpDef kAtan{.name = "Atan",
+                  .public_name = "atan",
+                  .num_inputs = 1,
+                  .infer = infer_float_unary,
+                  .kernel = kernels::unary<fn::Atan>,
+                  .grad = grad_atan,
+                  .traits = kEw,
                   .block_f32 = kernels::unary_block<fn::Atan>};
-const OpDef kLog{.name = "Log", .public_name = "log", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Log>, .grad = grad_log, .traits = kEw, .block_f32 = kernels::unary_block<fn::Log>};
-const OpDef kLog1p{.name = "Log1p", .public_name = "log1p", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Log1p>, .grad = grad_log1p, .traits = kEw, .block_f32 = kernels::unary_block<fn::Log1p>};
-const OpDef kSqrt{.name = "Sqrt", .public_name = "sqrt", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Sqrt>, .grad = grad_sqrt, .traits = kEw, .block_f32 = kernels::unary_block<fn::Sqrt>};
-const OpDef kRsqrt{.name = "Rsqrt", .public_name = "rsqrt", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Rsqrt>, .grad = grad_rsqrt, .traits = kEw, .block_f32 = kernels::unary_block<fn::Rsqrt>};
-const OpDef kSin{.name = "Sin", .public_name = "sin", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Sin>, .grad = grad_sin, .traits = kEw, .block_f32 = kernels::unary_block<fn::Sin>};
-const OpDef kCos{.name = "Cos", .public_name = "cos", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Cos>, .grad = grad_cos, .traits = kEw, .block_f32 = kernels::unary_block<fn::Cos>};
-const OpDef kTan{.name = "Tan", .public_name = "tan", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Tan>, .grad = grad_tan, .traits = kEw, .block_f32 = kernels::unary_block<fn::Tan>};
-const OpDef kTanh{.name = "Tanh", .public_name = "tanh", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Tanh>, .grad = grad_tanh, .traits = kEw, .block_f32 = kernels::unary_block<fn::Tanh>};
-const OpDef kErf{.name = "Erf", .public_name = "erf", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Erf>, .grad = grad_erf, .traits = kEw, .block_f32 = kernels::unary_block<fn::Erf>};
-const OpDef kSigmoid{.name = "Sigmoid", .public_name = "sigmoid", .num_inputs = 1, .infer = infer_float_unary, .kernel = kernels::unary<fn::Sigmoid>, .grad = grad_sigmoid, .traits = kEw, .block_f32 = kernels::unary_block<fn::Sigmoid>};
-const OpDef kCast{.name = "Cast", .public_name = "cast", .num_inputs = 1, .infer = infer_cast, .kernel = kernels::cast, .grad = grad_cast, .traits = kEw};
-const OpDef kIdentity{.name = "Identity", .public_name = "identity", .num_inputs = 1, .infer = infer_same, .kernel = kernels::identity, .grad = grad_identity, .traits = kEw | kView};
-const OpDef kStopGradient{.name = "StopGradient", .public_name = "stop_gradient", .num_inputs = 1, .infer = infer_same, .kernel = kernels::identity, .grad = nullptr, .traits = kEw | kView};
+const OpDef kLog{.name = "Log",
+                 .public_name = "log",
+                 .num_inputs = 1,
+                 .infer = infer_float_unary,
+                 .kernel = kernels::unary<fn::Log>,
+                 .grad = grad_log,
+                 .traits = kEw,
+                 .block_f32 = kernels::unary_block<fn::Log>};
+const OpDef kLog1p{.name = "Log1p",
+                   .public_name = "log1p",
+                   .num_inputs = 1,
+                   .infer = infer_float_unary,
+                   .kernel = kernels::unary<fn::Log1p>,
+                   .grad = grad_log1p,
+                   .traits = kEw,
+                   .block_f32 = kernels::unary_block<fn::Log1p>};
+const OpDef kSqrt{.name = "Sqrt",
+                  .public_name = "sqrt",
+                  .num_inputs = 1,
+                  .infer = infer_float_unary,
+                  .kernel = kernels::unary<fn::Sqrt>,
+                  .grad = grad_sqrt,
+                  .traits = kEw,
+                  .block_f32 = kernels::unary_block<fn::Sqrt>};
+const OpDef kRsqrt{.name = "Rsqrt",
+                   .public_name = "rsqrt",
+                   .num_inputs = 1,
+                   .infer = infer_float_unary,
+                   .kernel = kernels::unary<fn::Rsqrt>,
+                   .grad = grad_rsqrt,
+                   .traits = kEw,
+                   .block_f32 = kernels::unary_block<fn::Rsqrt>};
+const OpDef kSin{.name = "Sin",
+                 .public_name = "sin",
+                 .num_inputs = 1,
+                 .infer = infer_float_unary,
+                 .kernel = kernels::unary<fn::Sin>,
+                 .grad = grad_sin,
+                 .traits = kEw,
+                 .block_f32 = kernels::unary_block<fn::Sin>};
+const OpDef kCos{.name = "Cos",
+                 .public_name = "cos",
+                 .num_inputs = 1,
+                 .infer = infer_float_unary,
+                 .kernel = kernels::unary<fn::Cos>,
+                 .grad = grad_cos,
+                 .traits = kEw,
+                 .block_f32 = kernels::unary_block<fn::Cos>};
+const OpDef kTan{.name = "Tan",
+                 .public_name = "tan",
+                 .num_inputs = 1,
+                 .infer = infer_float_unary,
+                 .kernel = kernels::unary<fn::Tan>,
+                 .grad = grad_tan,
+                 .traits = kEw,
+                 .block_f32 = kernels::unary_block<fn::Tan>};
+const OpDef kTanh{.name = "Tanh",
+                  .public_name = "tanh",
+                  .num_inputs = 1,
+                  .infer = infer_float_unary,
+                  .kernel = kernels::unary<fn::Tanh>,
+                  .grad = grad_tanh,
+                  .traits = kEw,
+                  .block_f32 = kernels::unary_block<fn::Tanh>};
+const OpDef kErf{.name = "Erf",
+                 .public_name = "erf",
+                 .num_inputs = 1,
+                 .infer = infer_float_unary,
+                 .kernel = kernels::unary<fn::Erf>,
+                 .grad = grad_erf,
+                 .traits = kEw,
+                 .block_f32 = kernels::unary_block<fn::Erf>};
+const OpDef kSigmoid{.name = "Sigmoid",
+                     .public_name = "sigmoid",
+                     .num_inputs = 1,
+                     .infer = infer_float_unary,
+                     .kernel = kernels::unary<fn::Sigmoid>,
+                     .grad = grad_sigmoid,
+                     .traits = kEw,
+                     .block_f32 = kernels::unary_block<fn::Sigmoid>};
+const OpDef kCast{.name = "Cast",
+                  .public_name = "cast",
+                  .num_inputs = 1,
+                  .infer = infer_cast,
+                  .kernel = kernels::cast,
+                  .grad = grad_cast,
+                  .traits = kEw};
+const OpDef kIdentity{.name = "Identity",
+                      .public_name = "identity",
+                      .num_inputs = 1,
+                      .infer = infer_same,
+                      .kernel = kernels::identity,
+                      .grad = grad_identity,
+                      .traits = kEw | kView};
+const OpDef kStopGradient{.name = "StopGradient",
+                          .public_name = "stop_gradient",
+                          .num_inputs = 1,
+                          .infer = infer_same,
+                          .kernel = kernels::identity,
+                          .grad = nullptr,
+                          .traits = kEw | kView};
 
 // Binary public ops promote mismatched dtypes (promote_types) with explicit casts, so kernels and
 // graph nodes always see one dtype.
@@ -225,7 +475,8 @@ Tensor binary(const OpDef& op, const Tensor& a, const Tensor& b) {
 // float32 16777216): int32/bool with a float compare in float64, which holds every int32; int64 with a
 // float compares by value in the kernel (float64 cannot hold every int64).
 Tensor compare(const OpDef& op, const Tensor& a, const Tensor& b) {
-  if (!a.defined() || !b.defined() || a.dtype() == b.dtype() || is_floating(a.dtype()) == is_floating(b.dtype())) return binary(op, a, b);
+  if (!a.defined() || !b.defined() || a.dtype() == b.dtype() || is_floating(a.dtype()) == is_floating(b.dtype()))
+    return binary(op, a, b);
   const Tensor& i = is_floating(a.dtype()) ? b : a;
   auto f64 = [](const Tensor& t) { return t.dtype() == DType::Float64 ? t : cast(t, DType::Float64); };
   if (i.dtype() != DType::Int64) return call(op, {f64(a), f64(b)});
@@ -235,10 +486,12 @@ Tensor compare(const OpDef& op, const Tensor& a, const Tensor& b) {
 }  // namespace
 
 static void register_elementwise_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kAdd, &kSub, &kMul, &kDiv, &kPow, &kMaximum, &kMinimum, &kEqual, &kNotEqual, &kLess,
-                         &kLessEqual, &kGreater, &kGreaterEqual, &kLogicalAnd, &kLogicalOr, &kLogicalNot, &kSelect,
-                         &kNeg, &kAbs, &kSign, &kRelu, &kReluGrad, &kExp, &kExpm1, &kAtan, &kLog, &kLog1p, &kSqrt, &kRsqrt, &kSin, &kCos, &kTan,
-                         &kTanh, &kErf, &kSigmoid, &kCast, &kIdentity, &kStopGradient})
+  for (const OpDef* d :
+       {&kAdd,      &kSub,  &kMul,       &kDiv,     &kPow,          &kMaximum,     &kMinimum,   &kEqual,
+        &kNotEqual, &kLess, &kLessEqual, &kGreater, &kGreaterEqual, &kLogicalAnd,  &kLogicalOr, &kLogicalNot,
+        &kSelect,   &kNeg,  &kAbs,       &kSign,    &kRelu,         &kReluGrad,    &kExp,       &kExpm1,
+        &kAtan,     &kLog,  &kLog1p,     &kSqrt,    &kRsqrt,        &kSin,         &kCos,       &kTan,
+        &kTanh,     &kErf,  &kSigmoid,   &kCast,    &kIdentity,     &kStopGradient})
     r.push_back(d);
 }
 const OpRegistration kRegisterElementwiseOps{register_elementwise_ops};
@@ -257,8 +510,9 @@ Tensor weak_scalar_int(const Tensor& like, std::int64_t v, bool above_int64) {
   DType d = t == DType::Bool ? DType::Int32 : t;
   const bool fits = !above_int64 && (d != DType::Int32 || (v >= INT32_MIN && v <= INT32_MAX));
   if (!fits) {
-    throw ValueError(std::string("[operator] the C++ integer ") + (above_int64 ? "above 2^63" : std::to_string(v)) + " does not fit " +
-                     dtype_name(d) + ", the dtype of the " + like.shape().str() + " tensor it is combined with; cast the tensor to " +
+    throw ValueError(std::string("[operator] the C++ integer ") + (above_int64 ? "above 2^63" : std::to_string(v)) +
+                     " does not fit " + dtype_name(d) + ", the dtype of the " + like.shape().str() +
+                     " tensor it is combined with; cast the tensor to " +
                      (d == DType::Int32 ? "int64" : "a float dtype") + " first, or write a floating-point literal");
   }
   if (d == DType::Int64) {
@@ -336,9 +590,7 @@ Tensor gelu(const Tensor& x, bool approximate) {
 
 // softplus(x) = x + log1p(exp(-x)) for x > 0, log1p(exp(x)) otherwise: exact, free of overflow (each branch
 // only sees the side of 0 it is chosen for), and its gradient is sigmoid(x) everywhere, 0.5 at 0.
-Tensor softplus(const Tensor& x) {
-  return where(x > 0, x + log1p(exp(neg(maximum(x, 0)))), log1p(exp(minimum(x, 0))));
-}
+Tensor softplus(const Tensor& x) { return where(x > 0, x + log1p(exp(neg(maximum(x, 0)))), log1p(exp(minimum(x, 0)))); }
 
 Tensor clip(const Tensor& x, double lo, double hi) {
   if (lo > hi) {

@@ -13,7 +13,8 @@ namespace duet {
 
 void FusedProgram::finalize(const std::vector<TensorSpec>& inputs) {
   output_of.assign(instrs.size(), -1);
-  for (std::size_t o = 0; o < outputs.size(); ++o) output_of[static_cast<std::size_t>(outputs[o])] = static_cast<int>(o);
+  for (std::size_t o = 0; o < outputs.size(); ++o)
+    output_of[static_cast<std::size_t>(outputs[o])] = static_cast<int>(o);
   f32_blocks = true;
   for (const auto& t : inputs) f32_blocks = f32_blocks && t.dtype == DType::Float32;
   for (auto& i : instrs) {
@@ -69,10 +70,12 @@ void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
         for (std::size_t j = 0; j < instr.args.size(); ++j) {
           const int a = instr.args[j];
           in[j] = a < 0 ? result[static_cast<std::size_t>(-a - 1)]
-                        : static_cast<const float*>(raw(k.inputs[static_cast<std::size_t>(a)])) + (instr.scalar[j] ? 0 : off);
+                        : static_cast<const float*>(raw(k.inputs[static_cast<std::size_t>(a)])) +
+                              (instr.scalar[j] ? 0 : off);
         }
         const int o = p.output_of[i];
-        float* out = o >= 0 ? static_cast<float*>(raw(k.outputs[static_cast<std::size_t>(o)])) + off : buffers.data() + p.slot[i] * kF32Block;
+        float* out = o >= 0 ? static_cast<float*>(raw(k.outputs[static_cast<std::size_t>(o)])) + off
+                            : buffers.data() + p.slot[i] * kF32Block;
         instr.op->block_f32(in, instr.scalar.data(), out, m);
         result[i] = out;
       }
@@ -126,13 +129,20 @@ void fused_kernel(KernelContext& k) {
       for (std::size_t o = 0; o < p.outputs.size(); ++o) {
         const Tensor& t = temps[static_cast<std::size_t>(p.outputs[o])];
         std::size_t es = dtype_size(t.dtype());
-        std::memcpy(static_cast<char*>(raw(k.outputs[o])) + off * static_cast<std::int64_t>(es), raw(t), static_cast<std::size_t>(m) * es);
+        std::memcpy(static_cast<char*>(raw(k.outputs[o])) + off * static_cast<std::int64_t>(es), raw(t),
+                    static_cast<std::size_t>(m) * es);
       }
     }
   });
 }
 
-const OpDef kFusedElementwise{.name = "FusedElementwise", .public_name = "fused_elementwise", .num_inputs = -1, .infer = infer_fused, .kernel = fused_kernel, .grad = nullptr, .traits = kElementwise};
+const OpDef kFusedElementwise{.name = "FusedElementwise",
+                              .public_name = "fused_elementwise",
+                              .num_inputs = -1,
+                              .infer = infer_fused,
+                              .kernel = fused_kernel,
+                              .grad = nullptr,
+                              .traits = kElementwise};
 
 }  // namespace
 

@@ -19,18 +19,14 @@ Shape broadcast_shapes(const InferContext& c, const Shape& a, const Shape& b) {
   for (int i = 0; i < r; ++i) {
     int ia = i - (r - a.rank()), ib = i - (r - b.rank());
     std::int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
-    std::int64_t d;
-    if (da == 1) d = db;
-    else if (db == 1) d = da;
-    else if (da < 0) d = db;
-    else if (db < 0) d = da;
-    else if (da == db) d = da;
-    else {
-      c.shape_error("shapes " + a.str() + " and " + b.str() + " cannot be broadcast (dim " + std::to_string(i) +
-                    ": " + std::to_string(da) + " vs " + std::to_string(db) +
+    // A 1 takes the other dim; an unknown dim takes the other one unless that is 1 (checked when it runs).
+    const bool take_b = da == 1 || (da < 0 && db != 1);
+    if (!take_b && db != 1 && da >= 0 && db >= 0 && da != db) {
+      c.shape_error("shapes " + a.str() + " and " + b.str() + " cannot be broadcast (dim " + std::to_string(i) + ": " +
+                    std::to_string(da) + " vs " + std::to_string(db) +
                     "); dims must be equal or 1. Reshape or expand_dims one operand");
     }
-    out.push_back(d);
+    out.push_back(take_b ? db : da);
   }
   return out;
 }
@@ -38,7 +34,8 @@ Shape broadcast_shapes(const InferContext& c, const Shape& a, const Shape& b) {
 std::int64_t normalize_axis(const InferContext& c, std::int64_t axis, int rank) {
   if (axis < -rank || axis >= rank || rank == 0) {
     c.value_error("axis " + std::to_string(axis) + " is out of range for a tensor of rank " + std::to_string(rank) +
-                  " (shape " + (c.inputs.empty() ? std::string("?") : c.inputs[0].shape().str()) + "); valid axes are " +
+                  " (shape " + (c.inputs.empty() ? std::string("?") : c.inputs[0].shape().str()) +
+                  "); valid axes are " +
                   (rank ? "[" + std::to_string(-rank) + ", " + std::to_string(rank - 1) + "]" : "none"));
   }
   return axis < 0 ? axis + rank : axis;
@@ -52,9 +49,9 @@ std::vector<std::int64_t> normalize_axes(const char* op, const std::vector<std::
   }
   for (auto a : axes) {
     if (a < -rank || a >= rank) {
-      throw ValueError(std::string("[") + op + "] axis " + std::to_string(a) + " is out of range for a tensor of rank " +
-                       std::to_string(rank) + "; valid axes are [" + std::to_string(-rank) + ", " +
-                       std::to_string(rank - 1) + "]");
+      throw ValueError(std::string("[") + op + "] axis " + std::to_string(a) +
+                       " is out of range for a tensor of rank " + std::to_string(rank) + "; valid axes are [" +
+                       std::to_string(-rank) + ", " + std::to_string(rank - 1) + "]");
     }
     out.push_back(a < 0 ? a + rank : a);
   }
@@ -72,9 +69,8 @@ std::vector<std::int64_t> normalize_axes(const InferContext& c, const std::vecto
 void require_same_dtypes(const InferContext& c) {
   for (std::size_t i = 1; i < c.inputs.size(); ++i) {
     if (c.dtype(i) != c.dtype(0)) {
-      c.dtype_error(std::string("inputs have different dtypes: ") + dtype_name(c.dtype(0)) + " " +
-                    c.shape(0).str() + " vs " + dtype_name(c.dtype(i)) + " " + c.shape(i).str() +
-                    "; cast() one of them");
+      c.dtype_error(std::string("inputs have different dtypes: ") + dtype_name(c.dtype(0)) + " " + c.shape(0).str() +
+                    " vs " + dtype_name(c.dtype(i)) + " " + c.shape(i).str() + "; cast() one of them");
     }
   }
 }

@@ -1,5 +1,5 @@
-#include "duet/gradient_ops.h"
 #include "duet/linalg.h"
+#include "duet/gradient_ops.h"
 
 #include "duet/ops.h"
 #include "kernels/kernels.h"
@@ -15,7 +15,8 @@ struct MatDims {
 
 MatDims mat_dims(const Shape& a, const Shape& b, bool ta, bool tb) {
   const int ra = a.rank(), rb = b.rank();
-  return {ta ? a[ra - 1] : a[ra - 2], ta ? a[ra - 2] : a[ra - 1], tb ? b[rb - 1] : b[rb - 2], tb ? b[rb - 2] : b[rb - 1]};
+  return {ta ? a[ra - 1] : a[ra - 2], ta ? a[ra - 2] : a[ra - 1], tb ? b[rb - 1] : b[rb - 2],
+          tb ? b[rb - 2] : b[rb - 1]};
 }
 
 Shape batch_of(const Shape& s) { return Shape(std::span<const std::int64_t>(s.begin(), s.end() - 2)); }
@@ -69,7 +70,13 @@ std::vector<Tensor> grad_matmul(const GradContext& c) {
   return {need_a ? sum_to(da, a) : Tensor(), need_b ? sum_to(db, b) : Tensor()};
 }
 
-const OpDef kMatMul{.name = "MatMul", .public_name = "matmul", .num_inputs = 2, .infer = infer_matmul, .kernel = kernels::matmul, .grad = grad_matmul, .traits = 0};
+const OpDef kMatMul{.name = "MatMul",
+                    .public_name = "matmul",
+                    .num_inputs = 2,
+                    .infer = infer_matmul,
+                    .kernel = kernels::matmul,
+                    .grad = grad_matmul,
+                    .traits = 0};
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 // softmax/log_softmax, cross-entropies, bias_add, dropout.
-#include "duet/gradient_ops.h"
 #include "duet/nn.h"
+#include "duet/gradient_ops.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
 #include "ops/fused.h"
@@ -20,11 +20,12 @@ void infer_sparse_ce(InferContext& c) {  // (labels, logits)
   const Shape& l = c.shape(0);
   const Shape& x = c.shape(1);
   if (!is_integral(c.dtype(0))) {
-    c.dtype_error(std::string("labels must be int32 or int64 class indices, got ") + dtype_name(c.dtype(0)) + " " + l.str() +
-                  "; for one-hot or probability labels use softmax_cross_entropy_with_logits");
+    c.dtype_error(std::string("labels must be int32 or int64 class indices, got ") + dtype_name(c.dtype(0)) + " " +
+                  l.str() + "; for one-hot or probability labels use softmax_cross_entropy_with_logits");
   }
   require_floating(c, 1);
-  if (x.rank() < 1 || l.rank() != x.rank() - 1 || !Shape(std::span<const std::int64_t>(x.begin(), x.end() - 1)).compatible_with(l)) {
+  if (x.rank() < 1 || l.rank() != x.rank() - 1 ||
+      !Shape(std::span<const std::int64_t>(x.begin(), x.end() - 1)).compatible_with(l)) {
     c.shape_error("labels " + l.str() + " must have the shape of logits " + x.str() + " without its last (class) dim");
   }
   c.set_output(c.dtype(1), l);
@@ -100,17 +101,59 @@ void infer_check_numerics(InferContext& c) {
   c.set_output(c.dtype(0), c.shape(0));
 }
 // The gradient is checked too (as TensorFlow's CheckNumerics).
-std::vector<Tensor> grad_check_numerics(const GradContext& c) { return {check_numerics(c.grads[0], c.attrs.s("message") + " (gradient)")}; }
+std::vector<Tensor> grad_check_numerics(const GradContext& c) {
+  return {check_numerics(c.grads[0], c.attrs.s("message") + " (gradient)")};
+}
 
-const OpDef kCheckNumerics{.name = "CheckNumerics", .public_name = "check_numerics", .num_inputs = 1, .infer = infer_check_numerics, .kernel = kernels::check_numerics, .grad = grad_check_numerics, .traits = kView | kNotFoldable};
-const OpDef kSoftmax{.name = "Softmax", .public_name = "softmax", .num_inputs = 1, .infer = infer_softmax, .kernel = kernels::softmax, .grad = grad_softmax, .traits = 0};
-const OpDef kLogSoftmax{.name = "LogSoftmax", .public_name = "log_softmax", .num_inputs = 1, .infer = infer_softmax, .kernel = kernels::log_softmax, .grad = grad_log_softmax, .traits = 0};
-const OpDef kSparseCE{.name = "SparseSoftmaxCrossEntropyWithLogits", .public_name = "sparse_softmax_cross_entropy_with_logits", .num_inputs = 2, .infer = infer_sparse_ce, .kernel = kernels::sparse_softmax_cross_entropy,
-    .grad = grad_sparse_ce, .traits = 0};
-const OpDef kDenseCE{.name = "SoftmaxCrossEntropyWithLogits", .public_name = "softmax_cross_entropy_with_logits", .num_inputs = 2, .infer = infer_dense_ce, .kernel = kernels::softmax_cross_entropy,
-    .grad = grad_dense_ce, .traits = 0};
-const OpDef kBiasAdd{.name = "BiasAdd", .public_name = "bias_add", .num_inputs = 2, .infer = infer_bias_add, .kernel = kernels::bias_add, .grad = grad_bias_add, .traits = 0};
-const OpDef kDropout{.name = "Dropout", .public_name = "dropout", .num_inputs = 2, .infer = infer_dropout, .kernel = kernels::dropout, .grad = grad_dropout, .traits = kStateful | kRandom};
+const OpDef kCheckNumerics{.name = "CheckNumerics",
+                           .public_name = "check_numerics",
+                           .num_inputs = 1,
+                           .infer = infer_check_numerics,
+                           .kernel = kernels::check_numerics,
+                           .grad = grad_check_numerics,
+                           .traits = kView | kNotFoldable};
+const OpDef kSoftmax{.name = "Softmax",
+                     .public_name = "softmax",
+                     .num_inputs = 1,
+                     .infer = infer_softmax,
+                     .kernel = kernels::softmax,
+                     .grad = grad_softmax,
+                     .traits = 0};
+const OpDef kLogSoftmax{.name = "LogSoftmax",
+                        .public_name = "log_softmax",
+                        .num_inputs = 1,
+                        .infer = infer_softmax,
+                        .kernel = kernels::log_softmax,
+                        .grad = grad_log_softmax,
+                        .traits = 0};
+const OpDef kSparseCE{.name = "SparseSoftmaxCrossEntropyWithLogits",
+                      .public_name = "sparse_softmax_cross_entropy_with_logits",
+                      .num_inputs = 2,
+                      .infer = infer_sparse_ce,
+                      .kernel = kernels::sparse_softmax_cross_entropy,
+                      .grad = grad_sparse_ce,
+                      .traits = 0};
+const OpDef kDenseCE{.name = "SoftmaxCrossEntropyWithLogits",
+                     .public_name = "softmax_cross_entropy_with_logits",
+                     .num_inputs = 2,
+                     .infer = infer_dense_ce,
+                     .kernel = kernels::softmax_cross_entropy,
+                     .grad = grad_dense_ce,
+                     .traits = 0};
+const OpDef kBiasAdd{.name = "BiasAdd",
+                     .public_name = "bias_add",
+                     .num_inputs = 2,
+                     .infer = infer_bias_add,
+                     .kernel = kernels::bias_add,
+                     .grad = grad_bias_add,
+                     .traits = 0};
+const OpDef kDropout{.name = "Dropout",
+                     .public_name = "dropout",
+                     .num_inputs = 2,
+                     .infer = infer_dropout,
+                     .kernel = kernels::dropout,
+                     .grad = grad_dropout,
+                     .traits = kStateful | kRandom};
 
 std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
   return x.defined() && axis < 0 && axis >= -x.rank() ? axis + x.rank() : axis;
@@ -119,12 +162,15 @@ std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
 }  // namespace
 
 static void register_nn_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kSoftmax, &kLogSoftmax, &kSparseCE, &kDenseCE, &kBiasAdd, &kDropout, &kCheckNumerics}) r.push_back(d);
+  for (const OpDef* d : {&kSoftmax, &kLogSoftmax, &kSparseCE, &kDenseCE, &kBiasAdd, &kDropout, &kCheckNumerics})
+    r.push_back(d);
 }
 const OpRegistration kRegisterNnOps{register_nn_ops};
 
 Tensor softmax(const Tensor& x, std::int64_t axis) { return call(kSoftmax, {x}, {{"axis", positive_axis(x, axis)}}); }
-Tensor log_softmax(const Tensor& x, std::int64_t axis) { return call(kLogSoftmax, {x}, {{"axis", positive_axis(x, axis)}}); }
+Tensor log_softmax(const Tensor& x, std::int64_t axis) {
+  return call(kLogSoftmax, {x}, {{"axis", positive_axis(x, axis)}});
+}
 Tensor sparse_softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits) {
   return call(kSparseCE, {labels, logits});
 }
@@ -132,7 +178,9 @@ Tensor softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& log
   return call(kDenseCE, {labels.defined() && logits.defined() ? cast(labels, logits.dtype()) : labels, logits});
 }
 Tensor bias_add(const Tensor& x, const Tensor& b) { return call(kBiasAdd, {x, b}); }
-Tensor check_numerics(const Tensor& x, const std::string& message) { return call(kCheckNumerics, {x}, {{"message", message}}); }
+Tensor check_numerics(const Tensor& x, const std::string& message) {
+  return call(kCheckNumerics, {x}, {{"message", message}});
+}
 const OpDef& bias_add_op() { return kBiasAdd; }
 Tensor dropout(const Tensor& x, double rate, bool training, std::optional<std::uint64_t> seed) {
   if (!(rate >= 0 && rate < 1)) throw ValueError("[dropout] rate must be in [0, 1), got " + std::to_string(rate));

@@ -15,13 +15,13 @@
 namespace duet {
 
 enum OpTrait : std::uint32_t {
-  kElementwise = 1u << 0,   // output[i] depends only on input[i] (after broadcasting); fusable
-  kStateful = 1u << 1,      // reads or writes state: never folded, merged or removed; keeps program order
-  kRandom = 1u << 2,        // draws random numbers (also stateful)
-  kView = 1u << 3,          // the kernel creates its outputs itself (may alias an input buffer)
-  kCommutative = 1u << 4,   // f(a, b) == f(b, a)
-  kNotFoldable = 1u << 5,   // constant folding must not run it (e.g. huge outputs from tiny inputs)
-  kStructural = 1u << 6,    // only a record in a functional model's graph (LayerCall); never dispatched
+  kElementwise = 1u << 0,  // output[i] depends only on input[i] (after broadcasting); fusable
+  kStateful = 1u << 1,     // reads or writes state: never folded, merged or removed; keeps program order
+  kRandom = 1u << 2,       // draws random numbers (also stateful)
+  kView = 1u << 3,         // the kernel creates its outputs itself (may alias an input buffer)
+  kCommutative = 1u << 4,  // f(a, b) == f(b, a)
+  kNotFoldable = 1u << 5,  // constant folding must not run it (e.g. huge outputs from tiny inputs)
+  kStructural = 1u << 6,   // only a record in a functional model's graph (LayerCall); never dispatched
 };
 
 struct OpDef;
@@ -44,7 +44,6 @@ struct InferContext {
   [[noreturn]] void dtype_error(const std::string& msg) const;
   [[noreturn]] void value_error(const std::string& msg) const;
 };
-
 
 struct GradContext {
   std::span<const Tensor> inputs;
@@ -114,14 +113,16 @@ extern thread_local int g_active_tapes;
 // build enforces it). Each hook is set once, by a static initializer of the module that provides it.
 struct DispatchHooks {
   // autodiff: records an op call on every active tape that watches one of its inputs.
-  void (*record_on_tapes)(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, std::span<const Tensor> outputs) = nullptr;
+  void (*record_on_tapes)(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
+                          std::span<const Tensor> outputs) = nullptr;
   // graph: whether a variable may be created now (with the reason when not), and the eager value of a
   // symbolic initializer that depends on no function input (undefined otherwise).
   bool (*variable_creation_allowed)(std::string* why_not) = nullptr;
   Tensor (*evaluate_if_constant)(const Tensor& t) = nullptr;
   // layers: records an op applied to functional-model tensors (Input) outside any trace; returns no tensors
   // when the inputs are symbolic for another reason.
-  Tensors (*functional_call)(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs, Specs specs) = nullptr;
+  Tensors (*functional_call)(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
+                             Specs specs) = nullptr;
 };
 DispatchHooks& dispatch_hooks();
 
@@ -142,7 +143,8 @@ const std::string& current_scope();
 // config::enable_check_numerics: whether every op's float outputs are checked for NaN/Inf, and the check
 // (throws NumericsError naming the op, where it ran, and the shapes).
 bool numerics_checked();
-void check_outputs_finite(const OpDef& op, std::span<const Tensor> inputs, std::span<const Tensor> outputs, const std::string& where);
+void check_outputs_finite(const OpDef& op, std::span<const Tensor> inputs, std::span<const Tensor> outputs,
+                          const std::string& where);
 
 // Test hook: called with every op dispatched on this thread (coverage of the op table).
 using OpObserver = void (*)(const OpDef&, void* user);

@@ -16,12 +16,27 @@ void infer_random(InferContext& c) {
 }
 
 constexpr std::uint32_t kRandomTraits = kStateful | kRandom;
-const OpDef kRandomNormal{.name = "RandomNormal", .public_name = "random::normal", .num_inputs = 0, .infer = infer_random, .kernel = kernels::random_normal,
-    .grad = nullptr, .traits = kRandomTraits};
-const OpDef kRandomUniform{.name = "RandomUniform", .public_name = "random::uniform", .num_inputs = 0, .infer = infer_random, .kernel = kernels::random_uniform,
-    .grad = nullptr, .traits = kRandomTraits};
-const OpDef kTruncatedNormal{.name = "TruncatedNormal", .public_name = "random::truncated_normal", .num_inputs = 0, .infer = infer_random, .kernel = kernels::truncated_normal,
-    .grad = nullptr, .traits = kRandomTraits};
+const OpDef kRandomNormal{.name = "RandomNormal",
+                          .public_name = "random::normal",
+                          .num_inputs = 0,
+                          .infer = infer_random,
+                          .kernel = kernels::random_normal,
+                          .grad = nullptr,
+                          .traits = kRandomTraits};
+const OpDef kRandomUniform{.name = "RandomUniform",
+                           .public_name = "random::uniform",
+                           .num_inputs = 0,
+                           .infer = infer_random,
+                           .kernel = kernels::random_uniform,
+                           .grad = nullptr,
+                           .traits = kRandomTraits};
+const OpDef kTruncatedNormal{.name = "TruncatedNormal",
+                             .public_name = "random::truncated_normal",
+                             .num_inputs = 0,
+                             .infer = infer_random,
+                             .kernel = kernels::truncated_normal,
+                             .grad = nullptr,
+                             .traits = kRandomTraits};
 
 Tensor draw(const OpDef& op, const Shape& shape, double a, double b, DType dtype, std::optional<std::uint64_t> seed) {
   std::int64_t s = seed ? static_cast<std::int64_t>(*seed & 0x7fffffffffffffffULL) : -1;
@@ -42,11 +57,13 @@ Tensor normal(const Shape& shape, double mean, double stddev, DType dtype, std::
 }
 Tensor uniform(const Shape& shape, double minval, double maxval, DType dtype, std::optional<std::uint64_t> seed) {
   if (!(minval < maxval)) {
-    throw ValueError("[random::uniform] needs minval < maxval, got " + std::to_string(minval) + " and " + std::to_string(maxval));
+    throw ValueError("[random::uniform] needs minval < maxval, got " + std::to_string(minval) + " and " +
+                     std::to_string(maxval));
   }
   return draw(kRandomUniform, shape, minval, maxval, dtype, seed);
 }
-Tensor truncated_normal(const Shape& shape, double mean, double stddev, DType dtype, std::optional<std::uint64_t> seed) {
+Tensor truncated_normal(const Shape& shape, double mean, double stddev, DType dtype,
+                        std::optional<std::uint64_t> seed) {
   if (!(stddev >= 0)) throw ValueError("[random::truncated_normal] stddev must be >= 0, got " + std::to_string(stddev));
   return draw(kTruncatedNormal, shape, mean, stddev, dtype, seed);
 }

@@ -17,8 +17,10 @@ void infer_reduce(InferContext& c) {
   for (auto a : axes) red[a] = true;
   Shape out;
   for (int d = 0; d < x.rank(); ++d) {
-    if (!red[d]) out.push_back(x[d]);
-    else if (keep) out.push_back(1);
+    if (!red[d])
+      out.push_back(x[d]);
+    else if (keep)
+      out.push_back(1);
   }
   c.set_output(c.dtype(0), out);
 }
@@ -59,7 +61,8 @@ void infer_sum_to(InferContext& c) {
     std::int64_t td = t[d], xd = x[d + x.rank() - t.rank()];
     ok = td == 1 || td < 0 || xd < 0 || td == xd;
   }
-  if (!ok) c.shape_error("cannot sum " + x.str() + " down to " + t.str() + ": the target does not broadcast to the source");
+  if (!ok)
+    c.shape_error("cannot sum " + x.str() + " down to " + t.str() + ": the target does not broadcast to the source");
   c.set_output(c.dtype(0), t);
 }
 
@@ -105,15 +108,69 @@ std::vector<Tensor> grad_prod(const GradContext& c) {
 // d sum_to(x) = broadcast g back to x
 std::vector<Tensor> grad_sum_to(const GradContext& c) { return {broadcast_like(c.grads[0], c.inputs[0]), Tensor()}; }
 
-const OpDef kSum{.name = "Sum", .public_name = "sum", .num_inputs = 1, .infer = infer_reduce, .kernel = kernels::reduce_sum, .grad = grad_sum, .traits = 0};
-const OpDef kMean{.name = "Mean", .public_name = "mean", .num_inputs = 1, .infer = infer_reduce, .kernel = kernels::reduce_mean, .grad = grad_mean, .traits = 0};
-const OpDef kMax{.name = "Max", .public_name = "max", .num_inputs = 1, .infer = infer_minmax, .kernel = kernels::reduce_max, .grad = grad_minmax, .traits = 0};
-const OpDef kMin{.name = "Min", .public_name = "min", .num_inputs = 1, .infer = infer_minmax, .kernel = kernels::reduce_min, .grad = grad_minmax, .traits = 0};
-const OpDef kProd{.name = "Prod", .public_name = "prod", .num_inputs = 1, .infer = infer_reduce, .kernel = kernels::reduce_prod, .grad = grad_prod, .traits = 0};
-const OpDef kArgMax{.name = "ArgMax", .public_name = "argmax", .num_inputs = 1, .infer = infer_arg, .kernel = kernels::arg_max, .grad = nullptr, .traits = 0};
-const OpDef kArgMin{.name = "ArgMin", .public_name = "argmin", .num_inputs = 1, .infer = infer_arg, .kernel = kernels::arg_min, .grad = nullptr, .traits = 0};
-const OpDef kSize{.name = "Size", .public_name = "size", .num_inputs = 1, .infer = infer_size, .kernel = kernels::size, .grad = nullptr, .traits = 0};
-const OpDef kSumTo{.name = "SumTo", .public_name = "sum_to", .num_inputs = 2, .infer = infer_sum_to, .kernel = kernels::sum_to, .grad = grad_sum_to, .traits = kView};
+const OpDef kSum{.name = "Sum",
+                 .public_name = "sum",
+                 .num_inputs = 1,
+                 .infer = infer_reduce,
+                 .kernel = kernels::reduce_sum,
+                 .grad = grad_sum,
+                 .traits = 0};
+const OpDef kMean{.name = "Mean",
+                  .public_name = "mean",
+                  .num_inputs = 1,
+                  .infer = infer_reduce,
+                  .kernel = kernels::reduce_mean,
+                  .grad = grad_mean,
+                  .traits = 0};
+const OpDef kMax{.name = "Max",
+                 .public_name = "max",
+                 .num_inputs = 1,
+                 .infer = infer_minmax,
+                 .kernel = kernels::reduce_max,
+                 .grad = grad_minmax,
+                 .traits = 0};
+const OpDef kMin{.name = "Min",
+                 .public_name = "min",
+                 .num_inputs = 1,
+                 .infer = infer_minmax,
+                 .kernel = kernels::reduce_min,
+                 .grad = grad_minmax,
+                 .traits = 0};
+const OpDef kProd{.name = "Prod",
+                  .public_name = "prod",
+                  .num_inputs = 1,
+                  .infer = infer_reduce,
+                  .kernel = kernels::reduce_prod,
+                  .grad = grad_prod,
+                  .traits = 0};
+const OpDef kArgMax{.name = "ArgMax",
+                    .public_name = "argmax",
+                    .num_inputs = 1,
+                    .infer = infer_arg,
+                    .kernel = kernels::arg_max,
+                    .grad = nullptr,
+                    .traits = 0};
+const OpDef kArgMin{.name = "ArgMin",
+                    .public_name = "argmin",
+                    .num_inputs = 1,
+                    .infer = infer_arg,
+                    .kernel = kernels::arg_min,
+                    .grad = nullptr,
+                    .traits = 0};
+const OpDef kSize{.name = "Size",
+                  .public_name = "size",
+                  .num_inputs = 1,
+                  .infer = infer_size,
+                  .kernel = kernels::size,
+                  .grad = nullptr,
+                  .traits = 0};
+const OpDef kSumTo{.name = "SumTo",
+                   .public_name = "sum_to",
+                   .num_inputs = 2,
+                   .infer = infer_sum_to,
+                   .kernel = kernels::sum_to,
+                   .grad = grad_sum_to,
+                   .traits = kView};
 
 Tensor reduction(const OpDef& op, const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdims) {
   if (!x.defined()) return call(op, {x});
@@ -127,18 +184,28 @@ static void register_reduce_ops(std::vector<const OpDef*>& r) {
 }
 const OpRegistration kRegisterReduceOps{register_reduce_ops};
 
-Tensor sum(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kSum, x, axes, keepdims); }
-Tensor mean(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kMean, x, axes, keepdims); }
-Tensor max(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kMax, x, axes, keepdims); }
-Tensor min(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kMin, x, axes, keepdims); }
-Tensor prod(const Tensor& x, std::vector<std::int64_t> axes, bool keepdims) { return reduction(kProd, x, axes, keepdims); }
+Tensor sum(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdims) {
+  return reduction(kSum, x, axes, keepdims);
+}
+Tensor mean(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdims) {
+  return reduction(kMean, x, axes, keepdims);
+}
+Tensor max(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdims) {
+  return reduction(kMax, x, axes, keepdims);
+}
+Tensor min(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdims) {
+  return reduction(kMin, x, axes, keepdims);
+}
+Tensor prod(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdims) {
+  return reduction(kProd, x, axes, keepdims);
+}
 // The kernels take a non-negative axis; out-of-range axes are left for inference to report.
 std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
   return x.defined() && axis < 0 && axis >= -x.rank() ? axis + x.rank() : axis;
 }
 Tensor argmax(const Tensor& x, std::int64_t axis) { return call(kArgMax, {x}, {{"axis", positive_axis(x, axis)}}); }
 Tensor argmin(const Tensor& x, std::int64_t axis) { return call(kArgMin, {x}, {{"axis", positive_axis(x, axis)}}); }
-Tensor size(const Tensor& x, std::vector<std::int64_t> axes, DType dtype) {
+Tensor size(const Tensor& x, const std::vector<std::int64_t>& axes, DType dtype) {
   if (!x.defined()) return call(kSize, {x});
   return call(kSize, {x}, {{"axes", normalize_axes("size", axes, x.rank())}, {"dtype", dtype}});
 }

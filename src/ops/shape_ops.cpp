@@ -160,7 +160,8 @@ void infer_slice(InferContext& c) {
   Shape out;
   for (int d = 0; d < x.rank(); ++d) {
     std::int64_t b = begin[d], s = size[d], n = x[d];
-    if (b < 0 || s < -1) c.value_error("begin " + ints_str(begin) + " / size " + ints_str(size) + " must be >= 0 (size -1 = to the end)");
+    if (b < 0 || s < -1)
+      c.value_error("begin " + ints_str(begin) + " / size " + ints_str(size) + " must be >= 0 (size -1 = to the end)");
     if (n >= 0 && (b > n || (s >= 0 && s > n - b))) {  // s > n - b: b + s could overflow
       c.shape_error("slice [" + std::to_string(b) + ", " + std::to_string(s < 0 ? n : b + s) + ") of dim " +
                     std::to_string(d) + " is out of bounds for shape " + x.str());
@@ -203,7 +204,8 @@ void infer_scatter_add_like(InferContext& c) {
   const Shape& u = c.shape(0);
   const Shape& idx = c.shape(1);
   const Shape& t = c.shape(2);
-  if (!is_integral(c.dtype(1))) c.dtype_error(std::string("indices must be int32 or int64, got ") + dtype_name(c.dtype(1)));
+  if (!is_integral(c.dtype(1)))
+    c.dtype_error(std::string("indices must be int32 or int64, got ") + dtype_name(c.dtype(1)));
   auto axis = static_cast<int>(normalize_axis(c, c.attrs.i("axis"), t.rank()));
   if (u.rank() != t.rank() - 1 + idx.rank()) {
     c.shape_error("updates " + u.str() + " do not match indices " + idx.str() + " gathered from " + t.str());
@@ -214,7 +216,8 @@ void infer_scatter_add_like(InferContext& c) {
 
 void infer_one_hot(InferContext& c) {
   if (!is_integral(c.dtype(0))) {
-    c.dtype_error(std::string("indices must be int32 or int64, got ") + dtype_name(c.dtype(0)) + " " + c.shape(0).str());
+    c.dtype_error(std::string("indices must be int32 or int64, got ") + dtype_name(c.dtype(0)) + " " +
+                  c.shape(0).str());
   }
   std::int64_t depth = c.attrs.i("depth");
   if (depth < 0) c.value_error("depth must be >= 0, got " + std::to_string(depth));
@@ -275,7 +278,9 @@ std::vector<Tensor> grad_split(const GradContext& c) {
   return {concat({c.grads.begin(), c.grads.end()}, c.attrs.i("axis"))};
 }
 // d slice = g padded with zeros back to x's shape
-std::vector<Tensor> grad_slice(const GradContext& c) { return {pad_like(c.grads[0], c.inputs[0], c.attrs.ints("begin"))}; }
+std::vector<Tensor> grad_slice(const GradContext& c) {
+  return {pad_like(c.grads[0], c.inputs[0], c.attrs.ints("begin"))};
+}
 // d pad_like = the slice of g where x was written
 std::vector<Tensor> grad_pad_like(const GradContext& c) {
   const Shape& s = c.inputs[0].shape();
@@ -299,32 +304,117 @@ std::vector<Tensor> grad_broadcast(const GradContext& c) {
   return r;
 }
 
-const OpDef kReshape{.name = "Reshape", .public_name = "reshape", .num_inputs = 1, .infer = infer_reshape, .kernel = kernels::reshape, .grad = grad_reshape, .traits = kView};
-const OpDef kExpandDims{.name = "ExpandDims", .public_name = "expand_dims", .num_inputs = 1, .infer = infer_expand_dims, .kernel = kernels::reshape, .grad = grad_reshape, .traits = kView};
-const OpDef kSqueeze{.name = "Squeeze", .public_name = "squeeze", .num_inputs = 1, .infer = infer_squeeze, .kernel = kernels::reshape, .grad = grad_reshape, .traits = kView};
-const OpDef kReshapeLike{.name = "ReshapeLike", .public_name = "reshape_like", .num_inputs = 2, .infer = infer_reshape_like, .kernel = kernels::reshape, .grad = grad_reshape_like, .traits = kView};
-const OpDef kTranspose{.name = "Transpose", .public_name = "transpose", .num_inputs = 1, .infer = infer_transpose, .kernel = kernels::transpose, .grad = grad_transpose, .traits = 0};
-const OpDef kConcat{.name = "Concat", .public_name = "concat", .num_inputs = -1, .infer = infer_concat, .kernel = kernels::concat, .grad = grad_concat, .traits = 0};
-const OpDef kSplit{.name = "Split", .public_name = "split", .num_inputs = 1, .infer = infer_split, .kernel = kernels::split, .grad = grad_split, .traits = 0};
-const OpDef kSlice{.name = "Slice", .public_name = "slice", .num_inputs = 1, .infer = infer_slice, .kernel = kernels::slice, .grad = grad_slice, .traits = 0};
-const OpDef kPadLike{.name = "PadLike", .public_name = "pad_like", .num_inputs = 2, .infer = infer_pad_like, .kernel = kernels::pad_like, .grad = grad_pad_like, .traits = 0};
-const OpDef kGather{.name = "Gather", .public_name = "gather", .num_inputs = 2, .infer = infer_gather, .kernel = kernels::gather, .grad = grad_gather, .traits = 0};
-const OpDef kScatterAddLike{.name = "ScatterAddLike", .public_name = "scatter_add_like", .num_inputs = 3, .infer = infer_scatter_add_like, .kernel = kernels::scatter_add_like,
-    .grad = grad_scatter_add_like, .traits = 0};
-const OpDef kOneHot{.name = "OneHot", .public_name = "one_hot", .num_inputs = 1, .infer = infer_one_hot, .kernel = kernels::one_hot, .grad = nullptr, .traits = 0};
-const OpDef kBroadcastTo{.name = "BroadcastTo", .public_name = "broadcast_to", .num_inputs = 1, .infer = infer_broadcast_to, .kernel = kernels::broadcast, .grad = grad_broadcast, .traits = kNotFoldable};
-const OpDef kBroadcastLike{.name = "BroadcastLike", .public_name = "broadcast_like", .num_inputs = 2, .infer = infer_broadcast_like, .kernel = kernels::broadcast, .grad = grad_broadcast, .traits = kNotFoldable};
+const OpDef kReshape{.name = "Reshape",
+                     .public_name = "reshape",
+                     .num_inputs = 1,
+                     .infer = infer_reshape,
+                     .kernel = kernels::reshape,
+                     .grad = grad_reshape,
+                     .traits = kView};
+const OpDef kExpandDims{.name = "ExpandDims",
+                        .public_name = "expand_dims",
+                        .num_inputs = 1,
+                        .infer = infer_expand_dims,
+                        .kernel = kernels::reshape,
+                        .grad = grad_reshape,
+                        .traits = kView};
+const OpDef kSqueeze{.name = "Squeeze",
+                     .public_name = "squeeze",
+                     .num_inputs = 1,
+                     .infer = infer_squeeze,
+                     .kernel = kernels::reshape,
+                     .grad = grad_reshape,
+                     .traits = kView};
+const OpDef kReshapeLike{.name = "ReshapeLike",
+                         .public_name = "reshape_like",
+                         .num_inputs = 2,
+                         .infer = infer_reshape_like,
+                         .kernel = kernels::reshape,
+                         .grad = grad_reshape_like,
+                         .traits = kView};
+const OpDef kTranspose{.name = "Transpose",
+                       .public_name = "transpose",
+                       .num_inputs = 1,
+                       .infer = infer_transpose,
+                       .kernel = kernels::transpose,
+                       .grad = grad_transpose,
+                       .traits = 0};
+const OpDef kConcat{.name = "Concat",
+                    .public_name = "concat",
+                    .num_inputs = -1,
+                    .infer = infer_concat,
+                    .kernel = kernels::concat,
+                    .grad = grad_concat,
+                    .traits = 0};
+const OpDef kSplit{.name = "Split",
+                   .public_name = "split",
+                   .num_inputs = 1,
+                   .infer = infer_split,
+                   .kernel = kernels::split,
+                   .grad = grad_split,
+                   .traits = 0};
+const OpDef kSlice{.name = "Slice",
+                   .public_name = "slice",
+                   .num_inputs = 1,
+                   .infer = infer_slice,
+                   .kernel = kernels::slice,
+                   .grad = grad_slice,
+                   .traits = 0};
+const OpDef kPadLike{.name = "PadLike",
+                     .public_name = "pad_like",
+                     .num_inputs = 2,
+                     .infer = infer_pad_like,
+                     .kernel = kernels::pad_like,
+                     .grad = grad_pad_like,
+                     .traits = 0};
+const OpDef kGather{.name = "Gather",
+                    .public_name = "gather",
+                    .num_inputs = 2,
+                    .infer = infer_gather,
+                    .kernel = kernels::gather,
+                    .grad = grad_gather,
+                    .traits = 0};
+const OpDef kScatterAddLike{.name = "ScatterAddLike",
+                            .public_name = "scatter_add_like",
+                            .num_inputs = 3,
+                            .infer = infer_scatter_add_like,
+                            .kernel = kernels::scatter_add_like,
+                            .grad = grad_scatter_add_like,
+                            .traits = 0};
+const OpDef kOneHot{.name = "OneHot",
+                    .public_name = "one_hot",
+                    .num_inputs = 1,
+                    .infer = infer_one_hot,
+                    .kernel = kernels::one_hot,
+                    .grad = nullptr,
+                    .traits = 0};
+const OpDef kBroadcastTo{.name = "BroadcastTo",
+                         .public_name = "broadcast_to",
+                         .num_inputs = 1,
+                         .infer = infer_broadcast_to,
+                         .kernel = kernels::broadcast,
+                         .grad = grad_broadcast,
+                         .traits = kNotFoldable};
+const OpDef kBroadcastLike{.name = "BroadcastLike",
+                           .public_name = "broadcast_like",
+                           .num_inputs = 2,
+                           .infer = infer_broadcast_like,
+                           .kernel = kernels::broadcast,
+                           .grad = grad_broadcast,
+                           .traits = kNotFoldable};
 
 }  // namespace
 
 static void register_shape_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kReshape, &kExpandDims, &kSqueeze, &kReshapeLike, &kTranspose, &kConcat, &kSplit, &kSlice, &kPadLike, &kGather,
-                         &kScatterAddLike, &kOneHot, &kBroadcastTo, &kBroadcastLike})
+  for (const OpDef* d : {&kReshape, &kExpandDims, &kSqueeze, &kReshapeLike, &kTranspose, &kConcat, &kSplit, &kSlice,
+                         &kPadLike, &kGather, &kScatterAddLike, &kOneHot, &kBroadcastTo, &kBroadcastLike})
     r.push_back(d);
 }
 const OpRegistration kRegisterShapeOps{register_shape_ops};
 
-Tensor reshape(const Tensor& x, std::vector<std::int64_t> shape) { return call(kReshape, {x}, {{"shape", std::move(shape)}}); }
+Tensor reshape(const Tensor& x, std::vector<std::int64_t> shape) {
+  return call(kReshape, {x}, {{"shape", std::move(shape)}});
+}
 Tensor reshape_like(const Tensor& x, const Tensor& like) {
   if (x.defined() && like.defined() && x.shape() == like.shape() && x.shape().is_fully_known()) return x;
   return call(kReshapeLike, {x, like});
@@ -348,8 +438,8 @@ Tensor expand_dims(const Tensor& x, std::int64_t axis) {
   const int r = x.rank() + 1;
   if (axis < -r || axis >= r) {
     throw ValueError("[expand_dims] axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
-                     std::to_string(x.rank()) + " (shape " + x.shape().str() + "); valid axes are [" + std::to_string(-r) +
-                     ", " + std::to_string(r - 1) + "]");
+                     std::to_string(x.rank()) + " (shape " + x.shape().str() + "); valid axes are [" +
+                     std::to_string(-r) + ", " + std::to_string(r - 1) + "]");
   }
   return call(kExpandDims, {x}, {{"axis", axis < 0 ? axis + r : axis}});
 }
@@ -363,7 +453,8 @@ Tensor squeeze(const Tensor& x, std::vector<std::int64_t> axes) {
         // Whether an unknown dim is 1 is only known when the graph runs, and the result's rank depends on it.
         throw ShapeError("[squeeze] without axes cannot tell whether dim " + std::to_string(d) + " of " + s.str() +
                          " is 1 (it is unknown while tracing), so the result's rank would depend on the data; name the "
-                         "axes to remove: squeeze(x, {" + std::to_string(d) + "}) (checked when the graph runs)");
+                         "axes to remove: squeeze(x, {" +
+                         std::to_string(d) + "}) (checked when the graph runs)");
       }
       if (s[d] == 1) axes.push_back(d);
     }
@@ -385,7 +476,8 @@ Tensor stack(const std::vector<Tensor>& xs, std::int64_t axis) {
   if (xs.empty()) throw ValueError("[stack] needs at least one tensor");
   for (const Tensor& x : xs) {
     if (x.shape() != xs[0].shape()) {
-      throw ShapeError("[stack] all tensors must have the same shape, got " + xs[0].shape().str() + " and " + x.shape().str());
+      throw ShapeError("[stack] all tensors must have the same shape, got " + xs[0].shape().str() + " and " +
+                       x.shape().str());
     }
   }
   if (axis < 0) axis += xs[0].rank() + 1;
@@ -432,7 +524,8 @@ Tensor pad_like(const Tensor& x, const Tensor& like, std::vector<std::int64_t> b
   return call(kPadLike, {x, like}, {{"begin", std::move(begin)}});
 }
 Tensor gather(const Tensor& params, const Tensor& indices, std::int64_t axis) {
-  if (params.defined() && axis < 0 && axis >= -params.rank()) axis += params.rank();  // else inference names the bad axis
+  if (params.defined() && axis < 0 && axis >= -params.rank())
+    axis += params.rank();  // else inference names the bad axis
   return call(kGather, {params, indices}, {{"axis", axis}});
 }
 Tensor scatter_add_like(const Tensor& updates, const Tensor& indices, const Tensor& like, std::int64_t axis) {

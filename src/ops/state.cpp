@@ -1,11 +1,11 @@
 // Variable reads and writes as ops (stateful: never folded, merged or removed).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <algorithm>
 #include <cstring>
 #include <mutex>
-#include <type_traits>
 #include <ostream>
+#include <type_traits>
 
 #include "core/convert.h"
 #include "core/tensor_impl.h"
@@ -90,20 +90,23 @@ void infer_apply_adam(InferContext& c) {
   for (const char* slot : {"m", "v"}) {
     const VarRef& s = c.attrs.var(slot);
     if (s->dtype != w->dtype || s->shape != w->shape) {
-      c.value_error(std::string("slot ") + slot + " ('" + s->name + "', " + dtype_name(s->dtype) + " " + s->shape.str() +
-                    ") must have the dtype and shape of variable '" + w->name + "' (" + dtype_name(w->dtype) + " " + w->shape.str() + ")");
+      c.value_error(std::string("slot ") + slot + " ('" + s->name + "', " + dtype_name(s->dtype) + " " +
+                    s->shape.str() + ") must have the dtype and shape of variable '" + w->name + "' (" +
+                    dtype_name(w->dtype) + " " + w->shape.str() + ")");
     }
   }
-  if (!is_floating(w->dtype)) c.dtype_error("variable '" + w->name + "' holds " + dtype_name(w->dtype) + "; Adam updates floating-point variables");
+  if (!is_floating(w->dtype))
+    c.dtype_error("variable '" + w->name + "' holds " + dtype_name(w->dtype) +
+                  "; Adam updates floating-point variables");
   if (c.dtype(0) != w->dtype || !c.shape(0).compatible_with(w->shape)) {
-    c.shape_error("the gradient (" + std::string(dtype_name(c.dtype(0))) + " " + c.shape(0).str() + ") must match variable '" + w->name +
-                  "' (" + dtype_name(w->dtype) + " " + w->shape.str() + ")");
+    c.shape_error("the gradient (" + std::string(dtype_name(c.dtype(0))) + " " + c.shape(0).str() +
+                  ") must match variable '" + w->name + "' (" + dtype_name(w->dtype) + " " + w->shape.str() + ")");
   }
   const char* names[] = {"grad", "lr_t", "beta_1", "beta_2", "epsilon", "decay"};
   for (std::size_t i = 1; i < 6; ++i) {
     if (c.dtype(i) != w->dtype || c.shape(i).rank() != 0) {
-      c.shape_error(std::string(names[i]) + " must be a scalar of dtype " + dtype_name(w->dtype) + ", got " + dtype_name(c.dtype(i)) + " " +
-                    c.shape(i).str());
+      c.shape_error(std::string(names[i]) + " must be a scalar of dtype " + dtype_name(w->dtype) + ", got " +
+                    dtype_name(c.dtype(i)) + " " + c.shape(i).str());
     }
   }
   c.set_output(w->dtype, w->shape);
@@ -126,7 +129,8 @@ void apply_adam_kernel(KernelContext& k) {
   if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1) || !(eps >= 0) || !(decay >= 0 && decay < 1)) {
     char got[160];
     std::snprintf(got, sizeof got, "beta_1=%g, beta_2=%g, epsilon=%g, decay=%g", b1, b2, eps, decay);
-    throw ValueError("[apply_adam] variable '" + vars[0]->name + "': need 0 <= beta_1, beta_2 < 1, epsilon >= 0 and 0 <= decay < 1; got " + got);
+    throw ValueError("[apply_adam] variable '" + vars[0]->name +
+                     "': need 0 <= beta_1, beta_2 < 1, epsilon >= 0 and 0 <= decay < 1; got " + got);
   }
   visit_dtype(k.inputs[0].dtype(), [&](auto z) {
     using T = decltype(z);
@@ -139,10 +143,11 @@ void apply_adam_kernel(KernelContext& k) {
       T* w1 = static_cast<T*>(raw(out[0]));
       T* m1 = static_cast<T*>(raw(out[1]));
       T* v1 = static_cast<T*>(raw(out[2]));
-      const T B1 = static_cast<T>(b1), C1 = static_cast<T>(1 - b1), B2 = static_cast<T>(b2), C2 = static_cast<T>(1 - b2);
+      const T B1 = static_cast<T>(b1), C1 = static_cast<T>(1 - b1), B2 = static_cast<T>(b2),
+              C2 = static_cast<T>(1 - b2);
       const T E = static_cast<T>(eps), D = static_cast<T>(decay);
       parallel_for(old[0].num_elements(), kParallelGrain, [&](std::int64_t s, std::int64_t e) {
-        // In place, outputs alias inputs index for index only: no dependence between iterations.
+      // In place, outputs alias inputs index for index only: no dependence between iterations.
 #pragma omp simd
         for (std::int64_t i = s; i < e; ++i) {
           const T gi = g[i];
@@ -165,15 +170,41 @@ void apply_adam_kernel(KernelContext& k) {
 std::vector<Tensor> grad_read(const GradContext&) { return {}; }
 
 constexpr std::uint32_t kState = kStateful | kView;
-const OpDef kReadVariable{.name = "ReadVariable", .public_name = "Variable::value", .num_inputs = 0, .infer = infer_read, .kernel = read_kernel,
-    .grad = grad_read, .traits = kState};
-const OpDef kAssignVariable{.name = "AssignVariable", .public_name = "Variable::assign", .num_inputs = 1, .infer = infer_assign, .kernel = assign_kernel,
-    .grad = nullptr, .traits = kState};
-const OpDef kAssignAddVariable{.name = "AssignAddVariable", .public_name = "Variable::assign_add", .num_inputs = 1, .infer = infer_assign_update, .kernel = assign_add_kernel,
-    .grad = nullptr, .traits = kState};
-const OpDef kAssignSubVariable{.name = "AssignSubVariable", .public_name = "Variable::assign_sub", .num_inputs = 1, .infer = infer_assign_update, .kernel = assign_sub_kernel,
-    .grad = nullptr, .traits = kState};
-const OpDef kApplyAdam{.name = "ApplyAdam", .public_name = "apply_adam", .num_inputs = 6, .infer = infer_apply_adam, .kernel = apply_adam_kernel, .grad = nullptr, .traits = kState};
+const OpDef kReadVariable{.name = "ReadVariable",
+                          .public_name = "Variable::value",
+                          .num_inputs = 0,
+                          .infer = infer_read,
+                          .kernel = read_kernel,
+                          .grad = grad_read,
+                          .traits = kState};
+const OpDef kAssignVariable{.name = "AssignVariable",
+                            .public_name = "Variable::assign",
+                            .num_inputs = 1,
+                            .infer = infer_assign,
+                            .kernel = assign_kernel,
+                            .grad = nullptr,
+                            .traits = kState};
+const OpDef kAssignAddVariable{.name = "AssignAddVariable",
+                               .public_name = "Variable::assign_add",
+                               .num_inputs = 1,
+                               .infer = infer_assign_update,
+                               .kernel = assign_add_kernel,
+                               .grad = nullptr,
+                               .traits = kState};
+const OpDef kAssignSubVariable{.name = "AssignSubVariable",
+                               .public_name = "Variable::assign_sub",
+                               .num_inputs = 1,
+                               .infer = infer_assign_update,
+                               .kernel = assign_sub_kernel,
+                               .grad = nullptr,
+                               .traits = kState};
+const OpDef kApplyAdam{.name = "ApplyAdam",
+                       .public_name = "apply_adam",
+                       .num_inputs = 6,
+                       .infer = infer_apply_adam,
+                       .kernel = apply_adam_kernel,
+                       .grad = nullptr,
+                       .traits = kState};
 
 std::mutex g_vars_mu;
 std::vector<std::weak_ptr<VariableImpl>> g_vars;
@@ -196,7 +227,8 @@ VariableImpl& checked(const VarRef& v) {
 const OpDef& read_variable_op() { return kReadVariable; }
 
 static void register_state_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kReadVariable, &kAssignVariable, &kAssignAddVariable, &kAssignSubVariable, &kApplyAdam}) r.push_back(d);
+  for (const OpDef* d : {&kReadVariable, &kAssignVariable, &kAssignAddVariable, &kAssignSubVariable, &kApplyAdam})
+    r.push_back(d);
 }
 const OpRegistration kRegisterStateOps{register_state_ops};
 
@@ -205,21 +237,24 @@ Variable::Variable(const Tensor& initial_in, VariableOptions o) : impl_(std::mak
   std::string why;
   auto& hooks = internal::dispatch_hooks();
   if (internal::current_tracer() && hooks.variable_creation_allowed && !hooks.variable_creation_allowed(&why)) {
-    throw StateError("[Variable] '" + o.name + "' was created " + why +
-                     ": variables may only be created the first time a function is traced (TensorFlow's rule). Create it "
-                     "outside the function, or once on the first call and keep it");
+    throw StateError(
+        "[Variable] '" + o.name + "' was created " + why +
+        ": variables may only be created the first time a function is traced (TensorFlow's rule). Create it "
+        "outside the function, or once on the first call and keep it");
   }
   Tensor initial = initial_in;
   if (initial.is_symbolic()) {
     // An initializer written inside a traced function (random::normal(...)) is lifted out and run now.
     initial = hooks.evaluate_if_constant ? hooks.evaluate_if_constant(initial) : Tensor();
     if (!initial.defined()) {
-      throw ValueError("[Variable] '" + o.name + "' has an initial value that depends on the traced function's inputs (" +
-                       initial_in.str() + "); initialize it from values known before the call");
+      throw ValueError("[Variable] '" + o.name +
+                       "' has an initial value that depends on the traced function's inputs (" + initial_in.str() +
+                       "); initialize it from values known before the call");
     }
   }
   impl_->value = make_concrete(initial.dtype(), initial.shape());
-  std::memcpy(raw(impl_->value), raw(initial), static_cast<std::size_t>(initial.num_elements()) * dtype_size(initial.dtype()));
+  std::memcpy(raw(impl_->value), raw(initial),
+              static_cast<std::size_t>(initial.num_elements()) * dtype_size(initial.dtype()));
   impl_->name = std::move(o.name);
   impl_->trainable = o.trainable;
   impl_->dtype = initial.dtype();
@@ -245,11 +280,13 @@ Tensor Variable::assign(const Tensor& v) const {
 }
 Tensor Variable::assign_add(const Tensor& d) const {
   checked(impl_);
-  return call(kAssignAddVariable, {d.defined() && d.dtype() != impl_->dtype ? cast(d, impl_->dtype) : d}, {{"var", impl_}});
+  return call(kAssignAddVariable, {d.defined() && d.dtype() != impl_->dtype ? cast(d, impl_->dtype) : d},
+              {{"var", impl_}});
 }
 Tensor Variable::assign_sub(const Tensor& d) const {
   checked(impl_);
-  return call(kAssignSubVariable, {d.defined() && d.dtype() != impl_->dtype ? cast(d, impl_->dtype) : d}, {{"var", impl_}});
+  return call(kAssignSubVariable, {d.defined() && d.dtype() != impl_->dtype ? cast(d, impl_->dtype) : d},
+              {{"var", impl_}});
 }
 Tensor apply_adam(const Variable& w, const Variable& m, const Variable& v, const Tensor& grad, const Tensor& lr_t,
                   const Tensor& beta_1, const Tensor& beta_2, const Tensor& epsilon, const Tensor& decay) {
@@ -261,16 +298,18 @@ Tensor apply_adam(const Variable& w, const Variable& m, const Variable& v, const
                      "' must be three different variables");
   }
   return call(kApplyAdam, {grad, lr_t, beta_1, beta_2, epsilon, decay},
-                   {{"var", w.ref()}, {"m", m.ref()}, {"v", v.ref()}});
+              {{"var", w.ref()}, {"m", m.ref()}, {"v", v.ref()}});
 }
 
 Tensor apply_adam(const Variable& w, const Variable& m, const Variable& v, const Tensor& grad, const Tensor& lr_t,
                   double beta_1, double beta_2, double epsilon, double decay) {
   const DType d = w.defined() ? w.dtype() : DType::Float32;
-  return apply_adam(w, m, v, grad, lr_t, full({}, beta_1, d), full({}, beta_2, d), full({}, epsilon, d), full({}, decay, d));
+  return apply_adam(w, m, v, grad, lr_t, full({}, beta_1, d), full({}, beta_2, d), full({}, epsilon, d),
+                    full({}, decay, d));
 }
 
-Hyperparameter::Hyperparameter(double value, const std::string& name, std::function<void(double)> check) : check_(std::move(check)) {
+Hyperparameter::Hyperparameter(double value, const std::string& name, std::function<void(double)> check)
+    : check_(std::move(check)) {
   if (check_) check_(value);
   var_ = Variable(scalar(value), {.name = name, .trainable = false});
 }

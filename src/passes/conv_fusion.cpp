@@ -16,7 +16,7 @@ class ConvBiasActivation : public Pass {
   const char* name() const override { return "conv_bias_activation"; }
 
   std::string run(graph::Graph& g) override {
-    std::unordered_map<const graph::Node*, int> readers;  // uses of each node's outputs (graph outputs count)
+    std::unordered_map<const graph::Node*, int> readers;          // uses of each node's outputs (graph outputs count)
     std::unordered_map<const graph::Node*, graph::Node*> reader;  // one of them
     for (const auto& n : g.nodes())
       for (const auto& v : n->inputs) {
@@ -35,11 +35,13 @@ class ConvBiasActivation : public Pass {
       graph::Node* conv = bias->inputs[0].node;
       if (!is(conv, conv2d_op()) || readers[conv] != 1 || bias->outputs[0].dtype != conv->outputs[0].dtype) continue;
       // The relu, if bias_add's only reader is one.
-      graph::Node* relu = readers[bias] == 1 && reader.count(bias) && is(reader[bias], relu_op()) ? reader[bias] : nullptr;
+      graph::Node* relu =
+          readers[bias] == 1 && reader.count(bias) && is(reader[bias], relu_op()) ? reader[bias] : nullptr;
       graph::Node* last = relu ? relu : bias;
       Attrs attrs = conv->attrs;
       attrs.set("activation", std::string(relu ? "relu" : ""));
-      graph::Node* f = g.add(&fused_conv2d_op(), {conv->inputs[0], conv->inputs[1], bias->inputs[1]}, attrs, last->outputs);
+      graph::Node* f =
+          g.add(&fused_conv2d_op(), {conv->inputs[0], conv->inputs[1], bias->inputs[1]}, attrs, last->outputs);
       g.replace_uses({last, 0}, {f, 0});
       f->scope = last->scope;
       f->origin = {last->origin.empty() ? last->name : last->origin[0]};
@@ -52,7 +54,8 @@ class ConvBiasActivation : public Pass {
     if (replaced_by.empty()) return "fused 0 convolutions";
     // Each fused node takes its chain's last position (every input is defined before the chain's BiasAdd).
     g.place_replacements(replaced_by, removed);
-    return "fused " + std::to_string(replaced_by.size()) + " conv2d + bias_add (" + std::to_string(relus) + " with relu)";
+    return "fused " + std::to_string(replaced_by.size()) + " conv2d + bias_add (" + std::to_string(relus) +
+           " with relu)";
   }
 };
 

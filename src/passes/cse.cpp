@@ -30,12 +30,14 @@ struct Key {
 struct KeyHash {
   std::size_t operator()(const Key& k) const {
     std::size_t h = std::hash<const void*>{}(k.op) ^ k.attrs->hash();
-    for (auto& [n, i] : k.inputs) h = (h * 1099511628211ull) ^ (std::hash<const void*>{}(n) + static_cast<std::size_t>(i));
+    for (auto& [n, i] : k.inputs)
+      h = (h * 1099511628211ull) ^ (std::hash<const void*>{}(n) + static_cast<std::size_t>(i));
     if (k.constant) {
       const Tensor& t = *k.constant;
       h ^= hash_value(t.shape()) * 31 + static_cast<std::size_t>(t.dtype());
       const auto* p = static_cast<const unsigned char*>(raw(t));
-      for (std::size_t b = 0; b < static_cast<std::size_t>(t.num_elements()) * dtype_size(t.dtype()); ++b) h = (h ^ p[b]) * 1099511628211ull;
+      for (std::size_t b = 0; b < static_cast<std::size_t>(t.num_elements()) * dtype_size(t.dtype()); ++b)
+        h = (h ^ p[b]) * 1099511628211ull;
     }
     return h;
   }

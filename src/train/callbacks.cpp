@@ -27,7 +27,8 @@ bool maximize(const std::string& who, const std::string& mode, const std::string
 
 class EarlyStoppingImpl : public Callback {
  public:
-  explicit EarlyStoppingImpl(EarlyStoppingOptions o) : o_(std::move(o)), max_(maximize("EarlyStopping", o_.mode, o_.monitor)) {}
+  explicit EarlyStoppingImpl(EarlyStoppingOptions o)
+      : o_(std::move(o)), max_(maximize("EarlyStopping", o_.mode, o_.monitor)) {}
   void on_train_begin(Model&) override {
     best_ = INFINITY;
     wait_ = 0;
@@ -62,8 +63,10 @@ class EarlyStoppingImpl : public Callback {
 // Keras's rule: after a reduction, `cooldown` epochs pass before epochs without improvement count again.
 class ReduceLROnPlateauImpl : public Callback {
  public:
-  explicit ReduceLROnPlateauImpl(ReduceLROnPlateauOptions o) : o_(std::move(o)), max_(maximize("ReduceLROnPlateau", o_.mode, o_.monitor)) {
-    if (!(o_.factor >= 0 && o_.factor < 1)) throw ValueError("[ReduceLROnPlateau] factor must be in [0, 1), got " + std::to_string(o_.factor));
+  explicit ReduceLROnPlateauImpl(ReduceLROnPlateauOptions o)
+      : o_(std::move(o)), max_(maximize("ReduceLROnPlateau", o_.mode, o_.monitor)) {
+    if (!(o_.factor >= 0 && o_.factor < 1))
+      throw ValueError("[ReduceLROnPlateau] factor must be in [0, 1), got " + std::to_string(o_.factor));
     if (o_.patience < 0 || o_.cooldown < 0) throw ValueError("[ReduceLROnPlateau] patience and cooldown must be >= 0");
   }
   void on_train_begin(Model&) override {
@@ -87,8 +90,9 @@ class ReduceLROnPlateauImpl : public Callback {
       if (old_lr > o_.min_lr) {
         double new_lr = std::max(old_lr * o_.factor, o_.min_lr);
         opt->learning_rate = new_lr;
-        internal::log(config::LogLevel::Info, "[ReduceLROnPlateau] epoch " + std::to_string(epoch + 1) + ": learning rate " +
-                                                  std::to_string(old_lr) + " -> " + std::to_string(new_lr));
+        internal::log(config::LogLevel::Info, "[ReduceLROnPlateau] epoch " + std::to_string(epoch + 1) +
+                                                  ": learning rate " + std::to_string(old_lr) + " -> " +
+                                                  std::to_string(new_lr));
       }
       cooldown_left_ = o_.cooldown;
       wait_ = 0;
@@ -109,11 +113,12 @@ class TerminateOnNaNImpl : public Callback {
     auto it = logs.find("loss");
     if (it == logs.end() || std::isfinite(it->second)) return;
     m.stop_training = true;
-    internal::log(config::LogLevel::Warning,
-                  "[TerminateOnNaN] the loss is " + std::string(std::isnan(it->second) ? "NaN" : "infinite") + " at batch " +
-                      std::to_string(batch + 1) + " of epoch " + std::to_string(epoch_ + 1) +
-                      ": training stopped. The weights may hold NaN now; lower the learning rate, check the data for NaN/Inf "
-                      "(config::enable_check_numerics() names the first op that produces one), or restore a checkpoint");
+    internal::log(
+        config::LogLevel::Warning,
+        "[TerminateOnNaN] the loss is " + std::string(std::isnan(it->second) ? "NaN" : "infinite") + " at batch " +
+            std::to_string(batch + 1) + " of epoch " + std::to_string(epoch_ + 1) +
+            ": training stopped. The weights may hold NaN now; lower the learning rate, check the data for NaN/Inf "
+            "(config::enable_check_numerics() names the first op that produces one), or restore a checkpoint");
   }
 
  private:
@@ -140,7 +145,9 @@ class LambdaImpl : public Callback {
 }  // namespace
 
 CallbackPtr EarlyStopping(EarlyStoppingOptions o) { return std::make_shared<EarlyStoppingImpl>(std::move(o)); }
-CallbackPtr ReduceLROnPlateau(ReduceLROnPlateauOptions o) { return std::make_shared<ReduceLROnPlateauImpl>(std::move(o)); }
+CallbackPtr ReduceLROnPlateau(ReduceLROnPlateauOptions o) {
+  return std::make_shared<ReduceLROnPlateauImpl>(std::move(o));
+}
 CallbackPtr TerminateOnNaN() { return std::make_shared<TerminateOnNaNImpl>(); }
 CallbackPtr LambdaCallback(LambdaCallbackFns fns) { return std::make_shared<LambdaImpl>(std::move(fns)); }
 

@@ -11,10 +11,10 @@
 #include <random>
 #include <sstream>
 
+#include "core/tensor_impl.h"
 #include "duet/function.h"
 #include "duet/ops.h"
 #include "duet/tape.h"
-#include "core/tensor_impl.h"
 #include "train/model_impl.h"
 
 namespace duet {
@@ -53,15 +53,18 @@ std::string fmt_value(double v) {
 
 std::string fmt_time(double seconds) {
   char buf[32];
-  if (seconds >= 1) std::snprintf(buf, sizeof buf, "%.0fs", seconds);
-  else std::snprintf(buf, sizeof buf, "%.0fms", seconds * 1e3);
+  if (seconds >= 1)
+    std::snprintf(buf, sizeof buf, "%.0fs", seconds);
+  else
+    std::snprintf(buf, sizeof buf, "%.0fms", seconds * 1e3);
   return buf;
 }
 
 // Keras-style progress: "12/32 [=======>......] - ETA: 3s - loss: 0.1234 - accuracy: 0.9000".
 class Progress {
  public:
-  Progress(std::ostream& os, std::int64_t steps, int verbose, bool tty) : os_(os), steps_(steps), verbose_(verbose), tty_(tty) {
+  Progress(std::ostream& os, std::int64_t steps, int verbose, bool tty)
+      : os_(os), steps_(steps), verbose_(verbose), tty_(tty) {
     start_ = std::chrono::steady_clock::now();
   }
   void update(std::int64_t done, const Logs& logs, bool final) {
@@ -74,10 +77,12 @@ class Progress {
     line << std::string(count.size() - std::min(count.size(), d.size()), ' ') << d << "/" << count << " [";
     const int width = 30;
     int filled = static_cast<int>(width * done / std::max<std::int64_t>(steps_, 1));
-    for (int i = 0; i < width; ++i) line << (i < filled - 1 || (final && i < width) ? '=' : i == filled - 1 ? '>' : '.');
+    for (int i = 0; i < width; ++i)
+      line << (i < filled - 1 || (final && i < width) ? '=' : i == filled - 1 ? '>' : '.');
     line << "] - ";
     if (final) {
-      line << fmt_time(elapsed) << " " << fmt_time(elapsed / static_cast<double>(std::max<std::int64_t>(done, 1))) << "/step";
+      line << fmt_time(elapsed) << " " << fmt_time(elapsed / static_cast<double>(std::max<std::int64_t>(done, 1)))
+           << "/step";
     } else {
       double eta = elapsed / static_cast<double>(std::max<std::int64_t>(done, 1)) * static_cast<double>(steps_ - done);
       line << "ETA: " << fmt_time(eta);
@@ -87,8 +92,10 @@ class Progress {
     if (it != logs.end()) line << " - loss: " << fmt_value(it->second);
     for (const auto& [k, v] : logs)
       if (k != "loss") line << " - " << k << ": " << fmt_value(v);
-    if (tty_ && verbose_ == 1) os_ << "\r" << line.str() << (final ? "\n" : "") << std::flush;
-    else os_ << line.str() << "\n";
+    if (tty_ && verbose_ == 1)
+      os_ << "\r" << line.str() << (final ? "\n" : "") << std::flush;
+    else
+      os_ << line.str() << "\n";
   }
 
  private:
@@ -109,7 +116,8 @@ struct Active {
 // predict/evaluate may not run while another thread's fit changes the weights (the results would mix steps).
 void refuse_during_fit(const Model& m, const Model::Training& t, const char* what) {
   if (t.fitting.load() && t.fit_thread.load() != std::this_thread::get_id()) {
-    throw StateError("[" + m.name() + "] " + what + "() while fit() runs on this model in another thread; wait for fit to finish "
+    throw StateError("[" + m.name() + "] " + what +
+                     "() while fit() runs on this model in another thread; wait for fit to finish "
                      "(or predict with a copy of the weights)");
   }
 }
@@ -127,23 +135,28 @@ void Model::compile(CompileOptions o) {
   Training& t = *training_;
   std::lock_guard<std::mutex> lock(t.mu);
   if (t.active.load() > 0) {
-    throw StateError("[" + name() + "] compile() while fit, evaluate or predict runs on this model (another thread); compile first");
+    throw StateError("[" + name() +
+                     "] compile() while fit, evaluate or predict runs on this model (another thread); compile first");
   }
   if (!o.optimizer.ptr) throw ValueError("[" + name() + "] compile needs an optimizer");
   const std::size_t outs = num_outputs();
-  if (!o.losses.empty() && o.loss) throw ValueError("[" + name() + "] give either loss (for every output) or losses (one per output), not both");
+  if (!o.losses.empty() && o.loss)
+    throw ValueError("[" + name() + "] give either loss (for every output) or losses (one per output), not both");
   if (!o.losses.empty() && o.losses.size() != outs) {
-    throw ValueError("[" + name() + "] has " + std::to_string(outs) + " outputs but compile got " + std::to_string(o.losses.size()) + " losses");
+    throw ValueError("[" + name() + "] has " + std::to_string(outs) + " outputs but compile got " +
+                     std::to_string(o.losses.size()) + " losses");
   }
   if (!o.loss_weights.empty() && o.loss_weights.size() != outs) {
-    throw ValueError("[" + name() + "] has " + std::to_string(outs) + " outputs but compile got " + std::to_string(o.loss_weights.size()) +
-                     " loss_weights");
+    throw ValueError("[" + name() + "] has " + std::to_string(outs) + " outputs but compile got " +
+                     std::to_string(o.loss_weights.size()) + " loss_weights");
   }
   t.optimizer = o.optimizer.ptr;
   t.losses.clear();
   for (std::size_t i = 0; i < outs; ++i) {
-    if (!o.losses.empty()) t.losses.push_back(o.losses[i].ptr);
-    else if (o.loss) t.losses.push_back(o.loss->ptr);
+    if (!o.losses.empty())
+      t.losses.push_back(o.losses[i].ptr);
+    else if (o.loss)
+      t.losses.push_back(o.loss->ptr);
   }
   t.output_names.clear();
   for (std::size_t i = 0; i < outs; ++i) {
@@ -161,8 +174,10 @@ void Model::compile(CompileOptions o) {
   t.metrics.assign(outs, {});
   for (auto& m : o.metrics) {
     if (m.ptr && outs > 1) {
-      throw ValueError("[" + name() + "] a metric object tracks one output; name the metric (\"accuracy\") to compute it for each of the " +
-                       std::to_string(outs) + " outputs");
+      throw ValueError(
+          "[" + name() +
+          "] a metric object tracks one output; name the metric (\"accuracy\") to compute it for each of the " +
+          std::to_string(outs) + " outputs");
     }
     for (std::size_t i = 0; i < outs; ++i) t.metrics[i].push_back(m.ptr ? m.ptr : metrics::get(m.name));
   }
@@ -183,9 +198,11 @@ namespace {
 // Logs of the tracked metrics: "loss", per-output losses, metrics (prefixed by output when there are several).
 Logs collect_logs(const Model::Training& t) {
   Logs logs{{"loss", t.loss_tracker->result()}};
-  for (std::size_t i = 0; i < t.output_losses.size(); ++i) logs[t.output_losses[i]->name()] = t.output_losses[i]->result();
+  for (std::size_t i = 0; i < t.output_losses.size(); ++i)
+    logs[t.output_losses[i]->name()] = t.output_losses[i]->result();
   for (std::size_t i = 0; i < t.metrics.size(); ++i)
-    for (const auto& m : t.metrics[i]) logs[(t.metrics.size() > 1 ? t.output_names[i] + "_" : "") + m->name()] = m->result();
+    for (const auto& m : t.metrics[i])
+      logs[(t.metrics.size() > 1 ? t.output_names[i] + "_" : "") + m->name()] = m->result();
   return logs;
 }
 
@@ -203,20 +220,23 @@ static std::int64_t check_data(const Model& m, const std::vector<Tensor>& xs, co
   const std::string who = "[" + m.name() + "] ";
   if (xs.empty()) throw ValueError(who + "got no input tensors");
   if (xs.size() != m.num_inputs()) {
-    throw ValueError(who + "has " + std::to_string(m.num_inputs()) + " inputs but got " + std::to_string(xs.size()) + " input tensors");
+    throw ValueError(who + "has " + std::to_string(m.num_inputs()) + " inputs but got " + std::to_string(xs.size()) +
+                     " input tensors");
   }
   if (ys && ys->size() != m.num_outputs()) {
-    throw ValueError(who + "has " + std::to_string(m.num_outputs()) + " outputs but got " + std::to_string(ys->size()) + " label tensors");
+    throw ValueError(who + "has " + std::to_string(m.num_outputs()) + " outputs but got " + std::to_string(ys->size()) +
+                     " label tensors");
   }
   std::int64_t n = -1;
   auto check = [&](const Tensor& t, const std::string& what) {
     if (!t.defined()) throw ValueError(who + what + " is an undefined Tensor handle");
-    if (t.is_symbolic()) throw ValueError(who + "fit/evaluate/predict take concrete data, got " + t.str() + " for " + what);
+    if (t.is_symbolic())
+      throw ValueError(who + "fit/evaluate/predict take concrete data, got " + t.str() + " for " + what);
     if (t.rank() < 1) throw ShapeError(who + what + " needs a batch dim, got a scalar");
     if (n < 0) n = t.shape()[0];
     if (t.shape()[0] != n) {
-      throw ShapeError(who + what + " has " + std::to_string(t.shape()[0]) + " examples but the first input has " + std::to_string(n) +
-                       "; every input and label must have the same first dim");
+      throw ShapeError(who + what + " has " + std::to_string(t.shape()[0]) + " examples but the first input has " +
+                       std::to_string(n) + "; every input and label must have the same first dim");
     }
   };
   for (std::size_t i = 0; i < xs.size(); ++i) check(xs[i], "input " + std::to_string(i));
@@ -227,8 +247,8 @@ static std::int64_t check_data(const Model& m, const std::vector<Tensor>& xs, co
 }
 
 // The traced (or eager) steps, created on first use under the training lock.
-static std::shared_ptr<Model::Training::StepFn> get_step(Model& self, Model::Training& t, bool train, const std::vector<Tensor>& xs,
-                                                         const std::vector<Tensor>& ys) {
+static std::shared_ptr<Model::Training::StepFn> get_step(Model& self, Model::Training& t, bool train,
+                                                         const std::vector<Tensor>& xs, const std::vector<Tensor>& ys) {
   std::lock_guard<std::mutex> lock(t.mu);
   auto& slot = train ? t.train_step : t.test_step;
   if (slot) return slot;
@@ -251,7 +271,8 @@ static std::shared_ptr<Model::Training::StepFn> get_step(Model& self, Model::Tra
       t.optimizer->apply_gradients(vars, grads);
     }
     t.loss_tracker->update_state(total, total);
-    for (std::size_t i = 0; i < t.output_losses.size(); ++i) t.output_losses[i]->update_state(per_output[i], per_output[i]);
+    for (std::size_t i = 0; i < t.output_losses.size(); ++i)
+      t.output_losses[i]->update_state(per_output[i], per_output[i]);
     for (std::size_t i = 0; i < preds.size(); ++i)
       for (auto& met : t.metrics[i]) met->update_state(yb[i], preds[i]);
     return std::vector<Tensor>{total};
@@ -261,18 +282,24 @@ static std::shared_ptr<Model::Training::StepFn> get_step(Model& self, Model::Tra
   } else {
     std::vector<TensorSpec> sig = batch_specs(xs);
     for (const auto& s : batch_specs(ys)) sig.push_back(s);
-    auto f = function(step, {.name = self.name() + (train ? "_train_step" : "_test_step"), .input_signature = sig, .check_eager = t.check_eager});
+    auto f = function(step, {.name = self.name() + (train ? "_train_step" : "_test_step"),
+                             .input_signature = sig,
+                             .check_eager = t.check_eager});
     slot = std::make_shared<Model::Training::StepFn>(f);
   }
   return slot;
 }
 
-History Model::fit(const Tensor& x, const Tensor& y, FitOptions o) { return fit(std::vector<Tensor>{x}, std::vector<Tensor>{y}, std::move(o)); }
+History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
+  return fit(std::vector<Tensor>{x}, std::vector<Tensor>{y}, o);
+}
 
-History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& y_all, FitOptions o) {
+History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& y_all, const FitOptions& o) {
   Training& t = *training_;
   if (t.fitting.exchange(true)) {
-    throw StateError("[" + name() + "] fit() is already running on this model (in another thread); one model trains one fit at a time");
+    throw StateError(
+        "[" + name() +
+        "] fit() is already running on this model (in another thread); one model trains one fit at a time");
   }
   t.fit_thread = std::this_thread::get_id();
   struct Done {
@@ -283,7 +310,8 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
   if (!t.compiled) throw StateError("[" + name() + "] fit() before compile(); call model.compile({...}) first");
   if (t.losses.empty()) throw StateError("[" + name() + "] compile() was called without a loss; fit needs one");
   const std::int64_t n_all = check_data(*this, x_all, &y_all);
-  if (o.batch_size <= 0) throw ValueError("[" + name() + "] batch_size must be positive, got " + std::to_string(o.batch_size));
+  if (o.batch_size <= 0)
+    throw ValueError("[" + name() + "] batch_size must be positive, got " + std::to_string(o.batch_size));
   if (o.epochs < 0) throw ValueError("[" + name() + "] epochs must be >= 0, got " + std::to_string(o.epochs));
   if (o.initial_epoch < 0 || o.initial_epoch > o.epochs) {
     throw ValueError("[" + name() + "] initial_epoch must be in [0, epochs], got " + std::to_string(o.initial_epoch));
@@ -291,7 +319,8 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
   if (!(o.validation_split >= 0 && o.validation_split < 1)) {
     throw ValueError("[" + name() + "] validation_split must be in [0, 1), got " + std::to_string(o.validation_split));
   }
-  if (o.verbose < 0 || o.verbose > 2) throw ValueError("[" + name() + "] verbose must be 0, 1 or 2, got " + std::to_string(o.verbose));
+  if (o.verbose < 0 || o.verbose > 2)
+    throw ValueError("[" + name() + "] verbose must be 0, 1 or 2, got " + std::to_string(o.verbose));
   if (!o.out) throw ValueError("[" + name() + "] FitOptions::out is a null stream pointer");
   std::vector<Tensor> x = x_all, y = y_all;
   std::optional<ValidationData> val = o.validation_data;
@@ -328,7 +357,8 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
       std::int64_t b = s * o.batch_size, e = b + std::min(o.batch_size, n - b);
       std::vector<Tensor> xb, yb;
       if (o.shuffle) {
-        Tensor idx = constant(std::vector<std::int64_t>(order.begin() + b, order.begin() + e), Shape{e - b}, DType::Int64);
+        Tensor idx =
+            constant(std::vector<std::int64_t>(order.begin() + b, order.begin() + e), Shape{e - b}, DType::Int64);
         for (const Tensor& xi : x) xb.push_back(rows(xi, idx));
         for (const Tensor& yi : y) yb.push_back(rows(yi, idx));
       } else {
@@ -354,18 +384,19 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
   return h;
 }
 
-Logs Model::evaluate(const Tensor& x, const Tensor& y, EvaluateOptions o) {
-  return evaluate(std::vector<Tensor>{x}, std::vector<Tensor>{y}, std::move(o));
+Logs Model::evaluate(const Tensor& x, const Tensor& y, const EvaluateOptions& o) {
+  return evaluate(std::vector<Tensor>{x}, std::vector<Tensor>{y}, o);
 }
 
-Logs Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, EvaluateOptions o) {
+Logs Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const EvaluateOptions& o) {
   Training& t = *training_;
   Active active(t.active);
   refuse_during_fit(*this, t, "evaluate");
   if (!t.compiled) throw StateError("[" + name() + "] evaluate() before compile(); call model.compile({...}) first");
   if (t.losses.empty()) throw StateError("[" + name() + "] compile() was called without a loss; evaluate needs one");
   const std::int64_t n = check_data(*this, x, &y);
-  if (o.batch_size <= 0) throw ValueError("[" + name() + "] batch_size must be positive, got " + std::to_string(o.batch_size));
+  if (o.batch_size <= 0)
+    throw ValueError("[" + name() + "] batch_size must be positive, got " + std::to_string(o.batch_size));
   if (o.verbose && !o.out) throw ValueError("[" + name() + "] EvaluateOptions::out is a null stream pointer");
   auto test_step = get_step(*this, t, false, x, y);
   std::lock_guard<std::mutex> turn(t.eval_mu);
@@ -382,28 +413,32 @@ Logs Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
   return logs;
 }
 
-Tensor Model::predict(const Tensor& x, PredictOptions o) {
+Tensor Model::predict(const Tensor& x, const PredictOptions& o) {
   auto outs = predict(std::vector<Tensor>{x}, o);
   if (outs.size() != 1) {
-    throw ValueError("[" + name() + "] has " + std::to_string(outs.size()) + " outputs; call predict with a vector of inputs to get them all");
+    throw ValueError("[" + name() + "] has " + std::to_string(outs.size()) +
+                     " outputs; call predict with a vector of inputs to get them all");
   }
   return outs[0];
 }
 
-std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, PredictOptions o) {
+std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, const PredictOptions& o) {
   Training& t = *training_;
   Active active(t.active);
   refuse_during_fit(*this, t, "predict");
   const std::int64_t n = check_data(*this, x, nullptr);
-  if (o.batch_size <= 0) throw ValueError("[" + name() + "] batch_size must be positive, got " + std::to_string(o.batch_size));
+  if (o.batch_size <= 0)
+    throw ValueError("[" + name() + "] batch_size must be positive, got " + std::to_string(o.batch_size));
   std::shared_ptr<Training::PredictFn> step;
   {
     std::lock_guard<std::mutex> lock(t.mu);
     if (!t.predict_step) {
       auto body = [this](const std::vector<Tensor>& xb) { return (*this)(xb, false); };
-      if (t.run_eagerly) t.predict_step = std::make_shared<Training::PredictFn>(body);
-      else t.predict_step = std::make_shared<Training::PredictFn>(function(body, {.name = name() + "_predict_step",
-                                                                                  .input_signature = batch_specs(x), .check_eager = t.check_eager}));
+      if (t.run_eagerly)
+        t.predict_step = std::make_shared<Training::PredictFn>(body);
+      else
+        t.predict_step = std::make_shared<Training::PredictFn>(function(
+            body, {.name = name() + "_predict_step", .input_signature = batch_specs(x), .check_eager = t.check_eager}));
     }
     step = t.predict_step;
   }

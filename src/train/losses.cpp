@@ -9,8 +9,8 @@ namespace {
 
 void same_shape(const char* who, const Tensor& y, const Tensor& p) {
   if (!y.shape().compatible_with(p.shape())) {
-    throw ShapeError(std::string("[") + who + "] labels of shape " + y.shape().str() + " do not match predictions of shape " +
-                     p.shape().str());
+    throw ShapeError(std::string("[") + who + "] labels of shape " + y.shape().str() +
+                     " do not match predictions of shape " + p.shape().str());
   }
 }
 
@@ -70,7 +70,8 @@ class SCCE : public Loss {
     if (y.rank() == p.rank() && y.rank() >= 1 && y.shape()[y.rank() - 1] == 1) y = squeeze(y, {-1});
     if (y.rank() != p.rank() - 1) {
       throw ShapeError("[sparse_categorical_crossentropy] labels of shape " + y_in.shape().str() +
-                       " must be class indices shaped like the predictions " + p.shape().str() + " without the class dim");
+                       " must be class indices shaped like the predictions " + p.shape().str() +
+                       " without the class dim");
     }
     if (!is_integral(y.dtype())) y = cast(y, DType::Int64);
     Tensor logits = logits_ ? p : log(clip(p, 1e-7, 1.0));
@@ -96,7 +97,8 @@ LossPtr get(const std::string& n) {
   if (n == "categorical_crossentropy") return CategoricalCrossentropy();
   if (n == "sparse_categorical_crossentropy") return SparseCategoricalCrossentropy();
   throw ValueError("[compile] unknown loss '" + n +
-                   "'; use mse, mae, binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy or a losses:: object");
+                   "'; use mse, mae, binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy or "
+                   "a losses:: object");
 }
 
 }  // namespace losses

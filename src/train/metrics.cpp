@@ -59,7 +59,7 @@ class CatAcc : public MeanState {
 };
 class BinAcc : public MeanState {
  public:
-  BinAcc(double t, std::string n = "binary_accuracy") : MeanState(std::move(n)), t_(t) {}
+  explicit BinAcc(double t, std::string n = "binary_accuracy") : MeanState(std::move(n)), t_(t) {}
   void update_state(const Tensor& y, const Tensor& p) override {
     add(cast(equal(cast(p > t_, DType::Float32), cast(cast(y, p.dtype()) > 0.5, DType::Float32)), DType::Float32));
   }
@@ -81,9 +81,12 @@ class AutoAcc : public Metric {
     if (!impl_) {
       std::int64_t classes = p.rank() ? p.shape()[p.rank() - 1] : 1;
       bool sparse = y.rank() == p.rank() - 1 || (y.rank() == p.rank() && y.shape()[y.rank() - 1] == 1 && classes > 1);
-      if (sparse) impl_ = std::make_shared<SparseCatAcc>("accuracy");
-      else if (classes > 1) impl_ = std::make_shared<CatAcc>("accuracy");
-      else impl_ = std::make_shared<BinAcc>(0.5, "accuracy");
+      if (sparse)
+        impl_ = std::make_shared<SparseCatAcc>("accuracy");
+      else if (classes > 1)
+        impl_ = std::make_shared<CatAcc>("accuracy");
+      else
+        impl_ = std::make_shared<BinAcc>(0.5, "accuracy");
     }
     impl_->update_state(y, p);
   }
@@ -111,8 +114,9 @@ MetricPtr get(const std::string& n) {
   if (n == "categorical_accuracy") return CategoricalAccuracy();
   if (n == "binary_accuracy") return BinaryAccuracy();
   if (n == "mae" || n == "mean_absolute_error") return MeanAbsoluteError();
-  throw ValueError("[compile] unknown metric '" + n +
-                   "'; use accuracy, sparse_categorical_accuracy, categorical_accuracy, binary_accuracy, mae or a metrics:: object");
+  throw ValueError(
+      "[compile] unknown metric '" + n +
+      "'; use accuracy, sparse_categorical_accuracy, categorical_accuracy, binary_accuracy, mae or a metrics:: object");
 }
 
 }  // namespace metrics

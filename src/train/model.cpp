@@ -1,6 +1,6 @@
 // Functional, Sequential and subclassed models: construction, calls and their layers.
-#include "duet/ops.h"
 #include "core/tensor_impl.h"
+#include "duet/ops.h"
 #include "train/model_impl.h"
 
 namespace duet {
@@ -10,7 +10,8 @@ Model::Model(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outpu
   if (inputs.empty() || outputs.empty()) throw ValueError("[Model] needs at least one input and one output");
   for (const Tensor& t : inputs) {
     if (!functional::is_functional(t)) {
-      throw ValueError("[Model] inputs must be Input(...) tensors, got " + (t.defined() ? t.str() : std::string("an undefined handle")));
+      throw ValueError("[Model] inputs must be Input(...) tensors, got " +
+                       (t.defined() ? t.str() : std::string("an undefined handle")));
     }
   }
   for (const Tensor& t : outputs) {
@@ -46,7 +47,8 @@ Tensor Model::call(const Tensor& x, bool training) {
   if (structure_->functional) {
     auto outs = functional::run(structure_->program, {x}, training, name());
     if (outs.size() != 1) {
-      throw ValueError("[" + name() + "] has " + std::to_string(outs.size()) + " outputs; call it with a vector of inputs to get them all");
+      throw ValueError("[" + name() + "] has " + std::to_string(outs.size()) +
+                       " outputs; call it with a vector of inputs to get them all");
     }
     return outs[0];
   }
@@ -81,26 +83,29 @@ std::vector<LayerRef> Model::layers() const {
   return out;
 }
 
-Sequential::Sequential(std::vector<LayerRef> layers, const std::string& name) : Model(name, "Sequential") {
+Sequential::Sequential(const std::vector<LayerRef>& layers, const std::string& name) : Model(name, "Sequential") {
   for (auto& l : layers) add(l);
 }
 
-Sequential::Sequential(const Tensor& input, std::vector<LayerRef> layers, const std::string& name) : Sequential(std::move(layers), name) {
-  if (!functional::is_functional(input)) throw ValueError("[" + this->name() + "] the first argument must be an Input(...) tensor");
+Sequential::Sequential(const Tensor& input, const std::vector<LayerRef>& layers, const std::string& name)
+    : Sequential(layers, name) {
+  if (!functional::is_functional(input))
+    throw ValueError("[" + this->name() + "] the first argument must be an Input(...) tensor");
   structure_->input_spec = input.spec();
   Tensor x = input;
   for (auto& l : structure_->seq) x = l(x);  // builds every layer now, with the batch dim unknown
   built_ = true;
 }
 
-void Sequential::add(LayerRef layer) {
+void Sequential::add(const LayerRef& layer) {
   if (!layer) throw ValueError("[" + name() + "] cannot add an empty layer handle");
   structure_->seq.push_back(layer);
   add_child(layer.ptr());
 }
 
 std::vector<Tensor> Sequential::call(const std::vector<Tensor>& xs, bool training) {
-  if (xs.size() != 1) throw ValueError("[" + name() + "] a Sequential model takes one input, got " + std::to_string(xs.size()));
+  if (xs.size() != 1)
+    throw ValueError("[" + name() + "] a Sequential model takes one input, got " + std::to_string(xs.size()));
   return {call(xs[0], training)};
 }
 

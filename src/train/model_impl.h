@@ -23,18 +23,18 @@ struct Model::Training {
   using StepFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&, const std::vector<Tensor>&)>;
   using PredictFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 
-  std::mutex mu;       // compile state and the lazily created steps
-  std::mutex eval_mu;  // evaluate calls take turns (metric state is per model)
+  std::mutex mu;               // compile state and the lazily created steps
+  std::mutex eval_mu;          // evaluate calls take turns (metric state is per model)
   std::atomic<int> active{0};  // fit/evaluate/predict calls running (compile refuses to change them meanwhile)
   std::atomic<bool> fitting{false};
   std::atomic<std::thread::id> fit_thread{};  // predict/evaluate from fit's own thread (validation, callbacks) is fine
 
   bool compiled = false;
   optimizers::OptimizerPtr optimizer;
-  std::vector<losses::LossPtr> losses;           // per output
-  std::vector<Hyperparameter> loss_weights;      // per output
+  std::vector<losses::LossPtr> losses;                   // per output
+  std::vector<Hyperparameter> loss_weights;              // per output
   std::vector<std::vector<metrics::MetricPtr>> metrics;  // per output
-  std::vector<metrics::MetricPtr> output_losses;  // per output, when there are several
+  std::vector<metrics::MetricPtr> output_losses;         // per output, when there are several
   metrics::MetricPtr loss_tracker;
   std::vector<std::string> output_names;
   bool run_eagerly = false;

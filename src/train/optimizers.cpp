@@ -38,7 +38,9 @@ double LearningRate::get() const {
   return (*schedule_)(full({}, step, DType::Float64)).item<double>();
 }
 
-Tensor LearningRate::value(const Tensor& step) const { return schedule_ ? cast((*schedule_)(step), DType::Float64) : hp_.value(DType::Float64); }
+Tensor LearningRate::value(const Tensor& step) const {
+  return schedule_ ? cast((*schedule_)(step), DType::Float64) : hp_.value(DType::Float64);
+}
 
 Optimizer::Optimizer(LearningRate lr) : learning_rate(std::move(lr)) {
   graph::EagerScope eager;
@@ -50,8 +52,8 @@ Hyperparameter& Optimizer::hyper(const std::string& hp, double value, double lo,
   std::string who = name();
   auto check = [who, hp, lo, hi, hi_open](double v) {
     if (!(v >= lo) || !(hi_open ? v < hi : v <= hi)) {
-      throw ValueError("[" + who + "] " + hp + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + (hi_open ? ")" : "]") +
-                       ", got " + std::to_string(v));
+      throw ValueError("[" + who + "] " + hp + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                       (hi_open ? ")" : "]") + ", got " + std::to_string(v));
     }
   };
   hypers_.emplace_back(hp, std::make_unique<Hyperparameter>(value, who + "/" + hp, check));
@@ -71,26 +73,29 @@ std::vector<std::pair<std::string, Variable>> Optimizer::variables() const {
   return out;
 }
 
-Variable Optimizer::slot(std::vector<Variable>& slots, std::size_t i, const Variable& like, const std::string& slot_name) {
+Variable Optimizer::slot(std::vector<Variable>& slots, std::size_t i, const Variable& like,
+                         const std::string& slot_name) {
   while (slots.size() <= i) {
     graph::EagerScope eager;
-    slots.emplace_back(zeros(like.shape(), like.dtype()), VariableOptions{.name = like.name() + "/" + slot_name, .trainable = false});
+    slots.emplace_back(zeros(like.shape(), like.dtype()),
+                       VariableOptions{.name = like.name() + "/" + slot_name, .trainable = false});
   }
   return slots[i];
 }
 
 void Optimizer::apply_gradients(const std::vector<Variable>& vars, const std::vector<Tensor>& grads) {
   if (vars.size() != grads.size()) {
-    throw ValueError("[" + name() + "] got " + std::to_string(grads.size()) + " gradients for " + std::to_string(vars.size()) + " variables");
+    throw ValueError("[" + name() + "] got " + std::to_string(grads.size()) + " gradients for " +
+                     std::to_string(vars.size()) + " variables");
   }
   Tensor it = iterations_.assign_add(scalar(std::int64_t{1}));
-  Tensor step = cast(it, DType::Float32);  // 1-based, for bias corrections
+  Tensor step = cast(it, DType::Float32);                           // 1-based, for bias corrections
   Tensor lr = learning_rate.value(cast(it, DType::Float64) - 1.0);  // schedules see the updates applied before this one
   for (std::size_t i = 0; i < vars.size(); ++i) {
     if (!grads[i].defined()) continue;  // variable not connected to the loss
     if (grads[i].shape() != vars[i].shape() && grads[i].shape().is_fully_known()) {
-      throw ShapeError("[" + name() + "] gradient of shape " + grads[i].shape().str() + " for variable '" + vars[i].name() +
-                       "' of shape " + vars[i].shape().str());
+      throw ShapeError("[" + name() + "] gradient of shape " + grads[i].shape().str() + " for variable '" +
+                       vars[i].name() + "' of shape " + vars[i].shape().str());
     }
     const void* key = vars[i].ref().get();
     auto it_slots = std::find_if(slots_.begin(), slots_.end(), [&](const auto& p) { return p.first == key; });
@@ -103,13 +108,15 @@ namespace {
 
 class SGDImpl : public Optimizer {
  public:
-  SGDImpl(LearningRate lr, double momentum, bool nesterov) : Optimizer(std::move(lr)), nesterov_(nesterov), use_momentum_(momentum > 0) {
+  SGDImpl(LearningRate lr, double momentum, bool nesterov)
+      : Optimizer(std::move(lr)), nesterov_(nesterov), use_momentum_(momentum > 0) {
     momentum_ = &hyper("momentum", momentum, 0, 1);
   }
   std::string name() const override { return "SGD"; }
   // momentum m: v = m v - lr g; w += v (nesterov: w += m v - lr g). Whether momentum is used at all is fixed
   // at construction (it adds a slot), as in Keras; its value is read at run time.
-  void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor& lr, const Tensor&) override {
+  void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor& lr,
+              const Tensor&) override {
     if (!use_momentum_) {
       w.assign_sub(g * lr);
       return;
@@ -127,7 +134,8 @@ class SGDImpl : public Optimizer {
 
 class AdamImpl : public Optimizer {
  public:
-  AdamImpl(LearningRate lr, double b1, double b2, double eps, std::optional<double> wd) : Optimizer(std::move(lr)), decoupled_(wd.has_value()) {
+  AdamImpl(LearningRate lr, double b1, double b2, double eps, std::optional<double> wd)
+      : Optimizer(std::move(lr)), decoupled_(wd.has_value()) {
     b1_ = &hyper("beta_1", b1, 0, 1);
     b2_ = &hyper("beta_2", b2, 0, 1);
     eps_ = &hyper("epsilon", eps, 0, INFINITY, false);
@@ -136,7 +144,8 @@ class AdamImpl : public Optimizer {
   std::string name() const override { return decoupled_ ? "AdamW" : "Adam"; }
   // m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr_t m / (sqrt(v) + eps), lr_t = lr sqrt(1-b2^t)/(1-b1^t);
   // AdamW also decays w by lr * weight_decay (decoupled).
-  void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor& lr, const Tensor& step) override {
+  void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor& lr,
+              const Tensor& step) override {
     Variable m = slot(slots, 0, w, "m"), v = slot(slots, 1, w, "v");
     const DType d = w.dtype();
     Tensor b1 = b1_->value(d), b2 = b2_->value(d), t = cast(step, d);
@@ -152,14 +161,16 @@ class AdamImpl : public Optimizer {
 
 class RMSpropImpl : public Optimizer {
  public:
-  RMSpropImpl(LearningRate lr, double rho, double momentum, double eps) : Optimizer(std::move(lr)), use_momentum_(momentum > 0) {
+  RMSpropImpl(LearningRate lr, double rho, double momentum, double eps)
+      : Optimizer(std::move(lr)), use_momentum_(momentum > 0) {
     rho_ = &hyper("rho", rho, 0, 1);
     momentum_ = &hyper("momentum", momentum, 0, 1);
     eps_ = &hyper("epsilon", eps, 0, INFINITY, false);
   }
   std::string name() const override { return "RMSprop"; }
   // a = rho a + (1-rho) g^2; step = lr g / sqrt(a + eps) (with momentum: mom = m mom + step; w -= mom)
-  void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor& lr, const Tensor&) override {
+  void update(const Variable& w, const Tensor& g, std::vector<Variable>& slots, const Tensor& lr,
+              const Tensor&) override {
     const DType d = w.dtype();
     Variable a = slot(slots, 0, w, "rms");
     Tensor rho = rho_->value(d);
@@ -179,8 +190,12 @@ class RMSpropImpl : public Optimizer {
 
 }  // namespace
 
-OptimizerPtr SGD(LearningRate lr, double momentum, bool nesterov) { return std::make_shared<SGDImpl>(std::move(lr), momentum, nesterov); }
-OptimizerPtr Adam(LearningRate lr, double b1, double b2, double eps) { return std::make_shared<AdamImpl>(std::move(lr), b1, b2, eps, std::nullopt); }
+OptimizerPtr SGD(LearningRate lr, double momentum, bool nesterov) {
+  return std::make_shared<SGDImpl>(std::move(lr), momentum, nesterov);
+}
+OptimizerPtr Adam(LearningRate lr, double b1, double b2, double eps) {
+  return std::make_shared<AdamImpl>(std::move(lr), b1, b2, eps, std::nullopt);
+}
 OptimizerPtr AdamW(LearningRate lr, double wd, double b1, double b2, double eps) {
   return std::make_shared<AdamImpl>(std::move(lr), b1, b2, eps, wd);
 }

@@ -16,7 +16,8 @@ void require(bool ok, const char* who, const std::string& what) {
 
 class Exponential : public LearningRateSchedule {
  public:
-  Exponential(double init, std::int64_t steps, double rate, bool stair) : init_(init), steps_(steps), rate_(rate), stair_(stair) {}
+  Exponential(double init, std::int64_t steps, double rate, bool stair)
+      : init_(init), steps_(steps), rate_(rate), stair_(stair) {}
   std::string name() const override { return "ExponentialDecay"; }
   // init * rate ^ (step / decay_steps), the exponent floored with staircase (step >= 0, so truncation floors).
   Tensor operator()(const Tensor& step) const override {
@@ -58,7 +59,8 @@ class Cosine : public LearningRateSchedule {
     Tensor step = cast(step_in, DType::Float64);
     const double peak = target_.value_or(init_);
     auto decayed = [&](const Tensor& s) {  // peak * ((1 - alpha) * 0.5 (1 + cos(pi min(s, steps) / steps)) + alpha)
-      Tensor c = (cos(minimum(s, static_cast<double>(steps_)) * (std::numbers::pi / static_cast<double>(steps_))) + 1.0) * 0.5;
+      Tensor c =
+          (cos(minimum(s, static_cast<double>(steps_)) * (std::numbers::pi / static_cast<double>(steps_))) + 1.0) * 0.5;
       return (c * (1 - alpha_) + alpha_) * peak;
     };
     if (!target_ || warmup_ == 0) return decayed(maximum(step - static_cast<double>(warmup_), 0.0));
@@ -77,9 +79,11 @@ class Cosine : public LearningRateSchedule {
 }  // namespace
 
 SchedulePtr ExponentialDecay(double init, std::int64_t decay_steps, double rate, bool staircase) {
-  require(std::isfinite(init) && init >= 0, "ExponentialDecay", "initial_learning_rate must be finite and >= 0, got " + std::to_string(init));
+  require(std::isfinite(init) && init >= 0, "ExponentialDecay",
+          "initial_learning_rate must be finite and >= 0, got " + std::to_string(init));
   require(decay_steps > 0, "ExponentialDecay", "decay_steps must be positive, got " + std::to_string(decay_steps));
-  require(std::isfinite(rate) && rate > 0, "ExponentialDecay", "decay_rate must be finite and positive, got " + std::to_string(rate));
+  require(std::isfinite(rate) && rate > 0, "ExponentialDecay",
+          "decay_rate must be finite and positive, got " + std::to_string(rate));
   return std::make_shared<Exponential>(init, decay_steps, rate, staircase);
 }
 
@@ -89,16 +93,20 @@ SchedulePtr PiecewiseConstantDecay(std::vector<std::int64_t> boundaries, std::ve
               std::to_string(values.size()) + " values");
   for (std::size_t i = 1; i < boundaries.size(); ++i)
     require(boundaries[i] > boundaries[i - 1], "PiecewiseConstantDecay", "boundaries must increase");
-  for (double v : values) require(std::isfinite(v) && v >= 0, "PiecewiseConstantDecay", "values must be finite and >= 0");
+  for (double v : values)
+    require(std::isfinite(v) && v >= 0, "PiecewiseConstantDecay", "values must be finite and >= 0");
   return std::make_shared<Piecewise>(std::move(boundaries), std::move(values));
 }
 
-SchedulePtr CosineDecay(double init, std::int64_t decay_steps, double alpha, std::optional<double> warmup_target, std::int64_t warmup_steps) {
-  require(std::isfinite(init) && init >= 0, "CosineDecay", "initial_learning_rate must be finite and >= 0, got " + std::to_string(init));
+SchedulePtr CosineDecay(double init, std::int64_t decay_steps, double alpha, std::optional<double> warmup_target,
+                        std::int64_t warmup_steps) {
+  require(std::isfinite(init) && init >= 0, "CosineDecay",
+          "initial_learning_rate must be finite and >= 0, got " + std::to_string(init));
   require(decay_steps > 0, "CosineDecay", "decay_steps must be positive, got " + std::to_string(decay_steps));
   require(alpha >= 0 && alpha <= 1, "CosineDecay", "alpha must be in [0, 1], got " + std::to_string(alpha));
   require(warmup_steps >= 0, "CosineDecay", "warmup_steps must be >= 0");
-  require(!warmup_target || (std::isfinite(*warmup_target) && *warmup_target >= 0), "CosineDecay", "warmup_target must be finite and >= 0");
+  require(!warmup_target || (std::isfinite(*warmup_target) && *warmup_target >= 0), "CosineDecay",
+          "warmup_target must be finite and >= 0");
   return std::make_shared<Cosine>(init, decay_steps, alpha, warmup_target, warmup_steps);
 }
 

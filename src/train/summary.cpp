@@ -52,7 +52,8 @@ std::string Model::summary_string() {
   };
   const Structure& st = *structure_;
   if (st.functional) {
-    for (const Tensor& in : st.inputs) rows.push_back({in.impl()->node->name + " (InputLayer)", "[" + in.shape().str() + "]", 0});
+    for (const Tensor& in : st.inputs)
+      rows.push_back({in.impl()->node->name + " (InputLayer)", "[" + in.shape().str() + "]", 0});
     for (const graph::Node* n : st.program.nodes)
       if (Layer* l = functional::layer_of(n)) rows.push_back({label(*l), shape_text(n->outputs), l->count_params()});
   } else if (!st.seq.empty()) {
@@ -78,7 +79,9 @@ std::string Model::summary_string() {
   std::ostringstream os;
   const std::string rule(65, '_'), dbl(65, '=');
   os << "Model: \"" << name() << "\"\n" << rule << "\n";
-  os << " " << std::left << std::setw(28) << "Layer (type)" << std::setw(26) << "Output Shape" << "Param #\n" << dbl << "\n";
+  os << " " << std::left << std::setw(28) << "Layer (type)" << std::setw(26) << "Output Shape"
+     << "Param #\n"
+     << dbl << "\n";
   auto print_row = [&os](const std::vector<std::string>& cells) {
     const std::size_t widths[] = {27, 25, 20};
     std::vector<std::vector<std::string>> parts;
