@@ -23,9 +23,12 @@ namespace duet {
 // "ones", "random_normal", "random_uniform"; or a callable (shape, dtype) -> tensor. initializers::constant(v).
 using InitializerFn = std::function<Tensor(const Shape&, DType)>;
 struct Initializer {
-  Initializer(const char* name);         // NOLINT(google-explicit-constructor): implicit by design ("zeros")
-  Initializer(const std::string& name);  // NOLINT(google-explicit-constructor): same
-  Initializer(InitializerFn fn) : fn(std::move(fn)) {}  // NOLINT(google-explicit-constructor): same
+  // NOLINTNEXTLINE(google-explicit-constructor): implicit by design ("zeros")
+  Initializer(const char* name);
+  // NOLINTNEXTLINE(google-explicit-constructor): same
+  Initializer(const std::string& name);
+  // NOLINTNEXTLINE(google-explicit-constructor): same
+  Initializer(InitializerFn fn) : fn(std::move(fn)) {}
   InitializerFn fn;
   std::string name;  // "" for a custom callable
   double value = 0;  // constant(v)'s v
@@ -119,11 +122,11 @@ template <class L>
 class Ref {
  public:
   Ref() = default;
-  Ref(std::shared_ptr<L> p)
-      : p_(std::move(p)) {}  // NOLINT(google-explicit-constructor): implicit from the shared layer
+  // NOLINTNEXTLINE(google-explicit-constructor): implicit from the shared layer
+  Ref(std::shared_ptr<L> p) : p_(std::move(p)) {}
   template <class U>
-  requires std::is_convertible_v<U*, L*> Ref(const Ref<U>& o)
-      : p_(o.ptr()) {}  // NOLINT(google-explicit-constructor): upcast
+  // NOLINTNEXTLINE(google-explicit-constructor): upcast
+  requires std::is_convertible_v<U*, L*> Ref(const Ref<U>& o) : p_(o.ptr()) {}
   Tensor operator()(const Tensor& x, bool training = false) const { return (*p_)(x, training); }
   std::vector<Tensor> operator()(const std::vector<Tensor>& xs, bool training = false) const {
     return (*p_)(xs, training);

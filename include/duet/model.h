@@ -21,22 +21,30 @@ namespace duet {
 
 // Arguments that accept a Keras name or an object.
 struct OptimizerArg {
-  OptimizerArg(const char* n)
-      : ptr(optimizers::get(n)) {}  // NOLINT(google-explicit-constructor): implicit by design ("adam")
-  OptimizerArg(const std::string& n) : ptr(optimizers::get(n)) {}  // NOLINT(google-explicit-constructor): same
-  OptimizerArg(optimizers::OptimizerPtr p) : ptr(std::move(p)) {}  // NOLINT(google-explicit-constructor): same
+  // NOLINTNEXTLINE(google-explicit-constructor): implicit by design ("adam")
+  OptimizerArg(const char* n) : ptr(optimizers::get(n)) {}
+  // NOLINTNEXTLINE(google-explicit-constructor): same
+  OptimizerArg(const std::string& n) : ptr(optimizers::get(n)) {}
+  // NOLINTNEXTLINE(google-explicit-constructor): same
+  OptimizerArg(optimizers::OptimizerPtr p) : ptr(std::move(p)) {}
   optimizers::OptimizerPtr ptr;
 };
 struct LossArg {
-  LossArg(const char* n) : ptr(losses::get(n)) {}  // NOLINT(google-explicit-constructor): implicit by design ("mse")
-  LossArg(const std::string& n) : ptr(losses::get(n)) {}  // NOLINT(google-explicit-constructor): same
-  LossArg(losses::LossPtr p) : ptr(std::move(p)) {}       // NOLINT(google-explicit-constructor): same
+  // NOLINTNEXTLINE(google-explicit-constructor): implicit by design ("mse")
+  LossArg(const char* n) : ptr(losses::get(n)) {}
+  // NOLINTNEXTLINE(google-explicit-constructor): same
+  LossArg(const std::string& n) : ptr(losses::get(n)) {}
+  // NOLINTNEXTLINE(google-explicit-constructor): same
+  LossArg(losses::LossPtr p) : ptr(std::move(p)) {}
   losses::LossPtr ptr;
 };
 struct MetricArg {
-  MetricArg(const char* n) : name(n) {}         // NOLINT(google-explicit-constructor): implicit by design ("accuracy")
-  MetricArg(const std::string& n) : name(n) {}  // NOLINT(google-explicit-constructor): same
-  MetricArg(metrics::MetricPtr p) : ptr(std::move(p)) {}  // NOLINT(google-explicit-constructor): same
+  // NOLINTNEXTLINE(google-explicit-constructor): implicit by design ("accuracy")
+  MetricArg(const char* n) : name(n) {}
+  // NOLINTNEXTLINE(google-explicit-constructor): same
+  MetricArg(const std::string& n) : name(n) {}
+  // NOLINTNEXTLINE(google-explicit-constructor): same
+  MetricArg(metrics::MetricPtr p) : ptr(std::move(p)) {}
   std::string name;
   metrics::MetricPtr ptr;
 };
@@ -56,8 +64,8 @@ struct CompileOptions {
 // Validation data for fit: x and y as one tensor each, or one per model input / output.
 struct ValidationData {
   ValidationData(Tensor x, Tensor y) : x{std::move(x)}, y{std::move(y)} {}
-  ValidationData(std::pair<Tensor, Tensor> xy)
-      : x{std::move(xy.first)}, y{std::move(xy.second)} {}  // NOLINT(google-explicit-constructor): implicit
+  // NOLINTNEXTLINE(google-explicit-constructor): implicit
+  ValidationData(std::pair<Tensor, Tensor> xy) : x{std::move(xy.first)}, y{std::move(xy.second)} {}
   ValidationData(std::vector<Tensor> x, std::vector<Tensor> y) : x(std::move(x)), y(std::move(y)) {}
   std::vector<Tensor> x, y;
 };

@@ -40,14 +40,16 @@ SchedulePtr CosineDecay(double initial_learning_rate, std::int64_t decay_steps, 
 // An optimizer's learning rate: a Hyperparameter, or a schedule of the optimizer's step.
 class LearningRate {
  public:
-  LearningRate(double value);  // NOLINT(google-explicit-constructor): implicit, Adam(1e-3)
-  LearningRate(
-      schedules::SchedulePtr schedule);  // NOLINT(google-explicit-constructor): implicit, Adam(ExponentialDecay(...))
+  // NOLINTNEXTLINE(google-explicit-constructor): implicit, Adam(1e-3)
+  LearningRate(double value);
+  // NOLINTNEXTLINE(google-explicit-constructor): implicit, Adam(ExponentialDecay(...))
+  LearningRate(schedules::SchedulePtr schedule);
   // Sets a constant rate (StateError when a schedule drives it).
   LearningRate& operator=(double value);
   // The rate the next update uses (a schedule's value at the current step).
   double get() const;
-  operator double() const { return get(); }  // NOLINT(google-explicit-constructor): reads like a number
+  // NOLINTNEXTLINE(google-explicit-constructor): reads like a number
+  operator double() const { return get(); }
   // Inside an update: the rate for `step` (a float64 scalar), read at run time.
   Tensor value(const Tensor& step) const;
   const schedules::SchedulePtr& schedule() const { return schedule_; }

@@ -31,8 +31,10 @@ struct GradientOptions {
 
 // A gradient source: a tensor (which must be watched) or a variable.
 struct Source {
-  Source(const Tensor& t) : tensor(t) {}      // NOLINT(google-explicit-constructor): implicit by design
-  Source(const Variable& v) : variable(v) {}  // NOLINT(google-explicit-constructor): same
+  // NOLINTNEXTLINE(google-explicit-constructor): implicit by design
+  Source(const Tensor& t) : tensor(t) {}
+  // NOLINTNEXTLINE(google-explicit-constructor): same
+  Source(const Variable& v) : variable(v) {}
   Tensor tensor;
   Variable variable;
 };

@@ -25,7 +25,8 @@ class Variable {
 
   // The current value (a ReadVariable op).
   Tensor value() const;
-  operator Tensor() const { return value(); }  // NOLINT(google-explicit-constructor): a Variable reads as a Tensor
+  // NOLINTNEXTLINE(google-explicit-constructor): a Variable reads as a Tensor
+  operator Tensor() const { return value(); }
 
   // Each returns the new value. The value keeps its dtype and shape; a mismatch throws.
   Tensor assign(const Tensor& v) const;
@@ -54,14 +55,14 @@ class Variable {
 class Hyperparameter {
  public:
   // `check` validates every value assigned (it throws ValueError naming the owner).
-  Hyperparameter(
-      double value = 0.0,
-      const std::string& name = "hyperparameter",  // NOLINT(google-explicit-constructor): implicit from a number
-      std::function<void(double)> check = nullptr);
+  // NOLINTNEXTLINE(google-explicit-constructor): implicit from a number
+  Hyperparameter(double value = 0.0, const std::string& name = "hyperparameter",
+                 std::function<void(double)> check = nullptr);
   Hyperparameter& operator=(double value);
   // The current value (read now, also while tracing: use value() inside traced code).
   double get() const;
-  operator double() const { return get(); }  // NOLINT(google-explicit-constructor): reads like a number
+  // NOLINTNEXTLINE(google-explicit-constructor): reads like a number
+  operator double() const { return get(); }
   // Reads it as a scalar of `dtype` (an op: traced, it is read at run time).
   Tensor value(DType dtype = DType::Float32) const;
   const Variable& variable() const { return var_; }

@@ -128,7 +128,8 @@ Tensor::Tensor(const Tensor& o) : impl_(o.impl_) {
 }
 
 // Self-assignment is safe: the new reference is taken before the old one is dropped.
-Tensor& Tensor::operator=(const Tensor& o) {  // NOLINT(bugprone-unhandled-self-assignment)
+// NOLINTNEXTLINE(bugprone-unhandled-self-assignment)
+Tensor& Tensor::operator=(const Tensor& o) {
   if (o.impl_) impl_retain(o.impl_);
   if (impl_) impl_release(impl_);
   impl_ = o.impl_;
