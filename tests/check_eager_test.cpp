@@ -41,6 +41,7 @@ TEST(CheckEager, NamesTheFusionPassAndTheNode) {
     FAIL() << "the broken fused kernel was not caught";
   } catch (const EagerMismatchError& e) {
     std::string m = e.what();
+    RecordProperty("message", m);  // --gtest_output=xml shows the full message
     EXPECT_NE(m.find("[buggy]"), std::string::npos) << m;
     EXPECT_NE(m.find("output 0"), std::string::npos) << m;
     EXPECT_NE(m.find("FusedElementwise"), std::string::npos) << m;
@@ -64,6 +65,7 @@ TEST(CheckEager, NamesTheLayerInsideACompiledModel) {
     FAIL() << "the broken fused kernel was not caught";
   } catch (const EagerMismatchError& e) {
     std::string m = e.what();
+    RecordProperty("message", m);
     EXPECT_NE(m.find("in layer '" + model.name() + "/suspect'"), std::string::npos) << m;
     EXPECT_NE(m.find("'fusion'"), std::string::npos) << m;
   }

@@ -51,6 +51,26 @@ TEST(Shape, HighRankSpillsToTheHeapCorrectly) {
   EXPECT_EQ(sum(x, {7}).shape(), (Shape{1, 2, 3, 4, 5, 6, 7}));
 }
 
+TEST(Shape, IndexesFromTheEndAndRefusesOutOfRange) {
+  Shape s{2, 3, 5};
+  EXPECT_EQ(s[-1], 5);
+  EXPECT_EQ(s[-3], 2);
+  EXPECT_EQ(s[1], 3);
+  EXPECT_EQ(s.dim(-2), 3);
+  s[-1] = 7;
+  EXPECT_EQ(s[2], 7);
+  for (int bad : {3, -4, 100, -100}) {
+    try {
+      (void)s[bad];
+      ADD_FAILURE() << "index " << bad << " was accepted";
+    } catch (const ShapeError& e) {
+      EXPECT_NE(std::string(e.what()).find("(2, 3, 7)"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("-3 to 2"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW((void)Shape{}[0], ShapeError);
+}
+
 TEST(Create, FromInitializerListsAndVectors) {
   Tensor a = constant({{1.f, 2.f, 3.f}, {4.f, 5.f, 6.f}});
   EXPECT_EQ(a.shape(), (Shape{2, 3}));

@@ -160,6 +160,11 @@ struct Unflatten<std::tuple<T...>> {
 }  // namespace internal
 
 // A traced function (tf.function). Call it like the callable it wraps.
+//
+// Threads: one Function may be called from many threads at once. Tracing is serialized (one trace at a
+// time in the process); replays of cached traces run concurrently. Calls that only read variables are
+// safe together; a call that assigns a variable must not overlap another call that reads or writes that
+// variable (variables are not locked): serialize such steps yourself, as Model does for its train steps.
 template <class F>
 class Function {
  public:

@@ -25,10 +25,17 @@ class Shape {
   ~Shape();
 
   int rank() const { return rank_; }
-  std::int64_t operator[](int i) const { return data()[i]; }
-  std::int64_t& operator[](int i) { return data()[i]; }
-  // Dim with Python-style negative indexing; throws ShapeError when out of range.
-  std::int64_t dim(int i) const;
+  // Dim i, Python-style (-1 is the last); throws ShapeError when out of range.
+  std::int64_t operator[](int i) const { return data()[index(i)]; }
+  std::int64_t& operator[](int i) { return data()[index(i)]; }
+  std::int64_t dim(int i) const { return data()[index(i)]; }
+  // i in [-rank, rank) as an index in [0, rank).
+  int index(int i) const {
+    int j = i < 0 ? i + rank_ : i;
+    if (j < 0 || j >= rank_) [[unlikely]]
+      throw_index(i);
+    return j;
+  }
   const std::int64_t* data() const { return heap_ ? heap_ : inline_; }
   std::int64_t* data() { return heap_ ? heap_ : inline_; }
   const std::int64_t* begin() const { return data(); }
@@ -50,6 +57,7 @@ class Shape {
 
  private:
   void resize(int rank);
+  [[noreturn]] void throw_index(int i) const;
   std::int64_t inline_[kInline] = {};
   std::int64_t* heap_ = nullptr;
   int rank_ = 0;

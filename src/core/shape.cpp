@@ -55,13 +55,10 @@ void Shape::push_back(std::int64_t d) {
   data()[r] = d;
 }
 
-std::int64_t Shape::dim(int i) const {
-  int j = i < 0 ? i + rank_ : i;
-  if (j < 0 || j >= rank_) {
-    throw ShapeError("[Shape] dim " + std::to_string(i) + " is out of range for shape " + str() + " (rank " +
-                     std::to_string(rank_) + ")");
-  }
-  return data()[j];
+void Shape::throw_index(int i) const {
+  throw ShapeError("[Shape] dim " + std::to_string(i) + " is out of range for shape " + str() + " (rank " +
+                   std::to_string(rank_) + "); valid indexes are " + std::to_string(-rank_) + " to " +
+                   std::to_string(rank_ - 1));
 }
 
 bool Shape::is_fully_known() const {
