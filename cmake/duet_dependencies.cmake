@@ -5,6 +5,8 @@
 include_guard(GLOBAL)
 find_package(OpenMP REQUIRED)
 find_package(ZLIB REQUIRED)
+# Header-only; used inside the library only (file headers, model configs).
+find_package(nlohmann_json 3.2 REQUIRED)
 
 if(NOT TARGET DNNL::dnnl)
   find_path(DUET_DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)

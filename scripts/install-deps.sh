@@ -3,12 +3,12 @@
 # when a package is missing. Usage: scripts/install-deps.sh [--peer]   (--peer adds PyTorch for benchmarks)
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config git clang-format clang-tidy
-      libdnnl-dev zlib1g-dev
+      libdnnl-dev zlib1g-dev nlohmann-json3-dev
       libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist
       qemu-user)  # qemu-user: the portability tests run the test binary as an AVX2-only and an older CPU
 # The peer gets OpenBLAS (as a normal Debian PyTorch install has); without it torch falls back to the
 # reference BLAS and runs matmul ~30x slower, which would flatter duet.
-if [[ "${1:-}" == "--peer" ]]; then pkgs+=(python3 python3-torch libopenblas0-pthread time); fi
+if [[ "${1:-}" == "--peer" ]]; then pkgs+=(python3 python3-torch python3-numpy libopenblas0-pthread time); fi
 # The libFuzzer targets (make fuzz) build with clang and its fuzzer runtime.
 if [[ "${1:-}" == "--fuzz" ]]; then pkgs+=(clang-14 libclang-rt-14-dev); fi
 missing=()

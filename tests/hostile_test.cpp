@@ -471,27 +471,7 @@ std::vector<Case> model_cases() {
   };
 }
 
-// IDX files, written to a scratch directory.
-struct Scratch {
-  std::string dir;
-  Scratch() {
-    char tmpl[] = "/tmp/duet_hostile_XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~Scratch() { std::system(("rm -rf " + dir).c_str()); }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    std::string p = dir + "/" + name;
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p;
-  }
-  std::string write_gz(const std::string& name, const std::string& bytes) const {
-    std::string p = dir + "/" + name;
-    gzFile f = gzopen(p.c_str(), "wb");
-    gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-    gzclose(f);
-    return p;
-  }
-};
+using testing::Scratch;
 
 std::string be32(std::uint32_t v) {
   return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};

@@ -1,5 +1,12 @@
 #include "test_util.h"
 
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
 namespace duet::testing {
 
 std::int64_t numel(const std::vector<std::int64_t>& shape) {
@@ -129,6 +136,35 @@ void check_gradients(const std::function<Tensor(const std::vector<Tensor>&)>& fn
     }
     expect_close(analytic, numeric, tol, tol, what + " d/dinput" + std::to_string(i));
   }
+}
+
+Scratch::Scratch() {
+  char tmpl[] = "/tmp/duet_test_XXXXXX";
+  const char* d = mkdtemp(tmpl);
+  if (!d) throw std::runtime_error("mkdtemp failed");
+  dir = d;
+}
+Scratch::~Scratch() { std::system(("rm -rf '" + dir + "'").c_str()); }
+
+std::string Scratch::write(const std::string& name, const std::string& bytes) const {
+  std::string p = path(name);
+  std::ofstream(p, std::ios::binary) << bytes;
+  return p;
+}
+
+std::string Scratch::write_gz(const std::string& name, const std::string& bytes) const {
+  std::string p = path(name);
+  gzFile f = gzopen(p.c_str(), "wb");
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+  return p;
+}
+
+std::string Scratch::read(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
 }
 
 }  // namespace duet::testing

@@ -35,6 +35,19 @@ Arr ref_reduce(const Arr& a, std::vector<std::int64_t> axes, bool keepdims, doub
 std::vector<std::int64_t> strides_of(const std::vector<std::int64_t>& shape);
 std::int64_t numel(const std::vector<std::int64_t>& shape);
 
+// A scratch directory, removed with its files at scope exit.
+struct Scratch {
+  std::string dir;
+  Scratch();
+  ~Scratch();
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  std::string path(const std::string& name) const { return dir + "/" + name; }
+  std::string write(const std::string& name, const std::string& bytes) const;
+  std::string write_gz(const std::string& name, const std::string& bytes) const;
+  static std::string read(const std::string& path);
+};
+
 // Expects every element of got within atol + rtol*|want| of want, with a readable message.
 void expect_close(const Arr& got, const Arr& want, double rtol, double atol, const std::string& what);
 

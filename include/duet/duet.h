@@ -14,6 +14,7 @@
 #include "duet/ops.h"
 #include "duet/optimizers.h"
 #include "duet/random.h"
+#include "duet/saving.h"
 #include "duet/shape.h"
 #include "duet/tape.h"
 #include "duet/tensor.h"

@@ -95,6 +95,15 @@ struct PredictOptions {
   std::int64_t batch_size = 32;
 };
 
+struct LoadWeightsOptions {
+  // Match weights by name ("dense/kernel"), e.g. into a different model that shares some layers; by default
+  // they match by order (the model's weights() order, which the file keeps), whatever the layers are named.
+  bool by_name = false;
+  // Skip (with a warning listing them) weights whose shape or dtype differ, or that the file lacks, instead
+  // of throwing.
+  bool skip_mismatch = false;
+};
+
 struct History {
   std::map<std::string, std::vector<double>> history;  // "loss", "accuracy", "val_loss", ...
   int epochs_run = 0;
@@ -117,6 +126,11 @@ class Model : public Layer {
   Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const EvaluateOptions& options = {});
   Tensor predict(const Tensor& x, const PredictOptions& options = {});
   std::vector<Tensor> predict(const std::vector<Tensor>& x, const PredictOptions& options = {});
+  // The weights (trainable and not) as a safetensors file, tensors named by layer ("dense/kernel"), written
+  // atomically. load_weights checks every name, shape and dtype first and assigns nothing when one differs
+  // (the error lists them all). The model must be built.
+  void save_weights(const std::string& path);
+  void load_weights(const std::string& path, const LoadWeightsOptions& options = {});
   void summary(std::ostream& os = std::cout);
   std::string summary_string();
   // Layers in call order (functional and Sequential models; tracked sublayers for subclasses).

@@ -113,15 +113,6 @@ struct Active {
   ~Active() { --n; }
 };
 
-// predict/evaluate may not run while another thread's fit changes the weights (the results would mix steps).
-void refuse_during_fit(const Model& m, const Model::Training& t, const char* what) {
-  if (t.fitting.load() && t.fit_thread.load() != std::this_thread::get_id()) {
-    throw StateError("[" + m.name() + "] " + what +
-                     "() while fit() runs on this model in another thread; wait for fit to finish "
-                     "(or predict with a copy of the weights)");
-  }
-}
-
 // Number of batches of `size` in n examples, without overflow for any batch size.
 std::int64_t batches(std::int64_t n, std::int64_t size) { return n / size + (n % size != 0); }
 

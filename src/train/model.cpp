@@ -127,4 +127,12 @@ Tensor Sequential::call(const Tensor& x, bool training) {
   return y;
 }
 
+void refuse_during_fit(const Model& m, const Model::Training& t, const char* what) {
+  if (t.fitting.load() && t.fit_thread.load() != std::this_thread::get_id()) {
+    throw StateError("[" + m.name() + "] " + what +
+                     "() while fit() runs on this model in another thread; wait for fit to finish "
+                     "(or predict with a copy of the weights)");
+  }
+}
+
 }  // namespace duet

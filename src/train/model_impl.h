@@ -43,4 +43,8 @@ struct Model::Training {
   std::shared_ptr<PredictFn> predict_step;
 };
 
+// predict/evaluate/save/load may not run while another thread's fit changes the weights (the results would mix
+// steps); fit's own thread (validation, callbacks) may.
+void refuse_during_fit(const Model& m, const Model::Training& t, const char* what);
+
 }  // namespace duet
