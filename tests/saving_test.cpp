@@ -1,8 +1,16 @@
 // safetensors files and Model::save_weights / load_weights: round trips, the byte layout other readers rely on,
 // mismatch reports, atomic writes, and hostile files (truncated, bit-flipped, hand-crafted).
 #include <dirent.h>
+#include <signal.h>
+#include <spawn.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
+#include <chrono>
 #include <cstring>
+#include <random>
+#include <thread>
 
 #include "test_util.h"
 
@@ -22,7 +30,9 @@ std::string le64_bytes(std::uint64_t n) {
   return s;
 }
 // A file from a header text and a data section.
-std::string st_file(const std::string& header, const std::string& data) { return le64_bytes(header.size()) + header + data; }
+std::string st_file(const std::string& header, const std::string& data) {
+  return le64_bytes(header.size()) + header + data;
+}
 
 void expect_same(const Tensor& a, const Tensor& b, const std::string& what) {
   ASSERT_EQ(a.dtype(), b.dtype()) << what;
@@ -142,8 +152,9 @@ TEST(Safetensors, HostileFilesGiveIOErrors) {
       {"one offset", st_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", data8)},
       {"huge offsets", st_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[18446744073709551608,0]}})", data8)},
       {"overlap",
-       st_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-               data8)},
+       st_file(
+           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+           data8)},
       {"gap", st_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", data8)},
       {"trailing bytes", st_file(good_header, data8 + "xx")},
       {"truncated data", st_file(good_header, "1234")},
@@ -200,9 +211,7 @@ TEST(Safetensors, EveryTruncationAndBitFlipIsHandled) {
   EXPECT_GT(refused, static_cast<int>(bytes.size()));  // most flips in the header are caught
 }
 
-Sequential small_model() {
-  return Sequential(Input({4}), {layers::Dense(8, "relu"), layers::Dense(3)});
-}
+Sequential small_model() { return Sequential(Input({4}), {layers::Dense(8, "relu"), layers::Dense(3)}); }
 
 TEST(SaveWeights, ATrainedModelRoundTripsBitwiseIntoAFreshOne) {
   Scratch s;
@@ -273,6 +282,262 @@ TEST(SaveWeights, NeedsABuiltModel) {
   Sequential lazy({layers::Dense(2)});
   EXPECT_THROW(lazy.save_weights(s.path("w")), StateError);
   EXPECT_THROW(lazy.load_weights(s.path("w")), StateError);
+}
+
+// ---- checkpoints ----------------------------------------------------------------------------------------
+
+Sequential dropout_model() {
+  return Sequential(Input({6}), {layers::Dense(16, "relu"), layers::Dropout(0.25), layers::Dense(3)});
+}
+void compile_adam(Model& m) {
+  m.compile({.optimizer = optimizers::Adam(1e-2), .loss = losses::SparseCategoricalCrossentropy(true)});
+}
+struct Data {
+  Tensor x = random::normal({90, 6}, 0, 1, DType::Float32, 21);
+  Tensor y = cast(argmax(random::normal({90, 3}, 0, 1, DType::Float32, 22), -1), DType::Int32);
+};
+
+std::vector<std::vector<float>> values(const Model& m) {
+  std::vector<std::vector<float>> out;
+  for (const Variable& v : m.weights()) out.push_back(v.value().to_vector<float>());
+  return out;
+}
+
+// A run restored from a mid-epoch checkpoint ends with bitwise the weights of the run that wrote it (dropout and
+// shuffling included), in one process.
+TEST(Checkpoint, ResumingMidEpochGivesBitwiseTheSameWeights) {
+  Scratch s;
+  Data d;
+  random::set_seed(5);
+  Sequential a = dropout_model();
+  compile_adam(a);
+  a.fit(d.x, d.y,
+        {.epochs = 3,
+         .batch_size = 8,
+         .verbose = 0,
+         .callbacks = {callbacks::ModelCheckpoint(s.path("ckpt-{step}.safetensors"), {.save_freq = 7})}});
+  EXPECT_EQ(a.optimizer()->iterations().value().item<std::int64_t>(), 36);  // 12 batches x 3 epochs
+  // Step 14 is batch 2 of epoch 2 (12 batches per epoch).
+  saving::TensorFile f = saving::load_safetensors(s.path("ckpt-14.safetensors"));
+  EXPECT_EQ(f.metadata.at("format"), "duet.checkpoint");
+  EXPECT_EQ(f.find("fit/epoch")->item<std::int64_t>(), 1);
+  EXPECT_EQ(f.find("fit/step")->item<std::int64_t>(), 2);
+  EXPECT_NE(f.find("optimizer/slots/0/1/v"), nullptr);
+
+  Sequential b = dropout_model();  // fresh weights, another random state
+  compile_adam(b);
+  Checkpoint(b).restore(s.path("ckpt-14.safetensors"));
+  EXPECT_EQ(b.fit_position.epoch, 1);
+  EXPECT_EQ(b.fit_position.step, 2);
+  EXPECT_EQ(b.optimizer()->iterations().value().item<std::int64_t>(), 14);
+  b.fit(d.x, d.y,
+        {.epochs = 3,
+         .batch_size = 8,
+         .verbose = 0,
+         .initial_epoch = b.fit_position.epoch,
+         .initial_step = b.fit_position.step});
+  EXPECT_EQ(values(b), values(a));
+  EXPECT_EQ(b.optimizer()->iterations().value().item<std::int64_t>(), 36);
+}
+
+TEST(Checkpoint, RestoresHyperparametersAndRefusesAnotherModelWithoutChangingIt) {
+  Scratch s;
+  Data d;
+  Sequential a = dropout_model();
+  compile_adam(a);
+  a.fit(d.x, d.y, {.epochs = 1, .batch_size = 30, .verbose = 0});
+  a.optimizer()->learning_rate = 0.123;  // as ReduceLROnPlateau would
+  std::string p = s.path("c.safetensors");
+  Checkpoint(a).save(p);
+
+  Sequential b = dropout_model();
+  compile_adam(b);
+  Checkpoint(b).restore(p);
+  EXPECT_DOUBLE_EQ(b.optimizer()->learning_rate.get(), 0.123);
+  EXPECT_EQ(values(b), values(a));
+
+  Sequential other(Input({6}), {layers::Dense(5), layers::Dense(3)});
+  compile_adam(other);
+  auto before = values(other);
+  EXPECT_THROW(Checkpoint(other).restore(p), ValueError);
+  EXPECT_EQ(values(other), before);
+
+  Sequential uncompiled = dropout_model();
+  EXPECT_THROW(Checkpoint(uncompiled).restore(p), StateError);
+  Sequential sgd = dropout_model();
+  sgd.compile({.optimizer = "sgd", .loss = "mse"});
+  EXPECT_THROW(Checkpoint(sgd).restore(p), ValueError);
+
+  a.save_weights(s.path("w.safetensors"));  // a weights file is not a checkpoint
+  EXPECT_THROW(Checkpoint(b).restore(s.path("w.safetensors")), IOError);
+  EXPECT_THROW(Checkpoint(b).restore(s.path("missing")), IOError);
+}
+
+// A checkpoint edited by hand (names, dtypes, positions) is refused with a duet::Error, and the model is unchanged.
+TEST(Checkpoint, HandEditedCheckpointsAreRefused) {
+  Scratch s;
+  Data d;
+  Sequential a = dropout_model();
+  compile_adam(a);
+  a.fit(d.x, d.y, {.epochs = 1, .batch_size = 30, .verbose = 0});
+  std::string p = s.path("c.safetensors");
+  Checkpoint(a).save(p);
+  saving::TensorFile good = saving::load_safetensors(p);
+  auto edited = [&](const std::function<void(saving::NamedTensors&, std::map<std::string, std::string>&)>& edit) {
+    saving::NamedTensors ts = good.tensors;
+    std::map<std::string, std::string> meta = good.metadata;
+    edit(ts, meta);
+    std::string q = s.path("edited.safetensors");
+    saving::save_safetensors(q, ts, meta);
+    return q;
+  };
+  auto set = [](saving::NamedTensors& ts, const std::string& name, const Tensor& t) {
+    for (auto& [n, v] : ts)
+      if (n == name) v = t;
+  };
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"format", edited([](auto&, auto& m) { m["format"] = "duet.weights"; })},
+      {"version", edited([](auto&, auto& m) { m["format_version"] = "99"; })},
+      {"unknown entry", edited([](auto& ts, auto&) { ts.emplace_back("surprise", scalar(1.f)); })},
+      {"epoch dtype", edited([&](auto& ts, auto&) { set(ts, "fit/epoch", scalar(1.f)); })},
+      {"negative step", edited([&](auto& ts, auto&) { set(ts, "fit/step", scalar(std::int64_t{-3})); })},
+      {"slot index", edited([](auto& ts, auto&) {
+         ts.emplace_back("optimizer/slots/99/0/m", zeros({6, 16}));
+       })},
+      {"slot name", edited([](auto& ts, auto&) {
+         ts.emplace_back("optimizer/slots/x/0/m", zeros({6, 16}));
+       })},
+      {"slot shape", edited([&](auto& ts, auto&) { set(ts, "optimizer/slots/0/0/m", zeros({2})); })},
+      {"iterations", edited([&](auto& ts, auto&) { set(ts, "optimizer/iterations", scalar(1.5)); })},
+      {"hyperparameter", edited([](auto& ts, auto&) { ts.emplace_back("optimizer/hyper/warp", scalar(1.0)); })},
+      {"no optimizer name", edited([](auto&, auto& m) { m.erase("optimizer"); })},
+      {"missing rng",
+       edited([](auto& ts, auto&) { std::erase_if(ts, [](auto& e) { return e.first == "rng/seed"; }); })},
+  };
+  Sequential b = dropout_model();
+  compile_adam(b);
+  auto before = values(b);
+  for (const auto& [what, q] : cases) {
+    try {
+      Checkpoint(b).restore(q);
+      ADD_FAILURE() << what << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(q), std::string::npos) << what << ": " << e.what();
+    }
+    EXPECT_EQ(values(b), before) << what << ": the model changed";
+  }
+}
+
+TEST(ModelCheckpoint, SavesTheBestAndKeepsTheLastK) {
+  Scratch s;
+  Data d;
+  Sequential a = dropout_model();
+  compile_adam(a);
+  std::vector<double> val_losses;
+  auto record = callbacks::LambdaCallback(
+      {.on_epoch_end = [&](Model&, int, const Logs& l) { val_losses.push_back(l.at("val_loss")); }});
+  a.fit(d.x, d.y,
+        {.epochs = 6,
+         .batch_size = 16,
+         .validation_split = 0.3,
+         .verbose = 0,
+         .callbacks = {callbacks::ModelCheckpoint(s.path("best-{epoch}.safetensors"),
+                                                  {.save_best_only = true, .save_weights_only = true}),
+                       callbacks::ModelCheckpoint(s.path("last-{epoch}.safetensors"), {.max_to_keep = 2}), record}});
+  std::vector<std::string> files = files_in(s.dir);
+  std::sort(files.begin(), files.end());
+  // A best file for every epoch that improved on all before it.
+  std::vector<std::string> want;
+  double best = 1e300;
+  for (std::size_t e = 0; e < val_losses.size(); ++e) {
+    if (val_losses[e] < best) {
+      best = val_losses[e];
+      want.push_back("best-" + std::to_string(e + 1) + ".safetensors");
+    }
+  }
+  want.push_back("last-5.safetensors");
+  want.push_back("last-6.safetensors");
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(files, want);
+  EXPECT_THROW(callbacks::ModelCheckpoint(""), ValueError);
+  EXPECT_THROW(callbacks::ModelCheckpoint("x", {.mode = "sideways"}), ValueError);
+}
+
+pid_t spawn_child(const std::string& dir, int sleep_ms) {
+  std::string ms = std::to_string(sleep_ms);
+  std::vector<char*> argv{const_cast<char*>(DUET_CHECKPOINT_CHILD), const_cast<char*>(dir.c_str()), ms.data(), nullptr};
+  std::string threads = "DUET_NUM_THREADS=2";
+  std::vector<char*> envp{threads.data(), nullptr};
+  pid_t pid = -1;
+  if (posix_spawn(&pid, DUET_CHECKPOINT_CHILD, nullptr, nullptr, argv.data(), envp.data()) != 0) return -1;
+  return pid;
+}
+
+// Training killed with SIGKILL at random moments (during steps and during saves) and restarted each time ends
+// with bitwise the weights of a run that was never interrupted; no kill leaves an unreadable backup.
+TEST(Checkpoint, KilledAndResumedTrainingEndsBitwiseEqual) {
+  Scratch s;
+  const std::string clean = s.path("clean"), killed = s.path("killed");
+  ASSERT_EQ(mkdir(clean.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(killed.c_str(), 0755), 0);
+  int status = 0;
+  pid_t pid = spawn_child(clean, 0);
+  ASSERT_GT(pid, 0);
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the uninterrupted run failed";
+
+  std::mt19937 rng(123);
+  int kills = 0, kills_with_backup = 0;
+  bool finished = false;
+  const std::string backup = killed + "/backup/backup.safetensors";
+  auto inode = [&] {
+    struct stat st;
+    return stat(backup.c_str(), &st) == 0 ? st.st_ino : ino_t{0};
+  };
+  // The first kill lands before any backup exists; each later one after the run has written a new backup
+  // (a new inode: every save renames a new file into place), at a random moment after it (often mid-save).
+  for (int attempt = 0; attempt < 7 && !finished; ++attempt) {
+    const ino_t before = inode();
+    pid = spawn_child(killed, 10);
+    ASSERT_GT(pid, 0);
+    if (attempt == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    } else {
+      for (int waited = 0; inode() == before || inode() == 0; waited += 2) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+          finished = true;
+          break;
+        }
+        ASSERT_LT(waited, 60000) << "the child wrote no backup in 60 s";
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      if (finished) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 40)(rng)));
+    }
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      finished = true;
+      break;
+    }
+    const bool had_backup = inode() != 0;
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    ++kills;
+    if (had_backup) {
+      ++kills_with_backup;
+      EXPECT_NO_THROW(saving::load_safetensors(backup)) << "kill " << kills << " left a corrupt backup";
+    }
+  }
+  if (!finished) {  // the last run goes to the end
+    pid = spawn_child(killed, 0);
+    waitpid(pid, &status, 0);
+  }
+  RecordProperty("kills", kills);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the resumed run failed";
+  EXPECT_GE(kills_with_backup, 4) << "too few kills happened after a backup existed to test resuming";
+  EXPECT_EQ(access(backup.c_str(), F_OK), -1) << "BackupAndRestore deletes its backup when fit completes";
+  std::string a = Scratch::read(clean + "/final.safetensors"), b = Scratch::read(killed + "/final.safetensors");
+  ASSERT_FALSE(a.empty());
+  EXPECT_TRUE(a == b) << "after " << kills << " kills the resumed run's weights differ from the uninterrupted run's";
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 // The umbrella header: everything a duet user needs.
 #include "duet/callbacks.h"
+#include "duet/checkpoint.h"
 #include "duet/config.h"
 #include "duet/data.h"
 #include "duet/dtype.h"

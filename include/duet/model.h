@@ -82,7 +82,8 @@ struct FitOptions {
   std::ostream* out = &std::cout;
   // Stop at the first NaN or infinite loss (callbacks::TerminateOnNaN), with a warning.
   bool terminate_on_nan = true;
-  int initial_epoch = 0;  // epoch to start at (resuming a run)
+  int initial_epoch = 0;          // epoch to start at (resuming a run)
+  std::int64_t initial_step = 0;  // batches of initial_epoch already done (resuming mid-epoch)
 };
 
 struct EvaluateOptions {
@@ -136,6 +137,14 @@ class Model : public Layer {
   // Layers in call order (functional and Sequential models; tracked sublayers for subclasses).
   std::vector<LayerRef> layers() const;
   bool stop_training = false;  // set by callbacks (EarlyStopping)
+  // Where training is: the epoch, and the batch within it, that runs next. fit sets it from initial_epoch /
+  // initial_step before on_train_begin, where a callback may move it (BackupAndRestore does), and advances it
+  // after every batch; checkpoints save it and Checkpoint::restore sets it.
+  struct FitPosition {
+    int epoch = 0;
+    std::int64_t step = 0;
+  };
+  FitPosition fit_position;
   bool compiled() const;
   // The compiled optimizer (nullptr before compile): callbacks adjust its hyperparameters, checkpoints save it.
   optimizers::OptimizerPtr optimizer() const;
@@ -154,6 +163,7 @@ class Model : public Layer {
   std::unique_ptr<Structure> structure_;
   std::unique_ptr<Training> training_;
   friend class Sequential;
+  friend class Checkpoint;
 };
 
 // Construct a subclassed model's base with this (e.g. MyModel() : duet::SubclassedModel("my_model") {}).

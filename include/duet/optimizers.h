@@ -77,6 +77,11 @@ class Optimizer {
   // Its state for checkpoints: the iteration count and every slot variable, named "<variable>/<slot>", in
   // a stable order (slots exist after the first update of their variable).
   std::vector<std::pair<std::string, Variable>> variables() const;
+  // One variable's optimizer state (its slots, "<variable>/m", ...), empty before its first update.
+  std::vector<Variable> slots(const Variable& var) const;
+  // Restores one variable's slots (checkpoints): values[j] is slot j, named by its slot name ("m", "v",
+  // "momentum", "rms"); missing slots are created, existing ones must have the same name, dtype and shape.
+  void restore_slots(const Variable& var, const std::vector<std::pair<std::string, Tensor>>& values);
 
  protected:
   // One variable's update; `slots` holds its optimizer state (created on first use); lr the learning rate

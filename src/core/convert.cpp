@@ -6,6 +6,7 @@
 namespace duet {
 
 void convert_elements(const void* src, DType sd, void* dst, DType dd, std::int64_t n) {
+  if (n <= 0) return;  // empty tensors may have null buffers
   if (sd == dd) {
     std::memcpy(dst, src, static_cast<std::size_t>(n) * dtype_size(sd));
     return;

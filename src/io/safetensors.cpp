@@ -1,16 +1,16 @@
 // The safetensors format (see duet/saving.h), written and read with every claim of the file checked against
 // the file itself before it is trusted.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <set>
+#include <nlohmann/json.hpp>
 
 #include "core/tensor_impl.h"
 #include "duet/saving.h"
@@ -24,11 +24,16 @@ using json = nlohmann::json;
 
 const char* st_dtype(DType d) {
   switch (d) {
-    case DType::Float32: return "F32";
-    case DType::Float64: return "F64";
-    case DType::Int32: return "I32";
-    case DType::Int64: return "I64";
-    case DType::Bool: return "BOOL";
+    case DType::Float32:
+      return "F32";
+    case DType::Float64:
+      return "F64";
+    case DType::Int32:
+      return "I32";
+    case DType::Int64:
+      return "I64";
+    case DType::Bool:
+      return "BOOL";
   }
   return "?";
 }
@@ -267,15 +272,14 @@ TensorFile load_safetensors(const std::string& path) {
     entries.push_back(parse_entry(name, v, data_bytes, path));
   }
   // The data section is the tensors back to back: no gaps, no overlaps, nothing after the last one.
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
   std::uint64_t at = 0;
   for (const Entry& e : entries) {
     if (e.begin != at) {
       throw fail("tensor '" + e.name + "' starts at byte " + std::to_string(e.begin) + " of the data section, " +
-                 (e.begin < at ? "inside the previous tensor" : "leaving a gap after the previous one (at " +
-                                                                    std::to_string(at) + ")"));
+                 (e.begin < at ? "inside the previous tensor"
+                               : "leaving a gap after the previous one (at " + std::to_string(at) + ")"));
     }
     at = e.end;
   }
@@ -289,7 +293,8 @@ TensorFile load_safetensors(const std::string& path) {
     if (e.dtype == DType::Bool) {
       const auto* b = static_cast<const unsigned char*>(raw(t));
       for (std::uint64_t i = 0; i < e.end - e.begin; ++i) {
-        if (b[i] > 1) throw fail("bool tensor '" + e.name + "' holds the byte " + std::to_string(b[i]) + " (not 0 or 1)");
+        if (b[i] > 1)
+          throw fail("bool tensor '" + e.name + "' holds the byte " + std::to_string(b[i]) + " (not 0 or 1)");
       }
     }
     out.tensors.emplace_back(e.name, std::move(t));

@@ -58,7 +58,8 @@ std::string match_weights(const std::string& who, const std::string& path, const
                          std::to_string(file.size()));
     }
     const std::size_t n = std::min(file.size(), vars.size());
-    for (std::size_t i = 0; i < n; ++i) check(vars[i], file[i].first, file[i].second, "weight " + std::to_string(i) + " ");
+    for (std::size_t i = 0; i < n; ++i)
+      check(vars[i], file[i].first, file[i].second, "weight " + std::to_string(i) + " ");
     for (std::size_t i = n; i < vars.size(); ++i) skipped.push_back("'" + vars[i].name() + "' is not in the file");
   }
   if (!problems.empty()) {
@@ -80,7 +81,8 @@ std::string match_weights(const std::string& who, const std::string& path, const
 void Model::save_weights(const std::string& path) {
   refuse_during_fit(*this, *training_, "save_weights");
   if (!built_) {
-    throw StateError("[" + name() + "] save_weights before the model is built: it has no weights yet (call it on "
+    throw StateError("[" + name() +
+                     "] save_weights before the model is built: it has no weights yet (call it on "
                      "data, fit it, or start a Sequential with an Input)");
   }
   saving::save_safetensors(path, io::named_weights(*this),
@@ -90,7 +92,8 @@ void Model::save_weights(const std::string& path) {
 void Model::load_weights(const std::string& path, const LoadWeightsOptions& o) {
   refuse_during_fit(*this, *training_, "load_weights");
   if (!built_) {
-    throw StateError("[" + name() + "] load_weights before the model is built: build it first (call it on data, or "
+    throw StateError("[" + name() +
+                     "] load_weights before the model is built: build it first (call it on data, or "
                      "start a Sequential with an Input) so its weights exist");
   }
   saving::TensorFile file = saving::load_safetensors(path);

@@ -163,8 +163,9 @@ void infer_slice(InferContext& c) {
     if (b < 0 || s < -1)
       c.value_error("begin " + ints_str(begin) + " / size " + ints_str(size) + " must be >= 0 (size -1 = to the end)");
     if (n >= 0 && (b > n || (s >= 0 && s > n - b))) {  // s > n - b: b + s could overflow
-      c.shape_error("slice [" + std::to_string(b) + ", " + std::to_string(s < 0 ? n : b + s) + ") of dim " +
-                    std::to_string(d) + " is out of bounds for shape " + x.str());
+      c.shape_error("slice begin " + std::to_string(b) + ", size " + std::to_string(s) + " of dim " +
+                    std::to_string(d) + " is out of bounds for shape " + x.str() + " (dim " + std::to_string(d) +
+                    " has " + std::to_string(n) + ")");
     }
     out.push_back(s >= 0 ? s : (n >= 0 ? n - b : Shape::kUnknown));
   }

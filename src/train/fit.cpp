@@ -332,19 +332,28 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
   stop_training = false;
   std::vector<callbacks::CallbackPtr> cbs = o.callbacks;
   if (o.terminate_on_nan) cbs.push_back(callbacks::TerminateOnNaN());
+  fit_position = {o.initial_epoch, o.initial_step};
   for (auto& cb : cbs) cb->on_train_begin(*this);
+  const FitPosition start = fit_position;
+  if (start.epoch < 0 || start.epoch > o.epochs || start.step < 0 || start.step > steps) {
+    throw ValueError("[" + name() + "] fit starts at epoch " + std::to_string(start.epoch) + ", batch " +
+                     std::to_string(start.step) + " (initial_epoch/initial_step or a restored checkpoint), outside " +
+                     std::to_string(o.epochs) + " epochs of " + std::to_string(steps) +
+                     " batches; resume with the epochs, batch_size and data of the interrupted run");
+  }
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
-  // Resuming at initial_epoch replays the shuffles of the epochs before it, so the data order is the same.
-  for (int e = 0; e < o.initial_epoch && o.shuffle; ++e) std::shuffle(order.begin(), order.end(), rng);
-  for (int epoch = o.initial_epoch; epoch < o.epochs && !stop_training; ++epoch) {
+  // Resuming replays the shuffles of the epochs before the start, so the data order is the same.
+  for (int e = 0; e < start.epoch && o.shuffle; ++e) std::shuffle(order.begin(), order.end(), rng);
+  for (int epoch = start.epoch; epoch < o.epochs && !stop_training; ++epoch) {
     for (auto& cb : cbs) cb->on_epoch_begin(*this, epoch);
     if (o.verbose) *o.out << "Epoch " << epoch + 1 << "/" << o.epochs << "\n";
     reset_metrics(t);
     if (o.shuffle) std::shuffle(order.begin(), order.end(), rng);
     Progress bar(*o.out, steps, o.verbose, tty);
     Logs logs;
-    for (std::int64_t s = 0; s < steps && !stop_training; ++s) {
+    const std::int64_t first = epoch == start.epoch ? start.step : 0;
+    for (std::int64_t s = first; s < steps && !stop_training; ++s) {
       std::int64_t b = s * o.batch_size, e = b + std::min(o.batch_size, n - b);
       std::vector<Tensor> xb, yb;
       if (o.shuffle) {
@@ -358,6 +367,7 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
       }
       for (auto& cb : cbs) cb->on_batch_begin(*this, static_cast<int>(s));
       (*train_step)(xb, yb);
+      fit_position = {epoch, s + 1};
       logs = collect_logs(t);
       for (auto& cb : cbs) cb->on_batch_end(*this, static_cast<int>(s), logs);
       bar.update(s + 1, logs, false);
@@ -369,6 +379,7 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
     bar.update(steps, logs, true);
     for (auto& [k, v] : logs) h.history[k].push_back(v);
     h.epochs_run = epoch + 1;
+    if (!stop_training || fit_position.step == steps) fit_position = {epoch + 1, 0};
     for (auto& cb : cbs) cb->on_epoch_end(*this, epoch, logs);
   }
   for (auto& cb : cbs) cb->on_train_end(*this);

@@ -73,6 +73,33 @@ std::vector<std::pair<std::string, Variable>> Optimizer::variables() const {
   return out;
 }
 
+std::vector<Variable> Optimizer::slots(const Variable& var) const {
+  const void* key = var.ref().get();
+  for (const auto& [k, s] : slots_)
+    if (k == key) return s;
+  return {};
+}
+
+void Optimizer::restore_slots(const Variable& var, const std::vector<std::pair<std::string, Tensor>>& values) {
+  const void* key = var.ref().get();
+  auto it = std::find_if(slots_.begin(), slots_.end(), [&](const auto& p) { return p.first == key; });
+  if (it == slots_.end()) it = slots_.insert(slots_.end(), {key, {}});
+  std::vector<Variable>& vs = it->second;
+  for (std::size_t j = 0; j < values.size(); ++j) {
+    const auto& [slot_name, value] = values[j];
+    const std::string want = var.name() + "/" + slot_name;
+    if (j < vs.size() && vs[j].name() != want) {
+      throw ValueError("[" + name() + "] slot " + std::to_string(j) + " of '" + var.name() + "' is '" + vs[j].name() +
+                       "', the saved one '" + want + "': the checkpoint is from another optimizer");
+    }
+    if (value.dtype() != var.dtype() || value.shape() != var.shape()) {
+      throw ValueError("[" + name() + "] saved slot '" + want + "' is " + dtype_name(value.dtype()) + " " +
+                       value.shape().str() + ", the variable " + dtype_name(var.dtype()) + " " + var.shape().str());
+    }
+    slot(vs, j, var, slot_name).assign(value);
+  }
+}
+
 Variable Optimizer::slot(std::vector<Variable>& slots, std::size_t i, const Variable& like,
                          const std::string& slot_name) {
   while (slots.size() <= i) {
