@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
   const int sleep_ms = std::atoi(argv[2]);
   try {
     random::set_seed(7);
-    Sequential model(Input({12}), {layers::Dense(32, "relu"), layers::Dropout(0.3), layers::Dense(16, "tanh"),
-                                   layers::Dense(4)});
+    Sequential model(Input({12}),
+                     {layers::Dense(32, "relu"), layers::Dropout(0.3), layers::Dense(16, "tanh"), layers::Dense(4)});
     model.compile({.optimizer = optimizers::Adam(optimizers::schedules::ExponentialDecay(3e-3, 20, 0.9)),
                    .loss = losses::SparseCategoricalCrossentropy(true),
                    .metrics = {"accuracy"}});
@@ -30,7 +30,9 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
     }});
     model.fit(x, y,
-              {.epochs = 4, .batch_size = 16, .verbose = 0,
+              {.epochs = 4,
+               .batch_size = 16,
+               .verbose = 0,
                .callbacks = {callbacks::BackupAndRestore(dir + "/backup", {.save_freq = 3}), slow}});
     model.save_weights(dir + "/final.safetensors");
   } catch (const Error& e) {

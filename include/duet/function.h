@@ -149,6 +149,13 @@ struct Unflatten<std::vector<Tensor>> {
     return r;
   }
 };
+// Types derived from std::vector<Tensor> (what calling a layer on a list returns) come back as themselves.
+template <class R>
+requires(std::is_base_of_v<std::vector<Tensor>, R> && !std::is_same_v<R, std::vector<Tensor>>) struct Unflatten<R> {
+  static R get(const std::vector<Tensor>& f, std::size_t& i, const std::vector<std::int64_t>& st, std::size_t& si) {
+    return R(Unflatten<std::vector<Tensor>>::get(f, i, st, si));
+  }
+};
 template <class... T>
 struct Unflatten<std::tuple<T...>> {
   static std::tuple<T...> get(const std::vector<Tensor>& f, std::size_t& i, const std::vector<std::int64_t>& st,

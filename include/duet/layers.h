@@ -6,11 +6,13 @@
 // for your own subclasses, and call the handle. Options are Keras's names in one XxxOptions struct per layer.
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "duet/nn.h"
@@ -44,6 +46,41 @@ struct WeightOptions {
   DType dtype = DType::Float32;
 };
 
+// A layer's constructor arguments as plain values (Keras get_config): what model.save writes and load_model
+// rebuilds the layer from. Always holds "name" when saved.
+using ConfigValue = std::variant<bool, std::int64_t, double, std::string, std::vector<std::int64_t>>;
+class LayerConfig {
+ public:
+  explicit LayerConfig(std::string owner = "layer") : owner_(std::move(owner)) {}
+  LayerConfig& set(const std::string& key, ConfigValue value);
+  bool has(const std::string& key) const { return items_.count(key) != 0; }
+  // Typed reads: a missing key or a value of another type throws ValueError naming the layer class and key.
+  bool get_bool(const std::string& key) const;
+  std::int64_t get_int(const std::string& key) const;
+  double get_double(const std::string& key) const;  // an integer value reads as a double too
+  const std::string& get_string(const std::string& key) const;
+  const std::vector<std::int64_t>& get_ints(const std::string& key) const;
+  const std::map<std::string, ConfigValue>& items() const { return items_; }
+  const std::string& owner() const { return owner_; }
+
+ private:
+  const ConfigValue& at(const std::string& key, const char* want) const;
+  std::string owner_;
+  std::map<std::string, ConfigValue> items_;
+};
+
+// What calling a layer on a list of inputs returns: its outputs, which also read as the one output when there
+// is exactly one, so Concatenate()({a, b}) is a Tensor as in Keras (several outputs: index them).
+class LayerOutputs : public std::vector<Tensor> {
+ public:
+  LayerOutputs() = default;
+  // NOLINTNEXTLINE(google-explicit-constructor): a layer's call() returns a plain vector
+  LayerOutputs(std::vector<Tensor> outputs) : std::vector<Tensor>(std::move(outputs)) {}
+  // The single output; ValueError when there are several or none.
+  // NOLINTNEXTLINE(google-explicit-constructor): reads as the one output
+  operator Tensor() const;
+};
+
 class Layer : public std::enable_shared_from_this<Layer> {
  public:
   // type: the class name shown by summary() ("Dense"); the default name is its snake_case with a
@@ -55,7 +92,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
 
   // Calls the layer (Keras __call__): builds on first use, then call().
   Tensor operator()(const Tensor& x, bool training = false);
-  std::vector<Tensor> operator()(const std::vector<Tensor>& xs, bool training = false);
+  LayerOutputs operator()(const std::vector<Tensor>& xs, bool training = false);
 
   // Override points. Single-input layers override call(Tensor); several inputs: call(vector).
   virtual void build(const std::vector<Shape>& input_shapes);
@@ -65,6 +102,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // functional model records the layer without tracing call(), and a host step knows its output shapes
   // before its first real call.
   virtual std::optional<std::vector<Shape>> compute_output_shape(const std::vector<Shape>& input_shapes);
+  // Optional: the arguments that rebuild this layer (with a factory registered by register_layer under its
+  // type()). Without one, model.save refuses the model and names the layer. Built-in layers have one.
+  virtual std::optional<LayerConfig> get_config() const;
 
   // A weight owned by this layer (created eagerly even inside a trace): add_weight("w", {3, 4}) or
   // add_weight("b", {4}, {.initializer = "zeros", .trainable = false}).
@@ -128,9 +168,7 @@ class Ref {
   // NOLINTNEXTLINE(google-explicit-constructor): upcast
   requires std::is_convertible_v<U*, L*> Ref(const Ref<U>& o) : p_(o.ptr()) {}
   Tensor operator()(const Tensor& x, bool training = false) const { return (*p_)(x, training); }
-  std::vector<Tensor> operator()(const std::vector<Tensor>& xs, bool training = false) const {
-    return (*p_)(xs, training);
-  }
+  LayerOutputs operator()(const std::vector<Tensor>& xs, bool training = false) const { return (*p_)(xs, training); }
   L* operator->() const { return p_.get(); }
   L& operator*() const { return *p_; }
   const std::shared_ptr<L>& ptr() const { return p_; }
@@ -145,6 +183,18 @@ template <class L, class... A>
 Ref<L> make_layer(A&&... args) {
   return Ref<L>(std::make_shared<L>(std::forward<A>(args)...));
 }
+
+// Layer classes load_model can rebuild, by class name (a layer's type()). Built-in layers are registered;
+// register a custom layer with its factory, or with register_layer<MyLayer>("MyLayer") when MyLayer has a
+// static std::shared_ptr<MyLayer> from_config(const LayerConfig&).
+using LayerFactory = std::function<LayerRef(const LayerConfig&)>;
+void register_layer(const std::string& class_name, LayerFactory factory);
+template <class L>
+void register_layer(const std::string& class_name) {
+  register_layer(class_name, [](const LayerConfig& c) { return LayerRef(L::from_config(c)); });
+}
+// The layer `class_name` rebuilt from `config`; ValueError when the class is not registered (naming it).
+LayerRef layer_from_config(const std::string& class_name, const LayerConfig& config);
 
 // A symbolic model input of the given per-example shape; its batch dim is unknown: Input({10}) is (None, 10).
 // Inputs are named input_1, input_2, ... unless named.
@@ -165,6 +215,7 @@ struct DenseOptions {
 // y = activation(x kernel + bias) over the last axis.
 class DenseLayer : public Layer {
  public:
+  std::optional<LayerConfig> get_config() const override;
   explicit DenseLayer(std::int64_t units, const DenseOptions& options = {});
   std::int64_t units() const { return units_; }
   const DenseOptions& options() const { return o_; }
@@ -188,6 +239,7 @@ struct LayerOptions {
 
 class ActivationLayer : public Layer {
  public:
+  std::optional<LayerConfig> get_config() const override;
   explicit ActivationLayer(std::string activation, const LayerOptions& options = {});
   const std::string& activation() const { return activation_; }
   Tensor call(const Tensor& x, bool training) override;
@@ -201,6 +253,7 @@ Ref<ActivationLayer> Activation(const std::string& activation, const LayerOption
 // (N, d1, d2, ...) -> (N, d1 * d2 * ...).
 class FlattenLayer : public Layer {
  public:
+  std::optional<LayerConfig> get_config() const override;
   explicit FlattenLayer(const LayerOptions& options = {});
   Tensor call(const Tensor& x, bool training) override;
 };
@@ -209,6 +262,7 @@ Ref<FlattenLayer> Flatten(const LayerOptions& options = {});
 // Per-example target shape (one dim may be -1).
 class ReshapeLayer : public Layer {
  public:
+  std::optional<LayerConfig> get_config() const override;
   explicit ReshapeLayer(std::vector<std::int64_t> target_shape, const LayerOptions& options = {});
   const std::vector<std::int64_t>& target_shape() const { return target_; }
   Tensor call(const Tensor& x, bool training) override;
@@ -226,6 +280,7 @@ struct DropoutOptions {
 // it between steps (layer->rate = 0.5) changes the compiled step too.
 class DropoutLayer : public Layer {
  public:
+  std::optional<LayerConfig> get_config() const override;
   explicit DropoutLayer(double rate, const DropoutOptions& options = {});
   Hyperparameter rate;
   const DropoutOptions& options() const { return o_; }
@@ -282,6 +337,7 @@ struct Conv2DOptions {
 // 2-D convolution over NHWC inputs with `filters` output channels and a (kh, kw) kernel.
 class Conv2DLayer : public Layer {
  public:
+  std::optional<LayerConfig> get_config() const override;
   Conv2DLayer(std::int64_t filters, std::vector<std::int64_t> kernel_size, const Conv2DOptions& options = {});
   std::int64_t filters() const { return filters_; }
   const std::vector<std::int64_t>& kernel_size() const { return kernel_size_; }
@@ -308,6 +364,7 @@ struct Pooling2DOptions {
 };
 class Pooling2DLayer : public Layer {
  public:
+  std::optional<LayerConfig> get_config() const override;
   explicit Pooling2DLayer(bool is_max, const Pooling2DOptions& options = {});
   bool is_max() const { return max_; }
   const Pooling2DOptions& options() const { return o_; }
@@ -323,6 +380,7 @@ Ref<Pooling2DLayer> AveragePooling2D(const Pooling2DOptions& options = {});
 // Mean over the spatial dims: (N, H, W, C) -> (N, C).
 class GlobalAveragePooling2DLayer : public Layer {
  public:
+  std::optional<LayerConfig> get_config() const override;
   explicit GlobalAveragePooling2DLayer(const LayerOptions& options = {});
   Tensor call(const Tensor& x, bool training) override;
 };
@@ -339,6 +397,7 @@ struct BatchNormalizationOptions {
 // moving statistics otherwise.
 class BatchNormalizationLayer : public Layer {
  public:
+  std::optional<LayerConfig> get_config() const override;
   explicit BatchNormalizationLayer(const BatchNormalizationOptions& options = {});
   const BatchNormalizationOptions& options() const { return o_; }
   const Variable& gamma() const { return gamma_; }
@@ -361,6 +420,7 @@ struct ConcatenateOptions {
 // Merge layers over several inputs (call them with a vector).
 class MergeLayer : public Layer {
  public:
+  std::optional<LayerConfig> get_config() const override;
   enum class Mode { Concatenate, Add, Multiply };
   explicit MergeLayer(Mode mode, const ConcatenateOptions& options = {});
   Mode mode() const { return mode_; }
@@ -382,6 +442,7 @@ struct EmbeddingOptions {
 // Integer ids (N, ...) -> vectors (N, ..., output_dim).
 class EmbeddingLayer : public Layer {
  public:
+  std::optional<LayerConfig> get_config() const override;
   EmbeddingLayer(std::int64_t input_dim, std::int64_t output_dim, const EmbeddingOptions& options = {});
   std::int64_t input_dim() const { return in_; }
   std::int64_t output_dim() const { return out_; }
@@ -404,6 +465,7 @@ struct LSTMOptions {
 // LSTM over (N, T, F) inputs (T known). Gates in Keras's order: input, forget, cell, output.
 class LSTMLayer : public Layer {
  public:
+  std::optional<LayerConfig> get_config() const override;
   explicit LSTMLayer(std::int64_t units, const LSTMOptions& options = {});
   std::int64_t units() const { return units_; }
   const LSTMOptions& options() const { return o_; }

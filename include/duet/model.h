@@ -132,6 +132,12 @@ class Model : public Layer {
   // (the error lists them all). The model must be built.
   void save_weights(const std::string& path);
   void load_weights(const std::string& path, const LoadWeightsOptions& options = {});
+  // The whole model, architecture and weights, in one file (safetensors, the architecture as JSON in its
+  // metadata) that load_model rebuilds in a program that does not contain the model's code. Layers are saved
+  // as their configs (get_config): built-in layers, registered custom layers, nested Sequential and functional
+  // models, and ops applied directly to functional tensors. A layer without a config (a Lambda, an
+  // unregistered custom layer) or a subclassed model makes save throw ValueError naming it. Atomic.
+  void save(const std::string& path);
   void summary(std::ostream& os = std::cout);
   std::string summary_string();
   // Layers in call order (functional and Sequential models; tracked sublayers for subclasses).
@@ -164,7 +170,15 @@ class Model : public Layer {
   std::unique_ptr<Training> training_;
   friend class Sequential;
   friend class Checkpoint;
+  friend struct ModelFiles;
 };
+
+// Rebuilds a model saved by Model::save: its layers from their configs (custom classes must be registered
+// with register_layer first), then its weights. Nothing in the file is run as code. The model is not compiled
+// (compile it to train or evaluate). Bad files throw IOError or ValueError naming the file and what is wrong.
+std::shared_ptr<Model> load_model(const std::string& path);
+// The architecture JSON of a saved model file (what `duet info` shows), checked like load_model checks it.
+std::string saved_model_config(const std::string& path);
 
 // Construct a subclassed model's base with this (e.g. MyModel() : duet::SubclassedModel("my_model") {}).
 class SubclassedModel : public Model {

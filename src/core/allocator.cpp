@@ -117,7 +117,24 @@ std::size_t physical_memory() {
 }
 }  // namespace
 
+namespace {
+thread_local AllocationBudget* t_budget = nullptr;
+}
+
+AllocationBudget::AllocationBudget(std::size_t bytes, std::string what)
+    : left_(bytes), what_(std::move(what)), outer_(t_budget) {
+  t_budget = this;
+}
+AllocationBudget::~AllocationBudget() { t_budget = outer_; }
+
 Buffer* buffer_alloc(std::size_t bytes) {
+  if (AllocationBudget* b = t_budget) {
+    if (bytes > b->left_) {
+      throw ResourceExhaustedError("[" + b->what_ + "] needs a buffer of " + gib(bytes) + ", more than " +
+                                   gib(b->left_) + " left of what its input justifies; the file is corrupt or hostile");
+    }
+    b->left_ -= bytes;
+  }
   if (bytes > physical_memory()) {
     throw ResourceExhaustedError("out of memory: a buffer of " + gib(bytes) +
                                  " is larger than this machine's memory (" + gib(physical_memory()) +

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace duet {
 
@@ -16,6 +17,23 @@ struct Buffer {
 };
 
 Buffer* buffer_alloc(std::size_t bytes);
+
+// While one lives, the buffers this thread allocates may total at most `bytes` (loading a file: what its
+// contents justify, so a hostile file cannot make the loader allocate what it merely claims); beyond that
+// buffer_alloc throws ResourceExhaustedError naming `what`. Budgets nest (the innermost applies).
+class AllocationBudget {
+ public:
+  AllocationBudget(std::size_t bytes, std::string what);
+  ~AllocationBudget();
+  AllocationBudget(const AllocationBudget&) = delete;
+  AllocationBudget& operator=(const AllocationBudget&) = delete;
+
+ private:
+  friend Buffer* buffer_alloc(std::size_t bytes);
+  std::size_t left_;
+  std::string what_;
+  AllocationBudget* outer_;
+};
 inline void buffer_retain(Buffer* b) { b->refs.fetch_add(1, std::memory_order_relaxed); }
 void buffer_release(Buffer* b);
 

@@ -2,14 +2,14 @@
 // callbacks that write them: ModelCheckpoint and BackupAndRestore.
 #include "duet/checkpoint.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <map>
 
@@ -72,7 +72,8 @@ void Checkpoint::save(const std::string& path) const {
   if (optimizers::OptimizerPtr opt = m.optimizer()) {
     meta["optimizer"] = opt->name();
     ts.emplace_back("optimizer/iterations", opt->iterations().value());
-    if (!opt->learning_rate.schedule()) ts.emplace_back("optimizer/hyper/learning_rate", scalar(opt->learning_rate.get()));
+    if (!opt->learning_rate.schedule())
+      ts.emplace_back("optimizer/hyper/learning_rate", scalar(opt->learning_rate.get()));
     for (auto& [n, h] : opt->hyperparameters()) ts.emplace_back("optimizer/hyper/" + n, scalar(h->get()));
     std::vector<Variable> tw = m.trainable_weights();
     for (std::size_t i = 0; i < tw.size(); ++i) {
@@ -85,7 +86,8 @@ void Checkpoint::save(const std::string& path) const {
       }
     }
     const auto& lw = m.training_->loss_weights;
-    for (std::size_t k = 0; k < lw.size(); ++k) ts.emplace_back("loss_weights/" + std::to_string(k), scalar(lw[k].get()));
+    for (std::size_t k = 0; k < lw.size(); ++k)
+      ts.emplace_back("loss_weights/" + std::to_string(k), scalar(lw[k].get()));
   }
   random::GeneratorState rng = random::get_state();
   ts.emplace_back("rng/seed", u64(rng.seed));
@@ -124,7 +126,8 @@ void Checkpoint::restore(const std::string& path) {
     } else if (starts_with(n, "optimizer/slots/")) {
       std::int64_t i = index_part(n, 2), j = index_part(n, 3);
       std::size_t name_at = n.find('/', n.find('/', 16) + 1);
-      if (i < 0 || j < 0 || name_at == std::string::npos) throw IOError("[Checkpoint] " + path + ": bad slot entry '" + n + "'");
+      if (i < 0 || j < 0 || name_at == std::string::npos)
+        throw IOError("[Checkpoint] " + path + ": bad slot entry '" + n + "'");
       slots[i].push_back({j, {n.substr(name_at + 1), t}});
     } else if (starts_with(n, "optimizer/hyper/")) {
       hypers.emplace_back(n.substr(16), t);
@@ -139,7 +142,8 @@ void Checkpoint::restore(const std::string& path) {
   std::vector<std::pair<Variable, Tensor>> assign;
   io::match_weights("Checkpoint", path, m.weights(), weights, {}, assign);
   const auto seed = static_cast<std::uint64_t>(scalar_entry(f, "rng/seed", DType::Int64, path).item<std::int64_t>());
-  const auto counter = static_cast<std::uint64_t>(scalar_entry(f, "rng/counter", DType::Int64, path).item<std::int64_t>());
+  const auto counter =
+      static_cast<std::uint64_t>(scalar_entry(f, "rng/counter", DType::Int64, path).item<std::int64_t>());
   const std::int64_t epoch = scalar_entry(f, "fit/epoch", DType::Int64, path).item<std::int64_t>();
   const std::int64_t step = scalar_entry(f, "fit/step", DType::Int64, path).item<std::int64_t>();
   if (epoch < 0 || epoch > INT32_MAX || step < 0) {
@@ -153,8 +157,9 @@ void Checkpoint::restore(const std::string& path) {
   auto saved_opt = f.metadata.find("optimizer");
   if (saved_opt != f.metadata.end()) {
     if (!opt) {
-      throw StateError("[Checkpoint] " + path + " holds the state of a " + saved_opt->second + " optimizer, but model '" +
-                       m.name() + "' is not compiled; compile it with the same optimizer first");
+      throw StateError("[Checkpoint] " + path + " holds the state of a " + saved_opt->second +
+                       " optimizer, but model '" + m.name() +
+                       "' is not compiled; compile it with the same optimizer first");
     }
     if (opt->name() != saved_opt->second) {
       throw ValueError("[Checkpoint] " + path + " holds " + saved_opt->second + " state; model '" + m.name() +
@@ -164,15 +169,18 @@ void Checkpoint::restore(const std::string& path) {
       throw IOError("[Checkpoint] " + path + " has no int64 scalar optimizer/iterations");
     auto hp = opt->hyperparameters();
     for (const auto& [n, t] : hypers) {
-      if (t.dtype() != DType::Float64 || t.rank() != 0) throw IOError("[Checkpoint] " + path + ": hyperparameter '" + n + "' is not a float64 scalar");
+      if (t.dtype() != DType::Float64 || t.rank() != 0)
+        throw IOError("[Checkpoint] " + path + ": hyperparameter '" + n + "' is not a float64 scalar");
       if (n == "learning_rate") {
         if (opt->learning_rate.schedule()) {
-          throw ValueError("[Checkpoint] " + path + " holds a constant learning rate; the optimizer follows a schedule");
+          throw ValueError("[Checkpoint] " + path +
+                           " holds a constant learning rate; the optimizer follows a schedule");
         }
         continue;
       }
       auto it = std::find_if(hp.begin(), hp.end(), [&](const auto& p) { return p.first == n; });
-      if (it == hp.end()) throw ValueError("[Checkpoint] " + path + ": the optimizer has no hyperparameter '" + n + "'");
+      if (it == hp.end())
+        throw ValueError("[Checkpoint] " + path + ": the optimizer has no hyperparameter '" + n + "'");
       set_hypers.emplace_back(it->second, t.item<double>());
     }
     std::vector<Variable> tw = m.trainable_weights();
@@ -184,7 +192,9 @@ void Checkpoint::restore(const std::string& path) {
       std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
       std::vector<std::pair<std::string, Tensor>> vals;
       for (std::size_t j = 0; j < entries.size(); ++j) {
-        if (entries[j].first != static_cast<std::int64_t>(j)) throw IOError("[Checkpoint] " + path + ": slot numbers of weight " + std::to_string(i) + " are not 0, 1, ...");
+        if (entries[j].first != static_cast<std::int64_t>(j))
+          throw IOError("[Checkpoint] " + path + ": slot numbers of weight " + std::to_string(i) +
+                        " are not 0, 1, ...");
         const Tensor& v = entries[j].second.second;
         if (v.dtype() != tw[i].dtype() || v.shape() != tw[i].shape()) {
           throw ValueError("[Checkpoint] " + path + ": optimizer slot '" + entries[j].second.first + "' of '" +
@@ -207,7 +217,8 @@ void Checkpoint::restore(const std::string& path) {
     }
     for (std::size_t k = 0; k < loss_weights.size(); ++k) {
       const Tensor& t = loss_weights[k].second;
-      if (t.dtype() != DType::Float64 || t.rank() != 0) throw IOError("[Checkpoint] " + path + ": '" + loss_weights[k].first + "' is not a float64 scalar");
+      if (t.dtype() != DType::Float64 || t.rank() != 0)
+        throw IOError("[Checkpoint] " + path + ": '" + loss_weights[k].first + "' is not a float64 scalar");
       set_loss_weights.emplace_back(&lw[k], t.item<double>());
     }
   } else if (iterations || !hypers.empty() || !slots.empty()) {
@@ -238,7 +249,8 @@ std::int64_t global_step(Model& m, std::int64_t fallback) {
 }
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
   return s;
 }
 
@@ -246,8 +258,10 @@ class ModelCheckpointImpl : public Callback {
  public:
   ModelCheckpointImpl(std::string path, ModelCheckpointOptions o) : path_(std::move(path)), o_(std::move(o)) {
     if (path_.empty()) throw ValueError("[ModelCheckpoint] the path is empty");
-    if (o_.save_freq < 0) throw ValueError("[ModelCheckpoint] save_freq must be >= 0, got " + std::to_string(o_.save_freq));
-    if (o_.max_to_keep < 0) throw ValueError("[ModelCheckpoint] max_to_keep must be >= 0, got " + std::to_string(o_.max_to_keep));
+    if (o_.save_freq < 0)
+      throw ValueError("[ModelCheckpoint] save_freq must be >= 0, got " + std::to_string(o_.save_freq));
+    if (o_.max_to_keep < 0)
+      throw ValueError("[ModelCheckpoint] max_to_keep must be >= 0, got " + std::to_string(o_.max_to_keep));
     if (o_.mode != "auto" && o_.mode != "min" && o_.mode != "max")
       throw ValueError("[ModelCheckpoint] mode must be auto, min or max, got '" + o_.mode + "'");
     maximize_ = o_.mode == "max" || (o_.mode == "auto" && o_.monitor.find("acc") != std::string::npos);
@@ -306,7 +320,8 @@ class BackupAndRestoreImpl : public Callback {
  public:
   BackupAndRestoreImpl(std::string dir, BackupAndRestoreOptions o) : dir_(std::move(dir)), o_(o) {
     if (dir_.empty()) throw ValueError("[BackupAndRestore] the directory is empty");
-    if (o_.save_freq < 0) throw ValueError("[BackupAndRestore] save_freq must be >= 0, got " + std::to_string(o_.save_freq));
+    if (o_.save_freq < 0)
+      throw ValueError("[BackupAndRestore] save_freq must be >= 0, got " + std::to_string(o_.save_freq));
     file_ = dir_ + "/backup.safetensors";
   }
   void on_train_begin(Model& m) override {

@@ -203,7 +203,15 @@ void Layer::ensure_built(const std::vector<Tensor>& xs) {
 
 Tensor Layer::operator()(const Tensor& x, bool training) { return (*this)(std::vector<Tensor>{x}, training)[0]; }
 
-std::vector<Tensor> Layer::operator()(const std::vector<Tensor>& xs, bool training) {
+LayerOutputs::operator Tensor() const {
+  if (size() != 1) {
+    throw ValueError("[layer call] the layer returned " + std::to_string(size()) +
+                     " tensors, which do not read as one Tensor; index the outputs ([0], [1], ...)");
+  }
+  return front();
+}
+
+LayerOutputs Layer::operator()(const std::vector<Tensor>& xs, bool training) {
   if (t_calling && t_calling != this) {
     if (auto self = weak_from_this().lock()) t_calling->add_child(self);
   }

@@ -1,0 +1,218 @@
+// Model::save / load_model: every built-in layer, functional graphs (shared layers, several inputs and outputs,
+// ops between layers, constants), nested models, registered custom layers; refusals (Lambda, subclassed,
+// unregistered); hostile model files.
+#include "test_util.h"
+
+namespace duet {
+namespace {
+
+using testing::Scratch;
+
+void expect_bitwise(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].shape(), b[i].shape()) << "output " << i;
+    EXPECT_EQ(a[i].to_vector<double>(), b[i].to_vector<double>()) << "output " << i;
+  }
+}
+
+TEST(ModelFile, SequentialCnnRoundTripsAndTrainsOn) {
+  Scratch s;
+  Sequential a(Input({12, 12, 2}),
+               {layers::Conv2D(4, {3, 3}, {.strides = {1, 1}, .padding = "same", .activation = "relu"}),
+                layers::BatchNormalization({.momentum = 0.9}), layers::MaxPooling2D(),
+                layers::AveragePooling2D({.pool_size = {2, 2}, .strides = {1, 1}}), layers::Flatten(),
+                layers::Dropout(0.3, {.seed = 9}), layers::Dense(6, {.activation = "tanh", .use_bias = false}),
+                layers::Activation("softmax")},
+               "cnn");
+  a.compile({.optimizer = "adam", .loss = "sparse_categorical_crossentropy"});
+  Tensor x = random::normal({16, 12, 12, 2}, 0, 1, DType::Float32, 1);
+  Tensor y = constant(std::vector<std::int32_t>(16, 2), Shape{16});
+  a.fit(x, y, {.epochs = 1, .batch_size = 8, .verbose = 0});  // moving statistics and weights move
+  std::string p = s.path("cnn.duet");
+  a.save(p);
+  std::shared_ptr<Model> b = load_model(p);
+  EXPECT_EQ(b->name(), "cnn");
+  EXPECT_EQ(b->summary_string(), a.summary_string());
+  expect_bitwise({b->predict(x)}, {a.predict(x)});
+  // It compiles and trains further.
+  b->compile({.optimizer = "sgd", .loss = "sparse_categorical_crossentropy"});
+  b->fit(x, y, {.epochs = 1, .batch_size = 8, .verbose = 0});
+  EXPECT_NE(b->predict(x).to_vector<float>(), a.predict(x).to_vector<float>());
+}
+
+TEST(ModelFile, FunctionalGraphsWithSharedLayersOpsAndConstantsRoundTrip) {
+  Scratch s;
+  Tensor ids = Input({5}, DType::Int32, "ids");
+  Tensor feats = Input({5, 3}, DType::Float32, "feats");
+  auto shared = layers::Dense(4, {.activation = "relu", .name = "shared"});
+  Tensor e = layers::Embedding(20, 3)(ids);
+  Tensor both = layers::Concatenate({.axis = -1})({e, feats});  // (None, 5, 6)
+  Tensor seq = layers::LSTM(4, {.return_sequences = true})(both);
+  Tensor a1 = shared(seq), a2 = shared(layers::Dense(4)(seq));  // the shared layer called twice
+  Tensor mixed = layers::Add()({a1, a2}) * 0.5f + constant({1.f, 2.f, 3.f, 4.f});  // ops and a constant
+  Tensor gated = layers::Multiply()({mixed, sigmoid(mixed)});
+  Tensor img = layers::Reshape({5, 4, 1})(gated);
+  Tensor pooled = layers::GlobalAveragePooling2D()(img);
+  Tensor out1 = layers::Dense(2, {.name = "head1"})(layers::Flatten()(gated));
+  Model a({ids, feats}, {out1, pooled}, "two_heads");
+  a.layers()[2]->set_trainable(false);
+  std::string p = s.path("f.duet");
+  a.save(p);
+  std::shared_ptr<Model> b = load_model(p);
+  EXPECT_EQ(b->summary_string(), a.summary_string());
+  EXPECT_EQ(b->num_inputs(), 2u);
+  EXPECT_EQ(b->num_outputs(), 2u);
+  EXPECT_EQ(b->trainable_weights().size(), a.trainable_weights().size());
+  Tensor xi = constant(std::vector<std::int32_t>{1, 5, 19, 0, 7, 2, 2, 3, 4, 0}, Shape{2, 5});
+  Tensor xf = random::normal({2, 5, 3}, 0, 1, DType::Float32, 3);
+  expect_bitwise(b->predict({xi, xf}), a.predict({xi, xf}));
+}
+
+TEST(ModelFile, NestedModelsRoundTrip) {
+  Scratch s;
+  Tensor in = Input({6});
+  Model block(in, layers::Dense(5, "relu")(in), "block");
+  Sequential outer(Input({6}), {LayerRef(std::shared_ptr<Layer>(std::shared_ptr<Layer>(), &block)), layers::Dense(2)},
+                   "outer");
+  std::string p = s.path("n.duet");
+  outer.save(p);
+  std::shared_ptr<Model> b = load_model(p);
+  Tensor x = random::normal({3, 6}, 0, 1, DType::Float32, 4);
+  expect_bitwise({b->predict(x)}, {outer.predict(x)});
+  EXPECT_EQ(b->summary_string(), outer.summary_string());
+}
+
+// A custom layer with a config, registered by class name.
+class Scale : public Layer {
+ public:
+  explicit Scale(double factor, const std::string& name = "") : Layer("TestScale", name), factor_(factor) {}
+  void build(const std::vector<Shape>& s) override { w_ = add_weight("w", Shape{s[0][-1]}, {.initializer = "ones"}); }
+  Tensor call(const Tensor& x, bool) override { return x * w_ * static_cast<float>(factor_); }
+  std::optional<LayerConfig> get_config() const override { return LayerConfig("TestScale").set("factor", factor_); }
+  static std::shared_ptr<Scale> from_config(const LayerConfig& c) {
+    return std::make_shared<Scale>(c.get_double("factor"), c.get_string("name"));
+  }
+
+ private:
+  double factor_;
+  Variable w_;
+};
+
+TEST(ModelFile, RegisteredCustomLayersRoundTripAndUnregisteredOnesAreNamed) {
+  Scratch s;
+  Sequential a(Input({3}), {make_layer<Scale>(2.5), layers::Dense(2)});
+  a.weights()[0].assign(constant({1.f, -1.f, 0.5f}));
+  std::string p = s.path("c.duet");
+  a.save(p);
+  try {
+    load_model(p);
+    // Registration is process-wide: a run where another test registered it first is fine.
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("TestScale"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("register_layer"), std::string::npos) << e.what();
+  }
+  register_layer<Scale>("TestScale");
+  std::shared_ptr<Model> b = load_model(p);
+  Tensor x = random::normal({4, 3}, 0, 1, DType::Float32, 5);
+  expect_bitwise({b->predict(x)}, {a.predict(x)});
+}
+
+TEST(ModelFile, WhatCannotBeSavedIsRefusedByName) {
+  Scratch s;
+  Sequential lam(Input({3}), {layers::Lambda([](const Tensor& t) { return t * 2.f; }, {.name = "doubler"})});
+  try {
+    lam.save(s.path("l.duet"));
+    FAIL() << "a Lambda was saved";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("doubler"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("save_weights"), std::string::npos) << e.what();
+  }
+  struct Sub : SubclassedModel {
+    Sub() : SubclassedModel("sub") {}
+    Ref<layers::DenseLayer> d = layers::Dense(2);
+    Tensor call(const Tensor& x, bool) override { return d(x); }
+  } sub;
+  (void)sub(ones({1, 3}));
+  EXPECT_THROW(sub.save(s.path("s.duet")), ValueError);
+  Sequential lazy({layers::Dense(2)});
+  EXPECT_THROW(lazy.save(s.path("z.duet")), StateError);
+  EXPECT_EQ(testing::Scratch::read(s.path("l.duet")), "") << "a refused save writes nothing";
+}
+
+// Model files edited by hand: every one is refused with a duet::Error naming the file; none crashes, and none
+// allocates what it merely claims.
+TEST(ModelFile, HostileModelFilesAreRefused) {
+  Scratch s;
+  Tensor in = Input({4});
+  Model a(in, layers::Dense(3)(in * 2.f), "m");
+  std::string p = s.path("m.duet");
+  a.save(p);
+  saving::TensorFile good = saving::load_safetensors(p);
+  const std::string config = good.metadata.at("model_config");
+  auto with_config = [&](const std::string& name, const std::string& cfg) {
+    auto meta = good.metadata;
+    meta["model_config"] = cfg;
+    std::string q = s.path(name);
+    saving::save_safetensors(q, good.tensors, meta);
+    return q;
+  };
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string c = config;
+    auto at = c.find(from);
+    EXPECT_NE(at, std::string::npos) << from << " not in " << c;
+    if (at != std::string::npos) c.replace(at, from.size(), to);
+    return c;
+  };
+  std::string deep = R"({"class_name":"Sequential","name":"x","layers":[)";
+  for (int i = 0; i < 40; ++i) deep += R"({"class_name":"Model","config":{"class_name":"Sequential","name":"x","layers":[)";
+  deep += std::string(40, ']') + "}";
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"not JSON", with_config("a.duet", "{")},
+      {"not an object", with_config("b.duet", "[]")},
+      {"unknown model class", with_config("c.duet", replaced("\"Functional\"", "\"Mystery\""))},
+      {"unknown layer class", with_config("d.duet", replaced("\"Dense\"", "\"Densest\""))},
+      {"unknown op", with_config("e.duet", replaced("\"Mul\"", "\"LaunchMissiles\""))},
+      {"stateful op", with_config("f.duet", replaced("\"Mul\"", "\"AssignVariable\""))},
+      {"node index forward", with_config("g.duet", replaced("[[0,0]", "[[7,0]"))},
+      {"output index", with_config("h.duet", replaced("\"outputs\":[[", "\"outputs\":[[99,"))},
+      {"huge Dense", with_config("i.duet", replaced("\"units\":3", "\"units\":100000000000"))},
+      {"negative units", with_config("j.duet", replaced("\"units\":3", "\"units\":-3"))},
+      {"units as a string", with_config("k.duet", replaced("\"units\":3", "\"units\":\"3\""))},
+      {"bad attr kind", with_config("l.duet", replaced("\"attrs\":{}", "\"attrs\":{\"y\":{\"complex\":1}}"))},
+      {"attr not an object", with_config("l2.duet", replaced("\"attrs\":{}", "\"attrs\":{\"y\":3}"))},
+      {"unknown node kind", with_config("m.duet", replaced("\"kind\":\"input\"", "\"kind\":\"wormhole\""))},
+      {"bad dtype", with_config("n.duet", replaced("\"float32\"", "\"float128\""))},
+      {"deep nesting", with_config("o.duet", deep)},
+      {"more units than weights", with_config("p.duet", replaced("\"units\":3", "\"units\":4"))},
+  };
+  {
+    auto meta = good.metadata;
+    meta["format"] = "duet.weights";
+    saving::save_safetensors(s.path("q.duet"), good.tensors, meta);
+    cases.emplace_back("wrong format", s.path("q.duet"));
+    saving::NamedTensors fewer(good.tensors.begin(), good.tensors.end() - 1);
+    saving::save_safetensors(s.path("r.duet"), fewer, good.metadata);
+    cases.emplace_back("missing weight", s.path("r.duet"));
+  }
+  // 3.2 GB of weights from a file of a few hundred bytes: refused by the allocation budget before allocating.
+  try {
+    load_model(with_config("budget.duet", replaced("\"units\":3", "\"units\":200000000")));
+    ADD_FAILURE() << "a 3.2 GB layer was built from a tiny file";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("justifies"), std::string::npos) << e.what();
+  }
+  for (const auto& [what, q] : cases) {
+    try {
+      load_model(q);
+      ADD_FAILURE() << what << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(q), std::string::npos) << what << ": " << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << what << ": not a duet::Error: " << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace duet
