@@ -7,6 +7,7 @@ seconds=${2:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+findings="$build/fuzz-findings"  # crashing inputs are kept here (the work directory is removed)
 status=0
 for fuzzer in "$build"/fuzz/*_fuzzer; do
   name=$(basename "$fuzzer" _fuzzer)
@@ -20,7 +21,9 @@ for fuzzer in "$build"/fuzz/*_fuzzer; do
   if ! "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=4096 -malloc_limit_mb=2048 -timeout=10 \
       -artifact_prefix="$work/$name-" "$corpus" > "$work/$name.log" 2>&1; then
     tail -n 40 "$work/$name.log"
-    echo "fuzz: $name FAILED; the input is in $(ls "$work"/$name-* 2> /dev/null | head -1)"
+    mkdir -p "$findings"
+    cp "$work"/$name-* "$findings"/ 2> /dev/null || true
+    echo "fuzz: $name FAILED; replay with: $fuzzer $(ls "$findings"/$name-* 2> /dev/null | head -1)"
     status=1
   fi
   grep -E "^#[0-9]+.*(DONE|pulse)" "$work/$name.log" | tail -1 | sed "s/^/fuzz: $name: /"

@@ -622,6 +622,21 @@ TEST(Hostile, CommandLine) {
       {"train fashion-mnist " + bad_data, 1},
       {"train fashion-mnist --data-dir /nonexistent --epochs 1", 1},
       {"demo --data-dir /dev/null", 1},
+      {"train fashion-mnist --checkpoint-every 5", 2},
+      {"train fashion-mnist --checkpoint-dir x --checkpoint-every 0", 2},
+      {"train fashion-mnist --save ''", 2},
+      {"evaluate", 2},
+      {"evaluate --batch-size 3", 2},
+      {"evaluate " + dir.path("missing.duet"), 1},
+      {"evaluate " + dir.dir, 1},
+      {"evaluate /dev/null", 1},
+      {"evaluate " + dir.write("junk.duet", std::string(100, 'x')), 1},
+      {"evaluate m.duet --bogus 1", 2},
+      {"predict " + dir.path("missing.duet"), 2},
+      {"predict " + dir.path("missing.duet") + " --images x", 1},
+      {"info", 2},
+      {"info " + dir.path("missing.duet"), 1},
+      {"info a b", 2},
   };
   for (const auto& [args, want] : cases) {
     CliResult r = run_cli(args);

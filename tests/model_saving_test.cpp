@@ -49,7 +49,7 @@ TEST(ModelFile, FunctionalGraphsWithSharedLayersOpsAndConstantsRoundTrip) {
   Tensor e = layers::Embedding(20, 3)(ids);
   Tensor both = layers::Concatenate({.axis = -1})({e, feats});  // (None, 5, 6)
   Tensor seq = layers::LSTM(4, {.return_sequences = true})(both);
-  Tensor a1 = shared(seq), a2 = shared(layers::Dense(4)(seq));  // the shared layer called twice
+  Tensor a1 = shared(seq), a2 = shared(layers::Dense(4)(seq));                     // the shared layer called twice
   Tensor mixed = layers::Add()({a1, a2}) * 0.5f + constant({1.f, 2.f, 3.f, 4.f});  // ops and a constant
   Tensor gated = layers::Multiply()({mixed, sigmoid(mixed)});
   Tensor img = layers::Reshape({5, 4, 1})(gated);
@@ -165,7 +165,8 @@ TEST(ModelFile, HostileModelFilesAreRefused) {
     return c;
   };
   std::string deep = R"({"class_name":"Sequential","name":"x","layers":[)";
-  for (int i = 0; i < 40; ++i) deep += R"({"class_name":"Model","config":{"class_name":"Sequential","name":"x","layers":[)";
+  for (int i = 0; i < 40; ++i)
+    deep += R"({"class_name":"Model","config":{"class_name":"Sequential","name":"x","layers":[)";
   deep += std::string(40, ']') + "}";
   std::vector<std::pair<std::string, std::string>> cases = {
       {"not JSON", with_config("a.duet", "{")},

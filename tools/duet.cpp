@@ -23,9 +23,12 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  train fashion-mnist   train a model on Fashion-MNIST and report test accuracy and throughput\n"
+    "  evaluate MODEL        test accuracy and loss of a saved model (duet train --save) on Fashion-MNIST\n"
+    "  predict MODEL         classify the images of an IDX file with a saved model\n"
+    "  info MODEL            a saved model's summary, inputs, outputs and sizes\n"
     "  demo                  what `make demo` runs: train the small CNN compiled, then compare eager and graph\n"
     "\n"
-    "run `duet train --help` or `duet demo --help` for their options\n";
+    "run `duet <command> --help` for its options\n";
 
 const char* kTrainHelp =
     "usage: duet train fashion-mnist [options]\n"
@@ -39,7 +42,28 @@ const char* kTrainHelp =
     "  --seed S                  weight initialization and shuffling seed (default 1)\n"
     "  --steps N                 train on only the first N batches of the training set (benchmarks)\n"
     "  --data-dir DIR            IDX files (default /usr/share/datasets/fashion-mnist, or $DUET_DATA_DIR)\n"
+    "  --save PATH               write the trained model there (architecture and weights; duet evaluate reads it)\n"
+    "  --checkpoint-dir DIR      back the run up into DIR while it trains; if DIR holds a backup (the run was\n"
+    "                            killed), continue from it: same flags, bitwise the same result. Removed when done\n"
+    "  --checkpoint-every N      back up every N steps (default: every epoch)\n"
     "  --quiet                   no progress bar\n";
+
+const char* kEvaluateHelp =
+    "usage: duet evaluate MODEL [--data-dir DIR] [--batch-size B]\n"
+    "\n"
+    "Loads a model saved by `duet train --save` (or Model::save) and reports its accuracy and loss on the\n"
+    "Fashion-MNIST test set.\n";
+
+const char* kPredictHelp =
+    "usage: duet predict MODEL --images FILE [--output FILE] [--batch-size B]\n"
+    "\n"
+    "Classifies the images of an IDX file (28x28 unsigned bytes, .gz or plain) with a saved model: one line\n"
+    "per image, 'index class name', on stdout, or the class numbers, one per line, into --output.\n";
+
+const char* kInfoHelp =
+    "usage: duet info MODEL\n"
+    "\n"
+    "Prints a saved model's summary, its inputs and outputs, parameter count and file size.\n";
 
 const char* kDemoHelp =
     "usage: duet demo [--epochs N] [--steps N] [--data-dir DIR]\n"
@@ -163,7 +187,10 @@ int train(int argc, char** argv) {
                   {"--seed", {}},
                   {"--data-dir", {}},
                   {"--learning-rate", {}},
-                  {"--steps", {}}},
+                  {"--steps", {}},
+                  {"--save", {}},
+                  {"--checkpoint-dir", {}},
+                  {"--checkpoint-every", {}}},
                  {"--quiet", "--help"});
   if (a.flags.count("--help")) {
     std::cout << kTrainHelp;
@@ -174,6 +201,11 @@ int train(int argc, char** argv) {
                      seed = to_int(a, "--seed", 1, 0, INT64_MAX);
   bool eager = a.values.count("--mode") && a.values["--mode"] == "eager";
   double lr = to_double(a, "--learning-rate", 1e-3, 0.0, 10.0);
+  const std::int64_t ckpt_every = to_int(a, "--checkpoint-every", 0, 1, INT64_MAX);
+  if (a.values.count("--checkpoint-every") && !a.values.count("--checkpoint-dir"))
+    throw UsageError("--checkpoint-every needs --checkpoint-dir");
+  for (const char* k : {"--save", "--checkpoint-dir", "--data-dir"})
+    if (a.values.count(k) && a.values[k].empty()) throw UsageError(std::string(k) + " needs a non-empty path");
   auto data = data::load_fashion_mnist(a.values.count("--data-dir") ? a.values["--data-dir"] : "");
   if (std::int64_t steps = to_int(a, "--steps", 0, 0, 1000000000); steps > 0) {
     std::int64_t n = std::min<std::int64_t>(steps * batch, data.train.images.shape()[0]);
@@ -189,17 +221,130 @@ int train(int argc, char** argv) {
   model->summary();
   std::cout << "training " << kind << " on " << data.train.images.shape()[0] << " images, "
             << (eager ? "eager" : "graph") << " mode, batch " << batch << ", " << config::num_threads() << " threads\n";
+  std::vector<callbacks::CallbackPtr> cbs;
+  if (a.values.count("--checkpoint-dir")) {
+    cbs.push_back(callbacks::BackupAndRestore(a.values["--checkpoint-dir"], {.save_freq = ckpt_every}));
+  }
   auto t0 = std::chrono::steady_clock::now();
-  model->fit(data.train.images, data.train.labels,
-             {.epochs = static_cast<int>(epochs),
-              .batch_size = batch,
-              .verbose = a.flags.count("--quiet") ? 0 : 1,
-              .seed = static_cast<std::uint64_t>(seed)});
+  History h = model->fit(data.train.images, data.train.labels,
+                         {.epochs = static_cast<int>(epochs),
+                          .batch_size = batch,
+                          .verbose = a.flags.count("--quiet") ? 0 : 1,
+                          .callbacks = cbs,
+                          .seed = static_cast<std::uint64_t>(seed)});
   double secs = seconds_since(t0);
   auto logs = model->evaluate(data.test.images, data.test.labels, {.batch_size = 256});
-  double images = static_cast<double>(epochs) * static_cast<double>(data.train.images.shape()[0]);
   std::printf("test accuracy: %.4f  test loss: %.4f\n", logs["accuracy"], logs["loss"]);
-  std::printf("training: %.1f s, %.0f images/s\n", secs, images / secs);
+  if (h.epochs_run > 0 && secs > 0) {
+    double images =
+        static_cast<double>(h.history.begin()->second.size()) * static_cast<double>(data.train.images.shape()[0]);
+    std::printf("training: %.1f s, %.0f images/s\n", secs, images / secs);
+  }
+  if (a.values.count("--save")) {
+    model->save(a.values["--save"]);
+    std::printf("saved the model to %s\n", a.values["--save"].c_str());
+  }
+  return 0;
+}
+
+// A saved model's path: the first argument after the command (help handled by the caller).
+std::string model_path(int argc, char** argv, const char* help) {
+  if (argc < 3 || argv[2][0] == '-') throw UsageError(std::string("the model file is missing\n") + help);
+  return argv[2];
+}
+
+// The model compiled for Fashion-MNIST: sparse labels, logits unless its last layer applies a softmax.
+void compile_for_labels(Model& m) {
+  bool logits = true;
+  auto ls = m.layers();
+  if (!ls.empty()) {
+    if (auto c = ls.back()->get_config(); c && c->has("activation") && c->get_string("activation") == "softmax")
+      logits = false;
+  }
+  m.compile({.optimizer = "adam", .loss = losses::SparseCategoricalCrossentropy(logits), .metrics = {"accuracy"}});
+}
+
+bool wants_help(int argc, char** argv) {
+  for (int i = 2; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") return true;
+  return false;
+}
+
+int evaluate(int argc, char** argv) {
+  if (wants_help(argc, argv)) {
+    std::cout << kEvaluateHelp;
+    return 0;
+  }
+  std::string path = model_path(argc, argv, kEvaluateHelp);
+  Args a = parse(argc, argv, 3, {{"--data-dir", {}}, {"--batch-size", {}}}, {});
+  const std::int64_t batch = to_int(a, "--batch-size", 256, 1, 1 << 20);
+  std::shared_ptr<Model> model = load_model(path);
+  compile_for_labels(*model);
+  auto data = data::load_fashion_mnist(a.values.count("--data-dir") ? a.values["--data-dir"] : "");
+  auto logs = model->evaluate(data.test.images, data.test.labels, {.batch_size = batch});
+  std::printf("test accuracy: %.4f  test loss: %.4f  (%lld images, model %s)\n", logs["accuracy"], logs["loss"],
+              static_cast<long long>(data.test.images.shape()[0]), model->name().c_str());
+  return 0;
+}
+
+int predict(int argc, char** argv) {
+  if (wants_help(argc, argv)) {
+    std::cout << kPredictHelp;
+    return 0;
+  }
+  std::string path = model_path(argc, argv, kPredictHelp);
+  Args a = parse(argc, argv, 3, {{"--images", {}}, {"--output", {}}, {"--batch-size", {}}}, {});
+  if (!a.values.count("--images")) throw UsageError(std::string("--images FILE is required\n") + kPredictHelp);
+  const std::int64_t batch = to_int(a, "--batch-size", 256, 1, 1 << 20);
+  std::shared_ptr<Model> model = load_model(path);
+  Tensor x = data::read_idx(a.values["--images"], DType::Float32, 1.0 / 255.0);
+  if (x.rank() == 3) x = expand_dims(x, -1);
+  if (x.rank() == 2) x = reshape(x, {1, x.shape()[0], x.shape()[1], 1});  // one image
+  Tensor y = model->predict(x, {.batch_size = batch});
+  if (y.rank() != 2) {
+    throw ValueError("[predict] the model returns " + y.shape().str() +
+                     "; duet predict needs class scores (N, classes)");
+  }
+  std::vector<std::int64_t> cls = argmax(y, -1).to_vector<std::int64_t>();
+  if (a.values.count("--output")) {
+    saving::write_file_atomically(a.values["--output"], [&](std::FILE* f) {
+      for (std::int64_t c : cls) std::fprintf(f, "%lld\n", static_cast<long long>(c));
+    });
+    std::printf("wrote %zu predictions to %s\n", cls.size(), a.values["--output"].c_str());
+  } else {
+    for (std::size_t i = 0; i < cls.size(); ++i) {
+      std::printf("%zu %lld %s\n", i, static_cast<long long>(cls[i]),
+                  y.shape()[1] == 10 ? data::fashion_mnist_class(static_cast<int>(cls[i])) : "");
+    }
+  }
+  return 0;
+}
+
+int info(int argc, char** argv) {
+  if (wants_help(argc, argv)) {
+    std::cout << kInfoHelp;
+    return 0;
+  }
+  std::string path = model_path(argc, argv, kInfoHelp);
+  parse(argc, argv, 3, {}, {});
+  std::shared_ptr<Model> model = load_model(path);
+  model->summary();
+  saving::TensorFile f = saving::load_safetensors(path);
+  std::uint64_t weight_bytes = 0;
+  for (const auto& [n, t] : f.tensors)
+    weight_bytes += static_cast<std::uint64_t>(t.num_elements()) * dtype_size(t.dtype());
+  std::FILE* fp = std::fopen(path.c_str(), "rb");
+  long size = -1;
+  if (fp) {
+    std::fseek(fp, 0, SEEK_END);
+    size = std::ftell(fp);
+    std::fclose(fp);
+  }
+  std::printf("file: %s, %ld bytes (%llu bytes of tensors, %zu tensors), format %s version %s\n", path.c_str(), size,
+              static_cast<unsigned long long>(weight_bytes), f.tensors.size(), f.metadata["format"].c_str(),
+              f.metadata["format_version"].c_str());
+  std::printf("inputs: %zu, outputs: %zu, parameters: %lld\n", model->num_inputs(), model->num_outputs(),
+              static_cast<long long>(model->count_params()));
   return 0;
 }
 
@@ -268,7 +413,10 @@ int main(int argc, char** argv) {
     std::string cmd = argv[1];
     if (cmd == "train") return train(argc, argv);
     if (cmd == "demo") return demo(argc, argv);
-    throw UsageError("unknown command '" + cmd + "'; valid commands: train, demo");
+    if (cmd == "evaluate") return evaluate(argc, argv);
+    if (cmd == "predict") return predict(argc, argv);
+    if (cmd == "info") return info(argc, argv);
+    throw UsageError("unknown command '" + cmd + "'; valid commands: train, evaluate, predict, info, demo");
   } catch (const UsageError& e) {
     std::cerr << "duet: " << e.what() << "\n";
     return 2;

@@ -168,7 +168,9 @@ void Checkpoint::restore(const std::string& path) {
     if (!iterations || iterations->dtype() != DType::Int64 || iterations->rank() != 0)
       throw IOError("[Checkpoint] " + path + " has no int64 scalar optimizer/iterations");
     auto hp = opt->hyperparameters();
-    for (const auto& [n, t] : hypers) {
+    for (const auto& entry : hypers) {
+      const std::string& n = entry.first;
+      const Tensor& t = entry.second;
       if (t.dtype() != DType::Float64 || t.rank() != 0)
         throw IOError("[Checkpoint] " + path + ": hyperparameter '" + n + "' is not a float64 scalar");
       if (n == "learning_rate") {

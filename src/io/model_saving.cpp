@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 
 #include <map>
-#include <nlohmann/json.hpp>
 #include <unordered_map>
+#include <nlohmann/json.hpp>
 
 #include "core/allocator.h"
 #include "duet/saving.h"
@@ -29,7 +29,7 @@ constexpr int kMaxNesting = 32;
 
 json config_json(const LayerConfig& c) {
   json o = json::object();
-  for (const auto& [k, v] : c.items()) std::visit([&](const auto& x) { o[k] = x; }, v);
+  for (const auto& item : c.items()) std::visit([&](const auto& x) { o[item.first] = x; }, item.second);
   return o;
 }
 
@@ -103,7 +103,8 @@ json model_structure_json(Model& m, Saver& s);
 
 namespace {
 json Saver::model_json(Model& m) {
-  if (++depth > kMaxNesting) throw ValueError("[save] models nested more than " + std::to_string(kMaxNesting) + " deep");
+  if (++depth > kMaxNesting)
+    throw ValueError("[save] models nested more than " + std::to_string(kMaxNesting) + " deep");
   json j = model_structure_json(m, *this);
   --depth;
   return j;
@@ -180,7 +181,8 @@ json model_structure_json(Model& m, Saver& s) {
 void Model::save(const std::string& path) {
   refuse_during_fit(*this, *training_, "save");
   if (!built_) {
-    throw StateError("[" + name() + "] save before the model is built: it has no weights yet (call it on data, fit "
+    throw StateError("[" + name() +
+                     "] save before the model is built: it has no weights yet (call it on data, fit "
                      "it, or start a Sequential with an Input)");
   }
   Saver s;
@@ -201,9 +203,7 @@ struct Loader {
   const saving::TensorFile* file = nullptr;
   int depth = 0;
 
-  [[noreturn]] void fail(const std::string& what) const {
-    throw IOError("[load_model] " + path + ": " + what);
-  }
+  [[noreturn]] void fail(const std::string& what) const { throw IOError("[load_model] " + path + ": " + what); }
   const json& field(const json& o, const char* key, const std::string& where) const {
     if (!o.is_object() || !o.contains(key)) fail(where + " has no '" + key + "'");
     return o[key];
@@ -261,7 +261,8 @@ struct Loader {
       } else if (v.is_array()) {
         std::vector<std::int64_t> ints;
         for (const json& e : v) {
-          if (!e.is_number_integer() || (e.is_number_unsigned() && e.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
+          if (!e.is_number_integer() ||
+              (e.is_number_unsigned() && e.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
             fail(where + ": '" + k + "' holds a non-integer");
           ints.push_back(e.get<std::int64_t>());
         }
@@ -308,7 +309,8 @@ struct Loader {
 
   Tensor constant_tensor(const std::string& key, const std::string& where) const {
     const Tensor* t = file->find(key);
-    if (key.rfind("constants/", 0) != 0 || !t) fail(where + ": constant '" + key.substr(0, 64) + "' is not in the file");
+    if (key.rfind("constants/", 0) != 0 || !t)
+      fail(where + ": constant '" + key.substr(0, 64) + "' is not in the file");
     return *t;
   }
 
@@ -365,7 +367,8 @@ struct Loader {
       std::vector<LayerRef> ls = layer_list(m, where);
       if (m.contains("input") && !m["input"].is_null()) {
         const json& in = m["input"];
-        out = std::make_shared<Sequential>(Input(example_shape(in, where + " input"), dtype(in, where + " input")), ls, name);
+        out = std::make_shared<Sequential>(Input(example_shape(in, where + " input"), dtype(in, where + " input")), ls,
+                                           name);
       } else {
         out = std::make_shared<Sequential>(ls, name);
       }

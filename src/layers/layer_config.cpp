@@ -110,9 +110,7 @@ std::optional<LayerConfig> DenseLayer::get_config() const {
   set_initializer(c, "bias_initializer", o_.bias_initializer);
   return c;
 }
-std::optional<LayerConfig> ActivationLayer::get_config() const {
-  return base(*this).set("activation", activation_);
-}
+std::optional<LayerConfig> ActivationLayer::get_config() const { return base(*this).set("activation", activation_); }
 std::optional<LayerConfig> FlattenLayer::get_config() const { return base(*this); }
 std::optional<LayerConfig> ReshapeLayer::get_config() const { return base(*this).set("target_shape", target_); }
 std::optional<LayerConfig> DropoutLayer::get_config() const {
@@ -163,11 +161,12 @@ namespace {
 const bool g_builtins = [] {
   using namespace layers;
   register_layer("Dense", [](const LayerConfig& c) {
-    return LayerRef(Dense(c.get_int("units"), {.activation = c.get_string("activation"),
-                                               .use_bias = c.get_bool("use_bias"),
-                                               .kernel_initializer = get_initializer(c, "kernel_initializer", "glorot_uniform"),
-                                               .bias_initializer = get_initializer(c, "bias_initializer", "zeros"),
-                                               .name = name_of(c)}));
+    return LayerRef(
+        Dense(c.get_int("units"), {.activation = c.get_string("activation"),
+                                   .use_bias = c.get_bool("use_bias"),
+                                   .kernel_initializer = get_initializer(c, "kernel_initializer", "glorot_uniform"),
+                                   .bias_initializer = get_initializer(c, "bias_initializer", "zeros"),
+                                   .name = name_of(c)}));
   });
   register_layer("Activation", [](const LayerConfig& c) {
     return LayerRef(Activation(c.get_string("activation"), {.name = name_of(c)}));
