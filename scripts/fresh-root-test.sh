@@ -5,7 +5,8 @@
 # Usage: scripts/fresh-root-test.sh [--keep] [-- "make arguments"...]
 #   default: "test" then "demo DEMO_ARGS='--epochs 1 --steps 40'" (the demo's path, shortened)
 #   DUET_FRESH_ROOT_CACHE  where the bare root is cached between runs (default /var/cache/duet-fresh-root);
-#                          the cache is rebuilt whenever this script, the mirror or the suite changes.
+#                          the cache is rebuilt whenever this script, the mirror or the suite changes. The
+#                          root's ccache directory is kept there too (ccache/).
 # Needs root (debootstrap, chroot, mounts). Uses the Debian mirror apt is configured with on this machine.
 # Fails loudly (non-zero exit, message on stderr) when the root cannot be built.
 set -euo pipefail
@@ -106,6 +107,10 @@ for m in proc sys dev dev/pts; do
 done
 mkdir -p "$root/dev/shm"
 mount -t tmpfs shm "$root/dev/shm" && mounted+=("$root/dev/shm")
+# The root's compiler cache lives on the host between runs (ccache keys on the preprocessed sources, so a
+# missing header still fails the build): a cold run compiles everything, later runs mostly hit the cache.
+mkdir -p "$cache/ccache" "$root/root/.cache/ccache"
+mount --bind "$cache/ccache" "$root/root/.cache/ccache" && mounted+=("$root/root/.cache/ccache")
 
 rc=0
 for target in "${targets[@]}"; do

@@ -317,7 +317,9 @@ struct Loader {
   Attrs attrs(const json& o, const std::string& where) const {
     if (!o.is_object()) fail(where + ": attrs is not an object");
     Attrs a;
-    for (const auto& [k, v] : o.items()) {
+    for (const auto& item : o.items()) {
+      const std::string& k = item.key();
+      const json& v = item.value();
       if (!v.is_object() || v.size() != 1) fail(where + ": attr '" + k + "' is malformed");
       const std::string kind = v.begin().key();
       const json& x = v.begin().value();
