@@ -1,10 +1,10 @@
 // Saving and loading the tf-cnn (3.3M parameters, 13 MB of float32): whole-model files, weights and
 // checkpoints, against a raw write/read of the same bytes (the floor any format pays). Files go to a
 // directory under /tmp (set DUET_BENCH_DIR to measure another disk).
-#include <benchmark/benchmark.h>
-#include <duet/duet.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <benchmark/benchmark.h>
+#include <duet/duet.h>
 
 #include <cstdlib>
 #include <vector>
@@ -24,11 +24,12 @@ std::string dir() {
 
 Sequential& tf_cnn() {
   static Sequential* m = [] {
-    auto* s = new Sequential(Input({28, 28, 1}),
-                             {layers::Conv2D(32, {5, 5}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
-                              layers::Conv2D(64, {5, 5}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
-                              layers::Flatten(), layers::Dense(1024, "relu"), layers::Dropout(0.4), layers::Dense(10)},
-                             "tf_cnn");
+    auto* s =
+        new Sequential(Input({28, 28, 1}),
+                       {layers::Conv2D(32, {5, 5}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
+                        layers::Conv2D(64, {5, 5}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
+                        layers::Flatten(), layers::Dense(1024, "relu"), layers::Dropout(0.4), layers::Dense(10)},
+                       "tf_cnn");
     s->compile({.optimizer = "adam", .loss = losses::SparseCategoricalCrossentropy(true)});
     s->fit(random::normal({8, 28, 28, 1}), zeros({8}, DType::Int32), {.epochs = 1, .batch_size = 8, .verbose = 0});
     return s;

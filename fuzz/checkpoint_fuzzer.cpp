@@ -1,7 +1,7 @@
 // libFuzzer target: Checkpoint::restore of arbitrary bytes into a compiled model (the seed corpus holds real
 // checkpoints of this model). Every input must end in a restored model or a duet::Error.
-#include <sys/mman.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <cstdint>
 #include <string>

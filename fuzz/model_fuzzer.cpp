@@ -1,7 +1,7 @@
 // libFuzzer target: load_model on arbitrary bytes (the seed corpus holds real model files), and a prediction
 // with every model that loads. Every input must end in a model or a duet::Error.
-#include <sys/mman.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <cstdint>
 #include <string>

@@ -1,7 +1,7 @@
 // libFuzzer target: saving::load_safetensors on arbitrary bytes. Every input must end in tensors or a
 // duet::Error; anything else (a crash, a sanitizer report, another exception, a huge allocation) is a finding.
-#include <sys/mman.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <cstdint>
 #include <string>
