@@ -103,6 +103,8 @@ int trace_count(const FunctionCore& core);
 std::string graph_text(const FunctionCore& core, int trace);
 std::string graph_dot(const FunctionCore& core, int trace);
 std::vector<std::string> retrace_reasons(const FunctionCore& core);
+void save_function(const FunctionCore& core, const std::string& path);
+struct LoadedFunctionImpl;
 
 // Rebuilds an argument with symbolic tensors in place of its tensors.
 inline Tensor rebuild_arg(const Tensor&, const std::vector<Tensor>& s, std::size_t& i) { return s[i++]; }
@@ -207,6 +209,12 @@ class Function {
   // Why each retrace happened ("arg 0: dim 0 was 32, now 17").
   std::vector<std::string> retrace_reasons() const { return internal::retrace_reasons(*core_); }
 
+  // Writes every kept trace (its unoptimized graph, input specs and the variables it reads or writes, with
+  // their current values) to a safetensors file that load_function runs in a program without this code.
+  // Traces are told apart by their tensor inputs only: two traces that differ only in a C++ argument are
+  // refused (pass that value as a tensor). Host functions must be registered ones (register_host_function).
+  void save(const std::string& path) const { internal::save_function(*core_, path); }
+
  private:
   F fn_;
   std::shared_ptr<internal::FunctionCore> core_;
@@ -216,6 +224,30 @@ template <class F>
 Function<F> function(F f, FunctionOptions options = {}) {
   return Function<F>(std::move(f), std::move(options));
 }
+
+// A function saved by Function::save, loaded by load_function: one optimized graph per saved input signature,
+// and its own copies of the variables those graphs use (restored from the file). Calls pick the first
+// signature the tensors match (dtype, rank, known dims) and return the flat list of results. Called inside a
+// trace or under a GradientTape, it replays its graph op by op, so it inlines and differentiates.
+class LoadedFunction {
+ public:
+  std::vector<Tensor> operator()(const std::vector<Tensor>& args) const;
+  template <class... T>
+  requires(std::is_convertible_v<T, Tensor>&&...) std::vector<Tensor>
+  operator()(const T&... args) const { return (*this)(std::vector<Tensor>{Tensor(args)...}); }
+  const std::string& name() const;
+  const std::vector<std::vector<TensorSpec>>& signatures() const;
+  std::vector<Variable> variables() const;
+  // The optimized graph of a signature, as text.
+  std::string graph_text(std::size_t signature = 0) const;
+
+ private:
+  friend LoadedFunction load_function(const std::string& path);
+  std::shared_ptr<const internal::LoadedFunctionImpl> impl_;
+};
+// Reads a file written by Function::save, checks all of it and compiles every signature (IOError naming the
+// file and what is wrong otherwise). Host functions the graphs call must be registered in this program.
+LoadedFunction load_function(const std::string& path);
 
 // ---- control flow -------------------------------------------------------------------------------
 // Runs then_fn() if pred (a one-element bool or numeric tensor) is true, else else_fn(). Eagerly only
@@ -251,5 +283,15 @@ struct HostFunctionOptions {
 // host function's name attached.
 std::vector<Tensor> host_function(HostFn fn, const std::vector<Tensor>& inputs,
                                   const std::vector<TensorSpec>& output_specs, HostFunctionOptions options = {});
+
+// Host functions by name. A graph that calls a C++ callable cannot be saved (a file holds no code); one
+// that calls a registered host function can: the file names it, and loading (load_function, load_model)
+// looks the name up in the loading program, which must register the same name (loading fails naming it
+// otherwise). Registering a name again replaces its callable for later calls and loads.
+void register_host_function(const std::string& name, HostFn fn, HostGradFn gradient = nullptr);
+bool host_function_registered(const std::string& name);
+// Calls the host function registered under `name` (ValueError when there is none).
+std::vector<Tensor> host_function(const std::string& name, const std::vector<Tensor>& inputs,
+                                  const std::vector<TensorSpec>& output_specs);
 
 }  // namespace duet

@@ -345,6 +345,19 @@ std::vector<Tensor> while_loop(const std::function<Tensor(const std::vector<Tens
 
 const OpDef& host_function_op();
 
+std::optional<graph::ControlFlowParts> graph::control_flow_parts(const Node& n) {
+  if (n.op == &kCond) {
+    const auto& b = static_cast<const CondBranches&>(*n.attrs.fn("branches"));
+    return ControlFlowParts{.first = &b.then_g, .second = &b.else_g};
+  }
+  if (n.op == &kWhile) {
+    const auto& w = static_cast<const WhileBody&>(*n.attrs.fn("body"));
+    return ControlFlowParts{
+        .first = &w.cond_g, .second = &w.body_g, .n_vars = w.n_vars, .max_iterations = w.max_iterations};
+  }
+  return std::nullopt;
+}
+
 static void register_control_flow_ops(std::vector<const OpDef*>& r) {
   r.push_back(&kCond);
   r.push_back(&kWhile);

@@ -1,6 +1,7 @@
 // The trace cache of duet::function: exact signature keys (tensor specs with unknown dims, plain values by
 // their bits), explained retracing, reduce_retracing, strict mode, a bounded LRU cache, and execution
 // through the cached plan. Safe to call from many threads: lookups share a mutex, traces take a global one.
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstdlib>
@@ -267,7 +268,7 @@ std::shared_ptr<FunctionCore::Entry> FunctionCore::add_trace(const ArgList& args
     return nullptr;
   }
   if (options.verify) e->graph->verify();
-  if (options.check_eager) e->raw = e->graph->clone();
+  e->raw = e->graph->clone();
   passes::optimize(*e->graph, options.passes, options.verify);
   e->plan = exec::Plan::build(e->graph);
 
@@ -347,6 +348,13 @@ std::shared_ptr<const graph::Graph> FunctionCore::graph_of(int trace) const {
     if (e->id == trace) return e->graph;
   throw ValueError("[" + options.name + "] has no trace " + std::to_string(trace) + " (traces are numbered from 0; " +
                    std::to_string(traces_) + " so far, at most " + std::to_string(options.max_traces) + " kept)");
+}
+
+std::vector<std::shared_ptr<const FunctionCore::Entry>> FunctionCore::entries() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<const Entry>> out(lru_.begin(), lru_.end());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
+  return out;
 }
 
 std::shared_ptr<FunctionCore> make_function_core(FunctionOptions options) {

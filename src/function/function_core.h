@@ -22,7 +22,7 @@ class FunctionCore {
     std::vector<std::string> shown;
     std::shared_ptr<graph::Graph> graph;
     std::shared_ptr<exec::Plan> plan;
-    std::shared_ptr<const graph::Graph> raw;  // the unoptimized trace (kept for check_eager's diagnosis)
+    std::shared_ptr<const graph::Graph> raw;  // the unoptimized trace (check_eager's diagnosis, saving)
     std::vector<std::int64_t> structure;
     std::list<std::shared_ptr<Entry>>::iterator lru_pos;
   };
@@ -31,7 +31,9 @@ class FunctionCore {
   std::vector<Tensor> call(const ArgList& args, const TraceFn& trace, std::vector<std::int64_t>& structure);
   int trace_count() const;
   std::vector<std::string> retrace_reasons() const;
-  std::shared_ptr<const graph::Graph> graph_of(int trace) const;  // -1: the latest; nullptr before the first
+  std::shared_ptr<const graph::Graph> graph_of(int trace) const;
+  // The traces kept, oldest first (Function::save writes their unoptimized graphs).
+  std::vector<std::shared_ptr<const Entry>> entries() const;  // -1: the latest; nullptr before the first
   // Traces the callable on placeholders of `specs` into a new, unoptimized graph.
   std::shared_ptr<graph::Graph> trace_graph(const std::vector<TensorSpec>& specs, const TraceFn& trace,
                                             std::vector<std::int64_t>& structure, bool first) const;

@@ -2,10 +2,14 @@
 // kernel calls the callable on every run, checks its results against the declared specs and attaches
 // its name to any exception. Its gradient is another host function: the user's, or one that re-runs
 // fn under a GradientTape.
+#include <map>
+#include <mutex>
+
 #include "autodiff/vjp.h"
 #include "duet/function.h"
 #include "duet/ops.h"
 #include "exec/plan.h"
+#include "function/subgraph.h"
 #include "graph/tracer.h"
 #include "ops/infer_util.h"
 
@@ -16,6 +20,7 @@ struct HostCallable : Callable {
   HostFn fn;
   std::vector<TensorSpec> specs;
   HostFunctionOptions options;
+  bool registered = false;  // fn is the one registered under options.name
   std::string describe() const override { return "host:" + options.name; }
 };
 
@@ -113,13 +118,19 @@ const OpDef kHostFunction{.name = "HostFunction",
 
 const OpDef& host_function_op() { return kHostFunction; }
 
-std::vector<Tensor> host_function(HostFn fn, const std::vector<Tensor>& inputs,
-                                  const std::vector<TensorSpec>& output_specs, HostFunctionOptions options) {
-  if (!fn) throw ValueError("[host_function '" + options.name + "'] needs a callable");
-  auto h = std::make_shared<HostCallable>();
-  h->fn = std::move(fn);
-  h->specs = output_specs;
-  h->options = std::move(options);
+namespace {
+
+struct Registered {
+  HostFn fn;
+  HostGradFn gradient;
+};
+std::mutex g_registry_mu;
+std::map<std::string, Registered>& registry() {
+  static std::map<std::string, Registered> r;
+  return r;
+}
+
+std::vector<Tensor> call_host(const std::shared_ptr<HostCallable>& h, const std::vector<Tensor>& inputs) {
   bool symbolic = false;
   for (const Tensor& t : inputs) {
     if (!t.defined())
@@ -130,6 +141,56 @@ std::vector<Tensor> host_function(HostFn fn, const std::vector<Tensor>& inputs,
   if (!symbolic && !graph::current_graph_tracer() && !h->options.gradient) return checked_call(*h, inputs);
   Tensors out = dispatch(kHostFunction, inputs, {{"fn", FnRef(h)}});
   return {out.begin(), out.end()};
+}
+
+}  // namespace
+
+std::optional<std::string> graph::registered_host_name(const Node& n) {
+  if (n.op != &kHostFunction) throw ValueError("[registered_host_name] " + n.name + " is not a host function");
+  const auto& h = static_cast<const HostCallable&>(*n.attrs.fn("fn"));
+  if (!h.registered) return std::nullopt;
+  return h.options.name;
+}
+
+void register_host_function(const std::string& name, HostFn fn, HostGradFn gradient) {
+  if (name.empty()) throw ValueError("[register_host_function] the name is empty");
+  if (!fn) throw ValueError("[register_host_function '" + name + "'] needs a callable");
+  std::lock_guard<std::mutex> lock(g_registry_mu);
+  registry()[name] = Registered{std::move(fn), std::move(gradient)};
+}
+
+bool host_function_registered(const std::string& name) {
+  std::lock_guard<std::mutex> lock(g_registry_mu);
+  return registry().count(name) != 0;
+}
+
+std::vector<Tensor> host_function(const std::string& name, const std::vector<Tensor>& inputs,
+                                  const std::vector<TensorSpec>& output_specs) {
+  auto h = std::make_shared<HostCallable>();
+  {
+    std::lock_guard<std::mutex> lock(g_registry_mu);
+    auto it = registry().find(name);
+    if (it == registry().end()) {
+      throw ValueError("[host_function] no host function is registered under the name '" + name +
+                       "'; register it first: register_host_function(\"" + name + "\", fn)");
+    }
+    h->fn = it->second.fn;
+    h->options.gradient = it->second.gradient;
+  }
+  h->options.name = name;
+  h->registered = true;
+  h->specs = output_specs;
+  return call_host(h, inputs);
+}
+
+std::vector<Tensor> host_function(HostFn fn, const std::vector<Tensor>& inputs,
+                                  const std::vector<TensorSpec>& output_specs, HostFunctionOptions options) {
+  if (!fn) throw ValueError("[host_function '" + options.name + "'] needs a callable");
+  auto h = std::make_shared<HostCallable>();
+  h->fn = std::move(fn);
+  h->specs = output_specs;
+  h->options = std::move(options);
+  return call_host(h, inputs);
 }
 
 }  // namespace duet

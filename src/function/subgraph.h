@@ -2,6 +2,7 @@
 // Helpers shared by cond, while_loop and host functions: tracing a callable into a subgraph of the
 // current trace, compiling it, and replaying a subgraph's ops (to differentiate through it).
 #include <functional>
+#include <optional>
 
 #include "exec/plan.h"
 #include "graph/tracer.h"
@@ -29,5 +30,19 @@ std::vector<Tensor> replay(const Graph& g, const std::vector<Tensor>& args);
 // `want` (zeros where unconnected; undefined for the others).
 std::vector<Tensor> graph_vjp(const Graph& g, const std::vector<Tensor>& args, const std::vector<Tensor>& out_grads,
                               const std::vector<bool>& want);
+
+// What a saved graph needs to know of a control-flow node (defined with cond/while_loop): Cond has {then,
+// else}; While has {cond, body}, its loop-variable count and maximum_iterations. nullopt for other nodes.
+struct ControlFlowParts {
+  const Subgraph* first = nullptr;
+  const Subgraph* second = nullptr;
+  std::size_t n_vars = 0;
+  std::int64_t max_iterations = 0;
+};
+std::optional<ControlFlowParts> control_flow_parts(const Node& n);
+
+// The registered name of a HostFunction node's callable (register_host_function), nullopt when the node
+// was built from a C++ callable; throws for other nodes.
+std::optional<std::string> registered_host_name(const Node& n);
 
 }  // namespace duet::graph

@@ -6,12 +6,12 @@
 
 #include <map>
 #include <unordered_map>
-#include <nlohmann/json.hpp>
 
 #include "core/allocator.h"
 #include "duet/saving.h"
 #include "graph/graph.h"
 #include "graph/tracer.h"
+#include "io/graph_io.h"
 #include "io/weights_util.h"
 #include "layers/functional.h"
 #include "ops/op_def.h"
@@ -20,7 +20,9 @@
 namespace duet {
 namespace {
 
-using json = nlohmann::json;
+using io::attr_json;
+using io::json;
+using io::shape_json;
 constexpr const char* kFormat = "duet.model";
 constexpr const char* kVersion = "1";
 constexpr int kMaxNesting = 32;
@@ -31,39 +33,6 @@ json config_json(const LayerConfig& c) {
   json o = json::object();
   for (const auto& item : c.items()) std::visit([&](const auto& x) { o[item.first] = x; }, item.second);
   return o;
-}
-
-json shape_json(const Shape& s) {
-  json a = json::array();
-  for (std::int64_t d : s) a.push_back(d < 0 ? json(nullptr) : json(d));
-  return a;
-}
-
-json attr_json(const std::string& who, const std::string& key, const AttrValue& v) {
-  return std::visit(
-      [&](const auto& x) -> json {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::int64_t>) {
-          return {{"int", x}};
-        } else if constexpr (std::is_same_v<T, double>) {
-          return {{"float", x}};
-        } else if constexpr (std::is_same_v<T, bool>) {
-          return {{"bool", x}};
-        } else if constexpr (std::is_same_v<T, std::string>) {
-          return {{"str", x}};
-        } else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
-          return {{"ints", x}};
-        } else if constexpr (std::is_same_v<T, DType>) {
-          return {{"dtype", dtype_name(x)}};
-        } else if constexpr (std::is_same_v<T, Shape>) {
-          return {{"shape", std::vector<std::int64_t>(x.begin(), x.end())}};
-        } else {
-          throw ValueError("[save] op '" + who + "' in the model has attribute '" + key +
-                           "' that refers to a variable or a function, which a model file cannot hold; wrap the "
-                           "computation in a layer");
-        }
-      },
-      v);
 }
 
 // ---- saving ------------------------------------------------------------------------------------------------
@@ -198,50 +167,16 @@ void Model::save(const std::string& path) {
 
 namespace {
 
-struct Loader {
+struct Loader : io::JsonReader {
   std::string path;
   const saving::TensorFile* file = nullptr;
   int depth = 0;
 
-  [[noreturn]] void fail(const std::string& what) const { throw IOError("[load_model] " + path + ": " + what); }
-  const json& field(const json& o, const char* key, const std::string& where) const {
-    if (!o.is_object() || !o.contains(key)) fail(where + " has no '" + key + "'");
-    return o[key];
-  }
-  std::string str(const json& o, const char* key, const std::string& where) const {
-    const json& v = field(o, key, where);
-    if (!v.is_string()) fail(where + ": '" + key + "' is not a string");
-    return v.get<std::string>();
-  }
-  std::size_t index(const json& v, std::size_t limit, const std::string& where) const {
-    if (!v.is_number_unsigned() || v.get<std::uint64_t>() >= limit) {
-      fail(where + ": index " + v.dump().substr(0, 32) + " is out of range (" + std::to_string(limit) + " entries)");
-    }
-    return static_cast<std::size_t>(v.get<std::uint64_t>());
-  }
-  DType dtype(const json& o, const std::string& where) const {
-    std::string n = str(o, "dtype", where);
-    for (DType d : {DType::Float32, DType::Float64, DType::Int32, DType::Int64, DType::Bool})
-      if (n == dtype_name(d)) return d;
-    fail(where + ": unknown dtype '" + n.substr(0, 32) + "'");
-  }
   // A per-example shape (the leading batch dim, unknown, dropped).
   std::vector<std::int64_t> example_shape(const json& o, const std::string& where) const {
-    const json& s = field(o, "shape", where);
-    if (!s.is_array() || s.empty() || s.size() > static_cast<std::size_t>(Shape::kMaxRank)) {
-      fail(where + ": shape must be a list of 1 to " + std::to_string(Shape::kMaxRank) + " dims");
-    }
-    std::vector<std::int64_t> dims;
-    for (std::size_t i = 1; i < s.size(); ++i) {
-      if (s[i].is_null()) {
-        dims.push_back(Shape::kUnknown);
-      } else if (s[i].is_number_unsigned() && s[i].get<std::uint64_t>() <= (1ull << 40)) {
-        dims.push_back(static_cast<std::int64_t>(s[i].get<std::uint64_t>()));
-      } else {
-        fail(where + ": shape dim " + s[i].dump().substr(0, 32) + " is not a size");
-      }
-    }
-    return dims;
+    Shape s = shape(o, where);
+    if (s.rank() == 0) fail(where + ": shape must have a batch dim");
+    return std::vector<std::int64_t>(s.begin() + 1, s.end());
   }
 
   LayerConfig config(const json& o, const std::string& cls, const std::string& where) const {
@@ -312,52 +247,6 @@ struct Loader {
     if (key.rfind("constants/", 0) != 0 || !t)
       fail(where + ": constant '" + key.substr(0, 64) + "' is not in the file");
     return *t;
-  }
-
-  Attrs attrs(const json& o, const std::string& where) const {
-    if (!o.is_object()) fail(where + ": attrs is not an object");
-    Attrs a;
-    for (const auto& item : o.items()) {
-      const std::string& k = item.key();
-      const json& v = item.value();
-      if (!v.is_object() || v.size() != 1) fail(where + ": attr '" + k + "' is malformed");
-      const std::string kind = v.begin().key();
-      const json& x = v.begin().value();
-      auto bad = [&] { fail(where + ": attr '" + k + "' is not a valid " + kind); };
-      if (kind == "int") {
-        if (!x.is_number_integer()) bad();
-        a.set(k, x.get<std::int64_t>());
-      } else if (kind == "float") {
-        if (!x.is_number()) bad();
-        a.set(k, x.get<double>());
-      } else if (kind == "bool") {
-        if (!x.is_boolean()) bad();
-        a.set(k, x.get<bool>());
-      } else if (kind == "str") {
-        if (!x.is_string()) bad();
-        a.set(k, x.get<std::string>());
-      } else if (kind == "ints" || kind == "shape") {
-        if (!x.is_array() || (kind == "shape" && x.size() > static_cast<std::size_t>(Shape::kMaxRank))) bad();
-        std::vector<std::int64_t> ints;
-        for (const json& e : x) {
-          if (!e.is_number_integer()) bad();
-          ints.push_back(e.get<std::int64_t>());
-        }
-        if (kind == "ints") {
-          a.set(k, std::move(ints));
-        } else {
-          for (std::int64_t d : ints)
-            if (d < Shape::kUnknown) bad();
-          a.set(k, Shape(ints));
-        }
-      } else if (kind == "dtype") {
-        json wrap = {{"dtype", x}};
-        a.set(k, dtype(wrap, where + " attr '" + k + "'"));
-      } else {
-        fail(where + ": attr '" + k + "' has an unknown kind '" + kind.substr(0, 32) + "'");
-      }
-    }
-    return a;
   }
 
   std::shared_ptr<Model> model(const json& m, const std::string& where) {
@@ -479,7 +368,10 @@ std::shared_ptr<Model> load_model(const std::string& path) {
   OpenedModel opened = open_model(path);
   struct stat st;
   const std::size_t file_bytes = ::stat(path.c_str(), &st) == 0 ? static_cast<std::size_t>(st.st_size) : 0;
-  Loader loader{path, &opened.file};
+  Loader loader;
+  loader.prefix = "[load_model] " + path + ": ";
+  loader.path = path;
+  loader.file = &opened.file;
   std::shared_ptr<Model> m;
   {
     // Building the layers allocates their weights: never more than the file's weights justify.
