@@ -85,6 +85,43 @@ void BM_SaveCheckpoint(benchmark::State& state) {
 }
 BENCHMARK(BM_SaveCheckpoint)->Unit(benchmark::kMillisecond);
 
+// A traced function: the tf-cnn's forward pass on a batch of 64, saved by Function::save; the time from
+// load_function to its first result (read, check, trace, optimize, compile, run), and one call once loaded.
+std::string saved_forward() {
+  static const std::string p = [] {
+    std::string path = dir() + "/forward.duetfn";
+    auto f = function([](const Tensor& x) { return tf_cnn()(x); }, {.name = "tf_cnn_forward"});
+    (void)f(random::normal({64, 28, 28, 1}));
+    f.save(path);
+    return path;
+  }();
+  return p;
+}
+
+void BM_LoadFunctionToFirstResult(benchmark::State& state) {
+  std::string p = saved_forward();
+  Tensor x = random::normal({64, 28, 28, 1});
+  for (auto _ : state) benchmark::DoNotOptimize(load_function(p)(x)[0].data<float>());
+  report(state, p);
+}
+BENCHMARK(BM_LoadFunctionToFirstResult)->Unit(benchmark::kMillisecond);
+
+void BM_LoadedFunctionCall(benchmark::State& state) {
+  LoadedFunction f = load_function(saved_forward());
+  Tensor x = random::normal({64, 28, 28, 1});
+  for (auto _ : state) benchmark::DoNotOptimize(f(x)[0].data<float>());
+}
+BENCHMARK(BM_LoadedFunctionCall)->Unit(benchmark::kMillisecond);
+
+// The same forward pass as a duet::function traced in this process (the loaded function should match it).
+void BM_TracedFunctionCall(benchmark::State& state) {
+  auto f = function([](const Tensor& x) { return tf_cnn()(x); });
+  Tensor x = random::normal({64, 28, 28, 1});
+  (void)f(x);
+  for (auto _ : state) benchmark::DoNotOptimize(f(x).data<float>());
+}
+BENCHMARK(BM_TracedFunctionCall)->Unit(benchmark::kMillisecond);
+
 // The floor: the same bytes written (with fsync, as every duet save) and read back with plain system calls.
 void BM_RawWriteFsync(benchmark::State& state) {
   std::vector<char> bytes(static_cast<std::size_t>(weight_bytes()), 1);

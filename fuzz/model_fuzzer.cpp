@@ -1,5 +1,6 @@
-// libFuzzer target: load_model on arbitrary bytes (the seed corpus holds real model files), and a prediction
-// with every model that loads. Every input must end in a model or a duet::Error.
+// libFuzzer target: load_model on arbitrary bytes (the seed corpus holds real model files: Sequential, functional,
+// nested, layers saved as graphs), and summary() of every model that loads. Every input must end in a model or a
+// duet::Error.
 #include <unistd.h>
 #include <sys/mman.h>
 

@@ -13,6 +13,9 @@ echo "evaluate: $got"
 [[ -n "$want" && "$want" == "$got" ]] || { echo "FAIL: evaluate differs from train"; exit 1; }
 info=$("$duet" info "$d/m.duet")
 grep -q "parameters: " <<< "$info" || { echo "FAIL: info"; exit 1; }
+# A saved function (the fuzz corpus holds one with two signatures and a variable).
+fn=$("$duet" info "$(dirname "$0")/../fuzz/corpus/function/control_flow.duetfn")
+grep -q "2 signature(s)" <<< "$fn" && grep -q "w float32 (3, 3)" <<< "$fn" || { echo "FAIL: info of a function: $fn"; exit 1; }
 # Five test images as an IDX file: five predictions, written to a file.
 five_images() {  # the header of the test images with the count set to 5, then 5 images
   local src=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz

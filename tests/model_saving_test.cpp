@@ -1,6 +1,6 @@
 // Model::save / load_model: every built-in layer, functional graphs (shared layers, several inputs and outputs,
 // ops between layers, constants), nested models, registered custom layers; refusals (Lambda, subclassed,
-// unregistered); hostile model files.
+// unregistered); Lambdas and layers without config as graphs; hostile model files.
 #include "test_util.h"
 
 namespace duet {
@@ -118,15 +118,95 @@ TEST(ModelFile, RegisteredCustomLayersRoundTripAndUnregisteredOnesAreNamed) {
   expect_bitwise({b->predict(x)}, {a.predict(x)});
 }
 
+// A layer with weights, a sublayer and training-dependent behaviour, and no get_config.
+class Gated : public Layer {
+ public:
+  Gated() : Layer("Gated") {}
+  void build(const std::vector<Shape>& in) override {
+    gate_ = add_weight("gate", {in[0][-1]}, {.initializer = "ones"});
+    count_ = add_weight("count", {}, {.initializer = "zeros", .trainable = false});
+  }
+  Tensor call(const Tensor& x, bool training) override {
+    if (training) count_.assign_add(scalar(1.f));  // a side effect only while training
+    Tensor h = dense_(x * sigmoid(gate_.value()));
+    return training ? h * 0.5f : h;
+  }
+
+ private:
+  Variable gate_, count_;
+  Ref<layers::DenseLayer> dense_ = track(layers::Dense(3, {.name = "gated_inner"}).ptr());
+};
+
+// Lambdas and custom layers without a config are saved as their traced graphs: no code in the file.
+TEST(ModelFile, LambdasAndLayersWithoutConfigAreSavedAsGraphs) {
+  Scratch s;
+  Sequential a(Input({4}),
+               {layers::Dense(4, {.activation = "relu"}),
+                layers::Lambda(
+                    [](const Tensor& t) {
+                      return t * 2.f + constant({1.f, 2.f, 3.f, 4.f});
+                    },
+                    {.name = "affine"}),
+                make_layer<Gated>(), layers::Dense(2)},
+               "with_lambda");
+  a.compile({.optimizer = "adam", .loss = "mse"});
+  Tensor x = random::normal({8, 4}, 0, 1, DType::Float32, 11), y = random::normal({8, 2}, 0, 1, DType::Float32, 12);
+  a.fit(x, y, {.epochs = 2, .batch_size = 4, .verbose = 0});
+  std::string p = s.path("lambda.duet");
+  a.save(p);
+  const std::string cfg = saved_model_config(p);
+  EXPECT_NE(cfg.find("\"GraphLayer\""), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("\"Gated\""), std::string::npos) << cfg;
+  std::shared_ptr<Model> b = load_model(p);
+  EXPECT_EQ(b->summary_string(), a.summary_string());
+  expect_bitwise({b->predict(x)}, {a.predict(x)});
+  // Training mode replays the training graph (its side effect included), as the original layer runs.
+  std::vector<Tensor> ta = {a(x, true)}, tb = {(*b)(x, true)};
+  expect_bitwise(tb, ta);
+  ASSERT_EQ(b->weights().size(), a.weights().size());
+  ASSERT_EQ(a.weights()[3].name(), "gated/count");
+  EXPECT_EQ(b->weights()[3].name(), "gated/count");
+  EXPECT_EQ(b->weights()[3].value().item<float>(), a.weights()[3].value().item<float>()) << "the training counter";
+  EXPECT_GT(a.weights()[3].value().item<float>(), 0.f);
+  // Trains further the same way, and saves again.
+  b->compile({.optimizer = "sgd", .loss = "mse"});
+  a.compile({.optimizer = "sgd", .loss = "mse"});
+  b->fit(x, y, {.epochs = 1, .batch_size = 4, .shuffle = false, .verbose = 0});
+  a.fit(x, y, {.epochs = 1, .batch_size = 4, .shuffle = false, .verbose = 0});
+  expect_bitwise({b->predict(x)}, {a.predict(x)});
+  b->save(s.path("again.duet"));
+  expect_bitwise({load_model(s.path("again.duet"))->predict(x)}, {a.predict(x)});
+
+  // A functional model with a Lambda over two inputs.
+  Tensor i1 = Input({3}), i2 = Input({3});
+  Tensor mixed = layers::Lambda([](const std::vector<Tensor>& v) { return maximum(v[0], v[1]) - v[1]; })({i1, i2});
+  Model f({i1, i2}, {layers::Dense(1)(mixed)}, "two_in");
+  f.save(s.path("f.duet"));
+  Tensor u = random::normal({5, 3}, 0, 1, DType::Float32, 1), v = random::normal({5, 3}, 0, 1, DType::Float32, 2);
+  expect_bitwise({load_model(s.path("f.duet"))->predict({u, v})[0]}, {f.predict({u, v})[0]});
+}
+
 TEST(ModelFile, WhatCannotBeSavedIsRefusedByName) {
   Scratch s;
-  Sequential lam(Input({3}), {layers::Lambda([](const Tensor& t) { return t * 2.f; }, {.name = "doubler"})});
+  Variable outside(constant({1.f, 2.f, 3.f}), {.name = "outside"});
+  Sequential lam(Input({3}),
+                 {layers::Lambda([&](const Tensor& t) { return t * outside.value(); }, {.name = "captures"})});
   try {
     lam.save(s.path("l.duet"));
-    FAIL() << "a Lambda was saved";
+    FAIL() << "a Lambda reading a variable that is not a weight was saved";
   } catch (const ValueError& e) {
-    EXPECT_NE(std::string(e.what()).find("doubler"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("save_weights"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("captures"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("outside"), std::string::npos) << e.what();
+  }
+  Sequential reads(Input({3}), {layers::Lambda([](const Tensor& t) { return sum(t).item<float>() > 0 ? t : -t; },
+                                               {.name = "peeks"})});
+  (void)reads(ones({1, 3}));
+  try {
+    reads.save(s.path("r.duet"));
+    FAIL() << "a Lambda that reads values was saved";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("peeks"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("save only the weights"), std::string::npos) << e.what();
   }
   struct Sub : SubclassedModel {
     Sub() : SubclassedModel("sub") {}
@@ -138,6 +218,43 @@ TEST(ModelFile, WhatCannotBeSavedIsRefusedByName) {
   Sequential lazy({layers::Dense(2)});
   EXPECT_THROW(lazy.save(s.path("z.duet")), StateError);
   EXPECT_EQ(testing::Scratch::read(s.path("l.duet")), "") << "a refused save writes nothing";
+}
+
+// Layers saved as graphs, edited by hand: refused at load, naming the file.
+TEST(ModelFile, HostileLayerGraphsAreRefused) {
+  Scratch s;
+  Sequential a(Input({3}), {layers::Lambda([](const Tensor& t) {
+                              return t * 2.f + constant({1.f, 2.f, 3.f});
+                            }),
+                            make_layer<Gated>()});
+  std::string p = s.path("g.duet");
+  a.save(p);
+  saving::TensorFile good = saving::load_safetensors(p);
+  const std::string config = good.metadata.at("model_config");
+  int n = 0;
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"\"op\":\"Mul\"", "\"op\":\"Exfiltrate\""},
+           {"\"const\":\"constants/0\"", "\"const\":\"weights/gated_inner/kernel\""},
+           {"/gate\",\"shape\":[3]", "/gate\",\"shape\":[null]"},
+           {"\"type\":\"Gated\"", "\"type\":7"},
+           {"\"inference\":", "\"inferences\":"},
+           {"\"arg\":0", "\"arg\":1"},
+       }) {
+    std::string c = config;
+    auto at = c.find(from);
+    ASSERT_NE(at, std::string::npos) << from << " not in " << c;
+    c.replace(at, from.size(), to);
+    auto meta = good.metadata;
+    meta["model_config"] = c;
+    std::string q = s.path("h" + std::to_string(n++) + ".duet");
+    saving::save_safetensors(q, good.tensors, meta);
+    try {
+      load_model(q);
+      ADD_FAILURE() << from << " -> " << to << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(q), std::string::npos) << e.what();
+    }
+  }
 }
 
 // Model files edited by hand: every one is refused with a duet::Error naming the file; none crashes, and none

@@ -25,7 +25,8 @@ const char* kUsage =
     "  train fashion-mnist   train a model on Fashion-MNIST and report test accuracy and throughput\n"
     "  evaluate MODEL        test accuracy and loss of a saved model (duet train --save) on Fashion-MNIST\n"
     "  predict MODEL         classify the images of an IDX file with a saved model\n"
-    "  info MODEL            a saved model's summary, inputs, outputs and sizes\n"
+    "  info FILE             a saved model's summary, inputs, outputs and sizes (or a saved function's\n"
+    "                        signatures and variables)\n"
     "  demo                  what `make demo` runs: train the small CNN compiled, then compare eager and graph\n"
     "\n"
     "run `duet <command> --help` for its options\n";
@@ -61,9 +62,10 @@ const char* kPredictHelp =
     "per image, 'index class name', on stdout, or the class numbers, one per line, into --output.\n";
 
 const char* kInfoHelp =
-    "usage: duet info MODEL\n"
+    "usage: duet info FILE\n"
     "\n"
-    "Prints a saved model's summary, its inputs and outputs, parameter count and file size.\n";
+    "Prints a saved model's summary, its inputs and outputs, parameter count and file size; for a function saved\n"
+    "by Function::save, its signatures and variables.\n";
 
 const char* kDemoHelp =
     "usage: duet demo [--epochs N] [--steps N] [--data-dir DIR]\n"
@@ -327,9 +329,25 @@ int info(int argc, char** argv) {
   }
   std::string path = model_path(argc, argv, kInfoHelp);
   parse(argc, argv, 3, {}, {});
-  std::shared_ptr<Model> model = load_model(path);
-  model->summary();
   saving::TensorFile f = saving::load_safetensors(path);
+  std::shared_ptr<Model> model;
+  if (f.metadata["format"] == "duet.function") {
+    LoadedFunction fn = load_function(path);
+    std::printf("function '%s', %zu signature(s):\n", fn.name().c_str(), fn.signatures().size());
+    for (const auto& sig : fn.signatures()) {
+      std::string s;
+      for (const TensorSpec& t : sig)
+        s += (s.empty() ? "" : ", ") + std::string(dtype_name(t.dtype)) + " " + t.shape.str();
+      std::printf("  (%s)\n", s.c_str());
+    }
+    std::printf("variables: %zu\n", fn.variables().size());
+    for (const Variable& v : fn.variables())
+      std::printf("  %s %s %s%s\n", v.name().c_str(), dtype_name(v.dtype()), v.shape().str().c_str(),
+                  v.trainable() ? "" : " (non-trainable)");
+  } else {
+    model = load_model(path);
+    model->summary();
+  }
   std::uint64_t weight_bytes = 0;
   for (const auto& [n, t] : f.tensors)
     weight_bytes += static_cast<std::uint64_t>(t.num_elements()) * dtype_size(t.dtype());
@@ -343,8 +361,10 @@ int info(int argc, char** argv) {
   std::printf("file: %s, %ld bytes (%llu bytes of tensors, %zu tensors), format %s version %s\n", path.c_str(), size,
               static_cast<unsigned long long>(weight_bytes), f.tensors.size(), f.metadata["format"].c_str(),
               f.metadata["format_version"].c_str());
-  std::printf("inputs: %zu, outputs: %zu, parameters: %lld\n", model->num_inputs(), model->num_outputs(),
-              static_cast<long long>(model->count_params()));
+  if (model) {
+    std::printf("inputs: %zu, outputs: %zu, parameters: %lld\n", model->num_inputs(), model->num_outputs(),
+                static_cast<long long>(model->count_params()));
+  }
   return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "duet/layers.h"
 #include "duet/saving.h"
 #include "graph/graph.h"
 
@@ -62,5 +63,17 @@ struct GraphReader : JsonReader {
 };
 
 inline constexpr int kMaxGraphNesting = 32;
+
+// Model files: a layer without a config saved as its traced graphs (inference and training) over `in_specs`,
+// its weights as the graphs' variables (a variable that is not one of its weights is refused). Constants go to
+// `constants`. Loading gives a layer of the same type and name that replays them.
+json layer_graph_config(Layer& l, const std::vector<TensorSpec>& in_specs, saving::NamedTensors& constants);
+struct WeightSpec {
+  std::string name;  // without the layer's prefix
+  TensorSpec spec;
+  bool trainable = true;
+};
+LayerRef graph_layer(const JsonReader& r, const json& config, const std::string& name, const saving::TensorFile& file,
+                     const std::string& path, const std::string& where);
 
 }  // namespace duet::io

@@ -9,6 +9,7 @@
 
 #include "core/allocator.h"
 #include "duet/saving.h"
+#include "function/function_core.h"
 #include "graph/graph.h"
 #include "graph/tracer.h"
 #include "io/graph_io.h"
@@ -26,6 +27,8 @@ using io::shape_json;
 constexpr const char* kFormat = "duet.model";
 constexpr const char* kVersion = "1";
 constexpr int kMaxNesting = 32;
+// The class name of layers saved as their traced graphs.
+constexpr const char* kGraphLayer = "GraphLayer";
 
 // ---- values ----------------------------------------------------------------------------------------------
 
@@ -41,22 +44,20 @@ struct Saver {
   saving::NamedTensors constants;
   int depth = 0;
 
-  json layer_entry(Layer& l) {
+  // in_specs: the layer's input specs, needed only when it has no config (it is then saved as a graph).
+  json layer_entry(Layer& l, const std::function<std::vector<TensorSpec>()>& in_specs) {
     json e;
     if (auto* m = dynamic_cast<Model*>(&l)) {
       e["class_name"] = "Model";
       e["config"] = model_json(*m);
-    } else {
-      std::optional<LayerConfig> c = l.get_config();
-      if (!c) {
-        throw ValueError("[save] layer '" + l.name() + "' (" + l.type() +
-                         ") has no config, so a model file cannot rebuild it: give it get_config() and register "
-                         "it (register_layer), or save only the weights (save_weights) and rebuild the model in "
-                         "code. A Lambda's C++ code cannot be saved.");
-      }
+    } else if (std::optional<LayerConfig> c = l.get_config()) {
       c->set("name", l.name());
       e["class_name"] = l.type();
       e["config"] = config_json(*c);
+    } else {
+      e["class_name"] = kGraphLayer;
+      e["config"] = io::layer_graph_config(l, in_specs(), constants);
+      e["config"]["name"] = l.name();
     }
     e["trainable"] = l.trainable();
     e["dynamic"] = l.dynamic();
@@ -85,6 +86,28 @@ struct ModelFiles {
   static const Model::Structure& structure(const Model& m) { return *m.structure_; }
 };
 
+namespace {
+// The input specs of each layer of a Sequential, from a trace of the model on its input spec.
+std::vector<std::vector<TensorSpec>> sequential_input_specs(const Model& m, const Model::Structure& st) {
+  if (!st.input_spec) {
+    throw ValueError("[save] model '" + m.name() +
+                     "' has a layer without config, saved as its traced graph, which needs the model's input spec: "
+                     "start the Sequential with an Input");
+  }
+  std::lock_guard<std::recursive_mutex> lock(internal::trace_mutex());
+  graph::Graph g(m.name(), "model '" + m.name() + "' is being saved");
+  graph::GraphTracer tracer(g, nullptr);
+  tracer.allow_variable_creation = false;
+  Tensor x = g.symbolic({g.add_placeholder(*st.input_spec), 0});
+  std::vector<std::vector<TensorSpec>> out;
+  for (const LayerRef& l : st.seq) {
+    out.push_back({x.spec()});
+    x = l(x);
+  }
+  return out;
+}
+}  // namespace
+
 json model_structure_json(Model& m, Saver& s) {
   const Model::Structure& st = ModelFiles::structure(m);
   json j;
@@ -112,7 +135,11 @@ json model_structure_json(Model& m, Saver& s) {
         if (it == layer_id.end()) {
           it = layer_id.emplace(l, layer_list.size()).first;
           layer_list.push_back(l);
-          layers_json.push_back(s.layer_entry(*l));
+          layers_json.push_back(s.layer_entry(*l, [&] {
+            std::vector<TensorSpec> specs;
+            for (const auto& v : n->inputs) specs.push_back(v.node->outputs[static_cast<std::size_t>(v.index)]);
+            return specs;
+          }));
         }
         nodes.push_back({{"kind", "layer"}, {"layer", it->second}, {"inputs", ins}, {"outputs", n->outputs.size()}});
       } else if (n->op == &graph::const_op()) {
@@ -137,7 +164,13 @@ json model_structure_json(Model& m, Saver& s) {
       j["input"] = {{"shape", shape_json(st.input_spec->shape)}, {"dtype", dtype_name(st.input_spec->dtype)}};
     }
     json layers_json = json::array();
-    for (const LayerRef& l : st.seq) layers_json.push_back(s.layer_entry(*l.ptr()));
+    std::optional<std::vector<std::vector<TensorSpec>>> specs;  // per layer, traced when first needed
+    for (std::size_t i = 0; i < st.seq.size(); ++i) {
+      layers_json.push_back(s.layer_entry(*st.seq[i].ptr(), [&] {
+        if (!specs) specs = sequential_input_specs(m, st);
+        return (*specs)[i];
+      }));
+    }
     j["layers"] = layers_json;
   } else {
     throw ValueError("[save] model '" + m.name() +
@@ -214,6 +247,9 @@ struct Loader : io::JsonReader {
     LayerRef l;
     if (cls == "Model") {
       l = LayerRef(model(field(e, "config", where), where + " (nested model)"));
+    } else if (cls == kGraphLayer) {
+      const json& c = field(e, "config", where);
+      l = io::graph_layer(*this, c, str(c, "name", where), *file, path, where);
     } else {
       try {
         l = layer_from_config(cls, config(field(e, "config", where), cls, where));
