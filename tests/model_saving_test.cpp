@@ -231,7 +231,7 @@ TEST(ModelFile, HostileLayerGraphsAreRefused) {
   a.save(p);
   saving::TensorFile good = saving::load_safetensors(p);
   const std::string config = good.metadata.at("model_config");
-  int n = 0;
+  std::vector<std::pair<std::string, std::string>> cases;
   for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
            {"\"op\":\"Mul\"", "\"op\":\"Exfiltrate\""},
            {"\"const\":\"constants/0\"", "\"const\":\"weights/gated_inner/kernel\""},
@@ -240,21 +240,13 @@ TEST(ModelFile, HostileLayerGraphsAreRefused) {
            {"\"inference\":", "\"inferences\":"},
            {"\"arg\":0", "\"arg\":1"},
        }) {
-    std::string c = config;
-    auto at = c.find(from);
-    ASSERT_NE(at, std::string::npos) << from << " not in " << c;
-    c.replace(at, from.size(), to);
     auto meta = good.metadata;
-    meta["model_config"] = c;
-    std::string q = s.path("h" + std::to_string(n++) + ".duet");
+    meta["model_config"] = testing::replace_once(config, from, to);
+    std::string q = s.path("h" + std::to_string(cases.size()) + ".duet");
     saving::save_safetensors(q, good.tensors, meta);
-    try {
-      load_model(q);
-      ADD_FAILURE() << from << " -> " << to << ": accepted";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(q), std::string::npos) << e.what();
-    }
+    cases.emplace_back(from + " -> " + to, q);
   }
+  testing::expect_files_refused(cases, [](const std::string& q) { (void)load_model(q); });
 }
 
 // Model files edited by hand: every one is refused with a duet::Error naming the file; none crashes, and none
@@ -275,11 +267,7 @@ TEST(ModelFile, HostileModelFilesAreRefused) {
     return q;
   };
   auto replaced = [&](const std::string& from, const std::string& to) {
-    std::string c = config;
-    auto at = c.find(from);
-    EXPECT_NE(at, std::string::npos) << from << " not in " << c;
-    if (at != std::string::npos) c.replace(at, from.size(), to);
-    return c;
+    return testing::replace_once(config, from, to);
   };
   std::string deep = R"({"class_name":"Sequential","name":"x","layers":[)";
   for (int i = 0; i < 40; ++i)
@@ -320,16 +308,7 @@ TEST(ModelFile, HostileModelFilesAreRefused) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("justifies"), std::string::npos) << e.what();
   }
-  for (const auto& [what, q] : cases) {
-    try {
-      load_model(q);
-      ADD_FAILURE() << what << ": accepted";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(q), std::string::npos) << what << ": " << e.what();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << what << ": not a duet::Error: " << e.what();
-    }
-  }
+  testing::expect_files_refused(cases, [](const std::string& q) { (void)load_model(q); });
 }
 
 }  // namespace

@@ -160,6 +160,27 @@ std::string Scratch::write_gz(const std::string& name, const std::string& bytes)
   return p;
 }
 
+std::string replace_once(std::string text, const std::string& from, const std::string& to) {
+  auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from << " not in " << text;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+void expect_files_refused(const std::vector<std::pair<std::string, std::string>>& cases,
+                          const std::function<void(const std::string&)>& load) {
+  for (const auto& [what, path] : cases) {
+    try {
+      load(path);
+      ADD_FAILURE() << what << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << what << ": " << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << what << ": not a duet::Error: " << e.what();
+    }
+  }
+}
+
 std::string Scratch::read(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream ss;

@@ -48,6 +48,12 @@ struct Scratch {
   static std::string read(const std::string& path);
 };
 
+// `text` with its first `from` replaced by `to` (a test failure, and `text` unchanged, when `from` is absent).
+std::string replace_once(std::string text, const std::string& from, const std::string& to);
+// Hostile files: load(path) must throw a duet::Error naming the path for each (what, path) case.
+void expect_files_refused(const std::vector<std::pair<std::string, std::string>>& cases,
+                          const std::function<void(const std::string&)>& load);
+
 // Expects every element of got within atol + rtol*|want| of want, with a readable message.
 void expect_close(const Arr& got, const Arr& want, double rtol, double atol, const std::string& what);
 
