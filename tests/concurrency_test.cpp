@@ -50,6 +50,32 @@ TEST(Concurrency, OneFunctionFromManyThreadsColdAndWarm) {
   EXPECT_FALSE(f.retrace_reasons().empty());
 }
 
+// Loading the same function file from many threads at once, then calling one loaded function from all of them
+// (several signatures, so calls pick different plans).
+TEST(Concurrency, LoadedFunctionsFromManyThreads) {
+  testing::Scratch s;
+  Variable w(random::normal({3, 3}, 0, 1, DType::Float32, 1), {.name = "w"});
+  auto f = function([&](const Tensor& x) { return tanh(matmul(x, w.value())) + 1.f; }, {.name = "saved"});
+  std::vector<Tensor> inputs;
+  std::vector<std::vector<float>> want;
+  for (int t = 0; t < kThreads; ++t) {
+    inputs.push_back(random::normal({1 + t % 3, 3}, 0, 1, DType::Float32, static_cast<std::uint64_t>(t)));
+    want.push_back(values(f(inputs.back())));
+  }
+  const std::string path = s.path("saved.duetfn");
+  f.save(path);
+  std::vector<LoadedFunction> loaded(kThreads);
+  in_threads(kThreads, [&](int t) { loaded[static_cast<std::size_t>(t)] = load_function(path); });
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(values(loaded[t](inputs[t])[0]), want[t]) << "thread " << t;
+  const LoadedFunction& shared = loaded[0];
+  std::atomic<int> wrong{0};
+  in_threads(kThreads, [&](int t) {
+    for (int i = 0; i < 20; ++i)
+      if (values(shared(inputs[t])[0]) != want[t]) ++wrong;
+  });
+  EXPECT_EQ(wrong.load(), 0);
+}
+
 TEST(Concurrency, ModelPredictEvaluateAndCallFromManyThreads) {
   Sequential model({layers::Conv2D(4, {3, 3}, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
                     layers::Flatten(), layers::Dropout(0.5), layers::Dense(3)});
