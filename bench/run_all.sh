@@ -57,4 +57,8 @@ for spec in "mlp 469" "tf-cnn 60"; do  # mlp: one full epoch
   dm=$(grep 'Maximum resident' "$out/duet_$1.time" | awk '{print int($NF/1024)}')
   tm=$(grep 'Maximum resident' "$out/torch_$1.time" | awk '{print int($NF/1024)}')
   echo "  $1: duet ${d} images/s (peak ${dm} MB), PyTorch ${t} images/s (peak ${tm} MB), ratio $(/usr/bin/python3 -c "print(f'{$d/$t:.2f}x')")"
+  echo "$1 $d $dm $t $tm" >> "$out/train.txt"
 done
+echo
+echo "== Targets (issue 15: small-tensor graphs, CNN layouts, memory)"
+/usr/bin/python3 "$here/targets.py" "$out"
