@@ -195,8 +195,10 @@ json GraphWriter::write(const graph::Graph& g, int depth) {
         std::optional<std::string> name = graph::registered_host_name(*n);
         if (!name) {
           throw ValueError(who + ": host function '" + n->attrs.fn("fn")->describe().substr(5) +
-                           "' was called with a C++ callable, which a file cannot hold; register it "
-                           "(register_host_function(\"name\", fn)) and call host_function(\"name\", inputs, specs)");
+                           "' runs a C++ callable, which a file cannot hold: register it "
+                           "(register_host_function(\"name\", fn)) and call host_function(\"name\", inputs, specs); a "
+                           "layer that runs as a host step (a graph break) is one too: rewrite it with duet ops "
+                           "(cond/where) so it traces");
         }
         e["host"] = *name;
       } else {
