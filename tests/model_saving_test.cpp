@@ -41,6 +41,20 @@ TEST(ModelFile, SequentialCnnRoundTripsAndTrainsOn) {
   EXPECT_NE(b->predict(x).to_vector<float>(), a.predict(x).to_vector<float>());
 }
 
+// Loading assigns every weight from the file: no initializer runs, so the user's random stream is untouched.
+TEST(ModelFile, LoadingDrawsNoRandomNumbers) {
+  Scratch s;
+  Sequential a(Input({8}), {layers::Dense(16), layers::Dropout(0.5), layers::Dense(4)});
+  a.save(s.path("r.duet"));
+  random::set_seed(42);
+  Tensor want = random::normal({5});
+  random::set_seed(42);
+  std::shared_ptr<Model> b = load_model(s.path("r.duet"));
+  EXPECT_EQ(random::normal({5}).to_vector<float>(), want.to_vector<float>());
+  Tensor x = random::normal({3, 8}, 0, 1, DType::Float32, 1);
+  expect_bitwise({b->predict(x)}, {a.predict(x)});
+}
+
 TEST(ModelFile, FunctionalGraphsWithSharedLayersOpsAndConstantsRoundTrip) {
   Scratch s;
   Tensor ids = Input({5}, DType::Int32, "ids");

@@ -15,6 +15,7 @@
 #include "io/graph_io.h"
 #include "io/weights_util.h"
 #include "layers/functional.h"
+#include "layers/loading.h"
 #include "ops/op_def.h"
 #include "train/model_impl.h"
 
@@ -412,6 +413,7 @@ std::shared_ptr<Model> load_model(const std::string& path) {
   {
     // Building the layers allocates their weights: never more than the file's weights justify.
     AllocationBudget budget(8 * file_bytes + (64u << 20), "load_model " + path);
+    internal::SkipInitializers skip;  // every weight is assigned from the file below
     try {
       m = loader.model(opened.config, "model");
     } catch (const json::exception& e) {

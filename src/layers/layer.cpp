@@ -19,6 +19,7 @@
 #include "exec/plan.h"
 #include "graph/tracer.h"
 #include "layers/functional.h"
+#include "layers/loading.h"
 #include "ops/variable_impl.h"
 
 namespace duet {
@@ -142,6 +143,14 @@ void Layer::add_child(std::shared_ptr<Layer> child) {
   children_.push_back(std::move(child));
 }
 
+namespace {
+thread_local bool t_skip_initializers = false;
+}  // namespace
+
+internal::SkipInitializers::SkipInitializers() : saved_(t_skip_initializers) { t_skip_initializers = true; }
+internal::SkipInitializers::~SkipInitializers() { t_skip_initializers = saved_; }
+bool internal::initializers_skipped() { return t_skip_initializers; }
+
 Variable Layer::add_weight(const std::string& name, const Shape& shape, const WeightOptions& o) {
   if (!shape.is_fully_known()) {
     throw ShapeError("[" + name_ + "] weight '" + name + "' needs a fully known shape, got " + shape.str() +
@@ -149,7 +158,7 @@ Variable Layer::add_weight(const std::string& name, const Shape& shape, const We
   }
   if (!o.initializer.fn) throw ValueError("[" + name_ + "] weight '" + name + "' has an empty initializer");
   graph::EagerScope eager;  // weights are created (and initialized) eagerly even during a trace
-  Tensor init = o.initializer.fn(shape, o.dtype);
+  Tensor init = internal::initializers_skipped() ? zeros(shape, o.dtype) : o.initializer.fn(shape, o.dtype);
   if (!init.defined() || init.shape() != shape) {
     throw ShapeError("[" + name_ + "] the initializer of weight '" + name + "' returned " +
                      (init.defined() ? init.shape().str() : std::string("an undefined tensor")) + " for shape " +
