@@ -107,6 +107,10 @@ std::vector<Case> api_cases() {
        [m] {
          reshape(m, {kBig, kBig});
        }},
+      {"flatten of dims whose product overflows",
+       [] {
+         (void)layers::Flatten()(Input({std::int64_t{1} << 40, std::int64_t{1} << 40}));
+       }},
       {"transpose bad perm",
        [m] {
          transpose(m, {0, 0});

@@ -143,7 +143,8 @@ Tensor FlattenLayer::call(const Tensor& x, bool) {
   std::int64_t rest = 1;
   for (int d = 1; d < x.rank(); ++d) {
     if (x.shape()[d] < 0) throw ShapeError("[" + name() + "] needs known non-batch dims, got " + x.shape().str());
-    rest *= x.shape()[d];
+    if (__builtin_mul_overflow(rest, x.shape()[d], &rest))
+      throw ShapeError("[" + name() + "] the non-batch dims of " + x.shape().str() + " hold too many elements");
   }
   return reshape(x, {-1, rest});
 }

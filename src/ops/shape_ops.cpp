@@ -30,8 +30,8 @@ void infer_reshape(InferContext& c) {
       infer_at = static_cast<int>(i);
     } else if (req[i] < 0) {
       c.shape_error("new shape " + ints_str(req) + " has a negative dim (use -1 for one inferred dim)");
-    } else {
-      known *= req[i];
+    } else if (__builtin_mul_overflow(known, req[i], &known)) {
+      c.shape_error("new shape " + ints_str(req) + " has more elements than a tensor can hold");
     }
     out.push_back(req[i]);
   }
