@@ -57,16 +57,16 @@ void impl_release(TensorImpl* t) {
 }
 
 Tensor make_concrete(DType dtype, const Shape& shape) {
-  auto* t = new TensorImpl;
-  t->dtype = dtype;
-  t->shape = shape;
-  t->numel = shape.num_elements();
+  const std::int64_t numel = shape.num_elements();  // may throw (an overflowing count): before anything is owned
   std::size_t bytes = 0;
-  if (__builtin_mul_overflow(static_cast<std::size_t>(t->numel), dtype_size(dtype), &bytes)) {
-    delete t;
+  if (__builtin_mul_overflow(static_cast<std::size_t>(numel), dtype_size(dtype), &bytes)) {
     throw ResourceExhaustedError("out of memory: a " + std::string(dtype_name(dtype)) + " tensor of shape " +
                                  shape.str() + " needs more bytes than a 64-bit size holds");
   }
+  auto* t = new TensorImpl;
+  t->dtype = dtype;
+  t->shape = shape;
+  t->numel = numel;
   try {
     t->buffer = buffer_alloc(bytes);
   } catch (...) {
