@@ -343,7 +343,8 @@ std::vector<Tensor> while_loop(const std::function<Tensor(const std::vector<Tens
   return std::vector<Tensor>(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(w->n_vars));
 }
 
-const OpDef& host_function_op();
+const OpDef& graph::cond_op() { return kCond; }
+const OpDef& graph::while_op() { return kWhile; }
 
 std::optional<graph::ControlFlowParts> graph::control_flow_parts(const Node& n) {
   if (n.op == &kCond) {
@@ -361,7 +362,7 @@ std::optional<graph::ControlFlowParts> graph::control_flow_parts(const Node& n) 
 static void register_control_flow_ops(std::vector<const OpDef*>& r) {
   r.push_back(&kCond);
   r.push_back(&kWhile);
-  r.push_back(&host_function_op());
+  r.push_back(&graph::host_function_op());
 }
 const OpRegistration kRegisterControlFlowOps{register_control_flow_ops};
 

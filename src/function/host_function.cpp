@@ -116,7 +116,7 @@ const OpDef kHostFunction{.name = "HostFunction",
 
 }  // namespace
 
-const OpDef& host_function_op() { return kHostFunction; }
+const OpDef& graph::host_function_op() { return kHostFunction; }
 
 namespace {
 

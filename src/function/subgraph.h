@@ -33,6 +33,11 @@ std::vector<Tensor> graph_vjp(const Graph& g, const std::vector<Tensor>& args, c
 
 // What a saved graph needs to know of a control-flow node (defined with cond/while_loop): Cond has {then,
 // else}; While has {cond, body}, its loop-variable count and maximum_iterations. nullopt for other nodes.
+// The control-flow and host-function ops (saved graphs name them; passes read their traits).
+const OpDef& cond_op();
+const OpDef& while_op();
+const OpDef& host_function_op();
+
 struct ControlFlowParts {
   const Subgraph* first = nullptr;
   const Subgraph* second = nullptr;

@@ -182,7 +182,7 @@ json GraphWriter::write(const graph::Graph& g, int depth) {
       e = {{"op", op}, {"inputs", ins}, {"outputs", outs}};
       if (auto cf = graph::control_flow_parts(*n)) {
         e["subgraphs"] = json::array({write(*cf->first->graph, depth + 1), write(*cf->second->graph, depth + 1)});
-        if (op == "While") {
+        if (n->op == &graph::while_op()) {
           if (max_output[n] >= static_cast<int>(cf->n_vars)) {
             throw ValueError(who + ": the while_loop " + n->name +
                              " is differentiated inside the traced function; saving a gradient through a "
@@ -191,7 +191,7 @@ json GraphWriter::write(const graph::Graph& g, int depth) {
           e["n_vars"] = cf->n_vars;
           e["maximum_iterations"] = cf->max_iterations;
         }
-      } else if (op == "HostFunction") {
+      } else if (n->op == &graph::host_function_op()) {
         std::optional<std::string> name = graph::registered_host_name(*n);
         if (!name) {
           throw ValueError(who + ": host function '" + n->attrs.fn("fn")->describe().substr(5) +
@@ -271,11 +271,12 @@ std::vector<Tensor> GraphReader::run(const json& g, const std::vector<Tensor>& a
     const json& out_specs = list(n, "outputs", w);
     std::vector<Tensor> outs;
     try {
-      if (op_name == "Cond" || op_name == "While") {
+      const bool is_cond = op_name == graph::cond_op().name, is_while = op_name == graph::while_op().name;
+      if (is_cond || is_while) {
         const json& subs = list(n, "subgraphs", w);
         if (subs.size() != 2) fail(w + ": " + op_name + " needs 2 subgraphs");
         const std::size_t n_first = input_specs(subs[0]).size();
-        if (op_name == "Cond") {
+        if (is_cond) {
           const std::size_t n_second = input_specs(subs[1]).size();
           if (ins.size() != 1 + n_first + n_second) fail(w + ": Cond's inputs do not match its branches");
           std::vector<Tensor> then_caps(ins.begin() + 1, ins.begin() + 1 + static_cast<std::ptrdiff_t>(n_first));
@@ -308,7 +309,7 @@ std::vector<Tensor> GraphReader::run(const json& g, const std::vector<Tensor>& a
               [&](const std::vector<Tensor>& v) { return run(subs[1], with(v, body_caps), depth + 1); },
               part(0, n_vars), {.maximum_iterations = max_it.get<std::int64_t>()});
         }
-      } else if (op_name == "HostFunction") {
+      } else if (op_name == graph::host_function_op().name) {
         std::string name = str(n, "host", w);
         if (!host_function_registered(name)) {
           fail(w + ": the graph calls the host function '" + name.substr(0, 64) +
