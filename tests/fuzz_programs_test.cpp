@@ -644,16 +644,28 @@ std::string check_program(const Program& p) {
     } catch (const Error& e) {
       return std::string(m.name) + " threw: " + e.what();
     }
-    if (got.size() != eager.size()) return std::string(m.name) + ": output count differs";
+    // A second call runs on the plan's static memory plan (the first one does not); its results must
+    // match too, and must not have overwritten the first call's.
+    std::vector<Tensor> again;
+    try {
+      again = f(ins);
+    } catch (const Error& e) {
+      return std::string(m.name) + " threw on its second call: " + e.what();
+    }
+    if (got.size() != eager.size() || again.size() != eager.size())
+      return std::string(m.name) + ": output count differs";
     for (std::size_t k = 0; k < got.size(); ++k) {
       std::string d = differs(got[k], eager[k], rtol);
       if (!d.empty()) return std::string(m.name) + ", output " + std::to_string(k) + ": " + d;
+      d = differs(again[k], eager[k], rtol);
+      if (!d.empty()) return std::string(m.name) + ", second call, output " + std::to_string(k) + ": " + d;
     }
     // Gradients, traced the same way (the tape inside the function builds the gradient graph).
     auto gf = function([&p, &body](const std::vector<Tensor>& x) { return gradients(p, x, body); }, m.options);
-    std::vector<Tensor> g;
+    std::vector<Tensor> g, g_again;
     try {
       g = gf(ins);
+      g_again = gf(ins);
     } catch (const ShapeError& e) {
       if (m.may_refuse) continue;
       return std::string(m.name) + " gradient threw: " + e.what();
@@ -663,6 +675,8 @@ std::string check_program(const Program& p) {
     for (std::size_t k = 0; k < g.size() && k < eager_grads.size(); ++k) {
       std::string d = differs(g[k], eager_grads[k], std::max(rtol, 1e-4));
       if (!d.empty()) return std::string(m.name) + ", gradient " + std::to_string(k) + ": " + d;
+      d = differs(g_again[k], eager_grads[k], std::max(rtol, 1e-4));
+      if (!d.empty()) return std::string(m.name) + ", second call, gradient " + std::to_string(k) + ": " + d;
     }
   }
   return "";

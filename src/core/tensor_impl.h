@@ -30,6 +30,10 @@ struct TensorImpl {
 // Builds handles from impls (the Tensor constructor that adopts a reference is private).
 struct TensorAccess {
   static Tensor adopt(TensorImpl* t) { return Tensor(t); }
+  // A handle that took no reference: it must be given up with forget() while its source still lives
+  // (execution plans lend an argument to a step's input list this way, without reference counting).
+  static Tensor borrow(const Tensor& t) { return Tensor(t.impl()); }
+  static void forget(Tensor& t) { t.impl_ = nullptr; }
 };
 
 inline void impl_retain(TensorImpl* t) { t->refs.fetch_add(1, std::memory_order_relaxed); }

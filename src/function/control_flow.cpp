@@ -219,14 +219,14 @@ const OpDef kCond{.name = "Cond",
                   .infer = infer_cond,
                   .kernel = cond_kernel,
                   .grad = grad_cond,
-                  .traits = kView | kNotFoldable};
+                  .traits = kView | kNotFoldable | kRunsGraphs};
 const OpDef kWhile{.name = "While",
                    .public_name = "while_loop",
                    .num_inputs = -1,
                    .infer = infer_while,
                    .kernel = while_kernel,
                    .grad = grad_while,
-                   .traits = kView | kNotFoldable};
+                   .traits = kView | kNotFoldable | kRunsGraphs};
 
 // Output specs of two branches: equal dtypes and counts; dims that differ become unknown.
 std::vector<TensorSpec> merge_branch_specs(const Subgraph& a, const Subgraph& b) {

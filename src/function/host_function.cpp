@@ -112,7 +112,7 @@ const OpDef kHostFunction{.name = "HostFunction",
                           .infer = infer_host,
                           .kernel = host_kernel,
                           .grad = grad_host,
-                          .traits = kStateful | kView};
+                          .traits = kStateful | kView | kRunsGraphs};
 
 }  // namespace
 

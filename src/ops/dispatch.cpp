@@ -205,6 +205,12 @@ Tensors run_kernel_with_specs(const OpDef& op, std::span<const Tensor> inputs, c
   return out;
 }
 
+void run_kernel_into(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
+                     std::span<const TensorSpec> specs, std::span<Tensor> outputs) {
+  KernelContext k{op, inputs, attrs, specs, outputs};
+  invoke_kernel(op, k);
+}
+
 Tensors run_kernel(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs) {
   check_inputs(op, inputs);
   InferContext ic{op, inputs, attrs, {}};

@@ -22,6 +22,8 @@ enum OpTrait : std::uint32_t {
   kCommutative = 1u << 4,  // f(a, b) == f(b, a)
   kNotFoldable = 1u << 5,  // constant folding must not run it (e.g. huge outputs from tiny inputs)
   kStructural = 1u << 6,   // only a record in a functional model's graph (LayerCall); never dispatched
+  kRunsGraphs = 1u << 7,   // runs sub-graphs or user code that may keep its inputs past the call (cond,
+                           // while_loop, host functions): execution plans never lend it planned memory
 };
 
 struct OpDef;
@@ -94,6 +96,10 @@ Tensors run_kernel(const OpDef& op, std::span<const Tensor> inputs, const Attrs&
 // Runs the kernel with output specs known in advance (execution plans of fully static graphs).
 Tensors run_kernel_with_specs(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
                               std::span<const TensorSpec> specs);
+// Runs the kernel into outputs the caller already allocated with exactly `specs` (the memory plan of an
+// execution plan); not for kView ops, which create their outputs themselves.
+void run_kernel_into(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs,
+                     std::span<const TensorSpec> specs, std::span<Tensor> outputs);
 
 namespace internal {
 
