@@ -261,6 +261,33 @@ std::vector<Row> nn_rows() {
                {F({4, 3}), F({5, 4})},
                [](const V& x) { return matmul(x[0], x[1], true, true); },
                mm(true, true)});
+  // Sums of products: traced and optimized, each runs as one MatMulSum node (packed operands, one GEMM);
+  // a product with other transposes, and the bias, join it as addends.
+  auto add_arr = [](Arr x, const Arr& y) {
+    for (std::size_t i = 0; i < x.v.size(); ++i) x.v[i] += y.v[i];
+    return x;
+  };
+  r.push_back({"matmul_sum_transpose_a",
+               {F({2, 5}), F({2, 6}), F({3, 5}), F({3, 6}), F({1, 5}), F({1, 6}), F({5, 6})},
+               [](const V& x) {
+                 return matmul(x[0], x[1], true) + matmul(x[2], x[3], true) + (matmul(x[4], x[5], true) + x[6]);
+               },
+               [add_arr](const A& a) {
+                 return add_arr(add_arr(add_arr(ref_matmul(a[0], a[1], true, false), ref_matmul(a[2], a[3], true, false)),
+                                        ref_matmul(a[4], a[5], true, false)),
+                                a[6]);
+               }});
+  r.back().traced_rtol = 1e-5;
+  r.push_back({"matmul_sum_transpose_b",
+               {F({4, 3}), F({5, 3}), F({4, 2}), F({5, 2}), F({3, 4}), F({3, 5})},
+               [](const V& x) {
+                 return matmul(x[0], x[1], false, true) + matmul(x[2], x[3], false, true) + matmul(x[4], x[5], true);
+               },
+               [add_arr](const A& a) {
+                 return add_arr(add_arr(ref_matmul(a[0], a[1], false, true), ref_matmul(a[2], a[3], false, true)),
+                                ref_matmul(a[4], a[5], true, false));
+               }});
+  r.back().traced_rtol = 1e-5;  // one packed GEMM sums in another order
   r.push_back({"matmul_batched",
                {F({2, 3, 4}), F({2, 4, 5})},
                [](const V& x) { return matmul(x[0], x[1]); },

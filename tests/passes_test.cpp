@@ -180,6 +180,45 @@ TEST(Passes, ConvBiasReluFusesOnlySoleReaderChains) {
   close(y3, pre_activation_also_used(x));
 }
 
+// A weight's gradient over the steps of a recurrent net is a sum of products: one MatMulSum. Products read
+// elsewhere stay, and x @ wx + h @ wh (packing would copy both weights to save one addition) is left alone.
+TEST(Passes, SumsOfProductsBecomeOneProductWhereItPays) {
+  std::vector<Tensor> xs, gs;
+  for (int t = 0; t < 12; ++t) {
+    xs.push_back(random::normal(Shape{8, 16}, 0, 1, DType::Float32, static_cast<std::uint64_t>(t + 1)));
+    gs.push_back(random::normal(Shape{8, 24}, 0, 1, DType::Float32, static_cast<std::uint64_t>(t + 50)));
+  }
+  auto weight_grad = [](const std::vector<Tensor>& x, const std::vector<Tensor>& g) {
+    Tensor s = matmul(x[0], g[0], true);
+    for (std::size_t t = 1; t < x.size(); ++t) s = s + matmul(x[t], g[t], true);
+    return s;
+  };
+  auto f = function(weight_grad, {.name = "wgrad"});
+  testing::expect_close(testing::to_arr(f(xs, gs)), testing::to_arr(weight_grad(xs, gs)), 1e-5, 1e-5, "sum of 12");
+  std::string t = f.graph_text();
+  EXPECT_NE(t.find("# matmul_sum: merged 12 products into 1 sums"), std::string::npos) << t;
+  EXPECT_EQ(t.find("= MatMul("), std::string::npos) << t;
+
+  // One product is also returned: it stays a MatMul and joins the sum as an addend.
+  auto also_returned = [&](const std::vector<Tensor>& x, const std::vector<Tensor>& g) -> std::vector<Tensor> {
+    Tensor p = matmul(x[0], g[0], true);
+    return {weight_grad(x, g) + p, p};
+  };
+  auto f2 = function(also_returned, {.name = "returned"});
+  auto got = f2(xs, gs);
+  auto want = also_returned(xs, gs);
+  testing::expect_close(testing::to_arr(got[0]), testing::to_arr(want[0]), 1e-5, 1e-5, "sum plus a returned product");
+  EXPECT_EQ(got[1].to_vector<float>(), want[1].to_vector<float>());
+
+  Tensor wx = random::normal(Shape{64, 256}, 0, 0.1, DType::Float32, 7),
+         wh = random::normal(Shape{64, 256}, 0, 0.1, DType::Float32, 8);
+  auto cell = [&](const Tensor& x, const Tensor& h) { return matmul(x, wx) + matmul(h, wh); };
+  auto f3 = function(cell, {.name = "cell"});
+  Tensor x = random::normal(Shape{4, 64}, 0, 1, DType::Float32, 9), h = random::normal(Shape{4, 64}, 0, 1, DType::Float32, 10);
+  testing::expect_close(testing::to_arr(f3(x, h)), testing::to_arr(cell(x, h)), 1e-5, 1e-5, "cell");
+  EXPECT_NE(f3.graph_text().find("# matmul_sum: merged 0 sums of products"), std::string::npos) << f3.graph_text();
+}
+
 TEST(Passes, VerifierRejectsBrokenGraphs) {
   auto g = sample_graph();
   g->outputs().push_back({g->nodes().back().get(), 5});  // output index out of range is caught at use

@@ -39,6 +39,7 @@ void sum_to(KernelContext& k);
 
 // linalg.cpp
 void matmul(KernelContext& k);
+void matmul_sum(KernelContext& k);  // MatMulSum: packs the terms along the contraction dim, one matmul
 
 // conv.cpp, pool.cpp
 void conv2d(KernelContext& k);

@@ -319,3 +319,70 @@ void matmul(KernelContext& kc) {
 }
 
 }  // namespace duet::kernels
+
+namespace duet::kernels {
+
+namespace {
+template <class T>
+void add_into(T* c, const T* x, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) c[i] = static_cast<T>(c[i] + x[i]);
+}
+}  // namespace
+
+void matmul_sum(KernelContext& kc) {
+  const auto terms = static_cast<std::size_t>(kc.attrs.i("terms"));
+  const bool ta = kc.attrs.b("transpose_a"), tb = kc.attrs.b("transpose_b");
+  Tensor& c = kc.outputs[0];
+  const DType dt = c.dtype();
+  const std::size_t es = dtype_size(dt);
+  const std::int64_t m = c.impl()->shape[0], n = c.impl()->shape[1];
+  std::vector<std::int64_t> off(terms + 1, 0);
+  for (std::size_t i = 0; i < terms; ++i) {
+    const Shape& as = kc.inputs[i].impl()->shape;
+    off[i + 1] = off[i] + (ta ? as[0] : as[1]);
+  }
+  const std::int64_t k = off[terms];
+  // A is (K, m) when transposed (term blocks are whole rows) or (m, K) (term blocks are column ranges);
+  // likewise B is (n, K) or (K, n).
+  Tensor a = make_concrete(dt, ta ? Shape{k, m} : Shape{m, k});
+  Tensor b = make_concrete(dt, tb ? Shape{n, k} : Shape{k, n});
+  char* ap = static_cast<char*>(raw(a));
+  char* bp = static_cast<char*>(raw(b));
+  auto pack = [&](char* dst, const char* src, bool rows_stacked, std::int64_t other, std::int64_t ki, std::int64_t o) {
+    if (rows_stacked) {
+      std::memcpy(dst + o * other * static_cast<std::int64_t>(es), src, static_cast<std::size_t>(ki * other) * es);
+    } else {
+      for (std::int64_t r = 0; r < other; ++r)
+        std::memcpy(dst + (r * k + o) * static_cast<std::int64_t>(es), src + r * ki * static_cast<std::int64_t>(es),
+                    static_cast<std::size_t>(ki) * es);
+    }
+  };
+  parallel_for(static_cast<std::int64_t>(terms), std::max<std::int64_t>(1, (1 << 16) / std::max<std::int64_t>(1, (m + n) * (k / static_cast<std::int64_t>(terms) + 1))),
+               [&](std::int64_t lo, std::int64_t hi) {
+                 for (std::int64_t i = lo; i < hi; ++i) {
+                   const auto ui = static_cast<std::size_t>(i);
+                   const std::int64_t ki = off[ui + 1] - off[ui];
+                   pack(ap, static_cast<const char*>(raw(kc.inputs[ui])), ta, m, ki, off[ui]);
+                   pack(bp, static_cast<const char*>(raw(kc.inputs[terms + ui])), !tb, n, ki, off[ui]);
+                 }
+               });
+  const Tensor packed[2] = {a, b};
+  KernelContext one{kc.op, std::span<const Tensor>(packed, 2), kc.attrs, kc.specs, kc.outputs};
+  matmul(one);
+  const std::int64_t numel = m * n;
+  for (std::size_t j = 2 * terms; j < kc.inputs.size(); ++j) {
+    const void* x = raw(kc.inputs[j]);
+    switch (dt) {
+      case DType::Float32: add_into(ptr<float>(c), static_cast<const float*>(x), numel); break;
+      case DType::Float64: add_into(ptr<double>(c), static_cast<const double*>(x), numel); break;
+      case DType::Int32: {
+        auto* cu = ptr<std::uint32_t>(c);
+        add_into(cu, static_cast<const std::uint32_t*>(x), numel);  // wraps, as the matmul does
+        break;
+      }
+      default: add_into(ptr<std::uint64_t>(c), static_cast<const std::uint64_t*>(x), numel); break;
+    }
+  }
+}
+
+}  // namespace duet::kernels

@@ -552,6 +552,7 @@ Tensor abs(const Tensor& x) { return call(kAbs, {x}); }
 Tensor sign(const Tensor& x) { return call(kSign, {x}); }
 Tensor relu(const Tensor& x) { return call(kRelu, {x}); }
 const OpDef& relu_op() { return kRelu; }
+const OpDef& add_op() { return kAdd; }
 Tensor relu_grad(const Tensor& y, const Tensor& dy) { return binary(kReluGrad, y, dy); }
 Tensor exp(const Tensor& x) { return call(kExp, {x}); }
 Tensor expm1(const Tensor& x) { return call(kExpm1, {x}); }

@@ -55,8 +55,12 @@ void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
   constexpr std::int64_t kClaim = 4;
   std::atomic<std::int64_t> next{0};
   auto work = [&] {
-    std::vector<float> buffers(static_cast<std::size_t>(p.num_slots * kF32Block));
-    std::vector<const float*> result(ni);
+    // Per-thread scratch, kept between calls (no allocation, no zeroing on a small group's hot path).
+    thread_local std::vector<float> buffers;
+    thread_local std::vector<const float*> result;
+    if (buffers.size() < static_cast<std::size_t>(p.num_slots * kF32Block))
+      buffers.resize(static_cast<std::size_t>(p.num_slots * kF32Block));
+    if (result.size() < ni) result.resize(ni);
     for (std::int64_t blk = 0, claimed_end = 0;; ++blk) {
       if (blk >= claimed_end) {
         blk = next.fetch_add(kClaim);
@@ -81,7 +85,9 @@ void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
       }
     }
   };
-  const int workers = static_cast<int>(std::min<std::int64_t>(num_threads(), nblocks));
+  // Threads only when the group's work (elements x members) pays for starting them, as for single ops.
+  const std::int64_t by_work = n * static_cast<std::int64_t>(ni) / kParallelGrain;
+  const int workers = static_cast<int>(std::min<std::int64_t>({num_threads(), nblocks, by_work}));
   if (workers <= 1 || omp_in_parallel()) {
     work();
   } else {

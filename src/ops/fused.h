@@ -34,7 +34,12 @@ const OpDef& fused_elementwise_op();
 // FusedConv2D (x, w, b; attrs of conv2d + activation "" or "relu"): activation(conv2d(x, w) + b) as one
 // oneDNN primitive. Built by the conv_bias_activation pass (src/ops/conv.cpp).
 const OpDef& fused_conv2d_op();
-// The chain that pass matches, compared by OpDef identity.
+// MatMulSum: a tree of additions of 2-D matmuls (plus other addends) as one product over the operands
+// packed along the contraction dimension. Built by the matmul_sum pass (src/ops/linalg.cpp).
+const OpDef& matmul_sum_op();
+// What the passes match, compared by OpDef identity.
+const OpDef& matmul_op();
+const OpDef& add_op();
 const OpDef& conv2d_op();
 const OpDef& bias_add_op();
 const OpDef& relu_op();

@@ -3,6 +3,7 @@
 
 #include "duet/ops.h"
 #include "kernels/kernels.h"
+#include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
 
@@ -78,9 +79,57 @@ const OpDef kMatMul{.name = "MatMul",
                     .grad = grad_matmul,
                     .traits = 0};
 
+// MatMulSum (a_1..a_t, b_1..b_t, c_1..c_e; transpose_a, transpose_b, terms = t): the sum of op(a_i) op(b_i)
+// over 2-D operands, plus the extra addends c_j of the output's shape. Built by the matmul_sum pass from
+// an addition tree of products (a weight used at every step of a recurrent net gets one gradient term
+// per step); no gradient of its own.
+void infer_matmul_sum(InferContext& c) {
+  const std::int64_t terms = c.attrs.i("terms");
+  const auto count = static_cast<std::int64_t>(c.inputs.size());
+  if (terms < 1 || 2 * terms > count) {
+    c.value_error("needs 'terms' >= 1 and two inputs per term, got terms=" + std::to_string(terms) + " with " +
+                  std::to_string(count) + " inputs");
+  }
+  require_same_dtypes(c);
+  require_numeric(c, 0);
+  const bool ta = c.attrs.b("transpose_a"), tb = c.attrs.b("transpose_b");
+  std::int64_t m = -1, n = -1;
+  for (std::int64_t i = 0; i < terms; ++i) {
+    const Shape& a = c.shape(static_cast<std::size_t>(i));
+    const Shape& b = c.shape(static_cast<std::size_t>(terms + i));
+    if (a.rank() != 2 || b.rank() != 2 || !a.is_fully_known() || !b.is_fully_known())
+      c.shape_error("term " + std::to_string(i) + " needs two matrices of known shape, got " + a.str() + " and " + b.str());
+    MatDims d = mat_dims(a, b, ta, tb);
+    if (d.k != d.k2 || (i > 0 && (d.m != m || d.n != n))) {
+      c.shape_error("term " + std::to_string(i) + " (" + a.str() + " times " + b.str() +
+                    ") does not match the others' product shape (" + std::to_string(m) + ", " + std::to_string(n) + ")");
+    }
+    m = d.m;
+    n = d.n;
+  }
+  for (std::int64_t j = 2 * terms; j < count; ++j)
+    if (c.shape(static_cast<std::size_t>(j)) != Shape{m, n})
+      c.shape_error("addend " + c.shape(static_cast<std::size_t>(j)).str() + " does not have the product shape");
+  c.set_output(c.dtype(0), Shape{m, n});
+}
+
+const OpDef kMatMulSum{.name = "MatMulSum",
+                       .public_name = "matmul_sum",
+                       .num_inputs = -1,
+                       .infer = infer_matmul_sum,
+                       .kernel = kernels::matmul_sum,
+                       .grad = nullptr,
+                       .traits = 0};
+
 }  // namespace
 
-static void register_linalg_ops(std::vector<const OpDef*>& r) { r.push_back(&kMatMul); }
+const OpDef& matmul_op() { return kMatMul; }
+const OpDef& matmul_sum_op() { return kMatMulSum; }
+
+static void register_linalg_ops(std::vector<const OpDef*>& r) {
+  r.push_back(&kMatMul);
+  r.push_back(&kMatMulSum);
+}
 const OpRegistration kRegisterLinalgOps{register_linalg_ops};
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool transpose_a, bool transpose_b) {

@@ -29,8 +29,9 @@ class ConvBiasActivation : public Pass {
     std::unordered_map<const graph::Node*, graph::Node*> replaced_by;  // last node of a chain -> fused node
     std::unordered_set<const graph::Node*> removed;
     int relus = 0;
-    for (const auto& sp : g.nodes()) {
-      graph::Node* bias = sp.get();
+    const std::size_t count = g.nodes().size();  // g.add() appends (and may reallocate) as we go
+    for (std::size_t i = 0; i < count; ++i) {
+      graph::Node* bias = g.nodes()[i].get();
       if (!is(bias, bias_add_op()) || removed.count(bias)) continue;
       graph::Node* conv = bias->inputs[0].node;
       if (!is(conv, conv2d_op()) || readers[conv] != 1 || bias->outputs[0].dtype != conv->outputs[0].dtype) continue;

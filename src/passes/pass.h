@@ -23,6 +23,7 @@ std::unique_ptr<Pass> constant_folding();
 std::unique_ptr<Pass> common_subexpression_elimination();
 std::unique_ptr<Pass> elementwise_fusion(std::int64_t min_elements);
 std::unique_ptr<Pass> conv_bias_activation();
+std::unique_ptr<Pass> matmul_sum();
 
 // Runs the enabled passes in order; with verify, the graph verifier runs after each one.
 void optimize(graph::Graph& g, const PassOptions& options, bool verify);
