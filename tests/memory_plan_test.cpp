@@ -131,5 +131,48 @@ TEST(MemoryPlan, CompiledGradientStepsMatchEagerOnEveryCall) {
   }
 }
 
+// A graph with an unknown batch dim (every fit/predict step) is planned per argument shapes once they have
+// been seen twice; alternating batch sizes (a last, smaller batch) keep giving eager's results.
+TEST(MemoryPlan, UnknownDimsArePlannedPerArgumentShapes) {
+  const Body body = [](const Tensor& x) { return std::vector<Tensor>{sum(chain(x, 10) * x, {1})}; };
+  auto plan = exec::Plan::build(graph_of(body, Shape{Shape::kUnknown, 16}));
+  EXPECT_EQ(plan->planned_values(), 0u);  // nothing is known before a run
+  std::vector<Tensor> inputs, got;
+  for (int r = 0; r < 8; ++r) {
+    inputs.push_back(random::normal(Shape{r % 2 ? 3 : 8, 16}, 0, 1, DType::Float32, static_cast<std::uint64_t>(r + 1)));
+    got.push_back(plan->run(std::vector<Tensor>{inputs.back()})[0]);
+  }
+  for (int r = 0; r < 8; ++r)
+    EXPECT_EQ(got[static_cast<std::size_t>(r)].to_vector<float>(),
+              body(inputs[static_cast<std::size_t>(r)])[0].to_vector<float>())
+        << "run " << r;
+  auto [bytes8, values8] = plan->memory_plan_for(std::vector<Tensor>{inputs[0]});
+  auto [bytes3, values3] = plan->memory_plan_for(std::vector<Tensor>{inputs[1]});
+  EXPECT_EQ(values8, plan->num_steps() - 1);  // all but the returned sum
+  EXPECT_EQ(values8, values3);
+  EXPECT_EQ(bytes8, 2u * 8 * 16 * 4);  // two values of (8, 16) at a time
+  EXPECT_EQ(bytes3, 2u * ((3 * 16 * 4 + 63) / 64 * 64));
+}
+
+// A host function's output shape depends on the data, not on the argument shapes: what follows it must
+// not be planned for the shape one run happened to produce.
+TEST(MemoryPlan, ShapesThatDependOnDataAreNotFrozen) {
+  auto first_rows = [](const std::vector<Tensor>& in) {
+    const auto v = in[0].to_vector<float>();
+    std::int64_t k = 1;
+    while (k < in[0].shape()[0] && v[static_cast<std::size_t>(k * 4)] > 0) ++k;
+    return std::vector<Tensor>{slice(in[0], {0, 0}, {k, 4})};
+  };
+  auto body = [&](const Tensor& x) {
+    Tensor rows = host_function(first_rows, {x * 1.f}, {{DType::Float32, Shape{Shape::kUnknown, 4}}})[0];
+    return sum(chain(rows, 6), {0});
+  };
+  auto f = function(body, {.name = "data_dependent", .input_signature = std::vector<TensorSpec>{{DType::Float32, Shape{6, 4}}}});
+  for (int r = 0; r < 6; ++r) {
+    Tensor x = random::normal({6, 4}, 0, 1, DType::Float32, static_cast<std::uint64_t>(r + 30));
+    EXPECT_EQ(f(x).to_vector<float>(), body(x).to_vector<float>()) << "run " << r;
+  }
+}
+
 }  // namespace
 }  // namespace duet

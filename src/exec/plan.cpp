@@ -99,11 +99,7 @@ std::shared_ptr<Plan> Plan::build(const std::shared_ptr<const graph::Graph>& g) 
     } else if (n->op == &graph::const_op()) {
       p->consts_.emplace_back(first_slot[n.get()], n->constant);
     } else {
-      bool known = true;
-      for (const auto& v : n->inputs)
-        known = known && v.node->outputs[static_cast<std::size_t>(v.index)].shape.is_fully_known();
-      for (const auto& o : n->outputs) known = known && o.shape.is_fully_known();
-      Step s{n->op, &n->attrs, n.get(), {}, {}, {}, known};
+      Step s{n->op, &n->attrs, n.get(), {}, {}, {}};
       for (const auto& v : n->inputs) {
         s.in.push_back(slot(v));
         last_use[static_cast<std::size_t>(slot(v))] = static_cast<int>(p->steps_.size());
@@ -121,15 +117,17 @@ std::shared_ptr<Plan> Plan::build(const std::shared_ptr<const graph::Graph>& g) 
     if (u >= 0 && u < static_cast<int>(p->steps_.size()))
       p->steps_[static_cast<std::size_t>(u)].release.push_back(static_cast<int>(sl));
   }
-  p->plan_memory();
+  std::vector<TensorSpec> specs(static_cast<std::size_t>(slots));
+  for (const auto& n : g->nodes())
+    for (std::size_t i = 0; i < n->outputs.size(); ++i)
+      specs[static_cast<std::size_t>(first_slot[n.get()]) + i] = n->outputs[i];
+  p->static_args_ = true;
+  for (int a : p->arg_slots_) p->static_args_ = p->static_args_ && (a < 0 || specs[static_cast<std::size_t>(a)].shape.is_fully_known());
+  p->base_ = p->make_layout(std::move(specs));
   return p;
 }
 
 namespace {
-
-std::int64_t spec_bytes(const TensorSpec& s) {
-  return s.shape.num_elements() * static_cast<std::int64_t>(dtype_size(s.dtype));
-}
 
 // First-fit placement of byte ranges in a growing arena; freed ranges coalesce with their neighbours.
 class ArenaLayout {
@@ -180,32 +178,44 @@ class ArenaLayout {
 
 struct Plan::Instance {
   Tensor arena;
-  std::vector<Tensor> planned;        // per slot: its tensor in the arena (empty for other slots)
-  std::vector<TensorImpl*> impls;     // the same, to check a kernel kept the output it was given
-  std::vector<Tensor> ins;            // every step's inputs, back to back (Step::in_off)
+  std::vector<Tensor> planned;     // per slot: its tensor in the arena (empty for other slots)
+  std::vector<TensorImpl*> impls;  // the same, to check a kernel kept the output it was given
+  std::vector<Tensor> ins;         // every step's inputs, back to back (Layout::in_off)
 };
 
 Plan::~Plan() = default;
 
-void Plan::plan_memory() {
+std::shared_ptr<const Plan::Layout> Plan::make_layout(std::vector<TensorSpec> specs) const {
+  auto l = std::make_shared<Layout>();
+  l->specs = std::move(specs);
   const auto n = static_cast<std::size_t>(num_slots_);
-  arena_offset_.assign(n, -1);
+  const std::size_t ns = steps_.size();
+  l->offset.assign(n, -1);
+  l->static_step.assign(ns, 0);
+  l->planned.assign(ns, 0);
+  l->in_off.assign(ns, 0);
+  l->fed.resize(ns);
+  auto known = [&](int slot) { return l->specs[static_cast<std::size_t>(slot)].shape.is_fully_known(); };
   std::vector<char> ok(n, 0);
   std::vector<SmallVec<int, 2>> roots(n);  // the planned-candidate values whose memory a slot may alias
   std::vector<int> producer(n, -1), last(n, -1);
-  for (std::size_t i = 0; i < steps_.size(); ++i) {
+  for (std::size_t i = 0; i < ns; ++i) {
     const Step& st = steps_[i];
+    bool all_known = true;
+    for (int v : st.in) all_known = all_known && known(v);
+    for (int o : st.out) all_known = all_known && known(o);
+    l->static_step[i] = all_known;
     const bool writes_given_outputs =
-        st.static_shapes && !st.op->has(kView) && !st.op->has(kStateful) && !st.op->has(kRunsGraphs);
-    for (std::size_t k = 0; k < st.out.size(); ++k) {
-      const auto o = static_cast<std::size_t>(st.out[k]);
+        all_known && !st.op->has(kView) && !st.op->has(kStateful) && !st.op->has(kRunsGraphs);
+    for (int out : st.out) {
+      const auto o = static_cast<std::size_t>(out);
       producer[o] = static_cast<int>(i);
       if (st.op->has(kView)) {  // may alias any input
         for (int v : st.in)
           for (int r : roots[static_cast<std::size_t>(v)])
             if (std::find(roots[o].begin(), roots[o].end(), r) == roots[o].end()) roots[o].push_back(r);
       } else if (writes_given_outputs) {
-        roots[o].push_back(static_cast<int>(o));
+        roots[o].push_back(out);
         ok[o] = 1;
       }
     }
@@ -220,74 +230,143 @@ void Plan::plan_memory() {
   for (int s : out_slots_)
     for (int r : roots[static_cast<std::size_t>(s)]) ok[static_cast<std::size_t>(r)] = 0;
   // A step is planned only as a whole (its kernel gets one span of outputs).
-  for (Step& st : steps_) {
-    st.planned = !st.out.empty();
-    for (int o : st.out) st.planned = st.planned && ok[static_cast<std::size_t>(o)];
+  for (std::size_t i = 0; i < ns; ++i) {
+    bool planned = !steps_[i].out.empty();
+    for (int o : steps_[i].out) planned = planned && ok[static_cast<std::size_t>(o)];
+    l->planned[i] = planned;
   }
-  std::vector<std::vector<int>> frees_at(steps_.size());
-  for (const Step& st : steps_)
-    if (st.planned)
-      for (int o : st.out) {
-        const auto so = static_cast<std::size_t>(o);
-        frees_at[static_cast<std::size_t>(std::max(last[so], producer[so]))].push_back(o);
-      }
-  ArenaLayout layout;
+  auto bytes = [&](int slot) {
+    const TensorSpec& t = l->specs[static_cast<std::size_t>(slot)];
+    return t.shape.num_elements() * static_cast<std::int64_t>(dtype_size(t.dtype));
+  };
+  std::vector<std::vector<int>> frees_at(ns);
+  for (std::size_t i = 0; i < ns; ++i)
+    if (l->planned[i])
+      for (int o : steps_[i].out)
+        frees_at[static_cast<std::size_t>(std::max(last[static_cast<std::size_t>(o)], static_cast<int>(i)))].push_back(o);
+  ArenaLayout arena;
   std::size_t next_in = 0;
-  for (std::size_t i = 0; i < steps_.size(); ++i) {
-    Step& st = steps_[i];
-    st.in_off = next_in;
+  for (std::size_t i = 0; i < ns; ++i) {
+    const Step& st = steps_[i];
+    l->in_off[i] = next_in;
     next_in += st.in.size();
-    if (st.planned) {
-      for (std::size_t k = 0; k < st.out.size(); ++k) {
-        arena_offset_[static_cast<std::size_t>(st.out[k])] = layout.alloc(spec_bytes(st.node->outputs[k]));
-        ++planned_values_;
+    if (l->planned[i]) {
+      for (int o : st.out) {
+        l->offset[static_cast<std::size_t>(o)] = arena.alloc(bytes(o));
+        ++l->planned_values;
       }
     }
-    for (int o : frees_at[i]) {
-      const Step& p = steps_[static_cast<std::size_t>(producer[static_cast<std::size_t>(o)])];
-      const auto k = static_cast<std::size_t>(o - p.out[0]);
-      layout.release(arena_offset_[static_cast<std::size_t>(o)], spec_bytes(p.node->outputs[k]));
-    }
+    for (int o : frees_at[i]) arena.release(l->offset[static_cast<std::size_t>(o)], bytes(o));
   }
-  for (Step& st : steps_)
-    for (std::size_t j = 0; j < st.in.size(); ++j)
-      if (arena_offset_[static_cast<std::size_t>(st.in[j])] < 0) st.fed.push_back(static_cast<int>(j));
-  num_ins_ = next_in;
-  arena_bytes_ = static_cast<std::size_t>(layout.size());
+  for (std::size_t i = 0; i < ns; ++i)
+    for (std::size_t j = 0; j < steps_[i].in.size(); ++j)
+      if (l->offset[static_cast<std::size_t>(steps_[i].in[j])] < 0) l->fed[i].push_back(static_cast<int>(j));
+  l->num_ins = next_in;
+  l->arena_bytes = static_cast<std::size_t>(arena.size());
+  return l;
 }
 
-std::unique_ptr<Plan::Instance> Plan::make_instance() const {
+namespace {
+
+// Argument dtypes and shapes, readably: "float32 (64, 784); int32 (64)".
+std::string shapes_str(std::span<const Tensor> args) {
+  std::string k;
+  for (const Tensor& t : args) {
+    if (!k.empty()) k += "; ";
+    k += std::string(dtype_name(t.dtype())) + " " + t.shape().str();
+  }
+  return k;
+}
+
+// The same as numbers (dtype, rank, dims per argument), into a reused buffer: no allocation per run.
+const std::vector<std::int64_t>& shapes_key(std::span<const Tensor> args) {
+  thread_local std::vector<std::int64_t> key;
+  key.clear();
+  for (const Tensor& t : args) {
+    const TensorImpl* impl = t.impl();
+    key.push_back(static_cast<std::int64_t>(impl->dtype));
+    key.push_back(impl->shape.rank());
+    for (std::int64_t d : impl->shape) key.push_back(d);
+  }
+  return key;
+}
+
+}  // namespace
+
+// The graph's specs with the arguments' shapes filled in and carried forward by each op's inference (on
+// symbolic stand-ins, so an op whose output shape depends on values keeps its unknown dims). Ops that run
+// sub-graphs or user code keep the graph's specs.
+std::shared_ptr<const Plan::Layout> Plan::specialize(std::span<const Tensor> args) const {
+  std::vector<TensorSpec> specs = base_->specs;
+  for (std::size_t i = 0; i < args.size(); ++i) specs[static_cast<std::size_t>(arg_slots_[i])] = args[i].spec();
+  static const auto stand_in_node = std::make_shared<graph::Node>();
+  Tensors ins;
+  for (const Step& st : steps_) {
+    bool ins_known = true, outs_known = true;
+    for (int v : st.in) ins_known = ins_known && specs[static_cast<std::size_t>(v)].shape.is_fully_known();
+    for (int o : st.out) outs_known = outs_known && specs[static_cast<std::size_t>(o)].shape.is_fully_known();
+    if (!ins_known || outs_known || st.op->has(kRunsGraphs)) continue;
+    ins.clear();
+    for (int v : st.in) {
+      const TensorSpec& t = specs[static_cast<std::size_t>(v)];
+      ins.push_back(make_symbolic(t.dtype, t.shape, stand_in_node, 0));
+    }
+    try {
+      InferContext ic{*st.op, std::span<const Tensor>(ins.data(), ins.size()), *st.attrs, {}};
+      st.op->infer(ic);
+      if (ic.outputs.size() != st.out.size()) continue;
+      for (std::size_t k = 0; k < st.out.size(); ++k) specs[static_cast<std::size_t>(st.out[k])] = ic.outputs[k];
+    } catch (const Error&) {
+      // Left unknown: the step infers when it runs, and reports the problem then.
+    }
+  }
+  return make_layout(std::move(specs));
+}
+
+std::pair<std::size_t, std::size_t> Plan::memory_plan_for(std::span<const Tensor> args) const {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  const Specialization* spec = nullptr;
+  if (static_args_) {
+    spec = &static_spec_;
+  } else {
+    auto it = by_shapes_.find(shapes_key(args));
+    if (it != by_shapes_.end()) spec = &it->second;
+  }
+  if (!spec || !spec->layout) return {0, 0};
+  return {spec->layout->arena_bytes, spec->layout->planned_values};
+}
+
+std::unique_ptr<Plan::Instance> Plan::make_instance(const Layout& l) const {
   auto inst = std::make_unique<Instance>();
   inst->planned.resize(static_cast<std::size_t>(num_slots_));
   inst->impls.assign(static_cast<std::size_t>(num_slots_), nullptr);
-  inst->ins.resize(num_ins_);
-  if (arena_bytes_) {
+  inst->ins.resize(l.num_ins);
+  if (l.arena_bytes) {
     try {
-      inst->arena = make_concrete(DType::Float32, Shape{static_cast<std::int64_t>(arena_bytes_ / 4)});
+      inst->arena = make_concrete(DType::Float32, Shape{static_cast<std::int64_t>(l.arena_bytes / 4)});
     } catch (const ResourceExhaustedError& e) {
       e.rethrow_with_context("[" + graph_->name() + "] the static memory plan's arena (" +
-                             std::to_string(arena_bytes_) + " bytes): ");
+                             std::to_string(l.arena_bytes) + " bytes): ");
     }
   }
-  for (const Step& st : steps_) {
-    if (st.planned) {
-      for (std::size_t k = 0; k < st.out.size(); ++k) {
-        const auto o = static_cast<std::size_t>(st.out[k]);
-        const TensorSpec& spec = st.node->outputs[k];
-        Tensor t = make_flat_view(inst->arena, arena_offset_[o] / 4, 0);
-        TensorImpl* impl = t.impl();
-        impl->dtype = spec.dtype;
-        impl->shape = spec.shape;
-        impl->numel = spec.shape.num_elements();
-        inst->impls[o] = impl;
-        inst->planned[o] = std::move(t);
-      }
+  for (std::size_t i = 0; i < steps_.size(); ++i) {
+    if (!l.planned[i]) continue;
+    for (int out : steps_[i].out) {
+      const auto o = static_cast<std::size_t>(out);
+      const TensorSpec& spec = l.specs[o];
+      Tensor t = make_flat_view(inst->arena, l.offset[o] / 4, 0);
+      TensorImpl* impl = t.impl();
+      impl->dtype = spec.dtype;
+      impl->shape = spec.shape;
+      impl->numel = spec.shape.num_elements();
+      inst->impls[o] = impl;
+      inst->planned[o] = std::move(t);
     }
   }
-  for (const Step& st : steps_)
-    for (std::size_t j = 0; j < st.in.size(); ++j)
-      if (arena_offset_[static_cast<std::size_t>(st.in[j])] >= 0)
-        inst->ins[st.in_off + j] = inst->planned[static_cast<std::size_t>(st.in[j])];
+  for (std::size_t i = 0; i < steps_.size(); ++i)
+    for (std::size_t j = 0; j < steps_[i].in.size(); ++j)
+      if (l.offset[static_cast<std::size_t>(steps_[i].in[j])] >= 0)
+        inst->ins[l.in_off[i] + j] = inst->planned[static_cast<std::size_t>(steps_[i].in[j])];
   return inst;
 }
 
@@ -322,41 +401,78 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
   if (scope_guard.active) t_run_scope = &scope.emplace();
   for (std::size_t i = 0; i < args.size(); ++i) slots[static_cast<std::size_t>(arg_slots_[i])] = args[i];
   for (const auto& [s, t] : consts_) slots[static_cast<std::size_t>(s)] = t;
-  // An instance of the memory plan, unless an observer watches the steps (it may keep what it is shown,
-  // which planned memory would overwrite).
+  // The layout for these argument shapes (the graph's own until they have been seen twice: a function
+  // called once would pay for planning and an arena it never reuses), and an instance of it when it plans
+  // memory, unless an observer watches the steps (it may keep what it is shown, which planned memory would
+  // overwrite). Only one shape's instances are kept idle: when the shapes change (a last, smaller batch),
+  // the others' arenas go back to the allocator.
+  constexpr std::size_t kMaxSpecializations = 16;
+  std::shared_ptr<const Layout> layout = base_;
   std::unique_ptr<Instance> inst;
-  // The first run of a plan goes without (a function called once would pay for an arena it never reuses).
-  if (planned_values_ && !t_step_observer && ran_.exchange(true, std::memory_order_relaxed)) {
-    {
-      std::lock_guard<std::mutex> lock(pool_mu_);
-      if (!idle_.empty()) {
-        inst = std::move(idle_.back());
-        idle_.pop_back();
+  Specialization* spec = nullptr;
+  if (!t_step_observer) {
+    // Arguments of fully known shapes always have those: no key to look up.
+    std::unique_lock<std::mutex> lock(pool_mu_, std::defer_lock);
+    if (static_args_) {
+      lock.lock();
+      spec = &static_spec_;
+    } else {
+      const std::vector<std::int64_t>& key = shapes_key(args);
+      lock.lock();
+      auto it = by_shapes_.find(key);
+      if (it == by_shapes_.end() && by_shapes_.size() < kMaxSpecializations)
+        it = by_shapes_.emplace(key, Specialization{}).first;
+      if (it != by_shapes_.end()) spec = &it->second;
+    }
+    if (spec) {
+      if (!spec->layout && ++spec->runs >= 2) {
+        lock.unlock();
+        auto built = specialize(args);
+        lock.lock();
+        if (!spec->layout) spec->layout = std::move(built);
+      }
+      if (spec->layout) {
+        layout = spec->layout;
+        if (layout->planned_values) {
+          if (!spec->idle.empty()) {
+            inst = std::move(spec->idle.back());
+            spec->idle.pop_back();
+          } else {
+            for (auto& [k, other] : by_shapes_)
+              if (&other != spec) other.idle.clear();
+            if (spec != &static_spec_) static_spec_.idle.clear();
+          }
+        }
       }
     }
-    if (!inst) inst = make_instance();
   }
+  if (layout->planned_values && spec && spec->layout && !inst) inst = make_instance(*layout);
+  const Layout& L = *layout;
   struct InstanceGuard {
     const Plan& plan;
+    const Layout& layout;
+    Specialization* spec;
     std::unique_ptr<Instance>& inst;
     ~InstanceGuard() {
       if (!inst) return;
-      for (const Step& st : plan.steps_)  // drop what this run fed in
-        for (int j : st.fed) TensorAccess::forget(inst->ins[st.in_off + static_cast<std::size_t>(j)]);
+      for (std::size_t i = 0; i < plan.steps_.size(); ++i)  // give back what this run lent
+        for (int j : layout.fed[i]) TensorAccess::forget(inst->ins[layout.in_off[i] + static_cast<std::size_t>(j)]);
       std::lock_guard<std::mutex> lock(plan.pool_mu_);
-      plan.idle_.push_back(std::move(inst));
+      spec->idle.push_back(std::move(inst));
     }
-  } inst_guard{*this, inst};
+  } inst_guard{*this, L, spec, inst};
   Tensors ins, outs;
   const bool profiling = StepProfile::enabled();
-  if (profiling && inst) StepProfile::get().note_arena(graph_->name(), arena_bytes_, planned_values_);
-  for (const Step& st : steps_) {
+  if (profiling && inst) StepProfile::get().note_arena(graph_->name() + "', arguments '" + shapes_str(args), L.arena_bytes, L.planned_values);
+  for (std::size_t i = 0; i < steps_.size(); ++i) {
+    const Step& st = steps_[i];
+    const std::span<const TensorSpec> specs(&L.specs[static_cast<std::size_t>(st.out.empty() ? 0 : st.out[0])], st.out.size());
     std::span<const Tensor> in;
     std::span<Tensor> out;
     if (inst) {
-      Tensor* base = inst->ins.data() + st.in_off;
+      Tensor* base = inst->ins.data() + L.in_off[i];
       // Lent, not copied: the slots keep these alive until after the step (no reference counting).
-      for (int j : st.fed)
+      for (int j : L.fed[i])
         base[j] = TensorAccess::borrow(slots[static_cast<std::size_t>(st.in[static_cast<std::size_t>(j)])]);
       in = std::span<const Tensor>(base, st.in.size());
     } else {
@@ -366,18 +482,17 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
     }
     const auto t0 = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     try {
-      if (inst && st.planned) {
+      if (inst && L.planned[i]) {
         out = std::span<Tensor>(&inst->planned[static_cast<std::size_t>(st.out[0])], st.out.size());
-        run_kernel_into(*st.op, in, *st.attrs, st.node->outputs, out);
+        run_kernel_into(*st.op, in, *st.attrs, specs, out);
         for (std::size_t k = 0; k < out.size(); ++k)
           if (out[k].impl() != inst->impls[static_cast<std::size_t>(st.out[k])])
             throw Error("[" + std::string(st.op->public_name) +
                         "] the kernel replaced its planned output (an op without the kView trait must write into "
                         "the outputs it is given; please report this)");
       } else {
-        // Static steps: the plan was chosen for exactly these shapes and inference validated them.
-        outs = st.static_shapes ? run_kernel_with_specs(*st.op, in, *st.attrs, st.node->outputs)
-                                : run_kernel(*st.op, in, *st.attrs);
+        // Static steps: the layout was made for exactly these shapes, and inference validated them then.
+        outs = L.static_step[i] ? run_kernel_with_specs(*st.op, in, *st.attrs, specs) : run_kernel(*st.op, in, *st.attrs);
         out = std::span<Tensor>(outs.data(), outs.size());
       }
     } catch (const Error& e) {
@@ -392,9 +507,9 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
                                          (st.node->scope.empty() ? "" : ", in layer '" + st.node->scope + "'"));
     }
     if (inst)
-      for (int j : st.fed) TensorAccess::forget(inst->ins[st.in_off + static_cast<std::size_t>(j)]);
-    if (!(inst && st.planned))
-      for (std::size_t i = 0; i < st.out.size(); ++i) slots[static_cast<std::size_t>(st.out[i])] = std::move(outs[i]);
+      for (int j : L.fed[i]) TensorAccess::forget(inst->ins[L.in_off[i] + static_cast<std::size_t>(j)]);
+    if (!(inst && L.planned[i]))
+      for (std::size_t k = 0; k < st.out.size(); ++k) slots[static_cast<std::size_t>(st.out[k])] = std::move(outs[k]);
     for (int s : st.release) slots[static_cast<std::size_t>(s)] = Tensor();
   }
   std::vector<Tensor> result;

@@ -10,7 +10,7 @@
 // view of it, has run). A run takes an Instance (the arena, a tensor handle per planned value, and every
 // step's input list with the planned entries filled in once) from the plan's pool, so a planned step
 // allocates nothing and touches no reference count; concurrent runs take different instances.
-#include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -28,9 +28,12 @@ class Plan {
   std::vector<Tensor> run(std::span<const Tensor> args) const;
   const graph::Graph& graph() const { return *graph_; }
   std::size_t num_steps() const { return steps_.size(); }
-  // The static memory plan: bytes of one instance's arena, and how many values live in it.
-  std::size_t arena_bytes() const { return arena_bytes_; }
-  std::size_t planned_values() const { return planned_values_; }
+  // The memory plan for the graph's own shapes (a graph with unknown dims is planned per argument shapes
+  // when it runs: see memory_plan_for): bytes of one instance's arena, and how many values live in it.
+  std::size_t arena_bytes() const { return base_->arena_bytes; }
+  std::size_t planned_values() const { return base_->planned_values; }
+  // The same for the arguments' shapes, after a run with them (zeros before that).
+  std::pair<std::size_t, std::size_t> memory_plan_for(std::span<const Tensor> args) const;
   ~Plan();
 
  private:
@@ -41,14 +44,27 @@ class Plan {
     SmallVec<int, 4> in;
     SmallVec<int, 2> out;
     SmallVec<int, 4> release;  // slots whose last use is this step
-    bool static_shapes;        // every input and output shape is fully known: no inference at run time
-    bool planned = false;      // its outputs live in the arena
-    std::size_t in_off = 0;    // its inputs in Instance::ins
-    SmallVec<int, 4> fed;      // inputs (positions in `in`) not in the arena: set from the slots each run
+  };
+  // What is known for one set of argument shapes: every slot's spec, and the memory plan.
+  struct Layout {
+    std::vector<TensorSpec> specs;           // per slot
+    std::vector<char> static_step;           // per step: every shape known, so no inference at run time
+    std::vector<char> planned;               // per step: its outputs live in the arena
+    std::vector<std::size_t> in_off;         // per step: its inputs in Instance::ins
+    std::vector<SmallVec<int, 4>> fed;       // per step: inputs (positions in `in`) set from the slots each run
+    std::vector<std::int64_t> offset;        // per slot: byte offset in the arena, or -1
+    std::size_t arena_bytes = 0, planned_values = 0, num_ins = 0;
   };
   struct Instance;
-  void plan_memory();
-  std::unique_ptr<Instance> make_instance() const;
+  // Argument shapes seen by runs: their layout once built, and idle instances of it.
+  struct Specialization {
+    std::shared_ptr<const Layout> layout;
+    std::vector<std::unique_ptr<Instance>> idle;
+    int runs = 0;
+  };
+  std::shared_ptr<const Layout> make_layout(std::vector<TensorSpec> specs) const;
+  std::shared_ptr<const Layout> specialize(std::span<const Tensor> args) const;
+  std::unique_ptr<Instance> make_instance(const Layout& l) const;
 
   std::shared_ptr<const graph::Graph> graph_;
   std::vector<Step> steps_;
@@ -56,11 +72,11 @@ class Plan {
   std::vector<int> arg_slots_;
   std::vector<int> out_slots_;
   int num_slots_ = 0;
-  std::vector<std::int64_t> arena_offset_;  // per slot: byte offset in the arena, or -1
-  std::size_t arena_bytes_ = 0, planned_values_ = 0, num_ins_ = 0;
-  mutable std::atomic<bool> ran_{false};
+  std::shared_ptr<const Layout> base_;  // the graph's own specs
   mutable std::mutex pool_mu_;
-  mutable std::vector<std::unique_ptr<Instance>> idle_;
+  bool static_args_ = false;              // every argument's shape is fully known: one specialization
+  mutable Specialization static_spec_;     // ... which is this one
+  mutable std::map<std::vector<std::int64_t>, Specialization> by_shapes_;  // keyed by argument dtypes and shapes
 };
 
 // Storage that lives as long as the outermost plan run on this thread, one list per key (nullptr outside a
