@@ -174,3 +174,30 @@ TEST(Errors, Losses) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// fused_batch_norm has a first derivative only: a second one through it is refused, not silently partial.
+TEST(Errors, SecondDerivativeThroughBatchNormIsRefused) {
+  Tensor x = random::normal({6, 3}, 0, 1, DType::Float32, 1);
+  Tensor g = ones({3}), b = zeros({3});
+  GradientTape outer;
+  outer.watch(x);
+  Tensor dx;
+  {
+    GradientTape inner;
+    inner.watch(x);
+    Tensor y = fused_batch_norm(x * x, g, b)[0];
+    dx = inner.gradient(sum(y * y), x);
+  }
+  try {
+    (void)outer.gradient(sum(dx), x);
+    FAIL() << "expected ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("second derivative through batch normalization"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace duet

@@ -261,6 +261,42 @@ std::vector<Row> nn_rows() {
                {F({4, 3}), F({5, 4})},
                [](const V& x) { return matmul(x[0], x[1], true, true); },
                mm(true, true)});
+  // Fused batch normalization (training mode): y, and the batch statistics (their gradients too).
+  auto bn_ref = [](const A& a, int which) {
+    const std::int64_t C = a[0].shape.back();
+    const std::int64_t rows = static_cast<std::int64_t>(a[0].v.size()) / C;
+    std::vector<double> m(static_cast<std::size_t>(C), 0.0), var(static_cast<std::size_t>(C), 0.0);
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < C; ++c) m[static_cast<std::size_t>(c)] += a[0].v[static_cast<std::size_t>(r * C + c)] / static_cast<double>(rows);
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < C; ++c) {
+        const double d = a[0].v[static_cast<std::size_t>(r * C + c)] - m[static_cast<std::size_t>(c)];
+        var[static_cast<std::size_t>(c)] += d * d / static_cast<double>(rows);
+      }
+    if (which == 1) {
+      Arr out{{C}, std::vector<double>(static_cast<std::size_t>(C))};
+      for (std::size_t c = 0; c < out.v.size(); ++c) out.v[c] = 2 * m[c] + var[c];
+      return out;
+    }
+    Arr y = a[0];
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < C; ++c) {
+        const auto i = static_cast<std::size_t>(r * C + c), uc = static_cast<std::size_t>(c);
+        y.v[i] = a[1].v[uc] * (a[0].v[i] - m[uc]) / std::sqrt(var[uc] + 1e-3) + a[2].v[uc];
+      }
+    return y;
+  };
+  r.push_back({"fused_batch_norm",
+               {F({4, 3, 5}), F({5}, 0.5, 1.5), F({5})},
+               [](const V& x) { return fused_batch_norm(x[0], x[1], x[2])[0]; },
+               [bn_ref](const A& a) { return bn_ref(a, 0); }});
+  r.push_back({"fused_batch_norm_statistics",
+               {F({6, 4}), F({4}, 0.5, 1.5), F({4})},
+               [](const V& x) {
+                 auto o = fused_batch_norm(x[0], x[1], x[2]);
+                 return o[1] * 2.f + o[2];
+               },
+               [bn_ref](const A& a) { return bn_ref(a, 1); }});
   // Sums of products: traced and optimized, each runs as one MatMulSum node (packed operands, one GEMM);
   // a product with other transposes, and the bias, join it as addends.
   auto add_arr = [](Arr x, const Arr& y) {

@@ -71,7 +71,7 @@ const char* kDemoHelp =
     "usage: duet demo [--epochs N] [--steps N] [--data-dir DIR]\n"
     "\n"
     "Trains the small CNN on Fashion-MNIST with a compiled train step, prints the test\n"
-    "accuracy (default 12 epochs), then runs 300 training steps eagerly and 300 compiled on the same model and prints "
+    "accuracy (default 15 epochs, Adam with a cosine-decayed learning rate), then runs 300 training steps eagerly and 300 compiled on the same model and prints "
     "images/s.\n"
     "--steps N trains on only the first N batches per epoch and times N steps per mode (a quick check).\n";
 
@@ -146,9 +146,14 @@ std::shared_ptr<Sequential> build_model(const std::string& kind) {
   if (kind == "mlp") {
     ls = {layers::Flatten(), layers::Dense(256, "relu"), layers::Dense(128, "relu"), layers::Dense(10)};
   } else if (kind == "cnn") {
-    ls = {layers::Conv2D(32, {3, 3}, {.padding = "same", .activation = "relu"}),
+    // Batch normalization between each convolution and its relu (the convolutions need no bias then).
+    ls = {layers::Conv2D(32, {3, 3}, {.padding = "same", .use_bias = false}),
+          layers::BatchNormalization(),
+          layers::Activation("relu"),
           layers::MaxPooling2D(),
-          layers::Conv2D(64, {3, 3}, {.padding = "same", .activation = "relu"}),
+          layers::Conv2D(64, {3, 3}, {.padding = "same", .use_bias = false}),
+          layers::BatchNormalization(),
+          layers::Activation("relu"),
           layers::MaxPooling2D(),
           layers::Flatten(),
           layers::Dropout(0.3),
@@ -374,7 +379,7 @@ int demo(int argc, char** argv) {
     std::cout << kDemoHelp;
     return 0;
   }
-  const std::int64_t epochs = to_int(a, "--epochs", 12, 1, 100000);
+  const std::int64_t epochs = to_int(a, "--epochs", 15, 1, 100000);
   const std::int64_t steps = to_int(a, "--steps", 300, 1, 1000000000), batch = 64;
   auto data = data::load_fashion_mnist(a.values.count("--data-dir") ? a.values["--data-dir"] : "");
   if (a.values.count("--steps")) {
@@ -384,7 +389,9 @@ int demo(int argc, char** argv) {
   }
   random::set_seed(1);
   auto model = build_model("cnn");
-  model->compile({.optimizer = optimizers::Adam(1e-3),
+  // Adam with a cosine decay of the learning rate from 2e-3 to 0 over the whole run.
+  const std::int64_t total_steps = epochs * ((data.train.images.shape()[0] + batch - 1) / batch);
+  model->compile({.optimizer = optimizers::Adam(optimizers::schedules::CosineDecay(2e-3, total_steps)),
                   .loss = losses::SparseCategoricalCrossentropy(true),
                   .metrics = {"accuracy"}});
   model->summary();

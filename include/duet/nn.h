@@ -50,6 +50,13 @@ struct Pool2DOptions {
 // x, unless x holds a NaN or an infinity: then NumericsError with `message` (traced: checked when the graph
 // runs; its gradient is checked too).
 [[nodiscard]] Tensor check_numerics(const Tensor& x, const std::string& message);
+// Batch normalization with the batch's statistics (training mode), as one kernel forward and one backward:
+// normalizes x (floating, channels last) over every axis but the last with the batch mean and biased
+// variance, then y = gamma * xhat + beta, with gamma and beta of shape (channels,). Returns
+// {y, mean, variance}. Gradients flow to x, gamma and beta (and through mean and variance); a second
+// derivative through it is not supported. BatchNormalization layers use it while training.
+[[nodiscard]] std::vector<Tensor> fused_batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                                   double epsilon = 1e-3);
 
 // x + bias along the last (channel) dim; bias has shape (channels,).
 [[nodiscard]] Tensor bias_add(const Tensor& x, const Tensor& bias);

@@ -182,6 +182,142 @@ void bias_add(KernelContext& k) {
   });
 }
 
+// Batch normalization over rows of C channels (every axis but the last). Per-channel sums go through
+// per-thread double accumulators, combined in thread order (deterministic for a thread count).
+namespace {
+
+template <class T, class F>
+std::vector<double> channel_sums(std::int64_t rows, std::int64_t C, int sums, F&& row_fn) {
+  const int nt = std::max(1, static_cast<int>(std::min<std::int64_t>(num_threads(), rows / 64 + 1)));
+  std::vector<double> part(static_cast<std::size_t>(nt * sums * C), 0.0);
+  parallel_for(nt, 1, [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t b = rows * t / nt, e = rows * (t + 1) / nt;
+      double* acc = part.data() + t * sums * C;
+      for (std::int64_t r = b; r < e; ++r) row_fn(r, acc);
+    }
+  });
+  std::vector<double> total(static_cast<std::size_t>(sums * C), 0.0);
+  for (int t = 0; t < nt; ++t)
+    for (std::size_t i = 0; i < total.size(); ++i) total[i] += part[static_cast<std::size_t>(t) * total.size() + i];
+  return total;
+}
+
+}  // namespace
+
+// (x, gamma, beta; epsilon) -> (y, mean, variance): batch statistics (variance biased), y normalized.
+void fused_batch_norm(KernelContext& k) {
+  const Tensor& x = k.inputs[0];
+  const std::int64_t C = k.inputs[1].num_elements();
+  const std::int64_t rows = C ? x.num_elements() / C : 0;
+  const double eps = k.attrs.f("epsilon");
+  visit_dtype(x.dtype(), [&](auto z) {
+    using T = decltype(z);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* px = ptr<T>(x);
+      const T* g = ptr<T>(k.inputs[1]);
+      const T* bt = ptr<T>(k.inputs[2]);
+      T* py = ptr<T>(k.outputs[0]);
+      T* pm = ptr<T>(k.outputs[1]);
+      T* pv = ptr<T>(k.outputs[2]);
+      const double n = static_cast<double>(std::max<std::int64_t>(rows, 1));
+      auto s1 = channel_sums<T>(rows, C, 1, [&](std::int64_t r, double* acc) {
+        const T* xr = px + r * C;
+        for (std::int64_t c = 0; c < C; ++c) acc[c] += xr[c];
+      });
+      std::vector<T> mean(static_cast<std::size_t>(C));
+      for (std::int64_t c = 0; c < C; ++c) mean[static_cast<std::size_t>(c)] = static_cast<T>(s1[static_cast<std::size_t>(c)] / n);
+      auto s2 = channel_sums<T>(rows, C, 1, [&](std::int64_t r, double* acc) {
+        const T* xr = px + r * C;
+        for (std::int64_t c = 0; c < C; ++c) {
+          const double d = static_cast<double>(xr[c] - mean[static_cast<std::size_t>(c)]);
+          acc[c] += d * d;
+        }
+      });
+      std::vector<T> scale(static_cast<std::size_t>(C)), shift(static_cast<std::size_t>(C));
+      for (std::int64_t c = 0; c < C; ++c) {
+        const auto uc = static_cast<std::size_t>(c);
+        const double var = s2[uc] / n;
+        pm[c] = mean[uc];
+        pv[c] = static_cast<T>(var);
+        const double inv = 1.0 / std::sqrt(var + eps);
+        scale[uc] = static_cast<T>(g[c] * inv);
+        shift[uc] = static_cast<T>(bt[c] - mean[uc] * g[c] * inv);
+      }
+      parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(C, 1)),
+                   [&](std::int64_t b, std::int64_t e) {
+                     for (std::int64_t r = b; r < e; ++r) {
+                       const T* xr = px + r * C;
+                       T* yr = py + r * C;
+                       for (std::int64_t c = 0; c < C; ++c) yr[c] = xr[c] * scale[static_cast<std::size_t>(c)] + shift[static_cast<std::size_t>(c)];
+                     }
+                   });
+    }
+  });
+}
+
+// (dy, x, mean, variance, gamma, dmean, dvariance; epsilon) -> (dx, dgamma, dbeta). With xhat the normalized
+// x and dxhat = dy * gamma: dbeta = sum dy, dgamma = sum dy * xhat,
+// dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) + dmean / N + dvariance * 2 (x - mean) / N.
+void fused_batch_norm_grad(KernelContext& k) {
+  const Tensor& dy = k.inputs[0];
+  const Tensor& x = k.inputs[1];
+  const std::int64_t C = k.inputs[2].num_elements();
+  const std::int64_t rows = C ? x.num_elements() / C : 0;
+  const double eps = k.attrs.f("epsilon");
+  visit_dtype(x.dtype(), [&](auto z) {
+    using T = decltype(z);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* pdy = ptr<T>(dy);
+      const T* px = ptr<T>(x);
+      const T* pm = ptr<T>(k.inputs[2]);
+      const T* pv = ptr<T>(k.inputs[3]);
+      const T* g = ptr<T>(k.inputs[4]);
+      const T* dmean = ptr<T>(k.inputs[5]);
+      const T* dvar = ptr<T>(k.inputs[6]);
+      T* pdx = ptr<T>(k.outputs[0]);
+      T* pdg = ptr<T>(k.outputs[1]);
+      T* pdb = ptr<T>(k.outputs[2]);
+      std::vector<T> inv(static_cast<std::size_t>(C));
+      for (std::int64_t c = 0; c < C; ++c) inv[static_cast<std::size_t>(c)] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(pv[c]) + eps));
+      auto s = channel_sums<T>(rows, C, 2, [&](std::int64_t r, double* acc) {
+        const T* xr = px + r * C;
+        const T* dr = pdy + r * C;
+        for (std::int64_t c = 0; c < C; ++c) {
+          acc[c] += dr[c];
+          acc[C + c] += static_cast<double>(dr[c]) * static_cast<double>((xr[c] - pm[c]) * inv[static_cast<std::size_t>(c)]);
+        }
+      });
+      const double n = static_cast<double>(std::max<std::int64_t>(rows, 1));
+      std::vector<T> a(static_cast<std::size_t>(C)), b(static_cast<std::size_t>(C)), d(static_cast<std::size_t>(C)),
+          e(static_cast<std::size_t>(C));
+      for (std::int64_t c = 0; c < C; ++c) {
+        const auto uc = static_cast<std::size_t>(c);
+        pdb[c] = static_cast<T>(s[uc]);
+        pdg[c] = static_cast<T>(s[static_cast<std::size_t>(C) + uc]);
+        // dx = dy * (gamma * inv) - xhat * (inv * gamma * mean(dy * xhat)) - inv * gamma * mean(dy) + terms
+        a[uc] = static_cast<T>(g[c] * inv[uc]);                                            // times dy
+        b[uc] = static_cast<T>(g[c] * inv[uc] * s[static_cast<std::size_t>(C) + uc] / n);  // times xhat
+        d[uc] = static_cast<T>(-g[c] * inv[uc] * s[uc] / n + dmean[c] / n);                 // constant
+        e[uc] = static_cast<T>(2.0 * dvar[c] / n);                                          // times (x - mean)
+      }
+      parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(C, 1)),
+                   [&](std::int64_t rb, std::int64_t re) {
+                     for (std::int64_t r = rb; r < re; ++r) {
+                       const T* xr = px + r * C;
+                       const T* dr = pdy + r * C;
+                       T* out = pdx + r * C;
+                       for (std::int64_t c = 0; c < C; ++c) {
+                         const auto uc = static_cast<std::size_t>(c);
+                         const T xc = xr[c] - pm[c];
+                         out[c] = dr[c] * a[uc] - xc * inv[uc] * b[uc] + d[uc] + xc * e[uc];
+                       }
+                     }
+                   });
+    }
+  });
+}
+
 // Keeps an element when its uniform draw is >= rate; outputs (y, scale) with scale 0 or 1/(1-rate).
 void dropout(KernelContext& k) {
   const Tensor& x = k.inputs[0];

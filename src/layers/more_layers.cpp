@@ -29,10 +29,14 @@ Tensor BatchNormalizationLayer::call(const Tensor& x, bool training) {
   for (int d = 0; d + 1 < x.rank(); ++d) axes.push_back(d);
   Tensor m, v;
   if (training) {
-    m = mean(x, axes);
-    v = mean(square(x - m), axes);
-    moving_mean_.assign(moving_mean_.value() * o_.momentum + stop_gradient(m) * (1 - o_.momentum));
-    moving_var_.assign(moving_var_.value() * o_.momentum + stop_gradient(v) * (1 - o_.momentum));
+    // One kernel each way (fused_batch_norm), not a dozen full-size elementwise ops and reductions.
+    const std::int64_t channels = moving_mean_.value().shape()[0];
+    Tensor g = o_.scale ? gamma_.value() : ones({channels}, x.dtype());
+    Tensor b = o_.center ? beta_.value() : zeros({channels}, x.dtype());
+    auto r = fused_batch_norm(x, g, b, o_.epsilon);
+    moving_mean_.assign(moving_mean_.value() * o_.momentum + stop_gradient(r[1]) * (1 - o_.momentum));
+    moving_var_.assign(moving_var_.value() * o_.momentum + stop_gradient(r[2]) * (1 - o_.momentum));
+    return r[0];
   } else {
     m = moving_mean_.value();
     v = moving_var_.value();

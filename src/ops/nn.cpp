@@ -1,5 +1,8 @@
-// softmax/log_softmax, cross-entropies, bias_add, dropout.
+// softmax/log_softmax, cross-entropies, bias_add, dropout, fused batch normalization.
 #include "duet/nn.h"
+
+#include <cmath>
+
 #include "duet/gradient_ops.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
@@ -155,6 +158,77 @@ const OpDef kDropout{.name = "Dropout",
                      .grad = grad_dropout,
                      .traits = kStateful | kRandom};
 
+// (x, gamma, beta; epsilon) -> (y, mean, variance) over every axis but the last.
+void infer_fused_batch_norm(InferContext& c) {
+  require_same_dtypes(c);
+  require_floating(c, 0);
+  const Shape& x = c.shape(0);
+  if (x.rank() < 1) c.shape_error("needs an input with a channel axis (rank >= 1), got a scalar");
+  const std::int64_t ch = x[x.rank() - 1];
+  std::int64_t C = ch;
+  for (std::size_t i = 1; i < 3; ++i) {
+    const Shape& p = c.shape(i);
+    if (p.rank() != 1 || (ch >= 0 && p[0] >= 0 && p[0] != ch)) {
+      c.shape_error(std::string(i == 1 ? "gamma" : "beta") + " must have shape (channels,) matching the last dim of x: x " +
+                    x.str() + ", " + (i == 1 ? "gamma " : "beta ") + p.str());
+    }
+    if (C < 0) C = p[0];
+  }
+  const double eps = c.attrs.f("epsilon");
+  if (!(eps >= 0) || !std::isfinite(eps)) c.value_error("epsilon must be finite and >= 0, got " + std::to_string(eps));
+  c.set_output(c.dtype(0), x);
+  c.set_output(c.dtype(0), Shape{C});
+  c.set_output(c.dtype(0), Shape{C});
+}
+
+// (dy, x, mean, variance, gamma, dmean, dvariance; epsilon) -> (dx, dgamma, dbeta).
+void infer_fused_batch_norm_grad(InferContext& c) {
+  require_same_dtypes(c);
+  require_floating(c, 0);
+  const Shape& x = c.shape(1);
+  if (!c.shape(0).compatible_with(x) || x.rank() < 1)
+    c.shape_error("dy " + c.shape(0).str() + " and x " + x.str() + " must have one shape with a channel axis");
+  const std::int64_t ch = x[x.rank() - 1];
+  for (std::size_t i = 2; i < 7; ++i) {
+    const Shape& p = c.shape(i);
+    if (p.rank() != 1 || (ch >= 0 && p[0] >= 0 && p[0] != ch))
+      c.shape_error("statistics and gamma must have shape (channels,) matching x " + x.str() + ", got " + p.str());
+  }
+  c.set_output(c.dtype(0), x);
+  c.set_output(c.dtype(0), c.shape(4));
+  c.set_output(c.dtype(0), c.shape(4));
+}
+
+// Recorded on tapes like any op, so a second derivative through batch normalization fails loudly here
+// instead of silently missing this op's contribution.
+std::vector<Tensor> grad_fused_batch_norm_grad(const GradContext& c) {
+  throw ValueError("[fused_batch_norm] a second derivative through batch normalization is not supported (x " +
+                   c.inputs[1].shape().str() + "); compute it without nesting gradient tapes over a "
+                   "BatchNormalization layer in training mode, or write the normalization with elementwise ops");
+}
+
+const OpDef kFusedBatchNormGrad{.name = "FusedBatchNormGrad",
+                                .public_name = "fused_batch_norm_grad",
+                                .num_inputs = 7,
+                                .infer = infer_fused_batch_norm_grad,
+                                .kernel = kernels::fused_batch_norm_grad,
+                                .grad = grad_fused_batch_norm_grad,
+                                .traits = 0};
+
+std::vector<Tensor> grad_fused_batch_norm(const GradContext& c) {
+  const Tensor ins[] = {c.grads[0], c.inputs[0], c.outputs[1], c.outputs[2], c.inputs[1], c.grads[1], c.grads[2]};
+  Tensors r = dispatch(kFusedBatchNormGrad, std::span<const Tensor>(ins, 7), c.attrs);
+  return {r[0], r[1], r[2]};
+}
+
+const OpDef kFusedBatchNorm{.name = "FusedBatchNorm",
+                            .public_name = "fused_batch_norm",
+                            .num_inputs = 3,
+                            .infer = infer_fused_batch_norm,
+                            .kernel = kernels::fused_batch_norm,
+                            .grad = grad_fused_batch_norm,
+                            .traits = 0};
+
 std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
   return x.defined() && axis < 0 && axis >= -x.rank() ? axis + x.rank() : axis;
 }
@@ -162,7 +236,8 @@ std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
 }  // namespace
 
 static void register_nn_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kSoftmax, &kLogSoftmax, &kSparseCE, &kDenseCE, &kBiasAdd, &kDropout, &kCheckNumerics})
+  for (const OpDef* d : {&kSoftmax, &kLogSoftmax, &kSparseCE, &kDenseCE, &kBiasAdd, &kDropout, &kCheckNumerics,
+                         &kFusedBatchNorm, &kFusedBatchNormGrad})
     r.push_back(d);
 }
 const OpRegistration kRegisterNnOps{register_nn_ops};
@@ -178,6 +253,11 @@ Tensor softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& log
   return call(kDenseCE, {labels.defined() && logits.defined() ? cast(labels, logits.dtype()) : labels, logits});
 }
 Tensor bias_add(const Tensor& x, const Tensor& b) { return call(kBiasAdd, {x, b}); }
+std::vector<Tensor> fused_batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double epsilon) {
+  const Tensor ins[] = {x, gamma, beta};
+  Tensors r = dispatch(kFusedBatchNorm, std::span<const Tensor>(ins, 3), {{"epsilon", epsilon}});
+  return {r[0], r[1], r[2]};
+}
 Tensor check_numerics(const Tensor& x, const std::string& message) {
   return call(kCheckNumerics, {x}, {{"message", message}});
 }
