@@ -216,8 +216,10 @@ int train(int argc, char** argv) {
   auto data = data::load_fashion_mnist(a.values.count("--data-dir") ? a.values["--data-dir"] : "");
   if (std::int64_t steps = to_int(a, "--steps", 0, 0, 1000000000); steps > 0) {
     std::int64_t n = std::min<std::int64_t>(steps * batch, data.train.images.shape()[0]);
-    data.train.images = slice(data.train.images, {0, 0, 0, 0}, {n, -1, -1, -1});
-    data.train.labels = slice(data.train.labels, {0}, {n});
+    if (n < data.train.images.shape()[0]) {  // slicing copies: not when every image is used anyway
+      data.train.images = slice(data.train.images, {0, 0, 0, 0}, {n, -1, -1, -1});
+      data.train.labels = slice(data.train.labels, {0}, {n});
+    }
   }
   random::set_seed(static_cast<std::uint64_t>(seed));
   auto model = build_model(kind);
@@ -384,8 +386,10 @@ int demo(int argc, char** argv) {
   auto data = data::load_fashion_mnist(a.values.count("--data-dir") ? a.values["--data-dir"] : "");
   if (a.values.count("--steps")) {
     std::int64_t n = std::min<std::int64_t>(steps * batch, data.train.images.shape()[0]);
-    data.train.images = slice(data.train.images, {0, 0, 0, 0}, {n, -1, -1, -1});
-    data.train.labels = slice(data.train.labels, {0}, {n});
+    if (n < data.train.images.shape()[0]) {
+      data.train.images = slice(data.train.images, {0, 0, 0, 0}, {n, -1, -1, -1});
+      data.train.labels = slice(data.train.labels, {0}, {n});
+    }
   }
   random::set_seed(1);
   auto model = build_model("cnn");

@@ -45,6 +45,11 @@ struct Pool {
   std::size_t cache_limit = std::size_t{4} << 30;
 };
 
+// Blocks this large go back to the system when released, never to the cache: they are data sets and
+// other one-off tensors (a compiled step's intermediates live in its plan's arena, allocated once), and
+// keeping them would hold their memory for the rest of the process (a sliced data set kept the whole one).
+constexpr std::size_t kUncachedBytes = std::size_t{64} << 20;
+
 Pool& pool() {
   static Pool* p = new Pool;  // never destroyed: buffers may be released during static destruction
   return *p;
@@ -195,7 +200,7 @@ void buffer_release(Buffer* b) {
   {
     std::lock_guard<std::mutex> lock(p.mu);
     p.in_use -= b->capacity;
-    keep = p.cached + b->capacity <= p.cache_limit;
+    keep = b->capacity < kUncachedBytes && p.cached + b->capacity <= p.cache_limit;
     if (keep) {
       b->next_free = p.free_list[b->size_class];
       p.free_list[b->size_class] = b;

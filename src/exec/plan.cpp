@@ -410,6 +410,7 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
   std::shared_ptr<const Layout> layout = base_;
   std::unique_ptr<Instance> inst;
   Specialization* spec = nullptr;
+  bool new_instance = false;  // decided under the lock, made after it
   if (!t_step_observer) {
     // Arguments of fully known shapes always have those: no key to look up.
     std::unique_lock<std::mutex> lock(pool_mu_, std::defer_lock);
@@ -441,12 +442,13 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
             for (auto& [k, other] : by_shapes_)
               if (&other != spec) other.idle.clear();
             if (spec != &static_spec_) static_spec_.idle.clear();
+            new_instance = true;
           }
         }
       }
     }
   }
-  if (layout->planned_values && spec && spec->layout && !inst) inst = make_instance(*layout);
+  if (new_instance) inst = make_instance(*layout);
   const Layout& L = *layout;
   struct InstanceGuard {
     const Plan& plan;
