@@ -195,7 +195,8 @@ TEST(Errors, SecondDerivativeThroughBatchNormIsRefused) {
     (void)outer.gradient(sum(dx), x);
     FAIL() << "expected ValueError";
   } catch (const ValueError& e) {
-    EXPECT_NE(std::string(e.what()).find("second derivative through batch normalization"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("second derivative through batch normalization"), std::string::npos)
+        << e.what();
   }
 }
 

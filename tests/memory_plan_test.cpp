@@ -58,8 +58,8 @@ TEST(MemoryPlan, IntermediatesShareTheArenaByLiveness) {
 
 TEST(MemoryPlan, ReturnedValuesAndValuesReturnedThroughViewsAreNotPlanned) {
   const Body body = [](const Tensor& x) {
-    Tensor kept = x * 3.f;               // returned through a view only
-    Tensor later = chain(x, 12);         // would reuse kept's bytes if kept's life ended at the reshape
+    Tensor kept = x * 3.f;        // returned through a view only
+    Tensor later = chain(x, 12);  // would reuse kept's bytes if kept's life ended at the reshape
     return std::vector<Tensor>{reshape(kept, {-1}), later, later * 2.f};
   };
   auto plan = exec::Plan::build(graph_of(body, Shape{32, 32}));
@@ -167,7 +167,8 @@ TEST(MemoryPlan, ShapesThatDependOnDataAreNotFrozen) {
     Tensor rows = host_function(first_rows, {x * 1.f}, {{DType::Float32, Shape{Shape::kUnknown, 4}}})[0];
     return sum(chain(rows, 6), {0});
   };
-  auto f = function(body, {.name = "data_dependent", .input_signature = std::vector<TensorSpec>{{DType::Float32, Shape{6, 4}}}});
+  auto f = function(
+      body, {.name = "data_dependent", .input_signature = std::vector<TensorSpec>{{DType::Float32, Shape{6, 4}}}});
   for (int r = 0; r < 6; ++r) {
     Tensor x = random::normal({6, 4}, 0, 1, DType::Float32, static_cast<std::uint64_t>(r + 30));
     EXPECT_EQ(f(x).to_vector<float>(), body(x).to_vector<float>()) << "run " << r;

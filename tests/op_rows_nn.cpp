@@ -267,7 +267,8 @@ std::vector<Row> nn_rows() {
     const std::int64_t rows = static_cast<std::int64_t>(a[0].v.size()) / C;
     std::vector<double> m(static_cast<std::size_t>(C), 0.0), var(static_cast<std::size_t>(C), 0.0);
     for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t c = 0; c < C; ++c) m[static_cast<std::size_t>(c)] += a[0].v[static_cast<std::size_t>(r * C + c)] / static_cast<double>(rows);
+      for (std::int64_t c = 0; c < C; ++c)
+        m[static_cast<std::size_t>(c)] += a[0].v[static_cast<std::size_t>(r * C + c)] / static_cast<double>(rows);
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t c = 0; c < C; ++c) {
         const double d = a[0].v[static_cast<std::size_t>(r * C + c)] - m[static_cast<std::size_t>(c)];
@@ -309,9 +310,10 @@ std::vector<Row> nn_rows() {
                  return matmul(x[0], x[1], true) + matmul(x[2], x[3], true) + (matmul(x[4], x[5], true) + x[6]);
                },
                [add_arr](const A& a) {
-                 return add_arr(add_arr(add_arr(ref_matmul(a[0], a[1], true, false), ref_matmul(a[2], a[3], true, false)),
-                                        ref_matmul(a[4], a[5], true, false)),
-                                a[6]);
+                 return add_arr(
+                     add_arr(add_arr(ref_matmul(a[0], a[1], true, false), ref_matmul(a[2], a[3], true, false)),
+                             ref_matmul(a[4], a[5], true, false)),
+                     a[6]);
                }});
   r.back().traced_rtol = 1e-5;
   r.push_back({"matmul_sum_transpose_b",

@@ -214,7 +214,8 @@ TEST(Passes, SumsOfProductsBecomeOneProductWhereItPays) {
          wh = random::normal(Shape{64, 256}, 0, 0.1, DType::Float32, 8);
   auto cell = [&](const Tensor& x, const Tensor& h) { return matmul(x, wx) + matmul(h, wh); };
   auto f3 = function(cell, {.name = "cell"});
-  Tensor x = random::normal(Shape{4, 64}, 0, 1, DType::Float32, 9), h = random::normal(Shape{4, 64}, 0, 1, DType::Float32, 10);
+  Tensor x = random::normal(Shape{4, 64}, 0, 1, DType::Float32, 9),
+         h = random::normal(Shape{4, 64}, 0, 1, DType::Float32, 10);
   testing::expect_close(testing::to_arr(f3(x, h)), testing::to_arr(cell(x, h)), 1e-5, 1e-5, "cell");
   EXPECT_NE(f3.graph_text().find("# matmul_sum: merged 0 sums of products"), std::string::npos) << f3.graph_text();
 }

@@ -71,7 +71,8 @@ const char* kDemoHelp =
     "usage: duet demo [--epochs N] [--steps N] [--data-dir DIR]\n"
     "\n"
     "Trains the small CNN on Fashion-MNIST with a compiled train step, prints the test\n"
-    "accuracy (default 15 epochs, Adam with a cosine-decayed learning rate), then runs 300 training steps eagerly and 300 compiled on the same model and prints "
+    "accuracy (default 15 epochs, Adam with a cosine-decayed learning rate), then runs 300 training steps eagerly and "
+    "300 compiled on the same model and prints "
     "images/s.\n"
     "--steps N trains on only the first N batches per epoch and times N steps per mode (a quick check).\n";
 

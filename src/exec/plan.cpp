@@ -122,7 +122,8 @@ std::shared_ptr<Plan> Plan::build(const std::shared_ptr<const graph::Graph>& g) 
     for (std::size_t i = 0; i < n->outputs.size(); ++i)
       specs[static_cast<std::size_t>(first_slot[n.get()]) + i] = n->outputs[i];
   p->static_args_ = true;
-  for (int a : p->arg_slots_) p->static_args_ = p->static_args_ && (a < 0 || specs[static_cast<std::size_t>(a)].shape.is_fully_known());
+  for (int a : p->arg_slots_)
+    p->static_args_ = p->static_args_ && (a < 0 || specs[static_cast<std::size_t>(a)].shape.is_fully_known());
   p->base_ = p->make_layout(std::move(specs));
   return p;
 }
@@ -243,7 +244,8 @@ std::shared_ptr<const Plan::Layout> Plan::make_layout(std::vector<TensorSpec> sp
   for (std::size_t i = 0; i < ns; ++i)
     if (l->planned[i])
       for (int o : steps_[i].out)
-        frees_at[static_cast<std::size_t>(std::max(last[static_cast<std::size_t>(o)], static_cast<int>(i)))].push_back(o);
+        frees_at[static_cast<std::size_t>(std::max(last[static_cast<std::size_t>(o)], static_cast<int>(i)))].push_back(
+            o);
   ArenaLayout arena;
   std::size_t next_in = 0;
   for (std::size_t i = 0; i < ns; ++i) {
@@ -465,10 +467,13 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
   } inst_guard{*this, L, spec, inst};
   Tensors ins, outs;
   const bool profiling = StepProfile::enabled();
-  if (profiling && inst) StepProfile::get().note_arena(graph_->name() + "', arguments '" + shapes_str(args), L.arena_bytes, L.planned_values);
+  if (profiling && inst)
+    StepProfile::get().note_arena(graph_->name() + "', arguments '" + shapes_str(args), L.arena_bytes,
+                                  L.planned_values);
   for (std::size_t i = 0; i < steps_.size(); ++i) {
     const Step& st = steps_[i];
-    const std::span<const TensorSpec> specs(&L.specs[static_cast<std::size_t>(st.out.empty() ? 0 : st.out[0])], st.out.size());
+    const std::span<const TensorSpec> specs(&L.specs[static_cast<std::size_t>(st.out.empty() ? 0 : st.out[0])],
+                                            st.out.size());
     std::span<const Tensor> in;
     std::span<Tensor> out;
     if (inst) {
@@ -494,7 +499,8 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
                         "the outputs it is given; please report this)");
       } else {
         // Static steps: the layout was made for exactly these shapes, and inference validated them then.
-        outs = L.static_step[i] ? run_kernel_with_specs(*st.op, in, *st.attrs, specs) : run_kernel(*st.op, in, *st.attrs);
+        outs =
+            L.static_step[i] ? run_kernel_with_specs(*st.op, in, *st.attrs, specs) : run_kernel(*st.op, in, *st.attrs);
         out = std::span<Tensor>(outs.data(), outs.size());
       }
     } catch (const Error& e) {

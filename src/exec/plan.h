@@ -47,12 +47,12 @@ class Plan {
   };
   // What is known for one set of argument shapes: every slot's spec, and the memory plan.
   struct Layout {
-    std::vector<TensorSpec> specs;           // per slot
-    std::vector<char> static_step;           // per step: every shape known, so no inference at run time
-    std::vector<char> planned;               // per step: its outputs live in the arena
-    std::vector<std::size_t> in_off;         // per step: its inputs in Instance::ins
-    std::vector<SmallVec<int, 4>> fed;       // per step: inputs (positions in `in`) set from the slots each run
-    std::vector<std::int64_t> offset;        // per slot: byte offset in the arena, or -1
+    std::vector<TensorSpec> specs;      // per slot
+    std::vector<char> static_step;      // per step: every shape known, so no inference at run time
+    std::vector<char> planned;          // per step: its outputs live in the arena
+    std::vector<std::size_t> in_off;    // per step: its inputs in Instance::ins
+    std::vector<SmallVec<int, 4>> fed;  // per step: inputs (positions in `in`) set from the slots each run
+    std::vector<std::int64_t> offset;   // per slot: byte offset in the arena, or -1
     std::size_t arena_bytes = 0, planned_values = 0, num_ins = 0;
   };
   struct Instance;
@@ -74,8 +74,8 @@ class Plan {
   int num_slots_ = 0;
   std::shared_ptr<const Layout> base_;  // the graph's own specs
   mutable std::mutex pool_mu_;
-  bool static_args_ = false;              // every argument's shape is fully known: one specialization
-  mutable Specialization static_spec_;     // ... which is this one
+  bool static_args_ = false;            // every argument's shape is fully known: one specialization
+  mutable Specialization static_spec_;  // ... which is this one
   mutable std::map<std::vector<std::int64_t>, Specialization> by_shapes_;  // keyed by argument dtypes and shapes
 };
 

@@ -357,7 +357,9 @@ void matmul_sum(KernelContext& kc) {
                     static_cast<std::size_t>(ki) * es);
     }
   };
-  parallel_for(static_cast<std::int64_t>(terms), std::max<std::int64_t>(1, (1 << 16) / std::max<std::int64_t>(1, (m + n) * (k / static_cast<std::int64_t>(terms) + 1))),
+  parallel_for(static_cast<std::int64_t>(terms),
+               std::max<std::int64_t>(
+                   1, (1 << 16) / std::max<std::int64_t>(1, (m + n) * (k / static_cast<std::int64_t>(terms) + 1))),
                [&](std::int64_t lo, std::int64_t hi) {
                  for (std::int64_t i = lo; i < hi; ++i) {
                    const auto ui = static_cast<std::size_t>(i);
@@ -373,14 +375,20 @@ void matmul_sum(KernelContext& kc) {
   for (std::size_t j = 2 * terms; j < kc.inputs.size(); ++j) {
     const void* x = raw(kc.inputs[j]);
     switch (dt) {
-      case DType::Float32: add_into(ptr<float>(c), static_cast<const float*>(x), numel); break;
-      case DType::Float64: add_into(ptr<double>(c), static_cast<const double*>(x), numel); break;
+      case DType::Float32:
+        add_into(ptr<float>(c), static_cast<const float*>(x), numel);
+        break;
+      case DType::Float64:
+        add_into(ptr<double>(c), static_cast<const double*>(x), numel);
+        break;
       case DType::Int32: {
         auto* cu = ptr<std::uint32_t>(c);
         add_into(cu, static_cast<const std::uint32_t*>(x), numel);  // wraps, as the matmul does
         break;
       }
-      default: add_into(ptr<std::uint64_t>(c), static_cast<const std::uint64_t*>(x), numel); break;
+      default:
+        add_into(ptr<std::uint64_t>(c), static_cast<const std::uint64_t*>(x), numel);
+        break;
     }
   }
 }

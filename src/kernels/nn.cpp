@@ -226,7 +226,8 @@ void fused_batch_norm(KernelContext& k) {
         for (std::int64_t c = 0; c < C; ++c) acc[c] += xr[c];
       });
       std::vector<T> mean(static_cast<std::size_t>(C));
-      for (std::int64_t c = 0; c < C; ++c) mean[static_cast<std::size_t>(c)] = static_cast<T>(s1[static_cast<std::size_t>(c)] / n);
+      for (std::int64_t c = 0; c < C; ++c)
+        mean[static_cast<std::size_t>(c)] = static_cast<T>(s1[static_cast<std::size_t>(c)] / n);
       auto s2 = channel_sums<T>(rows, C, 1, [&](std::int64_t r, double* acc) {
         const T* xr = px + r * C;
         for (std::int64_t c = 0; c < C; ++c) {
@@ -249,7 +250,8 @@ void fused_batch_norm(KernelContext& k) {
                      for (std::int64_t r = b; r < e; ++r) {
                        const T* xr = px + r * C;
                        T* yr = py + r * C;
-                       for (std::int64_t c = 0; c < C; ++c) yr[c] = xr[c] * scale[static_cast<std::size_t>(c)] + shift[static_cast<std::size_t>(c)];
+                       for (std::int64_t c = 0; c < C; ++c)
+                         yr[c] = xr[c] * scale[static_cast<std::size_t>(c)] + shift[static_cast<std::size_t>(c)];
                      }
                    });
     }
@@ -279,13 +281,15 @@ void fused_batch_norm_grad(KernelContext& k) {
       T* pdg = ptr<T>(k.outputs[1]);
       T* pdb = ptr<T>(k.outputs[2]);
       std::vector<T> inv(static_cast<std::size_t>(C));
-      for (std::int64_t c = 0; c < C; ++c) inv[static_cast<std::size_t>(c)] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(pv[c]) + eps));
+      for (std::int64_t c = 0; c < C; ++c)
+        inv[static_cast<std::size_t>(c)] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(pv[c]) + eps));
       auto s = channel_sums<T>(rows, C, 2, [&](std::int64_t r, double* acc) {
         const T* xr = px + r * C;
         const T* dr = pdy + r * C;
         for (std::int64_t c = 0; c < C; ++c) {
           acc[c] += dr[c];
-          acc[C + c] += static_cast<double>(dr[c]) * static_cast<double>((xr[c] - pm[c]) * inv[static_cast<std::size_t>(c)]);
+          acc[C + c] +=
+              static_cast<double>(dr[c]) * static_cast<double>((xr[c] - pm[c]) * inv[static_cast<std::size_t>(c)]);
         }
       });
       const double n = static_cast<double>(std::max<std::int64_t>(rows, 1));
@@ -298,8 +302,8 @@ void fused_batch_norm_grad(KernelContext& k) {
         // dx = dy * (gamma * inv) - xhat * (inv * gamma * mean(dy * xhat)) - inv * gamma * mean(dy) + terms
         a[uc] = static_cast<T>(g[c] * inv[uc]);                                            // times dy
         b[uc] = static_cast<T>(g[c] * inv[uc] * s[static_cast<std::size_t>(C) + uc] / n);  // times xhat
-        d[uc] = static_cast<T>(-g[c] * inv[uc] * s[uc] / n + dmean[c] / n);                 // constant
-        e[uc] = static_cast<T>(2.0 * dvar[c] / n);                                          // times (x - mean)
+        d[uc] = static_cast<T>(-g[c] * inv[uc] * s[uc] / n + dmean[c] / n);                // constant
+        e[uc] = static_cast<T>(2.0 * dvar[c] / n);                                         // times (x - mean)
       }
       parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(C, 1)),
                    [&](std::int64_t rb, std::int64_t re) {

@@ -98,11 +98,13 @@ void infer_matmul_sum(InferContext& c) {
     const Shape& a = c.shape(static_cast<std::size_t>(i));
     const Shape& b = c.shape(static_cast<std::size_t>(terms + i));
     if (a.rank() != 2 || b.rank() != 2 || !a.is_fully_known() || !b.is_fully_known())
-      c.shape_error("term " + std::to_string(i) + " needs two matrices of known shape, got " + a.str() + " and " + b.str());
+      c.shape_error("term " + std::to_string(i) + " needs two matrices of known shape, got " + a.str() + " and " +
+                    b.str());
     MatDims d = mat_dims(a, b, ta, tb);
     if (d.k != d.k2 || (i > 0 && (d.m != m || d.n != n))) {
       c.shape_error("term " + std::to_string(i) + " (" + a.str() + " times " + b.str() +
-                    ") does not match the others' product shape (" + std::to_string(m) + ", " + std::to_string(n) + ")");
+                    ") does not match the others' product shape (" + std::to_string(m) + ", " + std::to_string(n) +
+                    ")");
     }
     m = d.m;
     n = d.n;

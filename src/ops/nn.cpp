@@ -169,8 +169,9 @@ void infer_fused_batch_norm(InferContext& c) {
   for (std::size_t i = 1; i < 3; ++i) {
     const Shape& p = c.shape(i);
     if (p.rank() != 1 || (ch >= 0 && p[0] >= 0 && p[0] != ch)) {
-      c.shape_error(std::string(i == 1 ? "gamma" : "beta") + " must have shape (channels,) matching the last dim of x: x " +
-                    x.str() + ", " + (i == 1 ? "gamma " : "beta ") + p.str());
+      c.shape_error(std::string(i == 1 ? "gamma" : "beta") +
+                    " must have shape (channels,) matching the last dim of x: x " + x.str() + ", " +
+                    (i == 1 ? "gamma " : "beta ") + p.str());
     }
     if (C < 0) C = p[0];
   }
@@ -203,7 +204,8 @@ void infer_fused_batch_norm_grad(InferContext& c) {
 // instead of silently missing this op's contribution.
 std::vector<Tensor> grad_fused_batch_norm_grad(const GradContext& c) {
   throw ValueError("[fused_batch_norm] a second derivative through batch normalization is not supported (x " +
-                   c.inputs[1].shape().str() + "); compute it without nesting gradient tapes over a "
+                   c.inputs[1].shape().str() +
+                   "); compute it without nesting gradient tapes over a "
                    "BatchNormalization layer in training mode, or write the normalization with elementwise ops");
 }
 

@@ -98,16 +98,19 @@ class MatMulSumPass : public Pass {
       // reads two outputs and writes one). x @ wx + h @ wh would copy both weights to save one addition.
       std::int64_t packed = 0;
       for (graph::Node* t : terms)
-        for (const auto& in : t->inputs) packed += in.node->outputs[static_cast<std::size_t>(in.index)].shape.num_elements();
-      const std::int64_t saved = 3 * static_cast<std::int64_t>(terms.size() - 1) * root->outputs[0].shape.num_elements();
+        for (const auto& in : t->inputs)
+          packed += in.node->outputs[static_cast<std::size_t>(in.index)].shape.num_elements();
+      const std::int64_t saved =
+          3 * static_cast<std::int64_t>(terms.size() - 1) * root->outputs[0].shape.num_elements();
       if (packed > saved) continue;
       std::vector<graph::Value> inputs;
       for (graph::Node* t : terms) inputs.push_back(t->inputs[0]);
       for (graph::Node* t : terms) inputs.push_back(t->inputs[1]);
       inputs.insert(inputs.end(), addends.begin(), addends.end());
-      graph::Node* f = g.add(&matmul_sum_op(), inputs,
-                             {{"transpose_a", ta}, {"transpose_b", tb}, {"terms", static_cast<std::int64_t>(terms.size())}},
-                             root->outputs);
+      graph::Node* f =
+          g.add(&matmul_sum_op(), inputs,
+                {{"transpose_a", ta}, {"transpose_b", tb}, {"terms", static_cast<std::int64_t>(terms.size())}},
+                root->outputs);
       g.replace_uses({root, 0}, {f, 0});
       f->scope = root->scope;
       f->origin = {root->origin.empty() ? root->name : root->origin[0]};

@@ -307,8 +307,9 @@ std::vector<Case> cases() {
                  return softmax_cross_entropy_with_logits(x[0], x[1]);
                }});
   c.push_back({"bias_add", {F({2, 3, 4}), F({4})}, [](const V& x) { return bias_add(x[0], x[1]); }});
-  c.push_back({"fused_batch_norm", {F({4, 3, 5}), F({5}), F({5})},
-               [](const V& x) { return fused_batch_norm(x[0], x[1], x[2])[0]; }});
+  c.push_back({"fused_batch_norm", {F({4, 3, 5}), F({5}), F({5})}, [](const V& x) {
+                 return fused_batch_norm(x[0], x[1], x[2])[0];
+               }});
   c.push_back({"fused_batch_norm/statistics", {F({6, 4}), F({4}), F({4})}, [](const V& x) {
                  auto o = fused_batch_norm(x[0], x[1], x[2]);
                  return o[1] * 2.0 + o[2];
