@@ -50,6 +50,30 @@ TEST(Concurrency, OneFunctionFromManyThreadsColdAndWarm) {
   EXPECT_FALSE(f.retrace_reasons().empty());
 }
 
+// A function with an unknown batch dim, called from many threads with two batch sizes at once: each set of
+// argument shapes gets its own memory plan, instances are taken and given back concurrently, and a switch
+// of shapes releases the other shape's idle instances while other threads still run on theirs.
+TEST(Concurrency, PerShapeMemoryPlansFromManyThreads) {
+  auto body = [](const Tensor& x) { return sum(tanh(x * 0.5f) * x + 1.f, {1}); };
+  auto f = function(body, {.name = "batched",
+                           .input_signature = std::vector<TensorSpec>{{DType::Float32, Shape{Shape::kUnknown, 8}}}});
+  std::vector<Tensor> inputs;
+  std::vector<std::vector<float>> want;
+  for (int t = 0; t < kThreads; ++t) {
+    inputs.push_back(random::normal({t % 2 ? 3 : 16, 8}, 0, 1, DType::Float32, static_cast<std::uint64_t>(t + 1)));
+    want.push_back(values(body(inputs.back())));
+  }
+  std::vector<int> wrong(kThreads, 0);
+  in_threads(kThreads, [&](int t) {
+    for (int k = 0; k < 40; ++k) {
+      const auto i = static_cast<std::size_t>((t + k) % kThreads);  // every thread uses both shapes
+      if (values(f(inputs[i])) != want[i]) ++wrong[static_cast<std::size_t>(t)];
+    }
+  });
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(wrong[static_cast<std::size_t>(t)], 0) << "thread " << t;
+  EXPECT_EQ(f.trace_count(), 1);
+}
+
 // Loading the same function file from many threads at once, then calling one loaded function from all of them
 // (several signatures, so calls pick different plans).
 TEST(Concurrency, LoadedFunctionsFromManyThreads) {
