@@ -16,14 +16,7 @@ class ConvBiasActivation : public Pass {
   const char* name() const override { return "conv_bias_activation"; }
 
   std::string run(graph::Graph& g) override {
-    std::unordered_map<const graph::Node*, int> readers;          // uses of each node's outputs (graph outputs count)
-    std::unordered_map<const graph::Node*, graph::Node*> reader;  // one of them
-    for (const auto& n : g.nodes())
-      for (const auto& v : n->inputs) {
-        ++readers[v.node];
-        reader[v.node] = n.get();
-      }
-    for (const auto& v : g.outputs()) ++readers[v.node];
+    const Readers readers = readers_of(g);
     auto is = [](const graph::Node* n, const OpDef& op) { return n->op == &op && n->control_inputs.empty(); };
 
     std::unordered_map<const graph::Node*, graph::Node*> replaced_by;  // last node of a chain -> fused node
@@ -34,10 +27,10 @@ class ConvBiasActivation : public Pass {
       graph::Node* bias = g.nodes()[i].get();
       if (!is(bias, bias_add_op()) || removed.count(bias)) continue;
       graph::Node* conv = bias->inputs[0].node;
-      if (!is(conv, conv2d_op()) || readers[conv] != 1 || bias->outputs[0].dtype != conv->outputs[0].dtype) continue;
+      if (!is(conv, conv2d_op()) || readers.of(conv) != 1 || bias->outputs[0].dtype != conv->outputs[0].dtype) continue;
       // The relu, if bias_add's only reader is one.
-      graph::Node* relu =
-          readers[bias] == 1 && reader.count(bias) && is(reader[bias], relu_op()) ? reader[bias] : nullptr;
+      graph::Node* sole = readers.sole(bias);
+      graph::Node* relu = sole && is(sole, relu_op()) ? sole : nullptr;
       graph::Node* last = relu ? relu : bias;
       Attrs attrs = conv->attrs;
       attrs.set("activation", std::string(relu ? "relu" : ""));

@@ -19,14 +19,7 @@ class MatMulSumPass : public Pass {
   const char* name() const override { return "matmul_sum"; }
 
   std::string run(graph::Graph& g) override {
-    std::unordered_map<const graph::Node*, int> readers;  // uses of each node's outputs (graph outputs count)
-    std::unordered_map<const graph::Node*, graph::Node*> reader;
-    for (const auto& n : g.nodes())
-      for (const auto& v : n->inputs) {
-        ++readers[v.node];
-        reader[v.node] = n.get();
-      }
-    for (const auto& v : g.outputs()) ++readers[v.node];
+    const Readers readers = readers_of(g);
 
     // A plain 2-D addition of two values of its own (fully known) shape and dtype.
     auto is_add = [](const graph::Node* n) {
@@ -41,12 +34,12 @@ class MatMulSumPass : public Pass {
     };
     // Absorbed into its reader's tree: an addition read only by another such addition.
     auto inner = [&](const graph::Node* n) {
-      auto r = reader.find(n);
-      return is_add(n) && readers[n] == 1 && r != reader.end() && is_add(r->second);
+      const graph::Node* r = readers.sole(n);
+      return is_add(n) && r && is_add(r);
     };
     auto is_term = [&](const graph::Value& v) {
       const graph::Node* n = v.node;
-      if (n->op != &matmul_op() || !n->control_inputs.empty() || readers[n] != 1) return false;
+      if (n->op != &matmul_op() || !n->control_inputs.empty() || readers.of(n) != 1) return false;
       for (const auto& in : n->inputs) {
         const Shape& s = in.node->outputs[static_cast<std::size_t>(in.index)].shape;
         if (s.rank() != 2 || !s.is_fully_known()) return false;

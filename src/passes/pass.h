@@ -3,6 +3,7 @@
 // op traits (stateful, random, not foldable, commutative), never lists of op names.
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "duet/function.h"
@@ -24,6 +25,22 @@ std::unique_ptr<Pass> common_subexpression_elimination();
 std::unique_ptr<Pass> elementwise_fusion(std::int64_t min_elements);
 std::unique_ptr<Pass> conv_bias_activation();
 std::unique_ptr<Pass> matmul_sum();
+
+// Who reads each node's outputs: how many uses (a graph output counts as one) and one of the readers.
+// Rewrites that absorb a node into its reader check it has exactly one.
+struct Readers {
+  std::unordered_map<const graph::Node*, int> count;
+  std::unordered_map<const graph::Node*, graph::Node*> one;
+  int of(const graph::Node* n) const {
+    auto it = count.find(n);
+    return it == count.end() ? 0 : it->second;
+  }
+  graph::Node* sole(const graph::Node* n) const {  // the only reader, or nullptr
+    auto it = one.find(n);
+    return of(n) == 1 && it != one.end() ? it->second : nullptr;
+  }
+};
+Readers readers_of(const graph::Graph& g);
 
 // Runs the enabled passes in order; with verify, the graph verifier runs after each one.
 void optimize(graph::Graph& g, const PassOptions& options, bool verify);

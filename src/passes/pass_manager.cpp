@@ -2,6 +2,17 @@
 
 namespace duet::passes {
 
+Readers readers_of(const graph::Graph& g) {
+  Readers r;
+  for (const auto& n : g.nodes())
+    for (const auto& v : n->inputs) {
+      ++r.count[v.node];
+      r.one[v.node] = n.get();
+    }
+  for (const auto& v : g.outputs()) ++r.count[v.node];
+  return r;
+}
+
 void optimize(graph::Graph& g, const PassOptions& o, bool verify) {
   std::vector<std::unique_ptr<Pass>> pipeline;
   if (o.constant_folding) pipeline.push_back(constant_folding());
