@@ -357,9 +357,9 @@ void matmul_sum(KernelContext& kc) {
                     static_cast<std::size_t>(ki) * es);
     }
   };
-  parallel_for(static_cast<std::int64_t>(terms),
-               std::max<std::int64_t>(
-                   1, (1 << 16) / std::max<std::int64_t>(1, (m + n) * (k / static_cast<std::int64_t>(terms) + 1))),
+  // Packing is a copy: threads only when each one gets at least kParallelGrain elements.
+  const std::int64_t per_term = std::max<std::int64_t>(1, (m + n) * (k / static_cast<std::int64_t>(terms)));
+  parallel_for(static_cast<std::int64_t>(terms), std::max<std::int64_t>(1, kParallelGrain / per_term),
                [&](std::int64_t lo, std::int64_t hi) {
                  for (std::int64_t i = lo; i < hi; ++i) {
                    const auto ui = static_cast<std::size_t>(i);

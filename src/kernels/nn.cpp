@@ -186,7 +186,7 @@ void bias_add(KernelContext& k) {
 // per-thread double accumulators, combined in thread order (deterministic for a thread count).
 namespace {
 
-template <class T, class F>
+template <class F>
 std::vector<double> channel_sums(std::int64_t rows, std::int64_t C, int sums, F&& row_fn) {
   const int nt = std::max(1, static_cast<int>(std::min<std::int64_t>(num_threads(), rows / 64 + 1)));
   std::vector<double> part(static_cast<std::size_t>(nt * sums * C), 0.0);
@@ -221,14 +221,14 @@ void fused_batch_norm(KernelContext& k) {
       T* pm = ptr<T>(k.outputs[1]);
       T* pv = ptr<T>(k.outputs[2]);
       const double n = static_cast<double>(std::max<std::int64_t>(rows, 1));
-      auto s1 = channel_sums<T>(rows, C, 1, [&](std::int64_t r, double* acc) {
+      auto s1 = channel_sums(rows, C, 1, [&](std::int64_t r, double* acc) {
         const T* xr = px + r * C;
         for (std::int64_t c = 0; c < C; ++c) acc[c] += xr[c];
       });
       std::vector<T> mean(static_cast<std::size_t>(C));
       for (std::int64_t c = 0; c < C; ++c)
         mean[static_cast<std::size_t>(c)] = static_cast<T>(s1[static_cast<std::size_t>(c)] / n);
-      auto s2 = channel_sums<T>(rows, C, 1, [&](std::int64_t r, double* acc) {
+      auto s2 = channel_sums(rows, C, 1, [&](std::int64_t r, double* acc) {
         const T* xr = px + r * C;
         for (std::int64_t c = 0; c < C; ++c) {
           const double d = static_cast<double>(xr[c] - mean[static_cast<std::size_t>(c)]);
@@ -283,7 +283,7 @@ void fused_batch_norm_grad(KernelContext& k) {
       std::vector<T> inv(static_cast<std::size_t>(C));
       for (std::int64_t c = 0; c < C; ++c)
         inv[static_cast<std::size_t>(c)] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(pv[c]) + eps));
-      auto s = channel_sums<T>(rows, C, 2, [&](std::int64_t r, double* acc) {
+      auto s = channel_sums(rows, C, 2, [&](std::int64_t r, double* acc) {
         const T* xr = px + r * C;
         const T* dr = pdy + r * C;
         for (std::int64_t c = 0; c < C; ++c) {
