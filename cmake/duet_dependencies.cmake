@@ -5,6 +5,11 @@
 include_guard(GLOBAL)
 find_package(OpenMP REQUIRED)
 find_package(ZLIB REQUIRED)
+# Data-parallel training across processes (duet::distributed): Debian's OpenMPI (libopenmpi-dev). A program
+# not started by mpirun never initializes it.
+# Only the C API (no deprecated C++ bindings), through the C++ compiler.
+set(MPI_CXX_SKIP_MPICXX ON)
+find_package(MPI REQUIRED COMPONENTS CXX)
 # Header-only; used inside the library only (file headers, model configs).
 find_package(nlohmann_json 3.2 REQUIRED)
 

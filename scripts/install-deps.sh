@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config git clang-format clang-tidy
       libdnnl-dev zlib1g-dev nlohmann-json3-dev
       libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist
+      openmpi-bin libopenmpi-dev
       qemu-user)  # qemu-user: the portability tests run the test binary as an AVX2-only and an older CPU
 # The peer gets OpenBLAS (as a normal Debian PyTorch install has); without it torch falls back to the
 # reference BLAS and runs matmul ~30x slower, which would flatter duet.

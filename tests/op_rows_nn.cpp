@@ -555,6 +555,18 @@ std::vector<Row> nn_rows() {
                      {x[0]}, {x[0].spec()})[0];
                },
                [](const A& a) { return ref_unary(a[0], [](double v) { return 3 * v + 1; }); }});
+  // Collectives in a process of its own (no MPI launcher: rank 0 of 1): every reduction is the identity and
+  // so is every gradient. Their behaviour across ranks is tested on 2 ranks by tests/mpi/mpi_test.cpp.
+  auto ident = [](const A& a) { return ref_unary(a[0], [](double v) { return 2 * v; }); };
+  for (auto op : {distributed::ReduceOp::Sum, distributed::ReduceOp::Mean, distributed::ReduceOp::Max,
+                  distributed::ReduceOp::Min}) {
+    const char* names[] = {"allreduce_sum", "allreduce_mean", "allreduce_max", "allreduce_min"};
+    r.push_back({names[static_cast<int>(op)],
+                 {F({2, 3})},
+                 [op](const V& x) { return distributed::allreduce(x[0] * 2.f, op); },
+                 ident});
+  }
+  r.push_back({"broadcast", {F({3, 2})}, [](const V& x) { return distributed::broadcast(x[0] * 2.f, 0); }, ident});
   return r;
 }
 

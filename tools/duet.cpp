@@ -47,7 +47,11 @@ const char* kTrainHelp =
     "  --checkpoint-dir DIR      back the run up into DIR while it trains; if DIR holds a backup (the run was\n"
     "                            killed), continue from it: same flags, bitwise the same result. Removed when done\n"
     "  --checkpoint-every N      back up every N steps (default: every epoch)\n"
-    "  --quiet                   no progress bar\n";
+    "  --quiet                   no progress bar\n"
+    "\n"
+    "Started by an MPI launcher, the ranks train data-parallel: each takes its part of every batch (the global\n"
+    "batch B), they average gradients, and rank 0 alone prints, saves and backs up, e.g.\n"
+    "  mpirun -np 2 duet train fashion-mnist --model mlp    (as root: --allow-run-as-root)\n";
 
 const char* kEvaluateHelp =
     "usage: duet evaluate MODEL [--data-dir DIR] [--batch-size B]\n"
@@ -224,18 +228,27 @@ int train(int argc, char** argv) {
   }
   random::set_seed(static_cast<std::uint64_t>(seed));
   auto model = build_model(kind);
+  // Data parallel when an MPI launcher started several ranks (one rank: the usual training).
   model->compile({.optimizer = optimizers::Adam(lr),
                   .loss = losses::SparseCategoricalCrossentropy(true),
                   .metrics = {"accuracy"},
-                  .run_eagerly = eager});
-  model->summary();
-  std::cout << "training " << kind << " on " << data.train.images.shape()[0] << " images, "
-            << (eager ? "eager" : "graph") << " mode, batch " << batch << ", " << config::num_threads() << " threads\n";
+                  .run_eagerly = eager,
+                  .distribute = distributed::DataParallel{}});
+  const int ranks = distributed::size();
+  const bool chief = distributed::is_chief();
+  if (chief) {
+    model->summary();
+    std::cout << "training " << kind << " on " << data.train.images.shape()[0] << " images, "
+              << (eager ? "eager" : "graph") << " mode, batch " << batch << ", " << config::num_threads() << " threads";
+    if (ranks > 1) std::cout << " on each of " << ranks << " ranks (" << batch / ranks << "+ examples per rank)";
+    std::cout << "\n";
+  }
   std::vector<callbacks::CallbackPtr> cbs;
   if (a.values.count("--checkpoint-dir")) {
     cbs.push_back(callbacks::BackupAndRestore(a.values["--checkpoint-dir"], {.save_freq = ckpt_every}));
   }
   auto t0 = std::chrono::steady_clock::now();
+  distributed::reset_stats();
   History h = model->fit(data.train.images, data.train.labels,
                          {.epochs = static_cast<int>(epochs),
                           .batch_size = batch,
@@ -243,12 +256,19 @@ int train(int argc, char** argv) {
                           .callbacks = cbs,
                           .seed = static_cast<std::uint64_t>(seed)});
   double secs = seconds_since(t0);
+  const distributed::Stats comm = distributed::stats();
   auto logs = model->evaluate(data.test.images, data.test.labels, {.batch_size = 256});
+  if (!chief) return 0;
   std::printf("test accuracy: %.4f  test loss: %.4f\n", logs["accuracy"], logs["loss"]);
   if (h.epochs_run > 0 && secs > 0) {
     double images =
         static_cast<double>(h.history.begin()->second.size()) * static_cast<double>(data.train.images.shape()[0]);
     std::printf("training: %.1f s, %.0f images/s\n", secs, images / secs);
+    if (ranks > 1) {
+      std::printf("collectives (rank 0): %lld calls, %.1f MB, %.2f s (%.1f%% of training)\n",
+                  static_cast<long long>(comm.calls), static_cast<double>(comm.bytes) / 1e6, comm.seconds,
+                  100 * comm.seconds / secs);
+    }
   }
   if (a.values.count("--save")) {
     model->save(a.values["--save"]);

@@ -4,6 +4,7 @@
 #include "duet/checkpoint.h"
 #include "duet/config.h"
 #include "duet/data.h"
+#include "duet/distributed.h"
 #include "duet/dtype.h"
 #include "duet/error.h"
 #include "duet/function.h"

@@ -85,4 +85,11 @@ class NumericsError : public internal::ErrorKind<NumericsError> {
   using ErrorKind::ErrorKind;
 };
 
+// A collective across processes failed (duet::distributed): the ranks disagree on what they reduce, or MPI
+// reported an error.
+class DistributedError : public internal::ErrorKind<DistributedError> {
+ public:
+  using ErrorKind::ErrorKind;
+};
+
 }  // namespace duet

@@ -4,7 +4,10 @@
 #include <memory>
 #include <string>
 
+#include <vector>
+
 #include "duet/tensor.h"
+#include "duet/variable.h"
 
 namespace duet {
 
@@ -34,6 +37,10 @@ class Metric {
   virtual void update_state(const Tensor& y_true, const Tensor& y_pred) = 0;
   virtual double result() const = 0;
   virtual void reset_state() = 0;
+  // The state variables (Keras's Metric.variables). Data-parallel fit sums them across ranks to report the
+  // metric of the whole global batch, so a metric whose state cannot be summed returns none; it is then
+  // reported from each rank's own examples.
+  virtual std::vector<Variable> variables() const { return {}; }
 };
 using MetricPtr = std::shared_ptr<Metric>;
 MetricPtr Accuracy();  // "accuracy": picks the Keras variant from the label and prediction shapes

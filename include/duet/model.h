@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "duet/callbacks.h"
+#include "duet/distributed.h"
 #include "duet/layers.h"
 #include "duet/losses.h"
 #include "duet/optimizers.h"
@@ -59,6 +60,9 @@ struct CompileOptions {
   bool run_eagerly = false;
   // Run every compiled step eagerly too and throw on the first difference (FunctionOptions::check_eager).
   bool check_eager = false;
+  // Data-parallel training over the ranks of an MPI job (duet/distributed.h); without a launcher (one rank)
+  // fit trains as usual.
+  std::optional<distributed::DataParallel> distribute;
 };
 
 // Validation data for fit: x and y as one tensor each, or one per model input / output.

@@ -13,6 +13,7 @@
 #include <deque>
 #include <map>
 
+#include "duet/distributed.h"
 #include "duet/function.h"
 #include "duet/random.h"
 #include "graph/tracer.h"
@@ -256,6 +257,10 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
+// In a job of several processes (duet/distributed.h) only rank 0 writes checkpoints and backups: the ranks
+// hold the same weights, and one writer keeps them from racing for the same files.
+bool writes_files() { return distributed::rank() == 0; }
+
 class ModelCheckpointImpl : public Callback {
  public:
   ModelCheckpointImpl(std::string path, ModelCheckpointOptions o) : path_(std::move(path)), o_(std::move(o)) {
@@ -295,6 +300,7 @@ class ModelCheckpointImpl : public Callback {
       best_ = v;
       has_best_ = true;
     }
+    if (!writes_files()) return;
     std::string p = replace_all(replace_all(path_, "{epoch}", std::to_string(epoch_ + 1)), "{step}",
                                 std::to_string(global_step(m, seen_)));
     if (o_.save_weights_only) {
@@ -343,13 +349,13 @@ class BackupAndRestoreImpl : public Callback {
   }
   void on_batch_end(Model& m, int, const Logs&) override {
     ++seen_;
-    if (o_.save_freq > 0 && global_step(m, seen_) % o_.save_freq == 0) Checkpoint(m).save(file_);
+    if (o_.save_freq > 0 && global_step(m, seen_) % o_.save_freq == 0 && writes_files()) Checkpoint(m).save(file_);
   }
   void on_epoch_end(Model& m, int, const Logs&) override {
-    if (o_.save_freq == 0) Checkpoint(m).save(file_);
+    if (o_.save_freq == 0 && writes_files()) Checkpoint(m).save(file_);
   }
   void on_train_end(Model&) override {
-    if (o_.delete_checkpoint) ::unlink(file_.c_str());
+    if (o_.delete_checkpoint && writes_files()) ::unlink(file_.c_str());
   }
 
  private:

@@ -1,6 +1,9 @@
 #include "kernels/parallel.h"
 
+#include <algorithm>
 #include <atomic>
+
+#include "core/comm.h"
 
 #include "duet/config.h"
 
@@ -15,7 +18,8 @@ int threads_from_env() {
       if (n > 0) return n;
     }
   }
-  return omp_get_num_procs();
+  // Several ranks of an MPI job on one host share its cores.
+  return std::max(1, omp_get_num_procs() / comm::local_size_from_env());
 }
 std::atomic<int>& thread_setting() {
   static std::atomic<int> n = [] {

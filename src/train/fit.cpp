@@ -15,6 +15,7 @@
 #include "duet/function.h"
 #include "duet/ops.h"
 #include "duet/tape.h"
+#include "train/data_parallel.h"
 #include "train/model_impl.h"
 
 namespace duet {
@@ -178,6 +179,11 @@ void Model::compile(CompileOptions o) {
     for (std::size_t i = 0; i < outs; ++i) t.output_losses.push_back(metrics::Mean(t.output_names[i] + "_loss"));
   t.run_eagerly = o.run_eagerly;
   t.check_eager = o.check_eager;
+  if (o.distribute && o.distribute->bucket_bytes <= 0) {
+    throw ValueError("[" + name() + "] DataParallel::bucket_bytes must be positive, got " +
+                     std::to_string(o.distribute->bucket_bytes));
+  }
+  t.distribute = o.distribute;
   t.train_step = nullptr;
   t.test_step = nullptr;
   t.predict_step = nullptr;
@@ -237,13 +243,24 @@ static std::int64_t check_data(const Model& m, const std::vector<Tensor>& xs, co
   return n;
 }
 
+// Whether fit trains data-parallel: compiled with distribute and run by an MPI launcher with several ranks.
+static bool data_parallel_on(const Model::Training& t) { return t.distribute && distributed::size() > 1; }
+
 // The traced (or eager) steps, created on first use under the training lock.
 static std::shared_ptr<Model::Training::StepFn> get_step(Model& self, Model::Training& t, bool train,
                                                          const std::vector<Tensor>& xs, const std::vector<Tensor>& ys) {
   std::lock_guard<std::mutex> lock(t.mu);
   auto& slot = train ? t.train_step : t.test_step;
   if (slot) return slot;
-  auto step = [&self, &t, train](const std::vector<Tensor>& xb, const std::vector<Tensor>& yb) {
+  const bool dp = train && data_parallel_on(t);
+  auto step = [&self, &t, train, dp](const std::vector<Tensor>& xb, const std::vector<Tensor>& yb) {
+    // Data parallel: the non-trainable weights as the step found them (their updates are averaged).
+    std::vector<Variable> fixed;
+    std::vector<Tensor> before;
+    if (dp) {
+      fixed = self.non_trainable_weights();
+      for (const Variable& v : fixed) before.push_back(v.value());
+    }
     std::optional<GradientTape> tape;
     if (train) tape.emplace();
     std::vector<Tensor> preds = self(xb, train);
@@ -259,7 +276,16 @@ static std::shared_ptr<Model::Training::StepFn> get_step(Model& self, Model::Tra
       auto vars = self.trainable_weights();
       std::vector<Source> srcs(vars.begin(), vars.end());
       auto grads = tape->gradient(total, srcs);
+      if (dp) {  // the gradients and the losses of the global batch
+        std::vector<Tensor> ls{total};
+        for (const Tensor& l : per_output) ls.push_back(l);
+        grads =
+            data_parallel::average_gradients(grads, size(xb[0], {0}, DType::Float32), t.distribute->bucket_bytes, ls);
+        total = ls[0];
+        for (std::size_t i = 0; i < per_output.size(); ++i) per_output[i] = ls[i + 1];
+      }
       t.optimizer->apply_gradients(vars, grads);
+      if (dp) data_parallel::average_updates(fixed, before);
     }
     t.loss_tracker->update_state(total, total);
     for (std::size_t i = 0; i < t.output_losses.size(); ++i)
@@ -324,9 +350,24 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
   }
   if (val) check_data(*this, val->x, &val->y);
   auto train_step = get_step(*this, t, true, x, y);
+  // Data parallel: this rank's part of every global batch, and the metrics of the whole global batch.
+  const bool dp = data_parallel_on(t);
+  const std::int64_t ranks = dp ? distributed::size() : 1, me = dp ? distributed::rank() : 0;
+  const int verbose = me == 0 ? o.verbose : 0;
+  std::vector<metrics::MetricPtr> tracked{t.loss_tracker};
+  for (const auto& m : t.output_losses) tracked.push_back(m);
+  for (const auto& ms : t.metrics)
+    for (const auto& m : ms) tracked.push_back(m);
+  auto logs_now = [&] {
+    if (!dp) return collect_logs(t);
+    Logs l;
+    data_parallel::with_summed_states(tracked, [&] { l = collect_logs(t); });
+    return l;
+  };
   const std::int64_t n = x[0].shape()[0];
   const std::int64_t steps = batches(n, o.batch_size);
-  const bool tty = o.out == &std::cout && isatty(fileno(stdout));
+  // Under an MPI launcher stdout is a pseudo-terminal the launcher forwards line by line: one line per epoch.
+  const bool tty = o.out == &std::cout && isatty(fileno(stdout)) && distributed::size() == 1;
   std::mt19937_64 rng(o.seed.value_or(0x5eed));
   History h;
   stop_training = false;
@@ -335,6 +376,17 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
   fit_position = {o.initial_epoch, o.initial_step};
   for (auto& cb : cbs) cb->on_train_begin(*this);
   const FitPosition start = fit_position;
+  if (dp) {
+    // Every rank starts at the same place with the same data, from rank 0's weights and optimizer state.
+    data_parallel::check_same({start.epoch, start.step, n, steps},
+                              "where training starts and on the data (epoch, batch, examples, batches per epoch: "
+                              "a backup restored on some ranks only, or different data per rank? Backups must "
+                              "be readable by every rank, and every rank passes the whole data set)");
+    data_parallel::broadcast_variables(weights());
+    std::vector<Variable> opt_vars;
+    for (const auto& nv : t.optimizer->variables()) opt_vars.push_back(nv.second);
+    data_parallel::broadcast_variables(opt_vars);
+  }
   if (start.epoch < 0 || start.epoch > o.epochs || start.step < 0 || start.step > steps) {
     throw ValueError("[" + name() + "] fit starts at epoch " + std::to_string(start.epoch) + ", batch " +
                      std::to_string(start.step) + " (initial_epoch/initial_step or a restored checkpoint), outside " +
@@ -347,14 +399,23 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
   for (int e = 0; e < start.epoch && o.shuffle; ++e) std::shuffle(order.begin(), order.end(), rng);
   for (int epoch = start.epoch; epoch < o.epochs && !stop_training; ++epoch) {
     for (auto& cb : cbs) cb->on_epoch_begin(*this, epoch);
-    if (o.verbose) *o.out << "Epoch " << epoch + 1 << "/" << o.epochs << "\n";
+    if (verbose) *o.out << "Epoch " << epoch + 1 << "/" << o.epochs << "\n";
     reset_metrics(t);
     if (o.shuffle) std::shuffle(order.begin(), order.end(), rng);
-    Progress bar(*o.out, steps, o.verbose, tty);
+    Progress bar(*o.out, steps, verbose, tty);
     Logs logs;
     const std::int64_t first = epoch == start.epoch ? start.step : 0;
     for (std::int64_t s = first; s < steps && !stop_training; ++s) {
       std::int64_t b = s * o.batch_size, e = b + std::min(o.batch_size, n - b);
+      if (dp) {  // rank r takes the r-th of `ranks` near-equal contiguous parts
+        const std::int64_t len = e - b, base = len / ranks, extra = len % ranks;
+        if (base == 0) {  // fewer examples than ranks: skipped on every rank alike
+          fit_position = {epoch, s + 1};
+          continue;
+        }
+        b += me * base + std::min(me, extra);
+        e = b + base + (me < extra ? 1 : 0);
+      }
       std::vector<Tensor> xb, yb;
       if (o.shuffle) {
         Tensor idx =
@@ -368,8 +429,9 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
       for (auto& cb : cbs) cb->on_batch_begin(*this, static_cast<int>(s));
       (*train_step)(xb, yb);
       fit_position = {epoch, s + 1};
-      logs = collect_logs(t);
+      logs = logs_now();
       for (auto& cb : cbs) cb->on_batch_end(*this, static_cast<int>(s), logs);
+      if (dp) stop_training = data_parallel::any_rank(stop_training);
       bar.update(s + 1, logs, false);
     }
     if (val && !stop_training) {
@@ -381,6 +443,7 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
     h.epochs_run = epoch + 1;
     if (!stop_training || fit_position.step == steps) fit_position = {epoch + 1, 0};
     for (auto& cb : cbs) cb->on_epoch_end(*this, epoch, logs);
+    if (dp) stop_training = data_parallel::any_rank(stop_training);
   }
   for (auto& cb : cbs) cb->on_train_end(*this);
   return h;

@@ -21,6 +21,7 @@ class MeanState : public Metric {
     double c = count_.value().item<double>();
     return c > 0 ? total_.value().item<double>() / c : 0.0;
   }
+  std::vector<Variable> variables() const override { return {total_, count_}; }
   void reset_state() override {
     total_.assign(scalar(0.0));
     count_.assign(scalar(0.0));
@@ -91,6 +92,7 @@ class AutoAcc : public Metric {
     impl_->update_state(y, p);
   }
   double result() const override { return impl_ ? impl_->result() : 0.0; }
+  std::vector<Variable> variables() const override { return impl_ ? impl_->variables() : std::vector<Variable>{}; }
   void reset_state() override {
     if (impl_) impl_->reset_state();
   }

@@ -39,6 +39,7 @@ struct Model::Training {
   std::vector<std::string> output_names;
   bool run_eagerly = false;
   bool check_eager = false;
+  std::optional<distributed::DataParallel> distribute;
   std::shared_ptr<StepFn> train_step, test_step;
   std::shared_ptr<PredictFn> predict_step;
 };
