@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # Ninja when present (decided when cmake runs: on a fresh machine `deps` installs it first).
 GEN = $$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps configure build demo test test-asan test-tsan test-oracle test-fuzz fuzz lint format bench clean
+.PHONY: all deps configure build demo test test-asan test-tsan test-oracle test-fuzz fuzz lint format bench bench-distributed clean
 
 all: build
 
@@ -75,6 +75,10 @@ test-asan: deps
 bench: build
 	@bash scripts/install-deps.sh --peer
 	bash bench/run_all.sh $(BUILD)
+
+# Data-parallel training on this machine: 2 ranks x 1 thread against 1 rank x 2 threads (docs/scaling.md).
+bench-distributed: build
+	bash bench/distributed.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz

@@ -179,11 +179,14 @@ void check_agreement(Group& g, Kind kind, std::int64_t count, DType dtype, std::
   auto num = [](std::int64_t v) { return std::to_string(v); };
   auto dt = [](std::int64_t v) { return std::string(dtype_name(static_cast<DType>(v))); };
   auto kn = [](std::int64_t v) { return std::string(kind_name(v)); };
-  std::string arg_text = kind == kBroadcast ? "root " + range(3, num) : kind == kAllreduce ? "op " + range(3, [](std::int64_t v) { return std::string(reduce_name(v)); }) : "";
+  std::string arg_text = kind == kBroadcast ? "root " + range(3, num)
+                         : kind == kAllreduce
+                             ? "op " + range(3, [](std::int64_t v) { return std::string(reduce_name(v)); })
+                             : "";
   throw DistributedError("[distributed::" + std::string(kind_name(kind)) + "] the " + std::to_string(g.size) +
                          " ranks disagree on this collective: " + range(0, kn) + ", element count " + range(1, num) +
-                         ", dtype " + range(2, dt) + (arg_text.empty() ? "" : ", " + arg_text) +
-                         " (rank " + std::to_string(g.rank) + " runs " + what + " of " + std::to_string(count) + " " +
+                         ", dtype " + range(2, dt) + (arg_text.empty() ? "" : ", " + arg_text) + " (rank " +
+                         std::to_string(g.rank) + " runs " + what + " of " + std::to_string(count) + " " +
                          dtype_name(dtype) +
                          " elements). Every rank must run the same collectives in the same order on tensors of "
                          "the same shape and dtype");
@@ -235,13 +238,12 @@ void broadcast(void* buf, std::int64_t count, DType dtype, int root, const std::
   if (!g.mpi) return;
   std::lock_guard<std::mutex> lock(g.mu);
   InFlight f(g, what + " of " + std::to_string(count) + " " + dtype_name(dtype) + " elements from rank " +
-                   std::to_string(root));
+                    std::to_string(root));
   check_agreement(g, kBroadcast, count, dtype, root, what);
   auto* p = static_cast<char*>(buf);
   for (std::int64_t done = 0; done < count; done += kMaxPiece) {
     int n = static_cast<int>(std::min(kMaxPiece, count - done));
-    int rc =
-        MPI_Bcast(p + done * static_cast<std::int64_t>(dtype_size(dtype)), n, mpi_type(dtype), root, g.comm);
+    int rc = MPI_Bcast(p + done * static_cast<std::int64_t>(dtype_size(dtype)), n, mpi_type(dtype), root, g.comm);
     if (rc != MPI_SUCCESS) mpi_failed(rc, "broadcast");
   }
   g.stats.calls += 1;
@@ -258,8 +260,8 @@ void barrier(const std::string& what) {
 }
 
 void set_timeout(double seconds) {
-  if (!(seconds > 0)) throw ValueError("[distributed::set_timeout] needs a positive number of seconds, got " +
-                                       std::to_string(seconds));
+  if (!(seconds > 0))
+    throw ValueError("[distributed::set_timeout] needs a positive number of seconds, got " + std::to_string(seconds));
   group().timeout.store(seconds);
 }
 double timeout() { return group().timeout.load(); }

@@ -1,5 +1,6 @@
 #include "train/data_parallel.h"
 
+#include "core/comm.h"
 #include "duet/distributed.h"
 #include "duet/ops.h"
 
@@ -92,19 +93,24 @@ void broadcast_variables(const std::vector<Variable>& vars) {
   for (const Variable& v : vars) v.assign(distributed::broadcast(v.value(), 0));
 }
 
+// Between steps these run on raw buffers (a few eager op calls per variable, one collective): they run
+// after every batch.
 std::vector<Tensor> sum_states(const std::vector<Variable>& vars) {
-  std::vector<Tensor> saved, parts;
-  std::vector<std::int64_t> sizes;
+  std::vector<Tensor> saved;
+  std::vector<double> flat_values;
   for (const Variable& v : vars) {
     saved.push_back(v.value());
-    parts.push_back(flat(cast(v.value(), DType::Float64)));
-    sizes.push_back(v.shape().num_elements());
+    std::vector<double> x = saved.back().to_vector<double>();
+    flat_values.insert(flat_values.end(), x.begin(), x.end());
   }
-  if (vars.empty()) return saved;
-  Tensor sum = distributed::allreduce(parts.size() == 1 ? parts[0] : concat(parts, 0));
-  std::vector<Tensor> pieces = sizes.size() == 1 ? std::vector<Tensor>{sum} : split(sum, sizes, 0);
-  for (std::size_t i = 0; i < vars.size(); ++i)
-    vars[i].assign(reshape(cast(pieces[i], vars[i].dtype()), dims(vars[i].shape())));
+  comm::allreduce(flat_values.data(), static_cast<std::int64_t>(flat_values.size()), DType::Float64, comm::Reduce::Sum,
+                  "the sum of the metrics' states");
+  std::size_t at = 0;
+  for (const Variable& v : vars) {
+    const auto n = static_cast<std::size_t>(v.shape().num_elements());
+    v.assign(from_data(flat_values.data() + at, DType::Float64, v.shape(), v.dtype()));
+    at += n;
+  }
   return saved;
 }
 
@@ -113,8 +119,9 @@ void restore_states(const std::vector<Variable>& vars, const std::vector<Tensor>
 }
 
 bool any_rank(bool flag) {
-  return distributed::allreduce(scalar(std::int32_t{flag ? 1 : 0}), distributed::ReduceOp::Max).item<std::int32_t>() !=
-         0;
+  std::int32_t v = flag ? 1 : 0;
+  comm::allreduce(&v, 1, DType::Int32, comm::Reduce::Max, "the agreement on stop_training");
+  return v != 0;
 }
 
 void check_same(const std::vector<std::int64_t>& values, const std::string& what) {

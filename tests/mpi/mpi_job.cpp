@@ -3,8 +3,8 @@
 // (BackupAndRestore). Rank 0 prints the final weights' hash. Faults on request:
 //   mpi_job DIR [--kill RANK STEP]    RANK kills itself (SIGKILL) after global batch STEP
 //               [--stall RANK STEP]   RANK stops calling collectives (sleeps) after global batch STEP
-#include <duet/duet.h>
 #include <unistd.h>
+#include <duet/duet.h>
 
 #include <csignal>
 #include <cstdio>

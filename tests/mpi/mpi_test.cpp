@@ -207,7 +207,9 @@ TEST(Distributed, DataParallelFitEqualsOneProcessOnTheGlobalBatch) {
   auto dp = dense_model(false);
   compile(*dp, true);
   int checked = 0;
-  History h = dp->fit(d.x, d.y, {.epochs = 3, .batch_size = 32, .verbose = 0, .callbacks = {identical_weights_check(&checked)}, .seed = 3});
+  History h = dp->fit(
+      d.x, d.y,
+      {.epochs = 3, .batch_size = 32, .verbose = 0, .callbacks = {identical_weights_check(&checked)}, .seed = 3});
   EXPECT_EQ(checked, 3 * 8);
   // The reference: one process, the whole global batch, the same shuffle.
   auto ref = dense_model(false);
@@ -245,7 +247,8 @@ TEST(Distributed, BatchNormAndDropoutKeepRanksBitwiseIdentical) {
               .metrics = {"accuracy"},
               .distribute = dist::DataParallel{}});
   int checked = 0;
-  (void)m->fit(d.x, d.y, {.epochs = 2, .batch_size = 16, .verbose = 0, .callbacks = {identical_weights_check(&checked)}});
+  (void)m->fit(d.x, d.y,
+               {.epochs = 2, .batch_size = 16, .verbose = 0, .callbacks = {identical_weights_check(&checked)}});
   EXPECT_EQ(checked, 2 * 16);
   // The moving statistics moved (they are averaged, not frozen).
   bool moved = false;
@@ -258,7 +261,8 @@ TEST(Distributed, WeightsStartFromRankZero) {
   Data d = classification_data();
   random::set_seed(100 + dist::rank());  // different initial weights on each rank
   Sequential m(Input({8}), {layers::Dense(4)});
-  m.compile({.optimizer = "sgd", .loss = losses::SparseCategoricalCrossentropy(true), .distribute = dist::DataParallel{}});
+  m.compile(
+      {.optimizer = "sgd", .loss = losses::SparseCategoricalCrossentropy(true), .distribute = dist::DataParallel{}});
   EXPECT_FALSE(same_on_all_ranks(weights_hash(m)));
   (void)m.fit(d.x, d.y, {.epochs = 1, .batch_size = 64, .verbose = 0});
   EXPECT_TRUE(same_on_all_ranks(weights_hash(m)));
@@ -267,7 +271,8 @@ TEST(Distributed, WeightsStartFromRankZero) {
 TEST(Distributed, OnlyRankZeroPrintsProgress) {
   Data d = classification_data();
   auto m = dense_model(false);
-  m->compile({.optimizer = "adam", .loss = losses::SparseCategoricalCrossentropy(true), .distribute = dist::DataParallel{}});
+  m->compile(
+      {.optimizer = "adam", .loss = losses::SparseCategoricalCrossentropy(true), .distribute = dist::DataParallel{}});
   std::ostringstream out;
   (void)m->fit(d.x, d.y, {.epochs = 1, .batch_size = 32, .verbose = 2, .out = &out});
   if (dist::rank() == 0)
@@ -279,7 +284,8 @@ TEST(Distributed, OnlyRankZeroPrintsProgress) {
 TEST(Distributed, DifferentDataOnTheRanksIsRefused) {
   Data d = classification_data();
   auto m = dense_model(false);
-  m->compile({.optimizer = "adam", .loss = losses::SparseCategoricalCrossentropy(true), .distribute = dist::DataParallel{}});
+  m->compile(
+      {.optimizer = "adam", .loss = losses::SparseCategoricalCrossentropy(true), .distribute = dist::DataParallel{}});
   std::int64_t n = dist::rank() == 0 ? 253 : 200;
   Tensor x = slice(d.x, {0, 0}, {n, -1}), y = slice(d.y, {0}, {n});
   try {
