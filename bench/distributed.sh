@@ -10,7 +10,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 mpirun2() { DUET_NUM_THREADS=1 bash "$here/../tests/mpi/mpirun.sh" 2 "$@"; }
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-printf "%-8s %-18s %12s %10s %16s %12s\n" model setup images/s "step ms" "collectives %" "MB per step"
+printf "%-8s %-18s %10s %9s %15s %17s %12s\n" model setup images/s "step ms" "collectives %" "collectives ms" "MB per step"
 for spec in "mlp 469" "tf-cnn 60"; do
   set -- $spec
   model=$1 steps=$2
@@ -34,6 +34,7 @@ for spec in "mlp 469" "tf-cnn 60"; do
     step_ms=$(awk -v i="$ips" 'BEGIN {printf "%.2f", 128 / i * 1000}')
     per_step=$(awk -v m="$mb" -v s="$steps" 'BEGIN {printf "%.2f", m / s}')
     name=$([[ $setup == 1x2 ]] && echo "1 rank x 2 threads" || ([[ $setup == 2x1 ]] && echo "2 ranks x 1 thread" || echo "1 rank x 1 thread"))
-    printf "%-8s %-18s %12s %10s %16s %12s\n" "$model" "$name" "$ips" "$step_ms" "$pct" "$per_step"
+    coll_ms=$(awk -v p="$pct" -v t="$step_ms" 'BEGIN {printf "%.2f", p * t / 100}')
+    printf "%-8s %-18s %10s %9s %15s %17s %12s\n" "$model" "$name" "$ips" "$step_ms" "$pct" "$coll_ms" "$per_step"
   done
 done

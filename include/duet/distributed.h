@@ -15,6 +15,11 @@
 // the same order on tensors of the same shape and dtype; a mismatch throws DistributedError on every rank. A
 // collective that waits longer than timeout() for the other ranks (one died or stalled) ends its process with
 // a message, which makes the launcher stop the job.
+//
+// A program that uses MPI itself calls MPI_Init_thread (MPI_THREAD_SERIALIZED or more) before duet's first
+// collective and MPI_Finalize after its last; duet then uses its own duplicate of MPI_COMM_WORLD. Otherwise
+// duet initializes MPI on first use and finalizes it at exit. Collectives from several threads at once are
+// serialized, but every rank must still run them in the same order.
 #include <cstdint>
 
 #include "duet/tensor.h"

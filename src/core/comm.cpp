@@ -192,8 +192,17 @@ void check_agreement(Group& g, Kind kind, std::int64_t count, DType dtype, std::
                          "the same shape and dtype");
 }
 
-// MPI counts are ints: larger buffers go in pieces.
-constexpr std::int64_t kMaxPiece = std::int64_t{1} << 30;
+// MPI counts are ints: larger buffers go in pieces of at most 2^30 elements.
+template <class Collective>
+void in_pieces(void* buf, std::int64_t count, DType dtype, const char* name, Collective run) {
+  constexpr std::int64_t kMaxPiece = std::int64_t{1} << 30;
+  auto* p = static_cast<char*>(buf);
+  const auto elem = static_cast<std::int64_t>(dtype_size(dtype));
+  for (std::int64_t done = 0; done < count; done += kMaxPiece) {
+    int rc = run(p + done * elem, static_cast<int>(std::min(kMaxPiece, count - done)));
+    if (rc != MPI_SUCCESS) mpi_failed(rc, name);
+  }
+}
 
 }  // namespace
 
@@ -222,13 +231,8 @@ void allreduce(void* buf, std::int64_t count, DType dtype, Reduce op, const std:
   std::lock_guard<std::mutex> lock(g.mu);
   InFlight f(g, what + " of " + std::to_string(count) + " " + dtype_name(dtype) + " elements");
   check_agreement(g, kAllreduce, count, dtype, static_cast<std::int64_t>(op), what);
-  auto* p = static_cast<char*>(buf);
-  for (std::int64_t done = 0; done < count; done += kMaxPiece) {
-    int n = static_cast<int>(std::min(kMaxPiece, count - done));
-    int rc = MPI_Allreduce(MPI_IN_PLACE, p + done * static_cast<std::int64_t>(dtype_size(dtype)), n, mpi_type(dtype),
-                           mpi_op(op), g.comm);
-    if (rc != MPI_SUCCESS) mpi_failed(rc, "allreduce");
-  }
+  in_pieces(buf, count, dtype, "allreduce",
+            [&](void* p, int n) { return MPI_Allreduce(MPI_IN_PLACE, p, n, mpi_type(dtype), mpi_op(op), g.comm); });
   g.stats.calls += 1;
   g.stats.bytes += count * static_cast<std::int64_t>(dtype_size(dtype));
 }
@@ -240,12 +244,8 @@ void broadcast(void* buf, std::int64_t count, DType dtype, int root, const std::
   InFlight f(g, what + " of " + std::to_string(count) + " " + dtype_name(dtype) + " elements from rank " +
                     std::to_string(root));
   check_agreement(g, kBroadcast, count, dtype, root, what);
-  auto* p = static_cast<char*>(buf);
-  for (std::int64_t done = 0; done < count; done += kMaxPiece) {
-    int n = static_cast<int>(std::min(kMaxPiece, count - done));
-    int rc = MPI_Bcast(p + done * static_cast<std::int64_t>(dtype_size(dtype)), n, mpi_type(dtype), root, g.comm);
-    if (rc != MPI_SUCCESS) mpi_failed(rc, "broadcast");
-  }
+  in_pieces(buf, count, dtype, "broadcast",
+            [&](void* p, int n) { return MPI_Bcast(p, n, mpi_type(dtype), root, g.comm); });
   g.stats.calls += 1;
   g.stats.bytes += count * static_cast<std::int64_t>(dtype_size(dtype));
 }
