@@ -13,6 +13,19 @@ TEST(Tape, GradientOfAWatchedTensor) {
   EXPECT_EQ(tape.gradient(y, x).to_vector<double>(), (std::vector<double>{2, 4, 6}));
 }
 
+// A braced list of sources gives one gradient per source, a list of one included ({w} once was ambiguous
+// between the vector and the single-source overloads).
+TEST(Tape, ABracedListOfOneSourceGivesAVector) {
+  Variable w(constant({1.0, 2.0}));
+  GradientTape tape(TapeOptions{.persistent = true});
+  Tensor y = sum(w.value() * 3.0);
+  std::vector<Tensor> g = tape.gradient(y, {w});
+  ASSERT_EQ(g.size(), 1u);
+  EXPECT_EQ(g[0].to_vector<double>(), (std::vector<double>{3, 3}));
+  EXPECT_EQ(tape.gradient(y, w).to_vector<double>(), (std::vector<double>{3, 3}));
+  EXPECT_EQ(tape.gradient(y, {w, w}).size(), 2u);
+}
+
 TEST(Tape, TensorsAreNotWatchedAutomatically) {
   Tensor x = constant({1.0, 2.0});
   GradientTape tape;

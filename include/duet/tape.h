@@ -2,6 +2,7 @@
 // GradientTape records the op calls made while it is alive (on this thread) and computes gradients by
 // walking them backwards, calling each op's gradient. Gradients are built from public ops, so a tape
 // around a tape gives second-order gradients, and a tape inside a traced function gives a gradient graph.
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -54,6 +55,11 @@ class GradientTape {
   // summed (its gradient is ones unless options.output_gradient is given).
   std::vector<Tensor> gradient(const Tensor& target, const std::vector<Source>& sources,
                                const GradientOptions& options = {});
+  // A braced list, even of one source ({w}), gives a vector (without this overload {w} would be ambiguous).
+  std::vector<Tensor> gradient(const Tensor& target, std::initializer_list<Source> sources,
+                               const GradientOptions& options = {}) {
+    return gradient(target, std::vector<Source>(sources), options);
+  }
   Tensor gradient(const Tensor& target, const Source& source, const GradientOptions& options = {});
 
   // Variables read while recording (in first-read order).
