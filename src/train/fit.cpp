@@ -358,6 +358,19 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
   for (const auto& m : t.output_losses) tracked.push_back(m);
   for (const auto& ms : t.metrics)
     for (const auto& m : ms) tracked.push_back(m);
+  // A model built by its first step (a subclass, a Sequential without Input) has no weights yet: they are
+  // synchronized after that step instead (rank 0's then win, batch-norm statistics included; the optimizer
+  // state already agrees, since it came from the averaged gradients).
+  bool synced = false;
+  auto sync_from_rank_zero = [&] {
+    synced = true;
+    if (weights().empty()) return false;
+    data_parallel::broadcast_variables(weights());
+    std::vector<Variable> opt_vars;
+    for (const auto& nv : t.optimizer->variables()) opt_vars.push_back(nv.second);
+    data_parallel::broadcast_variables(opt_vars);
+    return true;
+  };
   auto logs_now = [&] {
     if (!dp) return collect_logs(t);
     Logs l;
@@ -382,10 +395,7 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
                               "where training starts and on the data (epoch, batch, examples, batches per epoch: "
                               "a backup restored on some ranks only, or different data per rank? Backups must "
                               "be readable by every rank, and every rank passes the whole data set)");
-    data_parallel::broadcast_variables(weights());
-    std::vector<Variable> opt_vars;
-    for (const auto& nv : t.optimizer->variables()) opt_vars.push_back(nv.second);
-    data_parallel::broadcast_variables(opt_vars);
+    if (!weights().empty()) sync_from_rank_zero();
   }
   if (start.epoch < 0 || start.epoch > o.epochs || start.step < 0 || start.step > steps) {
     throw ValueError("[" + name() + "] fit starts at epoch " + std::to_string(start.epoch) + ", batch " +
@@ -428,6 +438,15 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
       }
       for (auto& cb : cbs) cb->on_batch_begin(*this, static_cast<int>(s));
       (*train_step)(xb, yb);
+      if (dp && !synced && sync_from_rank_zero()) {
+        // Trace the step again: the first trace ran before the model had weights, so it could not average
+        // the updates of its non-trainable ones.
+        {
+          std::lock_guard<std::mutex> lock(t.mu);
+          t.train_step = nullptr;
+        }
+        train_step = get_step(*this, t, true, x, y);
+      }
       fit_position = {epoch, s + 1};
       logs = logs_now();
       for (auto& cb : cbs) cb->on_batch_end(*this, static_cast<int>(s), logs);

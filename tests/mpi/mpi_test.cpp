@@ -268,6 +268,19 @@ TEST(Distributed, WeightsStartFromRankZero) {
   EXPECT_TRUE(same_on_all_ranks(weights_hash(m)));
 }
 
+// A model without an Input is built by its first step: its weights are synchronized after that step.
+TEST(Distributed, ModelsBuiltByTheirFirstStepAlsoEndIdentical) {
+  Data d = classification_data();
+  random::set_seed(200 + dist::rank());
+  Sequential m({layers::Dense(8, "relu"), layers::BatchNormalization(), layers::Dense(3)});
+  m.compile(
+      {.optimizer = "adam", .loss = losses::SparseCategoricalCrossentropy(true), .distribute = dist::DataParallel{}});
+  int checked = 0;
+  (void)m.fit(d.x, d.y,
+              {.epochs = 1, .batch_size = 64, .verbose = 0, .callbacks = {identical_weights_check(&checked)}});
+  EXPECT_EQ(checked, 4);
+}
+
 TEST(Distributed, OnlyRankZeroPrintsProgress) {
   Data d = classification_data();
   auto m = dense_model(false);
