@@ -200,5 +200,34 @@ TEST(Errors, SecondDerivativeThroughBatchNormIsRefused) {
   }
 }
 
+// duet::distributed in a process started without an MPI launcher: rank 0 of 1, collectives are the identity,
+// bad arguments get the same errors as on N ranks, and data-parallel fit trains as usual.
+TEST(Errors, CollectivesWithoutALauncher) {
+  EXPECT_EQ(distributed::rank(), 0);
+  EXPECT_EQ(distributed::size(), 1);
+  EXPECT_TRUE(distributed::is_chief());
+  Tensor x = constant(std::vector<float>{1, -2}, Shape{2});
+  EXPECT_EQ(distributed::allreduce(x, distributed::ReduceOp::Mean).to_vector<float>(), x.to_vector<float>());
+  EXPECT_EQ(distributed::broadcast(x, 0).to_vector<float>(), x.to_vector<float>());
+  distributed::barrier();
+  expect_error<ValueError>([&] { (void)distributed::broadcast(x, 1); }, {"distributed::broadcast", "root 1", "0..0"});
+  expect_error<DTypeError>([] { (void)distributed::allreduce(zeros({2}, DType::Int64), distributed::ReduceOp::Mean); },
+                           {"distributed::allreduce", "int64", "cast"});
+  expect_error<DTypeError>([] { (void)distributed::allreduce(zeros({2}, DType::Bool)); }, {"bool", "max"});
+  expect_error<ValueError>([] { (void)distributed::allreduce(zeros({2}), static_cast<distributed::ReduceOp>(9)); },
+                           {"ReduceOp 9"});
+  expect_error<ValueError>([] { distributed::set_timeout(-1); }, {"set_timeout", "positive"});
+  Sequential m(Input({3}), {layers::Dense(2)});
+  expect_error<ValueError>(
+      [&] {
+        m.compile({.optimizer = "sgd", .loss = "mse", .distribute = distributed::DataParallel{.bucket_bytes = 0}});
+      },
+      {"bucket_bytes", "positive"});
+  m.compile({.optimizer = "sgd", .loss = "mse", .distribute = distributed::DataParallel{}});
+  History h = m.fit(random::normal({10, 3}), random::normal({10, 2}), {.epochs = 2, .batch_size = 4, .verbose = 0});
+  EXPECT_EQ(h.epochs_run, 2);
+  EXPECT_EQ(distributed::stats().calls, 0);  // one process: nothing was sent
+}
+
 }  // namespace
 }  // namespace duet
