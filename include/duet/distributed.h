@@ -58,15 +58,17 @@ Stats stats();
 void reset_stats();
 
 // Data-parallel training (CompileOptions::distribute). With N ranks, fit:
-//  - broadcasts rank 0's weights to every rank when it starts (after callbacks restored a backup);
+//  - broadcasts rank 0's weights and optimizer state to every rank when it starts (after callbacks restored a
+//    backup; a model built by its first step: after that step);
 //  - shuffles with the same seed on every rank, and gives rank r the r-th of N near-equal contiguous parts of
 //    every global batch (FitOptions::batch_size is the global batch; a last batch with fewer examples than
 //    ranks is skipped);
 //  - averages the gradients over all examples of the global batch (weighted by each rank's share) with
 //    few large allreduces: the gradients are concatenated into buckets of up to bucket_bytes;
-//  - averages non-trainable float weights (batch-norm moving statistics) after every step;
+//  - averages the updates of non-trainable float weights (batch-norm moving statistics) after every step;
 //  - sums metric states across ranks, so losses and metrics are those of the global batch, the same on every
 //    rank (callbacks decide alike: EarlyStopping, ReduceLROnPlateau, TerminateOnNaN);
+//  - stops every rank when a callback sets stop_training on any rank;
 //  - prints the progress bar, and writes checkpoints and backups, on rank 0 only.
 // Validation and evaluate run the whole data set on every rank. Without a launcher it trains as usual.
 struct DataParallel {
