@@ -11,6 +11,13 @@ namespace duet {
 // every call), else the global seed and the global call counter (random::set_seed).
 void random_key_for(const Attrs& a, std::array<std::uint32_t, 2>& key, std::uint64_t& stream);
 
+// Data-parallel fit gives each rank its own sequence of the global generator (dropout masks differ between the
+// ranks' examples) while every rank keeps the same (seed, counter) state, so a checkpoint written by rank 0
+// resumes every rank exactly. 0, the default, leaves the global generator's numbers unchanged. Stateless ops
+// (a "seed" attr) are not affected.
+void set_random_process_stream(std::uint64_t id);
+std::uint64_t random_process_stream();
+
 // Counter for element block `blk` of a call; `attempt` separates redraws.
 inline std::array<std::uint32_t, 4> philox_counter(std::uint64_t stream, std::uint64_t blk, std::uint32_t attempt = 0) {
   return {static_cast<std::uint32_t>(blk), static_cast<std::uint32_t>(blk >> 32),

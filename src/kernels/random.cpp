@@ -13,7 +13,11 @@ namespace duet {
 namespace {
 std::atomic<std::uint64_t> g_seed{0x5eedULL};
 std::atomic<std::uint64_t> g_counter{0};
+std::atomic<std::uint64_t> g_process_stream{0};
 }  // namespace
+
+void set_random_process_stream(std::uint64_t id) { g_process_stream.store(id); }
+std::uint64_t random_process_stream() { return g_process_stream.load(); }
 
 namespace random {
 void set_seed(std::uint64_t seed) {
@@ -38,7 +42,8 @@ void random_key_for(const Attrs& a, std::array<std::uint32_t, 2>& key, std::uint
     s = static_cast<std::uint64_t>(seed);
     stream = 0;
   } else {
-    s = g_seed.load();
+    // A process stream id moves the key by an odd multiple (a bijection: distinct ids, distinct keys).
+    s = g_seed.load() + g_process_stream.load() * 0x9E3779B97F4A7C15ULL;
     stream = g_counter.fetch_add(1) + 1;
   }
   key = {static_cast<std::uint32_t>(s), static_cast<std::uint32_t>(s >> 32)};

@@ -15,6 +15,7 @@
 #include "duet/function.h"
 #include "duet/ops.h"
 #include "duet/tape.h"
+#include "kernels/philox.h"
 #include "train/data_parallel.h"
 #include "train/model_impl.h"
 
@@ -354,6 +355,14 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
   const bool dp = data_parallel_on(t);
   const std::int64_t ranks = dp ? distributed::size() : 1, me = dp ? distributed::rank() : 0;
   const int verbose = me == 0 ? o.verbose : 0;
+  // Each rank draws its own random numbers (dropout masks) during a data-parallel fit.
+  struct ProcessStream {
+    std::uint64_t saved = random_process_stream();
+    explicit ProcessStream(bool on, std::int64_t rank) {
+      if (on) set_random_process_stream(static_cast<std::uint64_t>(rank));
+    }
+    ~ProcessStream() { set_random_process_stream(saved); }
+  } process_stream(dp, me);
   std::vector<metrics::MetricPtr> tracked{t.loss_tracker};
   for (const auto& m : t.output_losses) tracked.push_back(m);
   for (const auto& ms : t.metrics)

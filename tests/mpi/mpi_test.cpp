@@ -257,6 +257,28 @@ TEST(Distributed, BatchNormAndDropoutKeepRanksBitwiseIdentical) {
   EXPECT_TRUE(moved);
 }
 
+// During a data-parallel fit every rank draws its own random numbers (dropout masks differ between the ranks'
+// examples) from the same generator state; outside it, the ranks draw alike again.
+TEST(Distributed, EachRankDrawsItsOwnRandomNumbersDuringFit) {
+  Data d = classification_data();
+  auto m = dense_model(true);
+  m->compile(
+      {.optimizer = "sgd", .loss = losses::SparseCategoricalCrossentropy(true), .distribute = dist::DataParallel{}});
+  random::set_seed(77);
+  int draws = 0, same = 0;
+  auto probe = callbacks::LambdaCallback({.on_batch_end = [&](Model&, int, const Logs&) {
+    auto v = random::uniform({8}).to_vector<float>();
+    ++draws;
+    same += same_on_all_ranks(fnv1a(v.data(), v.size() * sizeof(float), 0));
+    EXPECT_TRUE(same_on_all_ranks(random::get_state().counter));  // one state, as checkpoints need
+  }});
+  (void)m->fit(d.x, d.y, {.epochs = 1, .batch_size = 64, .verbose = 0, .callbacks = {probe}});
+  EXPECT_EQ(draws, 4);
+  EXPECT_EQ(same, 0);
+  auto after = random::uniform({8}).to_vector<float>();
+  EXPECT_TRUE(same_on_all_ranks(fnv1a(after.data(), after.size() * sizeof(float), 0)));
+}
+
 TEST(Distributed, WeightsStartFromRankZero) {
   Data d = classification_data();
   random::set_seed(100 + dist::rank());  // different initial weights on each rank
