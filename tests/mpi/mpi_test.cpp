@@ -229,14 +229,21 @@ TEST(Distributed, DataParallelFitEqualsOneProcessOnTheGlobalBatch) {
       EXPECT_TRUE(same_on_all_ranks(std::hash<double>{}(h.history[k][e]))) << k;
     }
   }
-  // Eager steps (run_eagerly) train the same way.
-  auto eager = dense_model(false);
-  eager->compile({.optimizer = optimizers::Adam(3e-3),
-                  .loss = losses::SparseCategoricalCrossentropy(true),
-                  .run_eagerly = true,
-                  .distribute = dist::DataParallel{}});
-  (void)eager->fit(d.x, d.y, {.epochs = 1, .batch_size = 32, .verbose = 0, .seed = 3});
+  // Eager steps (run_eagerly) train the same way as the compiled ones.
+  auto eager = dense_model(false), traced = dense_model(false);
+  for (auto* m : {eager.get(), traced.get()}) {
+    m->compile({.optimizer = optimizers::Adam(3e-3),
+                .loss = losses::SparseCategoricalCrossentropy(true),
+                .run_eagerly = m == eager.get(),
+                .distribute = dist::DataParallel{.bucket_bytes = 256}});
+    (void)m->fit(d.x, d.y, {.epochs = 1, .batch_size = 32, .verbose = 0, .seed = 3});
+  }
   EXPECT_TRUE(same_on_all_ranks(weights_hash(*eager)));
+  auto we = eager->weights(), wt = traced->weights();
+  for (std::size_t i = 0; i < we.size(); ++i) {
+    auto a = we[i].value().to_vector<float>(), b = wt[i].value().to_vector<float>();
+    for (std::size_t j = 0; j < a.size(); ++j) EXPECT_NEAR(a[j], b[j], 1e-5) << we[i].name() << "[" << j << "]";
+  }
 }
 
 TEST(Distributed, BatchNormAndDropoutKeepRanksBitwiseIdentical) {
