@@ -120,6 +120,41 @@ void for_each_first_max(const Conv2DGeom& g, const T* px, const T* py, F f) {
       /*per_image=*/true);
 }
 
+// Windows that tile the input exactly (pool == stride, no padding, no remainder: the common 2x2/2 pool
+// on even sizes): every input lies in exactly one window, so each input's gradient is written once (the
+// gradient or zero), with no zero fill and no read-modify-write; rows of windows split over threads.
+template <class T>
+void max_pool2d_grad_tiled(const Conv2DGeom& g, const T* px, const T* py, const T* pg, T* pd) {
+  using U = MaskOf<T>;
+  const std::int64_t C = g.c, oh = g.y.out, ow = g.x.out;
+  parallel_for(g.n * oh, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(ow * C * g.kh * g.kw, 1)),
+               [&](std::int64_t r0, std::int64_t r1) {
+                 std::vector<U> open_v(static_cast<std::size_t>(C));
+                 U* __restrict open = open_v.data();
+                 for (std::int64_t r = r0; r < r1; ++r) {
+                   const std::int64_t n = r / oh, oy = r % oh;
+                   for (std::int64_t ox = 0; ox < ow; ++ox) {
+                     const std::int64_t o = (r * ow + ox) * C;
+                     const T* __restrict ymax = py + o;
+                     const T* __restrict grad = pg + o;
+                     for (std::int64_t c = 0; c < C; ++c) open[c] = static_cast<U>(~U(0));
+                     for (std::int64_t iy = oy * g.kh; iy < (oy + 1) * g.kh; ++iy)
+                       for (std::int64_t ix = ox * g.kw; ix < (ox + 1) * g.kw; ++ix) {
+                         const std::int64_t i = ((n * g.h + iy) * g.w + ix) * C;
+                         const T* __restrict x = px + i;
+                         T* __restrict d = pd + i;
+                         for (std::int64_t c = 0; c < C; ++c) {
+                           const T v = x[c], m = ymax[c];
+                           const U hit = static_cast<U>(U(0) - static_cast<U>((v == m) | ((m != m) & (v != v))));
+                           d[c] = select_bits(grad[c], static_cast<U>(hit & open[c]));
+                           open[c] = static_cast<U>(open[c] & ~hit);
+                         }
+                       }
+                   }
+                 }
+               });
+}
+
 }  // namespace
 
 // NaN propagates through the max.
@@ -142,10 +177,16 @@ void avg_pool2d(KernelContext& k) {
 void max_pool2d_grad(KernelContext& k) {
   const Tensor& x = k.inputs[0];
   Conv2DGeom g = pool_geom(x.shape(), k.attrs);
+  const bool tiled = g.sh == g.kh && g.sw == g.kw && g.y.pad_before == 0 && g.x.pad_before == 0 &&
+                     g.y.out * g.kh == g.h && g.x.out * g.kw == g.w;
   visit_dtype(x.dtype(), [&](auto z) {
     using T = decltype(z);
     const T* pg = ptr<T>(k.inputs[2]);
     T* pd = ptr<T>(k.outputs[0]);
+    if (tiled) {
+      max_pool2d_grad_tiled<T>(g, ptr<T>(x), ptr<T>(k.inputs[1]), pg, pd);
+      return;
+    }
     std::memset(pd, 0, sizeof(T) * static_cast<std::size_t>(x.num_elements()));
     for_each_first_max(g, ptr<T>(x), ptr<T>(k.inputs[1]), [&](std::int64_t o, std::int64_t i, const MaskOf<T>* take) {
       for (std::int64_t c = 0; c < g.c; ++c) pd[i + c] += select_bits(pg[o + c], take[c]);
