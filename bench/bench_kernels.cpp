@@ -82,6 +82,30 @@ static void BM_Conv2FwdBwd(benchmark::State& st) { conv_step(st, Shape{128, 14, 
 BENCHMARK(BM_Conv1FwdBwd)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Conv2FwdBwd)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// The tf-cnn's first layer (1 input channel: the direct kernel) forward with bias and relu, and its
+// filter gradient, as a training step runs them (the input needs no gradient).
+static void BM_Conv1FwdBiasRelu(benchmark::State& st) {
+  Tensor x = random::normal(Shape{128, 28, 28, 1}, 0, 1, DType::Float32, 1);
+  Tensor w = random::normal(Shape{5, 5, 1, 32}, 0, 0.1, DType::Float32, 2);
+  Tensor b = random::normal(Shape{32}, 0, 0.1, DType::Float32, 3);
+  Conv2DOptions o{.padding = "same"};
+  auto f = function([&](const Tensor& in) { return relu(bias_add(conv2d(in, w, o), b)); });
+  f(x);
+  for (auto _ : st) benchmark::DoNotOptimize(f(x).impl());
+  set_flops(st, 2.0 * 128 * 28 * 28 * 32 * 5 * 5);
+}
+BENCHMARK(BM_Conv1FwdBiasRelu)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+static void BM_Conv1BackpropFilter(benchmark::State& st) {
+  Tensor x = random::normal(Shape{128, 28, 28, 1}, 0, 1, DType::Float32, 1);
+  Tensor w = random::normal(Shape{5, 5, 1, 32}, 0, 0.1, DType::Float32, 2);
+  Tensor g = random::normal(Shape{128, 28, 28, 32}, 0, 1, DType::Float32, 3);
+  Conv2DOptions o{.padding = "same"};
+  for (auto _ : st) benchmark::DoNotOptimize(conv2d_backprop_filter(x, g, w, o).impl());
+  set_flops(st, 2.0 * 128 * 28 * 28 * 32 * 5 * 5);
+}
+BENCHMARK(BM_Conv1BackpropFilter)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 static void BM_Conv2Fwd(benchmark::State& st) {
   Tensor x = random::normal(Shape{128, 14, 14, 32}, 0, 1, DType::Float32, 1);
   Tensor w = random::normal(Shape{5, 5, 32, 64}, 0, 0.1, DType::Float32, 2);

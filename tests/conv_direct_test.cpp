@@ -1,0 +1,123 @@
+// The direct few-input-channel convolution (src/kernels/conv_direct.cpp) against float64 convolution, for
+// both compiled variants (the AVX2 baseline always; AVX-512 where the CPU has it) and through the public
+// ops (which pick the variant at run time), over strides, paddings, kernel shapes, channel counts, output
+// channel blocks and batch sizes that exercise every strip and tap-group remainder.
+#include <cmath>
+
+#include "kernels/conv_direct.h"
+#include "test_util.h"
+
+namespace duet {
+namespace {
+
+struct Case {
+  std::int64_t n, h, w, c, kh, kw, o, sh, sw;
+  bool same;
+};
+
+std::string str(const Case& k) {
+  return "x (" + std::to_string(k.n) + "," + std::to_string(k.h) + "," + std::to_string(k.w) + "," +
+         std::to_string(k.c) + ") w (" + std::to_string(k.kh) + "," + std::to_string(k.kw) + "," +
+         std::to_string(k.c) + "," + std::to_string(k.o) + ") strides " + std::to_string(k.sh) + "," +
+         std::to_string(k.sw) + (k.same ? " same" : " valid");
+}
+
+const std::vector<Case> kCases = {
+    {2, 28, 28, 1, 5, 5, 32, 1, 1, true},    // the tf-cnn's first layer (smaller batch)
+    {3, 9, 11, 3, 3, 3, 16, 1, 1, true},     // RGB, odd sizes: strips with a remainder of pixels
+    {1, 10, 13, 2, 3, 2, 48, 2, 2, false},   // one pair and one single block of output channels
+    {2, 7, 17, 7, 2, 3, 64, 2, 1, true},     // 7 channels: 21 taps per filter row (groups + remainder)
+    {1, 6, 5, 1, 1, 1, 16, 1, 1, false},     // 1x1
+    {2, 12, 12, 4, 5, 5, 32, 3, 3, false},   // stride over part of the kernel
+    {1, 5, 4, 1, 5, 4, 16, 1, 1, false},     // the window is the whole image: one output pixel
+    {17, 4, 4, 1, 3, 3, 16, 1, 1, true},     // more images than a thread chunk (16)
+};
+
+Conv2DGeom geom_of(const Case& k) {
+  return Conv2DGeom{k.n, k.h, k.w, k.c, k.kh, k.kw, k.o, k.sh, k.sw, 1, 1,
+                    window_1d(k.h, k.kh, k.sh, 1, k.same), window_1d(k.w, k.kw, k.sw, 1, k.same)};
+}
+
+Conv2DOptions opts_of(const Case& k) { return {.strides = {k.sh, k.sw}, .padding = k.same ? "same" : "valid"}; }
+
+void expect_close(const Tensor& got, const Tensor& want64, const std::string& what) {
+  auto g = got.to_vector<float>();
+  auto w = want64.to_vector<double>();
+  ASSERT_EQ(g.size(), w.size()) << what;
+  double scale = 1e-30;
+  for (double v : w) scale = std::max(scale, std::fabs(v));
+  for (std::size_t i = 0; i < g.size(); ++i)
+    ASSERT_NEAR(g[i], w[i], 2e-5 * scale + 1e-5) << what << " element " << i;
+}
+
+std::vector<bool> variants() {
+  std::vector<bool> v{false};
+  if (kernels::direct_conv_has_avx512()) v.push_back(true);
+  return v;
+}
+
+TEST(ConvDirect, ForwardMatchesFloat64OnEveryVariant) {
+  for (const Case& k : kCases) {
+    const Conv2DGeom g = geom_of(k);
+    ASSERT_TRUE(kernels::direct_conv_applies(g)) << str(k);
+    Tensor x = random::normal(Shape{k.n, k.h, k.w, k.c}, 0, 1, DType::Float32, 11);
+    Tensor w = random::normal(Shape{k.kh, k.kw, k.c, k.o}, 0, 0.3, DType::Float32, 12);
+    Tensor b = random::normal(Shape{k.o}, 0, 1, DType::Float32, 13);
+    Tensor y64 = conv2d(cast(x, DType::Float64), cast(w, DType::Float64), opts_of(k));
+    Tensor want_plain = y64;
+    Tensor want_fused = relu(bias_add(y64, cast(b, DType::Float64)));
+    for (bool avx512 : variants()) {
+      const std::string what = str(k) + (avx512 ? " avx512" : " baseline");
+      Tensor y = zeros(y64.shape());
+      kernels::direct_conv_forward_isa(avx512, g, x.data<float>(), w.data<float>(), nullptr, false,
+                                       y.mutable_data<float>());
+      expect_close(y, want_plain, what);
+      kernels::direct_conv_forward_isa(avx512, g, x.data<float>(), w.data<float>(), b.data<float>(), true,
+                                       y.mutable_data<float>());
+      expect_close(y, want_fused, what + " bias relu");
+    }
+    // The public op (eager and compiled with conv + bias + relu fused) takes this kernel too.
+    expect_close(conv2d(x, w, opts_of(k)), want_plain, str(k) + " conv2d");
+    auto f = function([&](const Tensor& in) { return relu(bias_add(conv2d(in, w, opts_of(k)), b)); });
+    expect_close(f(x), want_fused, str(k) + " compiled");
+  }
+}
+
+TEST(ConvDirect, FilterGradientMatchesFloat64OnEveryVariant) {
+  for (const Case& k : kCases) {
+    const Conv2DGeom g = geom_of(k);
+    Tensor x = random::normal(Shape{k.n, k.h, k.w, k.c}, 0, 1, DType::Float32, 21);
+    Tensor w = zeros({k.kh, k.kw, k.c, k.o});
+    Tensor dy = random::normal(Shape{k.n, g.y.out, g.x.out, k.o}, 0, 1, DType::Float32, 22);
+    Tensor want = conv2d_backprop_filter(cast(x, DType::Float64), cast(dy, DType::Float64), cast(w, DType::Float64),
+                                         opts_of(k));
+    for (bool avx512 : variants()) {
+      Tensor dw = full(w.shape(), 7.f);  // the kernel overwrites, it does not accumulate into dw
+      kernels::direct_conv_backward_weights_isa(avx512, g, x.data<float>(), dy.data<float>(), dw.mutable_data<float>());
+      expect_close(dw, want, str(k) + (avx512 ? " avx512" : " baseline"));
+    }
+    expect_close(conv2d_backprop_filter(x, dy, w, opts_of(k)), want, str(k) + " conv2d_backprop_filter");
+  }
+}
+
+// relu after the convolution keeps NaN (as relu() does), eagerly and in the fused compiled op.
+TEST(ConvDirect, FusedReluKeepsNaN) {
+  Tensor x = ones({1, 4, 4, 1});
+  Tensor w = ones({3, 3, 1, 16});
+  Tensor b = full({16}, NAN);
+  auto fn = [&](const Tensor& in) { return relu(bias_add(conv2d(in, w, {.padding = "same"}), b)); };
+  for (const Tensor& y : {fn(x), function(fn)(x)})
+    for (float v : y.to_vector<float>()) EXPECT_TRUE(std::isnan(v));
+}
+
+// Shapes outside the kernel's reach go to oneDNN (and still agree with float64).
+TEST(ConvDirect, OtherShapesAreNotTaken) {
+  EXPECT_FALSE(kernels::direct_conv_applies(geom_of({1, 8, 8, 1, 3, 3, 10, 1, 1, true})));   // 10 outputs
+  EXPECT_FALSE(kernels::direct_conv_applies(geom_of({1, 8, 8, 8, 3, 3, 16, 1, 1, true})));   // 8 inputs
+  Conv2DGeom dilated = geom_of({1, 8, 8, 1, 3, 3, 16, 1, 1, true});
+  dilated.dh = 2;
+  EXPECT_FALSE(kernels::direct_conv_applies(dilated));
+}
+
+}  // namespace
+}  // namespace duet
