@@ -17,25 +17,36 @@ struct Case {
 
 std::string str(const Case& k) {
   return "x (" + std::to_string(k.n) + "," + std::to_string(k.h) + "," + std::to_string(k.w) + "," +
-         std::to_string(k.c) + ") w (" + std::to_string(k.kh) + "," + std::to_string(k.kw) + "," +
-         std::to_string(k.c) + "," + std::to_string(k.o) + ") strides " + std::to_string(k.sh) + "," +
-         std::to_string(k.sw) + (k.same ? " same" : " valid");
+         std::to_string(k.c) + ") w (" + std::to_string(k.kh) + "," + std::to_string(k.kw) + "," + std::to_string(k.c) +
+         "," + std::to_string(k.o) + ") strides " + std::to_string(k.sh) + "," + std::to_string(k.sw) +
+         (k.same ? " same" : " valid");
 }
 
 const std::vector<Case> kCases = {
-    {2, 28, 28, 1, 5, 5, 32, 1, 1, true},    // the tf-cnn's first layer (smaller batch)
-    {3, 9, 11, 3, 3, 3, 16, 1, 1, true},     // RGB, odd sizes: strips with a remainder of pixels
-    {1, 10, 13, 2, 3, 2, 48, 2, 2, false},   // one pair and one single block of output channels
-    {2, 7, 17, 7, 2, 3, 64, 2, 1, true},     // 7 channels: 21 taps per filter row (groups + remainder)
-    {1, 6, 5, 1, 1, 1, 16, 1, 1, false},     // 1x1
-    {2, 12, 12, 4, 5, 5, 32, 3, 3, false},   // stride over part of the kernel
-    {1, 5, 4, 1, 5, 4, 16, 1, 1, false},     // the window is the whole image: one output pixel
-    {17, 4, 4, 1, 3, 3, 16, 1, 1, true},     // more images than a thread chunk (16)
+    {2, 28, 28, 1, 5, 5, 32, 1, 1, true},   // the tf-cnn's first layer (smaller batch)
+    {3, 9, 11, 3, 3, 3, 16, 1, 1, true},    // RGB, odd sizes: strips with a remainder of pixels
+    {1, 10, 13, 2, 3, 2, 48, 2, 2, false},  // one pair and one single block of output channels
+    {2, 7, 17, 7, 2, 3, 64, 2, 1, true},    // 7 channels: 21 taps per filter row (groups + remainder)
+    {1, 6, 5, 1, 1, 1, 16, 1, 1, false},    // 1x1
+    {2, 12, 12, 4, 5, 5, 32, 3, 3, false},  // stride over part of the kernel
+    {1, 5, 4, 1, 5, 4, 16, 1, 1, false},    // the window is the whole image: one output pixel
+    {17, 4, 4, 1, 3, 3, 16, 1, 1, true},    // more images than a thread chunk (16)
 };
 
 Conv2DGeom geom_of(const Case& k) {
-  return Conv2DGeom{k.n, k.h, k.w, k.c, k.kh, k.kw, k.o, k.sh, k.sw, 1, 1,
-                    window_1d(k.h, k.kh, k.sh, 1, k.same), window_1d(k.w, k.kw, k.sw, 1, k.same)};
+  return Conv2DGeom{k.n,
+                    k.h,
+                    k.w,
+                    k.c,
+                    k.kh,
+                    k.kw,
+                    k.o,
+                    k.sh,
+                    k.sw,
+                    1,
+                    1,
+                    window_1d(k.h, k.kh, k.sh, 1, k.same),
+                    window_1d(k.w, k.kw, k.sw, 1, k.same)};
 }
 
 Conv2DOptions opts_of(const Case& k) { return {.strides = {k.sh, k.sw}, .padding = k.same ? "same" : "valid"}; }
@@ -46,8 +57,7 @@ void expect_close(const Tensor& got, const Tensor& want64, const std::string& wh
   ASSERT_EQ(g.size(), w.size()) << what;
   double scale = 1e-30;
   for (double v : w) scale = std::max(scale, std::fabs(v));
-  for (std::size_t i = 0; i < g.size(); ++i)
-    ASSERT_NEAR(g[i], w[i], 2e-5 * scale + 1e-5) << what << " element " << i;
+  for (std::size_t i = 0; i < g.size(); ++i) ASSERT_NEAR(g[i], w[i], 2e-5 * scale + 1e-5) << what << " element " << i;
 }
 
 std::vector<bool> variants() {
@@ -89,8 +99,8 @@ TEST(ConvDirect, FilterGradientMatchesFloat64OnEveryVariant) {
     Tensor x = random::normal(Shape{k.n, k.h, k.w, k.c}, 0, 1, DType::Float32, 21);
     Tensor w = zeros({k.kh, k.kw, k.c, k.o});
     Tensor dy = random::normal(Shape{k.n, g.y.out, g.x.out, k.o}, 0, 1, DType::Float32, 22);
-    Tensor want = conv2d_backprop_filter(cast(x, DType::Float64), cast(dy, DType::Float64), cast(w, DType::Float64),
-                                         opts_of(k));
+    Tensor want =
+        conv2d_backprop_filter(cast(x, DType::Float64), cast(dy, DType::Float64), cast(w, DType::Float64), opts_of(k));
     for (bool avx512 : variants()) {
       Tensor dw = full(w.shape(), 7.f);  // the kernel overwrites, it does not accumulate into dw
       kernels::direct_conv_backward_weights_isa(avx512, g, x.data<float>(), dy.data<float>(), dw.mutable_data<float>());
@@ -112,8 +122,8 @@ TEST(ConvDirect, FusedReluKeepsNaN) {
 
 // Shapes outside the kernel's reach go to oneDNN (and still agree with float64).
 TEST(ConvDirect, OtherShapesAreNotTaken) {
-  EXPECT_FALSE(kernels::direct_conv_applies(geom_of({1, 8, 8, 1, 3, 3, 10, 1, 1, true})));   // 10 outputs
-  EXPECT_FALSE(kernels::direct_conv_applies(geom_of({1, 8, 8, 8, 3, 3, 16, 1, 1, true})));   // 8 inputs
+  EXPECT_FALSE(kernels::direct_conv_applies(geom_of({1, 8, 8, 1, 3, 3, 10, 1, 1, true})));  // 10 outputs
+  EXPECT_FALSE(kernels::direct_conv_applies(geom_of({1, 8, 8, 8, 3, 3, 16, 1, 1, true})));  // 8 inputs
   Conv2DGeom dilated = geom_of({1, 8, 8, 1, 3, 3, 16, 1, 1, true});
   dilated.dh = 2;
   EXPECT_FALSE(kernels::direct_conv_applies(dilated));

@@ -197,12 +197,12 @@ TEST(Numerics, MaxPoolGradientGoesToTheFirstMaxOnTiesAndNaN) {
   // one image, 2 rows x 4 columns, 2 channels; windows: columns 0-1 and 2-3
   // channel 0: [1 1 | 0 NaN]   channel 1: [5 2 | 7 7]
   //            [1 0 | NaN 0]              [5 5 | 7 1]
-  const std::vector<float> vals = {1, 5, 1, 2, 0, 7, NAN, 7,  //
-                                   1, 5, 0, 5, NAN, 7, 0, 1};
+  const std::vector<float> vals = {1, 5, 1, 2, 0,   7, NAN, 7,  //
+                                   1, 5, 0, 5, NAN, 7, 0,   1};
   const Tensor x = constant(vals, Shape{1, 2, 4, 2});
   const Tensor dy = constant(std::vector<float>{10, 20, 30, 40}, Shape{1, 1, 2, 2});
   const std::vector<float> want = {10, 20, 0, 0, 0, 40, 30, 0,  //
-                                   0, 0, 0, 0, 0, 0, 0, 0};
+                                   0,  0,  0, 0, 0, 0,  0,  0};
   for (const Tensor& got : {max_pool2d_grad(x, max_pool2d(x), dy, {}),
                             function([&](const Tensor& t) { return max_pool2d_grad(t, max_pool2d(t), dy, {}); })(x)}) {
     auto g = got.to_vector<float>();
@@ -220,7 +220,8 @@ TEST(Numerics, MaxPoolGradientGoesToTheFirstMaxOnTiesAndNaN) {
   const Tensor dyw = constant(std::vector<float>{10, 20, 30, 40, 50, 60}, Shape{1, 1, 3, 2});
   auto gw = max_pool2d_grad(xw, max_pool2d(xw, same), dyw, same).to_vector<float>();
   for (int r = 0; r < 2; ++r)
-    for (int i = 0; i < 8; ++i) EXPECT_EQ(gw[static_cast<std::size_t>(r * 10 + i)], want[static_cast<std::size_t>(r * 8 + i)]);
+    for (int i = 0; i < 8; ++i)
+      EXPECT_EQ(gw[static_cast<std::size_t>(r * 10 + i)], want[static_cast<std::size_t>(r * 8 + i)]);
   EXPECT_EQ(gw[8], 50.f);
   EXPECT_EQ(gw[9], 60.f);
 }

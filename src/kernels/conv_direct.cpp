@@ -33,9 +33,7 @@ struct Padded {
   std::int64_t hp, wp;  // rows and columns of the padded image (only what some window reads)
 };
 
-Padded padded_size(const Conv2DGeom& g) {
-  return {(g.y.out - 1) * g.sh + g.kh, (g.x.out - 1) * g.sw + g.kw};
-}
+Padded padded_size(const Conv2DGeom& g) { return {(g.y.out - 1) * g.sh + g.kh, (g.x.out - 1) * g.sw + g.kw}; }
 
 // Copies image n of x into buf (hp x wp x c), zeros where a window reads padding.
 void pad_image(const Conv2DGeom& g, const Padded& p, const float* x, std::int64_t n, std::vector<float>& buf) {
@@ -167,8 +165,8 @@ DUET_INLINE void weights_image(const Conv2DGeom& g, std::int64_t wp, const float
 // group) fit that set's register file. A lambda would not inherit a target attribute, so the threaded
 // drivers below call these through pointers.
 template <int P>
-DUET_INLINE void forward_rows(const Conv2DGeom& g, const float* x, const float* w, const float* bias, bool relu, float* y,
-                              std::int64_t r0, std::int64_t r1) {
+DUET_INLINE void forward_rows(const Conv2DGeom& g, const float* x, const float* w, const float* bias, bool relu,
+                              float* y, std::int64_t r0, std::int64_t r1) {
   const Padded pd = padded_size(g);
   const std::int64_t oh = g.y.out;
   std::vector<float> buf;
