@@ -263,6 +263,21 @@ TEST(MatMul, LargeProductsMatchFloat64ReferenceOnEveryPath) {
     for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(got[i] - want[i]));
     EXPECT_LT(worst, 1e-4 * std::sqrt(static_cast<double>(s[1]))) << s[0] << "x" << s[1] << "x" << s[2];
   }
+  // Transposed operands: a few rows times B^T (oneDNN's matmul primitive, B read in place), more rows
+  // times B^T, A^T and both (sgemm).
+  const std::int64_t t_shapes[][3] = {{32, 512, 128}, {1, 7, 3}, {64, 100, 33}, {65, 100, 33}, {200, 64, 96}};
+  for (const auto& s : t_shapes)
+    for (int t = 0; t < 3; ++t) {
+      const bool ta = t >= 1, tb = t != 1;
+      Tensor a = random::uniform(ta ? Shape{s[1], s[0]} : Shape{s[0], s[1]}, -1, 1, DType::Float32, 3);
+      Tensor b = random::uniform(tb ? Shape{s[2], s[1]} : Shape{s[1], s[2]}, -1, 1, DType::Float32, 4);
+      auto got = matmul(a, b, ta, tb).to_vector<float>();
+      auto want = matmul(cast(a, DType::Float64), cast(b, DType::Float64), ta, tb).to_vector<double>();
+      ASSERT_EQ(got.size(), want.size());
+      for (std::size_t i = 0; i < got.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], 1e-4 * std::sqrt(static_cast<double>(s[1])))
+            << s[0] << "x" << s[1] << "x" << s[2] << (ta ? " A^T" : "") << (tb ? " B^T" : "") << ", element " << i;
+    }
 }
 
 }  // namespace
