@@ -47,6 +47,15 @@ void BM_LstmTraced(benchmark::State& st) {
 }
 BENCHMARK(BM_LstmTraced)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+void BM_LstmTracedFuseAll(benchmark::State& st) {
+  Lstm m;
+  auto f =
+      function([&](const Tensor& x) { return m.grads(x); }, {.name = "lstm", .passes = {.fusion_min_elements = 1}});
+  f(m.xs);
+  for (auto _ : st) benchmark::DoNotOptimize(f(m.xs)[0].impl());
+}
+BENCHMARK(BM_LstmTracedFuseAll)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 Tensor chain10(const Tensor& x) {
   Tensor y = x * 1.1f;
   y = y + 0.5f;

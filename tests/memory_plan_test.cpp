@@ -5,6 +5,7 @@
 // earlier results, which later runs must not overwrite.
 #include "exec/plan.h"
 #include "graph/tracer.h"
+#include "passes/pass.h"
 #include "test_util.h"
 
 namespace duet {
@@ -172,6 +173,54 @@ TEST(MemoryPlan, ShapesThatDependOnDataAreNotFrozen) {
   for (int r = 0; r < 6; ++r) {
     Tensor x = random::normal({6, 4}, 0, 1, DType::Float32, static_cast<std::uint64_t>(r + 30));
     EXPECT_EQ(f(x).to_vector<float>(), body(x).to_vector<float>()) << "run " << r;
+  }
+}
+
+// A sum of products becomes one MatMulSum (the matmul_sum pass); the plan lays the operands it would pack
+// out back to back in term order, and the kernel reads them in place. Results match eager on every run
+// (the first run packs, later ones read the arena); lists that cannot be laid out so (a repeated operand,
+// sizes off the 64-byte grid, operands that are arguments) are left to packing and still match.
+TEST(MemoryPlan, SumOfProductsOperandsAreLaidOutBackToBack) {
+  struct Case {
+    const char* name;
+    Shape shape;
+    Body body;
+    std::size_t back_to_back;
+  };
+  auto sum_of_products = [](const Tensor& x, bool repeat_first) {
+    const std::int64_t steps = x.shape()[0], rows = x.shape()[1], cols = x.shape()[2];
+    auto xs = split(x, steps, 0);
+    Tensor s, first;
+    for (std::int64_t t = 0; t < steps; ++t) {
+      Tensor a = tanh(reshape(xs[static_cast<std::size_t>(t)], {rows, cols}));
+      Tensor g = a * 0.5f + 1.f;
+      if (t == 0) first = a;
+      Tensor p = matmul(repeat_first ? first : a, g, true);
+      s = t ? s + p : p;
+    }
+    return std::vector<Tensor>{s};
+  };
+  const std::vector<Case> cases = {
+      {"both operand lists", Shape{40, 32, 64}, [&](const Tensor& x) { return sum_of_products(x, false); }, 80},
+      {"a repeated operand", Shape{40, 32, 64}, [&](const Tensor& x) { return sum_of_products(x, true); }, 40},
+      {"off the grid", Shape{40, 33, 63}, [&](const Tensor& x) { return sum_of_products(x, false); }, 0},
+  };
+  for (const Case& c : cases) {
+    auto g = graph_of(c.body, c.shape);
+    passes::optimize(*g, PassOptions{}, true);
+    ASSERT_NE(g->text().find("MatMulSum"), std::string::npos) << c.name << "\n" << g->text();
+    auto plan = exec::Plan::build(g);
+    EXPECT_EQ(plan->back_to_back_values(), c.back_to_back) << c.name;
+    std::vector<Tensor> inputs;
+    std::vector<Tensor> got;
+    for (int r = 0; r < 3; ++r) {
+      inputs.push_back(random::normal(c.shape, 0, 1, DType::Float32, static_cast<std::uint64_t>(r + 1)));
+      got.push_back(plan->run(std::vector<Tensor>{inputs.back()})[0]);
+    }
+    for (int r = 0; r < 3; ++r)
+      testing::expect_close(testing::to_arr(got[static_cast<std::size_t>(r)]),
+                            testing::to_arr(c.body(inputs[static_cast<std::size_t>(r)])[0]), 1e-5, 1e-4,
+                            std::string(c.name) + ", run " + std::to_string(r));
   }
 }
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "core/tensor_impl.h"
+#include "ops/fused.h"
 
 namespace duet::exec {
 namespace {
@@ -240,12 +241,51 @@ std::shared_ptr<const Plan::Layout> Plan::make_layout(std::vector<TensorSpec> sp
     const TensorSpec& t = l->specs[static_cast<std::size_t>(slot)];
     return t.shape.num_elements() * static_cast<std::int64_t>(dtype_size(t.dtype));
   };
-  std::vector<std::vector<int>> frees_at(ns);
+  // The operands a MatMulSum would pack (its terms stacked along the contraction dim: A's when transposed,
+  // B's when not) are laid out back to back in term order, so the kernel reads them in place (a recurrent
+  // net's weight gradients: 50 products of 64 KB operands, 3.2 MB copied per weight per step otherwise).
+  // A group lives from its first member's step to its last member's last reader.
+  std::vector<int> group_of(n, -1);
+  std::vector<std::vector<int>> groups;
+  for (const Step& st : steps_) {
+    if (st.op != &matmul_sum_op()) continue;
+    const auto terms = static_cast<std::size_t>(st.attrs->i("terms"));
+    auto try_group = [&](std::size_t first) {
+      std::vector<int> members;
+      for (std::size_t k = 0; k < terms; ++k) {
+        const int v = st.in[first + k];
+        const auto sv = static_cast<std::size_t>(v);
+        const bool direct = ok[sv] && roots[sv].size() == 1 && roots[sv][0] == v && producer[sv] >= 0 &&
+                            l->planned[static_cast<std::size_t>(producer[sv])];
+        if (!direct || bytes(v) <= 0 || bytes(v) % 64 != 0) return;
+        if (std::find(members.begin(), members.end(), v) != members.end()) return;
+        members.push_back(v);
+      }
+      for (int v : members)
+        if (group_of[static_cast<std::size_t>(v)] >= 0) return;  // already in a group (the same list or another)
+      for (int v : members) group_of[static_cast<std::size_t>(v)] = static_cast<int>(groups.size());
+      l->back_to_back_values += members.size();
+      groups.push_back(std::move(members));
+    };
+    if (st.attrs->b("transpose_a")) try_group(0);
+    if (!st.attrs->b("transpose_b")) try_group(terms);
+  }
+  std::vector<std::vector<int>> frees_at(ns), group_frees_at(ns);
   for (std::size_t i = 0; i < ns; ++i)
     if (l->planned[i])
       for (int o : steps_[i].out)
-        frees_at[static_cast<std::size_t>(std::max(last[static_cast<std::size_t>(o)], static_cast<int>(i)))].push_back(
-            o);
+        if (group_of[static_cast<std::size_t>(o)] < 0)
+          frees_at[static_cast<std::size_t>(std::max(last[static_cast<std::size_t>(o)], static_cast<int>(i)))]
+              .push_back(o);
+  std::vector<std::int64_t> group_bytes(groups.size(), 0);
+  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+    int end = -1;
+    for (int v : groups[gi]) {
+      group_bytes[gi] += bytes(v);
+      end = std::max({end, last[static_cast<std::size_t>(v)], producer[static_cast<std::size_t>(v)]});
+    }
+    group_frees_at[static_cast<std::size_t>(end)].push_back(static_cast<int>(gi));
+  }
   ArenaLayout arena;
   std::size_t next_in = 0;
   for (std::size_t i = 0; i < ns; ++i) {
@@ -254,11 +294,23 @@ std::shared_ptr<const Plan::Layout> Plan::make_layout(std::vector<TensorSpec> sp
     next_in += st.in.size();
     if (l->planned[i]) {
       for (int o : st.out) {
-        l->offset[static_cast<std::size_t>(o)] = arena.alloc(bytes(o));
+        const int gi = group_of[static_cast<std::size_t>(o)];
+        if (gi < 0) {
+          l->offset[static_cast<std::size_t>(o)] = arena.alloc(bytes(o));
+        } else if (l->offset[static_cast<std::size_t>(o)] < 0) {  // the group's first member: place them all
+          std::int64_t at = arena.alloc(group_bytes[static_cast<std::size_t>(gi)]);
+          for (int v : groups[static_cast<std::size_t>(gi)]) {
+            l->offset[static_cast<std::size_t>(v)] = at;
+            at += bytes(v);
+          }
+        }
         ++l->planned_values;
       }
     }
     for (int o : frees_at[i]) arena.release(l->offset[static_cast<std::size_t>(o)], bytes(o));
+    for (int gi : group_frees_at[i])
+      arena.release(l->offset[static_cast<std::size_t>(groups[static_cast<std::size_t>(gi)][0])],
+                    group_bytes[static_cast<std::size_t>(gi)]);
   }
   for (std::size_t i = 0; i < ns; ++i)
     for (std::size_t j = 0; j < steps_[i].in.size(); ++j)

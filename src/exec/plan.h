@@ -32,6 +32,8 @@ class Plan {
   // when it runs: see memory_plan_for): bytes of one instance's arena, and how many values live in it.
   std::size_t arena_bytes() const { return base_->arena_bytes; }
   std::size_t planned_values() const { return base_->planned_values; }
+  // Of those, values laid out back to back for a MatMulSum to read in place (see make_layout).
+  std::size_t back_to_back_values() const { return base_->back_to_back_values; }
   // The same for the arguments' shapes, after a run with them (zeros before that).
   std::pair<std::size_t, std::size_t> memory_plan_for(std::span<const Tensor> args) const;
   ~Plan();
@@ -53,7 +55,7 @@ class Plan {
     std::vector<std::size_t> in_off;    // per step: its inputs in Instance::ins
     std::vector<SmallVec<int, 4>> fed;  // per step: inputs (positions in `in`) set from the slots each run
     std::vector<std::int64_t> offset;   // per slot: byte offset in the arena, or -1
-    std::size_t arena_bytes = 0, planned_values = 0, num_ins = 0;
+    std::size_t arena_bytes = 0, planned_values = 0, back_to_back_values = 0, num_ins = 0;
   };
   struct Instance;
   // Argument shapes seen by runs: their layout once built, and idle instances of it.

@@ -346,11 +346,23 @@ void matmul_sum(KernelContext& kc) {
   }
   const std::int64_t k = off[terms];
   // A is (K, m) when transposed (term blocks are whole rows) or (m, K) (term blocks are column ranges);
-  // likewise B is (n, K) or (K, n).
-  Tensor a = make_concrete(dt, ta ? Shape{k, m} : Shape{m, k});
-  Tensor b = make_concrete(dt, tb ? Shape{n, k} : Shape{k, n});
-  char* ap = static_cast<char*>(raw(a));
-  char* bp = static_cast<char*>(raw(b));
+  // likewise B is (n, K) or (K, n). Whole-row terms already back to back in memory, in term order (a
+  // compiled step's memory plan lays them out so), are that matrix as they are: no packing.
+  auto back_to_back = [&](std::size_t first) {
+    const char* at = static_cast<const char*>(raw(kc.inputs[first]));
+    for (std::size_t i = 0; i < terms; ++i) {
+      const Tensor& t = kc.inputs[first + i];
+      if (static_cast<const char*>(raw(t)) != at) return false;
+      at += static_cast<std::size_t>(t.num_elements()) * es;
+    }
+    return true;
+  };
+  const bool a_in_place = ta && back_to_back(0), b_in_place = !tb && back_to_back(terms);
+  const Shape a_shape = ta ? Shape{k, m} : Shape{m, k}, b_shape = tb ? Shape{n, k} : Shape{k, n};
+  Tensor a = a_in_place ? Tensor() : make_concrete(dt, a_shape);
+  Tensor b = b_in_place ? Tensor() : make_concrete(dt, b_shape);
+  char* ap = a_in_place ? nullptr : static_cast<char*>(raw(a));
+  char* bp = b_in_place ? nullptr : static_cast<char*>(raw(b));
   auto pack = [&](char* dst, const char* src, bool rows_stacked, std::int64_t other, std::int64_t ki, std::int64_t o) {
     if (rows_stacked) {
       std::memcpy(dst + o * other * static_cast<std::int64_t>(es), src, static_cast<std::size_t>(ki * other) * es);
@@ -367,10 +379,13 @@ void matmul_sum(KernelContext& kc) {
                  for (std::int64_t i = lo; i < hi; ++i) {
                    const auto ui = static_cast<std::size_t>(i);
                    const std::int64_t ki = off[ui + 1] - off[ui];
-                   pack(ap, static_cast<const char*>(raw(kc.inputs[ui])), ta, m, ki, off[ui]);
-                   pack(bp, static_cast<const char*>(raw(kc.inputs[terms + ui])), !tb, n, ki, off[ui]);
+                   if (!a_in_place) pack(ap, static_cast<const char*>(raw(kc.inputs[ui])), ta, m, ki, off[ui]);
+                   if (!b_in_place) pack(bp, static_cast<const char*>(raw(kc.inputs[terms + ui])), !tb, n, ki, off[ui]);
                  }
                });
+  // In place: the first term's buffer (the plan's arena) seen as the whole stacked matrix.
+  if (a_in_place) a = make_view(kc.inputs[0], a_shape);
+  if (b_in_place) b = make_view(kc.inputs[terms], b_shape);
   const Tensor packed[2] = {a, b};
   KernelContext one{kc.op, std::span<const Tensor>(packed, 2), kc.attrs, kc.specs, kc.outputs};
   matmul(one);
