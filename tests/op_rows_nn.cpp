@@ -326,6 +326,28 @@ std::vector<Row> nn_rows() {
                                 ref_matmul(a[4], a[5], true, false));
                }});
   r.back().traced_rtol = 1e-5;  // one packed GEMM sums in another order
+  // A recurrent cell's pre-activation: packing the weights would cost more than the additions it saves,
+  // so the products accumulate into the output, which starts as the broadcast bias.
+  auto add_row = [](Arr x, const Arr& row) {
+    for (std::size_t i = 0; i < x.v.size(); ++i) x.v[i] += row.v[i % row.v.size()];
+    return x;
+  };
+  r.push_back({"matmul_sum_accumulate_bias",
+               {F({2, 6}), F({6, 8}), F({2, 5}), F({5, 8}), F({8})},
+               [](const V& x) { return matmul(x[0], x[1]) + matmul(x[2], x[3]) + x[4]; },
+               [add_arr, add_row](const A& a) {
+                 return add_row(add_arr(ref_matmul(a[0], a[1], false, false), ref_matmul(a[2], a[3], false, false)),
+                                a[4]);
+               }});
+  r.back().traced_rtol = 1e-5;
+  r.push_back({"matmul_sum_accumulate_row_first",
+               {F({1, 8}), F({3, 4}), F({4, 8}), F({3, 2}), F({2, 8})},
+               [](const V& x) { return x[0] + (matmul(x[1], x[2]) + matmul(x[3], x[4])); },
+               [add_arr, add_row](const A& a) {
+                 return add_row(add_arr(ref_matmul(a[1], a[2], false, false), ref_matmul(a[3], a[4], false, false)),
+                                a[0]);
+               }});
+  r.back().traced_rtol = 1e-5;
   r.push_back({"matmul_batched",
                {F({2, 3, 4}), F({2, 4, 5})},
                [](const V& x) { return matmul(x[0], x[1]); },

@@ -332,6 +332,78 @@ void add_into(T* c, const T* x, std::int64_t n) {
 }
 }  // namespace
 
+// c += x, where x has c's m * n elements or is one row of n, added to every row.
+template <class T>
+void add_addend(T* c, const T* x, std::int64_t m, std::int64_t n, std::int64_t x_numel) {
+  if (x_numel == m * n) {
+    add_into(c, x, m * n);
+  } else {
+    for (std::int64_t r = 0; r < m; ++r) add_into(c + r * n, x, n);
+  }
+}
+
+void add_addends(KernelContext& kc, std::size_t first, std::int64_t m, std::int64_t n) {
+  Tensor& c = kc.outputs[0];
+  for (std::size_t j = first; j < kc.inputs.size(); ++j) {
+    const void* x = raw(kc.inputs[j]);
+    const std::int64_t xn = kc.inputs[j].num_elements();
+    switch (c.dtype()) {
+      case DType::Float32:
+        add_addend(ptr<float>(c), static_cast<const float*>(x), m, n, xn);
+        break;
+      case DType::Float64:
+        add_addend(ptr<double>(c), static_cast<const double*>(x), m, n, xn);
+        break;
+      case DType::Int32:  // wraps, as the matmul does
+        add_addend(ptr<std::uint32_t>(c), static_cast<const std::uint32_t*>(x), m, n, xn);
+        break;
+      default:
+        add_addend(ptr<std::uint64_t>(c), static_cast<const std::uint64_t*>(x), m, n, xn);
+        break;
+    }
+  }
+}
+
+// The unpacked form: the output starts as the sum of the addends (or zero), then each term's product is
+// accumulated into it (float32: sgemm with beta = 1; other dtypes: a product, then an addition).
+void matmul_sum_accumulate(KernelContext& kc, std::size_t terms, bool ta, bool tb, std::int64_t m, std::int64_t n) {
+  Tensor& c = kc.outputs[0];
+  const std::size_t es = dtype_size(c.dtype());
+  // Starts as the first addend (copied, or its row repeated), then the others are added.
+  char* cp = static_cast<char*>(raw(c));
+  const std::size_t row_bytes = static_cast<std::size_t>(n) * es;
+  if (kc.inputs.size() == 2 * terms) {
+    std::memset(cp, 0, static_cast<std::size_t>(m) * row_bytes);
+  } else {
+    const Tensor& first = kc.inputs[2 * terms];
+    const char* fp = static_cast<const char*>(raw(first));
+    const bool full = first.num_elements() == m * n;
+    for (std::int64_t r = 0; r < m; ++r)
+      std::memcpy(cp + static_cast<std::size_t>(r) * row_bytes,
+                  full ? fp + static_cast<std::size_t>(r) * row_bytes : fp, row_bytes);
+  }
+  add_addends(kc, 2 * terms + 1, m, n);
+  for (std::size_t i = 0; i < terms; ++i) {
+    const Tensor& a = kc.inputs[i];
+    const Tensor& b = kc.inputs[terms + i];
+    const std::int64_t k = ta ? a.impl()->shape[0] : a.impl()->shape[1];
+    if (k == 0) continue;
+    if (c.dtype() == DType::Float32) {
+      dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.f, ptr<float>(a), ta ? m : k, ptr<float>(b), tb ? k : n,
+                 1.f, ptr<float>(c), n);
+      continue;
+    }
+    Tensor product = make_concrete(c.dtype(), Shape{m, n});
+    const Tensor operands[2] = {a, b};
+    std::span<Tensor> out(&product, 1);
+    KernelContext one{kc.op, std::span<const Tensor>(operands, 2), kc.attrs, kc.specs, out};
+    matmul(one);
+    const Tensor sum_in[1] = {product};
+    KernelContext add{kc.op, std::span<const Tensor>(sum_in, 1), kc.attrs, kc.specs, kc.outputs};
+    add_addends(add, 0, m, n);
+  }
+}
+
 void matmul_sum(KernelContext& kc) {
   const auto terms = static_cast<std::size_t>(kc.attrs.i("terms"));
   const bool ta = kc.attrs.b("transpose_a"), tb = kc.attrs.b("transpose_b");
@@ -339,6 +411,10 @@ void matmul_sum(KernelContext& kc) {
   const DType dt = c.dtype();
   const std::size_t es = dtype_size(dt);
   const std::int64_t m = c.impl()->shape[0], n = c.impl()->shape[1];
+  if (kc.attrs.has("pack") && !kc.attrs.b("pack")) {
+    matmul_sum_accumulate(kc, terms, ta, tb, m, n);
+    return;
+  }
   std::vector<std::int64_t> off(terms + 1, 0);
   for (std::size_t i = 0; i < terms; ++i) {
     const Shape& as = kc.inputs[i].impl()->shape;
@@ -389,26 +465,7 @@ void matmul_sum(KernelContext& kc) {
   const Tensor packed[2] = {a, b};
   KernelContext one{kc.op, std::span<const Tensor>(packed, 2), kc.attrs, kc.specs, kc.outputs};
   matmul(one);
-  const std::int64_t numel = m * n;
-  for (std::size_t j = 2 * terms; j < kc.inputs.size(); ++j) {
-    const void* x = raw(kc.inputs[j]);
-    switch (dt) {
-      case DType::Float32:
-        add_into(ptr<float>(c), static_cast<const float*>(x), numel);
-        break;
-      case DType::Float64:
-        add_into(ptr<double>(c), static_cast<const double*>(x), numel);
-        break;
-      case DType::Int32: {
-        auto* cu = ptr<std::uint32_t>(c);
-        add_into(cu, static_cast<const std::uint32_t*>(x), numel);  // wraps, as the matmul does
-        break;
-      }
-      default:
-        add_into(ptr<std::uint64_t>(c), static_cast<const std::uint64_t*>(x), numel);
-        break;
-    }
-  }
+  add_addends(kc, 2 * terms, m, n);
 }
 
 }  // namespace duet::kernels

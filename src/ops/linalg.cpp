@@ -79,8 +79,10 @@ const OpDef kMatMul{.name = "MatMul",
                     .grad = grad_matmul,
                     .traits = 0};
 
-// MatMulSum (a_1..a_t, b_1..b_t, c_1..c_e; transpose_a, transpose_b, terms = t): the sum of op(a_i) op(b_i)
-// over 2-D operands, plus the extra addends c_j of the output's shape. Built by the matmul_sum pass from
+// MatMulSum (a_1..a_t, b_1..b_t, c_1..c_e; transpose_a, transpose_b, terms = t, pack): the sum of
+// op(a_i) op(b_i) over 2-D operands, plus the extra addends c_j of the output's shape or of one row of it
+// (broadcast). pack (default true): one GEMM over operands packed along the contraction dimension; false:
+// one GEMM per term accumulating into the output. Built by the matmul_sum pass from
 // an addition tree of products (a weight used at every step of a recurrent net gets one gradient term
 // per step); no gradient of its own.
 void infer_matmul_sum(InferContext& c) {
@@ -109,9 +111,12 @@ void infer_matmul_sum(InferContext& c) {
     m = d.m;
     n = d.n;
   }
-  for (std::int64_t j = 2 * terms; j < count; ++j)
-    if (c.shape(static_cast<std::size_t>(j)) != Shape{m, n})
-      c.shape_error("addend " + c.shape(static_cast<std::size_t>(j)).str() + " does not have the product shape");
+  for (std::int64_t j = 2 * terms; j < count; ++j) {
+    const Shape& s = c.shape(static_cast<std::size_t>(j));
+    if (s != Shape{m, n} && s != Shape{n} && s != Shape{1, n})
+      c.shape_error("addend " + s.str() + " has neither the product shape (" + std::to_string(m) + ", " +
+                    std::to_string(n) + ") nor that of one row of it");
+  }
   c.set_output(c.dtype(0), Shape{m, n});
 }
 

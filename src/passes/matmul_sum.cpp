@@ -3,8 +3,9 @@
 // operands along the contraction dimension and runs one large GEMM, instead of many small ones and an
 // addition per term. The case that matters: a weight used at every step of a recurrent net, whose
 // gradient is the sum of one product per step (an LSTM over 50 steps: 50 products of 32 rows each become
-// one of 1600 rows). Only additions and products read by nothing else are absorbed, and only where
-// packing the operands costs less memory traffic than the additions it saves.
+// one of 1600 rows). Only additions and products read by nothing else are absorbed. Where packing the
+// operands would cost more memory traffic than the additions it saves (a recurrent cell's
+// x @ wx + h @ wh + b), the node accumulates one GEMM per term into its output instead.
 #include <unordered_map>
 #include <unordered_set>
 
@@ -21,16 +22,22 @@ class MatMulSumPass : public Pass {
   std::string run(graph::Graph& g) override {
     const Readers readers = readers_of(g);
 
-    // A plain 2-D addition of two values of its own (fully known) shape and dtype.
+    // A plain 2-D addition of values of its own (fully known) shape and dtype, or of a row broadcast
+    // over it (a bias: (n) or (1, n)).
     auto is_add = [](const graph::Node* n) {
       if (n->op != &add_op() || !n->control_inputs.empty()) return false;
       const TensorSpec& o = n->outputs[0];
       if (o.shape.rank() != 2 || !o.shape.is_fully_known()) return false;
+      int full = 0;
       for (const auto& v : n->inputs) {
         const TensorSpec& s = v.node->outputs[static_cast<std::size_t>(v.index)];
-        if (s.shape != o.shape || s.dtype != o.dtype) return false;
+        if (s.dtype != o.dtype) return false;
+        if (s.shape == o.shape)
+          ++full;
+        else if (!(s.shape == Shape{o.shape[1]} || s.shape == Shape{1, o.shape[1]}))
+          return false;
       }
-      return true;
+      return full >= 1;
     };
     // Absorbed into its reader's tree: an addition read only by another such addition.
     auto inner = [&](const graph::Node* n) {
@@ -88,22 +95,26 @@ class MatMulSumPass : public Pass {
       }
       if (terms.size() < 2) continue;
       // Packing copies every operand once; it pays when that is less than the additions it saves (each
-      // reads two outputs and writes one). x @ wx + h @ wh would copy both weights to save one addition.
+      // reads two outputs and writes one). Otherwise (x @ wx + h @ wh + b would copy both weights to save
+      // two additions) the products accumulate into the output one after another, which starts as the
+      // sum of the addends: no packing, no additions.
       std::int64_t packed = 0;
       for (graph::Node* t : terms)
         for (const auto& in : t->inputs)
           packed += in.node->outputs[static_cast<std::size_t>(in.index)].shape.num_elements();
       const std::int64_t saved =
           3 * static_cast<std::int64_t>(terms.size() - 1) * root->outputs[0].shape.num_elements();
-      if (packed > saved) continue;
+      const bool pack = packed <= saved;
       std::vector<graph::Value> inputs;
       for (graph::Node* t : terms) inputs.push_back(t->inputs[0]);
       for (graph::Node* t : terms) inputs.push_back(t->inputs[1]);
       inputs.insert(inputs.end(), addends.begin(), addends.end());
-      graph::Node* f =
-          g.add(&matmul_sum_op(), inputs,
-                {{"transpose_a", ta}, {"transpose_b", tb}, {"terms", static_cast<std::int64_t>(terms.size())}},
-                root->outputs);
+      graph::Node* f = g.add(&matmul_sum_op(), inputs,
+                             {{"transpose_a", ta},
+                              {"transpose_b", tb},
+                              {"terms", static_cast<std::int64_t>(terms.size())},
+                              {"pack", pack}},
+                             root->outputs);
       g.replace_uses({root, 0}, {f, 0});
       f->scope = root->scope;
       f->origin = {root->origin.empty() ? root->name : root->origin[0]};
