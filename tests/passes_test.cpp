@@ -222,6 +222,59 @@ TEST(Passes, SumsOfProductsBecomeOneProductWhereItPays) {
   EXPECT_NE(t.find("pack=true"), std::string::npos) << t;
 }
 
+// Reads of one variable with no write between them merge; a read after a write is its own and sees the
+// written value; the values the function returns are eager's.
+TEST(Passes, VariableReadsMergeOnlyBetweenWrites) {
+  Variable v{constant(std::vector<float>{1, 2, 3, 4}, Shape{2, 2}), {.name = "v"}};
+  Tensor x = constant(std::vector<float>{1, -1, 0.5f, 2}, Shape{2, 2});
+  auto body = [&](const Tensor& in) -> std::vector<Tensor> {
+    Tensor a = matmul(in, v) + matmul(in * 2.f, v);  // two reads, one value
+    Tensor before = v.value() * 1.f;
+    v.assign_add(ones({2, 2}));
+    Tensor after = matmul(in, v) + v.value();  // two reads after the write, one value
+    v.assign_sub(ones({2, 2}));
+    return {a, before, after};
+  };
+  auto f = function(body, {.name = "reads"});
+  auto got = f(x);
+  auto want = body(x);  // eager, same starting value (the compiled call put it back)
+  for (std::size_t k = 0; k < want.size(); ++k)
+    EXPECT_EQ(got[k].to_vector<float>(), want[k].to_vector<float>()) << "output " << k;
+  const std::string t = f.graph_text();
+  EXPECT_NE(t.find("# merge_variable_reads: merged 3 reads"), std::string::npos) << t;
+  std::size_t reads = 0;
+  for (std::size_t at = t.find("ReadVariable"); at != std::string::npos; at = t.find("ReadVariable", at + 1)) ++reads;
+  EXPECT_EQ(reads, 2u) << t;  // one before the write, one after it
+  EXPECT_EQ(v.value().to_vector<float>(), (std::vector<float>{1, 2, 3, 4}));
+}
+
+// A weight's transpose used by several few-row products (a recurrent net's backward pass) is made once;
+// the products read it untransposed, and the gradients equal eager ones. Many-row products keep B^T.
+TEST(Passes, WeightTransposedOnceForFewRowProducts) {
+  Variable w{random::normal(Shape{24, 24}, 0, 0.2, DType::Float32, 5), {.name = "w"}};
+  auto grads = [&](const Tensor& xs) {
+    GradientTape tape;
+    Tensor h = zeros({xs.shape()[1], 24});
+    auto steps = split(xs, 6, 0);
+    for (int t = 0; t < 6; ++t)
+      h = tanh(matmul(reshape(steps[static_cast<std::size_t>(t)], {xs.shape()[1], 24}), w, false, true) + matmul(h, w));
+    return tape.gradient(sum(h), {w});
+  };
+  for (std::int64_t rows : {8, 100}) {
+    Tensor xs = random::normal(Shape{6, rows, 24}, 0, 1, DType::Float32, 6);
+    auto f = function(grads, {.name = "rnn"});
+    f(xs);
+    f(xs);  // again, on the memory plan's arena
+    testing::expect_close(testing::to_arr(f(xs)[0]), testing::to_arr(grads(xs)[0]), 1e-5, 1e-4,
+                          "rows " + std::to_string(rows));
+    const std::string t = f.graph_text();
+    if (rows <= 64)
+      EXPECT_NE(t.find("# transposed_operands: transposed 1 operands once"), std::string::npos) << t;
+    else
+      EXPECT_NE(t.find("# transposed_operands: transposed 0 operands"), std::string::npos) << t;
+  }
+}
+
 TEST(Passes, VerifierRejectsBrokenGraphs) {
   auto g = sample_graph();
   g->outputs().push_back({g->nodes().back().get(), 5});  // output index out of range is caught at use

@@ -43,5 +43,7 @@ const OpDef& add_op();
 const OpDef& conv2d_op();
 const OpDef& bias_add_op();
 const OpDef& relu_op();
+const OpDef& read_variable_op();
+const OpDef& transpose_op();
 
 }  // namespace duet

@@ -6,6 +6,7 @@
 #include "duet/gradient_ops.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
+#include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
 
@@ -405,6 +406,8 @@ const OpDef kBroadcastLike{.name = "BroadcastLike",
                            .traits = kNotFoldable};
 
 }  // namespace
+
+const OpDef& transpose_op() { return kTranspose; }
 
 static void register_shape_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kReshape, &kExpandDims, &kSqueeze, &kReshapeLike, &kTranspose, &kConcat, &kSplit, &kSlice,

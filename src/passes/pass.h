@@ -25,6 +25,8 @@ std::unique_ptr<Pass> common_subexpression_elimination();
 std::unique_ptr<Pass> elementwise_fusion(std::int64_t min_elements);
 std::unique_ptr<Pass> conv_bias_activation();
 std::unique_ptr<Pass> matmul_sum();
+std::unique_ptr<Pass> merge_variable_reads();
+std::unique_ptr<Pass> transposed_operands();
 
 // Who reads each node's outputs: how many uses (a graph output counts as one) and one of the readers.
 // Rewrites that absorb a node into its reader check it has exactly one.

@@ -16,11 +16,15 @@ Readers readers_of(const graph::Graph& g) {
 void optimize(graph::Graph& g, const PassOptions& o, bool verify) {
   std::vector<std::unique_ptr<Pass>> pipeline;
   if (o.constant_folding) pipeline.push_back(constant_folding());
-  if (o.cse) pipeline.push_back(common_subexpression_elimination());
+  if (o.cse) {
+    pipeline.push_back(merge_variable_reads());  // before CSE: products of one weight's reads then merge
+    pipeline.push_back(common_subexpression_elimination());
+  }
   if (o.dce) pipeline.push_back(dead_code_elimination());  // removes what folding and CSE left unused
   if (o.fusion) {
     pipeline.push_back(conv_bias_activation());
     pipeline.push_back(matmul_sum());  // before elementwise fusion takes the additions
+    pipeline.push_back(transposed_operands());
     pipeline.push_back(elementwise_fusion(o.fusion_min_elements));
   }
   for (auto& p : pipeline) {
