@@ -47,16 +47,22 @@ echo
   BM_MlpTrainStepCompiled/real_time=mlp_train_16_steps BM_MlpTrainStepEager/real_time=mlp_train_16_steps
 echo
 echo "== Fashion-MNIST training throughput and peak memory (same models, Adam 1e-3, batch 128, 2 threads)"
+echo "   three rounds, duet and PyTorch alternating (a burst of load on the shared machine hits both); medians"
+median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 for spec in "mlp 469" "tf-cnn 60"; do  # mlp: one full epoch
   set -- $spec
-  /usr/bin/time -v "$build/tools/duet" train fashion-mnist --model "$1" --batch-size 128 --steps "$2" --epochs 1 --quiet \
-    > "$out/duet_$1.txt" 2> "$out/duet_$1.time"
-  (cd "$here/peers" && /usr/bin/time -v /usr/bin/python3 fashion_mnist.py "$1" 128 "$2") > "$out/torch_$1.txt" 2> "$out/torch_$1.time"
-  d=$(grep -o '[0-9]* images/s' "$out/duet_$1.txt" | head -1 | cut -d' ' -f1)
-  t=$(grep -o '[0-9]* images/s' "$out/torch_$1.txt" | head -1 | cut -d' ' -f1)
-  dm=$(grep 'Maximum resident' "$out/duet_$1.time" | awk '{print int($NF/1024)}')
-  tm=$(grep 'Maximum resident' "$out/torch_$1.time" | awk '{print int($NF/1024)}')
-  echo "  $1: duet ${d} images/s (peak ${dm} MB), PyTorch ${t} images/s (peak ${tm} MB), ratio $(/usr/bin/python3 -c "print(f'{$d/$t:.2f}x')")"
+  ds=() dms=() ts=() tms=()
+  for round in 1 2 3; do
+    /usr/bin/time -v "$build/tools/duet" train fashion-mnist --model "$1" --batch-size 128 --steps "$2" --epochs 1 --quiet \
+      > "$out/duet_$1.txt" 2> "$out/duet_$1.time"
+    (cd "$here/peers" && /usr/bin/time -v /usr/bin/python3 fashion_mnist.py "$1" 128 "$2") > "$out/torch_$1.txt" 2> "$out/torch_$1.time"
+    ds+=("$(grep -o '[0-9]* images/s' "$out/duet_$1.txt" | head -1 | cut -d' ' -f1)")
+    ts+=("$(grep -o '[0-9]* images/s' "$out/torch_$1.txt" | head -1 | cut -d' ' -f1)")
+    dms+=("$(grep 'Maximum resident' "$out/duet_$1.time" | awk '{print int($NF/1024)}')")
+    tms+=("$(grep 'Maximum resident' "$out/torch_$1.time" | awk '{print int($NF/1024)}')")
+  done
+  d=$(median "${ds[@]}") t=$(median "${ts[@]}") dm=$(median "${dms[@]}") tm=$(median "${tms[@]}")
+  echo "  $1: duet ${d} images/s (peak ${dm} MB), PyTorch ${t} images/s (peak ${tm} MB), ratio $(/usr/bin/python3 -c "print(f'{$d/$t:.2f}x')")   [duet ${ds[*]}; PyTorch ${ts[*]}]"
   echo "$1 $d $dm $t $tm" >> "$out/train.txt"
 done
 echo

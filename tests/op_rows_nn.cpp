@@ -399,6 +399,26 @@ std::vector<Row> nn_rows() {
                  });
                  return dx;
                }});
+  // relu_grad after max_pool2d_grad on the same input: one MaxPool2DGradRelu node once traced and
+  // optimized (overlapping windows here, tiling windows below).
+  for (const PoolCfg& cfg : {pc, PoolCfg{}}) {
+    const std::vector<std::int64_t> xs =
+        cfg.kh == 3 ? std::vector<std::int64_t>{1, 5, 5, 2} : std::vector<std::int64_t>{2, 4, 6, 3};
+    r.push_back({cfg.kh == 3 ? "max_pool2d_grad_relu" : "max_pool2d_grad_relu_tiled",
+                 {F(xs), F(pool_out_shape(xs, cfg))},
+                 [cfg](const V& x) {
+                   return relu_grad(x[0], max_pool2d_grad(x[0], max_pool2d(x[0], cfg.opts()), x[1], cfg.opts()));
+                 },
+                 [cfg](const A& a) {
+                   Arr dx{a[0].shape, std::vector<double>(a[0].v.size(), 0.0)};
+                   pool_windows(a[0].shape, cfg, [&](std::int64_t o, const std::vector<std::int64_t>& idx) {
+                     dx.v[static_cast<std::size_t>(argmax_of(a[0], idx))] += a[1].v[static_cast<std::size_t>(o)];
+                   });
+                   for (std::size_t i = 0; i < dx.v.size(); ++i)
+                     if (!(a[0].v[i] > 0)) dx.v[i] = 0;
+                   return dx;
+                 }});
+  }
   r.push_back({"max_pool2d_grad_grad",
                {F({1, 5, 5, 2}), F({1, 5, 5, 2})},
                [pc](const V& x) { return max_pool2d_grad_grad(x[0], max_pool2d(x[0], pc.opts()), x[1], pc.opts()); },

@@ -49,6 +49,7 @@ void conv2d_backprop_filter(KernelContext& k);
 void max_pool2d(KernelContext& k);
 void avg_pool2d(KernelContext& k);
 void max_pool2d_grad(KernelContext& k);
+void max_pool2d_grad_relu(KernelContext& k);  // relu_grad(x, max_pool2d_grad(x, y, g)) in one pass
 void max_pool2d_grad_grad(KernelContext& k);
 void avg_pool2d_grad(KernelContext& k);
 

@@ -124,7 +124,7 @@ void for_each_first_max(const Conv2DGeom& g, const T* px, const T* py, F f) {
 // on even sizes): every input lies in exactly one window, so each input's gradient is written once (the
 // gradient or zero), with no zero fill and no read-modify-write; rows of windows split over threads.
 template <class T>
-void max_pool2d_grad_tiled(const Conv2DGeom& g, const T* px, const T* py, const T* pg, T* pd) {
+void max_pool2d_grad_tiled(const Conv2DGeom& g, const T* px, const T* py, const T* pg, T* pd, bool relu) {
   using U = MaskOf<T>;
   const std::int64_t C = g.c, oh = g.y.out, ow = g.x.out;
   parallel_for(g.n * oh, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(ow * C * g.kh * g.kw, 1)),
@@ -146,7 +146,9 @@ void max_pool2d_grad_tiled(const Conv2DGeom& g, const T* px, const T* py, const 
                          for (std::int64_t c = 0; c < C; ++c) {
                            const T v = x[c], m = ymax[c];
                            const U hit = static_cast<U>(U(0) - static_cast<U>((v == m) | ((m != m) & (v != v))));
-                           d[c] = select_bits(grad[c], static_cast<U>(hit & open[c]));
+                           U take = static_cast<U>(hit & open[c]);
+                           if (relu) take = static_cast<U>(take & (U(0) - static_cast<U>((v > 0) | (v != v))));
+                           d[c] = select_bits(grad[c], take);
                            open[c] = static_cast<U>(open[c] & ~hit);
                          }
                        }
@@ -173,8 +175,11 @@ void avg_pool2d(KernelContext& k) {
       });
 }
 
-// Each output's gradient goes to the input its window's max came from.
-void max_pool2d_grad(KernelContext& k) {
+// Each output's gradient goes to the input its window's max came from; with relu, then relu_grad(x, .):
+// kept where x > 0 or x is NaN (the pooled tensor is a relu's output: one pass instead of two).
+namespace {
+
+void max_pool2d_grad_impl(KernelContext& k, bool relu) {
   const Tensor& x = k.inputs[0];
   Conv2DGeom g = pool_geom(x.shape(), k.attrs);
   const bool tiled = g.sh == g.kh && g.sw == g.kw && g.y.pad_before == 0 && g.x.pad_before == 0 &&
@@ -184,15 +189,24 @@ void max_pool2d_grad(KernelContext& k) {
     const T* pg = ptr<T>(k.inputs[2]);
     T* pd = ptr<T>(k.outputs[0]);
     if (tiled) {
-      max_pool2d_grad_tiled<T>(g, ptr<T>(x), ptr<T>(k.inputs[1]), pg, pd);
+      max_pool2d_grad_tiled<T>(g, ptr<T>(x), ptr<T>(k.inputs[1]), pg, pd, relu);
       return;
     }
     std::memset(pd, 0, sizeof(T) * static_cast<std::size_t>(x.num_elements()));
     for_each_first_max(g, ptr<T>(x), ptr<T>(k.inputs[1]), [&](std::int64_t o, std::int64_t i, const MaskOf<T>* take) {
       for (std::int64_t c = 0; c < g.c; ++c) pd[i + c] += select_bits(pg[o + c], take[c]);
     });
+    if (relu) {
+      const T* px = ptr<T>(x);
+      for (std::int64_t i = 0; i < x.num_elements(); ++i) pd[i] = (px[i] > 0 || px[i] != px[i]) ? pd[i] : T(0);
+    }
   });
 }
+
+}  // namespace
+
+void max_pool2d_grad(KernelContext& k) { max_pool2d_grad_impl(k, false); }
+void max_pool2d_grad_relu(KernelContext& k) { max_pool2d_grad_impl(k, true); }
 
 // Picks dd at the position max_pool2d_grad routes each output's gradient to.
 void max_pool2d_grad_grad(KernelContext& k) {

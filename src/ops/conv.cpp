@@ -235,6 +235,15 @@ const OpDef kMaxPool2DGrad{.name = "MaxPool2DGrad",
                            .kernel = kernels::max_pool2d_grad,
                            .grad = grad_max_pool_grad,
                            .traits = 0};
+// Graph-only (built by the pool_grad_relu pass after gradients): relu_grad(x, max_pool2d_grad(x, y, g)),
+// the backward of relu then max_pool2d, in one pass; no gradient of its own.
+const OpDef kMaxPool2DGradRelu{.name = "MaxPool2DGradRelu",
+                               .public_name = "max_pool2d_grad_relu",
+                               .num_inputs = 3,
+                               .infer = infer_max_pool_grad,
+                               .kernel = kernels::max_pool2d_grad_relu,
+                               .grad = nullptr,
+                               .traits = 0};
 const OpDef kMaxPool2DGradGrad{.name = "MaxPool2DGradGrad",
                                .public_name = "max_pool2d_grad_grad",
                                .num_inputs = 3,
@@ -264,7 +273,7 @@ Attrs pool_attrs(const Pool2DOptions& o) {
 
 static void register_conv_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kConv2D, &kFusedConv2D, &kConv2DBackpropInput, &kConv2DBackpropFilter, &kMaxPool2D,
-                         &kAvgPool2D, &kMaxPool2DGrad, &kMaxPool2DGradGrad, &kAvgPool2DGrad})
+                         &kAvgPool2D, &kMaxPool2DGrad, &kMaxPool2DGradRelu, &kMaxPool2DGradGrad, &kAvgPool2DGrad})
     r.push_back(d);
 }
 const OpRegistration kRegisterConvOps{register_conv_ops};
@@ -272,6 +281,8 @@ const OpRegistration kRegisterConvOps{register_conv_ops};
 Tensor conv2d(const Tensor& x, const Tensor& w, const Conv2DOptions& o) { return call(kConv2D, {x, w}, conv_attrs(o)); }
 const OpDef& fused_conv2d_op() { return kFusedConv2D; }
 const OpDef& conv2d_op() { return kConv2D; }
+const OpDef& max_pool2d_grad_op() { return kMaxPool2DGrad; }
+const OpDef& max_pool2d_grad_relu_op() { return kMaxPool2DGradRelu; }
 
 Tensor conv2d_backprop_input(const Tensor& g, const Tensor& w, const Tensor& like, const Conv2DOptions& o) {
   return call(kConv2DBackpropInput, {g, w, like}, conv_attrs(o));

@@ -553,6 +553,7 @@ Tensor sign(const Tensor& x) { return call(kSign, {x}); }
 Tensor relu(const Tensor& x) { return call(kRelu, {x}); }
 const OpDef& relu_op() { return kRelu; }
 const OpDef& add_op() { return kAdd; }
+const OpDef& relu_grad_op() { return kReluGrad; }
 Tensor relu_grad(const Tensor& y, const Tensor& dy) { return binary(kReluGrad, y, dy); }
 Tensor exp(const Tensor& x) { return call(kExp, {x}); }
 Tensor expm1(const Tensor& x) { return call(kExpm1, {x}); }

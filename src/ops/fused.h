@@ -44,6 +44,9 @@ const OpDef& conv2d_op();
 const OpDef& bias_add_op();
 const OpDef& relu_op();
 const OpDef& read_variable_op();
+const OpDef& max_pool2d_grad_op();
+const OpDef& max_pool2d_grad_relu_op();  // built by the pool_grad_relu pass (src/ops/conv.cpp)
+const OpDef& relu_grad_op();
 const OpDef& transpose_op();
 
 }  // namespace duet

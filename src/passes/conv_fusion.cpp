@@ -53,7 +53,43 @@ class ConvBiasActivation : public Pass {
   }
 };
 
+// relu_grad(x, max_pool2d_grad(x, y, g)) becomes one MaxPool2DGradRelu node: the backward of relu ->
+// max_pool2d (every CNN block) in one pass over the pooled tensor instead of two (~1 ms per tf-cnn step).
+// Only when the pool gradient has no other reader and both read the same x.
+class PoolGradRelu : public Pass {
+ public:
+  const char* name() const override { return "pool_grad_relu"; }
+
+  std::string run(graph::Graph& g) override {
+    const Readers readers = readers_of(g);
+    std::unordered_map<const graph::Node*, graph::Node*> replaced_by;
+    std::unordered_set<const graph::Node*> removed;
+    const std::size_t count = g.nodes().size();
+    for (std::size_t i = 0; i < count; ++i) {
+      graph::Node* rg = g.nodes()[i].get();
+      if (rg->op != &relu_grad_op() || !rg->control_inputs.empty()) continue;
+      graph::Node* pool = rg->inputs[1].node;
+      if (pool->op != &max_pool2d_grad_op() || !pool->control_inputs.empty() || readers.of(pool) != 1 ||
+          removed.count(pool) || !(pool->inputs[0] == rg->inputs[0]) ||
+          !(pool->outputs[0].shape == rg->outputs[0].shape) || pool->outputs[0].dtype != rg->outputs[0].dtype)
+        continue;
+      graph::Node* f = g.add(&max_pool2d_grad_relu_op(), pool->inputs, pool->attrs, rg->outputs);
+      g.replace_uses({rg, 0}, {f, 0});
+      f->scope = rg->scope;
+      f->origin = {rg->origin.empty() ? rg->name : rg->origin[0]};
+      replaced_by[rg] = f;
+      removed.insert(pool);
+      removed.insert(rg);
+    }
+    if (replaced_by.empty()) return "fused 0 pool gradients";
+    g.place_replacements(replaced_by, removed);
+    return "fused " + std::to_string(replaced_by.size()) + " max_pool2d_grad + relu_grad";
+  }
+};
+
 }  // namespace
+
+std::unique_ptr<Pass> pool_grad_relu() { return std::make_unique<PoolGradRelu>(); }
 
 std::unique_ptr<Pass> conv_bias_activation() { return std::make_unique<ConvBiasActivation>(); }
 

@@ -103,8 +103,7 @@ class TransposedOperands : public Pass {
       }
       ++transposes;
     }
-    return "transposed " + std::to_string(transposes) + " operands once for " + std::to_string(rewritten) +
-           " products";
+    return "transposed " + std::to_string(transposes) + " operands once for " + std::to_string(rewritten) + " products";
   }
 };
 
