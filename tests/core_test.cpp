@@ -212,6 +212,29 @@ TEST(Reduce, NegativeAxesAndKeepdims) {
   EXPECT_EQ(mean(constant({1, 2, 4})).item<int>(), 2);  // integer mean truncates, as in TF
 }
 
+// Many rows down to one row (a bias gradient), threaded: sum agrees with float64, max and min find the
+// extremes wherever they are, and a NaN anywhere in a column makes that column's max and min NaN.
+TEST(Reduce, ManyRowsToOneRowOnEveryThread) {
+  for (std::int64_t cols : {1, 3, 32, 100}) {
+    Tensor x = random::normal(Shape{64, 28, 28, cols}, 0, 1, DType::Float32, static_cast<std::uint64_t>(cols));
+    auto got = sum_to(x, zeros({cols})).to_vector<float>();
+    auto want = sum(cast(x, DType::Float64), {0, 1, 2}).to_vector<double>();
+    for (std::size_t c = 0; c < want.size(); ++c) EXPECT_NEAR(got[c], want[c], 2e-2) << cols << " columns, " << c;
+    std::vector<float> v = x.to_vector<float>();
+    v[static_cast<std::size_t>(cols * 30000)] = 50.f;                   // column 0, middle of the rows
+    v[v.size() - 1] = -60.f;                                            // last column, last row
+    if (cols > 1) v[static_cast<std::size_t>(cols * 40000 + 1)] = NAN;  // column 1
+    Tensor y = constant(v, x.shape());
+    auto mx = max(y, {0, 1, 2}).to_vector<float>(), mn = min(y, {0, 1, 2}).to_vector<float>();
+    EXPECT_EQ(mx[0], 50.f);
+    EXPECT_EQ(mn[static_cast<std::size_t>(cols - 1)], -60.f);
+    if (cols > 1) {
+      EXPECT_TRUE(std::isnan(mx[1]));
+      EXPECT_TRUE(std::isnan(mn[1]));
+    }
+  }
+}
+
 TEST(Variable, AssignKeepsEarlierReads) {
   Variable v(constant({1.f, 2.f}), {.name = "v"});
   Tensor before = v.value();

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <vector>
 
 #include "core/convert.h"
@@ -112,6 +113,23 @@ void reduce_into(const Tensor& xt, const std::vector<bool>& red, Tensor& yt) {
   }
   const std::int64_t n0 = r.dims[0];
   const std::int64_t work = xt.num_elements();
+  if (m == 2 && r.reduced[0] && r.dims[1] <= 4096) {
+    // Many rows down to one short row (a bias gradient: N*H*W rows of C channels): each thread combines
+    // its rows into a private accumulator in one flat loop (no call per row), then the accumulators meet.
+    const std::int64_t cols = r.dims[1];
+    std::mutex mu;
+    parallel_for(n0, std::max<std::int64_t>(1, kParallelGrain / cols), [&](std::int64_t b, std::int64_t e) {
+      std::vector<T> acc(static_cast<std::size_t>(cols), Op::init());
+      T* __restrict a = acc.data();
+      for (std::int64_t i = b; i < e; ++i) {
+        const T* __restrict row = x + i * cols;
+        for (std::int64_t c = 0; c < cols; ++c) a[c] = Op::combine(a[c], row[c]);
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      for (std::int64_t c = 0; c < cols; ++c) y[c] = Op::combine(y[c], a[c]);
+    });
+    return;
+  }
   if (!r.reduced[0] && m > 1) {
     // Outermost run is kept: threads own disjoint slices of the output.
     parallel_for(n0, std::max<std::int64_t>(1, kParallelGrain * n0 / std::max<std::int64_t>(work, 1)),
