@@ -110,14 +110,20 @@ TEST(ConvDirect, FilterGradientMatchesFloat64OnEveryVariant) {
   }
 }
 
-// relu after the convolution keeps NaN (as relu() does), eagerly and in the fused compiled op.
+// relu after the convolution keeps NaN (as relu() does), eagerly and in the fused compiled op: on the
+// direct kernel, on the few-channel fallback (10 outputs: oneDNN, then duet's epilogue) and on oneDNN's
+// post-op (8 input channels).
 TEST(ConvDirect, FusedReluKeepsNaN) {
-  Tensor x = ones({1, 4, 4, 1});
-  Tensor w = ones({3, 3, 1, 16});
-  Tensor b = full({16}, NAN);
-  auto fn = [&](const Tensor& in) { return relu(bias_add(conv2d(in, w, {.padding = "same"}), b)); };
-  for (const Tensor& y : {fn(x), function(fn)(x)})
-    for (float v : y.to_vector<float>()) EXPECT_TRUE(std::isnan(v));
+  for (auto [c, o] : {std::pair<std::int64_t, std::int64_t>{1, 16}, {1, 10}, {8, 16}}) {
+    Tensor x = ones({1, 4, 4, c});
+    Tensor w = ones({3, 3, c, o});
+    Tensor b = full({o}, NAN);
+    auto fn = [&](const Tensor& in) { return relu(bias_add(conv2d(in, w, {.padding = "same"}), b)); };
+    auto f = function(fn);
+    for (const Tensor& y : {fn(x), f(x)})
+      for (float v : y.to_vector<float>()) EXPECT_TRUE(std::isnan(v)) << c << " -> " << o << " channels";
+    EXPECT_NE(f.graph_text().find("FusedConv2D"), std::string::npos) << f.graph_text();
+  }
 }
 
 // Shapes outside the kernel's reach go to oneDNN (and still agree with float64).

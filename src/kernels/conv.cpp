@@ -286,8 +286,26 @@ void conv2d(KernelContext& k) {
   run(geom(x.shape(), w.shape(), k.attrs), Pass::Forward, x, w, k.outputs[0]);
 }
 
-// FusedConv2D (x, w, b): relu(conv2d(x, w) + b) in one oneDNN primitive (bias and relu post-op) for
-// float32; float64 runs the direct loop, then the bias and the activation.
+// y (+ b per output channel) (then relu, NaN kept as relu() keeps it), in place, rows split over threads.
+template <class T>
+void bias_relu_in_place(T* py, const T* pb, bool relu, std::int64_t numel, std::int64_t o) {
+  const std::int64_t rows = numel / std::max<std::int64_t>(o, 1);
+  parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(o, 1)),
+               [&](std::int64_t r0, std::int64_t r1) {
+                 for (std::int64_t r = r0; r < r1; ++r) {
+                   T* __restrict row = py + r * o;
+                   for (std::int64_t c = 0; c < o; ++c) {
+                     const T v = pb ? static_cast<T>(row[c] + pb[c]) : row[c];
+                     row[c] = relu && !(v > 0 || v != v) ? T(0) : v;
+                   }
+                 }
+               });
+}
+
+// FusedConv2D (x, w, b): relu(conv2d(x, w) + b). float32: the direct kernel with its own epilogue (few input
+// channels), else oneDNN adds the bias in the primitive and the relu runs as a pass of our own (oneDNN's
+// relu post-op turns NaN into 0 where relu() keeps it: the compiled step must not hide a NaN the eager one
+// shows); float64 runs the direct loop, then the bias and the activation.
 void fused_conv2d(KernelContext& k) {
   const Tensor& x = k.inputs[0];
   const Tensor& w = k.inputs[1];
@@ -295,34 +313,22 @@ void fused_conv2d(KernelContext& k) {
   Tensor& y = k.outputs[0];
   const bool relu = k.attrs.s("activation") == "relu";
   Conv2DGeom g = geom(x.shape(), w.shape(), k.attrs);
-  // With few input channels oneDNN runs its im2col+gemm convolution, whose bias and post-op epilogue
-  // measured slower (6.2 vs 3.3 ms for the tf-cnn's first layer) than a separate pass of our own.
-  if (x.dtype() == DType::Float32 && x.num_elements() > 0 && y.num_elements() > 0 && g.c >= kPlainBelowChannels) {
-    run_dnnl(g, Pass::Forward, ptr<float>(x), ptr<float>(w), ptr<float>(y), ptr<float>(b), relu);
+  const bool f32 = x.dtype() == DType::Float32 && x.num_elements() > 0 && y.num_elements() > 0;
+  if (f32 && g.c >= kPlainBelowChannels) {
+    run_dnnl(g, Pass::Forward, ptr<float>(x), ptr<float>(w), ptr<float>(y), ptr<float>(b), false);
+    if (relu) bias_relu_in_place<float>(ptr<float>(y), nullptr, true, y.num_elements(), g.o);
     return;
   }
-  if (x.dtype() == DType::Float32 && x.num_elements() > 0 && y.num_elements() > 0 && direct_conv_applies(g)) {
+  if (f32 && direct_conv_applies(g)) {
     direct_conv_forward(g, ptr<float>(x), ptr<float>(w), ptr<float>(b), relu, ptr<float>(y));
     return;
   }
+  // With few input channels oneDNN runs its im2col+gemm convolution, whose bias and post-op epilogue
+  // measured slower (6.2 vs 3.3 ms for the tf-cnn's first layer) than a separate pass of our own.
   run(g, Pass::Forward, x, w, y);
   visit_dtype(y.dtype(), [&](auto z) {
     using T = decltype(z);
-    if constexpr (std::is_floating_point_v<T>) {
-      T* py = ptr<T>(y);
-      const T* pb = ptr<T>(b);
-      const std::int64_t rows = y.num_elements() / std::max<std::int64_t>(g.o, 1);
-      parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(g.o, 1)),
-                   [&](std::int64_t r0, std::int64_t r1) {
-                     for (std::int64_t r = r0; r < r1; ++r) {
-                       T* row = py + r * g.o;
-                       for (std::int64_t o = 0; o < g.o; ++o) {
-                         const T v = row[o] + pb[o];
-                         row[o] = relu && !(v > 0) ? T(0) : v;  // as relu()
-                       }
-                     }
-                   });
-    }
+    if constexpr (std::is_floating_point_v<T>) bias_relu_in_place<T>(ptr<T>(y), ptr<T>(b), relu, y.num_elements(), g.o);
   });
 }
 
