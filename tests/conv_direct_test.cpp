@@ -110,6 +110,30 @@ TEST(ConvDirect, FilterGradientMatchesFloat64OnEveryVariant) {
   }
 }
 
+TEST(ConvDirect, InputGradientMatchesFloat64OnEveryVariant) {
+  int stride_one = 0;
+  for (const Case& k : kCases) {
+    const Conv2DGeom g = geom_of(k);
+    Tensor x = zeros({k.n, k.h, k.w, k.c});
+    Tensor w = random::normal(Shape{k.kh, k.kw, k.c, k.o}, 0, 0.3, DType::Float32, 31);
+    Tensor dy = random::normal(Shape{k.n, g.y.out, g.x.out, k.o}, 0, 1, DType::Float32, 32);
+    Tensor want =
+        conv2d_backprop_input(cast(dy, DType::Float64), cast(w, DType::Float64), cast(x, DType::Float64), opts_of(k));
+    expect_close(conv2d_backprop_input(dy, w, x, opts_of(k)), want, str(k) + " conv2d_backprop_input");
+    if (!kernels::direct_conv_backward_data_applies(g)) {
+      EXPECT_TRUE(k.sh > 1 || k.sw > 1) << str(k);  // strides > 1 go to oneDNN
+      continue;
+    }
+    ++stride_one;
+    for (bool avx512 : variants()) {
+      Tensor dx = full(x.shape(), 7.f);  // every element is written
+      kernels::direct_conv_backward_data_isa(avx512, g, dy.data<float>(), w.data<float>(), dx.mutable_data<float>());
+      expect_close(dx, want, str(k) + (avx512 ? " avx512" : " baseline"));
+    }
+  }
+  EXPECT_GE(stride_one, 5);
+}
+
 // relu after the convolution keeps NaN (as relu() does), eagerly and in the fused compiled op: on the
 // direct kernel, on the few-channel fallback (10 outputs: oneDNN, then duet's epilogue) and on oneDNN's
 // post-op (8 input channels).

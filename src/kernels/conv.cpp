@@ -270,6 +270,8 @@ void run(const Conv2DGeom& g, Pass pass, const Tensor& x, const Tensor& w, const
   }
   if (x.dtype() == DType::Float32 && pass == Pass::Forward && direct_conv_applies(g))
     direct_conv_forward(g, ptr<float>(x), ptr<float>(w), nullptr, false, ptr<float>(y));
+  else if (x.dtype() == DType::Float32 && pass == Pass::BackwardData && direct_conv_backward_data_applies(g))
+    direct_conv_backward_data(g, ptr<float>(y), ptr<float>(w), ptr<float>(x));
   else if (x.dtype() == DType::Float32 && pass == Pass::BackwardWeights && direct_conv_applies(g))
     direct_conv_backward_weights(g, ptr<float>(x), ptr<float>(y), ptr<float>(w));
   else if (x.dtype() == DType::Float32)

@@ -192,6 +192,107 @@ DUET_INLINE void weights_images(const Conv2DGeom& g, const float* x, const float
   }
 }
 
+// Input gradient, stride 1 (a "full" correlation of dy with the flipped filter), vectorized along input
+// columns: dy is first transposed per image into zero-bordered rows per (row, output channel), so a run of
+// 16 input columns reads 16 consecutive dy values for every (ky, kx, o). C: input channels (1..7).
+// XB runs of 16 input columns from xb, every input channel, of input row iy, into row (C x wr).
+template <int C, int XB>
+DUET_INLINE void data_columns(const Conv2DGeom& g, const float* dyt, const float* w, std::int64_t iy, std::int64_t xb,
+                              std::int64_t wr, float* row) {
+  const std::int64_t kh = g.kh, kw = g.kw, o = g.o, cols = wr + kw - 1;
+  // NP independent partial sums per channel (output channels taken NP at a time): with one or two input
+  // channels a single accumulator would serialize every multiply-add on its latency.
+  constexpr int NP = C * XB <= 2 ? 4 : (C * XB <= 4 ? 2 : 1);
+  V16 acc[XB][NP][C] = {};
+  for (std::int64_t ky = 0; ky < kh; ++ky) {
+    const float* base = dyt + (iy + kh - 1 - ky) * o * cols + xb + kw - 1;
+    for (std::int64_t kx = 0; kx < kw; ++kx) {
+      const float* wt = w + (ky * kw + kx) * C * o;
+      std::int64_t oc = 0;
+      for (; oc + NP <= o; oc += NP)
+        for (int p = 0; p < NP; ++p)
+          for (int c = 0; c < C; ++c) {
+            const float wv = wt[c * o + oc + p];  // one broadcast for every run of columns
+            for (int b = 0; b < XB; ++b) acc[b][p][c] += wv * load(base + (oc + p) * cols - kx + b * kLanes);
+          }
+      for (; oc < o; ++oc)
+        for (int c = 0; c < C; ++c)
+          for (int b = 0; b < XB; ++b) acc[b][0][c] += wt[c * o + oc] * load(base + oc * cols - kx + b * kLanes);
+    }
+  }
+  for (int b = 0; b < XB; ++b)
+    for (int c = 0; c < C; ++c) {
+      V16 sum = acc[b][0][c];
+      for (int p = 1; p < NP; ++p) sum += acc[b][p][c];
+      store(row + c * wr + xb + b * kLanes, sum);
+    }
+}
+
+template <int C, int XB>
+DUET_INLINE void data_image(const Conv2DGeom& g, const float* dy, const float* w, float* dx, std::vector<float>& dyt,
+                            std::vector<float>& row) {
+  const std::int64_t kh = g.kh, kw = g.kw, o = g.o, ow = g.x.out;
+  const std::int64_t wr = (g.w + kLanes - 1) / kLanes * kLanes, rows = g.h + kh - 1, cols = wr + kw - 1;
+  dyt.assign(static_cast<std::size_t>(rows * o * cols), 0.f);  // [row][output channel][column]
+  for (std::int64_t oy = 0; oy < g.y.out; ++oy) {
+    const std::int64_t r = oy - g.y.pad_before + kh - 1;
+    if (r < 0 || r >= rows) continue;
+    for (std::int64_t ox = 0; ox < ow; ++ox) {
+      const std::int64_t q = ox - g.x.pad_before + kw - 1;
+      if (q < 0 || q >= cols) continue;
+      const float* d = dy + (oy * ow + ox) * o;
+      for (std::int64_t oc = 0; oc < o; ++oc) dyt[static_cast<std::size_t>((r * o + oc) * cols + q)] = d[oc];
+    }
+  }
+  row.resize(static_cast<std::size_t>(C * wr));
+  for (std::int64_t iy = 0; iy < g.h; ++iy) {
+    std::int64_t xb = 0;
+    for (; xb + XB * kLanes <= wr; xb += XB * kLanes) data_columns<C, XB>(g, dyt.data(), w, iy, xb, wr, row.data());
+    for (; xb < wr; xb += kLanes) data_columns<C, 1>(g, dyt.data(), w, iy, xb, wr, row.data());
+    for (std::int64_t ix = 0; ix < g.w; ++ix)
+      for (int c = 0; c < C; ++c) dx[(iy * g.w + ix) * C + c] = row[static_cast<std::size_t>(c * wr + ix)];
+  }
+}
+
+template <int C, int XB>
+DUET_INLINE void data_images_c(const Conv2DGeom& g, const float* dy, const float* w, float* dx, std::int64_t n0,
+                               std::int64_t n1) {
+  std::vector<float> dyt, row;
+  for (std::int64_t n = n0; n < n1; ++n)
+    data_image<C, XB>(g, dy + n * g.y.out * g.x.out * g.o, w, dx + n * g.h * g.w * C, dyt, row);
+}
+
+template <int XB>
+DUET_INLINE void data_images(const Conv2DGeom& g, const float* dy, const float* w, float* dx, std::int64_t n0,
+                             std::int64_t n1) {
+  switch (g.c) {
+    case 1:
+      return data_images_c<1, XB>(g, dy, w, dx, n0, n1);
+    case 2:
+      return data_images_c<2, XB>(g, dy, w, dx, n0, n1);
+    case 3:
+      return data_images_c<3, XB>(g, dy, w, dx, n0, n1);
+    case 4:
+      return data_images_c<4, XB>(g, dy, w, dx, n0, n1);
+    case 5:
+      return data_images_c<5, XB>(g, dy, w, dx, n0, n1);
+    case 6:
+      return data_images_c<6, XB>(g, dy, w, dx, n0, n1);
+    default:
+      return data_images_c<7, XB>(g, dy, w, dx, n0, n1);
+  }
+}
+
+using DataImages = void (*)(const Conv2DGeom&, const float*, const float*, float*, std::int64_t, std::int64_t);
+void data_images_base(const Conv2DGeom& g, const float* dy, const float* w, float* dx, std::int64_t n0,
+                      std::int64_t n1) {
+  data_images<1>(g, dy, w, dx, n0, n1);
+}
+__attribute__((target("avx512f"))) void data_images_avx512(const Conv2DGeom& g, const float* dy, const float* w,
+                                                           float* dx, std::int64_t n0, std::int64_t n1) {
+  data_images<2>(g, dy, w, dx, n0, n1);
+}
+
 using ForwardRows = void (*)(const Conv2DGeom&, const float*, const float*, const float*, bool, float*, std::int64_t,
                              std::int64_t);
 using WeightsImages = void (*)(const Conv2DGeom&, const float*, const float*, float*, std::int64_t, std::int64_t);
@@ -249,6 +350,17 @@ void direct_conv_backward_weights_isa(bool avx512, const Conv2DGeom& g, const fl
     std::lock_guard<std::mutex> lock(mu);
     for (std::size_t i = 0; i < size; ++i) dw[i] += dwl[i];
   });
+}
+
+bool direct_conv_backward_data_applies(const Conv2DGeom& g) { return direct_conv_applies(g) && g.sh == 1 && g.sw == 1; }
+
+void direct_conv_backward_data_isa(bool avx512, const Conv2DGeom& g, const float* dy, const float* w, float* dx) {
+  const DataImages images_fn = avx512 ? data_images_avx512 : data_images_base;
+  parallel_for(g.n, 1, [&](std::int64_t n0, std::int64_t n1) { images_fn(g, dy, w, dx, n0, n1); });
+}
+
+void direct_conv_backward_data(const Conv2DGeom& g, const float* dy, const float* w, float* dx) {
+  direct_conv_backward_data_isa(kHasAvx512, g, dy, w, dx);
 }
 
 void direct_conv_forward(const Conv2DGeom& g, const float* x, const float* w, const float* bias, bool relu, float* y) {

@@ -16,11 +16,16 @@ void direct_conv_forward(const Conv2DGeom& g, const float* x, const float* w, co
 // dw = the gradient of the filter (HWIO) from the input x and the output gradient dy.
 void direct_conv_backward_weights(const Conv2DGeom& g, const float* x, const float* dy, float* dw);
 
+// dx = the gradient of the input from dy and the filter; stride 1 only (direct_conv_backward_data_applies).
+bool direct_conv_backward_data_applies(const Conv2DGeom& g);
+void direct_conv_backward_data(const Conv2DGeom& g, const float* dy, const float* w, float* dx);
+
 // Tests: the same with the instruction set chosen (avx512 = false: the baseline AVX2 code, on any CPU;
 // true needs a CPU with AVX-512: see direct_conv_has_avx512()).
 bool direct_conv_has_avx512();
 void direct_conv_forward_isa(bool avx512, const Conv2DGeom& g, const float* x, const float* w, const float* bias,
                              bool relu, float* y);
 void direct_conv_backward_weights_isa(bool avx512, const Conv2DGeom& g, const float* x, const float* dy, float* dw);
+void direct_conv_backward_data_isa(bool avx512, const Conv2DGeom& g, const float* dy, const float* w, float* dx);
 
 }  // namespace duet::kernels
