@@ -159,5 +159,48 @@ TEST(ConvDirect, OtherShapesAreNotTaken) {
   EXPECT_FALSE(kernels::direct_conv_applies(dilated));
 }
 
+// The input gradient of stride-1 convolutions with many channels runs as a forward convolution of dy with
+// the rotated, channel-swapped filter (src/kernels/conv.cpp): against float64 over odd and even kernels,
+// uneven "same" padding, "valid" (full padding of dy), rectangular kernels and images, odd channel counts;
+// eagerly and compiled; and the shapes that keep oneDNN's backward-data pass.
+TEST(ConvInputGrad, ByForwardConvolutionMatchesFloat64) {
+  const std::vector<Case> cases = {
+      {2, 14, 14, 32, 5, 5, 64, 1, 1, true},  // the tf-cnn's second layer (smaller batch)
+      {1, 9, 11, 32, 4, 4, 32, 1, 1, true},   // even kernel: "same" pads 1 before, 2 after
+      {2, 7, 10, 40, 3, 5, 33, 1, 1, false},  // rectangular kernel, "valid": dy padded by kernel - 1
+      {3, 5, 6, 48, 2, 3, 36, 1, 1, true},    // 2x3 kernel, uneven padding on one dim only
+      {1, 3, 3, 32, 3, 3, 32, 1, 1, false},   // one output pixel
+  };
+  for (const Case& k : cases) {
+    ASSERT_TRUE(kernels::conv_input_grad_as_forward(geom_of(k))) << str(k);
+    const Conv2DOptions opts = opts_of(k);
+    Tensor x = zeros({k.n, k.h, k.w, k.c});
+    Tensor w = random::normal(Shape{k.kh, k.kw, k.c, k.o}, 0, 0.3, DType::Float32, 41);
+    const Conv2DGeom g = geom_of(k);
+    Tensor dy = random::normal(Shape{k.n, g.y.out, g.x.out, k.o}, 0, 1, DType::Float32, 42);
+    auto f64 = [](const Tensor& t) { return cast(t, DType::Float64); };
+    auto want = conv2d_backprop_input(f64(dy), f64(w), f64(x), opts).to_vector<double>();
+    auto traced = function([&](const Tensor& d, const Tensor& f) { return conv2d_backprop_input(d, f, x, opts); },
+                           {.name = "input_grad"});
+    for (const auto& [mode, got] :
+         {std::pair<std::string, Tensor>{"eager", conv2d_backprop_input(dy, w, x, opts)}, {"traced", traced(dy, w)}}) {
+      auto v = got.to_vector<float>();
+      ASSERT_EQ(v.size(), want.size()) << str(k);
+      double scale = 1e-30;
+      for (double e : want) scale = std::max(scale, std::fabs(e));
+      for (std::size_t i = 0; i < v.size(); ++i)
+        ASSERT_NEAR(v[i], want[i], 2e-5 * scale + 1e-5) << str(k) << " " << mode << " element " << i;
+    }
+  }
+}
+
+TEST(ConvInputGrad, OtherShapesKeepTheBackwardPass) {
+  for (const Case& k : {Case{1, 8, 8, 32, 3, 3, 32, 2, 2, true},    // strided
+                        Case{1, 8, 8, 16, 3, 3, 32, 1, 1, true},    // few input channels
+                        Case{1, 8, 8, 32, 3, 3, 16, 1, 1, true},    // few output channels
+                        Case{1, 8, 8, 32, 1, 1, 32, 1, 1, false}})  // 1x1
+    EXPECT_FALSE(kernels::conv_input_grad_as_forward(geom_of(k))) << str(k);
+}
+
 }  // namespace
 }  // namespace duet

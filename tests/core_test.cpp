@@ -286,9 +286,10 @@ TEST(MatMul, LargeProductsMatchFloat64ReferenceOnEveryPath) {
     for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(got[i] - want[i]));
     EXPECT_LT(worst, 1e-4 * std::sqrt(static_cast<double>(s[1]))) << s[0] << "x" << s[1] << "x" << s[2];
   }
-  // Transposed operands: a few rows times B^T (oneDNN's matmul primitive, B read in place), more rows
-  // times B^T, A^T and both (sgemm).
-  const std::int64_t t_shapes[][3] = {{32, 512, 128}, {1, 7, 3}, {64, 100, 33}, {65, 100, 33}, {200, 64, 96}};
+  // Transposed operands: a few rows or a long contraction times B^T (oneDNN's matmul primitive, B read in
+  // place), more rows times B^T with a short contraction, A^T and both (sgemm).
+  const std::int64_t t_shapes[][3] = {{32, 512, 128}, {1, 7, 3},        {64, 100, 33}, {65, 100, 33},
+                                      {200, 64, 96},  {128, 1024, 313}, {70, 512, 9}};
   for (const auto& s : t_shapes)
     for (int t = 0; t < 3; ++t) {
       const bool ta = t >= 1, tb = t != 1;

@@ -413,6 +413,33 @@ std::vector<Row> elementwise_and_shape_rows() {
                [](const A& a) {
                  return ref_slice(a[0], {1, 2}, {2, -1});
                }});
+  // Boxes whose trailing dims are whole: copied in runs longer than the last dim (one run for leading rows).
+  r.push_back({"slice_whole_trailing_dims",
+               {F({5, 3, 4, 2})},
+               [](const V& x) {
+                 return slice(x[0], {1, 0, 1, 0}, {3, 3, 2, -1});
+               },
+               [](const A& a) {
+                 return ref_slice(a[0], {1, 0, 1, 0}, {3, 3, 2, 2});
+               }});
+  r.push_back({"slice_leading_rows",
+               {F({5, 3, 2, 1})},
+               [](const V& x) {
+                 return slice(x[0], {2, 0, 0, 0}, {2, -1, -1, -1});
+               },
+               [](const A& a) {
+                 return ref_slice(a[0], {2, 0, 0, 0}, {2, 3, 2, 1});
+               }});
+  r.push_back({"pad_like_leading_rows",
+               {F({2, 3, 2}), F({4, 3, 2})},
+               [](const V& x) {
+                 return pad_like(x[0], x[1], {1, 0, 0});
+               },
+               [](const A& a) {
+                 Arr o{{4, 3, 2}, std::vector<double>(24, 0.0)};
+                 for (std::size_t i = 0; i < 12; ++i) o.v[6 + i] = a[0].v[i];
+                 return o;
+               }});
   r.push_back({"pad_like",
                {F({2, 2}), F({3, 4})},
                [](const V& x) {

@@ -20,7 +20,8 @@ struct PassOptions {
   // Common subexpressions, and reads of one variable that no write separates, are computed once.
   bool cse = true;
   bool dce = true;
-  // Groups of elementwise ops over one shape run as one pass over memory, conv2d + bias_add (+ relu)
+  // Groups of elementwise ops over one shape run as one pass over memory (reading the parts of a split and
+  // writing the parts of a concat in place: an LSTM cell is one node each way), conv2d + bias_add (+ relu)
   // runs as one convolution, a sum of matrix products (a recurrent weight's gradient over its steps, a
   // cell's x @ wx + h @ wh + b) runs as one node, and a weight used transposed by several products of
   // few rows is transposed once.

@@ -20,6 +20,10 @@ void direct_conv_backward_weights(const Conv2DGeom& g, const float* x, const flo
 bool direct_conv_backward_data_applies(const Conv2DGeom& g);
 void direct_conv_backward_data(const Conv2DGeom& g, const float* dy, const float* w, float* dx);
 
+// (src/kernels/conv.cpp) Whether a float32 input gradient runs as oneDNN's forward convolution of dy with
+// the rotated filter (stride 1, no dilation, >= 32 channels each side, kernels past 1x1).
+bool conv_input_grad_as_forward(const Conv2DGeom& g);
+
 // Tests: the same with the instruction set chosen (avx512 = false: the baseline AVX2 code, on any CPU;
 // true needs a CPU with AVX-512: see direct_conv_has_avx512()).
 bool direct_conv_has_avx512();

@@ -35,14 +35,19 @@ void copy_box(const Tensor& src, const Tensor& dst, const std::vector<std::int64
     bstride[d] = s;
     s *= big[d];
   }
-  const std::int64_t inner = box[r - 1];
+  // One memcpy per run of contiguous elements: the trailing dims the box covers whole, and the dim before
+  // them (a batch of rows of (N, 28, 28, 1) images is one run, not N * 28 * 28 runs of one element).
+  int k = r - 1;
+  while (k > 0 && box[k] == big[k]) --k;
+  std::int64_t inner = box[k];
+  for (int d = k + 1; d < r; ++d) inner *= big[d];
   const std::int64_t rows = box.num_elements() / inner;
   parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(inner, 1)),
                [&](std::int64_t b, std::int64_t e) {
                  std::vector<std::int64_t> idx(r, 0);
                  for (std::int64_t row = b; row < e; ++row) {
-                   std::int64_t rem = row, off = begin[r - 1];
-                   for (int d = r - 2; d >= 0; --d) {
+                   std::int64_t rem = row, off = begin[k] * bstride[k];
+                   for (int d = k - 1; d >= 0; --d) {
                      idx[d] = rem % box[d];
                      rem /= box[d];
                      off += (idx[d] + begin[d]) * bstride[d];

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -12,21 +13,54 @@
 namespace duet {
 
 void FusedProgram::finalize(const std::vector<TensorSpec>& inputs) {
-  output_of.assign(instrs.size(), -1);
-  for (std::size_t o = 0; o < outputs.size(); ++o)
-    output_of[static_cast<std::size_t>(outputs[o])] = static_cast<int>(o);
+  input_at.resize(inputs.size());
+  input_shapes.clear();
   f32_blocks = true;
-  for (const auto& t : inputs) f32_blocks = f32_blocks && t.dtype == DType::Float32;
+  for (const auto& t : inputs) {
+    f32_blocks = f32_blocks && t.dtype == DType::Float32;
+    input_shapes.push_back(t.shape);
+  }
   for (auto& i : instrs) {
     f32_blocks = f32_blocks && i.dtype == DType::Float32 && i.op->block_f32 && i.args.size() <= kMaxBlockArgs;
-    for (std::size_t j = 0; j < i.args.size() && j < kMaxBlockArgs; ++j)
-      i.scalar[j] = i.args[j] >= 0 && inputs[static_cast<std::size_t>(i.args[j])].shape.num_elements() == 1;
+    for (std::size_t j = 0; j < i.args.size() && j < kMaxBlockArgs; ++j) {
+      const auto a = static_cast<std::size_t>(i.args[j]);
+      i.scalar[j] = i.args[j] >= 0 && input_at[a].plain() && inputs[a].shape.num_elements() == 1;
+    }
+  }
+  bool strided = false;
+  direct_out.assign(instrs.size(), -1);
+  copied_stores.assign(instrs.size(), {});
+  for (std::size_t s = 0; s < stores.size(); ++s) {
+    const Store& st = stores[s];
+    const auto i = static_cast<std::size_t>(st.instr);
+    if (st.at.plain() && direct_out[i] < 0)
+      direct_out[i] = st.output;
+    else
+      copied_stores[i].push_back(static_cast<int>(s));
+    strided = strided || !st.at.plain();
+  }
+  gather_slot.assign(inputs.size(), -1);
+  num_gathered = 0;
+  for (std::size_t j = 0; j < inputs.size(); ++j)
+    if (!input_at[j].plain()) {
+      gather_slot[j] = num_gathered++;
+      strided = true;
+    }
+  if (strided && !f32_blocks) {
+    throw StateError(
+        "[fused_elementwise] a group that reads parts of a split or writes parts of a concat must be "
+        "float32 with block kernels (a fusion pass bug: please report it)");
   }
 }
 
 std::string FusedProgram::describe() const {
   std::string s = "[";
   for (std::size_t i = 0; i < instrs.size(); ++i) s += (i ? " " : "") + std::string(instrs[i].op->name);
+  std::size_t parts_in = 0, parts_out = 0;
+  for (const auto& v : input_at) parts_in += !v.plain();
+  for (const auto& st : stores) parts_out += !st.at.plain();
+  if (parts_in) s += "; reads " + std::to_string(parts_in) + " split parts";
+  if (parts_out) s += "; writes " + std::to_string(parts_out) + " concat parts";
   return s + "]";
 }
 
@@ -36,58 +70,101 @@ constexpr std::int64_t kBlock = 8192;
 
 void infer_fused(InferContext& c) {
   const auto& p = static_cast<const FusedProgram&>(*c.attrs.fn("program"));
-  for (const Tensor& t : c.inputs) {
-    if (t.num_elements() != 1 && t.shape() != p.shape) {
-      c.shape_error("input of shape " + t.shape().str() + " does not match the fused group's shape " + p.shape.str());
+  for (std::size_t j = 0; j < c.inputs.size(); ++j) {
+    const Tensor& t = c.inputs[j];
+    const bool strided = j < p.input_at.size() && !p.input_at[j].plain();
+    if (strided ? t.shape() != p.input_shapes[j] : (t.num_elements() != 1 && t.shape() != p.shape)) {
+      c.shape_error("input " + std::to_string(j) + " of shape " + t.shape().str() +
+                    " does not match the fused group's " +
+                    (strided ? "split input " + p.input_shapes[j].str() : "shape " + p.shape.str()));
     }
   }
-  for (int o : p.outputs) c.set_output(p.instrs[static_cast<std::size_t>(o)].dtype, p.shape);
+  for (const auto& o : p.output_specs) c.set_output(o.dtype, o.shape);
 }
 
 // Float32 groups whose members all have block kernels run on raw pointers over L1-sized blocks; an
 // instruction that is a group output writes straight into the output tensor.
 constexpr std::int64_t kF32Block = 1024;
 
+// Elements [off, off + m) of a part `v` of `base`: a pointer into it when they are one run, else gathered
+// into `scratch`.
+const float* read_part(const float* base, const FusedProgram::Strided& v, std::int64_t off, std::int64_t m,
+                       float* scratch) {
+  std::int64_t r = off / v.row, c = off % v.row;
+  if (c + m <= v.row) return base + r * v.stride + v.offset + c;
+  for (std::int64_t done = 0; done < m; ++r, c = 0) {
+    const std::int64_t take = std::min(v.row - c, m - done);
+    std::memcpy(scratch + done, base + r * v.stride + v.offset + c, static_cast<std::size_t>(take) * sizeof(float));
+    done += take;
+  }
+  return scratch;
+}
+
+void write_part(const float* src, float* base, const FusedProgram::Strided& v, std::int64_t off, std::int64_t m) {
+  if (v.plain()) {
+    std::memcpy(base + off, src, static_cast<std::size_t>(m) * sizeof(float));
+    return;
+  }
+  std::int64_t r = off / v.row, c = off % v.row;
+  for (std::int64_t done = 0; done < m; ++r, c = 0) {
+    const std::int64_t take = std::min(v.row - c, m - done);
+    std::memcpy(base + r * v.stride + v.offset + c, src + done, static_cast<std::size_t>(take) * sizeof(float));
+    done += take;
+  }
+}
+
 void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
-  const std::size_t ni = p.instrs.size();
+  const std::size_t ni = p.instrs.size(), nin = k.inputs.size();
   const std::int64_t nblocks = (n + kF32Block - 1) / kF32Block;
-  // Threads claim a few blocks at a time, so one slowed down (a shared machine) does not hold up the rest.
-  constexpr std::int64_t kClaim = 4;
+  // Threads only when the group's work (elements x members) pays for starting them, as for single ops.
+  const std::int64_t by_work = n * static_cast<std::int64_t>(ni) / kParallelGrain;
+  const int workers = static_cast<int>(std::min<std::int64_t>({num_threads(), nblocks, by_work}));
+  // Threads claim a few blocks at a time, so one slowed down (a shared machine) does not hold up the rest;
+  // a small group's few blocks are claimed one by one so every thread gets some.
+  const std::int64_t claim = std::clamp<std::int64_t>(nblocks / (2 * std::max(workers, 1)), 1, 4);
   std::atomic<std::int64_t> next{0};
   auto work = [&] {
     // Per-thread scratch, kept between calls (no allocation, no zeroing on a small group's hot path).
     thread_local std::vector<float> buffers;
-    thread_local std::vector<const float*> result;
-    if (buffers.size() < static_cast<std::size_t>(p.num_slots * kF32Block))
-      buffers.resize(static_cast<std::size_t>(p.num_slots * kF32Block));
+    thread_local std::vector<const float*> result, input;
+    const auto scratch = static_cast<std::size_t>((p.num_slots + p.num_gathered) * kF32Block);
+    if (buffers.size() < scratch) buffers.resize(scratch);
     if (result.size() < ni) result.resize(ni);
+    if (input.size() < nin) input.resize(nin);
+    float* gathered = buffers.data() + p.num_slots * kF32Block;
     for (std::int64_t blk = 0, claimed_end = 0;; ++blk) {
       if (blk >= claimed_end) {
-        blk = next.fetch_add(kClaim);
+        blk = next.fetch_add(claim);
         if (blk >= nblocks) break;
-        claimed_end = std::min(blk + kClaim, nblocks);
+        claimed_end = std::min(blk + claim, nblocks);
       }
       const std::int64_t off = blk * kF32Block, m = std::min(kF32Block, n - off);
+      for (std::size_t j = 0; j < nin; ++j) {
+        const auto* base = static_cast<const float*>(raw(k.inputs[j]));
+        const int g = p.gather_slot[j];
+        input[j] = g >= 0                            ? read_part(base, p.input_at[j], off, m, gathered + g * kF32Block)
+                   : k.inputs[j].num_elements() == 1 ? base
+                                                     : base + off;
+      }
       for (std::size_t i = 0; i < ni; ++i) {
         const auto& instr = p.instrs[i];
         const float* in[FusedProgram::kMaxBlockArgs];
         for (std::size_t j = 0; j < instr.args.size(); ++j) {
           const int a = instr.args[j];
-          in[j] = a < 0 ? result[static_cast<std::size_t>(-a - 1)]
-                        : static_cast<const float*>(raw(k.inputs[static_cast<std::size_t>(a)])) +
-                              (instr.scalar[j] ? 0 : off);
+          in[j] = a < 0 ? result[static_cast<std::size_t>(-a - 1)] : input[static_cast<std::size_t>(a)];
         }
-        const int o = p.output_of[i];
+        const int o = p.direct_out[i];
         float* out = o >= 0 ? static_cast<float*>(raw(k.outputs[static_cast<std::size_t>(o)])) + off
                             : buffers.data() + p.slot[i] * kF32Block;
         instr.op->block_f32(in, instr.scalar.data(), out, m);
         result[i] = out;
+        for (int s : p.copied_stores[i]) {
+          const auto& st = p.stores[static_cast<std::size_t>(s)];
+          write_part(out, static_cast<float*>(raw(k.outputs[static_cast<std::size_t>(st.output)])), st.at, off, m);
+        }
       }
     }
   };
-  // Threads only when the group's work (elements x members) pays for starting them, as for single ops.
-  const std::int64_t by_work = n * static_cast<std::int64_t>(ni) / kParallelGrain;
-  const int workers = static_cast<int>(std::min<std::int64_t>({num_threads(), nblocks, by_work}));
   if (workers <= 1 || omp_in_parallel()) {
     work();
   } else {
@@ -100,7 +177,7 @@ void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
 
 void fused_kernel(KernelContext& k) {
   const auto& p = static_cast<const FusedProgram&>(*k.attrs.fn("program"));
-  const std::int64_t n = k.outputs[0].num_elements();
+  const std::int64_t n = p.shape.num_elements();
   if (p.f32_blocks) {
     run_f32_blocks(p, k, n);
     return;
@@ -132,11 +209,12 @@ void fused_kernel(KernelContext& k) {
         KernelContext kc{*ins_def.op, ins, ins_def.attrs, {}, std::span<Tensor>(&temps[i], 1)};
         ins_def.op->kernel(kc);
       }
-      for (std::size_t o = 0; o < p.outputs.size(); ++o) {
-        const Tensor& t = temps[static_cast<std::size_t>(p.outputs[o])];
+      for (const auto& st : p.stores) {  // plain stores only (finalize refuses parts outside the f32 path)
+        const Tensor& t = temps[static_cast<std::size_t>(st.instr)];
         std::size_t es = dtype_size(t.dtype());
-        std::memcpy(static_cast<char*>(raw(k.outputs[o])) + off * static_cast<std::int64_t>(es), raw(t),
-                    static_cast<std::size_t>(m) * es);
+        std::memcpy(static_cast<char*>(raw(k.outputs[static_cast<std::size_t>(st.output)])) +
+                        off * static_cast<std::int64_t>(es),
+                    raw(t), static_cast<std::size_t>(m) * es);
       }
     }
   });

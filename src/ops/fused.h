@@ -18,14 +18,32 @@ struct FusedProgram : Callable {
     DType dtype;            // of this instruction's result
     std::array<bool, kMaxBlockArgs> scalar{};  // block path: args that are one-element inputs
   };
+  // Where element e of the group's shape lives in a larger tensor: at (e / row) * stride + offset + e % row
+  // (one part of a split or of a concat along any axis). row == 0: the tensor has the group's shape (or is
+  // a one-element input) and is read or written as it is. Strided inputs and stores need f32_blocks.
+  struct Strided {
+    std::int64_t row = 0, stride = 0, offset = 0;
+    bool plain() const { return row == 0; }
+  };
+  struct Store {
+    int instr;   // whose result
+    int output;  // goes into this output of the fused node
+    Strided at;  // plain: the whole output; else one part of it (outputs made of parts are concats)
+  };
   std::vector<Instr> instrs;
-  std::vector<int> outputs;  // instruction index of each fused output
-  std::vector<int> slot;     // instruction -> reusable block buffer
+  std::vector<Store> stores;             // every output is written by one plain store or by its parts
+  std::vector<TensorSpec> output_specs;  // of each fused output
+  std::vector<Strided> input_at;         // per external input
+  std::vector<int> slot;                 // instruction -> reusable block buffer
   int num_slots = 0;
-  Shape shape;  // of every full-size input and every output (fully known)
+  Shape shape;  // of every instruction's result (fully known)
   // Derived once by finalize() from the above and the external inputs' specs:
-  std::vector<int> output_of;  // instruction -> its output index, or -1
-  bool f32_blocks = false;     // every value float32 and every member has a block kernel
+  std::vector<Shape> input_shapes;              // what each external input must be at run time
+  std::vector<int> direct_out;                  // instruction -> the output its one plain store is, or -1
+  std::vector<std::vector<int>> copied_stores;  // instruction -> its other stores (indices into `stores`)
+  std::vector<int> gather_slot;                 // strided input -> its gather buffer; plain input -> -1
+  int num_gathered = 0;
+  bool f32_blocks = false;  // every value float32 and every member has a block kernel
   void finalize(const std::vector<TensorSpec>& inputs);
   std::string describe() const override;
 };
@@ -48,5 +66,7 @@ const OpDef& max_pool2d_grad_op();
 const OpDef& max_pool2d_grad_relu_op();  // built by the pool_grad_relu pass (src/ops/conv.cpp)
 const OpDef& relu_grad_op();
 const OpDef& transpose_op();
+const OpDef& split_op();
+const OpDef& concat_op();
 
 }  // namespace duet

@@ -408,6 +408,8 @@ const OpDef kBroadcastLike{.name = "BroadcastLike",
 }  // namespace
 
 const OpDef& transpose_op() { return kTranspose; }
+const OpDef& split_op() { return kSplit; }
+const OpDef& concat_op() { return kConcat; }
 
 static void register_shape_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kReshape, &kExpandDims, &kSqueeze, &kReshapeLike, &kTranspose, &kConcat, &kSplit, &kSlice,
