@@ -265,11 +265,16 @@ void run_direct(const Conv2DGeom& g, Pass pass, T* x, T* w, T* y) {
 // 3x3 64 -> 64 at 28x28 5.3 -> 4.9; 3x3 256 -> 64 at 32x32 8.2 -> 6.9; but 3x3 16 -> 32 0.36 -> 0.46 and
 // 5x5 8 -> 8 0.16 -> 0.20, and 1x1 no change: hence 32 channels or more each side, kernels past 1x1.
 constexpr std::int64_t kInputGradByForwardChannels = 32;
-bool input_grad_as_forward(const Conv2DGeom& g) {
+
+}  // namespace
+
+bool conv_input_grad_as_forward(const Conv2DGeom& g) {
   return g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.c >= kInputGradByForwardChannels &&
          g.o >= kInputGradByForwardChannels && g.kh * g.kw > 1 && g.y.pad_before <= g.kh - 1 &&
          g.y.pad_after <= g.kh - 1 && g.x.pad_before <= g.kw - 1 && g.x.pad_after <= g.kw - 1;
 }
+
+namespace {
 
 void input_grad_by_forward(const Conv2DGeom& g, const float* w, const float* dy, float* dx) {
   Conv2DGeom f = g;
@@ -293,12 +298,6 @@ void input_grad_by_forward(const Conv2DGeom& g, const float* w, const float* dy,
   run_dnnl(f, Pass::Forward, const_cast<float*>(dy), wf, dx);
 }
 
-}  // namespace
-
-bool conv_input_grad_as_forward(const Conv2DGeom& g) { return input_grad_as_forward(g); }
-
-namespace {
-
 void run(const Conv2DGeom& g, Pass pass, const Tensor& x, const Tensor& w, const Tensor& y) {
   if (x.num_elements() == 0 || y.num_elements() == 0) {
     if (pass == Pass::BackwardData)
@@ -313,7 +312,7 @@ void run(const Conv2DGeom& g, Pass pass, const Tensor& x, const Tensor& w, const
     direct_conv_forward(g, ptr<float>(x), ptr<float>(w), nullptr, false, ptr<float>(y));
   else if (x.dtype() == DType::Float32 && pass == Pass::BackwardData && direct_conv_backward_data_applies(g))
     direct_conv_backward_data(g, ptr<float>(y), ptr<float>(w), ptr<float>(x));
-  else if (x.dtype() == DType::Float32 && pass == Pass::BackwardData && input_grad_as_forward(g))
+  else if (x.dtype() == DType::Float32 && pass == Pass::BackwardData && conv_input_grad_as_forward(g))
     input_grad_by_forward(g, ptr<float>(w), ptr<float>(y), ptr<float>(x));
   else if (x.dtype() == DType::Float32 && pass == Pass::BackwardWeights && direct_conv_applies(g))
     direct_conv_backward_weights(g, ptr<float>(x), ptr<float>(y), ptr<float>(w));

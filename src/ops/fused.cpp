@@ -86,31 +86,27 @@ void infer_fused(InferContext& c) {
 // instruction that is a group output writes straight into the output tensor.
 constexpr std::int64_t kF32Block = 1024;
 
-// Elements [off, off + m) of a part `v` of `base`: a pointer into it when they are one run, else gathered
-// into `scratch`.
-const float* read_part(const float* base, const FusedProgram::Strided& v, std::int64_t off, std::int64_t m,
-                       float* scratch) {
-  std::int64_t r = off / v.row, c = off % v.row;
-  if (c + m <= v.row) return base + r * v.stride + v.offset + c;
+// Copies elements [off, off + m) of the part `v` of `whole` to or from the contiguous `block`, run by run.
+void copy_part(float* whole, const FusedProgram::Strided& v, std::int64_t off, std::int64_t m, float* block,
+               bool to_block) {
+  std::int64_t r = v.plain() ? 0 : off / v.row, c = v.plain() ? off : off % v.row;
+  const std::int64_t row = v.plain() ? off + m : v.row, stride = v.plain() ? 0 : v.stride;
   for (std::int64_t done = 0; done < m; ++r, c = 0) {
-    const std::int64_t take = std::min(v.row - c, m - done);
-    std::memcpy(scratch + done, base + r * v.stride + v.offset + c, static_cast<std::size_t>(take) * sizeof(float));
+    const std::int64_t take = std::min(row - c, m - done);
+    float* at = whole + r * stride + v.offset + c;
+    const auto bytes = static_cast<std::size_t>(take) * sizeof(float);
+    to_block ? std::memcpy(block + done, at, bytes) : std::memcpy(at, block + done, bytes);
     done += take;
   }
-  return scratch;
 }
 
-void write_part(const float* src, float* base, const FusedProgram::Strided& v, std::int64_t off, std::int64_t m) {
-  if (v.plain()) {
-    std::memcpy(base + off, src, static_cast<std::size_t>(m) * sizeof(float));
-    return;
-  }
-  std::int64_t r = off / v.row, c = off % v.row;
-  for (std::int64_t done = 0; done < m; ++r, c = 0) {
-    const std::int64_t take = std::min(v.row - c, m - done);
-    std::memcpy(base + r * v.stride + v.offset + c, src + done, static_cast<std::size_t>(take) * sizeof(float));
-    done += take;
-  }
+// Elements [off, off + m) of a part of `whole`: a pointer into it when they are one run, else gathered
+// into `scratch`.
+const float* read_part(const float* whole, const FusedProgram::Strided& v, std::int64_t off, std::int64_t m,
+                       float* scratch) {
+  if (off % v.row + m <= v.row) return whole + off / v.row * v.stride + v.offset + off % v.row;
+  copy_part(const_cast<float*>(whole), v, off, m, scratch, true);
+  return scratch;
 }
 
 void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
@@ -160,7 +156,8 @@ void run_f32_blocks(const FusedProgram& p, KernelContext& k, std::int64_t n) {
         result[i] = out;
         for (int s : p.copied_stores[i]) {
           const auto& st = p.stores[static_cast<std::size_t>(s)];
-          write_part(out, static_cast<float*>(raw(k.outputs[static_cast<std::size_t>(st.output)])), st.at, off, m);
+          copy_part(static_cast<float*>(raw(k.outputs[static_cast<std::size_t>(st.output)])), st.at, off, m, out,
+                    false);
         }
       }
     }
