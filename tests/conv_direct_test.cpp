@@ -101,10 +101,17 @@ TEST(ConvDirect, FilterGradientMatchesFloat64OnEveryVariant) {
     Tensor dy = random::normal(Shape{k.n, g.y.out, g.x.out, k.o}, 0, 1, DType::Float32, 22);
     Tensor want =
         conv2d_backprop_filter(cast(x, DType::Float64), cast(dy, DType::Float64), cast(w, DType::Float64), opts_of(k));
+    Tensor want_bias = sum(cast(dy, DType::Float64), {0, 1, 2});
     for (bool avx512 : variants()) {
       Tensor dw = full(w.shape(), 7.f);  // the kernel overwrites, it does not accumulate into dw
       kernels::direct_conv_backward_weights_isa(avx512, g, x.data<float>(), dy.data<float>(), dw.mutable_data<float>());
       expect_close(dw, want, str(k) + (avx512 ? " avx512" : " baseline"));
+      // With the bias gradient summed in the same pass (Conv2DBackpropFilterBias).
+      Tensor dw2 = full(w.shape(), 7.f), db = full(Shape{k.o}, 7.f);
+      kernels::direct_conv_backward_weights_isa(avx512, g, x.data<float>(), dy.data<float>(), dw2.mutable_data<float>(),
+                                                db.mutable_data<float>());
+      expect_close(dw2, want, str(k) + (avx512 ? " avx512" : " baseline") + " with bias");
+      expect_close(db, want_bias, str(k) + (avx512 ? " avx512" : " baseline") + " bias");
     }
     expect_close(conv2d_backprop_filter(x, dy, w, opts_of(k)), want, str(k) + " conv2d_backprop_filter");
   }

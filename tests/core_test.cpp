@@ -2,6 +2,7 @@
 #include <omp.h>
 
 #include "core/allocator.h"
+#include "kernels/philox.h"
 #include "test_util.h"
 
 namespace duet {
@@ -156,6 +157,24 @@ TEST(Random, SameSeedSameNumbersAcrossThreadCounts) {
   EXPECT_EQ(a.to_vector<float>(), b.to_vector<float>());
   Tensor c = random::normal(Shape{8}, 0, 1, DType::Float32, 43);
   EXPECT_NE(c.to_vector<float>(), slice(a, {0}, {8}).to_vector<float>());
+}
+
+// Dropout draws its bits eight Philox blocks at a time (AVX2); they must be the scalar generator's bits,
+// block for block, including where a block index crosses 2^32 (the counter's high word) and in the tails.
+TEST(Random, PhiloxBlocksMatchTheScalarGenerator) {
+  const std::array<std::uint32_t, 2> key{0x12345678u, 0x9abcdef0u};
+  for (std::uint64_t stream : {std::uint64_t{0}, std::uint64_t{0xfeedbeef00c0ffeeULL}})
+    for (std::uint64_t first : {std::uint64_t{0}, std::uint64_t{3}, (std::uint64_t{1} << 32) - 5})
+      for (std::int64_t count : {0, 1, 7, 8, 9, 23, 1000}) {
+        std::vector<std::uint32_t> got(static_cast<std::size_t>(4 * count) + 1, 0xdeadu);
+        philox4x32_blocks(key, stream, first, count, got.data());
+        for (std::int64_t i = 0; i < count; ++i) {
+          const auto want = philox4x32(philox_counter(stream, first + static_cast<std::uint64_t>(i)), key);
+          for (std::size_t j = 0; j < 4; ++j)
+            ASSERT_EQ(got[static_cast<std::size_t>(4 * i) + j], want[j]) << "block " << first + i << " word " << j;
+        }
+        EXPECT_EQ(got.back(), 0xdeadu) << "wrote past " << count << " blocks";
+      }
 }
 
 TEST(Random, GlobalSeedIsReproducibleAndAdvances) {

@@ -165,6 +165,28 @@ Row conv_backprop_filter_row(const std::string& name, std::vector<std::int64_t> 
           }};
 }
 
+// A convolution's filter and bias gradients from one output gradient (the bias one: sum_to its channels),
+// flattened into one result: traced and optimized, they run as one Conv2DBackpropFilterBias node.
+Row conv_backprop_filter_bias_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws,
+                                  ConvCfg c) {
+  auto ys = conv_out_shape(xs, ws, c);
+  return {name,
+          {F(xs), F(ys), F(ws), F({ws[3]})},
+          [c](const V& x) {
+            return concat({reshape(conv2d_backprop_filter(x[0], x[1], x[2], c.opts()), {-1}), sum_to(x[1], x[3])}, 0);
+          },
+          [c](const A& a) {
+            const std::size_t filter = a[2].v.size(), channels = a[3].v.size();
+            Arr r{{static_cast<std::int64_t>(filter + channels)}, std::vector<double>(filter + channels, 0.0)};
+            conv_taps(a[0].shape, a[2].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
+              r.v[static_cast<std::size_t>(wi)] +=
+                  a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(yi)];
+            });
+            for (std::size_t i = 0; i < a[1].v.size(); ++i) r.v[filter + i % channels] += a[1].v[i];
+            return r;
+          }};
+}
+
 struct PoolCfg {
   std::int64_t kh = 2, kw = 2, sh = 2, sw = 2;
   bool same = false;
@@ -381,6 +403,11 @@ std::vector<Row> nn_rows() {
       conv_backprop_input_row("conv2d_backprop_input", {2, 6, 5, 3}, {3, 3, 3, 4}, {.sh = 2, .sw = 1, .same = true}));
   r.push_back(
       conv_backprop_filter_row("conv2d_backprop_filter", {2, 6, 5, 3}, {3, 2, 3, 4}, {.sh = 1, .sw = 2, .same = true}));
+  // the direct kernel (few input channels, 16 outputs) sums the bias per image; elsewhere sum_to runs after
+  r.push_back(conv_backprop_filter_bias_row("conv2d_backprop_filter_bias_direct", {3, 6, 5, 2}, {3, 3, 2, 16},
+                                            {.sh = 2, .sw = 1, .same = true}));
+  r.push_back(conv_backprop_filter_bias_row("conv2d_backprop_filter_bias", {2, 6, 5, 3}, {3, 2, 3, 4},
+                                            {.sh = 1, .sw = 2, .same = true}));
   // pooling
   r.push_back(pool_row("max_pool2d", {2, 4, 6, 3}, {}, true));
   r.push_back(

@@ -196,6 +196,15 @@ std::vector<Row> elementwise_and_shape_rows() {
                {F({2, 3}), F({3})},
                [](const V& x) { return relu_grad(x[0], x[1]); },
                [](const A& a) { return ref_binary(a[0], a[1], [](double y, double g) { return y > 0 ? g : 0.0; }); }});
+  // y in (0, 1) as a sigmoid's output would be; dy broadcast along rows.
+  r.push_back({"sigmoid_grad",
+               {F({2, 3}, 0.05, 0.95), F({3})},
+               [](const V& x) { return sigmoid_grad(x[0], x[1]); },
+               [](const A& a) { return ref_binary(a[0], a[1], [](double y, double g) { return g * y * (1 - y); }); }});
+  r.push_back({"tanh_grad",
+               {F({3}, -0.9, 0.9), F({2, 3})},
+               [](const V& x) { return tanh_grad(x[0], x[1]); },
+               [](const A& a) { return ref_binary(a[0], a[1], [](double y, double g) { return g * (1 - y * y); }); }});
   r.push_back(
       {"elu",
        {F({2, 3})},

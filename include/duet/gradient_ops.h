@@ -1,7 +1,7 @@
 #pragma once
-// The ops gradients are written with: the adjoints of broadcasting, slicing, gathering, relu, convolution and
-// pooling. Each is an ordinary differentiable op (so gradients of gradients work); include this header to
-// write custom gradients (HostFunctionOptions::gradient) with them. Not part of duet/duet.h.
+// The ops gradients are written with: the adjoints of broadcasting, slicing, gathering, relu, sigmoid, tanh,
+// convolution and pooling. Each is an ordinary differentiable op (so gradients of gradients work); include this header
+// to write custom gradients (HostFunctionOptions::gradient) with them. Not part of duet/duet.h.
 #include <cstdint>
 #include <vector>
 
@@ -12,6 +12,10 @@ namespace duet {
 
 // The gradient of relu from its output: dy where y > 0, else 0 (one pass; used by relu's gradient).
 [[nodiscard]] Tensor relu_grad(const Tensor& y, const Tensor& dy);
+// The gradients of sigmoid and tanh from their output, each one pass: dy * y * (1 - y) and dy * (1 - y * y)
+// (float dtypes; y and dy broadcast).
+[[nodiscard]] Tensor sigmoid_grad(const Tensor& y, const Tensor& dy);
+[[nodiscard]] Tensor tanh_grad(const Tensor& y, const Tensor& dy);
 // Reshapes x to the run-time shape of like.
 [[nodiscard]] Tensor reshape_like(const Tensor& x, const Tensor& like);
 // Zeros shaped like `like`, with x written at offset begin (the gradient of slice).

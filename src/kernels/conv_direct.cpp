@@ -338,17 +338,30 @@ void direct_conv_forward_isa(bool avx512, const Conv2DGeom& g, const float* x, c
                [&](std::int64_t r0, std::int64_t r1) { rows_fn(g, x, w, bias, relu, y, r0, r1); });
 }
 
-// Each thread sums its images into its own buffer; the buffers are added under a lock (dw is small).
-void direct_conv_backward_weights_isa(bool avx512, const Conv2DGeom& g, const float* x, const float* dy, float* dw) {
+// Each thread sums its images into its own buffer; the buffers are added under a lock (dw is small). With
+// db, each image's dy is also summed per channel right after its filter gradient, while it is in cache.
+void direct_conv_backward_weights_isa(bool avx512, const Conv2DGeom& g, const float* x, const float* dy, float* dw,
+                                      float* db) {
   const WeightsImages images_fn = avx512 ? weights_images_avx512 : weights_images_base;
   const auto size = static_cast<std::size_t>(g.kh * g.kw * g.c * g.o);
+  const auto channels = static_cast<std::size_t>(g.o);
   std::memset(dw, 0, size * sizeof(float));
+  if (db) std::memset(db, 0, channels * sizeof(float));
+  const std::int64_t pixels = g.y.out * g.x.out;
   std::mutex mu;
   parallel_for(g.n, 1, [&](std::int64_t n0, std::int64_t n1) {
-    std::vector<float> dwl(size, 0.f);
-    images_fn(g, x, dy, dwl.data(), n0, n1);
+    std::vector<float> dwl(size, 0.f), dbl(db ? channels : 0, 0.f);
+    if (!db) images_fn(g, x, dy, dwl.data(), n0, n1);
+    for (std::int64_t n = n0; db && n < n1; ++n) {
+      images_fn(g, x, dy, dwl.data(), n, n + 1);
+      const float* dyn = dy + n * pixels * g.o;
+      float* __restrict acc = dbl.data();
+      for (std::int64_t p = 0; p < pixels; ++p)
+        for (std::int64_t o = 0; o < g.o; ++o) acc[o] += dyn[p * g.o + o];
+    }
     std::lock_guard<std::mutex> lock(mu);
     for (std::size_t i = 0; i < size; ++i) dw[i] += dwl[i];
+    for (std::size_t i = 0; i < dbl.size(); ++i) db[i] += dbl[i];
   });
 }
 
@@ -367,8 +380,8 @@ void direct_conv_forward(const Conv2DGeom& g, const float* x, const float* w, co
   direct_conv_forward_isa(kHasAvx512, g, x, w, bias, relu, y);
 }
 
-void direct_conv_backward_weights(const Conv2DGeom& g, const float* x, const float* dy, float* dw) {
-  direct_conv_backward_weights_isa(kHasAvx512, g, x, dy, dw);
+void direct_conv_backward_weights(const Conv2DGeom& g, const float* x, const float* dy, float* dw, float* db) {
+  direct_conv_backward_weights_isa(kHasAvx512, g, x, dy, dw, db);
 }
 
 }  // namespace duet::kernels

@@ -13,8 +13,9 @@ bool direct_conv_applies(const Conv2DGeom& g);
 // y = conv(x, w) (+ bias per output channel) (then relu, NaN kept as relu() keeps it). bias may be null.
 void direct_conv_forward(const Conv2DGeom& g, const float* x, const float* w, const float* bias, bool relu, float* y);
 
-// dw = the gradient of the filter (HWIO) from the input x and the output gradient dy.
-void direct_conv_backward_weights(const Conv2DGeom& g, const float* x, const float* dy, float* dw);
+// dw = the gradient of the filter (HWIO) from the input x and the output gradient dy; with db (non-null),
+// also the bias gradient (dy summed per output channel).
+void direct_conv_backward_weights(const Conv2DGeom& g, const float* x, const float* dy, float* dw, float* db = nullptr);
 
 // dx = the gradient of the input from dy and the filter; stride 1 only (direct_conv_backward_data_applies).
 bool direct_conv_backward_data_applies(const Conv2DGeom& g);
@@ -29,7 +30,8 @@ bool conv_input_grad_as_forward(const Conv2DGeom& g);
 bool direct_conv_has_avx512();
 void direct_conv_forward_isa(bool avx512, const Conv2DGeom& g, const float* x, const float* w, const float* bias,
                              bool relu, float* y);
-void direct_conv_backward_weights_isa(bool avx512, const Conv2DGeom& g, const float* x, const float* dy, float* dw);
+void direct_conv_backward_weights_isa(bool avx512, const Conv2DGeom& g, const float* x, const float* dy, float* dw,
+                                      float* db = nullptr);
 void direct_conv_backward_data_isa(bool avx512, const Conv2DGeom& g, const float* dy, const float* w, float* dx);
 
 }  // namespace duet::kernels

@@ -89,6 +89,14 @@ struct Relu {
 struct ReluGrad {
   auto operator()(auto y, auto g) const { return (y > 0 || y != y) ? g : decltype(g)(0); }
 };
+// sigmoid's gradient from its output y: g y (1 - y); tanh's: g (1 - y^2). The same operations in the same order
+// as the three-op forms they replace.
+struct SigmoidGrad {
+  auto operator()(auto y, auto g) const { return g * y * (decltype(y)(1) - y); }
+};
+struct TanhGrad {
+  auto operator()(auto y, auto g) const { return g * (decltype(y)(1) - y * y); }
+};
 struct Sqrt {
   auto operator()(auto a) const { return std::sqrt(a); }
 };

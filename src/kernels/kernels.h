@@ -46,6 +46,7 @@ void conv2d(KernelContext& k);
 void fused_conv2d(KernelContext& k);
 void conv2d_backprop_input(KernelContext& k);
 void conv2d_backprop_filter(KernelContext& k);
+void conv2d_backprop_filter_bias(KernelContext& k);  // (input, grad, filters_like) -> (dw, db)
 void max_pool2d(KernelContext& k);
 void avg_pool2d(KernelContext& k);
 void max_pool2d_grad(KernelContext& k);

@@ -1,4 +1,5 @@
 // softmax/log_softmax (stable), fused cross-entropies, bias_add, dropout.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -344,11 +345,14 @@ void dropout(KernelContext& k) {
       const T scale = static_cast<T>(1.0 / (1.0 - rate));
       const std::uint32_t threshold = static_cast<std::uint32_t>(std::min(rate * 4294967296.0, 4294967295.0));
       parallel_for((n + 3) / 4, 1 << 12, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t blk = b; blk < e; ++blk) {
-          auto r = philox4x32(philox_counter(stream, static_cast<std::uint64_t>(blk)), key);
-          for (int j = 0; j < 4 && blk * 4 + j < n; ++j) {
-            std::int64_t i = blk * 4 + j;
-            pm[i] = r[j] >= threshold ? scale : T(0);
+        constexpr std::int64_t kChunk = 256;  // blocks drawn at once (4 KiB of random words)
+        std::uint32_t bits[4 * kChunk];
+        for (std::int64_t c = b; c < e; c += kChunk) {
+          const std::int64_t blocks = std::min(kChunk, e - c);
+          philox4x32_blocks(key, stream, static_cast<std::uint64_t>(c), blocks, bits);
+          const std::int64_t i0 = 4 * c, i1 = std::min(4 * (c + blocks), n);
+          for (std::int64_t i = i0; i < i1; ++i) {
+            pm[i] = bits[i - i0] >= threshold ? scale : T(0);
             py[i] = px[i] * pm[i];
           }
         }

@@ -1,3 +1,7 @@
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include <atomic>
 #include <cmath>
 #include <numbers>
@@ -144,4 +148,61 @@ void truncated_normal(KernelContext& k) {
 }
 
 }  // namespace kernels
+
+#ifdef __AVX2__
+namespace {
+// The high and low 32 bits of each lane's a * m (m: one multiplier in every lane).
+inline void mul_hi_lo(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
+  lo = _mm256_mullo_epi32(a, m);
+  const __m256i even = _mm256_mul_epu32(a, m);                        // lanes 0, 2, 4, 6 as 64-bit products
+  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);  // lanes 1, 3, 5, 7
+  hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+}  // namespace
+#endif
+
+void philox4x32_blocks(std::array<std::uint32_t, 2> key, std::uint64_t stream, std::uint64_t first, std::int64_t count,
+                       std::uint32_t* out) {
+  std::int64_t i = 0;
+#ifdef __AVX2__
+  // Eight blocks side by side, word j of each block in lane i of vector j: the same rounds as philox4x32.
+  constexpr std::uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u, kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kM0)), m1 = _mm256_set1_epi32(static_cast<int>(kM1));
+  for (; i + 8 <= count; i += 8) {
+    alignas(32) std::uint32_t lo[8], hi[8], w[4][8];
+    for (int l = 0; l < 8; ++l) {
+      const std::uint64_t b = first + static_cast<std::uint64_t>(i + l);
+      lo[l] = static_cast<std::uint32_t>(b);
+      hi[l] = static_cast<std::uint32_t>(b >> 32);
+    }
+    __m256i c0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(lo));
+    __m256i c1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi));
+    __m256i c2 = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(stream)));
+    __m256i c3 = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(stream >> 32)));
+    std::uint32_t k0 = key[0], k1 = key[1];
+    for (int round = 0; round < 10; ++round) {
+      __m256i h0, l0, h1, l1;
+      mul_hi_lo(c0, m0, h0, l0);
+      mul_hi_lo(c2, m1, h1, l1);
+      c0 = _mm256_xor_si256(_mm256_xor_si256(h1, c1), _mm256_set1_epi32(static_cast<int>(k0)));
+      c1 = l1;
+      c2 = _mm256_xor_si256(_mm256_xor_si256(h0, c3), _mm256_set1_epi32(static_cast<int>(k1)));
+      c3 = l0;
+      k0 += kW0;
+      k1 += kW1;
+    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(w[0]), c0);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(w[1]), c1);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(w[2]), c2);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(w[3]), c3);
+    for (int l = 0; l < 8; ++l)
+      for (int j = 0; j < 4; ++j) out[4 * (i + l) + j] = w[j][l];
+  }
+#endif
+  for (; i < count; ++i) {
+    const auto r = philox4x32(philox_counter(stream, first + static_cast<std::uint64_t>(i)), key);
+    for (int j = 0; j < 4; ++j) out[4 * i + j] = r[static_cast<std::size_t>(j)];
+  }
+}
+
 }  // namespace duet

@@ -5,7 +5,10 @@
 
 #include <immintrin.h>
 
+#include <climits>
 #include <cmath>
+#include <cstdint>
+#include <stdexcept>
 
 // libmvec's vector-ABI entry points (glibc >= 2.35 for tanh/erf/log1p/expm1/tan).
 #define DUET_MVEC(F)                          \
@@ -93,7 +96,7 @@ __attribute__((target("avx2,fma"))) std::int64_t run256(const Entry& e, const do
   return i;
 }
 
-// Own float32 exp, tanh and sigmoid (AVX2 + FMA). Polynomial and rational coefficients are our own
+// Own float32 exp, tanh and sigmoid (AVX2 + FMA, and AVX-512 below). Polynomial and rational coefficients are our own
 // Lawson (iteratively reweighted least-squares) minimax fits made with mpmath; errors measured against
 // double-precision libm over 1M random inputs plus edge values: exp <= 2 ulp, sigmoid <= 4 ulp, tanh <= 6 ulp.
 //   exp(x) = 2^k p(r), x = k ln2 + r, |r| <= ln2/2, p a degree-6 fit of e^r (relative error 1.9e-9). When
@@ -182,24 +185,112 @@ struct Avx2 {
   }
 };
 
+// The same functions on 16 lanes, operation for operation (so both give bit-identical results); a mask
+// register replaces the AVX2 blend vectors.
+struct Avx512 {
+  __attribute__((target("avx512f"))) static __m512 pow2(__m512i k) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k, _mm512_set1_epi32(127)), 23));
+  }
+  template <int N>
+  __attribute__((target("avx512f"))) static __m512 horner(const float (&c)[N], __m512 x) {
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int j = 1; j < N; ++j) p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(c[j]));
+    return p;
+  }
+  __attribute__((target("avx512f"))) static __m512 reduce(__m512 x, __m512 k) {
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Hi), x);
+    return _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Lo), r);
+  }
+  __attribute__((target("avx512f"))) static __mmask16 is_nan(__m512 x) {
+    return _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  }
+  __attribute__((target("avx512f"))) static __m512 exp_wide(__m512 x) {
+    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.f)), _mm512_set1_ps(89.f));
+    __m512 k =
+        _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 p = horner(kExpPoly, reduce(xc, k));
+    __m512i ki = _mm512_cvtps_epi32(k);
+    __m512i k1 = _mm512_srai_epi32(ki, 1);
+    __m512 y = _mm512_mul_ps(_mm512_mul_ps(p, pow2(k1)), pow2(_mm512_sub_epi32(ki, k1)));
+    return _mm512_mask_blend_ps(is_nan(x), y, x);
+  }
+  __attribute__((target("avx512f"))) static __m512 exp_normal(__m512 x) {
+    const __m512 magic = _mm512_set1_ps(12582912.f);
+    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(kLog2e), magic);
+    __m512 p = horner(kExpPoly, reduce(x, _mm512_sub_ps(t, magic)));
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(p), _mm512_slli_epi32(_mm512_castps_si512(t), 23)));
+  }
+  __attribute__((target("avx512f"))) static __m512 exp(__m512 x) {
+    const __mmask16 out = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kExpFastLo), _CMP_NGE_UQ) |
+                          _mm512_cmp_ps_mask(x, _mm512_set1_ps(kExpFastHi), _CMP_GT_OQ);
+    if (__builtin_expect(out != 0, 0)) return exp_wide(x);
+    return exp_normal(x);
+  }
+  __attribute__((target("avx512f"))) static __m512 tanh(__m512 v) {
+    __m512 x = _mm512_min_ps(_mm512_set1_ps(9.f), _mm512_max_ps(_mm512_set1_ps(-9.f), v));
+    __m512 u = _mm512_mul_ps(x, x);
+    __m512 r = _mm512_div_ps(_mm512_mul_ps(x, horner(kTanhP, u)), horner(kTanhQ, u));
+    return _mm512_max_ps(_mm512_set1_ps(-1.f), _mm512_min_ps(_mm512_set1_ps(1.f), r));
+  }
+  __attribute__((target("avx512f"))) static __m512 sigmoid_from(__m512 v, __m512 e) {
+    const __mmask16 negative = _mm512_test_epi32_mask(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN));
+    return _mm512_div_ps(_mm512_mask_blend_ps(negative, _mm512_set1_ps(1.f), e), _mm512_add_ps(e, _mm512_set1_ps(1.f)));
+  }
+  __attribute__((target("avx512f"))) static __m512 sigmoid(__m512 v) {
+    __m512 a = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN)));  // -|v|
+    if (__builtin_expect(_mm512_cmp_ps_mask(a, _mm512_set1_ps(kExpFastLo), _CMP_NGE_UQ) != 0, 0))
+      return _mm512_mask_blend_ps(is_nan(v), sigmoid_from(v, exp_wide(a)), v);  // |v| > 87.33 or NaN
+    return sigmoid_from(v, exp_normal(a));
+  }
+};
+
 template <__m256 (*F)(__m256)>
 __attribute__((target("avx2,fma"))) std::int64_t run_own(const float* x, float* y, std::int64_t n) {
   std::int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, F(_mm256_loadu_ps(x + i)));  // x and y may alias: read first
   return i;
 }
+template <__m512 (*F)(__m512)>
+__attribute__((target("avx512f"))) std::int64_t run_own(const float* x, float* y, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, F(_mm512_loadu_ps(x + i)));
+  if (i < n) {  // masked-off lanes read 1.0, in range for all three functions
+    const auto m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, F(_mm512_mask_loadu_ps(_mm512_set1_ps(1.f), m, x + i)));
+  }
+  return n;
+}
+
+bool own_function(Fn fn) { return fn == Fn::Tanh || fn == Fn::Exp || fn == Fn::Sigmoid; }
+
+void apply_own(Fn fn, const float* x, float* y, std::int64_t n, bool avx512) {
+  std::int64_t i = 0;
+  if (avx512)
+    i = fn == Fn::Tanh  ? run_own<Avx512::tanh>(x, y, n)
+        : fn == Fn::Exp ? run_own<Avx512::exp>(x, y, n)
+                        : run_own<Avx512::sigmoid>(x, y, n);
+  else if (kHas256)
+    i = fn == Fn::Tanh  ? run_own<Avx2::tanh>(x, y, n)
+        : fn == Fn::Exp ? run_own<Avx2::exp>(x, y, n)
+                        : run_own<Avx2::sigmoid>(x, y, n);
+  float (*scalar)(float) = fn == Fn::Tanh ? tanh_scalar : fn == Fn::Exp ? exp_scalar : sigmoid_scalar;
+  for (; i < n; ++i) y[i] = scalar(x[i]);
+}
 
 }  // namespace
 
+bool has_avx512() { return kHas512; }
+
+void apply_isa(Fn fn, const float* x, float* y, std::int64_t n, bool avx512) {
+  if (!own_function(fn))
+    throw std::invalid_argument("vmath::apply_isa: only exp, tanh and sigmoid have their own AVX2/AVX-512 code");
+  if (avx512 && !kHas512) throw std::invalid_argument("vmath::apply_isa: this CPU has no AVX-512");
+  apply_own(fn, x, y, n, avx512);
+}
+
 void apply(Fn fn, const float* x, float* y, std::int64_t n) {
-  if (fn == Fn::Tanh || fn == Fn::Exp || fn == Fn::Sigmoid) {
-    std::int64_t i = 0;
-    float (*scalar)(float) = fn == Fn::Tanh ? tanh_scalar : fn == Fn::Exp ? exp_scalar : sigmoid_scalar;
-    if (kHas256)
-      i = fn == Fn::Tanh  ? run_own<Avx2::tanh>(x, y, n)
-          : fn == Fn::Exp ? run_own<Avx2::exp>(x, y, n)
-                          : run_own<Avx2::sigmoid>(x, y, n);
-    for (; i < n; ++i) y[i] = scalar(x[i]);
+  if (own_function(fn)) {
+    apply_own(fn, x, y, n, kHas512);
     return;
   }
   const Entry& e = kTable[static_cast<int>(fn)];

@@ -101,6 +101,12 @@ void infer_conv2d_backprop_filter(InferContext& c) {  // (input, grad, filters_l
   c.set_output(c.dtype(0), c.shape(2));
 }
 
+// (input, grad, filters_like) -> (filter gradient, bias gradient: grad summed to its channels)
+void infer_conv2d_backprop_filter_bias(InferContext& c) {
+  infer_conv2d_backprop_filter(c);
+  c.set_output(c.dtype(0), Shape{c.shape(2)[3]});
+}
+
 Shape pool_output(const InferContext& c, const Shape& x) {
   const auto& k = c.attrs.ints("pool_size");
   if (k.size() != 2 || k[0] <= 0 || k[1] <= 0)
@@ -235,6 +241,15 @@ const OpDef kMaxPool2DGrad{.name = "MaxPool2DGrad",
                            .kernel = kernels::max_pool2d_grad,
                            .grad = grad_max_pool_grad,
                            .traits = 0};
+// Graph-only (built by the conv_bias_grad pass after gradients): conv2d_backprop_filter(x, g, w) and
+// sum_to(g, b), the filter and bias gradients of one convolution, from one read of g; no gradient of its own.
+const OpDef kConv2DBackpropFilterBias{.name = "Conv2DBackpropFilterBias",
+                                      .public_name = "conv2d_backprop_filter_bias",
+                                      .num_inputs = 3,
+                                      .infer = infer_conv2d_backprop_filter_bias,
+                                      .kernel = kernels::conv2d_backprop_filter_bias,
+                                      .grad = nullptr,
+                                      .traits = 0};
 // Graph-only (built by the pool_grad_relu pass after gradients): relu_grad(x, max_pool2d_grad(x, y, g)),
 // the backward of relu then max_pool2d, in one pass; no gradient of its own.
 const OpDef kMaxPool2DGradRelu{.name = "MaxPool2DGradRelu",
@@ -272,14 +287,17 @@ Attrs pool_attrs(const Pool2DOptions& o) {
 }  // namespace
 
 static void register_conv_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kConv2D, &kFusedConv2D, &kConv2DBackpropInput, &kConv2DBackpropFilter, &kMaxPool2D,
-                         &kAvgPool2D, &kMaxPool2DGrad, &kMaxPool2DGradRelu, &kMaxPool2DGradGrad, &kAvgPool2DGrad})
+  for (const OpDef* d :
+       {&kConv2D, &kFusedConv2D, &kConv2DBackpropInput, &kConv2DBackpropFilter, &kConv2DBackpropFilterBias, &kMaxPool2D,
+        &kAvgPool2D, &kMaxPool2DGrad, &kMaxPool2DGradRelu, &kMaxPool2DGradGrad, &kAvgPool2DGrad})
     r.push_back(d);
 }
 const OpRegistration kRegisterConvOps{register_conv_ops};
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Conv2DOptions& o) { return call(kConv2D, {x, w}, conv_attrs(o)); }
 const OpDef& fused_conv2d_op() { return kFusedConv2D; }
+const OpDef& conv2d_backprop_filter_op() { return kConv2DBackpropFilter; }
+const OpDef& conv2d_backprop_filter_bias_op() { return kConv2DBackpropFilterBias; }
 const OpDef& conv2d_op() { return kConv2D; }
 const OpDef& max_pool2d_grad_op() { return kMaxPool2DGrad; }
 const OpDef& max_pool2d_grad_relu_op() { return kMaxPool2DGradRelu; }

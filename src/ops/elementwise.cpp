@@ -57,6 +57,11 @@ void infer_float_unary(InferContext& c) {
   require_floating(c, 0);
   c.set_output(c.dtype(0), c.shape(0));
 }
+void infer_float_binary(InferContext& c) {
+  require_same_dtypes(c);
+  require_floating(c, 0);
+  c.set_output(c.dtype(0), broadcast_shapes(c, c.shape(0), c.shape(1)));
+}
 void infer_same(InferContext& c) { c.set_output(c.dtype(0), c.shape(0)); }
 void infer_cast(InferContext& c) { c.set_output(c.attrs.dtype("dtype"), c.shape(0)); }
 
@@ -142,9 +147,12 @@ std::vector<Tensor> grad_tan(const GradContext& c) {
   return {c.grads[0] * (y * y + 1)};
 }
 // d/dx tanh(x) = 1 - tanh(x)^2
-std::vector<Tensor> grad_tanh(const GradContext& c) {
-  const Tensor& y = c.outputs[0];
-  return {c.grads[0] * (1 - y * y)};
+std::vector<Tensor> grad_tanh(const GradContext& c) { return {tanh_grad(c.outputs[0], c.grads[0])}; }
+// tanh_grad(y, g) = g (1 - y^2): d/dy = -2 gg g y, d/dg = tanh_grad(y, gg).
+std::vector<Tensor> grad_tanh_grad(const GradContext& c) {
+  const Tensor& y = c.inputs[0];
+  const Tensor& gg = c.grads[0];
+  return {sum_to(gg * c.inputs[1] * y * -2, y), sum_to(tanh_grad(y, gg), c.inputs[1])};
 }
 // d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
 std::vector<Tensor> grad_erf(const GradContext& c) {
@@ -152,9 +160,12 @@ std::vector<Tensor> grad_erf(const GradContext& c) {
   return {c.grads[0] * (2.0 / std::sqrt(std::numbers::pi)) * exp(neg(x * x))};
 }
 // d/dx sigmoid(x) = y (1 - y)
-std::vector<Tensor> grad_sigmoid(const GradContext& c) {
-  const Tensor& y = c.outputs[0];
-  return {c.grads[0] * y * (1 - y)};
+std::vector<Tensor> grad_sigmoid(const GradContext& c) { return {sigmoid_grad(c.outputs[0], c.grads[0])}; }
+// sigmoid_grad(y, g) = g y (1 - y): d/dy = gg g (1 - 2y), d/dg = sigmoid_grad(y, gg).
+std::vector<Tensor> grad_sigmoid_grad(const GradContext& c) {
+  const Tensor& y = c.inputs[0];
+  const Tensor& gg = c.grads[0];
+  return {sum_to(gg * c.inputs[1] * (1 - 2 * y), y), sum_to(sigmoid_grad(y, gg), c.inputs[1])};
 }
 // d/dx relu(x) = 1 where x > 0, else 0
 std::vector<Tensor> grad_relu(const GradContext& c) { return {relu_grad(c.outputs[0], c.grads[0])}; }
@@ -423,6 +434,14 @@ const OpDef kTanh{.name = "Tanh",
                   .grad = grad_tanh,
                   .traits = kEw,
                   .block_f32 = kernels::unary_block<fn::Tanh>};
+const OpDef kTanhGrad{.name = "TanhGrad",
+                      .public_name = "tanh_grad",
+                      .num_inputs = 2,
+                      .infer = infer_float_binary,
+                      .kernel = kernels::binary<fn::TanhGrad>,
+                      .grad = grad_tanh_grad,
+                      .traits = kEw,
+                      .block_f32 = kernels::binary_block<fn::TanhGrad>};
 const OpDef kErf{.name = "Erf",
                  .public_name = "erf",
                  .num_inputs = 1,
@@ -439,6 +458,14 @@ const OpDef kSigmoid{.name = "Sigmoid",
                      .grad = grad_sigmoid,
                      .traits = kEw,
                      .block_f32 = kernels::unary_block<fn::Sigmoid>};
+const OpDef kSigmoidGrad{.name = "SigmoidGrad",
+                         .public_name = "sigmoid_grad",
+                         .num_inputs = 2,
+                         .infer = infer_float_binary,
+                         .kernel = kernels::binary<fn::SigmoidGrad>,
+                         .grad = grad_sigmoid_grad,
+                         .traits = kEw,
+                         .block_f32 = kernels::binary_block<fn::SigmoidGrad>};
 const OpDef kCast{.name = "Cast",
                   .public_name = "cast",
                   .num_inputs = 1,
@@ -487,11 +514,11 @@ Tensor compare(const OpDef& op, const Tensor& a, const Tensor& b) {
 
 static void register_elementwise_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d :
-       {&kAdd,      &kSub,  &kMul,       &kDiv,     &kPow,          &kMaximum,     &kMinimum,   &kEqual,
-        &kNotEqual, &kLess, &kLessEqual, &kGreater, &kGreaterEqual, &kLogicalAnd,  &kLogicalOr, &kLogicalNot,
-        &kSelect,   &kNeg,  &kAbs,       &kSign,    &kRelu,         &kReluGrad,    &kExp,       &kExpm1,
-        &kAtan,     &kLog,  &kLog1p,     &kSqrt,    &kRsqrt,        &kSin,         &kCos,       &kTan,
-        &kTanh,     &kErf,  &kSigmoid,   &kCast,    &kIdentity,     &kStopGradient})
+       {&kAdd,      &kSub,  &kMul,       &kDiv,     &kPow,          &kMaximum,      &kMinimum,     &kEqual,
+        &kNotEqual, &kLess, &kLessEqual, &kGreater, &kGreaterEqual, &kLogicalAnd,   &kLogicalOr,   &kLogicalNot,
+        &kSelect,   &kNeg,  &kAbs,       &kSign,    &kRelu,         &kReluGrad,     &kExp,         &kExpm1,
+        &kAtan,     &kLog,  &kLog1p,     &kSqrt,    &kRsqrt,        &kSin,          &kCos,         &kTan,
+        &kTanh,     &kErf,  &kSigmoid,   &kCast,    &kIdentity,     &kStopGradient, &kSigmoidGrad, &kTanhGrad})
     r.push_back(d);
 }
 const OpRegistration kRegisterElementwiseOps{register_elementwise_ops};
@@ -555,6 +582,8 @@ const OpDef& relu_op() { return kRelu; }
 const OpDef& add_op() { return kAdd; }
 const OpDef& relu_grad_op() { return kReluGrad; }
 Tensor relu_grad(const Tensor& y, const Tensor& dy) { return binary(kReluGrad, y, dy); }
+Tensor sigmoid_grad(const Tensor& y, const Tensor& dy) { return binary(kSigmoidGrad, y, dy); }
+Tensor tanh_grad(const Tensor& y, const Tensor& dy) { return binary(kTanhGrad, y, dy); }
 Tensor exp(const Tensor& x) { return call(kExp, {x}); }
 Tensor expm1(const Tensor& x) { return call(kExpm1, {x}); }
 Tensor atan(const Tensor& x) { return call(kAtan, {x}); }

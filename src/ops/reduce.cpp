@@ -2,6 +2,7 @@
 #include "duet/gradient_ops.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
+#include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
 
@@ -183,6 +184,7 @@ static void register_reduce_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kSum, &kMean, &kMax, &kMin, &kProd, &kArgMax, &kArgMin, &kSize, &kSumTo}) r.push_back(d);
 }
 const OpRegistration kRegisterReduceOps{register_reduce_ops};
+const OpDef& sum_to_op() { return kSumTo; }
 
 Tensor sum(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdims) {
   return reduction(kSum, x, axes, keepdims);

@@ -24,6 +24,7 @@ void optimize(graph::Graph& g, const PassOptions& o, bool verify) {
   if (o.fusion) {
     pipeline.push_back(conv_bias_activation());
     pipeline.push_back(pool_grad_relu());
+    pipeline.push_back(conv_bias_grad());
     pipeline.push_back(matmul_sum());  // before elementwise fusion takes the additions
     pipeline.push_back(transposed_operands());
     pipeline.push_back(elementwise_fusion(o.fusion_min_elements));

@@ -244,7 +244,7 @@ for name, fn in {"sum": t_sum, "mean": t_mean, "max": t_max, "min": t_min, "prod
 
 # Public functions checked through another case (gradient ops through their forward op's gradient).
 COVERED_BY = {
-    "relu_grad": "relu", "pad_like": "slice", "scatter_add_like": "gather", "reshape_like": "reshape", "broadcast_like": "sum_to",
+    "relu_grad": "relu", "sigmoid_grad": "sigmoid", "tanh_grad": "tanh", "pad_like": "slice", "scatter_add_like": "gather", "reshape_like": "reshape", "broadcast_like": "sum_to",
     "max_pool2d_grad_grad": "max_pool_grad", "max_pool2d": "max_pool", "avg_pool2d": "avg_pool", "max_pool2d_grad": "max_pool_grad",
     "avg_pool2d_grad": "avg_pool_grad", "conv2d": "conv2d_same", "logical_and": "logical", "logical_or": "logical",
     "logical_not": "logical", "sparse_softmax_cross_entropy_with_logits": "sparse_ce", "softmax_cross_entropy_with_logits": "dense_ce",

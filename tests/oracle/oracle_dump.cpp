@@ -142,7 +142,7 @@ std::vector<Case> cases() {
       "check_numerics", [](const Tensor& x) { return check_numerics(x, "oracle"); }, F({3, 4}), false);
   unary(
       "stop_gradient", [](const Tensor& x) { return stop_gradient(x) * x; }, F({3, 4}), false);
-  // float32 paths with their own kernels (exp, tanh, sigmoid are duet's own AVX2 code)
+  // float32 paths with their own kernels (exp, tanh, sigmoid are duet's own AVX2/AVX-512 code)
   for (const char* n : {"exp", "tanh", "sigmoid", "log", "erf"}) {
     In f32 = std::string(n) == "log" ? P({64}, 0.05) : F({64});
     f32.dtype = DType::Float32;
