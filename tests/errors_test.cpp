@@ -1,4 +1,5 @@
 // Bad input gets a duet::Error subclass whose message names the op and the shapes (never a crash).
+#include "duet/gradient_ops.h"
 #include "test_util.h"
 
 namespace duet {
@@ -32,6 +33,16 @@ TEST(Errors, DTypeMismatch) {
   expect_error<DTypeError>([] { exp(constant({1, 2})); }, {"[exp]", "int32", "cast"});
   expect_error<DTypeError>([] { where(constant({1.f}), ones({1}), ones({1})); }, {"[where]", "bool"});
   expect_error<DTypeError>([] { add(constant({true}), constant({false})); }, {"[add]", "bool"});
+  // A pool gradient's output and grad in another dtype than its input were read as the input's dtype.
+  expect_error<DTypeError>(
+      [] {
+        Tensor x = ones({1, 4, 4, 2});
+        Tensor y = cast(max_pool2d(x), DType::Float64);
+        (void)max_pool2d_grad(x, y, y);
+      },
+      {"[max_pool2d_grad]", "float32", "float64", "cast"});
+  // The gradient ops of sigmoid and tanh take float dtypes only.
+  expect_error<DTypeError>([] { (void)sigmoid_grad(constant({1, 2}), constant({1, 2})); }, {"[sigmoid_grad]", "int32"});
 }
 
 TEST(Errors, ReshapeSizeMismatch) {

@@ -241,6 +241,36 @@ Row pool_row(const std::string& name, std::vector<std::int64_t> xs, PoolCfg c, b
           }};
 }
 
+// A first block's backward: the conv's filter and bias gradients from a relu'd max pool's gradient (x: the
+// conv input, r: the pool input, g: the pool output's gradient), flattened into one result; traced and
+// optimized, one Conv2DBackpropFilterBiasPool node.
+Row conv_filter_bias_from_pool_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws,
+                                   ConvCfg c, PoolCfg pc) {
+  auto rs = conv_out_shape(xs, ws, c);
+  return {name,
+          {F(xs), F(rs), F(pool_out_shape(rs, pc)), F(ws), F({ws[3]})},
+          [c, pc](const V& x) {
+            Tensor dy = relu_grad(x[1], max_pool2d_grad(x[1], max_pool2d(x[1], pc.opts()), x[2], pc.opts()));
+            return concat({reshape(conv2d_backprop_filter(x[0], dy, x[3], c.opts()), {-1}), sum_to(dy, x[4])}, 0);
+          },
+          [c, pc](const A& a) {
+            Arr dy{a[1].shape, std::vector<double>(a[1].v.size(), 0.0)};
+            pool_windows(a[1].shape, pc, [&](std::int64_t o, const std::vector<std::int64_t>& idx) {
+              dy.v[static_cast<std::size_t>(argmax_of(a[1], idx))] += a[2].v[static_cast<std::size_t>(o)];
+            });
+            for (std::size_t i = 0; i < dy.v.size(); ++i)
+              if (!(a[1].v[i] > 0)) dy.v[i] = 0;
+            const std::size_t filter = a[3].v.size(), channels = a[4].v.size();
+            Arr r{{static_cast<std::int64_t>(filter + channels)}, std::vector<double>(filter + channels, 0.0)};
+            conv_taps(a[0].shape, a[3].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
+              r.v[static_cast<std::size_t>(wi)] +=
+                  a[0].v[static_cast<std::size_t>(xi)] * dy.v[static_cast<std::size_t>(yi)];
+            });
+            for (std::size_t i = 0; i < dy.v.size(); ++i) r.v[filter + i % channels] += dy.v[i];
+            return r;
+          }};
+}
+
 Arr ref_softmax_rows(const Arr& x, bool log_out) {
   Arr y = x;
   std::int64_t C = x.shape.back(), rows = x.size() / C;
@@ -446,6 +476,14 @@ std::vector<Row> nn_rows() {
                    return dx;
                  }});
   }
+  // The pool gradient made per image inside the filter gradient (direct kernel, tiling windows); with
+  // overlapping windows or a oneDNN convolution the node runs the two one after the other.
+  r.push_back(conv_filter_bias_from_pool_row("conv2d_backprop_filter_bias_pool", {2, 8, 6, 2}, {3, 3, 2, 16},
+                                             {.same = true}, PoolCfg{}));
+  r.push_back(conv_filter_bias_from_pool_row("conv2d_backprop_filter_bias_pool_overlapping", {1, 5, 5, 2},
+                                             {3, 3, 2, 16}, {.same = true}, pc));
+  r.push_back(conv_filter_bias_from_pool_row("conv2d_backprop_filter_bias_pool_onednn", {2, 4, 6, 3}, {3, 2, 3, 4},
+                                             {.same = true}, PoolCfg{}));
   r.push_back({"max_pool2d_grad_grad",
                {F({1, 5, 5, 2}), F({1, 5, 5, 2})},
                [pc](const V& x) { return max_pool2d_grad_grad(x[0], max_pool2d(x[0], pc.opts()), x[1], pc.opts()); },

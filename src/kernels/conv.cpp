@@ -411,4 +411,56 @@ void conv2d_backprop_filter_bias(KernelContext& k) {
   std::memcpy(raw(db), raw(sums), static_cast<std::size_t>(db.num_elements()) * dtype_size(db.dtype()));
 }
 
+// The pool attrs of Conv2DBackpropFilterBiasPool (stored with a pool_ prefix beside the conv's own).
+Attrs pool_attrs_of(const Attrs& a) {
+  return {{"pool_size", a.ints("pool_size")},
+          {"strides", a.ints("pool_strides")},
+          {"padding", a.s("pool_padding")},
+          {"dilation_rate", std::vector<std::int64_t>{1, 1}}};
+}
+
+// Conv2DBackpropFilterBiasPool (conv input, pool input, pool output, pool grad, filters_like) -> (dw, db):
+// conv2d_backprop_filter_bias(x, max_pool2d_grad_relu(px, py, pg), w), the backward of a first block
+// conv -> bias -> relu -> max pool whose input needs no gradient. With the direct kernel and tiling windows,
+// each image's output gradient is made in cache just before its filter gradient, so the gradient (12.8 MB
+// for the tf-cnn's conv1 at batch 128) is never written to memory and read back; otherwise the two run as
+// they would apart.
+void conv2d_backprop_filter_bias_pool(KernelContext& k) {
+  const Tensor& x = k.inputs[0];
+  const Tensor& px = k.inputs[1];
+  const Attrs pa = pool_attrs_of(k.attrs);
+  const Conv2DGeom g = geom(x.shape(), k.inputs[4].shape(), k.attrs);
+  const Conv2DGeom pg = pool_geom(px.shape(), pa);
+  if (x.dtype() == DType::Float32 && x.num_elements() > 0 && px.num_elements() > 0 && direct_conv_applies(g) &&
+      pool_windows_tile(pg)) {
+    struct Ctx {
+      Conv2DGeom one;  // the pool of one image
+      const float *px, *py, *pg;
+      std::int64_t in_size, out_size;
+    } ctx{pg,
+          ptr<float>(px),
+          ptr<float>(k.inputs[2]),
+          ptr<float>(k.inputs[3]),
+          pg.h * pg.w * pg.c,
+          pg.y.out * pg.x.out * pg.c};
+    ctx.one.n = 1;
+    const DyImages images{[](const void* c, std::int64_t n, float* buf) {
+                            const auto& t = *static_cast<const Ctx*>(c);
+                            max_pool2d_grad_relu_tiled(t.one, t.px + n * t.in_size, t.py + n * t.out_size,
+                                                       t.pg + n * t.out_size, buf);
+                          },
+                          &ctx};
+    direct_conv_backward_weights(g, ptr<float>(x), nullptr, ptr<float>(k.outputs[0]), ptr<float>(k.outputs[1]),
+                                 &images);
+    return;
+  }
+  Tensor dy = make_concrete(px.dtype(), px.shape());
+  const Tensor pool_in[3] = {px, k.inputs[2], k.inputs[3]};
+  KernelContext pool{k.op, std::span<const Tensor>(pool_in, 3), pa, k.specs, std::span<Tensor>(&dy, 1)};
+  max_pool2d_grad_relu(pool);
+  const Tensor conv_in[3] = {x, dy, k.inputs[4]};
+  KernelContext conv{k.op, std::span<const Tensor>(conv_in, 3), k.attrs, k.specs, k.outputs};
+  conv2d_backprop_filter_bias(conv);
+}
+
 }  // namespace duet::kernels

@@ -341,7 +341,7 @@ void direct_conv_forward_isa(bool avx512, const Conv2DGeom& g, const float* x, c
 // Each thread sums its images into its own buffer; the buffers are added under a lock (dw is small). With
 // db, each image's dy is also summed per channel right after its filter gradient, while it is in cache.
 void direct_conv_backward_weights_isa(bool avx512, const Conv2DGeom& g, const float* x, const float* dy, float* dw,
-                                      float* db) {
+                                      float* db, const DyImages* images) {
   const WeightsImages images_fn = avx512 ? weights_images_avx512 : weights_images_base;
   const auto size = static_cast<std::size_t>(g.kh * g.kw * g.c * g.o);
   const auto channels = static_cast<std::size_t>(g.o);
@@ -351,10 +351,13 @@ void direct_conv_backward_weights_isa(bool avx512, const Conv2DGeom& g, const fl
   std::mutex mu;
   parallel_for(g.n, 1, [&](std::int64_t n0, std::int64_t n1) {
     std::vector<float> dwl(size, 0.f), dbl(db ? channels : 0, 0.f);
-    if (!db) images_fn(g, x, dy, dwl.data(), n0, n1);
-    for (std::int64_t n = n0; db && n < n1; ++n) {
-      images_fn(g, x, dy, dwl.data(), n, n + 1);
-      const float* dyn = dy + n * pixels * g.o;
+    std::vector<float> made(images ? static_cast<std::size_t>(pixels * g.o) : 0);
+    if (!db && !images) images_fn(g, x, dy, dwl.data(), n0, n1);
+    for (std::int64_t n = n0; (db || images) && n < n1; ++n) {
+      const float* dyn = images ? made.data() : dy + n * pixels * g.o;
+      if (images) images->fill(images->ctx, n, made.data());
+      images_fn(g, x + n * g.h * g.w * g.c, dyn, dwl.data(), 0, 1);  // image n as a batch of one
+      if (!db) continue;
       float* __restrict acc = dbl.data();
       for (std::int64_t p = 0; p < pixels; ++p)
         for (std::int64_t o = 0; o < g.o; ++o) acc[o] += dyn[p * g.o + o];
@@ -380,8 +383,9 @@ void direct_conv_forward(const Conv2DGeom& g, const float* x, const float* w, co
   direct_conv_forward_isa(kHasAvx512, g, x, w, bias, relu, y);
 }
 
-void direct_conv_backward_weights(const Conv2DGeom& g, const float* x, const float* dy, float* dw, float* db) {
-  direct_conv_backward_weights_isa(kHasAvx512, g, x, dy, dw, db);
+void direct_conv_backward_weights(const Conv2DGeom& g, const float* x, const float* dy, float* dw, float* db,
+                                  const DyImages* images) {
+  direct_conv_backward_weights_isa(kHasAvx512, g, x, dy, dw, db, images);
 }
 
 }  // namespace duet::kernels

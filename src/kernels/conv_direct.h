@@ -13,9 +13,17 @@ bool direct_conv_applies(const Conv2DGeom& g);
 // y = conv(x, w) (+ bias per output channel) (then relu, NaN kept as relu() keeps it). bias may be null.
 void direct_conv_forward(const Conv2DGeom& g, const float* x, const float* w, const float* bias, bool relu, float* y);
 
-// dw = the gradient of the filter (HWIO) from the input x and the output gradient dy; with db (non-null),
-// also the bias gradient (dy summed per output channel).
-void direct_conv_backward_weights(const Conv2DGeom& g, const float* x, const float* dy, float* dw, float* db = nullptr);
+// Makes image n's output gradient (y.out x x.out x o floats) into buf on demand, so a gradient computed
+// just before (a pool's) never goes through memory whole: fill(ctx, n, buf).
+struct DyImages {
+  void (*fill)(const void* ctx, std::int64_t n, float* buf);
+  const void* ctx;
+};
+
+// dw = the gradient of the filter (HWIO) from the input x and the output gradient dy (or, with dy null,
+// each image's from `images`); with db (non-null), also the bias gradient (dy summed per output channel).
+void direct_conv_backward_weights(const Conv2DGeom& g, const float* x, const float* dy, float* dw, float* db = nullptr,
+                                  const DyImages* images = nullptr);
 
 // dx = the gradient of the input from dy and the filter; stride 1 only (direct_conv_backward_data_applies).
 bool direct_conv_backward_data_applies(const Conv2DGeom& g);
@@ -31,7 +39,7 @@ bool direct_conv_has_avx512();
 void direct_conv_forward_isa(bool avx512, const Conv2DGeom& g, const float* x, const float* w, const float* bias,
                              bool relu, float* y);
 void direct_conv_backward_weights_isa(bool avx512, const Conv2DGeom& g, const float* x, const float* dy, float* dw,
-                                      float* db = nullptr);
+                                      float* db = nullptr, const DyImages* images = nullptr);
 void direct_conv_backward_data_isa(bool avx512, const Conv2DGeom& g, const float* dy, const float* w, float* dx);
 
 }  // namespace duet::kernels

@@ -51,4 +51,13 @@ inline Conv2DGeom conv_geom(const Shape& in, std::int64_t kh, std::int64_t kw, s
   return g;
 }
 
+namespace kernels {
+// (pool.cpp) The window geometry of a pool (attrs pool_size, strides, padding) over an NHWC input.
+Conv2DGeom pool_geom(const Shape& x, const Attrs& a);
+// Windows that tile the input exactly (pool == stride, no padding, no remainder).
+bool pool_windows_tile(const Conv2DGeom& g);
+// relu_grad(x, max_pool2d_grad(x, y, grad)) for tiling windows, float32, into dx (shaped like x).
+void max_pool2d_grad_relu_tiled(const Conv2DGeom& g, const float* x, const float* y, const float* grad, float* dx);
+}  // namespace kernels
+
 }  // namespace duet

@@ -50,7 +50,8 @@ void conv2d_backprop_filter_bias(KernelContext& k);  // (input, grad, filters_li
 void max_pool2d(KernelContext& k);
 void avg_pool2d(KernelContext& k);
 void max_pool2d_grad(KernelContext& k);
-void max_pool2d_grad_relu(KernelContext& k);  // relu_grad(x, max_pool2d_grad(x, y, g)) in one pass
+void max_pool2d_grad_relu(KernelContext& k);              // relu_grad(x, max_pool2d_grad(x, y, g)) in one pass
+void conv2d_backprop_filter_bias_pool(KernelContext& k);  // the above, then conv2d_backprop_filter_bias
 void max_pool2d_grad_grad(KernelContext& k);
 void avg_pool2d_grad(KernelContext& k);
 

@@ -13,12 +13,13 @@
 #include "kernels/parallel.h"
 
 namespace duet::kernels {
-namespace {
 
 Conv2DGeom pool_geom(const Shape& x, const Attrs& a) {
   const auto& k = a.ints("pool_size");
   return conv_geom(x, k[0], k[1], x[3], a);
 }
+
+namespace {
 
 // Calls f(n, oy, ox, y0, y1, x0, x1) for every output pixel with its clipped input window, split over
 // threads by output rows, or by whole images when per_image (windows overlap when strides are smaller than
@@ -175,6 +176,15 @@ void avg_pool2d(KernelContext& k) {
       });
 }
 
+bool pool_windows_tile(const Conv2DGeom& g) {
+  return g.sh == g.kh && g.sw == g.kw && g.y.pad_before == 0 && g.x.pad_before == 0 && g.y.out * g.kh == g.h &&
+         g.x.out * g.kw == g.w;
+}
+
+void max_pool2d_grad_relu_tiled(const Conv2DGeom& g, const float* x, const float* y, const float* grad, float* dx) {
+  max_pool2d_grad_tiled<float>(g, x, y, grad, dx, true);
+}
+
 // Each output's gradient goes to the input its window's max came from; with relu, then relu_grad(x, .):
 // kept where x > 0 or x is NaN (the pooled tensor is a relu's output: one pass instead of two).
 namespace {
@@ -182,8 +192,7 @@ namespace {
 void max_pool2d_grad_impl(KernelContext& k, bool relu) {
   const Tensor& x = k.inputs[0];
   Conv2DGeom g = pool_geom(x.shape(), k.attrs);
-  const bool tiled = g.sh == g.kh && g.sw == g.kw && g.y.pad_before == 0 && g.x.pad_before == 0 &&
-                     g.y.out * g.kh == g.h && g.x.out * g.kw == g.w;
+  const bool tiled = pool_windows_tile(g);
   visit_dtype(x.dtype(), [&](auto z) {
     using T = decltype(z);
     const T* pg = ptr<T>(k.inputs[2]);

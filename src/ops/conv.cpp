@@ -127,6 +127,7 @@ void infer_pool(InferContext& c) {
 }
 
 void infer_max_pool_grad(InferContext& c) {  // (input, output, grad) -> input-shaped
+  require_same_dtypes(c);
   require_nhwc(c, 0, "input");
   Shape y = pool_output(c, c.shape(0));
   if (!c.shape(1).compatible_with(y) || !c.shape(2).compatible_with(y)) {
@@ -136,7 +137,24 @@ void infer_max_pool_grad(InferContext& c) {  // (input, output, grad) -> input-s
   c.set_output(c.dtype(0), c.shape(0));
 }
 
+// (conv input, pool input, pool output, pool grad, filters_like) -> (dw, db): the pool gradient (relu
+// masked) checked as max_pool2d_grad_relu checks it, then the conv's filter and bias gradients from it.
+void infer_conv2d_backprop_filter_bias_pool(InferContext& c) {
+  require_same_dtypes(c);
+  const Attrs pool_attrs{{"pool_size", c.attrs.ints("pool_size")},
+                         {"strides", c.attrs.ints("pool_strides")},
+                         {"padding", c.attrs.s("pool_padding")},
+                         {"dilation_rate", std::vector<std::int64_t>{1, 1}}};
+  InferContext pool{c.op, c.inputs.subspan(1, 3), pool_attrs, {}};
+  infer_max_pool_grad(pool);
+  const Tensor conv_in[3] = {c.inputs[0], c.inputs[1], c.inputs[4]};  // the pool gradient is shaped like its input
+  InferContext conv{c.op, std::span<const Tensor>(conv_in, 3), c.attrs, {}};
+  infer_conv2d_backprop_filter_bias(conv);
+  c.outputs = conv.outputs;
+}
+
 void infer_max_pool_grad_grad(InferContext& c) {  // (input, output, dd) -> output-shaped
+  require_same_dtypes(c);
   require_nhwc(c, 0, "input");
   if (!c.shape(2).compatible_with(c.shape(0)))
     c.shape_error("dd " + c.shape(2).str() + " must be shaped like the input " + c.shape(0).str());
@@ -250,6 +268,16 @@ const OpDef kConv2DBackpropFilterBias{.name = "Conv2DBackpropFilterBias",
                                       .kernel = kernels::conv2d_backprop_filter_bias,
                                       .grad = nullptr,
                                       .traits = 0};
+// Graph-only (built by the conv_bias_grad pass): conv2d_backprop_filter_bias(x, max_pool2d_grad_relu(px, py,
+// pg), w) where the pool gradient has no other reader (a first block's input needs no gradient); attrs: the
+// conv's, and the pool's as pool_size, pool_strides, pool_padding.
+const OpDef kConv2DBackpropFilterBiasPool{.name = "Conv2DBackpropFilterBiasPool",
+                                          .public_name = "conv2d_backprop_filter_bias_pool",
+                                          .num_inputs = 5,
+                                          .infer = infer_conv2d_backprop_filter_bias_pool,
+                                          .kernel = kernels::conv2d_backprop_filter_bias_pool,
+                                          .grad = nullptr,
+                                          .traits = 0};
 // Graph-only (built by the pool_grad_relu pass after gradients): relu_grad(x, max_pool2d_grad(x, y, g)),
 // the backward of relu then max_pool2d, in one pass; no gradient of its own.
 const OpDef kMaxPool2DGradRelu{.name = "MaxPool2DGradRelu",
@@ -287,9 +315,9 @@ Attrs pool_attrs(const Pool2DOptions& o) {
 }  // namespace
 
 static void register_conv_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d :
-       {&kConv2D, &kFusedConv2D, &kConv2DBackpropInput, &kConv2DBackpropFilter, &kConv2DBackpropFilterBias, &kMaxPool2D,
-        &kAvgPool2D, &kMaxPool2DGrad, &kMaxPool2DGradRelu, &kMaxPool2DGradGrad, &kAvgPool2DGrad})
+  for (const OpDef* d : {&kConv2D, &kFusedConv2D, &kConv2DBackpropInput, &kConv2DBackpropFilter,
+                         &kConv2DBackpropFilterBias, &kConv2DBackpropFilterBiasPool, &kMaxPool2D, &kAvgPool2D,
+                         &kMaxPool2DGrad, &kMaxPool2DGradRelu, &kMaxPool2DGradGrad, &kAvgPool2DGrad})
     r.push_back(d);
 }
 const OpRegistration kRegisterConvOps{register_conv_ops};
@@ -298,6 +326,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Conv2DOptions& o) { return
 const OpDef& fused_conv2d_op() { return kFusedConv2D; }
 const OpDef& conv2d_backprop_filter_op() { return kConv2DBackpropFilter; }
 const OpDef& conv2d_backprop_filter_bias_op() { return kConv2DBackpropFilterBias; }
+const OpDef& conv2d_backprop_filter_bias_pool_op() { return kConv2DBackpropFilterBiasPool; }
 const OpDef& conv2d_op() { return kConv2D; }
 const OpDef& max_pool2d_grad_op() { return kMaxPool2DGrad; }
 const OpDef& max_pool2d_grad_relu_op() { return kMaxPool2DGradRelu; }

@@ -64,7 +64,8 @@ const OpDef& relu_op();
 const OpDef& read_variable_op();
 const OpDef& max_pool2d_grad_op();
 const OpDef& conv2d_backprop_filter_op();
-const OpDef& conv2d_backprop_filter_bias_op();  // built by the conv_bias_grad pass (src/ops/conv.cpp)
+const OpDef& conv2d_backprop_filter_bias_op();       // built by the conv_bias_grad pass (src/ops/conv.cpp)
+const OpDef& conv2d_backprop_filter_bias_pool_op();  // likewise, when the grad is a relu'd max pool's gradient
 const OpDef& sum_to_op();
 const OpDef& max_pool2d_grad_relu_op();  // built by the pool_grad_relu pass (src/ops/conv.cpp)
 const OpDef& relu_grad_op();

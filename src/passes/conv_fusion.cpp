@@ -89,14 +89,18 @@ class PoolGradRelu : public Pass {
 
 // conv2d_backprop_filter(x, g, w) and sum_to(g, b) reducing g to its channels (a convolution's filter and
 // bias gradients) become one Conv2DBackpropFilterBias node: one read of g instead of two (the bias sum was a
-// separate pass over a gradient that no longer fits in cache: ~0.9 ms per tf-cnn step).
+// separate pass over a gradient that no longer fits in cache). When g is a max_pool2d_grad_relu read by
+// nothing else (a network's first block: its input needs no gradient), that joins too
+// (Conv2DBackpropFilterBiasPool), and g is made image by image in cache instead of going through memory.
 class ConvBiasGrad : public Pass {
  public:
   const char* name() const override { return "conv_bias_grad"; }
 
   std::string run(graph::Graph& g) override {
+    const Readers readers = readers_of(g);
     std::unordered_map<const graph::Node*, std::size_t> pos;
     for (std::size_t i = 0; i < g.nodes().size(); ++i) pos[g.nodes()[i].get()] = i;
+    int from_pools = 0;
     // The bias sums of each value: sum_to(g, like) whose result is (channels,), g's last dim.
     std::unordered_map<const graph::Node*, std::vector<graph::Node*>> sums;  // keyed by g's node (index checked)
     for (const auto& sp : g.nodes()) {
@@ -129,8 +133,24 @@ class ConvBiasGrad : public Pass {
         ready = ready && at != pos.end() && at->second < pos.at(first);
       }
       if (!ready) continue;
-      graph::Node* f =
-          g.add(&conv2d_backprop_filter_bias_op(), filt->inputs, filt->attrs, {filt->outputs[0], sum->outputs[0]});
+      // When g is a relu'd max pool's gradient read by nothing else, that is made per image in the same node.
+      graph::Node* pool = grad.node;
+      const bool from_pool = pool->op == &max_pool2d_grad_relu_op() && pool->control_inputs.empty() &&
+                             grad.index == 0 && readers.of(pool) == 2 && !removed.count(pool);
+      graph::Node* f = nullptr;
+      if (from_pool) {
+        Attrs attrs = filt->attrs;
+        attrs.set("pool_size", pool->attrs.ints("pool_size"));
+        attrs.set("pool_strides", pool->attrs.ints("strides"));
+        attrs.set("pool_padding", pool->attrs.s("padding"));
+        f = g.add(&conv2d_backprop_filter_bias_pool_op(),
+                  {filt->inputs[0], pool->inputs[0], pool->inputs[1], pool->inputs[2], filt->inputs[2]}, attrs,
+                  {filt->outputs[0], sum->outputs[0]});
+        removed.insert(pool);
+        ++from_pools;
+      } else {
+        f = g.add(&conv2d_backprop_filter_bias_op(), filt->inputs, filt->attrs, {filt->outputs[0], sum->outputs[0]});
+      }
       g.replace_uses({filt, 0}, {f, 0});
       g.replace_uses({sum, 0}, {f, 1});
       f->scope = filt->scope;
@@ -141,7 +161,8 @@ class ConvBiasGrad : public Pass {
     }
     if (replaced_by.empty()) return "fused 0 bias gradients";
     g.place_replacements(replaced_by, removed);
-    return "fused " + std::to_string(replaced_by.size()) + " conv2d_backprop_filter + bias sum_to";
+    return "fused " + std::to_string(replaced_by.size()) + " conv2d_backprop_filter + bias sum_to (" +
+           std::to_string(from_pools) + " with the max_pool2d_grad_relu before them)";
   }
 };
 
