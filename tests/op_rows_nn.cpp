@@ -271,6 +271,36 @@ Row conv_filter_bias_from_pool_row(const std::string& name, std::vector<std::int
           }};
 }
 
+// conv2d + bias_add + relu, then max_pool2d, both results flattened into one: traced and optimized, one
+// FusedConv2DPool node (image by image where the direct kernel runs).
+Row conv_pool_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws, ConvCfg c,
+                  PoolCfg pc) {
+  Row row{name,
+          {F(xs), F(ws), F({ws[3]})},
+          [c, pc](const V& x) {
+            Tensor y = relu(bias_add(conv2d(x[0], x[1], c.opts()), x[2]));
+            return concat({reshape(y, {-1}), reshape(max_pool2d(y, pc.opts()), {-1})}, 0);
+          },
+          [c, pc](const A& a) {
+            Arr y{conv_out_shape(a[0].shape, a[1].shape, c), {}};
+            y.v.assign(static_cast<std::size_t>(numel(y.shape)), 0.0);
+            conv_taps(a[0].shape, a[1].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
+              y.v[static_cast<std::size_t>(yi)] +=
+                  a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(wi)];
+            });
+            const std::size_t o = static_cast<std::size_t>(a[2].shape[0]);
+            for (std::size_t i = 0; i < y.v.size(); ++i) y.v[i] = std::max(y.v[i] + a[2].v[i % o], 0.0);
+            Arr r{{static_cast<std::int64_t>(y.v.size()) + numel(pool_out_shape(y.shape, pc))}, y.v};
+            r.v.resize(static_cast<std::size_t>(r.shape[0]));
+            pool_windows(y.shape, pc, [&](std::int64_t out, const std::vector<std::int64_t>& idx) {
+              r.v[y.v.size() + static_cast<std::size_t>(out)] = y.v[static_cast<std::size_t>(argmax_of(y, idx))];
+            });
+            return r;
+          }};
+  row.traced_rtol = 1e-5;  // the fused primitive adds the bias inside its float32 accumulation
+  return row;
+}
+
 Arr ref_softmax_rows(const Arr& x, bool log_out) {
   Arr y = x;
   std::int64_t C = x.shape.back(), rows = x.size() / C;
@@ -476,6 +506,11 @@ std::vector<Row> nn_rows() {
                    return dx;
                  }});
   }
+  // A convolution's output pooled image by image (direct kernel; tiling or overlapping windows), or after
+  // the whole oneDNN convolution.
+  r.push_back(conv_pool_row("fused_conv2d_pool", {3, 8, 6, 2}, {3, 3, 2, 16}, {.same = true}, PoolCfg{}));
+  r.push_back(conv_pool_row("fused_conv2d_pool_overlapping", {2, 5, 5, 1}, {3, 3, 1, 16}, {.same = true}, pc));
+  r.push_back(conv_pool_row("fused_conv2d_pool_onednn", {2, 4, 6, 3}, {3, 2, 3, 4}, {.same = true}, PoolCfg{}));
   // The pool gradient made per image inside the filter gradient (direct kernel, tiling windows); with
   // overlapping windows or a oneDNN convolution the node runs the two one after the other.
   r.push_back(conv_filter_bias_from_pool_row("conv2d_backprop_filter_bias_pool", {2, 8, 6, 2}, {3, 3, 2, 16},

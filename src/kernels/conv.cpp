@@ -411,7 +411,6 @@ void conv2d_backprop_filter_bias(KernelContext& k) {
   std::memcpy(raw(db), raw(sums), static_cast<std::size_t>(db.num_elements()) * dtype_size(db.dtype()));
 }
 
-// The pool attrs of Conv2DBackpropFilterBiasPool (stored with a pool_ prefix beside the conv's own).
 Attrs pool_attrs_of(const Attrs& a) {
   return {{"pool_size", a.ints("pool_size")},
           {"strides", a.ints("pool_strides")},
@@ -461,6 +460,39 @@ void conv2d_backprop_filter_bias_pool(KernelContext& k) {
   const Tensor conv_in[3] = {x, dy, k.inputs[4]};
   KernelContext conv{k.op, std::span<const Tensor>(conv_in, 3), k.attrs, k.specs, k.outputs};
   conv2d_backprop_filter_bias(conv);
+}
+
+// FusedConv2DPool (x, w, b) -> (y = FusedConv2D(x, w, b), max_pool2d(y)): with the direct kernel, image by
+// image, each image's pool reading its output while it is in cache instead of from memory afterwards (tf-cnn
+// conv1: 12.8 MB at batch 128); otherwise the two kernels one after the other. The same results either way.
+void fused_conv2d_pool(KernelContext& k) {
+  const Tensor& x = k.inputs[0];
+  Tensor& y = k.outputs[0];
+  Tensor& p = k.outputs[1];
+  const Attrs pa = pool_attrs_of(k.attrs);
+  const Conv2DGeom g = geom(x.shape(), k.inputs[1].shape(), k.attrs);
+  if (x.dtype() == DType::Float32 && x.num_elements() > 0 && y.num_elements() > 0 && p.num_elements() > 0 &&
+      direct_conv_applies(g)) {
+    const bool relu = k.attrs.s("activation") == "relu";
+    Conv2DGeom one = g, pool_one = pool_geom(y.shape(), pa);
+    one.n = pool_one.n = 1;
+    const std::int64_t xs = g.h * g.w * g.c, ys = g.y.out * g.x.out * g.o;
+    const std::int64_t ps = pool_one.y.out * pool_one.x.out * pool_one.c;
+    const float *px = ptr<float>(x), *pw = ptr<float>(k.inputs[1]), *pb = ptr<float>(k.inputs[2]);
+    float *py = ptr<float>(y), *pp = ptr<float>(p);
+    parallel_for(g.n, 1, [&](std::int64_t n0, std::int64_t n1) {
+      for (std::int64_t n = n0; n < n1; ++n) {
+        direct_conv_forward(one, px + n * xs, pw, pb, relu, py + n * ys);
+        max_pool2d_f32(pool_one, py + n * ys, pp + n * ps);
+      }
+    });
+    return;
+  }
+  KernelContext conv{k.op, k.inputs, k.attrs, k.specs, k.outputs.subspan(0, 1)};
+  fused_conv2d(conv);
+  const Tensor pool_in[1] = {y};
+  KernelContext pool{k.op, std::span<const Tensor>(pool_in, 1), pa, k.specs, k.outputs.subspan(1, 1)};
+  max_pool2d(pool);
 }
 
 }  // namespace duet::kernels

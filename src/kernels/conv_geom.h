@@ -52,8 +52,13 @@ inline Conv2DGeom conv_geom(const Shape& in, std::int64_t kh, std::int64_t kw, s
 }
 
 namespace kernels {
+// (conv.cpp) The pool's attrs of a node that also holds a conv's (stored there as pool_size, pool_strides,
+// pool_padding: Conv2DBackpropFilterBiasPool, FusedConv2DPool).
+Attrs pool_attrs_of(const Attrs& a);
 // (pool.cpp) The window geometry of a pool (attrs pool_size, strides, padding) over an NHWC input.
 Conv2DGeom pool_geom(const Shape& x, const Attrs& a);
+// max_pool2d over float32 NHWC x into y (the op's kernel on raw pointers).
+void max_pool2d_f32(const Conv2DGeom& g, const float* x, float* y);
 // Windows that tile the input exactly (pool == stride, no padding, no remainder).
 bool pool_windows_tile(const Conv2DGeom& g);
 // relu_grad(x, max_pool2d_grad(x, y, grad)) for tiling windows, float32, into dx (shaped like x).

@@ -52,6 +52,7 @@ void avg_pool2d(KernelContext& k);
 void max_pool2d_grad(KernelContext& k);
 void max_pool2d_grad_relu(KernelContext& k);              // relu_grad(x, max_pool2d_grad(x, y, g)) in one pass
 void conv2d_backprop_filter_bias_pool(KernelContext& k);  // the above, then conv2d_backprop_filter_bias
+void fused_conv2d_pool(KernelContext& k);                 // (x, w, b) -> (fused_conv2d, max_pool2d of it)
 void max_pool2d_grad_grad(KernelContext& k);
 void avg_pool2d_grad(KernelContext& k);
 

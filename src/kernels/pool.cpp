@@ -53,29 +53,36 @@ T lowest() {
 
 // Forward pooling: each output channel starts at `init`, combines every in-window input with `combine`,
 // then `finish` sees the number of in-window elements.
+template <class T, class Init, class Combine, class Finish>
+void pool_forward(const Conv2DGeom& g, const T* px, T* py, Init init, Combine combine, Finish finish) {
+  const std::int64_t C = g.c;
+  for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1,
+                         std::int64_t x0, std::int64_t x1) {
+    T* out = py + ((n * g.y.out + oy) * g.x.out + ox) * C;
+    for (std::int64_t c = 0; c < C; ++c) out[c] = init(T{});
+    for (std::int64_t iy = y0; iy < y1; ++iy)
+      for (std::int64_t ix = x0; ix < x1; ++ix) {
+        const T* in = px + ((n * g.h + iy) * g.w + ix) * C;
+        for (std::int64_t c = 0; c < C; ++c) out[c] = combine(out[c], in[c]);
+      }
+    const std::int64_t count = (y1 - y0) * (x1 - x0);
+    for (std::int64_t c = 0; c < C; ++c) out[c] = finish(out[c], count);
+  });
+}
 template <class Init, class Combine, class Finish>
 void pool_forward(KernelContext& k, Init init, Combine combine, Finish finish) {
   const Tensor& x = k.inputs[0];
   Conv2DGeom g = pool_geom(x.shape(), k.attrs);
   visit_dtype(x.dtype(), [&](auto z) {
     using T = decltype(z);
-    const T* px = ptr<T>(x);
-    T* py = ptr<T>(k.outputs[0]);
-    const std::int64_t C = g.c;
-    for_each_window(g, [&](std::int64_t n, std::int64_t oy, std::int64_t ox, std::int64_t y0, std::int64_t y1,
-                           std::int64_t x0, std::int64_t x1) {
-      T* out = py + ((n * g.y.out + oy) * g.x.out + ox) * C;
-      for (std::int64_t c = 0; c < C; ++c) out[c] = init(T{});
-      for (std::int64_t iy = y0; iy < y1; ++iy)
-        for (std::int64_t ix = x0; ix < x1; ++ix) {
-          const T* in = px + ((n * g.h + iy) * g.w + ix) * C;
-          for (std::int64_t c = 0; c < C; ++c) out[c] = combine(out[c], in[c]);
-        }
-      const std::int64_t count = (y1 - y0) * (x1 - x0);
-      for (std::int64_t c = 0; c < C; ++c) out[c] = finish(out[c], count);
-    });
+    pool_forward<T>(g, ptr<T>(x), ptr<T>(k.outputs[0]), init, combine, finish);
   });
 }
+
+// NaN propagates through the max.
+constexpr auto kMaxInit = [](auto z) { return lowest<decltype(z)>(); };
+constexpr auto kMaxCombine = [](auto acc, auto v) { return (v > acc || v != v) ? v : acc; };
+constexpr auto kMaxFinish = [](auto acc, std::int64_t) { return acc; };
 
 // Lane masks of T's size, for branch-free selection (GCC vectorizes mask arithmetic where ?: on floats is not).
 template <class T>
@@ -160,11 +167,10 @@ void max_pool2d_grad_tiled(const Conv2DGeom& g, const T* px, const T* py, const 
 
 }  // namespace
 
-// NaN propagates through the max.
-void max_pool2d(KernelContext& k) {
-  pool_forward(
-      k, [](auto z) { return lowest<decltype(z)>(); }, [](auto acc, auto v) { return (v > acc || v != v) ? v : acc; },
-      [](auto acc, std::int64_t) { return acc; });
+void max_pool2d(KernelContext& k) { pool_forward(k, kMaxInit, kMaxCombine, kMaxFinish); }
+
+void max_pool2d_f32(const Conv2DGeom& g, const float* x, float* y) {
+  pool_forward<float>(g, x, y, kMaxInit, kMaxCombine, kMaxFinish);
 }
 
 void avg_pool2d(KernelContext& k) {

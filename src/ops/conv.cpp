@@ -141,16 +141,21 @@ void infer_max_pool_grad(InferContext& c) {  // (input, output, grad) -> input-s
 // masked) checked as max_pool2d_grad_relu checks it, then the conv's filter and bias gradients from it.
 void infer_conv2d_backprop_filter_bias_pool(InferContext& c) {
   require_same_dtypes(c);
-  const Attrs pool_attrs{{"pool_size", c.attrs.ints("pool_size")},
-                         {"strides", c.attrs.ints("pool_strides")},
-                         {"padding", c.attrs.s("pool_padding")},
-                         {"dilation_rate", std::vector<std::int64_t>{1, 1}}};
+  const Attrs pool_attrs = kernels::pool_attrs_of(c.attrs);
   InferContext pool{c.op, c.inputs.subspan(1, 3), pool_attrs, {}};
   infer_max_pool_grad(pool);
   const Tensor conv_in[3] = {c.inputs[0], c.inputs[1], c.inputs[4]};  // the pool gradient is shaped like its input
   InferContext conv{c.op, std::span<const Tensor>(conv_in, 3), c.attrs, {}};
   infer_conv2d_backprop_filter_bias(conv);
   c.outputs = conv.outputs;
+}
+
+// (x, w, b) -> (relu(conv2d(x, w) + b), max_pool2d of that)
+void infer_fused_conv2d_pool(InferContext& c) {
+  infer_fused_conv2d(c);
+  const Attrs pool_attrs = kernels::pool_attrs_of(c.attrs);
+  const InferContext pool{c.op, {}, pool_attrs, {}};
+  c.set_output(c.dtype(0), pool_output(pool, c.outputs[0].shape));
 }
 
 void infer_max_pool_grad_grad(InferContext& c) {  // (input, output, dd) -> output-shaped
@@ -224,6 +229,16 @@ const OpDef kFusedConv2D{.name = "FusedConv2D",
                          .kernel = kernels::fused_conv2d,
                          .grad = nullptr,
                          .traits = 0};
+// Graph-only (built by the conv_pool pass): a FusedConv2D and the max_pool2d of its output, image by image
+// where the direct kernel runs (the pool reads each image's output while it is in cache); attrs: FusedConv2D's
+// and the pool's as pool_size, pool_strides, pool_padding.
+const OpDef kFusedConv2DPool{.name = "FusedConv2DPool",
+                             .public_name = "fused_conv2d_pool",
+                             .num_inputs = 3,
+                             .infer = infer_fused_conv2d_pool,
+                             .kernel = kernels::fused_conv2d_pool,
+                             .grad = nullptr,
+                             .traits = 0};
 const OpDef kConv2DBackpropInput{.name = "Conv2DBackpropInput",
                                  .public_name = "conv2d_backprop_input",
                                  .num_inputs = 3,
@@ -315,7 +330,7 @@ Attrs pool_attrs(const Pool2DOptions& o) {
 }  // namespace
 
 static void register_conv_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kConv2D, &kFusedConv2D, &kConv2DBackpropInput, &kConv2DBackpropFilter,
+  for (const OpDef* d : {&kConv2D, &kFusedConv2D, &kFusedConv2DPool, &kConv2DBackpropInput, &kConv2DBackpropFilter,
                          &kConv2DBackpropFilterBias, &kConv2DBackpropFilterBiasPool, &kMaxPool2D, &kAvgPool2D,
                          &kMaxPool2DGrad, &kMaxPool2DGradRelu, &kMaxPool2DGradGrad, &kAvgPool2DGrad})
     r.push_back(d);
@@ -324,6 +339,8 @@ const OpRegistration kRegisterConvOps{register_conv_ops};
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Conv2DOptions& o) { return call(kConv2D, {x, w}, conv_attrs(o)); }
 const OpDef& fused_conv2d_op() { return kFusedConv2D; }
+const OpDef& fused_conv2d_pool_op() { return kFusedConv2DPool; }
+const OpDef& max_pool2d_op() { return kMaxPool2D; }
 const OpDef& conv2d_backprop_filter_op() { return kConv2DBackpropFilter; }
 const OpDef& conv2d_backprop_filter_bias_op() { return kConv2DBackpropFilterBias; }
 const OpDef& conv2d_backprop_filter_bias_pool_op() { return kConv2DBackpropFilterBiasPool; }

@@ -52,6 +52,9 @@ const OpDef& fused_elementwise_op();
 // FusedConv2D (x, w, b; attrs of conv2d + activation "" or "relu"): activation(conv2d(x, w) + b) as one
 // oneDNN primitive. Built by the conv_bias_activation pass (src/ops/conv.cpp).
 const OpDef& fused_conv2d_op();
+// FusedConv2DPool (x, w, b) -> (FusedConv2D's output, its max_pool2d). Built by the conv_pool pass.
+const OpDef& fused_conv2d_pool_op();
+const OpDef& max_pool2d_op();
 // MatMulSum: a tree of additions of 2-D matmuls (plus other addends) as one product over the operands
 // packed along the contraction dimension. Built by the matmul_sum pass (src/ops/linalg.cpp).
 const OpDef& matmul_sum_op();

@@ -166,7 +166,46 @@ class ConvBiasGrad : public Pass {
   }
 };
 
+// max_pool2d(FusedConv2D(x, w, b)) becomes one FusedConv2DPool node with both results: where the direct
+// kernel runs, each image is pooled while its convolution output is in cache (the output is still kept: the
+// backward reads it). Only a pool of the fused convolution's output; the convolution may have other readers.
+class ConvPool : public Pass {
+ public:
+  const char* name() const override { return "conv_pool"; }
+
+  std::string run(graph::Graph& g) override {
+    std::unordered_map<const graph::Node*, graph::Node*> replaced_by;
+    std::unordered_set<const graph::Node*> removed;
+    const std::size_t count = g.nodes().size();
+    for (std::size_t i = 0; i < count; ++i) {
+      graph::Node* pool = g.nodes()[i].get();
+      if (pool->op != &max_pool2d_op() || !pool->control_inputs.empty()) continue;
+      graph::Node* conv = pool->inputs[0].node;
+      if (conv->op != &fused_conv2d_op() || !conv->control_inputs.empty() || pool->inputs[0].index != 0 ||
+          removed.count(conv))
+        continue;
+      Attrs attrs = conv->attrs;
+      attrs.set("pool_size", pool->attrs.ints("pool_size"));
+      attrs.set("pool_strides", pool->attrs.ints("strides"));
+      attrs.set("pool_padding", pool->attrs.s("padding"));
+      graph::Node* f = g.add(&fused_conv2d_pool_op(), conv->inputs, attrs, {conv->outputs[0], pool->outputs[0]});
+      g.replace_uses({conv, 0}, {f, 0});
+      g.replace_uses({pool, 0}, {f, 1});
+      f->scope = conv->scope;
+      f->origin = {conv->origin.empty() ? conv->name : conv->origin[0]};
+      replaced_by[conv] = f;  // at the convolution's place: before every reader of either result
+      removed.insert(conv);
+      removed.insert(pool);
+    }
+    if (replaced_by.empty()) return "fused 0 pools";
+    g.place_replacements(replaced_by, removed);
+    return "fused " + std::to_string(replaced_by.size()) + " fused_conv2d + max_pool2d";
+  }
+};
+
 }  // namespace
+
+std::unique_ptr<Pass> conv_pool() { return std::make_unique<ConvPool>(); }
 
 std::unique_ptr<Pass> conv_bias_grad() { return std::make_unique<ConvBiasGrad>(); }
 

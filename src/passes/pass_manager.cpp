@@ -23,6 +23,7 @@ void optimize(graph::Graph& g, const PassOptions& o, bool verify) {
   if (o.dce) pipeline.push_back(dead_code_elimination());  // removes what folding and CSE left unused
   if (o.fusion) {
     pipeline.push_back(conv_bias_activation());
+    pipeline.push_back(conv_pool());
     pipeline.push_back(pool_grad_relu());
     pipeline.push_back(conv_bias_grad());
     pipeline.push_back(matmul_sum());  // before elementwise fusion takes the additions
