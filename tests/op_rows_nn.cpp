@@ -510,7 +510,9 @@ std::vector<Row> nn_rows() {
   // the whole oneDNN convolution.
   r.push_back(conv_pool_row("fused_conv2d_pool", {3, 8, 6, 2}, {3, 3, 2, 16}, {.same = true}, PoolCfg{}));
   r.push_back(conv_pool_row("fused_conv2d_pool_overlapping", {2, 5, 5, 1}, {3, 3, 1, 16}, {.same = true}, pc));
-  r.push_back(conv_pool_row("fused_conv2d_pool_onednn", {2, 4, 6, 3}, {3, 2, 3, 4}, {.same = true}, PoolCfg{}));
+  r.push_back(conv_pool_row("fused_conv2d_pool_onednn", {2, 4, 4, 8}, {2, 2, 8, 4}, {.same = true}, PoolCfg{}));
+  r.push_back(
+      conv_pool_row("fused_conv2d_pool_onednn_few_channels", {2, 4, 6, 3}, {3, 2, 3, 4}, {.same = true}, PoolCfg{}));
   // The pool gradient made per image inside the filter gradient (direct kernel, tiling windows); with
   // overlapping windows or a oneDNN convolution the node runs the two one after the other.
   r.push_back(conv_filter_bias_from_pool_row("conv2d_backprop_filter_bias_pool", {2, 8, 6, 2}, {3, 3, 2, 16},
