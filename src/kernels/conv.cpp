@@ -472,36 +472,25 @@ void fused_conv2d_pool(KernelContext& k) {
   Tensor& p = k.outputs[1];
   const Attrs pa = pool_attrs_of(k.attrs);
   const Conv2DGeom g = geom(x.shape(), k.inputs[1].shape(), k.attrs);
-  if (x.dtype() == DType::Float32 && x.num_elements() > 0 && y.num_elements() > 0 && p.num_elements() > 0 &&
-      direct_conv_applies(g)) {
+  const bool f32 = x.dtype() == DType::Float32 && x.num_elements() > 0 && y.num_elements() > 0 && p.num_elements() > 0;
+  const bool direct = f32 && direct_conv_applies(g), onednn = f32 && !direct && g.c >= kPlainBelowChannels;
+  if (direct || onednn) {
     const bool relu = k.attrs.s("activation") == "relu";
+    const float *px = ptr<float>(x), *pw = ptr<float>(k.inputs[1]), *pb = ptr<float>(k.inputs[2]);
+    float *py = ptr<float>(y), *pp = ptr<float>(p);
+    // oneDNN convolves the whole batch and adds the bias; the relu (our own pass, see fused_conv2d) then
+    // runs image by image with the pool.
+    if (onednn) run_dnnl(g, Pass::Forward, const_cast<float*>(px), const_cast<float*>(pw), py, pb, false);
     Conv2DGeom one = g, pool_one = pool_geom(y.shape(), pa);
     one.n = pool_one.n = 1;
     const std::int64_t xs = g.h * g.w * g.c, ys = g.y.out * g.x.out * g.o;
     const std::int64_t ps = pool_one.y.out * pool_one.x.out * pool_one.c;
-    const float *px = ptr<float>(x), *pw = ptr<float>(k.inputs[1]), *pb = ptr<float>(k.inputs[2]);
-    float *py = ptr<float>(y), *pp = ptr<float>(p);
     parallel_for(g.n, 1, [&](std::int64_t n0, std::int64_t n1) {
       for (std::int64_t n = n0; n < n1; ++n) {
-        direct_conv_forward(one, px + n * xs, pw, pb, relu, py + n * ys);
-        max_pool2d_f32(pool_one, py + n * ys, pp + n * ps);
-      }
-    });
-    return;
-  }
-  const bool f32 = x.dtype() == DType::Float32 && x.num_elements() > 0 && y.num_elements() > 0 && p.num_elements() > 0;
-  if (f32 && g.c >= kPlainBelowChannels) {
-    // oneDNN adds the bias; the relu (our own pass, see fused_conv2d) and the pool then share one visit of
-    // each image's output while it is in cache.
-    run_dnnl(g, Pass::Forward, ptr<float>(x), ptr<float>(k.inputs[1]), ptr<float>(y), ptr<float>(k.inputs[2]), false);
-    const bool relu = k.attrs.s("activation") == "relu";
-    Conv2DGeom pool_one = pool_geom(y.shape(), pa);
-    pool_one.n = 1;
-    const std::int64_t ys = g.y.out * g.x.out * g.o, ps = pool_one.y.out * pool_one.x.out * pool_one.c;
-    float *py = ptr<float>(y), *pp = ptr<float>(p);
-    parallel_for(g.n, 1, [&](std::int64_t n0, std::int64_t n1) {
-      for (std::int64_t n = n0; n < n1; ++n) {
-        if (relu) bias_relu_in_place<float>(py + n * ys, nullptr, true, ys, g.o);
+        if (direct)
+          direct_conv_forward(one, px + n * xs, pw, pb, relu, py + n * ys);
+        else if (relu)
+          bias_relu_in_place<float>(py + n * ys, nullptr, true, ys, g.o);
         max_pool2d_f32(pool_one, py + n * ys, pp + n * ps);
       }
     });
