@@ -338,8 +338,9 @@ void direct_conv_forward_isa(bool avx512, const Conv2DGeom& g, const float* x, c
                [&](std::int64_t r0, std::int64_t r1) { rows_fn(g, x, w, bias, relu, y, r0, r1); });
 }
 
-// Each thread sums its images into its own buffer; the buffers are added under a lock (dw is small). With
-// db, each image's dy is also summed per channel right after its filter gradient, while it is in cache.
+// Each thread sums its images into its own buffers (dw and db are small), which are then added in image
+// order, so the result does not depend on which thread finished first. With db, each image's dy is also
+// summed per channel right after its filter gradient, while it is in cache.
 void direct_conv_backward_weights_isa(bool avx512, const Conv2DGeom& g, const float* x, const float* dy, float* dw,
                                       float* db, const DyImages* images) {
   const WeightsImages images_fn = avx512 ? weights_images_avx512 : weights_images_base;
@@ -348,6 +349,11 @@ void direct_conv_backward_weights_isa(bool avx512, const Conv2DGeom& g, const fl
   std::memset(dw, 0, size * sizeof(float));
   if (db) std::memset(db, 0, channels * sizeof(float));
   const std::int64_t pixels = g.y.out * g.x.out;
+  struct Partial {
+    std::int64_t first;
+    std::vector<float> dw, db;
+  };
+  std::vector<Partial> partials;
   std::mutex mu;
   parallel_for(g.n, 1, [&](std::int64_t n0, std::int64_t n1) {
     std::vector<float> dwl(size, 0.f), dbl(db ? channels : 0, 0.f);
@@ -363,9 +369,13 @@ void direct_conv_backward_weights_isa(bool avx512, const Conv2DGeom& g, const fl
         for (std::int64_t o = 0; o < g.o; ++o) acc[o] += dyn[p * g.o + o];
     }
     std::lock_guard<std::mutex> lock(mu);
-    for (std::size_t i = 0; i < size; ++i) dw[i] += dwl[i];
-    for (std::size_t i = 0; i < dbl.size(); ++i) db[i] += dbl[i];
+    partials.push_back({n0, std::move(dwl), std::move(dbl)});
   });
+  std::sort(partials.begin(), partials.end(), [](const Partial& a, const Partial& b) { return a.first < b.first; });
+  for (const Partial& part : partials) {
+    for (std::size_t i = 0; i < size; ++i) dw[i] += part.dw[i];
+    for (std::size_t i = 0; i < part.db.size(); ++i) db[i] += part.db[i];
+  }
 }
 
 bool direct_conv_backward_data_applies(const Conv2DGeom& g) { return direct_conv_applies(g) && g.sh == 1 && g.sw == 1; }
