@@ -90,19 +90,36 @@ std::vector<std::int64_t> conv_out_shape(const std::vector<std::int64_t>& xs, co
   return {xs[0], geo(xs[1], ws[0], c.sh, c.dh, c.same).out, geo(xs[2], ws[1], c.sw, c.dw, c.same).out, ws[3]};
 }
 
+// y = conv(x, w), float64 along conv_taps.
+Arr ref_conv(const Arr& x, const Arr& w, const ConvCfg& c) {
+  Arr y{conv_out_shape(x.shape, w.shape, c), {}};
+  y.v.assign(static_cast<std::size_t>(numel(y.shape)), 0.0);
+  conv_taps(x.shape, w.shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
+    y.v[static_cast<std::size_t>(yi)] += x.v[static_cast<std::size_t>(xi)] * w.v[static_cast<std::size_t>(wi)];
+  });
+  return y;
+}
+
+// The filter gradient of conv(x, w) for output gradient dy, then (with_bias) dy summed per output channel,
+// flattened into one result.
+Arr ref_filter_grad(const Arr& x, const Arr& dy, const std::vector<std::int64_t>& ws, const ConvCfg& c,
+                    bool with_bias) {
+  const auto filter = static_cast<std::size_t>(numel(ws)), channels = static_cast<std::size_t>(ws[3]);
+  const std::size_t n = filter + (with_bias ? channels : 0);
+  Arr r{with_bias ? std::vector<std::int64_t>{static_cast<std::int64_t>(n)} : ws, std::vector<double>(n, 0.0)};
+  conv_taps(x.shape, ws, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
+    r.v[static_cast<std::size_t>(wi)] += x.v[static_cast<std::size_t>(xi)] * dy.v[static_cast<std::size_t>(yi)];
+  });
+  if (with_bias)
+    for (std::size_t i = 0; i < dy.v.size(); ++i) r.v[filter + i % channels] += dy.v[i];
+  return r;
+}
+
 Row conv_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws, ConvCfg c) {
   return {name,
           {F(xs), F(ws)},
           [c](const V& x) { return conv2d(x[0], x[1], c.opts()); },
-          [c](const A& a) {
-            Arr y{conv_out_shape(a[0].shape, a[1].shape, c), {}};
-            y.v.assign(static_cast<std::size_t>(numel(y.shape)), 0.0);
-            conv_taps(a[0].shape, a[1].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
-              y.v[static_cast<std::size_t>(yi)] +=
-                  a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(wi)];
-            });
-            return y;
-          }};
+          [c](const A& a) { return ref_conv(a[0], a[1], c); }};
 }
 
 // conv2d + bias_add (+ relu): traced and optimized, the chain runs as one FusedConv2D node.
@@ -115,12 +132,7 @@ Row conv_bias_row(const std::string& name, std::vector<std::int64_t> xs, std::ve
             return with_relu ? relu(y) : y;
           },
           [c, with_relu](const A& a) {
-            Arr y{conv_out_shape(a[0].shape, a[1].shape, c), {}};
-            y.v.assign(static_cast<std::size_t>(numel(y.shape)), 0.0);
-            conv_taps(a[0].shape, a[1].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
-              y.v[static_cast<std::size_t>(yi)] +=
-                  a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(wi)];
-            });
+            Arr y = ref_conv(a[0], a[1], c);
             const std::size_t o = static_cast<std::size_t>(a[2].shape[0]);
             for (std::size_t i = 0; i < y.v.size(); ++i) {
               y.v[i] += a[2].v[i % o];
@@ -155,14 +167,7 @@ Row conv_backprop_filter_row(const std::string& name, std::vector<std::int64_t> 
   return {name,
           {F(xs), F(ys), F(ws)},
           [c](const V& x) { return conv2d_backprop_filter(x[0], x[1], x[2], c.opts()); },
-          [c](const A& a) {
-            Arr dw{a[2].shape, std::vector<double>(a[2].v.size(), 0.0)};
-            conv_taps(a[0].shape, a[2].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
-              dw.v[static_cast<std::size_t>(wi)] +=
-                  a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(yi)];
-            });
-            return dw;
-          }};
+          [c](const A& a) { return ref_filter_grad(a[0], a[1], a[2].shape, c, false); }};
 }
 
 // A convolution's filter and bias gradients from one output gradient (the bias one: sum_to its channels),
@@ -175,16 +180,7 @@ Row conv_backprop_filter_bias_row(const std::string& name, std::vector<std::int6
           [c](const V& x) {
             return concat({reshape(conv2d_backprop_filter(x[0], x[1], x[2], c.opts()), {-1}), sum_to(x[1], x[3])}, 0);
           },
-          [c](const A& a) {
-            const std::size_t filter = a[2].v.size(), channels = a[3].v.size();
-            Arr r{{static_cast<std::int64_t>(filter + channels)}, std::vector<double>(filter + channels, 0.0)};
-            conv_taps(a[0].shape, a[2].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
-              r.v[static_cast<std::size_t>(wi)] +=
-                  a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(yi)];
-            });
-            for (std::size_t i = 0; i < a[1].v.size(); ++i) r.v[filter + i % channels] += a[1].v[i];
-            return r;
-          }};
+          [c](const A& a) { return ref_filter_grad(a[0], a[1], a[2].shape, c, true); }};
 }
 
 struct PoolCfg {
@@ -260,14 +256,7 @@ Row conv_filter_bias_from_pool_row(const std::string& name, std::vector<std::int
             });
             for (std::size_t i = 0; i < dy.v.size(); ++i)
               if (!(a[1].v[i] > 0)) dy.v[i] = 0;
-            const std::size_t filter = a[3].v.size(), channels = a[4].v.size();
-            Arr r{{static_cast<std::int64_t>(filter + channels)}, std::vector<double>(filter + channels, 0.0)};
-            conv_taps(a[0].shape, a[3].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
-              r.v[static_cast<std::size_t>(wi)] +=
-                  a[0].v[static_cast<std::size_t>(xi)] * dy.v[static_cast<std::size_t>(yi)];
-            });
-            for (std::size_t i = 0; i < dy.v.size(); ++i) r.v[filter + i % channels] += dy.v[i];
-            return r;
+            return ref_filter_grad(a[0], dy, a[3].shape, c, true);
           }};
 }
 
@@ -282,12 +271,7 @@ Row conv_pool_row(const std::string& name, std::vector<std::int64_t> xs, std::ve
             return concat({reshape(y, {-1}), reshape(max_pool2d(y, pc.opts()), {-1})}, 0);
           },
           [c, pc](const A& a) {
-            Arr y{conv_out_shape(a[0].shape, a[1].shape, c), {}};
-            y.v.assign(static_cast<std::size_t>(numel(y.shape)), 0.0);
-            conv_taps(a[0].shape, a[1].shape, c, [&](std::int64_t xi, std::int64_t wi, std::int64_t yi) {
-              y.v[static_cast<std::size_t>(yi)] +=
-                  a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(wi)];
-            });
+            Arr y = ref_conv(a[0], a[1], c);
             const std::size_t o = static_cast<std::size_t>(a[2].shape[0]);
             for (std::size_t i = 0; i < y.v.size(); ++i) y.v[i] = std::max(y.v[i] + a[2].v[i % o], 0.0);
             Arr r{{static_cast<std::int64_t>(y.v.size()) + numel(pool_out_shape(y.shape, pc))}, y.v};
