@@ -37,8 +37,7 @@ class ConvBiasActivation : public Pass {
       graph::Node* f =
           g.add(&fused_conv2d_op(), {conv->inputs[0], conv->inputs[1], bias->inputs[1]}, attrs, last->outputs);
       g.replace_uses({last, 0}, {f, 0});
-      f->scope = last->scope;
-      f->origin = {last->origin.empty() ? last->name : last->origin[0]};
+      inherit_origin(f, last);
       replaced_by[last] = f;
       removed.insert(conv);
       removed.insert(bias);
@@ -75,8 +74,7 @@ class PoolGradRelu : public Pass {
         continue;
       graph::Node* f = g.add(&max_pool2d_grad_relu_op(), pool->inputs, pool->attrs, rg->outputs);
       g.replace_uses({rg, 0}, {f, 0});
-      f->scope = rg->scope;
-      f->origin = {rg->origin.empty() ? rg->name : rg->origin[0]};
+      inherit_origin(f, rg);
       replaced_by[rg] = f;
       removed.insert(pool);
       removed.insert(rg);
@@ -153,8 +151,7 @@ class ConvBiasGrad : public Pass {
       }
       g.replace_uses({filt, 0}, {f, 0});
       g.replace_uses({sum, 0}, {f, 1});
-      f->scope = filt->scope;
-      f->origin = {filt->origin.empty() ? filt->name : filt->origin[0]};
+      inherit_origin(f, filt);
       replaced_by[first] = f;
       removed.insert(filt);
       removed.insert(sum);
@@ -191,8 +188,7 @@ class ConvPool : public Pass {
       graph::Node* f = g.add(&fused_conv2d_pool_op(), conv->inputs, attrs, {conv->outputs[0], pool->outputs[0]});
       g.replace_uses({conv, 0}, {f, 0});
       g.replace_uses({pool, 0}, {f, 1});
-      f->scope = conv->scope;
-      f->origin = {conv->origin.empty() ? conv->name : conv->origin[0]};
+      inherit_origin(f, conv);
       replaced_by[conv] = f;  // at the convolution's place: before every reader of either result
       removed.insert(conv);
       removed.insert(pool);

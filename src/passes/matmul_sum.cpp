@@ -116,8 +116,7 @@ class MatMulSumPass : public Pass {
                               {"pack", pack}},
                              root->outputs);
       g.replace_uses({root, 0}, {f, 0});
-      f->scope = root->scope;
-      f->origin = {root->origin.empty() ? root->name : root->origin[0]};
+      inherit_origin(f, root);
       replaced_by[root] = f;
       for (graph::Node* a : adds) removed.insert(a);
       for (graph::Node* t : terms) removed.insert(t);

@@ -31,6 +31,13 @@ std::unique_ptr<Pass> matmul_sum();
 std::unique_ptr<Pass> merge_variable_reads();
 std::unique_ptr<Pass> transposed_operands();
 
+// A node that replaces `from` takes its name scope, and its origin (the traced op it came from, which
+// errors and profiles name).
+inline void inherit_origin(graph::Node* f, const graph::Node* from) {
+  f->scope = from->scope;
+  f->origin = {from->origin.empty() ? from->name : from->origin[0]};
+}
+
 // Who reads each node's outputs: how many uses (a graph output counts as one) and one of the readers.
 // Rewrites that absorb a node into its reader check it has exactly one.
 struct Readers {
