@@ -222,6 +222,112 @@ TEST(Passes, SumsOfProductsBecomeOneProductWhereItPays) {
   EXPECT_NE(t.find("pack=true"), std::string::npos) << t;
 }
 
+// One product and an addend of the output's whole shape (a residual, a step's stacked input projection):
+// the output starts as the addend and the product accumulates into it. A product plus only a bias stays.
+TEST(Passes, OneProductJoinsASumOnlyWithAWholeShapeAddend) {
+  Tensor w = random::normal(Shape{16, 24}, 0, 0.2, DType::Float32, 21);
+  Tensor b = random::normal(Shape{24}, 0, 0.2, DType::Float32, 22);
+  Tensor x = random::normal(Shape{8, 16}, 0, 1, DType::Float32, 23);
+  Tensor r = random::normal(Shape{8, 24}, 0, 1, DType::Float32, 24);
+  auto residual = [&](const Tensor& in, const Tensor& skip) { return matmul(in, w) + skip + b; };
+  auto dense = [&](const Tensor& in) { return matmul(in, w) + b; };
+  auto f1 = function(residual, {.name = "residual", .verify = true});
+  testing::expect_close(testing::to_arr(f1(x, r)), testing::to_arr(residual(x, r)), 1e-5, 1e-5, "residual");
+  const std::string t1 = f1.graph_text();
+  EXPECT_NE(t1.find("terms=1"), std::string::npos) << t1;
+  EXPECT_EQ(t1.find("= MatMul("), std::string::npos) << t1;
+  auto f2 = function(dense, {.name = "dense", .verify = true});
+  testing::expect_close(testing::to_arr(f2(x)), testing::to_arr(dense(x)), 1e-5, 1e-5, "dense");
+  EXPECT_EQ(f2.graph_text().find("MatMulSum"), std::string::npos) << f2.graph_text();
+  // Products of one row broadcast over an (8, 24) sum are addends, not terms of an (8, 24) product (the
+  // pass once took them as terms and computed garbage: found by the program fuzzer).
+  Tensor row1 = random::normal(Shape{1, 16}, 0, 1, DType::Float32, 25),
+         row2 = random::normal(Shape{1, 16}, 0, 1, DType::Float32, 26);
+  auto rows = [&](const Tensor& a, const Tensor& c, const Tensor& skip) { return matmul(a, w) + matmul(c, w) + skip; };
+  auto f3 = function(rows, {.name = "rows", .verify = true});
+  testing::expect_close(testing::to_arr(f3(row1, row2, r)), testing::to_arr(rows(row1, row2, r)), 1e-5, 1e-5,
+                        "broadcast products");
+}
+
+// Every step of an input sequence times one input weight: the products become one product over the
+// whole sequence, split after, so the loop keeps only h @ wh. Values and gradients are eager's (and the
+// differential check, which compares each part with its step's product, passes), on the first call and
+// on the memory plan's arena. Parts of unequal sizes used without a reshape stack too.
+TEST(Passes, SplitPartsTimesOneWeightBecomeOneProduct) {
+  Variable wx{random::normal(Shape{16, 32}, 0, 0.2, DType::Float32, 11), {.name = "wx"}};
+  Variable wh{random::normal(Shape{32, 32}, 0, 0.2, DType::Float32, 12), {.name = "wh"}};
+  Variable b{random::normal(Shape{32}, 0, 0.2, DType::Float32, 13), {.name = "b"}};
+  auto rnn = [&](const Tensor& xs) -> std::vector<Tensor> {
+    GradientTape tape;
+    Tensor h = zeros({4, 32});
+    auto steps = split(xs, 5, 0);
+    for (const Tensor& s : steps) h = tanh(matmul(reshape(s, {4, 16}), wx) + matmul(h, wh) + b);
+    auto g = tape.gradient(sum(h * h), {wx, wh, b});
+    return {h, g[0], g[1], g[2]};
+  };
+  Tensor xs = random::normal(Shape{5, 4, 16}, 0, 1, DType::Float32, 14);
+  auto f = function(rnn, {.name = "rnn", .verify = true, .check_eager = true});
+  const auto want = rnn(xs);
+  for (int call = 0; call < 3; ++call) {
+    const auto got = f(xs);
+    for (std::size_t k = 0; k < want.size(); ++k)
+      testing::expect_close(testing::to_arr(got[k]), testing::to_arr(want[k]), 1e-5, 1e-5,
+                            "call " + std::to_string(call) + ", output " + std::to_string(k));
+  }
+  const std::string t = f.graph_text();
+  EXPECT_NE(t.find("# split_products: stacked 5 products into 1"), std::string::npos) << t;
+  EXPECT_NE(t.find("(20, 32)"), std::string::npos) << t;  // the one product of all 20 rows
+
+  Tensor w = random::normal(Shape{16, 8}, 0, 0.2, DType::Float32, 15);
+  Tensor rows = random::normal(Shape{10, 16}, 0, 1, DType::Float32, 16);
+  auto uneven = [&](const Tensor& x) -> std::vector<Tensor> {
+    auto p = split(x, std::vector<std::int64_t>{3, 7}, 0);
+    return {matmul(p[0], w), matmul(p[1], w) * 2.f};
+  };
+  auto fu = function(uneven, {.name = "uneven", .verify = true});
+  const auto got_u = fu(rows), want_u = uneven(rows);
+  for (std::size_t k = 0; k < 2; ++k)
+    testing::expect_close(testing::to_arr(got_u[k]), testing::to_arr(want_u[k]), 1e-5, 1e-5, "uneven parts");
+  EXPECT_NE(fu.graph_text().find("# split_products: stacked 2 products into 1"), std::string::npos) << fu.graph_text();
+}
+
+// Stacking needs every part of a first-axis split multiplied, untransposed, by the same operand.
+TEST(Passes, SplitPartsStayOneProductEachOtherwise) {
+  Tensor w = random::normal(Shape{16, 8}, 0, 0.2, DType::Float32, 31);
+  Tensor w2 = random::normal(Shape{16, 8}, 0, 0.2, DType::Float32, 32);
+  Tensor x = random::normal(Shape{12, 16}, 0, 1, DType::Float32, 33);
+  Tensor w8 = random::normal(Shape{8, 8}, 0, 0.2, DType::Float32, 34);
+  Tensor y = random::normal(Shape{6, 4}, 0, 1, DType::Float32, 35);
+  auto other_weight = [&](const Tensor& in) -> std::vector<Tensor> {
+    auto p = split(in, 3, 0);
+    return {matmul(p[0], w), matmul(p[1], w), matmul(p[2], w2)};
+  };
+  auto one_part_unused = [&](const Tensor& in) -> std::vector<Tensor> {
+    auto p = split(in, 3, 0);
+    return {matmul(p[0], w), matmul(p[1], w), p[2]};
+  };
+  auto other_axis = [&](const Tensor& in) -> std::vector<Tensor> {
+    auto p = split(in, 2, 1);
+    return {matmul(p[0], w8), matmul(p[1], w8)};
+  };
+  auto transposed_part = [&](const Tensor& in) -> std::vector<Tensor> {
+    auto p = split(in, 2, 0);
+    return {matmul(p[0], y, true), matmul(p[1], y, true)};
+  };
+  for (auto [name, body] : std::vector<std::pair<std::string, std::function<std::vector<Tensor>(const Tensor&)>>>{
+           {"other_weight", other_weight},
+           {"one_part_unused", one_part_unused},
+           {"other_axis", other_axis},
+           {"transposed_part", transposed_part}}) {
+    auto f = function(body, {.name = name, .verify = true});
+    const auto got = f(x), want = body(x);
+    for (std::size_t k = 0; k < want.size(); ++k)
+      testing::expect_close(testing::to_arr(got[k]), testing::to_arr(want[k]), 1e-5, 1e-5, name);
+    EXPECT_NE(f.graph_text().find("# split_products: stacked 0 products"), std::string::npos) << name << "\n"
+                                                                                              << f.graph_text();
+  }
+}
+
 // Reads of one variable with no write between them merge; a read after a write is its own and sees the
 // written value; the values the function returns are eager's.
 TEST(Passes, VariableReadsMergeOnlyBetweenWrites) {

@@ -74,6 +74,7 @@ const OpDef& max_pool2d_grad_relu_op();  // built by the pool_grad_relu pass (sr
 const OpDef& relu_grad_op();
 const OpDef& transpose_op();
 const OpDef& split_op();
+const OpDef& reshape_op();
 const OpDef& concat_op();
 
 }  // namespace duet

@@ -409,6 +409,7 @@ const OpDef kBroadcastLike{.name = "BroadcastLike",
 
 const OpDef& transpose_op() { return kTranspose; }
 const OpDef& split_op() { return kSplit; }
+const OpDef& reshape_op() { return kReshape; }
 const OpDef& concat_op() { return kConcat; }
 
 static void register_shape_ops(std::vector<const OpDef*>& r) {

@@ -6,6 +6,7 @@
 // one of 1600 rows). Only additions and products read by nothing else are absorbed. Where packing the
 // operands would cost more memory traffic than the additions it saves (a recurrent cell's
 // x @ wx + h @ wh + b), the node accumulates one GEMM per term into its output instead.
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -80,7 +81,8 @@ class MatMulSumPass : public Pass {
       std::vector<graph::Value> addends;
       bool ta = false, tb = false;
       for (const auto& v : leaves) {
-        if (is_term(v)) {
+        // A product broadcast over the sum (a (1, n) row added to an (m, n) value) is an addend.
+        if (is_term(v) && v.node->outputs[0].shape == root->outputs[0].shape) {
           const bool a = v.node->attrs.b("transpose_a"), b = v.node->attrs.b("transpose_b");
           if (terms.empty()) {
             ta = a;
@@ -93,7 +95,13 @@ class MatMulSumPass : public Pass {
         }
         addends.push_back(v);
       }
-      if (terms.size() < 2) continue;
+      // One product joins a sum too when an addend has the output's whole shape (a step's stacked input
+      // projection plus h @ wh: the output starts as the addends' sum and the product accumulates into it,
+      // which saves a pass over the output; a product plus only a bias stays, as the dense layers' does).
+      const bool full_addend = std::any_of(addends.begin(), addends.end(), [&](const graph::Value& v) {
+        return v.node->outputs[static_cast<std::size_t>(v.index)].shape == root->outputs[0].shape;
+      });
+      if (terms.empty() || (terms.size() < 2 && !full_addend)) continue;
       // Packing copies every operand once; it pays when that is less than the additions it saves (each
       // reads two outputs and writes one). Otherwise (x @ wx + h @ wh + b would copy both weights to save
       // two additions) the products accumulate into the output one after another, which starts as the

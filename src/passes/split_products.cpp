@@ -1,0 +1,143 @@
+// The products of a split's parts by one weight become one product. When every part of a split along the
+// first axis (an input sequence split into its steps) is multiplied by the same right operand (a recurrent
+// net's input weight), the parts' rows lie one after another in the split's input: one GEMM over all of
+// them, split afterwards, does the work of one small GEMM per part at a large GEMM's speed. A recurrent
+// net's input projection then runs once before its loop (what cuDNN's and Keras's LSTMs do by hand), and
+// only h @ wh is left inside the loop. A part may be used as it is or reshaped to (rows, k) first.
+#include <map>
+#include <tuple>
+#include <unordered_set>
+
+#include "ops/fused.h"
+#include "passes/pass.h"
+
+namespace duet::passes {
+namespace {
+
+// A product that can take its rows from the stacked whole: a 2-D matmul, A not transposed, of fully known
+// shapes, reading `part` (or a reshape of it to rows x k) as A.
+bool stackable(const graph::Node* m, const graph::Value& part) {
+  if (m->op != &matmul_op() || !m->control_inputs.empty() || m->attrs.b("transpose_a")) return false;
+  const graph::Value a = m->inputs[0];
+  const TensorSpec& as = a.node->outputs[static_cast<std::size_t>(a.index)];
+  const TensorSpec& bs = m->inputs[1].node->outputs[static_cast<std::size_t>(m->inputs[1].index)];
+  if (as.shape.rank() != 2 || bs.shape.rank() != 2 || !as.shape.is_fully_known() || !bs.shape.is_fully_known())
+    return false;
+  if (a == part) return true;
+  return a.node->op == &reshape_op() && a.index == 0 && a.node->inputs[0] == part;
+}
+
+class SplitProductsPass : public Pass {
+ public:
+  const char* name() const override { return "split_products"; }
+
+  std::string run(graph::Graph& g) override {
+    // Each split part's readers, and the readers of reshapes of it (in graph order).
+    std::map<std::pair<const graph::Node*, int>, std::vector<graph::Node*>> products_of;
+    for (const auto& sp : g.nodes()) {
+      graph::Node* n = sp.get();
+      if (n->op != &matmul_op()) continue;
+      graph::Value a = n->inputs[0];
+      if (a.node->op == &reshape_op()) a = a.node->inputs[0];
+      if (a.node->op == &split_op()) products_of[{a.node, a.index}].push_back(n);
+    }
+    struct Rewrite {
+      graph::Node* split;
+      std::vector<graph::Node*> products;  // one per part
+      graph::Node* first;                  // the earliest of them: the new nodes go before it
+    };
+    std::vector<Rewrite> rewrites;
+    std::unordered_set<const graph::Node*> taken;
+    for (const auto& sp : g.nodes()) {
+      graph::Node* s = sp.get();
+      if (s->op != &split_op() || s->attrs.i("axis") != 0 || s->outputs.size() < 2) continue;
+      const TensorSpec& xs = s->inputs[0].node->outputs[static_cast<std::size_t>(s->inputs[0].index)];
+      if (!xs.shape.is_fully_known() || xs.shape.num_elements() == 0) continue;
+      // Candidate right operands (value and transpose), from the first part's products.
+      using Key = std::tuple<const graph::Node*, int, bool>;
+      std::vector<Key> keys;
+      for (graph::Node* m : products_of[{s, 0}])
+        if (stackable(m, {s, 0})) keys.emplace_back(m->inputs[1].node, m->inputs[1].index, m->attrs.b("transpose_b"));
+      for (const Key& key : keys) {
+        std::vector<graph::Node*> chosen;
+        std::int64_t k = -1;
+        for (int t = 0; t < static_cast<int>(s->outputs.size()); ++t) {
+          graph::Node* pick = nullptr;
+          for (graph::Node* m : products_of[{s, t}]) {
+            if (taken.count(m) || !stackable(m, {s, t}) ||
+                Key{m->inputs[1].node, m->inputs[1].index, m->attrs.b("transpose_b")} != key)
+              continue;
+            const Shape& as = m->inputs[0].node->outputs[static_cast<std::size_t>(m->inputs[0].index)].shape;
+            if ((k >= 0 && as[1] != k) || as[0] == 0 || m->outputs[0].dtype != xs.dtype) continue;
+            k = as[1];
+            pick = m;
+            break;
+          }
+          if (!pick) break;
+          chosen.push_back(pick);
+        }
+        if (chosen.size() != s->outputs.size()) continue;
+        for (graph::Node* m : chosen) taken.insert(m);
+        rewrites.push_back({s, chosen, nullptr});
+        break;
+      }
+    }
+    if (rewrites.empty()) return "stacked 0 products";
+
+    std::unordered_map<const graph::Node*, std::size_t> pos;
+    for (std::size_t i = 0; i < g.nodes().size(); ++i) pos[g.nodes()[i].get()] = i;
+    std::unordered_map<const graph::Node*, std::vector<graph::Node*>> before;  // new nodes, by where they go
+    std::unordered_set<const graph::Node*> removed, fresh;
+    int products = 0;
+    for (Rewrite& r : rewrites) {
+      r.first = *std::min_element(r.products.begin(), r.products.end(),
+                                  [&](const graph::Node* a, const graph::Node* b) { return pos[a] < pos[b]; });
+      graph::Node* m0 = r.products[0];
+      const graph::Value x = r.split->inputs[0];
+      const TensorSpec& xs = x.node->outputs[static_cast<std::size_t>(x.index)];
+      const std::int64_t k = m0->inputs[0].node->outputs[static_cast<std::size_t>(m0->inputs[0].index)].shape[1];
+      const std::int64_t rows = xs.shape.num_elements() / k, n = m0->outputs[0].shape[1];
+      graph::Node* stacked = g.add(&reshape_op(), {x}, {{"shape", std::vector<std::int64_t>{rows, k}}},
+                                   {TensorSpec{xs.dtype, Shape{rows, k}}});
+      graph::Node* product =
+          g.add(&matmul_op(), {{stacked, 0}, m0->inputs[1]}, m0->attrs, {TensorSpec{xs.dtype, Shape{rows, n}}});
+      std::vector<std::int64_t> sizes;
+      std::vector<TensorSpec> parts;
+      for (graph::Node* m : r.products) {
+        sizes.push_back(m->outputs[0].shape[0]);
+        parts.push_back(m->outputs[0]);
+      }
+      graph::Node* split = g.add(&split_op(), {{product, 0}}, {{"axis", std::int64_t{0}}, {"sizes", sizes}}, parts);
+      for (graph::Node* f : {stacked, product, split}) {
+        f->scope = m0->scope;
+        fresh.insert(f);
+      }
+      // Each part stands for its product (the differential check compares them with eager's).
+      for (std::size_t t = 0; t < r.products.size(); ++t) {
+        graph::Node* m = r.products[t];
+        split->origin.push_back(m->origin.empty() ? m->name : m->origin[0]);
+        g.replace_uses({m, 0}, {split, static_cast<int>(t)});
+        removed.insert(m);
+      }
+      before[r.first] = {stacked, product, split};
+      products += static_cast<int>(r.products.size());
+    }
+    // The new nodes go just before the first product they replace: the split's input and the weight are
+    // defined before it.
+    std::vector<std::shared_ptr<graph::Node>> order;
+    for (const auto& sp : g.nodes()) {
+      auto it = before.find(sp.get());
+      if (it != before.end())
+        for (graph::Node* f : it->second) order.push_back(f->shared_from_this());
+      if (!removed.count(sp.get()) && !fresh.count(sp.get())) order.push_back(sp);
+    }
+    g.mutable_nodes().swap(order);
+    return "stacked " + std::to_string(products) + " products into " + std::to_string(rewrites.size());
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> split_products() { return std::make_unique<SplitProductsPass>(); }
+
+}  // namespace duet::passes
