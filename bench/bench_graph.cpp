@@ -35,6 +35,26 @@ struct Lstm {
   }
 };
 
+// One LSTM cell forward and backward at 32x128 (its elementwise part only: the gates come in), traced;
+// state.range(0) is the fusion size threshold (1: the cell is one fused node each way).
+void BM_LstmCell(benchmark::State& st) {
+  Tensor z = random::normal(Shape{32, 4 * kHidden}, 0, 1, DType::Float32, 4);
+  Tensor c0 = random::normal(Shape{32, kHidden}, 0, 1, DType::Float32, 5);
+  auto cell = [](const Tensor& zz, const Tensor& c) {
+    GradientTape tape;
+    tape.watch(zz);
+    auto gates = split(zz, 4, 1);
+    Tensor i = sigmoid(gates[0]), f = sigmoid(gates[1]), g = tanh(gates[2]), o = sigmoid(gates[3]);
+    Tensor c1 = f * c + i * g;
+    Tensor h = o * tanh(c1);
+    return tape.gradient(sum(h * c1), {zz})[0];
+  };
+  auto fn = function(cell, {.name = "cell", .passes = {.fusion_min_elements = st.range(0)}});
+  fn(z, c0);
+  for (auto _ : st) benchmark::DoNotOptimize(fn(z, c0).impl());
+}
+BENCHMARK(BM_LstmCell)->Arg(1)->Arg(1 << 15)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
 void BM_LstmEager(benchmark::State& st) {
   Lstm m;
   for (auto _ : st) benchmark::DoNotOptimize(m.grads(m.xs)[0].impl());

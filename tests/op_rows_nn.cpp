@@ -398,6 +398,19 @@ std::vector<Row> nn_rows() {
     for (std::size_t i = 0; i < x.v.size(); ++i) x.v[i] += row.v[i % row.v.size()];
     return x;
   };
+  // Every part of a first-axis split times one weight: traced, the split_products pass makes one product
+  // of all rows, split by views (SplitView).
+  r.push_back({"split_view",
+               {F({6, 4}), F({4, 5})},
+               [](const V& x) {
+                 auto p = split(x[0], {2, 4}, 0);
+                 return concat({matmul(p[0], x[1]), matmul(p[1], x[1]) * 2}, 0);
+               },
+               [](const A& a) {
+                 Arr y = ref_matmul(a[0], a[1], false, false);
+                 for (std::size_t i = 2 * 5; i < y.v.size(); ++i) y.v[i] *= 2;
+                 return y;
+               }});
   r.push_back({"matmul_sum_accumulate_bias",
                {F({2, 6}), F({6, 8}), F({2, 5}), F({5, 8}), F({8})},
                [](const V& x) { return matmul(x[0], x[1]) + matmul(x[2], x[3]) + x[4]; },

@@ -72,6 +72,8 @@ void reshape(KernelContext& k);
 void transpose(KernelContext& k);
 void concat(KernelContext& k);
 void split(KernelContext& k);
+// Split along the first axis without copying: each part is a view of its rows of the input.
+void split_view(KernelContext& k);
 void slice(KernelContext& k);
 void pad_like(KernelContext& k);
 void gather(KernelContext& k);

@@ -138,6 +138,18 @@ void split(KernelContext& k) {
   }
 }
 
+void split_view(KernelContext& k) {
+  const Tensor& x = k.inputs[0];
+  if (k.attrs.i("axis") != 0) throw Error("[split_view] splits along axis 0 only (please report this)");
+  std::int64_t at = 0;
+  for (std::size_t t = 0; t < k.outputs.size(); ++t) {
+    const Shape& s = k.specs[t].shape;
+    const std::int64_t n = s.num_elements();
+    k.outputs[t] = make_view(make_flat_view(x, at, n), s);
+    at += n;
+  }
+}
+
 void slice(KernelContext& k) { copy_box(k.inputs[0], k.outputs[0], k.attrs.ints("begin"), false); }
 
 void pad_like(KernelContext& k) {

@@ -75,6 +75,7 @@ const OpDef& relu_grad_op();
 const OpDef& transpose_op();
 const OpDef& split_op();
 const OpDef& reshape_op();
+const OpDef& split_view_op();  // built by the split_products pass (src/ops/shape_ops.cpp)
 const OpDef& concat_op();
 
 }  // namespace duet

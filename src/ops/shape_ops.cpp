@@ -355,6 +355,16 @@ const OpDef kSplit{.name = "Split",
                    .kernel = kernels::split,
                    .grad = grad_split,
                    .traits = 0};
+// Built by the split_products pass: a split along the first axis whose parts are views of the input's
+// rows (every part is contiguous there), so nothing is copied. Only graphs use it: their kernels never
+// write their inputs, and the memory plan keeps the input alive while any part is read.
+const OpDef kSplitView{.name = "SplitView",
+                       .public_name = "split_view",
+                       .num_inputs = 1,
+                       .infer = infer_split,
+                       .kernel = kernels::split_view,
+                       .grad = grad_split,
+                       .traits = kView};
 const OpDef kSlice{.name = "Slice",
                    .public_name = "slice",
                    .num_inputs = 1,
@@ -410,11 +420,12 @@ const OpDef kBroadcastLike{.name = "BroadcastLike",
 const OpDef& transpose_op() { return kTranspose; }
 const OpDef& split_op() { return kSplit; }
 const OpDef& reshape_op() { return kReshape; }
+const OpDef& split_view_op() { return kSplitView; }
 const OpDef& concat_op() { return kConcat; }
 
 static void register_shape_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kReshape, &kExpandDims, &kSqueeze, &kReshapeLike, &kTranspose, &kConcat, &kSplit, &kSlice,
-                         &kPadLike, &kGather, &kScatterAddLike, &kOneHot, &kBroadcastTo, &kBroadcastLike})
+  for (const OpDef* d : {&kReshape, &kExpandDims, &kSqueeze, &kReshapeLike, &kTranspose, &kConcat, &kSplit, &kSplitView,
+                         &kSlice, &kPadLike, &kGather, &kScatterAddLike, &kOneHot, &kBroadcastTo, &kBroadcastLike})
     r.push_back(d);
 }
 const OpRegistration kRegisterShapeOps{register_shape_ops};

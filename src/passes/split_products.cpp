@@ -107,7 +107,8 @@ class SplitProductsPass : public Pass {
         sizes.push_back(m->outputs[0].shape[0]);
         parts.push_back(m->outputs[0]);
       }
-      graph::Node* split = g.add(&split_op(), {{product, 0}}, {{"axis", std::int64_t{0}}, {"sizes", sizes}}, parts);
+      graph::Node* split =
+          g.add(&split_view_op(), {{product, 0}}, {{"axis", std::int64_t{0}}, {"sizes", sizes}}, parts);
       for (graph::Node* f : {stacked, product, split}) {
         f->scope = m0->scope;
         fresh.insert(f);
