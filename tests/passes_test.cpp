@@ -289,6 +289,8 @@ TEST(Passes, SplitPartsTimesOneWeightBecomeOneProduct) {
   for (std::size_t k = 0; k < 2; ++k)
     testing::expect_close(testing::to_arr(got_u[k]), testing::to_arr(want_u[k]), 1e-5, 1e-5, "uneven parts");
   EXPECT_NE(fu.graph_text().find("# split_products: stacked 2 products into 1"), std::string::npos) << fu.graph_text();
+  // Nothing else read the parts: the old split is gone (it would copy the rows for nothing).
+  EXPECT_EQ(fu.graph_text().find("= Split("), std::string::npos) << fu.graph_text();
 }
 
 // Stacking needs every part of a first-axis split multiplied, untransposed, by the same operand.

@@ -24,8 +24,8 @@ struct PassOptions {
   // writing the parts of a concat in place: an LSTM cell is one node each way), conv2d + bias_add (+ relu)
   // runs as one convolution (with a max pool of its output, and its filter and bias gradients as one node
   // each), the products of every step of a split sequence by one weight run as one product (a recurrent
-  // net's input projection, before its loop), a sum of matrix products (a recurrent weight's gradient over its steps, a cell's
-  // x @ wx + h @ wh + b) runs as one node, and a weight used transposed by several products of few rows is
+  // net's input projection, before its loop), a sum of matrix products (a recurrent weight's gradient over its steps, a
+  // cell's x @ wx + h @ wh + b) runs as one node, and a weight used transposed by several products of few rows is
   // transposed once.
   bool fusion = true;
   // Smaller tensors stay in cache between ops, so fusing them saves nothing (measured: an LSTM with
