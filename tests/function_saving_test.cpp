@@ -242,5 +242,50 @@ TEST(FunctionFile, HostileFunctionFilesAreRefused) {
   testing::expect_files_refused(cases, [](const std::string& q) { (void)load_function(q); });
 }
 
+// A saved graph's attrs reach an op without its public function's checks: a split's sizes and a
+// SplitView's axis are checked where the op infers its outputs. (A SplitView with a negative size once ran,
+// viewing memory before its input's buffer.)
+TEST(FunctionFile, HostileSplitAttrsAreRefused) {
+  Scratch s;
+  auto f = function(
+      [](const Tensor& x) {
+        return split(x, std::vector<std::int64_t>{1, 3}, 0)[1] * 2.f;
+      },
+      {.name = "split"});
+  (void)f(ones({4, 3}));
+  const std::string p = s.path("split.duetfn");
+  f.save(p);
+  saving::TensorFile good = saving::load_safetensors(p);
+  const std::string desc = good.metadata.at("function");
+  auto with = [&](const std::string& name, std::vector<std::pair<std::string, std::string>> edits) {
+    std::string d = desc;
+    for (const auto& [from, to] : edits) d = testing::replace_once(d, from, to);
+    auto meta = good.metadata;
+    meta["function"] = d;
+    saving::save_safetensors(s.path(name), good.tensors, meta);
+    return s.path(name);
+  };
+  const std::pair<std::string, std::string> view{"\"op\":\"Split\"", "\"op\":\"SplitView\""};
+  const std::pair<std::string, std::string> negative{"\"ints\":[1,3]", "\"ints\":[-1,5]"};
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"negative split size", with("a", {negative}), "split sizes must be >= 0, got [-1, 5]"},
+      {"SplitView along axis 1", with("b", {view, {"{\"axis\":{\"int\":0}", "{\"axis\":{\"int\":1}"}}),
+       "splits along axis 0 only, got axis 1"},
+      {"negative SplitView size", with("c", {view, negative}), "split sizes must be >= 0, got [-1, 5]"},
+  };
+  for (const auto& [what, path, message] : cases) {
+    try {
+      (void)load_function(path);
+      ADD_FAILURE() << what << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << what << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << what << ": " << e.what();
+    }
+  }
+  // The unedited file loads and runs.
+  LoadedFunction g = load_function(p);
+  EXPECT_EQ(g(std::vector<Tensor>{ones({4, 3})})[0].to_vector<float>(), std::vector<float>(9, 2.f));
+}
+
 }  // namespace
 }  // namespace duet

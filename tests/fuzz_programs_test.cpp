@@ -99,6 +99,12 @@ Tensor exec_inst(const Inst& c, const std::vector<Tensor>& r) {
   if (o == "expand_dims") return expand_dims(a(0), static_cast<std::int64_t>(c.x));
   if (o == "squeeze") return squeeze(a(0), c.ints);
   if (o == "concat") return concat({a(0), a(1)}, static_cast<std::int64_t>(c.x));
+  if (o == "split_matmul") {  // each part of a first-axis split times one weight, scaled by its position
+    std::vector<Tensor> ys;
+    auto parts = split(a(0), c.ints, 0);
+    for (std::size_t i = 0; i < parts.size(); ++i) ys.push_back(matmul(parts[i], a(1)) * static_cast<double>(i + 1));
+    return concat(ys, 0);
+  }
   if (o == "stack") return stack({a(0), a(1)}, static_cast<std::int64_t>(c.x));
   if (o == "slice") {
     const std::size_t n = c.ints.size() / 2;
@@ -359,6 +365,17 @@ class Generator {
         push(p, {"broadcast_to", {w}, ks}, ks, d);
         Shp out = s;
         out.back() = ks[1];
+        if (r == 2 && s[0] >= 2 && pick(2)) {  // split into parts, each times the weight (split_products)
+          Shp sizes;  // 2 or 3 parts of at least one row (an empty part would keep the products apart)
+          std::int64_t left = s[0];
+          for (int k = pick(2); k >= 0 && left >= 2; --k) {
+            sizes.push_back(1 + pick(static_cast<int>(left) - 1));
+            left -= sizes.back();
+          }
+          sizes.push_back(left);
+          push(p, {"split_matmul", {a, static_cast<int>(shapes_.size()) - 1}, sizes}, out, d);
+          break;
+        }
         push(p, {"matmul", {a, static_cast<int>(shapes_.size()) - 1}, {}, 0, false}, out, d);
         break;
       }

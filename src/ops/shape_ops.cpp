@@ -139,7 +139,11 @@ void infer_split(InferContext& c) {
   auto axis = static_cast<int>(normalize_axis(c, c.attrs.i("axis"), x.rank()));
   const auto& sizes = c.attrs.ints("sizes");
   std::int64_t total = 0;
-  for (auto s : sizes) total += s;
+  for (auto s : sizes) {
+    // split() checks this too; a saved graph's attrs reach the op directly.
+    if (s < 0) c.shape_error("split sizes must be >= 0, got " + ints_str(sizes));
+    total += s;
+  }
   if (x[axis] >= 0 && total != x[axis]) {
     c.shape_error("split sizes " + ints_str(sizes) + " add up to " + std::to_string(total) + " but axis " +
                   std::to_string(axis) + " of " + x.str() + " has " + std::to_string(x[axis]));
@@ -149,6 +153,13 @@ void infer_split(InferContext& c) {
     o[axis] = s;
     c.set_output(c.dtype(0), o);
   }
+}
+
+// Its parts are views of the input's rows: only the first axis has contiguous parts.
+void infer_split_view(InferContext& c) {
+  if (normalize_axis(c, c.attrs.i("axis"), c.shape(0).rank()) != 0)
+    c.shape_error("splits along axis 0 only, got axis " + std::to_string(c.attrs.i("axis")));
+  infer_split(c);
 }
 
 void infer_slice(InferContext& c) {
@@ -361,7 +372,7 @@ const OpDef kSplit{.name = "Split",
 const OpDef kSplitView{.name = "SplitView",
                        .public_name = "split_view",
                        .num_inputs = 1,
-                       .infer = infer_split,
+                       .infer = infer_split_view,
                        .kernel = kernels::split_view,
                        .grad = grad_split,
                        .traits = kView};
