@@ -144,7 +144,8 @@ void split_view(KernelContext& k) {
   for (std::size_t t = 0; t < k.outputs.size(); ++t) {
     const Shape& s = k.specs[t].shape;
     const std::int64_t n = s.num_elements();
-    k.outputs[t] = make_view(make_flat_view(x, at, n), s);
+    k.outputs[t] = make_flat_view(x, at, n);
+    k.outputs[t].impl()->shape = s;  // one handle per part, not a flat view and a reshape of it
     at += n;
   }
 }

@@ -135,17 +135,20 @@ class SplitProductsPass : public Pass {
     g.mutable_nodes().swap(order);
     // What only the replaced products read goes too: the parts' reshapes, then a split left unread (an
     // inference graph's input split would otherwise copy the sequence for nothing).
-    for (int round = 0; round < 2; ++round) {
+    auto remove_unread = [&](auto&& candidates) {
       const Readers readers = readers_of(g);
       std::unordered_set<const graph::Node*> unread;
-      for (const Rewrite& r : rewrites) {
-        if (round == 1 && readers.of(r.split) == 0) unread.insert(r.split);
-        for (graph::Node* m : r.products)
-          if (round == 0 && m->inputs[0].node->op == &reshape_op() && readers.of(m->inputs[0].node) == 0)
-            unread.insert(m->inputs[0].node);
-      }
+      for (const Rewrite& r : rewrites) candidates(r, readers, unread);
       g.remove_if([&](const graph::Node* n) { return unread.count(n) > 0; });
-    }
+    };
+    remove_unread([](const Rewrite& r, const Readers& readers, auto& unread) {
+      for (graph::Node* m : r.products)
+        if (m->inputs[0].node->op == &reshape_op() && readers.of(m->inputs[0].node) == 0)
+          unread.insert(m->inputs[0].node);
+    });
+    remove_unread([](const Rewrite& r, const Readers& readers, auto& unread) {
+      if (readers.of(r.split) == 0) unread.insert(r.split);
+    });
     return "stacked " + std::to_string(products) + " products into " + std::to_string(rewrites.size());
   }
 };
