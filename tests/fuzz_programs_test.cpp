@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "duet/gradient_ops.h"
+#include "exec/lanes.h"
 #include "test_util.h"
 
 namespace duet {
@@ -632,7 +633,8 @@ std::string check_program(const Program& p) {
   struct Mode {
     const char* name;
     FunctionOptions options;
-    bool may_refuse;  // unknown dims: a ShapeError while tracing is an accepted answer (e.g. squeeze without axes)
+    bool may_refuse;     // unknown dims: a ShapeError while tracing is an accepted answer (e.g. squeeze without axes)
+    bool lanes = false;  // every product that can moves to the plan's second lane (exec/lanes.h)
   };
   std::vector<Mode> modes = {
       {"traced, no passes",
@@ -645,8 +647,22 @@ std::string check_program(const Program& p) {
       {"traced with every dim unknown",
        {.input_signature = all_unknown, .passes = {.fusion_min_elements = 1}, .verify = true},
        true},
+      {"traced, all passes, two lanes", {.verify = true}, false, true},
+  };
+  // The lane orders take turns from one program to the next (free, the second lane late, early).
+  static int lane_turn = 0;
+  const auto order = static_cast<exec::LaneOrder>(lane_turn++ % 3);
+  struct LaneHooks {
+    explicit LaneHooks(bool on, exec::LaneOrder o) : on(on) {
+      if (on) exec::set_lane_testing(true, o);
+    }
+    ~LaneHooks() {
+      if (on) exec::set_lane_testing(false, exec::LaneOrder::kFree);
+    }
+    bool on;
   };
   for (const Mode& m : modes) {
+    LaneHooks hooks(m.lanes, order);
     auto f = function(body, m.options);
     std::vector<Tensor> got;
     try {

@@ -293,6 +293,56 @@ TEST(Passes, SplitPartsTimesOneWeightBecomeOneProduct) {
   EXPECT_EQ(fu.graph_text().find("= Split("), std::string::npos) << fu.graph_text();
 }
 
+// Large enough, the stacked product runs in blocks of steps, and a weight gradient's sum over the steps in
+// partial sums where their terms are ready (so the plan's second lane can run them beside the chain of
+// small steps: exec/lanes.h); values and gradients stay eager's, with the differential check on.
+TEST(Passes, LargeStackedProductsRunInBlocksAndLongSumsInPartialSums) {
+  Variable wx{random::normal(Shape{128, 512}, 0, 0.05, DType::Float32, 41), {.name = "wx"}};
+  Variable wh{random::normal(Shape{128, 512}, 0, 0.05, DType::Float32, 42), {.name = "wh"}};
+  auto lstm = [&](const Tensor& xs) -> std::vector<Tensor> {
+    GradientTape tape;
+    Tensor h = zeros({32, 128}), c = zeros({32, 128});
+    for (const Tensor& s : split(xs, 16, 0)) {
+      auto g = split(matmul(reshape(s, {32, 128}), wx) + matmul(h, wh), 4, 1);
+      c = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
+      h = sigmoid(g[3]) * tanh(c);
+    }
+    auto grads = tape.gradient(mean(square(h)), {wx, wh});
+    return {h, grads[0], grads[1]};
+  };
+  Tensor xs = random::normal(Shape{16, 32, 128}, 0, 1, DType::Float32, 43);
+  auto f = function(lstm, {.name = "lstm", .verify = true, .check_eager = true});
+  const auto want = lstm(xs);
+  for (int call = 0; call < 3; ++call) {
+    const auto got = f(xs);
+    for (std::size_t k = 0; k < want.size(); ++k)
+      testing::expect_close(testing::to_arr(got[k]), testing::to_arr(want[k]), 1e-4, 1e-5,
+                            "call " + std::to_string(call) + ", output " + std::to_string(k));
+  }
+  const std::string t = f.graph_text();
+  // 16 steps' products of 32 x 128 x 512: 67 MFLOP, two blocks (>= 24 MFLOP each) of eight steps.
+  EXPECT_NE(t.find("# split_products: stacked 16 products into 1"), std::string::npos) << t;
+  EXPECT_NE(t.find("SplitView(%7; axis=0, sizes=[256, 256])"), std::string::npos) << t;
+  // Each weight's gradient: 16 terms, two partial sums of eight.
+  EXPECT_NE(t.find("# partial_sums: split 2 sums into 4 partial sums"), std::string::npos) << t;
+
+  // Terms ready close together (a reshape and a scaling apart) stay one sum: no chain of work between them.
+  auto at_once = [](const Tensor& x) -> std::vector<Tensor> {
+    auto a = split(x, 16, 0);
+    Tensor s;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      Tensor p = reshape(a[i], {64, 128});
+      Tensor term = matmul(p, p * 0.5f, true);
+      s = i ? s + term : term;
+    }
+    return {s};
+  };
+  Tensor x = random::normal(Shape{16, 64, 128}, 0, 1, DType::Float32, 44);
+  auto fa = function(at_once, {.name = "at_once", .verify = true});
+  testing::expect_close(testing::to_arr(fa(x)[0]), testing::to_arr(at_once(x)[0]), 1e-4, 1e-4, "at once");
+  EXPECT_NE(fa.graph_text().find("# partial_sums: split 0 sums"), std::string::npos) << fa.graph_text();
+}
+
 // Stacking needs every part of a first-axis split multiplied, untransposed, by the same operand.
 TEST(Passes, SplitPartsStayOneProductEachOtherwise) {
   Tensor w = random::normal(Shape{16, 8}, 0, 0.2, DType::Float32, 31);

@@ -1,16 +1,21 @@
 #include "exec/plan.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include "core/tensor_impl.h"
+#include "exec/lanes.h"
+#include "kernels/parallel.h"
 #include "ops/fused.h"
 
 namespace duet::exec {
@@ -43,10 +48,28 @@ class StepProfile {
     std::lock_guard<std::mutex> lock(mu_);
     arenas_[plan] = {bytes, values};
   }
+  // One run of a two-lane segment (exec/lanes.h).
+  void add_segment(const std::string& plan, int begin, int end, std::size_t side_steps, const LaneTimes& t) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Segment& s = segments_[{plan, begin}];
+    s.end = end;
+    s.side_steps = side_steps;
+    s.wall += t.wall;
+    s.first += t.first;
+    s.second += t.second;
+    ++s.runs;
+  }
   ~StepProfile() {
     for (const auto& [name, a] : arenas_)
       std::fprintf(stderr, "DUET_PROFILE: '%s': static memory plan, %zu values in a %.2f MB arena per instance\n",
                    name.c_str(), a.second, static_cast<double>(a.first) / (1 << 20));
+    for (const auto& [key, s] : segments_) {
+      const double r = 1e3 / static_cast<double>(s.runs);
+      std::fprintf(stderr,
+                   "DUET_PROFILE: '%s' steps [%d, %d) on two lanes, %zu of them on the second: %.3f ms per run, "
+                   "first lane busy %.3f ms, second %.3f ms\n",
+                   key.first.c_str(), key.second, s.end, s.side_steps, s.wall * r, s.first * r, s.second * r);
+    }
     std::vector<std::pair<std::string, Entry>> v(items_.begin(), items_.end());
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
     double total = 0;
@@ -68,6 +91,13 @@ class StepProfile {
   std::mutex mu_;
   std::map<std::string, Entry> items_;
   std::map<std::string, std::pair<std::size_t, std::size_t>> arenas_;
+  struct Segment {
+    int end = 0;
+    std::size_t side_steps = 0;
+    double wall = 0, first = 0, second = 0;
+    long runs = 0;
+  };
+  std::map<std::pair<std::string, int>, Segment> segments_;
 };
 
 thread_local StepObserver* t_step_observer = nullptr;
@@ -270,6 +300,12 @@ std::shared_ptr<const Plan::Layout> Plan::make_layout(std::vector<TensorSpec> sp
     if (st.attrs->b("transpose_a")) try_group(0);
     if (!st.attrs->b("transpose_b")) try_group(terms);
   }
+  std::vector<char> grouped(n, 0);
+  for (std::size_t v = 0; v < n; ++v) grouped[v] = group_of[v] >= 0;
+  std::vector<int> placed_at;  // per step: where its planned outputs are given their bytes
+  schedule_lanes(*l, grouped, roots, producer, last, placed_at);
+  std::vector<std::vector<int>> place(ns);
+  for (std::size_t i = 0; i < ns; ++i) place[static_cast<std::size_t>(placed_at[i])].push_back(static_cast<int>(i));
   std::vector<std::vector<int>> frees_at(ns), group_frees_at(ns);
   for (std::size_t i = 0; i < ns; ++i)
     if (l->planned[i])
@@ -292,8 +328,9 @@ std::shared_ptr<const Plan::Layout> Plan::make_layout(std::vector<TensorSpec> sp
     const Step& st = steps_[i];
     l->in_off[i] = next_in;
     next_in += st.in.size();
-    if (l->planned[i]) {
-      for (int o : st.out) {
+    for (int p : place[i]) {
+      if (!l->planned[static_cast<std::size_t>(p)]) continue;
+      for (int o : steps_[static_cast<std::size_t>(p)].out) {
         const int gi = group_of[static_cast<std::size_t>(o)];
         if (gi < 0) {
           l->offset[static_cast<std::size_t>(o)] = arena.alloc(bytes(o));
@@ -517,12 +554,14 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
       spec->idle.push_back(std::move(inst));
     }
   } inst_guard{*this, L, spec, inst};
-  Tensors ins, outs;
   const bool profiling = StepProfile::enabled();
   if (profiling && inst)
     StepProfile::get().note_arena(graph_->name() + "', arguments '" + shapes_str(args), L.arena_bytes,
                                   L.planned_values);
-  for (std::size_t i = 0; i < steps_.size(); ++i) {
+  const bool numerics = internal::numerics_checked();
+  // One step, on either lane (ins and outs: the lane's scratch lists; in a segment, slots that a second-lane
+  // step reads are released when the segment ends instead).
+  auto run_step = [&](std::size_t i, Tensors& ins, Tensors& outs, bool in_segment) {
     const Step& st = steps_[i];
     const std::span<const TensorSpec> specs(&L.specs[static_cast<std::size_t>(st.out.empty() ? 0 : st.out[0])],
                                             st.out.size());
@@ -561,7 +600,7 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
     if (profiling)
       StepProfile::get().add(*st.node, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (t_step_observer) t_step_observer->on_step(*st.node, out);
-    if (internal::numerics_checked()) {
+    if (numerics) {
       internal::check_outputs_finite(*st.op, in, out,
                                      "node " + st.node->name + " of compiled function '" + graph_->name() + "'" +
                                          (st.node->scope.empty() ? "" : ", in layer '" + st.node->scope + "'"));
@@ -570,7 +609,27 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> args) const {
       for (int j : L.fed[i]) TensorAccess::forget(inst->ins[L.in_off[i] + static_cast<std::size_t>(j)]);
     if (!(inst && L.planned[i]))
       for (std::size_t k = 0; k < st.out.size(); ++k) slots[static_cast<std::size_t>(st.out[k])] = std::move(outs[k]);
-    for (int s : st.release) slots[static_cast<std::size_t>(s)] = Tensor();
+    for (int s : st.release)
+      if (!(in_segment && L.held[static_cast<std::size_t>(s)])) slots[static_cast<std::size_t>(s)] = Tensor();
+  };
+  Tensors ins, outs;
+  const bool lanes = inst && !L.segments.empty() && (num_threads() >= 2 || lane_move_all()) && !omp_in_parallel();
+  std::size_t next_segment = 0;
+  for (std::size_t i = 0; i < steps_.size();) {
+    if (lanes && next_segment < L.segments.size() && static_cast<std::size_t>(L.segments[next_segment].begin) == i) {
+      const Layout::Segment& seg = L.segments[next_segment++];
+      LaneTimes times;
+      run_two_lanes(
+          seg.begin, seg.end, seg.side_steps, L.side, L.wait,
+          [&](std::size_t k, Tensors& a, Tensors& b) { run_step(k, a, b, true); }, ins, outs,
+          profiling ? &times : nullptr);
+      if (profiling) StepProfile::get().add_segment(graph_->name(), seg.begin, seg.end, seg.side_steps.size(), times);
+      for (int s : seg.end_release) slots[static_cast<std::size_t>(s)] = Tensor();
+      i = static_cast<std::size_t>(seg.end);
+      continue;
+    }
+    run_step(i, ins, outs, false);
+    ++i;
   }
   std::vector<Tensor> result;
   result.reserve(out_slots_.size());

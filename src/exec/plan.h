@@ -34,6 +34,9 @@ class Plan {
   std::size_t planned_values() const { return base_->planned_values; }
   // Of those, values laid out back to back for a MatMulSum to read in place (see make_layout).
   std::size_t back_to_back_values() const { return base_->back_to_back_values; }
+  // Steps of the graph's own layout that run on the second lane (exec/lanes.h), and in how many segments.
+  std::size_t second_lane_steps() const;
+  std::size_t lane_segments() const { return base_->segments.size(); }
   // The same for the arguments' shapes, after a run with them (zeros before that).
   std::pair<std::size_t, std::size_t> memory_plan_for(std::span<const Tensor> args) const;
   ~Plan();
@@ -55,6 +58,18 @@ class Plan {
     std::vector<std::size_t> in_off;    // per step: its inputs in Instance::ins
     std::vector<SmallVec<int, 4>> fed;  // per step: inputs (positions in `in`) set from the slots each run
     std::vector<std::int64_t> offset;   // per slot: byte offset in the arena, or -1
+    // Two lanes (exec/lanes.h): segments of steps during which a second thread runs the `side` steps.
+    // wait[i]: a side step waits until the first lane has run every step before position wait[i]; a
+    // first-lane step until the second lane has finished wait[i] of its segment's side steps.
+    struct Segment {
+      int begin = 0, end = 0;
+      std::vector<int> side_steps;   // in order
+      std::vector<int> end_release;  // slots read by a side step: released when the segment ends
+    };
+    std::vector<Segment> segments;
+    std::vector<char> side;  // per step
+    std::vector<int> wait;   // per step
+    std::vector<char> held;  // per slot: in some segment's end_release (its last reader does not drop it)
     std::size_t arena_bytes = 0, planned_values = 0, back_to_back_values = 0, num_ins = 0;
   };
   struct Instance;
@@ -67,6 +82,10 @@ class Plan {
   std::shared_ptr<const Layout> make_layout(std::vector<TensorSpec> specs) const;
   std::shared_ptr<const Layout> specialize(std::span<const Tensor> args) const;
   std::unique_ptr<Instance> make_instance(const Layout& l) const;
+  // Fills l's lane schedule; extends `last` (per slot: the step after which its arena bytes are free) for
+  // what the second lane reads, and says at which step each planned step's outputs are placed.
+  void schedule_lanes(Layout& l, const std::vector<char>& grouped, const std::vector<SmallVec<int, 2>>& roots,
+                      const std::vector<int>& producer, std::vector<int>& last, std::vector<int>& placed_at) const;
 
   std::shared_ptr<const graph::Graph> graph_;
   std::vector<Step> steps_;

@@ -29,6 +29,7 @@ std::unique_ptr<Pass> conv_bias_grad();
 std::unique_ptr<Pass> conv_pool();
 std::unique_ptr<Pass> split_products();
 std::unique_ptr<Pass> matmul_sum();
+std::unique_ptr<Pass> partial_sums();
 std::unique_ptr<Pass> merge_variable_reads();
 std::unique_ptr<Pass> transposed_operands();
 

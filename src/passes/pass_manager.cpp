@@ -28,6 +28,7 @@ void optimize(graph::Graph& g, const PassOptions& o, bool verify) {
     pipeline.push_back(conv_bias_grad());
     pipeline.push_back(split_products());  // before matmul_sum: the stacked parts join the step's sum
     pipeline.push_back(matmul_sum());      // before elementwise fusion takes the additions
+    pipeline.push_back(partial_sums());
     pipeline.push_back(transposed_operands());
     pipeline.push_back(elementwise_fusion(o.fusion_min_elements));
   }

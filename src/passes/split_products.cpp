@@ -4,6 +4,7 @@
 // them, split afterwards, does the work of one small GEMM per part at a large GEMM's speed. A recurrent
 // net's input projection then runs once before its loop (what cuDNN's and Keras's LSTMs do by hand), and
 // only h @ wh is left inside the loop. A part may be used as it is or reshaped to (rows, k) first.
+#include <algorithm>
 #include <map>
 #include <tuple>
 #include <unordered_set>
@@ -13,6 +14,10 @@
 
 namespace duet::passes {
 namespace {
+
+// A stacked product of at least 2 x kMinBlockFlops runs in blocks of at least kMinPartsPerBlock parts.
+constexpr double kMinBlockFlops = 24e6;
+constexpr std::size_t kMaxBlocks = 8, kMinPartsPerBlock = 4;
 
 // A product that can take its rows from the stacked whole: a 2-D matmul, A not transposed, of fully known
 // shapes, reading `part` (or a reshape of it to rows x k) as A.
@@ -88,6 +93,10 @@ class SplitProductsPass : public Pass {
     for (std::size_t i = 0; i < g.nodes().size(); ++i) pos[g.nodes()[i].get()] = i;
     std::unordered_map<const graph::Node*, std::vector<graph::Node*>> before;  // new nodes, by where they go
     std::unordered_set<const graph::Node*> removed, fresh;
+    std::unordered_map<const graph::Node*, std::vector<graph::Node*>> readers_of_product;
+    for (const auto& sp : g.nodes())
+      for (const auto& v : sp->inputs)
+        if (v.node->op == &matmul_op()) readers_of_product[v.node].push_back(sp.get());
     int products = 0;
     for (Rewrite& r : rewrites) {
       r.first = *std::min_element(r.products.begin(), r.products.end(),
@@ -99,28 +108,70 @@ class SplitProductsPass : public Pass {
       const std::int64_t rows = xs.shape.num_elements() / k, n = m0->outputs[0].shape[1];
       graph::Node* stacked = g.add(&reshape_op(), {x}, {{"shape", std::vector<std::int64_t>{rows, k}}},
                                    {TensorSpec{xs.dtype, Shape{rows, k}}});
-      graph::Node* product =
-          g.add(&matmul_op(), {{stacked, 0}, m0->inputs[1]}, m0->attrs, {TensorSpec{xs.dtype, Shape{rows, n}}});
-      std::vector<std::int64_t> sizes;
-      std::vector<TensorSpec> parts;
-      for (graph::Node* m : r.products) {
-        sizes.push_back(m->outputs[0].shape[0]);
-        parts.push_back(m->outputs[0]);
+      // In blocks of parts when it is large: the first block's product runs before the loop, the others can
+      // run on the plan's second lane (exec/lanes.h) while the loop walks the first block's steps.
+      const std::size_t parts = r.products.size();
+      const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(k) * static_cast<double>(n);
+      const std::size_t blocks = std::max<std::size_t>(
+          1, std::min({kMaxBlocks, parts / kMinPartsPerBlock, static_cast<std::size_t>(flops / kMinBlockFlops)}));
+      std::vector<graph::Node*> made{stacked};
+      graph::Node* block_split = nullptr;
+      if (blocks > 1) {
+        std::vector<std::int64_t> block_rows;
+        std::vector<TensorSpec> block_specs;
+        for (std::size_t b = 0; b < blocks; ++b) {
+          std::int64_t rb = 0;
+          for (std::size_t t = b * parts / blocks; t < (b + 1) * parts / blocks; ++t)
+            rb += r.products[t]->outputs[0].shape[0];
+          block_rows.push_back(rb);
+          block_specs.push_back(TensorSpec{xs.dtype, Shape{rb, k}});
+        }
+        block_split =
+            g.add(&split_view_op(), {{stacked, 0}}, {{"axis", std::int64_t{0}}, {"sizes", block_rows}}, block_specs);
+        made.push_back(block_split);
       }
-      graph::Node* split =
-          g.add(&split_view_op(), {{product, 0}}, {{"axis", std::int64_t{0}}, {"sizes", sizes}}, parts);
-      for (graph::Node* f : {stacked, product, split}) {
+      for (std::size_t b = 0; b < blocks; ++b) {
+        const std::size_t lo = b * parts / blocks, hi = (b + 1) * parts / blocks;
+        std::vector<std::int64_t> sizes;
+        std::vector<TensorSpec> specs;
+        std::int64_t rb = 0;
+        for (std::size_t t = lo; t < hi; ++t) {
+          sizes.push_back(r.products[t]->outputs[0].shape[0]);
+          specs.push_back(r.products[t]->outputs[0]);
+          rb += sizes.back();
+        }
+        const graph::Value a = block_split ? graph::Value{block_split, static_cast<int>(b)} : graph::Value{stacked, 0};
+        graph::Node* product = g.add(&matmul_op(), {a, m0->inputs[1]}, m0->attrs, {TensorSpec{xs.dtype, Shape{rb, n}}});
+        graph::Node* split =
+            g.add(&split_view_op(), {{product, 0}}, {{"axis", std::int64_t{0}}, {"sizes", sizes}}, specs);
+        made.push_back(product);
+        // The parts are views of the product: the split goes just before their first reader, so that nothing
+        // between the product and that reader waits for it (a product on the second lane is then needed
+        // only where its block's steps start).
+        const graph::Node* first_reader = nullptr;
+        for (std::size_t t = lo; t < hi; ++t)
+          for (graph::Node* reader : readers_of_product[r.products[t]])
+            if (!first_reader || pos[reader] < pos[first_reader]) first_reader = reader;
+        if (first_reader && blocks > 1)
+          before[first_reader].push_back(split);
+        else
+          made.push_back(split);
+        fresh.insert(split);
+        split->scope = m0->scope;
+        // Each part stands for its product (the differential check compares them with eager's).
+        for (std::size_t t = lo; t < hi; ++t) {
+          graph::Node* m = r.products[t];
+          split->origin.push_back(m->origin.empty() ? m->name : m->origin[0]);
+          g.replace_uses({m, 0}, {split, static_cast<int>(t - lo)});
+          removed.insert(m);
+        }
+      }
+      for (graph::Node* f : made) {
         f->scope = m0->scope;
         fresh.insert(f);
       }
-      // Each part stands for its product (the differential check compares them with eager's).
-      for (std::size_t t = 0; t < r.products.size(); ++t) {
-        graph::Node* m = r.products[t];
-        split->origin.push_back(m->origin.empty() ? m->name : m->origin[0]);
-        g.replace_uses({m, 0}, {split, static_cast<int>(t)});
-        removed.insert(m);
-      }
-      before[r.first] = {stacked, product, split};
+      std::vector<graph::Node*>& at = before[r.first];
+      at.insert(at.begin(), made.begin(), made.end());
       products += static_cast<int>(r.products.size());
     }
     // The new nodes go just before the first product they replace: the split's input and the weight are
