@@ -215,6 +215,36 @@ TEST(Lanes, ProductsReadThroughViewsAndReadingViews) {
                            {Shape{48, 48}, Shape{144, 40}});
 }
 
+TEST(Lanes, AViewOfALargeValueDoesNotEndASegmentButAWideOpDoes) {
+  // The chain reshapes a 512 x 512 value (a view: no work) while the product runs: one segment, which ends
+  // at the sum over that value (a loop long enough to use every thread itself). A wide elementwise op right
+  // after the product leaves it nothing to overlap with: it stays on the first lane.
+  expect_lanes_match_eager("large view",
+                           [](const std::vector<Tensor>& x) {
+                             Tensor p = matmul(x[0], x[0]);
+                             Tensor big = reshape(x[1], {256, 1024});
+                             Tensor c = chain(x[0], 6) + sum(big);
+                             return std::vector<Tensor>{p + chain(c, 6)};
+                           },
+                           {Shape{48, 48}, Shape{512, 512}});
+  LaneTesting hooks(true, LaneOrder::kFree);
+  Body wide = [](const std::vector<Tensor>& x) {
+    Tensor p = matmul(x[0], x[0]);
+    Tensor big = tanh(x[1]) * 2.f;  // 262,144 elements: wide
+    return std::vector<Tensor>{p + chain(x[0], 6) + sum(big)};
+  };
+  auto plan = exec::Plan::build(graph_of(wide, {Shape{48, 48}, Shape{512, 512}}, false));
+  EXPECT_EQ(plan->second_lane_steps(), 0u) << "the product's first reader comes after the wide ops";
+  Body view = [](const std::vector<Tensor>& x) {
+    Tensor p = matmul(x[0], x[0]);
+    Tensor big = reshape(x[1], {256, 1024});
+    return std::vector<Tensor>{p + chain(x[0], 6) + sum(big)};
+  };
+  plan = exec::Plan::build(graph_of(view, {Shape{48, 48}, Shape{512, 512}}, false));
+  EXPECT_EQ(plan->second_lane_steps(), 1u);
+  EXPECT_EQ(plan->lane_segments(), 1u);
+}
+
 TEST(Lanes, RecurrentGradientsMatchEagerWithTheDefaultThresholds) {
   // An LSTM's gradients, optimized: the input projection runs in blocks and the weight gradients in partial
   // sums, several of them on the second lane with the real cost thresholds.

@@ -57,7 +57,7 @@ double estimate_step_cost(const OpDef& op, const Attrs& attrs, std::span<const T
   double elements = 0;
   for (const TensorSpec& t : ins) elements += static_cast<double>(std::max<std::int64_t>(0, t.shape.num_elements()));
   for (const TensorSpec& t : outs) elements += static_cast<double>(std::max<std::int64_t>(0, t.shape.num_elements()));
-  if (!outs.empty() && !ins.empty() && (&op == &matmul_op() || &op == &matmul_sum_op())) {
+  if (!outs.empty() && !ins.empty() && lane_candidate_op(op)) {  // products: by their multiply-adds
     const double out = static_cast<double>(std::max<std::int64_t>(0, outs[0].shape.num_elements()));
     const bool ta = attrs.has("transpose_a") && attrs.b("transpose_a");
     double k = 0;
@@ -247,12 +247,13 @@ void Plan::schedule_lanes(Layout& l, const std::vector<char>& grouped, const std
     s.candidate = known && l.planned[i] && lane_candidate_op(*st.op);
     for (int o : st.out) s.candidate = s.candidate && !grouped[static_cast<std::size_t>(o)];
     // Unknown shapes (a cost nobody can estimate), state (program order), user code, or an op that would
-    // use every thread itself (costly, or an elementwise loop long enough to split): the second lane must
-    // be idle.
-    std::int64_t widest = 0;
+    // use every thread itself (costly, or a loop over enough elements to split; a view does no work):
+    // the second lane must be idle.
+    std::int64_t widest = 0;  // elements of the largest input or output
+    for (int v : st.in) widest = std::max(widest, l.specs[static_cast<std::size_t>(v)].shape.num_elements());
     for (int o : st.out) widest = std::max(widest, l.specs[static_cast<std::size_t>(o)].shape.num_elements());
-    s.barrier = !known || st.op->has(kStateful) || st.op->has(kRunsGraphs) ||
-                (!s.candidate && (s.cost > kLaneHeavyStepNs || widest >= 2 * kParallelGrain));
+    const bool wide = !st.op->has(kView) && (s.cost > kLaneHeavyStepNs || widest >= 2 * kParallelGrain);
+    s.barrier = !known || st.op->has(kStateful) || st.op->has(kRunsGraphs) || (!s.candidate && wide);
     for (int v : st.in) {
       const int p = producer[static_cast<std::size_t>(v)];
       if (p < 0) continue;
