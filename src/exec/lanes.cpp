@@ -124,12 +124,8 @@ void run_two_lanes(int begin, int end, std::span<const int> side_steps, const st
   const auto start = times ? Clock::now() : Clock::time_point{};
   std::atomic<int> first_at{begin};  // the first lane has run every step before this position
   std::atomic<int> second_done{0};   // side steps finished
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
+  RegionErrors errors;
   double busy[2] = {0, 0};
-  auto fail = [&] {
-    if (!failed.exchange(true)) error = std::current_exception();
-  };
   // blocked[lane]: that lane is waiting for the other (the test orders hold one lane back until then).
   std::atomic<bool> blocked[2] = {false, false};
   auto await = [&](int lane, const std::atomic<int>& counter, int need) {
@@ -137,7 +133,7 @@ void run_two_lanes(int begin, int end, std::span<const int> side_steps, const st
     blocked[lane].store(true, std::memory_order_release);
     bool ok = true;
     for (int spin = 0; counter.load(std::memory_order_acquire) < need; ++spin) {
-      if (failed.load(std::memory_order_acquire)) {
+      if (errors.failed()) {
         ok = false;
         break;
       }
@@ -150,7 +146,7 @@ void run_two_lanes(int begin, int end, std::span<const int> side_steps, const st
   const int total = static_cast<int>(side_steps.size());
   // kSecondLate / kSecondEarly: one lane holds back until the other is done or waits for it.
   auto hold_back = [&](bool second_lane) {
-    for (int spin = 0; !failed.load(std::memory_order_acquire); ++spin) {
+    for (int spin = 0; !errors.failed(); ++spin) {
       if (second_lane
               ? first_at.load(std::memory_order_acquire) >= end || blocked[0].load(std::memory_order_acquire)
               : second_done.load(std::memory_order_acquire) >= total || blocked[1].load(std::memory_order_acquire))
@@ -164,32 +160,27 @@ void run_two_lanes(int begin, int end, std::span<const int> side_steps, const st
     if (times) busy[lane] += since(t0);
   };
   auto first_lane = [&] {
-    try {
-      for (int i = begin; i < end && !failed.load(std::memory_order_acquire); ++i) {
+    errors.run([&] {
+      for (int i = begin; i < end && !errors.failed(); ++i) {
         if (side[static_cast<std::size_t>(i)]) continue;
         if (order == LaneOrder::kSecondEarly) hold_back(false);
-        if (!await(0, second_done, wait[static_cast<std::size_t>(i)])) break;
+        if (!await(0, second_done, wait[static_cast<std::size_t>(i)])) return;
         timed(0, static_cast<std::size_t>(i), ins, outs);
         first_at.store(i + 1, std::memory_order_release);
       }
-      if (!failed.load(std::memory_order_acquire)) first_at.store(end, std::memory_order_release);
-    } catch (...) {
-      fail();
-    }
+      if (!errors.failed()) first_at.store(end, std::memory_order_release);
+    });
   };
   auto second_lane = [&] {
     Tensors lane_ins, lane_outs;
-    try {
+    errors.run([&] {
       for (int i : side_steps) {
         if (order == LaneOrder::kSecondLate) hold_back(true);
-        if (failed.load(std::memory_order_acquire)) break;
-        if (!await(1, first_at, wait[static_cast<std::size_t>(i)])) break;
+        if (errors.failed() || !await(1, first_at, wait[static_cast<std::size_t>(i)])) return;
         timed(1, static_cast<std::size_t>(i), lane_ins, lane_outs);
         second_done.fetch_add(1, std::memory_order_release);
       }
-    } catch (...) {
-      fail();
-    }
+    });
   };
   bool alone = false;
 #if defined(__SANITIZE_THREAD__)
@@ -214,7 +205,7 @@ void run_two_lanes(int begin, int end, std::span<const int> side_steps, const st
     }
   }
 #endif
-  if (failed.load(std::memory_order_acquire)) std::rethrow_exception(error);
+  errors.rethrow();
   if (alone)
     for (int i = begin; i < end; ++i) timed(0, static_cast<std::size_t>(i), ins, outs);
   if (times) *times = {since(start), busy[0], busy[1]};

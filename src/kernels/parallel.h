@@ -31,6 +31,8 @@ class RegionErrors {
   void rethrow() const {
     if (failed_.load()) std::rethrow_exception(first_);
   }
+  // Whether a body has thrown (threads that wait for one another stop waiting).
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
 
  private:
   std::atomic<bool> failed_{false};
