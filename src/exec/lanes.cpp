@@ -212,7 +212,7 @@ void run_two_lanes(int begin, int end, std::span<const int> side_steps, const st
 }
 
 // The plan's side: what the scheduler needs from a layout, and what its schedule means for the layout.
-void Plan::schedule_lanes(Layout& l, const std::vector<char>& grouped, const std::vector<SmallVec<int, 2>>& roots,
+void Plan::schedule_lanes(Layout& l, const std::vector<int>& group_of, const std::vector<SmallVec<int, 2>>& roots,
                           const std::vector<int>& producer, std::vector<int>& last, std::vector<int>& placed_at) const {
   const std::size_t ns = steps_.size(), n = static_cast<std::size_t>(num_slots_);
   placed_at.resize(ns);
@@ -236,7 +236,7 @@ void Plan::schedule_lanes(Layout& l, const std::vector<char>& grouped, const std
       s.cost = estimate_step_cost(*st.op, *st.attrs, ins, outs);
     }
     s.candidate = known && l.planned[i] && lane_candidate_op(*st.op);
-    for (int o : st.out) s.candidate = s.candidate && !grouped[static_cast<std::size_t>(o)];
+    for (int o : st.out) s.candidate = s.candidate && group_of[static_cast<std::size_t>(o)] < 0;
     // Unknown shapes (a cost nobody can estimate), state (program order), user code, or an op that would
     // use every thread itself (costly, or a loop over enough elements to split; a view does no work):
     // the second lane must be idle.

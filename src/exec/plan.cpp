@@ -1,16 +1,13 @@
 #include "exec/plan.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <unordered_map>
 
 #include "core/tensor_impl.h"
@@ -300,10 +297,8 @@ std::shared_ptr<const Plan::Layout> Plan::make_layout(std::vector<TensorSpec> sp
     if (st.attrs->b("transpose_a")) try_group(0);
     if (!st.attrs->b("transpose_b")) try_group(terms);
   }
-  std::vector<char> grouped(n, 0);
-  for (std::size_t v = 0; v < n; ++v) grouped[v] = group_of[v] >= 0;
   std::vector<int> placed_at;  // per step: where its planned outputs are given their bytes
-  schedule_lanes(*l, grouped, roots, producer, last, placed_at);
+  schedule_lanes(*l, group_of, roots, producer, last, placed_at);
   std::vector<std::vector<int>> place(ns);
   for (std::size_t i = 0; i < ns; ++i) place[static_cast<std::size_t>(placed_at[i])].push_back(static_cast<int>(i));
   std::vector<std::vector<int>> frees_at(ns), group_frees_at(ns);

@@ -84,7 +84,7 @@ class Plan {
   std::unique_ptr<Instance> make_instance(const Layout& l) const;
   // Fills l's lane schedule; extends `last` (per slot: the step after which its arena bytes are free) for
   // what the second lane reads, and says at which step each planned step's outputs are placed.
-  void schedule_lanes(Layout& l, const std::vector<char>& grouped, const std::vector<SmallVec<int, 2>>& roots,
+  void schedule_lanes(Layout& l, const std::vector<int>& group_of, const std::vector<SmallVec<int, 2>>& roots,
                       const std::vector<int>& producer, std::vector<int>& last, std::vector<int>& placed_at) const;
 
   std::shared_ptr<const graph::Graph> graph_;
