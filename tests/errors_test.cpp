@@ -69,6 +69,53 @@ TEST(Errors, ShapeOps) {
 TEST(Errors, IntegerDivisionByZeroIsAnErrorNotACrash) {
   expect_error<ValueError>([] { constant({1, 2}) / constant({1, 0}); }, {"[div]", "division by zero"});
   expect_error<ValueError>([] { pow(constant({2}), constant({-1})); }, {"[pow]", "negative"});
+  // Compiled with fusion on every size: the division is left out of the integer group, so the message
+  // names the divisor's own shape, not a block of the group (it once said (8192,)).
+  auto f = function([](const Tensor& a) { return (a / a) * 2 + 1; }, {.passes = {.fusion_min_elements = 1}});
+  try {
+    f(zeros({1 << 20}, DType::Int32));
+    ADD_FAILURE() << "no error";
+  } catch (const ValueError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("[div] integer division by zero (divisor of shape (1048576,))"), std::string::npos) << m;
+    EXPECT_EQ(m.find("8192"), std::string::npos) << m;
+  }
+  // Float division still fuses with its neighbours.
+  auto g = function([](const Tensor& a) { return (a / (a + 1)) * 2 + 1; }, {.passes = {.fusion_min_elements = 1}});
+  g(ones({8}));
+  EXPECT_NE(g.graph_text().find("FusedElementwise"), std::string::npos) << g.graph_text();
+}
+
+// Strides, dilations and windows are checked before a kernel sees them (a 2^62 dilation reached oneDNN
+// and ended in its "could not create a descriptor").
+TEST(Errors, HugeStridesDilationsAndWindowsAreRefusedByName) {
+  const std::int64_t huge = std::int64_t{1} << 62;
+  expect_error<ValueError>(
+      [&] {
+        conv2d(ones({1, 4, 4, 1}), ones({3, 3, 1, 1}), {.padding = "same", .dilation_rate = {huge, 1}});
+      },
+      {"[conv2d]", "dilated kernel 3x3", "2^31 - 1", "dilation_rate"});
+  expect_error<ValueError>(
+      [&] {
+        conv2d(ones({1, 4, 4, 1}), ones({3, 3, 1, 1}), {.strides = {1, huge}, .padding = "same"});
+      },
+      {"[conv2d]", "strides", "2^31 - 1"});
+  expect_error<ValueError>(
+      [&] {
+        max_pool2d(ones({1, 4, 4, 1}), {.pool_size = {huge, 2}, .padding = "same"});
+      },
+      {"[max_pool2d]", "window", "pool_size"});
+  expect_error<ValueError>(
+      [&] {
+        avg_pool2d(ones({1, 4, 4, 1}), {.pool_size = {2, 2}, .strides = {huge, 1}});
+      },
+      {"[avg_pool2d]", "strides"});
+  // The layer says the same (the options reach the op unchanged).
+  auto conv = layers::Conv2D(2, {3, 3}, {.padding = "same", .dilation_rate = {huge, 1}});
+  expect_error<ValueError>([&] { conv(ones({1, 4, 4, 1})); }, {"[conv2d]", "dilation_rate"});
+  // Large but sound: a dilation wider than the input with "same" padding is fine (the taps read padding).
+  EXPECT_EQ(conv2d(ones({1, 4, 4, 1}), ones({3, 3, 1, 1}), {.padding = "same", .dilation_rate = {1000, 1}}).shape(),
+            (Shape{1, 4, 4, 1}));
 }
 
 TEST(Errors, UndefinedInputs) {

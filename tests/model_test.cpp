@@ -250,6 +250,30 @@ TEST(Fit, ClassifierWithAccuracyValidationAndCallbacks) {
   EXPECT_NE(out.str().find("- val_accuracy: "), std::string::npos);
 }
 
+// As Keras: the first floor(n * (1 - split)) rows train and the rest validate (10 rows at 0.05: 9 and 1),
+// and a split that leaves either side empty is an error, not a run without validation.
+TEST(Fit, ValidationSplitKeepsFloorOfTheTrainingShareAsKeras) {
+  Tensor x = random::normal(Shape{10, 3}, 0, 1, DType::Float32, 7),
+         y = random::normal(Shape{10, 1}, 0, 1, DType::Float32, 8);
+  Sequential model({layers::Dense(1)});
+  model.compile({.optimizer = "sgd", .loss = "mse"});
+  std::ostringstream out;
+  auto h = model.fit(x, y, {.epochs = 1, .batch_size = 1, .validation_split = 0.05, .verbose = 1, .out = &out});
+  EXPECT_NE(out.str().find("9/9 ["), std::string::npos) << out.str();
+  ASSERT_EQ(h.history.count("val_loss"), 1u);
+  Tensor last_x = slice(x, {9, 0}, {1, 3}), last_y = slice(y, {9, 0}, {1, 1});
+  EXPECT_NEAR(h.history["val_loss"].back(), model.evaluate(last_x, last_y).at("loss"), 1e-6);
+  try {
+    model.fit(slice(x, {0, 0}, {1, 3}), slice(y, {0, 0}, {1, 1}), {.validation_split = 0.5, .verbose = 0});
+    ADD_FAILURE() << "a split leaving no training example must throw";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("validation_split=0.5 of 1 examples leaves no example to train on"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(model.fit(x, y, {.validation_split = 1e-17, .verbose = 0}), ValueError);  // nothing validates
+}
+
 TEST(Summary, FunctionalModelLooksLikeKeras) {
   Tensor in = Input({10}, DType::Float32, "features");
   Tensor h = layers::Dense(32, {.activation = "relu", .name = "hidden"})(in);

@@ -116,6 +116,45 @@ TEST(Numerics, SoftmaxWithInfinityTakesTheLimit) {
   EXPECT_EQ(neg, (std::vector<float>{0.f, 1.f}));
 }
 
+// d prod(x)/dx_i is the product of the other elements, with IEEE semantics (TensorFlow's and PyTorch's
+// values): a zero and an infinity among the others give NaN; an infinity in x_i itself does not spoil
+// its own gradient (y / x_i would give inf / inf = NaN). Eagerly and traced, over one and two axes.
+TEST(Numerics, ProdGradientIsTheProductOfTheOthersWithZerosAndInfinities) {
+  auto grad_of = [](const Tensor& x, std::vector<std::int64_t> axes) {
+    auto g = [axes](const Tensor& t) {
+      GradientTape tape;
+      tape.watch(t);
+      return tape.gradient(sum(prod(t, axes)), t);
+    };
+    std::vector<std::vector<float>> out;
+    for (const Tensor& r : three_ways(g, x)) out.push_back(r.to_vector<float>());
+    return out;
+  };
+  auto same = [](const std::vector<float>& got, const std::vector<float>& want) {
+    if (got.size() != want.size()) return false;
+    for (std::size_t i = 0; i < got.size(); ++i)
+      if (!(got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i])))) return false;
+    return true;
+  };
+  const std::vector<std::pair<std::vector<float>, std::vector<float>>> cases = {
+      {{INFINITY, 1.f, 0.f, 2.f}, {0.f, NAN, INFINITY, NAN}},  // TensorFlow and PyTorch
+      {{INFINITY, 2.f}, {2.f, INFINITY}},
+      {{0.f, 0.f, 3.f}, {0.f, 0.f, 0.f}},
+      {{0.f, 2.f, 3.f}, {6.f, 0.f, 0.f}},
+      {{NAN, 2.f}, {2.f, NAN}},
+      {{-INFINITY, -2.f, 0.5f}, {-1.f, -INFINITY, INFINITY}}};
+  for (const auto& [x, want] : cases) {
+    for (const auto& got : grad_of(constant(x, Shape{static_cast<std::int64_t>(x.size())}), {0}))
+      EXPECT_TRUE(same(got, want)) << ::testing::PrintToString(got) << " want " << ::testing::PrintToString(want);
+  }
+  // Two axes of a (2, 2, 2): the others of each element are the other 3 of its (axis 0, axis 2) slice.
+  Tensor x = constant(std::vector<float>{INFINITY, 1.f, 2.f, 3.f, 0.f, 5.f, 6.f, 7.f}, Shape{2, 2, 2});
+  // slice j=0: {x000=inf, x001=1, x100=0, x101=5}; slice j=1: {2, 3, 6, 7}
+  const std::vector<float> want = {0.f, NAN, 3.f * 6 * 7, 2.f * 6 * 7, INFINITY, NAN, 2.f * 3 * 7, 2.f * 3 * 6};
+  for (const auto& got : grad_of(x, {0, 2}))
+    EXPECT_TRUE(same(got, want)) << ::testing::PrintToString(got) << " want " << ::testing::PrintToString(want);
+}
+
 TEST(Numerics, IntegerDivisionOfMinByMinusOneWraps) {
   Tensor a = constant({INT32_MIN, 7, -7}), b = constant({-1, -1, 2});
   for (const Tensor& y : three_ways([&](const Tensor& t) { return t / b; }, a)) {

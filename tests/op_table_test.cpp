@@ -300,6 +300,52 @@ std::vector<Row> elementwise_and_shape_rows() {
                {I({2, 3}, {0, 2, 3, 0, 0, 5}, DType::Float32)},
                [](const V& x) { return prod(x[0], {1}); },
                [](const A& a) { return ref_reduce(a[0], {1}, false, 1, [](double p, double q) { return p * q; }); }});
+  r.push_back({"prod_two_axes",
+               {F({2, 3, 4}, 0.5, 1.5)},
+               [](const V& x) {
+                 return prod(x[0], {0, 2}, true);
+               },
+               [](const A& a) {
+                 return ref_reduce(a[0], {0, 2}, true, 1, [](double p, double q) { return p * q; });
+               }});
+  // Running sums and products: a naive scan of each line (axis of a (2, 3, 4) input, in either direction).
+  auto ref_scan = [](const Arr& a, int axis, bool exclusive, bool reverse, bool product) {
+    Arr o = a;
+    const auto st = strides_of(a.shape);
+    const std::int64_t n = a.shape[static_cast<std::size_t>(axis)], stride = st[static_cast<std::size_t>(axis)];
+    for (std::int64_t i = 0; i < a.size(); ++i) {
+      const std::int64_t pos = i / stride % n;
+      double acc = product ? 1 : 0;
+      for (std::int64_t j = 0; j < n; ++j) {
+        const bool in = reverse ? (exclusive ? j > pos : j >= pos) : (exclusive ? j < pos : j <= pos);
+        const double v = a.v[static_cast<std::size_t>(i + (j - pos) * stride)];
+        if (in) acc = product ? acc * v : acc + v;
+      }
+      o.v[static_cast<std::size_t>(i)] = acc;
+    }
+    return o;
+  };
+  r.push_back({"cumsum",
+               {F({2, 3, 4})},
+               [](const V& x) { return cumsum(x[0], 1); },
+               [=](const A& a) { return ref_scan(a[0], 1, false, false, false); }});
+  r.push_back({"cumsum_exclusive_reverse_last_axis",
+               {F({2, 3, 4})},
+               [](const V& x) { return cumsum(x[0], -1, true, true); },
+               [=](const A& a) { return ref_scan(a[0], 2, true, true, false); }});
+  r.push_back({"cumprod",
+               {F({2, 3, 4}, 0.5, 1.5)},
+               [](const V& x) { return cumprod(x[0], 2); },
+               [=](const A& a) { return ref_scan(a[0], 2, false, false, true); }});
+  r.push_back({"cumprod_exclusive_reverse_first_axis",
+               {F({2, 3, 4}, -1.5, -0.5)},
+               [](const V& x) { return cumprod(x[0], 0, true, true); },
+               [=](const A& a) { return ref_scan(a[0], 0, true, true, true); }});
+  r.push_back({"cumsum_int",
+               {I({2, 3}, {1, -2, 3, 4, 5, -6}, DType::Int32)},
+               [](const V& x) { return cumsum(x[0], 1, false, true); },
+               [=](const A& a) { return ref_scan(a[0], 1, false, true, false); },
+               false});
   r.push_back({"argmax",
                {F({3, 4})},
                [](const V& x) { return argmax(x[0], 1); },

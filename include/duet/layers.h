@@ -131,11 +131,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   void set_dynamic(bool d) { dynamic_ = d; }
   // True once this layer has run as a host step inside a compiled function (a graph break).
   bool runs_as_host_step() const { return host_step_; }
-  const std::vector<std::shared_ptr<Layer>>& sublayers() const { return children_; }
+  std::vector<std::shared_ptr<Layer>> sublayers() const;
 
  protected:
   void add_child(std::shared_ptr<Layer> child);
-  bool built_ = false;
+  std::atomic<bool> built_{false};
 
  private:
   friend struct LayerAccess;
@@ -147,6 +147,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::string type_, name_;
   std::vector<Variable> own_weights_;
   std::vector<std::shared_ptr<Layer>> children_;
+  // A model first called from several threads at once is built once, and registers each sublayer once.
+  std::mutex build_mu_;
+  mutable std::mutex children_mu_;
   bool trainable_ = true;
   bool dynamic_ = false;
   std::atomic<bool> host_step_{false};

@@ -72,6 +72,10 @@ namespace duet {
 [[nodiscard]] Tensor max(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdims = false);
 [[nodiscard]] Tensor min(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdims = false);
 [[nodiscard]] Tensor prod(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool keepdims = false);
+// Running sum/product along axis (tf.math.cumsum/cumprod): exclusive leaves each element out of its own
+// result (the first is 0 or 1), reverse runs from the end. cumsum([a, b, c]) = [a, a + b, a + b + c].
+[[nodiscard]] Tensor cumsum(const Tensor& x, std::int64_t axis = 0, bool exclusive = false, bool reverse = false);
+[[nodiscard]] Tensor cumprod(const Tensor& x, std::int64_t axis = 0, bool exclusive = false, bool reverse = false);
 // Index of the largest/smallest element along axis (int64).
 [[nodiscard]] Tensor argmax(const Tensor& x, std::int64_t axis = -1);
 [[nodiscard]] Tensor argmin(const Tensor& x, std::int64_t axis = -1);

@@ -55,8 +55,7 @@ ConvPrims make_conv_prims(const Conv2DGeom& g, Pass pass, Epilogue ep, Layouts l
   dnnl::memory::desc y_any = nhwc ? y_user : dnnl::memory::desc({g.n, g.o, g.y.out, g.x.out}, dt::f32, tag::any);
   dnnl::memory::dims strides{g.sh, g.sw}, dil{g.dh - 1, g.dw - 1};
   dnnl::memory::dims pl{g.y.pad_before, g.x.pad_before}, pr{g.y.pad_after, g.x.pad_after};
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const dnnl::primitive_attr attr = dnnl_util::attr();
   dnnl::primitive_attr fwd_attr = attr;
   if (ep.relu) {
     dnnl::post_ops ops;
@@ -137,13 +136,13 @@ ConvPrims& conv_prims(const Conv2DGeom& g, Pass pass, Epilogue ep = {}) {
   });
 }
 
-// A buffer from duet's caching allocator for a oneDNN layout (kept alive by the returned tensor).
-Tensor scratch_for(const dnnl::memory::desc& md) {
-  return make_concrete(DType::Float32, Shape{static_cast<std::int64_t>((md.get_size() + 3) / 4)});
-}
+struct Reorder {
+  dnnl::primitive prim;
+  dnnl::memory::desc scratch_md;
+};
 
-dnnl::primitive& reorder_prim(const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
-  static dnnl_util::Cache<dnnl::primitive> cache;
+Reorder& reorder_prim(const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
+  static dnnl_util::Cache<Reorder> cache;
   dnnl_util::Key key;
   for (const auto* md : {&from, &to}) {
     const auto& d = md->data;
@@ -160,8 +159,17 @@ dnnl::primitive& reorder_prim(const dnnl::memory::desc& from, const dnnl::memory
   }
   return cache.get(key, [&] {
     auto& eng = dnnl_util::engine();
-    return dnnl::primitive(dnnl::reorder(dnnl::reorder::primitive_desc(eng, from, eng, to)));
+    dnnl::reorder::primitive_desc pd(eng, from, eng, to, dnnl_util::attr());
+    return Reorder{dnnl::reorder(pd), pd.scratchpad_desc()};
   });
+}
+
+void reorder(const dnnl::memory& from, const dnnl::memory& to) {
+  Reorder& r = reorder_prim(from.get_desc(), to.get_desc());
+  std::vector<Tensor> keep;
+  r.prim.execute(
+      dnnl_util::stream(),
+      {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, dnnl_util::scratchpad(r.scratch_md, keep)}});
 }
 
 // A memory in the primitive's layout `want` for user data at ptr: the user buffer itself when the layouts
@@ -170,19 +178,15 @@ dnnl::memory bind_arg(const dnnl::memory::desc& want, const dnnl::memory::desc& 
                       std::vector<Tensor>& keep) {
   auto& eng = dnnl_util::engine();
   if (want == user) return dnnl::memory(user, eng, ptr);
-  keep.push_back(scratch_for(want));
+  keep.push_back(dnnl_util::buffer_for(want));
   dnnl::memory m(want, eng, keep.back().mutable_data<float>());
-  if (load) {
-    dnnl::memory u(user, eng, ptr);
-    reorder_prim(user, want).execute(dnnl_util::stream(), {{DNNL_ARG_FROM, u}, {DNNL_ARG_TO, m}});
-  }
+  if (load) reorder(dnnl::memory(user, eng, ptr), m);
   return m;
 }
 
 void store(const dnnl::memory& m, const dnnl::memory::desc& user, float* ptr) {
   if (m.get_desc() == user) return;
-  dnnl::memory u(user, dnnl_util::engine(), ptr);
-  reorder_prim(m.get_desc(), user).execute(dnnl_util::stream(), {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, u}});
+  reorder(m, dnnl::memory(user, dnnl_util::engine(), ptr));
 }
 
 void run_dnnl(const Conv2DGeom& g, Pass pass, float* x, float* w, float* y, const float* bias = nullptr,
@@ -194,8 +198,7 @@ void run_dnnl(const Conv2DGeom& g, Pass pass, float* x, float* w, float* y, cons
   dnnl::memory xm = bind_arg(p.x_md, p.x_user, x, pass != Pass::BackwardData, keep);
   dnnl::memory wm = bind_arg(p.w_md, p.w_user, w, pass != Pass::BackwardWeights, keep);
   dnnl::memory ym = bind_arg(p.y_md, p.y_user, y, pass != Pass::Forward, keep);
-  keep.push_back(scratch_for(p.scratch_md));
-  dnnl::memory sm(p.scratch_md, dnnl_util::engine(), keep.back().mutable_data<float>());
+  dnnl::memory sm = dnnl_util::scratchpad(p.scratch_md, keep);
   switch (pass) {
     case Pass::Forward:
       if (bias) {

@@ -8,10 +8,23 @@
 #include <vector>
 #include <dnnl.hpp>
 
+#include "duet/tensor.h"
+
 namespace duet::dnnl_util {
 
 dnnl::engine& engine();
 dnnl::stream& stream();
+
+// The attributes every duet primitive is created with: a user-managed scratchpad, passed to each execution
+// (scratchpad()). oneDNN's default, a library-managed scratchpad, is one buffer per creating thread that
+// the primitives it created share: two threads running one cached primitive at once would write their
+// partial results into the same memory (silently wrong gradients from concurrent tapes, issue 26).
+dnnl::primitive_attr attr();
+// A scratchpad for one execution, from duet's caching allocator (kept alive by `keep`); an empty memory
+// when the primitive needs none.
+dnnl::memory scratchpad(const dnnl::memory::desc& md, std::vector<Tensor>& keep);
+// A buffer for a oneDNN layout, from duet's caching allocator.
+Tensor buffer_for(const dnnl::memory::desc& md);
 
 using Key = std::vector<std::int64_t>;
 

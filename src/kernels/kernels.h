@@ -32,6 +32,8 @@ void reduce_mean(KernelContext& k);
 void reduce_max(KernelContext& k);
 void reduce_min(KernelContext& k);
 void reduce_prod(KernelContext& k);
+void cumsum(KernelContext& k);   // attrs axis, exclusive, reverse
+void cumprod(KernelContext& k);  // the same
 void arg_max(KernelContext& k);
 void arg_min(KernelContext& k);
 void size(KernelContext& k);

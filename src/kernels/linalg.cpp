@@ -47,7 +47,11 @@ void matmul_f32(const Gemm& g, const float* a, const float* b, float* c) {
     }
     return;
   }
-  static dnnl_util::Cache<dnnl::matmul> cache;
+  struct Prim {
+    dnnl::matmul prim;
+    dnnl::memory::desc scratch_md;
+  };
+  static dnnl_util::Cache<Prim> cache;
   const bool batched = g.batch > 1;
   dnnl_util::Key key{g.batch, g.m, g.n, g.k, g.ta, g.tb, g.a_batch_stride != 0, g.b_batch_stride != 0};
   auto make_md = [&](std::int64_t rows, std::int64_t cols, bool trans, bool shared) {
@@ -61,12 +65,17 @@ void matmul_f32(const Gemm& g, const float* a, const float* b, float* c) {
   auto a_md = make_md(g.m, g.k, g.ta, g.a_batch_stride == 0);
   auto b_md = make_md(g.k, g.n, g.tb, g.b_batch_stride == 0);
   auto c_md = make_md(g.m, g.n, false, false);
-  dnnl::matmul& prim = cache.get(key, [&] {
-    return dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), dnnl_util::engine()));
+  Prim& p = cache.get(key, [&] {
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), dnnl_util::attr(), dnnl_util::engine());
+    return Prim{dnnl::matmul(pd), pd.scratchpad_desc()};
   });
   auto& eng = dnnl_util::engine();
   dnnl::memory am(a_md, eng, const_cast<float*>(a)), bm(b_md, eng, const_cast<float*>(b)), cm(c_md, eng, c);
-  prim.execute(dnnl_util::stream(), {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+  std::vector<Tensor> keep;
+  p.prim.execute(dnnl_util::stream(), {{DNNL_ARG_SRC, am},
+                                       {DNNL_ARG_WEIGHTS, bm},
+                                       {DNNL_ARG_DST, cm},
+                                       {DNNL_ARG_SCRATCHPAD, dnnl_util::scratchpad(p.scratch_md, keep)}});
 }
 
 // Integer products wrap on overflow (two's complement, as TensorFlow and PyTorch): computed unsigned,

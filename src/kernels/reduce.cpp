@@ -225,6 +225,48 @@ void reduce_mean(KernelContext& k) {
   });
 }
 
+namespace {
+
+// Running sums/products along attr "axis": each of the outer x inner lines is scanned in order (reversed
+// when "reverse"); "exclusive" leaves each element out of its own result (the first result is the identity).
+template <template <class> class Op>
+void scan_kernel(KernelContext& k) {
+  const Tensor& x = k.inputs[0];
+  const auto axis = static_cast<int>(k.attrs.i("axis"));
+  const bool exclusive = k.attrs.b("exclusive"), reverse = k.attrs.b("reverse");
+  std::int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= x.shape()[d];
+  for (int d = axis + 1; d < x.rank(); ++d) inner *= x.shape()[d];
+  const std::int64_t n = x.shape()[axis];
+  visit_dtype(x.dtype(), [&](auto z) {
+    using T = decltype(z);
+    const T* in = ptr<T>(x);
+    T* out = ptr<T>(k.outputs[0]);
+    parallel_for(outer * inner, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(n, 1)),
+                 [&](std::int64_t l0, std::int64_t l1) {
+                   for (std::int64_t l = l0; l < l1; ++l) {
+                     const std::int64_t base = l / inner * n * inner + l % inner;
+                     T acc = Op<T>::init();
+                     for (std::int64_t j = 0; j < n; ++j) {
+                       const std::int64_t at = base + (reverse ? n - 1 - j : j) * inner;
+                       if (exclusive) {
+                         out[at] = acc;
+                         acc = Op<T>::combine(acc, in[at]);
+                       } else {
+                         acc = Op<T>::combine(acc, in[at]);
+                         out[at] = acc;
+                       }
+                     }
+                   }
+                 });
+  });
+}
+
+}  // namespace
+
+void cumsum(KernelContext& k) { scan_kernel<SumOp>(k); }
+void cumprod(KernelContext& k) { scan_kernel<ProdOp>(k); }
+
 void arg_max(KernelContext& k) { arg_kernel<true>(k); }
 void arg_min(KernelContext& k) { arg_kernel<false>(k); }
 

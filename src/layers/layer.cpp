@@ -138,6 +138,7 @@ std::vector<Tensor> Layer::call(const std::vector<Tensor>& xs, bool training) {
 std::optional<std::vector<Shape>> Layer::compute_output_shape(const std::vector<Shape>&) { return std::nullopt; }
 
 void Layer::add_child(std::shared_ptr<Layer> child) {
+  std::lock_guard<std::mutex> lock(children_mu_);
   for (const auto& c : children_)
     if (c == child) return;
   children_.push_back(std::move(child));
@@ -170,9 +171,14 @@ Variable Layer::add_weight(const std::string& name, const Shape& shape, const We
   return v;
 }
 
+std::vector<std::shared_ptr<Layer>> Layer::sublayers() const {
+  std::lock_guard<std::mutex> lock(children_mu_);
+  return children_;
+}
+
 std::vector<Variable> Layer::weights() const {
   std::vector<Variable> all = own_weights_;
-  for (const auto& c : children_)
+  for (const auto& c : sublayers())
     for (const auto& w : c->weights())
       if (std::find(all.begin(), all.end(), w) == all.end()) all.push_back(w);
   return all;
@@ -183,7 +189,7 @@ std::vector<Variable> Layer::trainable_weights() const {
   if (!trainable_) return out;
   for (const auto& w : own_weights_)
     if (w.trainable()) out.push_back(w);
-  for (const auto& c : children_)
+  for (const auto& c : sublayers())
     for (const auto& w : c->trainable_weights())
       if (std::find(out.begin(), out.end(), w) == out.end()) out.push_back(w);
   return out;
@@ -204,10 +210,12 @@ std::int64_t Layer::count_params() const {
 }
 
 void Layer::ensure_built(const std::vector<Tensor>& xs) {
-  if (built_) return;
+  if (built_.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(build_mu_);
+  if (built_.load(std::memory_order_relaxed)) return;
   graph::EagerScope eager;
   build(shapes_of(xs));
-  built_ = true;
+  built_.store(true, std::memory_order_release);
 }
 
 Tensor Layer::operator()(const Tensor& x, bool training) { return (*this)(std::vector<Tensor>{x}, training)[0]; }

@@ -12,15 +12,34 @@
 namespace duet {
 namespace {
 
-void check_window_attrs(const InferContext& c, bool has_dilations) {
+// Strides, dilations and the dilated window of a (kh, kw) kernel (-1: not known yet), checked before any
+// kernel sees them: every size, and the padding "same" derives from them, must stay far from overflow
+// (oneDNN takes them as 32-bit ints in places, and a 2^62 dilation wraps (k - 1) * d + 1).
+constexpr std::int64_t kMaxWindow = (std::int64_t{1} << 31) - 1;
+
+void check_window_attrs(const InferContext& c, bool has_dilations, std::int64_t kh, std::int64_t kw) {
   const auto& s = c.attrs.ints("strides");
   if (s.size() != 2 || s[0] <= 0 || s[1] <= 0)
     c.value_error("strides must be two positive numbers, got " + attr_value_str(s));
+  std::vector<std::int64_t> d{1, 1};
   if (has_dilations) {
-    const auto& d = c.attrs.ints("dilation_rate");
+    d = c.attrs.ints("dilation_rate");
     if (d.size() != 2 || d[0] <= 0 || d[1] <= 0)
       c.value_error("dilation_rate must be two positive numbers, got " + attr_value_str(d));
   }
+  const std::int64_t k[2] = {kh, kw};
+  for (int i = 0; i < 2; ++i) {
+    std::int64_t span = 0;
+    if (k[i] > kMaxWindow || d[static_cast<std::size_t>(i)] > kMaxWindow ||
+        (k[i] > 0 && (__builtin_mul_overflow(k[i] - 1, d[static_cast<std::size_t>(i)], &span) || span >= kMaxWindow))) {
+      c.value_error(std::string(has_dilations ? "the dilated kernel" : "the window") + " " + std::to_string(kh) + "x" +
+                    std::to_string(kw) + (has_dilations ? " with dilation_rate " + attr_value_str(d) : "") +
+                    " spans more than 2^31 - 1 elements along dim " + std::to_string(i) + "; use a smaller " +
+                    (has_dilations ? "dilation_rate or kernel" : "pool_size"));
+    }
+  }
+  if (s[0] > kMaxWindow || s[1] > kMaxWindow)
+    c.value_error("strides " + attr_value_str(s) + " exceed 2^31 - 1; use strides that fit the input");
   const std::string& p = c.attrs.s("padding");
   if (p != "same" && p != "valid") c.value_error("padding must be \"same\" or \"valid\", got \"" + p + "\"");
 }
@@ -34,9 +53,9 @@ void require_nhwc(const InferContext& c, std::size_t i, const char* what) {
 
 // Output shape of conv2d for input x (NHWC) and filter w (HWIO); validates everything.
 Shape conv_output(const InferContext& c, const Shape& x, const Shape& w) {
-  check_window_attrs(c, true);
   if (w.rank() != 4)
     c.shape_error("filters must have rank 4 (HWIO: height, width, in_channels, out_channels), got " + w.str());
+  check_window_attrs(c, true, w[0], w[1]);
   if (x[3] >= 0 && w[2] >= 0 && x[3] != w[2]) {
     c.shape_error("input has " + std::to_string(x[3]) + " channels but the filters expect " + std::to_string(w[2]) +
                   ": input " + x.str() + " (NHWC), filters " + w.str() + " (HWIO)");
@@ -111,7 +130,7 @@ Shape pool_output(const InferContext& c, const Shape& x) {
   const auto& k = c.attrs.ints("pool_size");
   if (k.size() != 2 || k[0] <= 0 || k[1] <= 0)
     c.value_error("pool_size must be two positive numbers, got " + attr_value_str(k));
-  check_window_attrs(c, false);
+  check_window_attrs(c, false, k[0], k[1]);
   if (c.attrs.s("padding") == "valid" && ((x[1] >= 0 && k[0] > x[1]) || (x[2] >= 0 && k[1] > x[2]))) {
     c.shape_error("pool window " + std::to_string(k[0]) + "x" + std::to_string(k[1]) + " is larger than the input " +
                   x.str() + " with \"valid\" padding; use padding=\"same\" or a smaller pool_size");

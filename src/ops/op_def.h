@@ -15,15 +15,18 @@
 namespace duet {
 
 enum OpTrait : std::uint32_t {
-  kElementwise = 1u << 0,  // output[i] depends only on input[i] (after broadcasting); fusable
-  kStateful = 1u << 1,     // reads or writes state: never folded, merged or removed; keeps program order
-  kRandom = 1u << 2,       // draws random numbers (also stateful)
-  kView = 1u << 3,         // the kernel creates its outputs itself (may alias an input buffer)
-  kCommutative = 1u << 4,  // f(a, b) == f(b, a)
-  kNotFoldable = 1u << 5,  // constant folding must not run it (e.g. huge outputs from tiny inputs)
-  kStructural = 1u << 6,   // only a record in a functional model's graph (LayerCall); never dispatched
-  kRunsGraphs = 1u << 7,   // runs sub-graphs or user code that may keep its inputs past the call (cond,
-                           // while_loop, host functions): execution plans never lend it planned memory
+  kElementwise = 1u << 0,     // output[i] depends only on input[i] (after broadcasting); fusable
+  kStateful = 1u << 1,        // reads or writes state: never folded, merged or removed; keeps program order
+  kRandom = 1u << 2,          // draws random numbers (also stateful)
+  kView = 1u << 3,            // the kernel creates its outputs itself (may alias an input buffer)
+  kCommutative = 1u << 4,     // f(a, b) == f(b, a)
+  kNotFoldable = 1u << 5,     // constant folding must not run it (e.g. huge outputs from tiny inputs)
+  kStructural = 1u << 6,      // only a record in a functional model's graph (LayerCall); never dispatched
+  kRunsGraphs = 1u << 7,      // runs sub-graphs or user code that may keep its inputs past the call (cond,
+                              // while_loop, host functions): execution plans never lend it planned memory
+  kChecksIntegers = 1u << 8,  // on integer inputs the kernel checks values and may throw (division by zero):
+                              // fusion leaves such nodes out of integer groups, so the error names the
+                              // tensors' own shapes rather than a block of a fused group
 };
 
 struct OpDef;

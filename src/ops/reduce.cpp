@@ -93,18 +93,42 @@ std::vector<Tensor> grad_minmax(const GradContext& c) {
   Tensor count = sum(mask, c.attrs.ints("axes"), true);
   return {mask * (keep_reduced_dims(c.grads[0], c) / count)};
 }
-// d prod(x)/dx_i = product of the other elements; written to stay exact when x has zeros:
-// no zero: y/x_i; one zero: the product of the nonzeros at the zero, 0 elsewhere; more: 0.
+// The product of the other elements along the reduced axes, with IEEE semantics and no division (y / x_i
+// would be wrong at zeros and infinities): along one axis, the product of those before times the product of
+// those after (two exclusive running products, as TensorFlow); over several, the others of the remaining
+// axes within this slice times the others along the first axis of the slices' products.
+Tensor product_of_others(const Tensor& x, std::span<const std::int64_t> axes) {
+  Tensor along = cumprod(x, axes[0], true) * cumprod(x, axes[0], true, true);
+  if (axes.size() == 1) return along;
+  Tensor slices = prod(x, {axes.begin() + 1, axes.end()}, true);
+  return (cumprod(slices, axes[0], true) * cumprod(slices, axes[0], true, true)) *
+         product_of_others(x, axes.subspan(1));
+}
+// d prod(x)/dx_i = the product of the other elements ([inf, 1, 0, 2] -> [0, nan, inf, nan], as TensorFlow)
 std::vector<Tensor> grad_prod(const GradContext& c) {
-  const Tensor& x = c.inputs[0];
   const auto& axes = c.attrs.ints("axes");
+  if (axes.empty()) return {broadcast_like(c.grads[0], c.inputs[0])};
+  return {keep_reduced_dims(c.grads[0], c) * product_of_others(c.inputs[0], axes)};
+}
+
+void infer_scan(InferContext& c) {
+  require_numeric(c, 0);
+  normalize_axis(c, c.attrs.i("axis"), c.shape(0).rank());
+  c.set_output(c.dtype(0), c.shape(0));
+}
+// d cumsum(x) = the running sum of g the other way round (exclusive stays exclusive)
+std::vector<Tensor> grad_cumsum(const GradContext& c) {
+  return {cumsum(c.grads[0], c.attrs.i("axis"), c.attrs.b("exclusive"), !c.attrs.b("reverse"))};
+}
+// d cumprod(x)/dx_i = sum over k of g_k y_k / x_i (k at or after i): TensorFlow's rule, 0 where x_i is 0
+// (like TensorFlow's, it holds where x has no zero).
+std::vector<Tensor> grad_cumprod(const GradContext& c) {
+  const Tensor& x = c.inputs[0];
+  const std::int64_t axis = c.attrs.i("axis");
+  const bool exclusive = c.attrs.b("exclusive"), reverse = c.attrs.b("reverse");
+  Tensor summed = cumsum(c.outputs[0] * c.grads[0], axis, exclusive, !reverse);
   Tensor is_zero = equal(x, internal::lit(x, 0));
-  Tensor one = internal::lit(x, 1), zero = internal::lit(x, 0);
-  Tensor nonzero_prod = prod(where(is_zero, one, x), axes, true);
-  Tensor zeros_count = sum(cast(is_zero, x.dtype()), axes, true);
-  Tensor at_zero = where(equal(zeros_count, one), nonzero_prod, zero);
-  Tensor at_nonzero = where(equal(zeros_count, zero), nonzero_prod / where(is_zero, one, x), zero);
-  return {keep_reduced_dims(c.grads[0], c) * where(is_zero, at_zero, at_nonzero)};
+  return {where(is_zero, zeros_like(x), summed / where(is_zero, ones_like(x), x))};
 }
 // d sum_to(x) = broadcast g back to x
 std::vector<Tensor> grad_sum_to(const GradContext& c) { return {broadcast_like(c.grads[0], c.inputs[0]), Tensor()}; }
@@ -144,6 +168,20 @@ const OpDef kProd{.name = "Prod",
                   .kernel = kernels::reduce_prod,
                   .grad = grad_prod,
                   .traits = 0};
+const OpDef kCumsum{.name = "Cumsum",
+                    .public_name = "cumsum",
+                    .num_inputs = 1,
+                    .infer = infer_scan,
+                    .kernel = kernels::cumsum,
+                    .grad = grad_cumsum,
+                    .traits = 0};
+const OpDef kCumprod{.name = "Cumprod",
+                     .public_name = "cumprod",
+                     .num_inputs = 1,
+                     .infer = infer_scan,
+                     .kernel = kernels::cumprod,
+                     .grad = grad_cumprod,
+                     .traits = 0};
 const OpDef kArgMax{.name = "ArgMax",
                     .public_name = "argmax",
                     .num_inputs = 1,
@@ -181,7 +219,8 @@ Tensor reduction(const OpDef& op, const Tensor& x, const std::vector<std::int64_
 }  // namespace
 
 static void register_reduce_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kSum, &kMean, &kMax, &kMin, &kProd, &kArgMax, &kArgMin, &kSize, &kSumTo}) r.push_back(d);
+  for (const OpDef* d : {&kSum, &kMean, &kMax, &kMin, &kProd, &kCumsum, &kCumprod, &kArgMax, &kArgMin, &kSize, &kSumTo})
+    r.push_back(d);
 }
 const OpRegistration kRegisterReduceOps{register_reduce_ops};
 const OpDef& sum_to_op() { return kSumTo; }
@@ -204,6 +243,12 @@ Tensor prod(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim
 // The kernels take a non-negative axis; out-of-range axes are left for inference to report.
 std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
   return x.defined() && axis < 0 && axis >= -x.rank() ? axis + x.rank() : axis;
+}
+Tensor cumsum(const Tensor& x, std::int64_t axis, bool exclusive, bool reverse) {
+  return call(kCumsum, {x}, {{"axis", positive_axis(x, axis)}, {"exclusive", exclusive}, {"reverse", reverse}});
+}
+Tensor cumprod(const Tensor& x, std::int64_t axis, bool exclusive, bool reverse) {
+  return call(kCumprod, {x}, {{"axis", positive_axis(x, axis)}, {"exclusive", exclusive}, {"reverse", reverse}});
 }
 Tensor argmax(const Tensor& x, std::int64_t axis) { return call(kArgMax, {x}, {{"axis", positive_axis(x, axis)}}); }
 Tensor argmin(const Tensor& x, std::int64_t axis) { return call(kArgMin, {x}, {{"axis", positive_axis(x, axis)}}); }

@@ -21,6 +21,9 @@ bool fusable(const graph::Node* n, std::int64_t min_elements) {
   if (op == &fused_elementwise_op() || n->outputs.size() != 1) return false;
   const Shape& s = n->outputs[0].shape;
   if (!s.is_fully_known() || s.num_elements() < min_elements) return false;
+  if (op->has(kChecksIntegers))
+    for (const auto& v : n->inputs)
+      if (!is_floating(v.node->outputs[static_cast<std::size_t>(v.index)].dtype)) return false;
   for (const auto& v : n->inputs) {
     const Shape& in = v.node->outputs[static_cast<std::size_t>(v.index)].shape;
     if (!(in == s) && !(in.is_fully_known() && in.num_elements() == 1)) return false;

@@ -343,11 +343,18 @@ History Model::fit(const std::vector<Tensor>& x_all, const std::vector<Tensor>& 
   std::vector<Tensor> x = x_all, y = y_all;
   std::optional<ValidationData> val = o.validation_data;
   if (o.validation_split > 0) {
-    std::int64_t nv = static_cast<std::int64_t>(std::floor(static_cast<double>(n_all) * o.validation_split));
-    if (nv >= n_all) nv = n_all - 1;
-    x = row_range(x_all, 0, n_all - nv);
-    y = row_range(y_all, 0, n_all - nv);
-    if (nv > 0) val = ValidationData(row_range(x_all, n_all - nv, nv), row_range(y_all, n_all - nv, nv));
+    // As Keras: the first floor(n * (1 - split)) rows train, the rest validate; neither may be empty.
+    const auto n_train = static_cast<std::int64_t>(std::floor(static_cast<double>(n_all) * (1 - o.validation_split)));
+    if (n_train == 0 || n_train == n_all) {
+      std::ostringstream split;
+      split << o.validation_split;
+      throw ValueError("[" + name() + "] validation_split=" + split.str() + " of " + std::to_string(n_all) +
+                       " examples leaves " + (n_train == 0 ? "no example to train on" : "no example to validate on") +
+                       "; give more data, a different validation_split, or validation_data");
+    }
+    x = row_range(x_all, 0, n_train);
+    y = row_range(y_all, 0, n_train);
+    val = ValidationData(row_range(x_all, n_train, n_all - n_train), row_range(y_all, n_train, n_all - n_train));
   }
   if (val) check_data(*this, val->x, &val->y);
   auto train_step = get_step(*this, t, true, x, y);
