@@ -1,6 +1,6 @@
-// The op table (STYLE.md habit 6): one row per op. Each row is checked eagerly against a naive reference
-// (float32 and float64) and its gradient against float64 central differences. A coverage test fails
-// when a registered op is exercised by no row.
+// The op table (docs/architecture.md, "The op contract"): one row per op. Each row is checked eagerly against a
+// naive reference (float32 and float64) and its gradient against float64 central differences. A coverage test
+// fails when a registered op is exercised by no row.
 #include <algorithm>
 #include <cmath>
 #include <map>

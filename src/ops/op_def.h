@@ -1,6 +1,6 @@
 #pragma once
-// The single definition of a primitive op (DESIGN.md §2): eager execution, tracing, gradients and the
-// graph passes all read this one struct. Properties passes need are traits, never name lists.
+// The single definition of a primitive op (docs/architecture.md, "The op contract"): eager execution, tracing,
+// gradients and the graph passes all read this one struct. Properties passes need are traits, never name lists.
 #include <cstdint>
 #include <span>
 #include <string>
