@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -128,19 +129,28 @@ void run_two_lanes(int begin, int end, std::span<const int> side_steps, const st
   double busy[2] = {0, 0};
   // blocked[lane]: that lane is waiting for the other (the test orders hold one lane back until then).
   std::atomic<bool> blocked[2] = {false, false};
-  auto await = [&](int lane, const std::atomic<int>& counter, int need) {
-    if (counter.load(std::memory_order_acquire) >= need) return true;
+  // A lane waits for the other by spinning briefly (a hand-over is usually a few microseconds away), then
+  // sleeps in the kernel until the other lane moves its counter: a partner descheduled by a busy machine
+  // gets the core instead of a spinning waiter. A failing lane moves both counters to the end (kDone).
+  constexpr int kDone = std::numeric_limits<int>::max();
+  auto await = [&](int lane, std::atomic<int>& counter, int need) {
+    if (counter.load(std::memory_order_acquire) >= need) return !errors.failed();
     blocked[lane].store(true, std::memory_order_release);
-    bool ok = true;
-    for (int spin = 0; counter.load(std::memory_order_acquire) < need; ++spin) {
-      if (errors.failed()) {
-        ok = false;
-        break;
-      }
-      if (spin >= 4096) std::this_thread::yield();
+    for (int spin = 0;; ++spin) {
+      const int now = counter.load(std::memory_order_acquire);
+      if (now >= need || errors.failed()) break;
+      if (spin >= 2048) counter.wait(now, std::memory_order_acquire);
     }
     blocked[lane].store(false, std::memory_order_release);
-    return ok;
+    return !errors.failed();
+  };
+  auto publish = [](std::atomic<int>& counter, int value) {
+    counter.store(value, std::memory_order_release);
+    counter.notify_all();
+  };
+  auto fail_both = [&] {
+    publish(first_at, kDone);
+    publish(second_done, kDone);
   };
   const LaneOrder order = lane_order();
   const int total = static_cast<int>(side_steps.size());
@@ -166,21 +176,24 @@ void run_two_lanes(int begin, int end, std::span<const int> side_steps, const st
         if (order == LaneOrder::kSecondEarly) hold_back(false);
         if (!await(0, second_done, wait[static_cast<std::size_t>(i)])) return;
         timed(0, static_cast<std::size_t>(i), ins, outs);
-        first_at.store(i + 1, std::memory_order_release);
+        publish(first_at, i + 1);
       }
-      if (!errors.failed()) first_at.store(end, std::memory_order_release);
+      if (!errors.failed()) publish(first_at, end);
     });
+    if (errors.failed()) fail_both();
   };
   auto second_lane = [&] {
     Tensors lane_ins, lane_outs;
     errors.run([&] {
+      int done = 0;
       for (int i : side_steps) {
         if (order == LaneOrder::kSecondLate) hold_back(true);
         if (errors.failed() || !await(1, first_at, wait[static_cast<std::size_t>(i)])) return;
         timed(1, static_cast<std::size_t>(i), lane_ins, lane_outs);
-        second_done.fetch_add(1, std::memory_order_release);
+        publish(second_done, ++done);
       }
     });
+    if (errors.failed()) fail_both();
   };
   bool alone = false;
 #if defined(__SANITIZE_THREAD__)
@@ -220,7 +233,7 @@ void Plan::schedule_lanes(Layout& l, const std::vector<int>& group_of, const std
   l.side.assign(ns, 0);
   l.wait.assign(ns, 0);
   l.held.assign(n, 0);
-  if (!lanes_enabled() || (num_threads() < 2 && !lane_move_all())) return;
+  if (!lanes_enabled() || (max_threads() < 2 && !lane_move_all())) return;
   std::vector<LaneStep> ls(ns);
   for (auto& s : ls) s.first_reader = static_cast<int>(ns);
   std::vector<TensorSpec> ins, outs;

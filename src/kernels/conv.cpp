@@ -104,24 +104,10 @@ ConvPrims make_conv_prims(const Conv2DGeom& g, Pass pass, Epilogue ep, Layouts l
 
 ConvPrims& conv_prims(const Conv2DGeom& g, Pass pass, Epilogue ep = {}) {
   static dnnl_util::Cache<ConvPrims> cache;
-  dnnl_util::Key key{static_cast<std::int64_t>(pass),
-                     g.n,
-                     g.h,
-                     g.w,
-                     g.c,
-                     g.kh,
-                     g.kw,
-                     g.o,
-                     g.sh,
-                     g.sw,
-                     g.dh,
-                     g.dw,
-                     g.y.pad_before,
-                     g.y.pad_after,
-                     g.x.pad_before,
-                     g.x.pad_after,
-                     ep.bias,
-                     ep.relu};
+  dnnl_util::Key key{static_cast<std::int64_t>(pass), g.n, g.h, g.w, g.c, g.kh, g.kw, g.o, g.sh, g.sw, g.dh, g.dw,
+                     g.y.pad_before, g.y.pad_after, g.x.pad_before, g.x.pad_after, ep.bias, ep.relu,
+                     // oneDNN fixes a primitive's thread count when it is created: one per count in use
+                     omp_threads_for_library()};
   return cache.get(key, [&] {
     // Fewer input channels than one SIMD block (first layers on images): blocked layouts would pad the
     // channels with zeros, and oneDNN's plain-NHWC path measured ~1.7x faster (bench_kernels, conv1).
@@ -143,7 +129,7 @@ struct Reorder {
 
 Reorder& reorder_prim(const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
   static dnnl_util::Cache<Reorder> cache;
-  dnnl_util::Key key;
+  dnnl_util::Key key{omp_threads_for_library()};
   for (const auto* md : {&from, &to}) {
     const auto& d = md->data;
     key.push_back(d.ndims);

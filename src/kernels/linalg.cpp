@@ -23,6 +23,10 @@ struct Gemm {
 
 void matmul_f32(const Gemm& g, const float* a, const float* b, float* c) {
   using dims = dnnl::memory::dims;
+  // The team size (sgemm reads it per call, a primitive when it is created), brought up to date for products
+  // large enough to be split (a 10x10 product runs on one thread whatever the setting).
+  const int threads =
+      g.batch * g.m * g.n * g.k >= kParallelGrain * 8 ? omp_threads_for_library() : omp_get_max_threads();
   // A times a transposed B with few rows (a recurrent net's dh = dz @ wh^T, 32 x 512 x 128) or a long
   // contraction (a dense layer's input gradient: the tf-cnn's 128x1024 @ (3136x1024)^T): oneDNN's matmul
   // primitive (brgemm on AVX-512) reads B^T in place, where sgemm repacks it on every call (18.5 vs 24.4 us;
@@ -53,7 +57,7 @@ void matmul_f32(const Gemm& g, const float* a, const float* b, float* c) {
   };
   static dnnl_util::Cache<Prim> cache;
   const bool batched = g.batch > 1;
-  dnnl_util::Key key{g.batch, g.m, g.n, g.k, g.ta, g.tb, g.a_batch_stride != 0, g.b_batch_stride != 0};
+  dnnl_util::Key key{g.batch, g.m, g.n, g.k, g.ta, g.tb, g.a_batch_stride != 0, g.b_batch_stride != 0, threads};
   auto make_md = [&](std::int64_t rows, std::int64_t cols, bool trans, bool shared) {
     // Logical (rows x cols); stored (cols x rows) when transposed.
     // A shared operand has batch dim 1 and oneDNN broadcasts it.
@@ -394,6 +398,7 @@ void matmul_sum_accumulate(KernelContext& kc, std::size_t terms, bool ta, bool t
                   full ? fp + static_cast<std::size_t>(r) * row_bytes : fp, row_bytes);
   }
   add_addends(kc, 2 * terms + 1, m, n);
+  omp_threads_for_library();
   for (std::size_t i = 0; i < terms; ++i) {
     const Tensor& a = kc.inputs[i];
     const Tensor& b = kc.inputs[terms + i];
