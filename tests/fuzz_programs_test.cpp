@@ -92,6 +92,13 @@ Tensor exec_inst(const Inst& c, const std::vector<Tensor>& r) {
   if (o == "max") return max(a(0), c.ints, c.flag);
   if (o == "min") return min(a(0), c.ints, c.flag);
   if (o == "prod") return prod(a(0), c.ints, c.flag);
+  if (o == "cumsum") return cumsum(a(0), static_cast<std::int64_t>(c.x), c.ints[0] != 0, c.ints[1] != 0);
+  if (o == "cumprod") return cumprod(a(0), static_cast<std::int64_t>(c.x), c.ints[0] != 0, c.ints[1] != 0);
+  if (o == "batch_norm_relu") {  // the normalized output's sole reader is the relu (the batch_norm_relu pass)
+    const std::int64_t ch = a(0).shape()[a(0).rank() - 1];
+    auto bn = fused_batch_norm(a(0), full({ch}, 1.25, a(0).dtype()), full({ch}, -0.125, a(0).dtype()));
+    return c.flag ? relu(bn[0]) : relu(bn[0]) + bn[0] * 0.5;  // flag: fusable; else the output is read twice
+  }
   if (o == "softmax") return softmax(a(0), static_cast<std::int64_t>(c.x));
   if (o == "log_softmax") return log_softmax(a(0), static_cast<std::int64_t>(c.x));
   if (o == "matmul") return matmul(a(0), a(1), c.flag, false);
@@ -449,7 +456,7 @@ class Generator {
         break;
       }
       case 11: {  // index, batched and nn ops
-        switch (pick(8)) {
+        switch (pick(10)) {
           case 0: {  // argmax/argmin along an axis with a non-empty size
             if (r == 0) return add_op(p);
             int ax = pick(r);
@@ -518,6 +525,16 @@ class Generator {
           case 6:
             if (!fl) return add_op(p);
             push(p, {"dropout", {a}, {}}, s, d);
+            break;
+          case 7: {  // running sum/product along an axis, either way, inclusive or exclusive
+            if (r == 0) return add_op(p);
+            const int ax = pick(r) - (pick(2) ? r : 0);
+            push(p, {pick(2) ? "cumsum" : "cumprod", {a}, {pick(2), pick(2)}, static_cast<double>(ax)}, s, d);
+            break;
+          }
+          case 8:  // batch normalization over the last axis, then relu
+            if (!fl || r < 2 || count(s) == 0) return add_op(p);
+            push(p, {"batch_norm_relu", {a}, {}, 0, pick(4) != 0}, s, d);
             break;
           default: {  // sum_to / broadcast_like between a register and one it broadcasts with
             const int b = partner(a);

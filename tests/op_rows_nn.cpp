@@ -364,6 +364,21 @@ std::vector<Row> nn_rows() {
                  return o[1] * 2.f + o[2];
                },
                [bn_ref](const A& a) { return bn_ref(a, 1); }});
+  // Traced, the relu of the normalized output (its sole reader) runs in the same node (FusedBatchNormRelu);
+  // the statistics keep their readers. Inputs around zero so the relu cuts and its gradient masks.
+  r.push_back({"fused_batch_norm_relu",
+               {F({4, 3, 5}), F({5}, 0.5, 1.5), F({5})},
+               [](const V& x) {
+                 auto o = fused_batch_norm(x[0], x[1], x[2]);
+                 return relu(o[0]) + sum(o[1] * 2.f + o[2]);
+               },
+               [bn_ref](const A& a) {
+                 Arr y = bn_ref(a, 0);
+                 double stats = 0;  // the sum over channels of 2 * mean + variance
+                 for (double v : bn_ref(a, 1).v) stats += v;
+                 for (double& v : y.v) v = std::max(v, 0.0) + stats;
+                 return y;
+               }});
   // Sums of products: traced and optimized, each runs as one MatMulSum node (packed operands, one GEMM);
   // a product with other transposes, and the bias, join it as addends.
   auto add_arr = [](Arr x, const Arr& y) {

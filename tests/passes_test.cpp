@@ -180,6 +180,38 @@ TEST(Passes, ConvBiasReluFusesOnlySoleReaderChains) {
   close(y3, pre_activation_also_used(x));
 }
 
+// fused_batch_norm -> relu: one FusedBatchNormRelu node when the relu is the normalized output's sole reader,
+// in a training step too (the statistics feed the gradient); values and gradients as eager.
+TEST(Passes, BatchNormReluFusesOnlyWhenReluIsTheSoleReader) {
+  Tensor x = random::normal(Shape{4, 5, 5, 6}, 0, 1, DType::Float32, 1);
+  Variable gamma(random::uniform(Shape{6}, 0.5, 1.5, DType::Float32, 2), {.name = "gamma"});
+  Variable beta(random::normal(Shape{6}, 0, 0.5, DType::Float32, 3), {.name = "beta"});
+  auto step = [&](const Tensor& in) -> std::vector<Tensor> {
+    GradientTape tape;
+    auto o = fused_batch_norm(in, gamma.value(), beta.value());
+    Tensor loss = sum(max_pool2d(relu(o[0])) * 1.5f) + sum(o[1] * o[2]);
+    auto g = tape.gradient(loss, {gamma, beta});
+    return {loss, g[0], g[1]};
+  };
+  auto also_read = [&](const Tensor& in) {
+    Tensor y = fused_batch_norm(in, gamma.value(), beta.value())[0];
+    return relu(y) + y * 0.5f;
+  };
+  auto f = function(step, {.name = "bn_step", .check_eager = true});
+  auto got = f(x);
+  const std::string t = f.graph_text();
+  EXPECT_NE(t.find("FusedBatchNormRelu("), std::string::npos) << t;
+  EXPECT_EQ(t.find("= Relu("), std::string::npos) << t;
+  EXPECT_NE(t.find("# batch_norm_relu: fused 1 fused_batch_norm + relu"), std::string::npos) << t;
+  auto want = step(x);
+  for (std::size_t i = 0; i < want.size(); ++i)
+    testing::expect_close(testing::to_arr(got[i]), testing::to_arr(want[i]), 1e-5, 1e-5, "output " + std::to_string(i));
+  auto g = function(also_read, {.name = "also_read"});
+  Tensor y = g(x);
+  EXPECT_EQ(g.graph_text().find("FusedBatchNormRelu"), std::string::npos) << g.graph_text();
+  testing::expect_close(testing::to_arr(y), testing::to_arr(also_read(x)), 1e-5, 1e-5, "also read");
+}
+
 // A weight's gradient over the steps of a recurrent net is a sum of products: one MatMulSum. Products read
 // elsewhere stay, and x @ wx + h @ wh (packing would copy both weights to save one addition) is left alone.
 TEST(Passes, SumsOfProductsBecomeOneProductWhereItPays) {

@@ -60,7 +60,8 @@ void avg_pool2d_grad(KernelContext& k);
 
 // nn.cpp
 void softmax(KernelContext& k);
-void fused_batch_norm(KernelContext& k);  // (x, gamma, beta) -> (y, mean, variance)
+void fused_batch_norm(KernelContext& k);       // (x, gamma, beta) -> (y, mean, variance)
+void fused_batch_norm_relu(KernelContext& k);  // FusedBatchNormRelu: the same with relu on y
 void fused_batch_norm_grad(
     KernelContext& k);  // (dy, x, mean, variance, gamma, dmean, dvariance) -> (dx, dgamma, dbeta)
 void log_softmax(KernelContext& k);

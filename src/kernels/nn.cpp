@@ -5,6 +5,7 @@
 
 #include "core/convert.h"
 #include "core/tensor_impl.h"
+#include "kernels/elementwise_fns.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
 #include "kernels/philox.h"
@@ -183,13 +184,14 @@ void bias_add(KernelContext& k) {
   });
 }
 
-// Batch normalization over rows of C channels (every axis but the last). Per-channel sums go through
-// per-thread double accumulators, combined in thread order (deterministic for a thread count).
+// Batch normalization over rows of C channels (every axis but the last). Per-channel sums go through double
+// accumulators, one per block of rows, combined in block order. The blocks depend only on the shape, so the
+// statistics are the same whatever the thread count (which adapts to the machine's load).
 namespace {
 
 template <class F>
 std::vector<double> channel_sums(std::int64_t rows, std::int64_t C, int sums, F&& row_fn) {
-  const int nt = std::max(1, static_cast<int>(std::min<std::int64_t>(num_threads(), rows / 64 + 1)));
+  const int nt = static_cast<int>(std::clamp<std::int64_t>(rows / 64 + 1, 1, 16));
   std::vector<double> part(static_cast<std::size_t>(nt * sums * C), 0.0);
   parallel_for(nt, 1, [&](std::int64_t t0, std::int64_t t1) {
     for (std::int64_t t = t0; t < t1; ++t) {
@@ -206,8 +208,10 @@ std::vector<double> channel_sums(std::int64_t rows, std::int64_t C, int sums, F&
 
 }  // namespace
 
-// (x, gamma, beta; epsilon) -> (y, mean, variance): batch statistics (variance biased), y normalized.
-void fused_batch_norm(KernelContext& k) {
+// (x, gamma, beta; epsilon) -> (y, mean, variance): batch statistics (variance biased), y normalized, and
+// with Relu, max(y, 0) (FusedBatchNormRelu: the relu in the same pass over the output).
+template <bool Relu>
+void batch_norm_kernel(KernelContext& k) {
   const Tensor& x = k.inputs[0];
   const std::int64_t C = k.inputs[1].num_elements();
   const std::int64_t rows = C ? x.num_elements() / C : 0;
@@ -251,13 +255,18 @@ void fused_batch_norm(KernelContext& k) {
                      for (std::int64_t r = b; r < e; ++r) {
                        const T* xr = px + r * C;
                        T* yr = py + r * C;
-                       for (std::int64_t c = 0; c < C; ++c)
-                         yr[c] = xr[c] * scale[static_cast<std::size_t>(c)] + shift[static_cast<std::size_t>(c)];
+                       for (std::int64_t c = 0; c < C; ++c) {
+                         const T v = xr[c] * scale[static_cast<std::size_t>(c)] + shift[static_cast<std::size_t>(c)];
+                         yr[c] = Relu ? fn::Relu{}(v) : v;  // relu's own rule (NaN stays, -0 becomes 0)
+                       }
                      }
                    });
     }
   });
 }
+
+void fused_batch_norm(KernelContext& k) { batch_norm_kernel<false>(k); }
+void fused_batch_norm_relu(KernelContext& k) { batch_norm_kernel<true>(k); }
 
 // (dy, x, mean, variance, gamma, dmean, dvariance; epsilon) -> (dx, dgamma, dbeta). With xhat the normalized
 // x and dxhat = dy * gamma: dbeta = sum dy, dgamma = sum dy * xhat,

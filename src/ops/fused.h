@@ -55,6 +55,10 @@ const OpDef& fused_conv2d_op();
 // FusedConv2DPool (x, w, b) -> (FusedConv2D's output, its max_pool2d). Built by the conv_pool pass.
 const OpDef& fused_conv2d_pool_op();
 const OpDef& max_pool2d_op();
+// FusedBatchNormRelu (x, gamma, beta; epsilon) -> (relu(fused_batch_norm(x)), mean, variance). Built by the
+// batch_norm_relu pass (src/ops/nn.cpp).
+const OpDef& fused_batch_norm_relu_op();
+const OpDef& fused_batch_norm_op();
 // MatMulSum: a tree of additions of 2-D matmuls (plus other addends) as one product over the operands
 // packed along the contraction dimension. Built by the matmul_sum pass (src/ops/linalg.cpp).
 const OpDef& matmul_sum_op();

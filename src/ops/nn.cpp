@@ -231,6 +231,15 @@ const OpDef kFusedBatchNorm{.name = "FusedBatchNorm",
                             .grad = grad_fused_batch_norm,
                             .traits = 0};
 
+// Graph-only (built by the batch_norm_relu pass after gradients): the relu applied as y is written.
+const OpDef kFusedBatchNormRelu{.name = "FusedBatchNormRelu",
+                                .public_name = "fused_batch_norm_relu",
+                                .num_inputs = 3,
+                                .infer = infer_fused_batch_norm,
+                                .kernel = kernels::fused_batch_norm_relu,
+                                .grad = nullptr,
+                                .traits = 0};
+
 std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
   return x.defined() && axis < 0 && axis >= -x.rank() ? axis + x.rank() : axis;
 }
@@ -239,7 +248,7 @@ std::int64_t positive_axis(const Tensor& x, std::int64_t axis) {
 
 static void register_nn_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kSoftmax, &kLogSoftmax, &kSparseCE, &kDenseCE, &kBiasAdd, &kDropout, &kCheckNumerics,
-                         &kFusedBatchNorm, &kFusedBatchNormGrad})
+                         &kFusedBatchNorm, &kFusedBatchNormGrad, &kFusedBatchNormRelu})
     r.push_back(d);
 }
 const OpRegistration kRegisterNnOps{register_nn_ops};
@@ -264,6 +273,8 @@ Tensor check_numerics(const Tensor& x, const std::string& message) {
   return call(kCheckNumerics, {x}, {{"message", message}});
 }
 const OpDef& bias_add_op() { return kBiasAdd; }
+const OpDef& fused_batch_norm_op() { return kFusedBatchNorm; }
+const OpDef& fused_batch_norm_relu_op() { return kFusedBatchNormRelu; }
 Tensor dropout(const Tensor& x, double rate, bool training, std::optional<std::uint64_t> seed) {
   if (!(rate >= 0 && rate < 1)) throw ValueError("[dropout] rate must be in [0, 1), got " + std::to_string(rate));
   if (!training || rate == 0) return x;

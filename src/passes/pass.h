@@ -27,6 +27,7 @@ std::unique_ptr<Pass> conv_bias_activation();
 std::unique_ptr<Pass> pool_grad_relu();
 std::unique_ptr<Pass> conv_bias_grad();
 std::unique_ptr<Pass> conv_pool();
+std::unique_ptr<Pass> batch_norm_relu();
 std::unique_ptr<Pass> split_products();
 std::unique_ptr<Pass> matmul_sum();
 std::unique_ptr<Pass> partial_sums();

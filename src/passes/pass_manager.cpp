@@ -25,6 +25,7 @@ void optimize(graph::Graph& g, const PassOptions& o, bool verify) {
     pipeline.push_back(conv_bias_activation());
     pipeline.push_back(conv_pool());
     pipeline.push_back(pool_grad_relu());
+    pipeline.push_back(batch_norm_relu());
     pipeline.push_back(conv_bias_grad());
     pipeline.push_back(split_products());  // before matmul_sum: the stacked parts join the step's sum
     pipeline.push_back(matmul_sum());      // before elementwise fusion takes the additions
