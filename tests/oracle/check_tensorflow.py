@@ -81,56 +81,20 @@ def check_case(r, tally):
             tally.failed(cat, case, f"duet: {r.get('error', 'no error')}; TF: {tf_error or 'no error'}")
         return
     duet = {"output": oc.array(r["output"])}
-    problems, used = [], {}
+    problems = []
     for k, g in r.get("grads", {}).items():
         if "error" in g:
             problems.append(f"gradient of input {k}: duet threw {g['error']}")
         else:
             duet[k] = oc.array(g)
-    ctx = tf_differences.Ctx(r, tf_parts, lambda: run_tf(r, upcast=True)[0])
-    expected = {}  # per difference, its convention's values (computed once)
-    for part, got in duet.items():
-        what = "output" if part == "output" else f"gradient of input {part}"
-        want = tf_parts[part]
-        if got.shape != want.shape:
-            problems.append(f"{what}: shape {list(got.shape)} vs TF {list(want.shape)}")
-            continue
+
+    def tol(part):
         # A wrong sign of zero counts in outputs (sqrt(-0) is -0); in gradients it carries no meaning.
-        rtol, atol = (TOL if part == "output" else GRAD_TOL)[kind]
-        bad = oc.mismatches(got, want, rtol, atol, zero_sign=part == "output")
-        unexplained = []
-        for i in bad:
-            why = None
-            for d in tf_differences.candidates(name, kind):
-                if not d.covers(ctx, part, i):
-                    continue
-                if id(d) not in expected:
-                    try:
-                        expected[id(d)] = d.expected(ctx)
-                    except LookupError as e:
-                        expected[id(d)] = {}
-                        why = str(e)
-                conv = expected[id(d)].get(part)
-                if conv is not None and not oc.mismatches([got.ravel()[i]], [np.ravel(conv)[i]], rtol, atol,
-                                                          zero_sign=part == "output"):
-                    used.setdefault(d, []).append(f"{what} {oc.describe(got, want, [i])}")
-                    break
-                if conv is not None:
-                    why = f"the documented convention '{d.key}' says {oc.fmt(np.ravel(conv)[i])}"
-            else:
-                unexplained.append((i, why))
-        if unexplained:
-            idx = [i for i, _ in unexplained]
-            notes = sorted({w for _, w in unexplained if w})
-            problems.append(f"{what}: {oc.describe(got, want, idx)}" + (f" ({'; '.join(notes)})" if notes else ""))
-    if problems:
-        tally.failed(cat, case, "; ".join(problems))
-    elif used:
-        for d in used:
-            d.seen += 1
-        tally.documented(cat, case, used)
-    else:
-        tally.passed(cat)
+        return (*(TOL if part == "output" else GRAD_TOL)[kind], part == "output")
+
+    ctx = tf_differences.Ctx(r, tf_parts, lambda: run_tf(r, upcast=True)[0])
+    oc.judge(tally, cat, case, duet, tf_parts, tol, tf_differences.candidates(name, kind), ctx,
+             lambda part: "output" if part == "output" else f"gradient of input {part}", "TF", problems)
 
 
 def public_ops(headers):

@@ -3,6 +3,7 @@ and signed zeros taken into account, and the tally printed at the end."""
 import json
 import math
 import os
+import re
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter on stderr
@@ -57,6 +58,96 @@ def describe(got, want, bad, what="TF", limit=3):
     parts = [f"element {i}: duet {fmt(got[i])}, {what} {fmt(want[i])}" for i in bad[:limit]]
     more = f" (+{len(bad) - limit} more)" if len(bad) > limit else ""
     return "; ".join(parts) + more
+
+
+class Difference:
+    """A difference on purpose: the cases (names, or a function of the name) and dtypes it applies to, which
+    elements it covers (covers(ctx, part, i)), duet's convention there (expected(ctx) -> {part: array}, computed
+    independently of duet), and why. key names it in the README's table."""
+
+    def __init__(self, key, cases, reason, covers, expected, dtypes=("float64", "float32")):
+        self.key, self.reason, self.dtypes = key, reason, dtypes
+        self.cases, self.covers, self.expected = cases, covers, expected
+        self.seen = 0
+
+    def applies(self, name, kind="float32"):
+        if kind not in self.dtypes:
+            return False
+        return self.cases(name) if callable(self.cases) else name in self.cases
+
+
+def judge(tally, cat, case, got, want, tol, candidates, ctx, label, who, problems=()):
+    """Compares duet's parts (got: {part: array}) with the oracle's (want). An element outside tolerance passes
+    only where a candidate difference covers it and duet matches that difference's convention. tol(part) gives
+    (rtol, atol, zero_sign); label(part) names a part in messages."""
+    problems, used, expected = list(problems), {}, {}
+    missing = sorted(set(want) - set(got)) + sorted(set(got) - set(want))
+    if missing:
+        problems.append(f"parts only one side has: {missing}")
+    for part in [p for p in got if p in want]:
+        g, w = np.asarray(got[part]), np.asarray(want[part])
+        if g.shape != w.shape:
+            problems.append(f"{label(part)}: shape {list(g.shape)} vs {who} {list(w.shape)}")
+            continue
+        rtol, atol, zero_sign = tol(part)
+        unexplained = []
+        for i in mismatches(g, w, rtol, atol, zero_sign):
+            why = None
+            for d in candidates:
+                if not d.covers(ctx, part, i):
+                    continue
+                if id(d) not in expected:
+                    try:
+                        expected[id(d)] = d.expected(ctx)
+                    except LookupError as e:
+                        expected[id(d)] = {}
+                        why = str(e)
+                conv = expected[id(d)].get(part)
+                if conv is None:
+                    continue
+                conv = np.ravel(np.asarray(conv, dtype=np.float64))[i]
+                if not mismatches([g.ravel()[i]], [conv], rtol, atol, zero_sign):
+                    used.setdefault(d, []).append(f"{label(part)} {describe(g, w, [i], who)}")
+                    break
+                why = f"the documented convention '{d.key}' says {fmt(conv)}"
+            else:
+                unexplained.append((i, why))
+        if unexplained:
+            notes = sorted({n for _, n in unexplained if n})
+            problems.append(f"{label(part)}: {describe(g, w, [i for i, _ in unexplained], who)}"
+                            + (f" ({'; '.join(notes)})" if notes else ""))
+    if problems:
+        tally.failed(cat, case, "; ".join(problems))
+    elif used:
+        for d in used:
+            d.seen += 1
+        tally.documented(cat, case, used)
+    else:
+        tally.passed(cat)
+
+
+def readme_keys(readme):
+    """The first cells of the rows of README.md's table 'Where duet differs from TensorFlow'."""
+    text = open(readme).read()
+    m = re.search(r"^#+ Where duet differs from TensorFlow.*?$(.*?)(?=^#)", text, re.S | re.M)
+    if not m:
+        return None
+    return [line.split("|")[1] for line in m.group(1).splitlines() if line.startswith("|") and "---" not in line]
+
+
+def check_documentation(tally, readme, differences):
+    """Each difference must still occur (else it is stale) and have its row in the README's table."""
+    rows = readme_keys(readme)
+    if rows is None:
+        tally.error(f"{readme} has no section 'Where duet differs from TensorFlow'")
+        return
+    for d in differences:
+        if not d.seen:
+            tally.error(f"documented difference '{d.key}' ({d.reason}) no longer occurs: the oracle agrees; "
+                        "remove it and its README row")
+        if not any(f"`{d.key}`" in cell for cell in rows):
+            tally.error(f"documented difference '{d.key}' is missing from the README's table "
+                        f"'Where duet differs from TensorFlow' (a row whose first cell names `{d.key}`)")
 
 
 class Tally:

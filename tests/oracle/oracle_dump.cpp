@@ -5,6 +5,7 @@
 // float32 (the edge values become float32's own: 3e38 for huge, 1e-40 for a denormal, 89 and -104 for exp).
 #include <duet/duet.h>
 #include "duet/gradient_ops.h"
+#include "json_lines.h"
 
 #include <cmath>
 #include <cstdio>
@@ -16,6 +17,8 @@
 #include <vector>
 
 using namespace duet;
+using oracle::arr;
+using oracle::cotangent;
 
 namespace {
 
@@ -36,43 +39,6 @@ struct Case {
   bool grad = true;
   bool f32 = true;  // also run in float32 (cases without float inputs run once)
 };
-
-std::string num(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  if (v == 0 && std::signbit(v)) return "-0.0";  // "-0" would read back as the integer 0
-  char b[40];
-  std::snprintf(b, sizeof b, "%.17g", v);
-  return b;
-}
-
-std::string arr(const Tensor& t) {
-  std::ostringstream os;
-  os << "{\"dtype\":\"" << dtype_name(t.dtype()) << "\",\"shape\":[";
-  for (int d = 0; d < t.rank(); ++d) os << (d ? "," : "") << t.shape()[d];
-  os << "],\"values\":[";
-  auto v = t.to_vector<double>();
-  for (std::size_t i = 0; i < v.size(); ++i) os << (i ? "," : "") << num(v[i]);
-  os << "]}";
-  return os.str();
-}
-
-std::string escape(const std::string& s) {
-  std::string o;
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') o += '\\';
-    o += ch == '\n' ? ' ' : ch;
-  }
-  return o;
-}
-
-// The cotangent of an output: 0.5, 1.1, -0.3, ... (a fixed, non-symmetric pattern).
-Tensor cotangent(const Tensor& out) {
-  std::vector<double> v(static_cast<std::size_t>(out.num_elements()));
-  for (std::size_t i = 0; i < v.size(); ++i)
-    v[i] = 0.5 + 0.6 * static_cast<double>(i % 5) - 0.35 * static_cast<double>(i % 3);
-  return constant(v, out.shape(), out.dtype());
-}
 
 // Edge values, float64 and float32: NaN, +-inf, +-0, huge, a denormal, ordinary values, exp's overflow and
 // underflow points (exp(710) and exp(-745) leave float64's range, exp(89) and exp(-104) float32's).
@@ -427,7 +393,7 @@ void run(const Case& c, const std::vector<Tensor>& ins, DType fdt) {
   for (std::size_t i = 0; i < ins.size(); ++i) std::cout << (i ? "," : "") << arr(ins[i]);
   std::cout << "]";
   if (!error.empty()) {
-    std::cout << ",\"error\":\"" << escape(error) << "\"}\n";
+    std::cout << ",\"error\":" << oracle::quote(error) << "}\n";
     return;
   }
   std::cout << ",\"output\":" << arr(out);
@@ -444,7 +410,7 @@ void run(const Case& c, const std::vector<Tensor>& ins, DType fdt) {
         gerr = e.what();
       }
       std::cout << (k ? "," : "") << "\"" << wrt[k]
-                << "\":" << (gerr.empty() ? arr(g) : "{\"error\":\"" + escape(gerr) + "\"}");
+                << "\":" << (gerr.empty() ? arr(g) : "{\"error\":" + oracle::quote(gerr) + "}");
     }
     std::cout << "}";
   }

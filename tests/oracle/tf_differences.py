@@ -4,7 +4,6 @@ element that differs from TensorFlow only when a difference covers it and duet m
 difference that no element needs any more fails the run (so this list cannot go stale), and README.md's table
 "Where duet differs from TensorFlow" must name each one by its key."""
 import math
-import re
 
 import numpy as np
 
@@ -44,20 +43,6 @@ def denormal(v, dt):
 
 def any_nan(rows):
     return any(np.isnan(r).any() for r in rows)
-
-
-class Difference:
-    def __init__(self, key, cases, reason, covers, expected, dtypes=("float64", "float32")):
-        self.key, self.reason, self.dtypes = key, reason, dtypes
-        self.cases = cases  # names, or a function of the name
-        self.covers = covers  # (ctx, part, i) -> bool
-        self.expected = expected  # ctx -> {part: array}
-        self.seen = 0
-
-    def applies(self, name, kind):
-        if kind not in self.dtypes:
-            return False
-        return self.cases(name) if callable(self.cases) else name in self.cases
 
 
 def flushed(c):
@@ -137,61 +122,61 @@ def first(name):
 
 
 DIFFERENCES = [
-    Difference("denormals", lambda n: n.endswith("/edges") or "/edges_" in n,
+    oc.Difference("denormals", lambda n: n.endswith("/edges") or "/edges_" in n,
                "TensorFlow flushes denormals to zero on the CPU (FTZ/DAZ); duet keeps IEEE gradual underflow",
                lambda c, part, i: any(denormal(r, c.dt) for r in c.at(part, i)), flushed),
-    Difference("erf", {"erf/edges"},
+    oc.Difference("erf", {"erf/edges"},
                "TensorFlow's float64 erf gives NaN at +-inf and for |x| > ~1e154 (where x^2 overflows); duet gives +-1",
                lambda c, part, i: np.isnan(np.ravel(c.tf[part])[i]) and not any_nan(c.at(part, i)),
                lambda c: {"output": ieee_reference.erf(c.ins[0])}, dtypes=("float64",)),
-    Difference("gelu", {"gelu", "gelu/edges", "gelu_tanh", "gelu_tanh/edges"},
+    oc.Difference("gelu", {"gelu", "gelu/edges", "gelu_tanh", "gelu_tanh/edges"},
                "TensorFlow's float64 gelu uses 1/sqrt(2) and 0.044715 rounded to float32 (off by ~1e-8); duet's "
                "constants are float64", lambda c, part, i: True, gelu_exact, dtypes=("float64",)),
-    Difference("softmax", {"softmax/edges", "log_softmax/edges"},
+    oc.Difference("softmax", {"softmax/edges", "log_softmax/edges"},
                "a row whose maximum is +inf gives the limit (equal shares of the +inf entries); TensorFlow: NaN",
                lambda c, part, i: any(np.isposinf(r).any() and not np.isnan(r).any() for r in c.at(part, i)),
                softmax_limit),
-    Difference("softmax", {"softmax/edges"},
+    oc.Difference("softmax", {"softmax/edges"},
                "a NaN makes its whole row NaN; TensorFlow's float32 kernel gives 0 beside the NaN",
                lambda c, part, i: part == "output" and any_nan(c.at(part, i)),
                lambda c: {"output": np.broadcast_to(np.where(np.isnan(c.ins[0]).any(-1, keepdims=True), np.nan, 0.0),
                                                     c.ins[0].shape)},
                dtypes=("float32",)),
-    Difference("argmax", {"argmax/edges", "argmin/edges"},
+    oc.Difference("argmax", {"argmax/edges", "argmin/edges"},
                "the index of the first NaN, as NumPy (a NaN is neither larger nor smaller); TensorFlow skips NaNs",
                lambda c, part, i: any_nan(c.at(part, i)),
                lambda c: {"output": (np.argmax if c.name.startswith("argmax") else np.argmin)(c.ins[0], 1)}),
-    Difference("maximum", {"maximum/edges", "minimum/edges"},
+    oc.Difference("maximum", {"maximum/edges", "minimum/edges"},
                "the gradient goes to the NaN operand, the one the output came from (TensorFlow: to the second "
                "operand whenever either is NaN)", lambda c, part, i: part != "output" and any_nan(c.at(part, i)),
                max_min_nan_grads),
-    Difference("maximum", {"maximum/edges", "minimum/edges"},
+    oc.Difference("maximum", {"maximum/edges", "minimum/edges"},
                "at a tie of +0 and -0 the result is the first operand, as the gradient (TensorFlow: the second)",
                lambda c, part, i: part == "output" and all(r[0] == 0 for r in c.at(part, i)),
                lambda c: {"output": c.ins[0]}),
-    Difference("relu", {"relu/edges", "clip/edges"},
+    oc.Difference("relu", {"relu/edges", "clip/edges"},
                "at NaN the gradient passes, as the NaN took the x branch (TensorFlow: 0)",
                lambda c, part, i: part == "0" and any_nan(c.at(part, i)), lambda c: {"0": c.ct}),
-    Difference("elu", {"elu/edges"}, "the gradient at NaN is NaN (TensorFlow's EluGrad passes the cotangent)",
+    oc.Difference("elu", {"elu/edges"}, "the gradient at NaN is NaN (TensorFlow's EluGrad passes the cotangent)",
                lambda c, part, i: part == "0" and any_nan(c.at(part, i)),
                lambda c: {"0": np.full_like(c.ct, np.nan)}),
-    Difference("relu_grad", {"relu_grad"}, "zero where y <= 0 is +0 (TensorFlow multiplies: dy * 0, -0 for dy < 0)",
+    oc.Difference("relu_grad", {"relu_grad"}, "zero where y <= 0 is +0 (TensorFlow multiplies: dy * 0, -0 for dy < 0)",
                lambda c, part, i: part == "output" and c.ins[0].ravel()[i] <= 0,
                lambda c: {"output": np.where(c.ins[0] > 0, c.ins[1], 0.0)}),
-    Difference("square", {"square/edges"},
+    oc.Difference("square", {"square/edges"},
                "square is x * x, whose gradient g x + g x stays finite where TensorFlow's g (2 x) overflows",
                lambda c, part, i: part == "0" and np.isinf(np.ravel(c.tf[part])[i]) and not np.isinf(c.ins[0].ravel()[i]),
                lambda c: {"0": (2 * c.ct.astype(np.float64) * c.ins[0]).astype(c.dt)}, dtypes=("float32",)),
-    Difference("sum", {"sum/edges", "mean/edges"},
+    oc.Difference("sum", {"sum/edges", "mean/edges"},
                "a sum whose partial sums overflow depends on the order: duet adds in index order, TensorFlow "
                "in pairs", huge_row, sequential_sum),
-    Difference("div", {"int_div"},
+    oc.Difference("div", {"int_div"},
                "integers divide as integers, truncating (as C++ and tf.truncatediv); TensorFlow's divide gives "
                "the float64 quotient", lambda c, part, i: True, truncated),
-    Difference("softmax_cross_entropy_with_logits", {"dense_ce"},
+    oc.Difference("softmax_cross_entropy_with_logits", {"dense_ce"},
                "the logits' gradient is the derivative of the loss, sum(y) softmax(z) - y; TensorFlow's "
                "softmax(z) - y assumes each label row sums to 1", lambda c, part, i: part == "1", dense_ce_grad),
-    Difference("fused_batch_norm", {"fused_batch_norm/variance"},
+    oc.Difference("fused_batch_norm", {"fused_batch_norm/variance"},
                "returns the biased batch variance, the one it normalizes with (as tf.nn.moments and Keras 3); "
                "TensorFlow's FusedBatchNormV3 returns the Bessel-corrected one",
                lambda c, part, i: True, lambda c: {"output": np.var(c.ins[0].reshape(-1, c.ins[0].shape[-1]), 0)},
@@ -203,24 +188,5 @@ def candidates(name, kind):
     return [d for d in DIFFERENCES if d.applies(name, kind)]
 
 
-def readme_keys(readme):
-    """The first cells of the rows of README.md's table 'Where duet differs from TensorFlow'."""
-    text = open(readme).read()
-    m = re.search(r"^#+ Where duet differs from TensorFlow.*?$(.*?)(?=^#)", text, re.S | re.M)
-    if not m:
-        return None
-    return [line.split("|")[1] for line in m.group(1).splitlines() if line.startswith("|") and "---" not in line]
-
-
-def check_documentation(tally, readme, differences=DIFFERENCES):
-    rows = readme_keys(readme)
-    if rows is None:
-        tally.error(f"{readme} has no section 'Where duet differs from TensorFlow'")
-        return
-    for d in differences:
-        if not d.seen:
-            tally.error(f"documented difference '{d.key}' ({d.reason}) no longer occurs: TensorFlow agrees; "
-                        "remove it here and from the README's table")
-        if not any(f"`{d.key}`" in cell for cell in rows):
-            tally.error(f"documented difference '{d.key}' is missing from the README's table "
-                        f"'Where duet differs from TensorFlow' (a row whose first cell names `{d.key}`)")
+def check_documentation(tally, readme):
+    oc.check_documentation(tally, readme, DIFFERENCES)
