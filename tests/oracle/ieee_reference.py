@@ -1,8 +1,8 @@
-"""IEEE float64 references (NumPy, which keeps denormals) for the ops whose float64 results TensorFlow distorts by
-flushing denormals to zero. Each takes the case's inputs and cotangent as float64 arrays and returns duet's
-expected output and gradients, TensorFlow's gradient formulas evaluated without the flush. Only elements whose
-inputs hold a denormal are compared against them (tf_differences.py); an op without an entry here fails there
-with a message asking for one."""
+"""IEEE references (NumPy, which keeps denormals) for the ops whose results TensorFlow distorts by flushing
+denormals to zero. Each takes the case's inputs and cotangent (float64 or float32 arrays, computed in that dtype)
+and returns duet's expected output and gradients: TensorFlow's own formulas, evaluated without the flush. Only
+elements whose inputs hold a denormal are compared against them (tf_differences.py); a float64 case of an op
+without an entry here fails there with a message asking for one."""
 import math
 
 import numpy as np
@@ -76,7 +76,22 @@ def _elu_grad(x):
     return np.where(x > 0, 1.0, 0.7 * np.exp(x))
 
 
+def _grad_op(f, d_y, d_dy):
+    """relu_grad, sigmoid_grad, tanh_grad (y, dy): TensorFlow's kernels and their gradients."""
+    def ref(ins, ct):
+        y, dy = ins
+        with np.errstate(all="ignore"):
+            return {"output": f(y, dy), "0": d_y(y, dy, ct), "1": d_dy(y, ct)}
+    return ref
+
+
 REFERENCES = {
+    "relu_grad": _grad_op(lambda y, dy: dy * (y > 0), lambda y, dy, ct: 0 * y, lambda y, ct: ct * (y > 0)),
+    # SigmoidGrad is dy * (y * (1 - y)); its gradient for y, gb - 2 gb y with gb = ct dy
+    "sigmoid_grad": _grad_op(lambda y, dy: dy * (y * (1 - y)), lambda y, dy, ct: ct * dy - 2 * (ct * dy) * y,
+                             lambda y, ct: ct * (y * (1 - y))),
+    "tanh_grad": _grad_op(lambda y, dy: dy * (1 - y * y), lambda y, dy, ct: ct * dy * -2 * y,
+                          lambda y, ct: ct * (1 - y * y)),
     "abs": _unary(np.abs, np.sign),
     "sign": _unary(np.sign, lambda x: 0 * x),
     "log": _unary(np.log, lambda x: 1 / x),

@@ -63,7 +63,8 @@ def describe(got, want, bad, what="TF", limit=3):
 class Difference:
     """A difference on purpose: the cases (names, or a function of the name) and dtypes it applies to, which
     elements it covers (covers(ctx, part, i)), duet's convention there (expected(ctx) -> {part: array}, computed
-    independently of duet), and why. key names it in the README's table."""
+    independently of duet, or a list of such when the convention allows several results), and why. key names it
+    in the README's table."""
 
     def __init__(self, key, cases, reason, covers, expected, dtypes=("float64", "float32")):
         self.key, self.reason, self.dtypes = key, reason, dtypes
@@ -98,18 +99,17 @@ def judge(tally, cat, case, got, want, tol, candidates, ctx, label, who, problem
                     continue
                 if id(d) not in expected:
                     try:
-                        expected[id(d)] = d.expected(ctx)
+                        e = d.expected(ctx)
+                        expected[id(d)] = e if isinstance(e, list) else [e]
                     except LookupError as e:
-                        expected[id(d)] = {}
+                        expected[id(d)] = []
                         why = str(e)
-                conv = expected[id(d)].get(part)
-                if conv is None:
-                    continue
-                conv = np.ravel(np.asarray(conv, dtype=np.float64))[i]
-                if not mismatches([g.ravel()[i]], [conv], rtol, atol, zero_sign):
+                convs = [np.ravel(np.asarray(e[part], dtype=np.float64))[i] for e in expected[id(d)] if part in e]
+                if any(not mismatches([g.ravel()[i]], [v], rtol, atol, zero_sign) for v in convs):
                     used.setdefault(d, []).append(f"{label(part)} {describe(g, w, [i], who)}")
                     break
-                why = f"the documented convention '{d.key}' says {fmt(conv)}"
+                if convs:
+                    why = f"the documented convention '{d.key}' says {' or '.join(fmt(v) for v in convs)}"
             else:
                 unexplained.append((i, why))
         if unexplained:

@@ -294,9 +294,12 @@ std::vector<Case> cases() {
   c.push_back({"scatter_add_like", {F({4, 3}), F({5, 3})}, [=](const V& x) {
                  return scatter_add_like(x[0], ids({4, 0, 4, 2}), x[1], 0);
                }});
-  c.push_back({"relu_grad", {F({3, 4}), F({3, 4})}, [](const V& x) { return relu_grad(x[0], x[1]); }});
-  c.push_back({"sigmoid_grad", {F({3, 4}), F({3, 4})}, [](const V& x) { return sigmoid_grad(x[0], x[1]); }});
-  c.push_back({"tanh_grad", {F({3, 4}), F({3, 4})}, [](const V& x) { return tanh_grad(x[0], x[1]); }});
+  binary(
+      "relu_grad", [](T y, T dy) { return relu_grad(y, dy); }, F({3, 4}), F({3, 4}));
+  binary(
+      "sigmoid_grad", [](T y, T dy) { return sigmoid_grad(y, dy); }, F({3, 4}), F({3, 4}));
+  binary(
+      "tanh_grad", [](T y, T dy) { return tanh_grad(y, dy); }, F({3, 4}), F({3, 4}));
 
   c.push_back({"matmul", {F({3, 4}), F({4, 5})}, [](const V& x) { return matmul(x[0], x[1]); }});
   c.push_back({"matmul_tt", {F({4, 3}), F({5, 4})}, [](const V& x) { return matmul(x[0], x[1], true, true); }});

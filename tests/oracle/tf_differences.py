@@ -46,15 +46,19 @@ def any_nan(rows):
 
 
 def flushed(c):
-    """duet's values where TensorFlow flushes denormals: TensorFlow's formulas evaluated by NumPy in the case's
-    dtype (ieee_reference.py), else, for float32, TensorFlow itself in float64, where float32's denormals are
-    ordinary numbers (NumPy's float32 also gets intermediate overflows right: pow's b * a^(b-1) at a = 1e-40)."""
+    """duet's values where TensorFlow flushes denormals, the IEEE results: TensorFlow's formulas evaluated by NumPy
+    in the case's dtype (ieee_reference.py; float32 intermediates may overflow, as pow's b * a^(b-1) at a = 1e-40
+    does in duet too), and for float32 also TensorFlow itself in float64, where float32's denormals are ordinary
+    numbers (the exact result, when duet's order of products avoids an overflow TensorFlow's order has)."""
+    out = []
     ref = ieee_reference.reference(c.name)
     if ref is not None:
-        return ref(c.ins, c.ct)
+        out.append(ref(c.ins, c.ct))
     if c.kind == "float32":
-        return {k: np.asarray(v).astype(np.float32) for k, v in c.tf64().items()}
-    raise LookupError(f"no IEEE float64 reference for {c.name} in ieee_reference.py")
+        out.append({k: np.asarray(v).astype(np.float32) for k, v in c.tf64().items()})
+    if not out:
+        raise LookupError(f"no IEEE float64 reference for {c.name} in ieee_reference.py")
+    return out
 
 
 def gelu_exact(c):
@@ -113,6 +117,18 @@ def truncated(c):
     return {"output": np.array(out)}
 
 
+def relu_select(c):
+    y, dy = c.ins
+    on = (y > 0) | np.isnan(y)
+    return {"output": np.where(on, dy, 0.0), "1": np.where(on, c.ct, 0.0)}
+
+
+def sigmoid_grad_order(c):
+    y, dy = c.ins
+    with np.errstate(all="ignore"):
+        return {"output": dy * y * (1 - y), "0": c.ct * dy * (1 - 2 * y)}
+
+
 def huge_row(c, part, i):
     return any(np.any(np.isfinite(r) & (np.abs(r) >= np.finfo(c.dt).max / 10)) for r in c.at(part, i))
 
@@ -121,66 +137,83 @@ def first(name):
     return name.split("/")[0]
 
 
+def nan_rows(c):
+    x = c.ins[0]
+    return {"output": np.broadcast_to(np.where(np.isnan(x).any(-1, keepdims=True), np.nan, 0.0), x.shape)}
+
+
+def square_grad(c):
+    return {"0": (2 * c.ct.astype(np.float64) * c.ins[0]).astype(c.dt)}
+
+
+def square_overflow(c, part, i):
+    return part == "0" and np.isinf(np.ravel(c.tf[part])[i]) and not np.isinf(c.ins[0].ravel()[i])
+
+
+def posinf_row(c, part, i):
+    return any(np.isposinf(r).any() and not np.isnan(r).any() for r in c.at(part, i))
+
+
+def everywhere(c, part, i):
+    return True
+
+
+D = oc.Difference
+F64, F32 = ("float64",), ("float32",)
 DIFFERENCES = [
-    oc.Difference("denormals", lambda n: n.endswith("/edges") or "/edges_" in n,
-               "TensorFlow flushes denormals to zero on the CPU (FTZ/DAZ); duet keeps IEEE gradual underflow",
-               lambda c, part, i: any(denormal(r, c.dt) for r in c.at(part, i)), flushed),
-    oc.Difference("erf", {"erf/edges"},
-               "TensorFlow's float64 erf gives NaN at +-inf and for |x| > ~1e154 (where x^2 overflows); duet gives +-1",
-               lambda c, part, i: np.isnan(np.ravel(c.tf[part])[i]) and not any_nan(c.at(part, i)),
-               lambda c: {"output": ieee_reference.erf(c.ins[0])}, dtypes=("float64",)),
-    oc.Difference("gelu", {"gelu", "gelu/edges", "gelu_tanh", "gelu_tanh/edges"},
-               "TensorFlow's float64 gelu uses 1/sqrt(2) and 0.044715 rounded to float32 (off by ~1e-8); duet's "
-               "constants are float64", lambda c, part, i: True, gelu_exact, dtypes=("float64",)),
-    oc.Difference("softmax", {"softmax/edges", "log_softmax/edges"},
-               "a row whose maximum is +inf gives the limit (equal shares of the +inf entries); TensorFlow: NaN",
-               lambda c, part, i: any(np.isposinf(r).any() and not np.isnan(r).any() for r in c.at(part, i)),
-               softmax_limit),
-    oc.Difference("softmax", {"softmax/edges"},
-               "a NaN makes its whole row NaN; TensorFlow's float32 kernel gives 0 beside the NaN",
-               lambda c, part, i: part == "output" and any_nan(c.at(part, i)),
-               lambda c: {"output": np.broadcast_to(np.where(np.isnan(c.ins[0]).any(-1, keepdims=True), np.nan, 0.0),
-                                                    c.ins[0].shape)},
-               dtypes=("float32",)),
-    oc.Difference("argmax", {"argmax/edges", "argmin/edges"},
-               "the index of the first NaN, as NumPy (a NaN is neither larger nor smaller); TensorFlow skips NaNs",
-               lambda c, part, i: any_nan(c.at(part, i)),
-               lambda c: {"output": (np.argmax if c.name.startswith("argmax") else np.argmin)(c.ins[0], 1)}),
-    oc.Difference("maximum", {"maximum/edges", "minimum/edges"},
-               "the gradient goes to the NaN operand, the one the output came from (TensorFlow: to the second "
-               "operand whenever either is NaN)", lambda c, part, i: part != "output" and any_nan(c.at(part, i)),
-               max_min_nan_grads),
-    oc.Difference("maximum", {"maximum/edges", "minimum/edges"},
-               "at a tie of +0 and -0 the result is the first operand, as the gradient (TensorFlow: the second)",
-               lambda c, part, i: part == "output" and all(r[0] == 0 for r in c.at(part, i)),
-               lambda c: {"output": c.ins[0]}),
-    oc.Difference("relu", {"relu/edges", "clip/edges"},
-               "at NaN the gradient passes, as the NaN took the x branch (TensorFlow: 0)",
-               lambda c, part, i: part == "0" and any_nan(c.at(part, i)), lambda c: {"0": c.ct}),
-    oc.Difference("elu", {"elu/edges"}, "the gradient at NaN is NaN (TensorFlow's EluGrad passes the cotangent)",
-               lambda c, part, i: part == "0" and any_nan(c.at(part, i)),
-               lambda c: {"0": np.full_like(c.ct, np.nan)}),
-    oc.Difference("relu_grad", {"relu_grad"}, "zero where y <= 0 is +0 (TensorFlow multiplies: dy * 0, -0 for dy < 0)",
-               lambda c, part, i: part == "output" and c.ins[0].ravel()[i] <= 0,
-               lambda c: {"output": np.where(c.ins[0] > 0, c.ins[1], 0.0)}),
-    oc.Difference("square", {"square/edges"},
-               "square is x * x, whose gradient g x + g x stays finite where TensorFlow's g (2 x) overflows",
-               lambda c, part, i: part == "0" and np.isinf(np.ravel(c.tf[part])[i]) and not np.isinf(c.ins[0].ravel()[i]),
-               lambda c: {"0": (2 * c.ct.astype(np.float64) * c.ins[0]).astype(c.dt)}, dtypes=("float32",)),
-    oc.Difference("sum", {"sum/edges", "mean/edges"},
-               "a sum whose partial sums overflow depends on the order: duet adds in index order, TensorFlow "
-               "in pairs", huge_row, sequential_sum),
-    oc.Difference("div", {"int_div"},
-               "integers divide as integers, truncating (as C++ and tf.truncatediv); TensorFlow's divide gives "
-               "the float64 quotient", lambda c, part, i: True, truncated),
-    oc.Difference("softmax_cross_entropy_with_logits", {"dense_ce"},
-               "the logits' gradient is the derivative of the loss, sum(y) softmax(z) - y; TensorFlow's "
-               "softmax(z) - y assumes each label row sums to 1", lambda c, part, i: part == "1", dense_ce_grad),
-    oc.Difference("fused_batch_norm", {"fused_batch_norm/variance"},
-               "returns the biased batch variance, the one it normalizes with (as tf.nn.moments and Keras 3); "
-               "TensorFlow's FusedBatchNormV3 returns the Bessel-corrected one",
-               lambda c, part, i: True, lambda c: {"output": np.var(c.ins[0].reshape(-1, c.ins[0].shape[-1]), 0)},
-               dtypes=("float32",)),
+    D("denormals", lambda n: n.endswith("/edges") or "/edges_" in n,
+      "TensorFlow flushes denormals to zero on the CPU (FTZ/DAZ); duet keeps IEEE gradual underflow",
+      lambda c, part, i: any(denormal(r, c.dt) for r in c.at(part, i)), flushed),
+    D("erf", {"erf/edges"},
+      "TensorFlow's float64 erf gives NaN at +-inf and for |x| > ~1e154 (where x^2 overflows); duet gives +-1",
+      lambda c, part, i: np.isnan(np.ravel(c.tf[part])[i]) and not any_nan(c.at(part, i)),
+      lambda c: {"output": ieee_reference.erf(c.ins[0])}, F64),
+    D("gelu", {"gelu", "gelu/edges", "gelu_tanh", "gelu_tanh/edges"},
+      "TensorFlow's float64 gelu uses 1/sqrt(2) and 0.044715 rounded to float32 (off by ~1e-8); duet's constants "
+      "are float64", everywhere, gelu_exact, F64),
+    D("softmax", {"softmax/edges", "log_softmax/edges"},
+      "a row whose maximum is +inf gives the limit (equal shares of the +inf entries); TensorFlow: NaN",
+      posinf_row, softmax_limit),
+    D("softmax", {"softmax/edges"}, "a NaN makes its whole row NaN; TensorFlow's float32 kernel gives 0 beside the NaN",
+      lambda c, part, i: part == "output" and any_nan(c.at(part, i)), nan_rows, F32),
+    D("argmax", {"argmax/edges", "argmin/edges"},
+      "the index of the first NaN, as NumPy (a NaN is neither larger nor smaller); TensorFlow skips NaNs",
+      lambda c, part, i: any_nan(c.at(part, i)),
+      lambda c: {"output": (np.argmax if c.name.startswith("argmax") else np.argmin)(c.ins[0], 1)}),
+    D("maximum", {"maximum/edges", "minimum/edges"},
+      "the gradient goes to the NaN operand, the one the output came from (TensorFlow: to the second operand "
+      "whenever either is NaN)", lambda c, part, i: part != "output" and any_nan(c.at(part, i)), max_min_nan_grads),
+    D("maximum", {"maximum/edges", "minimum/edges"},
+      "at a tie of +0 and -0 the result is the first operand, as the gradient (TensorFlow: the second)",
+      lambda c, part, i: part == "output" and all(r[0] == 0 for r in c.at(part, i)), lambda c: {"output": c.ins[0]}),
+    D("relu", {"relu/edges", "clip/edges"}, "at NaN the gradient passes, as the NaN took the x branch (TensorFlow: 0)",
+      lambda c, part, i: part == "0" and any_nan(c.at(part, i)), lambda c: {"0": c.ct}),
+    D("elu", {"elu/edges"}, "the gradient at NaN is NaN (TensorFlow's EluGrad passes the cotangent)",
+      lambda c, part, i: part == "0" and any_nan(c.at(part, i)), lambda c: {"0": np.full_like(c.ct, np.nan)}),
+    D("relu_grad", {"relu_grad", "relu_grad/edges"},
+      "a select: dy where y > 0 (or y is NaN, as relu's gradient), else +0; TensorFlow multiplies dy * (y > 0): "
+      "-0 for dy < 0, NaN for dy = +-inf or NaN",
+      lambda c, part, i: part != "0" and not c.ins[0].ravel()[i] > 0, relu_select),
+    D("sigmoid_grad", {"sigmoid_grad/edges"},
+      "dy y (1 - y) is multiplied left to right and its y-gradient is g dy (1 - 2y); TensorFlow takes y (1 - y) "
+      "first and g dy - 2 g dy y: they differ where a product overflows (|y| far outside sigmoid's range)",
+      everywhere, sigmoid_grad_order),
+    D("square", {"square/edges"},
+      "square is x * x, whose gradient g x + g x stays finite where TensorFlow's g (2 x) overflows",
+      square_overflow, square_grad, F32),
+    D("sum", {"sum/edges", "mean/edges"},
+      "a sum whose partial sums overflow depends on the order: duet adds in index order, TensorFlow in pairs",
+      huge_row, sequential_sum),
+    D("div", {"int_div"},
+      "integers divide as integers, truncating (as C++ and tf.truncatediv); TensorFlow's divide gives the float64 "
+      "quotient", everywhere, truncated),
+    D("softmax_cross_entropy_with_logits", {"dense_ce"},
+      "the logits' gradient is the derivative of the loss, sum(y) softmax(z) - y; TensorFlow's softmax(z) - y "
+      "assumes each label row sums to 1", lambda c, part, i: part == "1", dense_ce_grad),
+    D("fused_batch_norm", {"fused_batch_norm/variance"},
+      "returns the biased batch variance, the one it normalizes with (as tf.nn.moments and Keras 3); TensorFlow's "
+      "FusedBatchNormV3 returns the Bessel-corrected one",
+      everywhere, lambda c: {"output": np.var(c.ins[0].reshape(-1, c.ins[0].shape[-1]), 0)}, F32),
 ]
 
 
