@@ -26,7 +26,7 @@ DEMO_ARGS ?=
 demo: build
 	./$(BUILD)/tools/duet demo $(DEMO_ARGS)
 
-# Every test but the PyTorch oracle (test-oracle: it needs PyTorch) and the long fuzz run (test-fuzz).
+# Every test but the TensorFlow oracle (test-oracle: it needs the peers' venv) and the long fuzz run (test-fuzz).
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE "slow|oracle|fuzz-long"
 
@@ -58,7 +58,9 @@ lint: configure
 format:
 	clang-format -i $(SOURCES)
 
-# Every public op against PyTorch 1.13 (Debian's python3-torch) in float64, forward and gradient.
+# Every public op against TensorFlow 2.21 (float64 and float32, forward and gradient, edge values); every layer,
+# loss, metric and optimizer against Keras 3.15; duet's safetensors read by numpy. The Python packages are the
+# pinned venv .venv-peers that install-deps.sh --peer makes (scripts/peers-venv.sh).
 test-oracle: build
 	@bash scripts/install-deps.sh --peer
 	cd $(BUILD) && ctest --output-on-failure -L oracle
