@@ -104,7 +104,9 @@ void infer_apply_adam(InferContext& c) {
   }
   const char* names[] = {"grad", "lr_t", "beta_1", "beta_2", "epsilon", "decay"};
   for (std::size_t i = 1; i < 6; ++i) {
-    if (c.dtype(i) != w->dtype || c.shape(i).rank() != 0) {
+    // beta_1 and beta_2 may also be float64 scalars (1 - beta is then computed in double, as Keras does)
+    const bool dtype_ok = c.dtype(i) == w->dtype || ((i == 2 || i == 3) && c.dtype(i) == DType::Float64);
+    if (!dtype_ok || c.shape(i).rank() != 0) {
       c.shape_error(std::string(names[i]) + " must be a scalar of dtype " + dtype_name(w->dtype) + ", got " +
                     dtype_name(c.dtype(i)) + " " + c.shape(i).str());
     }

@@ -30,7 +30,7 @@ class MAE : public Loss {
     return mean(abs(p - cast(y, p.dtype())));
   }
 };
-// -(y log p + (1-y) log(1-p)); from logits: max(z,0) - z y + log(1 + exp(-|z|)) (stable)
+// -(y log p + (1-y) log(1-p)); from logits: softplus(z) - z y
 class BCE : public Loss {
  public:
   explicit BCE(bool logits) : logits_(logits) {}
@@ -38,7 +38,9 @@ class BCE : public Loss {
   Tensor operator()(const Tensor& y_in, const Tensor& p) const override {
     same_shape("binary_crossentropy", y_in, p);
     Tensor y = cast(y_in, p.dtype());
-    if (logits_) return mean(maximum(p, 0) - p * y + log1p(exp(neg(abs(p)))));
+    // softplus(z) - z y: the stable form, whose gradient sigmoid(z) - y holds at z = 0 too (max(z, 0) and |z|
+    // would each send all or none of it there)
+    if (logits_) return mean(softplus(p) - p * y);
     Tensor q = clip(p, 1e-7, 1 - 1e-7);
     return mean(neg(y * log(q) + (1 - y) * log(1 - q)));
   }
@@ -74,7 +76,7 @@ class SCCE : public Loss {
                        " without the class dim");
     }
     if (!is_integral(y.dtype())) y = cast(y, DType::Int64);
-    Tensor logits = logits_ ? p : log(clip(p, 1e-7, 1.0));
+    Tensor logits = logits_ ? p : log(clip(p, 1e-7, 1 - 1e-7));  // Keras's clip
     return mean(sparse_softmax_cross_entropy_with_logits(y, logits));
   }
 

@@ -178,7 +178,9 @@ class AdamImpl : public Optimizer {
     Tensor b1 = b1_->value(d), b2 = b2_->value(d), t = cast(step, d);
     Tensor lr_t = sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)) * lr;
     Tensor decay = decoupled_ ? lr * wd_->value(d) : full({}, 0.0, d);
-    apply_adam(w, m, v, g, lr_t, b1, b2, eps_->value(d), decay);
+    // The kernel takes 1 - beta in double, as Keras computes it in Python (float32(1 - 0.999), not
+    // 1 - float32(0.999), which is 1.3e-5 off)
+    apply_adam(w, m, v, g, lr_t, b1_->value(DType::Float64), b2_->value(DType::Float64), eps_->value(d), decay);
   }
 
  private:
