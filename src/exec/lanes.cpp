@@ -12,16 +12,17 @@
 #include <thread>
 
 #include "exec/plan.h"
+#include "kernels/kernels.h"
 #include "kernels/parallel.h"
 #include "ops/fused.h"
 
 namespace duet::exec {
 namespace {
 
-// Calibrated on one thread of the 2-core machines (AVX-512): a 32x128x512 product ~21 us (~200 GFLOPS, the
-// call included), an elementwise op on 32x128 floats ~1 us, a 4-way split of 32x512 ~4 us. AVX2 machines
-// run products about half as fast, which makes the schedule more cautious, not wrong.
-constexpr double kNsPerFlop = 1.0 / 200.0;
+// Products cost their flops at the speed this machine's one thread was measured at (a 32x128x512 product:
+// 21 us on the EPYC the lanes were first tuned on, ~38 us on a Zen 4 EPYC of the same machine type: a
+// constant made the second lane finish products later than the schedule assumed);
+// an elementwise op on 32x128 floats ~1 us, a 4-way split of 32x512 ~4 us (memory in cache varies less).
 constexpr double kCallNs = 500;
 constexpr double kNsPerElement = 0.05;  // per element read or written, in cache
 
@@ -68,7 +69,7 @@ double estimate_step_cost(const OpDef& op, const Attrs& attrs, std::span<const T
       const auto terms = std::min<std::size_t>(ins.size(), static_cast<std::size_t>(attrs.i("terms")));
       for (std::size_t t = 0; t < terms; ++t) k += static_cast<double>(contraction(ins[t], ta));
     }
-    return kCallNs + 2 * out * k * kNsPerFlop + elements * kNsPerElement;
+    return kCallNs + 2 * out * k / kernels::gemm_flops_per_ns_one_thread() + elements * kNsPerElement;
   }
   return kCallNs + elements * kNsPerElement;
 }

@@ -41,7 +41,9 @@ void sum_to(KernelContext& k);
 
 // linalg.cpp
 void matmul(KernelContext& k);
-void matmul_sum(KernelContext& k);  // MatMulSum: packs the terms along the contraction dim, one matmul
+void matmul_sum(KernelContext& k);
+double gemm_flops_per_ns_one_thread();  // measured once per process (cost models)  // MatMulSum: packs the terms along
+                                        // the contraction dim, one matmul
 
 // conv.cpp, pool.cpp
 void conv2d(KernelContext& k);
