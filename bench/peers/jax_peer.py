@@ -1,6 +1,8 @@
 """JAX (CPU, XLA) peer of bench_eager.cpp, bench_kernels.cpp and bench_graph.cpp: mode jax_jit (jax.jit; gradients
 by jax.vjp / jax.value_and_grad inside the jitted function; the first call compiles and is not timed; every call
 waits with block_until_ready), and jax_eager (un-jitted jnp.add) for the per-op overhead. Layout NHWC / HWIO.
+The lstm also as jax_jit_scan: the same cells in a lax.scan (JAX's idiom for loops), faster here than the
+unrolled Python loop of bench/peers/graph.py that jax_jit runs like the other peers.
 Threads: XLA has no thread-count flag ("intra_op_parallelism_threads" is a TensorFlow session option; in
 XLA_FLAGS, "--intra_op_parallelism_threads=2" aborts as an unknown flag and the bare token is silently skipped).
 JAX 0.10's CPU client sizes its Eigen pool (tf_XLAEigen threads) by the CPUs the process may run on, so
@@ -15,13 +17,13 @@ import numpy as np  # noqa: E402
 from jax import lax  # noqa: E402
 
 
-def jit(fn, *args):
+def jit(fn, *args, mode="jax_jit"):
     """jax_jit of fn(*args): the arrays are arguments (not constants XLA could fold)."""
     def make():
         f, a = jax.jit(fn), [jnp.asarray(x) for x in args]
         jax.block_until_ready(f(*a))  # compiles
         return lambda: jax.block_until_ready(f(*a))
-    return {"jax_jit": make}
+    return {mode: make}
 
 
 def conv(x, w):
@@ -57,6 +59,20 @@ def lstm_loss(xs, wx, wh, b):  # bench/peers/graph.py's (an unrolled Python loop
     return jnp.mean(h * h)
 
 
+def lstm_scan_loss(xs, wx, wh, b):  # the same cells as a lax.scan, JAX's idiom for a loop (mode jax_jit_scan)
+    def cell(hc, x):
+        h, c = hc
+        z = x @ wx + h @ wh + b
+        i, f, g, o = jnp.split(z, 4, axis=1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (h, c), None
+
+    zeros = jnp.zeros((xs.shape[1], wx.shape[0]), xs.dtype)
+    (h, _), _ = lax.scan(cell, (zeros, zeros), xs)
+    return jnp.mean(h * h)
+
+
 def chain10(x):
     y = x * 1.1
     y = y + 0.5
@@ -85,6 +101,8 @@ def eager_add():
 def workloads():
     H = LSTM_H
     sym = uniform(N1M, -3, 3)
+    lstm_args = (normal((LSTM_T, LSTM_B, H), seed=3), normal((H, 4 * H), 0.05, seed=1),
+                 normal((H, 4 * H), 0.05, seed=2), np.zeros(4 * H, np.float32))
     w = {
         "eager_add_1": {"jax_eager": eager_add, **jit(jnp.add, np.float32(1), np.float32(2))},
         "add_1M": jit(jnp.add, uniform(N1M, seed=1), uniform(N1M, seed=2)),
@@ -94,8 +112,8 @@ def workloads():
         "conv2_fwd_bwd": conv_step((128, 14, 14, 32), (5, 5, 32, 64)),
         "conv2_fwd": jit(conv, normal((128, 14, 14, 32), seed=1), normal((5, 5, 32, 64), 0.1, seed=2)),
         "max_pool": jit(max_pool, normal((128, 28, 28, 32))),
-        "lstm": jit(jax.value_and_grad(lstm_loss, argnums=(1, 2, 3)), normal((LSTM_T, LSTM_B, H), seed=3),
-                    normal((H, 4 * H), 0.05, seed=1), normal((H, 4 * H), 0.05, seed=2), np.zeros(4 * H, np.float32)),
+        "lstm": {**jit(jax.value_and_grad(lstm_loss, argnums=(1, 2, 3)), *lstm_args),
+                 **jit(jax.value_and_grad(lstm_scan_loss, argnums=(1, 2, 3)), *lstm_args, mode="jax_jit_scan")},
         "elementwise10": jit(chain10, uniform(N1M, -2, 2, seed=4)),
         "matmul100": jit(matmul100, uniform((10, 10), 0, 0.2, seed=5), uniform((10, 10), 0, 0.2, seed=6)),
     }

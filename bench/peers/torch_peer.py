@@ -1,8 +1,9 @@
 """PyTorch (CPU) peer of bench_eager.cpp, bench_kernels.cpp and bench_graph.cpp: modes torch_eager and torch_compile
 (torch.compile, default backend inductor and default mode; dynamic=False so every shape gets its own static
 kernels; the first call compiles and is not timed). Forward-only workloads run under torch.inference_mode(), the
-documented fast path for inference (no autograd bookkeeping). Convolutions try NCHW and channels_last and keep
-the faster (reported in "notes").  usage: torch_peer.py [--only W[,W]] [--quick]"""
+documented fast path for inference (no autograd bookkeeping); the gradient workloads use autograd (compiled:
+AOTAutograd's compiled backward). Convolutions and pooling try NCHW and channels_last and keep the faster
+(reported in "notes").  usage: torch_peer.py [--only W[,W]] [--quick]"""
 from common import LSTM_B, LSTM_H, LSTM_T, N1M, THREADS, median_seconds, normal, parse_args, run, uniform
 
 import torch  # noqa: E402  (after common: it sets the OpenMP thread count first)
@@ -21,13 +22,12 @@ def modes(fn, *args, grads=None):
     respect to them are computed as well (autograd; compiled: AOTAutograd's compiled backward)."""
     def timed(f):
         if grads is None:
-            def call():
-                with torch.inference_mode():
-                    return f(*args)
-        else:
+            return lambda: f(*args)  # under the inference mode that __main__ enters once
+        with torch.inference_mode(False):
             g = torch.ones_like(fn(*args))  # output gradient of ones, as bench_kernels.cpp's conv_step
 
-            def call():
+        def call():
+            with torch.inference_mode(False):
                 return torch.autograd.grad(f(*args), grads, g)
         return call
 
@@ -45,9 +45,10 @@ def best_layout(make_modes, nchw_args, n_grads):
         def make():
             best = None
             for name in ("nchw", "channels_last"):
-                args = [a.to(memory_format=torch.channels_last) if name == "channels_last" and a.dim() == 4 else a
-                        for a in nchw_args]
-                args = [a.detach().requires_grad_(i < n_grads) for i, a in enumerate(args)]
+                with torch.inference_mode(False):  # tensors that may require gradients
+                    args = [a.to(memory_format=torch.channels_last) if name == "channels_last" and a.dim() == 4
+                            else a for a in nchw_args]
+                    args = [a.detach().requires_grad_(i < n_grads) for i, a in enumerate(args)]
                 fn = make_modes(args)[mode]()
                 t = median_seconds(fn, min_time=0.1, repetitions=3)
                 if best is None or t < best[0]:
@@ -123,9 +124,12 @@ def workloads():
                            tensor(uniform((10, 10), 0, 0.2, seed=6))),
     }
     for n in (64, 256, 1024, 2048):
-        w[f"matmul/{n}"] = modes(lambda a, b: torch.mm(a, b), tensor(normal((n, n), seed=1)), tensor(normal((n, n), seed=2)))
+        w[f"matmul/{n}"] = modes(lambda a, b: torch.mm(a, b), tensor(normal((n, n), seed=1)),
+                                 tensor(normal((n, n), seed=2)))
     return w
 
 
 if __name__ == "__main__":
-    run(f"torch {torch.__version__}", workloads(), parse_args(__doc__))
+    args, w = parse_args(__doc__), workloads()
+    with torch.inference_mode():  # entered once, not per timed call (the per-op overhead is a few µs)
+        run(f"torch {torch.__version__}", w, args)
