@@ -81,7 +81,8 @@ void pool_forward(KernelContext& k, Init init, Combine combine, Finish finish) {
 
 // NaN propagates through the max.
 constexpr auto kMaxInit = [](auto z) { return lowest<decltype(z)>(); };
-constexpr auto kMaxCombine = [](auto acc, auto v) { return (v > acc || v != v) ? v : acc; };
+// Non-short-circuit | so the select vectorizes.
+constexpr auto kMaxCombine = [](auto acc, auto v) { return ((v > acc) | (v != v)) ? v : acc; };
 constexpr auto kMaxFinish = [](auto acc, std::int64_t) { return acc; };
 
 // Lane masks of T's size, for branch-free selection (GCC vectorizes mask arithmetic where ?: on floats is not).
@@ -167,9 +168,48 @@ void max_pool2d_grad_tiled(const Conv2DGeom& g, const T* px, const T* py, const 
 
 }  // namespace
 
-void max_pool2d(KernelContext& k) { pool_forward(k, kMaxInit, kMaxCombine, kMaxFinish); }
+// Windows that tile the input (the common 2x2 pool with stride 2): a row of outputs at a time from the
+// window's input rows, the channels innermost through restrict pointers, so the max vectorizes (the generic
+// loop, a call per window with possibly aliasing pointers, ran at ~half the speed). Starting from the
+// window's first element gives the same result as starting from -inf, NaN included.
+template <class T>
+void max_pool2d_tiled(const Conv2DGeom& g, const T* px, T* py) {
+  const std::int64_t C = g.c, oh = g.y.out, ow = g.x.out;
+  parallel_for(g.n * oh, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(ow * C * g.kh * g.kw, 1)),
+               [&](std::int64_t r0, std::int64_t r1) {
+                 for (std::int64_t r = r0; r < r1; ++r) {
+                   const std::int64_t n = r / oh, oy = r % oh;
+                   for (std::int64_t ox = 0; ox < ow; ++ox) {
+                     T* __restrict out = py + (r * ow + ox) * C;
+                     for (std::int64_t ky = 0; ky < g.kh; ++ky)
+                       for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+                         const T* __restrict in = px + ((n * g.h + oy * g.kh + ky) * g.w + ox * g.kw + kx) * C;
+                         if (ky == 0 && kx == 0) {
+                           for (std::int64_t c = 0; c < C; ++c) out[c] = in[c];
+                         } else {
+                           for (std::int64_t c = 0; c < C; ++c) out[c] = kMaxCombine(out[c], in[c]);
+                         }
+                       }
+                   }
+                 }
+               });
+}
+
+void max_pool2d(KernelContext& k) {
+  const Tensor& x = k.inputs[0];
+  const Conv2DGeom g = pool_geom(x.shape(), k.attrs);
+  if (pool_windows_tile(g) && x.num_elements() > 0) {
+    visit_dtype(x.dtype(), [&](auto z) {
+      using T = decltype(z);
+      max_pool2d_tiled<T>(g, ptr<T>(x), ptr<T>(k.outputs[0]));
+    });
+    return;
+  }
+  pool_forward(k, kMaxInit, kMaxCombine, kMaxFinish);
+}
 
 void max_pool2d_f32(const Conv2DGeom& g, const float* x, float* y) {
+  if (pool_windows_tile(g)) return max_pool2d_tiled<float>(g, x, y);
   pool_forward<float>(g, x, y, kMaxInit, kMaxCombine, kMaxFinish);
 }
 
