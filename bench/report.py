@@ -40,28 +40,36 @@ BUSY_VS_QUIET = 0.45
 
 
 def duet_medians(out):
-    med = {}
+    """{benchmark: seconds}: each round's median, then the median over the rounds."""
+    rounds = {}
     for path in glob.glob(os.path.join(out, "duet_*.json")):
         with open(path) as f:
             for b in json.load(f)["benchmarks"]:
                 if b.get("aggregate_name") == "median":
                     unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
-                    med[b["run_name"]] = b["real_time"] * unit
-    return med
+                    rounds.setdefault(b["run_name"], []).append(b["real_time"] * unit)
+    return {name: statistics.median(v) for name, v in rounds.items()}
 
 
 def peer_results(out):
-    """{workload: {"framework mode": seconds}} and the peers' version lines."""
-    table, versions = {}, []
+    """{workload: {"framework mode": seconds (median over the rounds) or an error}} and the peers' versions."""
+    samples, versions = {}, set()
     for path in sorted(glob.glob(os.path.join(out, "peer_*.json"))):
         with open(path) as f:
             data = json.load(f)
-        versions.append(f"{data['peer']} ({data['threads']} threads)")
+        versions.add(f"{data['peer']} ({data['threads']} threads)")
         framework = data["peer"].split()[0]
         for workload, modes in data["results"].items():
+            if not isinstance(modes, dict):
+                continue
             for mode, value in modes.items():
-                table.setdefault(workload, {})[f"{framework} {mode}"] = value
-    return table, versions
+                samples.setdefault(workload, {}).setdefault(f"{framework} {mode}", []).append(value)
+    table = {}
+    for workload, modes in samples.items():
+        for mode, values in modes.items():
+            timed = [v for v in values if isinstance(v, (int, float))]
+            table.setdefault(workload, {})[mode] = statistics.median(timed) if timed else values[0]
+    return table, sorted(versions)
 
 
 def fmt(seconds):

@@ -12,25 +12,30 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"; [[ -n "${hog:-}" ]] && kill "$hog" 2> /dev/null || true' EXIT
 threads=2
 quick=${BENCH_QUICK:-0}
-reps=(--benchmark_repetitions=5 --benchmark_report_aggregates_only=true --benchmark_min_time=0.3)
+reps=(--benchmark_repetitions=3 --benchmark_report_aggregates_only=true --benchmark_min_time=0.3)
 [[ $quick == 1 ]] && reps=(--benchmark_repetitions=2 --benchmark_report_aggregates_only=true --benchmark_min_time=0.05)
 peer_flags=()
 [[ $quick == 1 ]] && peer_flags=(--quick)
 
 echo "== machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores," \
   "$(grep -o -m1 'avx512f' /proc/cpuinfo || echo 'no AVX-512'); $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "== duet $(git -C "$here/.." rev-parse --short HEAD 2> /dev/null || echo '?'): the kernels and compiled functions"
-# duet runs with its default thread count (every core, adapting to the load) and DUET_NUM_THREADS=2 for the
-# microbenchmarks, where a fixed count keeps the repetitions comparable.
-for b in eager kernels graph model; do
-  DUET_NUM_THREADS=$threads "$build/bench/bench_$b" "${reps[@]}" --benchmark_out="$out/duet_$b.json" \
-    --benchmark_out_format=json | grep -E "median|^-|Benchmark" || true
-done
-echo "== peers (each framework in each of its modes)"
-for peer in torch tf jax; do
-  echo "  $peer ..."
-  DUET_NUM_THREADS=$threads "$py" "$here/peers/${peer}_peer.py" "${peer_flags[@]}" > "$out/peer_$peer.json" ||
-    echo "  $peer: FAILED (its rows will read 'missing')"
+echo "== duet $(git -C "$here/.." rev-parse --short HEAD 2> /dev/null || echo '?') and the peers, in alternating rounds"
+# Rounds: duet's microbenchmarks, then each peer (each framework in each of its modes), again and again, so a
+# slow phase of the shared machine hits every framework alike; the report takes each row's median over the
+# rounds. duet runs the microbenchmarks with DUET_NUM_THREADS=2, the peers with 2 threads each.
+bench_rounds=3
+[[ $quick == 1 ]] && bench_rounds=1
+for ((round = 1; round <= bench_rounds; round++)); do
+  echo "  round $round: duet ..."
+  for b in eager kernels graph model; do
+    DUET_NUM_THREADS=$threads "$build/bench/bench_$b" "${reps[@]}" --benchmark_out="$out/duet_${b}_$round.json" \
+      --benchmark_out_format=json > /dev/null
+  done
+  for peer in torch tf jax; do
+    echo "  round $round: $peer ..."
+    DUET_NUM_THREADS=$threads "$py" "$here/peers/${peer}_peer.py" "${peer_flags[@]}" > "$out/peer_${peer}_$round.json" ||
+      echo "  $peer: FAILED (its rows will read 'missing')"
+  done
 done
 
 echo "== Fashion-MNIST training: quiet, then with a CPU-bound process on one core; rounds alternate frameworks"

@@ -179,6 +179,18 @@ void max_pool2d_tiled(const Conv2DGeom& g, const T* px, T* py) {
                [&](std::int64_t r0, std::int64_t r1) {
                  for (std::int64_t r = r0; r < r1; ++r) {
                    const std::int64_t n = r / oh, oy = r % oh;
+                   if (g.kh == 2 && g.kw == 2) {  // the common case: the four inputs in one pass
+                     const T* __restrict top = px + (n * g.h + oy * 2) * g.w * C;
+                     const T* __restrict bottom = top + g.w * C;
+                     T* __restrict out = py + r * ow * C;
+                     for (std::int64_t ox = 0; ox < ow; ++ox)
+                       for (std::int64_t c = 0; c < C; ++c) {
+                         const std::int64_t i = 2 * ox * C + c;
+                         const T m = kMaxCombine(kMaxCombine(top[i], top[i + C]), bottom[i]);
+                         out[ox * C + c] = kMaxCombine(m, bottom[i + C]);
+                       }
+                     continue;
+                   }
                    for (std::int64_t ox = 0; ox < ow; ++ox) {
                      T* __restrict out = py + (r * ow + ox) * C;
                      for (std::int64_t ky = 0; ky < g.kh; ++ky)
