@@ -33,8 +33,12 @@ for ((round = 1; round <= bench_rounds; round++)); do
   done
   for peer in torch tf jax; do
     echo "  round $round: $peer ..."
-    DUET_NUM_THREADS=$threads "$py" "$here/peers/${peer}_peer.py" "${peer_flags[@]}" > "$out/peer_${peer}_$round.json" ||
-      echo "  $peer: FAILED (its rows will read 'missing')"
+    if ! DUET_NUM_THREADS=$threads "$py" "$here/peers/${peer}_peer.py" "${peer_flags[@]}" \
+        > "$out/peer_${peer}_$round.json" 2> "$out/peer_$peer.err"; then
+      echo "  $peer: FAILED (its rows will read 'missing'):"
+      tail -5 "$out/peer_$peer.err"
+      rm -f "$out/peer_${peer}_$round.json"
+    fi
   done
 done
 
