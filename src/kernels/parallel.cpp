@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/comm.h"
@@ -112,7 +113,11 @@ class LoadMonitor {
       const double elapsed = at - last_at_;
       const double others = std::max(0.0, ((ticks - last_ticks_) / hz_ - (own - last_own_)) / elapsed);
       others_ = samples_++ == 0 ? others : 0.5 * others_ + 0.5 * others;
-      limit_.store(internal::threads_for_load(cpus, others_, wanted), std::memory_order_relaxed);
+      const int now = internal::threads_for_load(cpus, others_, wanted);
+      if (now != limit_.exchange(now, std::memory_order_relaxed) && profiling_) {
+        std::fprintf(stderr, "DUET_PROFILE: kernel threads %d (other processes keep %.2f of %d cores busy)\n", now,
+                     others_, cpus);
+      }
     }
     last_ticks_ = ticks;
     last_own_ = own;
@@ -123,6 +128,10 @@ class LoadMonitor {
   std::atomic<bool> busy_{false};
   std::atomic<int> limit_{1 << 20};
   const double hz_ = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const bool profiling_ = [] {
+    const char* v = std::getenv("DUET_PROFILE");
+    return v && *v && std::string(v) != "0";
+  }();
   std::vector<char> text_;
   double last_ticks_ = 0, last_own_ = 0, last_at_ = 0, others_ = 0;
   int samples_ = 0;
