@@ -2,7 +2,8 @@
 # Installs duet's build and test dependencies from Debian's packages. Idempotent: it only calls apt-get
 # when a package is missing. Usage: scripts/install-deps.sh [--peer] [--fuzz] [--python]
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build ccache pkg-config git clang-format clang-tidy
+# libomp-14-dev: clang-tidy (make lint) parses the sources as clang does, with clang's own omp.h.
+pkgs=(build-essential cmake ninja-build ccache pkg-config git clang-format clang-tidy libomp-14-dev
       libdnnl-dev zlib1g-dev nlohmann-json3-dev
       libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist
       openmpi-bin libopenmpi-dev
