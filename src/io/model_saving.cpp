@@ -90,7 +90,8 @@ struct ModelFiles {
 namespace {
 // The input specs of each layer of a Sequential, from a trace of the model on its input spec.
 std::vector<std::vector<TensorSpec>> sequential_input_specs(const Model& m, const Model::Structure& st) {
-  if (!st.input_spec) {
+  const auto spec = st.input_spec();
+  if (!spec) {
     throw ValueError("[save] model '" + m.name() +
                      "' has a layer without config, saved as its traced graph, which needs the model's input spec: "
                      "start the Sequential with an Input");
@@ -99,7 +100,7 @@ std::vector<std::vector<TensorSpec>> sequential_input_specs(const Model& m, cons
   graph::Graph g(m.name(), "model '" + m.name() + "' is being saved");
   graph::GraphTracer tracer(g, nullptr);
   tracer.allow_variable_creation = false;
-  Tensor x = g.symbolic({g.add_placeholder(*st.input_spec), 0});
+  Tensor x = g.symbolic({g.add_placeholder(*spec), 0});
   std::vector<std::vector<TensorSpec>> out;
   for (const LayerRef& l : st.seq) {
     out.push_back({x.spec()});
@@ -161,8 +162,8 @@ json model_structure_json(Model& m, Saver& s) {
     j["outputs"] = outs;
   } else if (!st.seq.empty()) {
     j["class_name"] = "Sequential";
-    if (st.input_spec) {
-      j["input"] = {{"shape", shape_json(st.input_spec->shape)}, {"dtype", dtype_name(st.input_spec->dtype)}};
+    if (const auto spec = st.input_spec()) {
+      j["input"] = {{"shape", shape_json(spec->shape)}, {"dtype", dtype_name(spec->dtype)}};
     }
     json layers_json = json::array();
     std::optional<std::vector<std::vector<TensorSpec>>> specs;  // per layer, traced when first needed

@@ -91,7 +91,7 @@ Sequential::Sequential(const Tensor& input, const std::vector<LayerRef>& layers,
     : Sequential(layers, name) {
   if (!functional::is_functional(input))
     throw ValueError("[" + this->name() + "] the first argument must be an Input(...) tensor");
-  structure_->input_spec = input.spec();
+  structure_->settle_input_spec(input.spec());
   Tensor x = input;
   for (auto& l : structure_->seq) x = l(x);  // builds every layer now, with the batch dim unknown
   built_ = true;
@@ -111,16 +111,12 @@ std::vector<Tensor> Sequential::call(const std::vector<Tensor>& xs, bool trainin
 
 Tensor Sequential::call(const Tensor& x, bool training) {
   if (structure_->seq.empty()) throw StateError("[" + name() + "] has no layers; add() some first");
-  if (structure_->input_spec) {
-    const TensorSpec& s = *structure_->input_spec;
-    if (x.dtype() != s.dtype || !s.shape.compatible_with(x.shape())) {
-      throw ShapeError("[" + name() + "] expects input " + dtype_name(s.dtype) + " " + s.shape.str() + ", got " +
-                       dtype_name(x.dtype()) + " " + x.shape().str());
-    }
-  } else {
-    Shape s = x.shape();
-    if (s.rank() > 0) s[0] = Shape::kUnknown;
-    structure_->input_spec = TensorSpec{x.dtype(), s};
+  Shape first = x.shape();
+  if (first.rank() > 0) first[0] = Shape::kUnknown;
+  const TensorSpec s = structure_->settle_input_spec(TensorSpec{x.dtype(), first});
+  if (x.dtype() != s.dtype || !s.shape.compatible_with(x.shape())) {
+    throw ShapeError("[" + name() + "] expects input " + dtype_name(s.dtype) + " " + s.shape.str() + ", got " +
+                     dtype_name(x.dtype()) + " " + x.shape().str());
   }
   Tensor y = x;
   for (auto& l : structure_->seq) y = l(y, training);

@@ -14,9 +14,25 @@ namespace duet {
 struct Model::Structure {
   bool functional = false;
   functional::Program program;
-  std::vector<Tensor> inputs, outputs;   // functional: the symbolic Input/output tensors
-  std::vector<LayerRef> seq;             // Sequential
-  std::optional<TensorSpec> input_spec;  // Sequential/subclass: first input seen (batch dim None)
+  std::vector<Tensor> inputs, outputs;  // functional: the symbolic Input/output tensors
+  std::vector<LayerRef> seq;            // Sequential
+
+  // Sequential/subclass: the first input seen (batch dim None). Set once, read from any thread (a model first
+  // called from several threads at once settles on one spec).
+  std::optional<TensorSpec> input_spec() const {
+    std::lock_guard<std::mutex> lock(spec_mu_);
+    return spec_;
+  }
+  // Sets the spec unless one is set already; returns the spec in force.
+  TensorSpec settle_input_spec(const TensorSpec& first) {
+    std::lock_guard<std::mutex> lock(spec_mu_);
+    if (!spec_) spec_ = first;
+    return *spec_;
+  }
+
+ private:
+  mutable std::mutex spec_mu_;
+  std::optional<TensorSpec> spec_;
 };
 
 struct Model::Training {

@@ -59,9 +59,9 @@ std::string Model::summary_string() {
   } else if (!st.seq.empty()) {
     // Shapes come from running the layers on a symbolic Input of the known input spec.
     std::optional<Tensor> x;
-    if (st.input_spec) {
-      std::vector<std::int64_t> per_example(st.input_spec->shape.begin() + 1, st.input_spec->shape.end());
-      x = Input(per_example, st.input_spec->dtype, "summary_input");  // named: no input_N is used up
+    if (const auto spec = st.input_spec()) {
+      std::vector<std::int64_t> per_example(spec->shape.begin() + 1, spec->shape.end());
+      x = Input(per_example, spec->dtype, "summary_input");  // named: no input_N is used up
     }
     for (auto& l : st.seq) {
       std::string shape = "?";
