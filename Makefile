@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # Ninja when present (decided when cmake runs: on a fresh machine `deps` installs it first).
 GEN = $$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps configure build demo test test-asan test-tsan test-oracle test-fuzz fuzz lint format bench bench-distributed clean
+.PHONY: all deps configure build demo test test-python-install test-asan test-tsan test-oracle test-fuzz fuzz lint format bench bench-distributed clean
 
 all: build
 
@@ -27,8 +27,16 @@ demo: build
 	./$(BUILD)/tools/duet demo $(DEMO_ARGS)
 
 # Every test but the TensorFlow oracle (test-oracle: it needs the peers' venv) and the long fuzz run (test-fuzz).
-test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE "slow|oracle|fuzz-long"
+# The Python package is part of it: its extension is built in $(BUILD) with the project's venv (.venv,
+# scripts/python-venv.sh) and its pytest suite runs as a CTest (python.pytest).
+test: deps configure
+	cmake -S . -B $(BUILD) -DDUET_PYTHON=ON -DPython_EXECUTABLE=$$(bash scripts/python-venv.sh | tail -1) > /dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE "slow|oracle|fuzz-long|python-install"
+
+# `pip install .` into a new, empty venv, then the pytest suite against the installed package (CI runs it).
+test-python-install: deps
+	bash python/tests/pip_install_test.sh
 
 # The concurrency tests under ThreadSanitizer. One kernel thread (OpenMP's own runtime is not instrumented, so
 # its worker threads would be false positives); the 8 threads of each test are the callers' own. The lane

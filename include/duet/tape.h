@@ -65,6 +65,12 @@ class GradientTape {
   // Variables read while recording (in first-read order).
   std::vector<Variable> watched_variables() const;
 
+  // Stops recording for good: the tape leaves this thread's recording (the destructor does the same), keeps
+  // what it recorded, and gradient() still works. For owners that may destroy the tape on another thread
+  // than the one it records on (a Python `with GradientTape()` block ends on its thread; the object may be
+  // collected elsewhere). Call it on the recording thread.
+  void close();
+
   // While the returned guard lives, this tape records nothing.
   class Pause {
    public:

@@ -82,7 +82,9 @@ GradientTape::GradientTape(TapeOptions options) : impl_(std::make_unique<Impl>()
   ++internal::g_active_tapes;
 }
 
-GradientTape::~GradientTape() {
+GradientTape::~GradientTape() { close(); }
+
+void GradientTape::close() {
   auto it = std::find(t_tapes.begin(), t_tapes.end(), impl_.get());
   if (it != t_tapes.end()) {
     t_tapes.erase(it);

@@ -1,10 +1,13 @@
 // conv2d and its two backprops, max/avg pooling and their gradients. The backprops are ops with
 // gradients of their own (they are linear maps), so second-order gradients work.
+#include <cctype>
+
 #include "duet/gradient_ops.h"
 #include "duet/nn.h"
 #include "duet/ops.h"
 #include "kernels/conv_geom.h"
 #include "kernels/kernels.h"
+#include "ops/api.h"
 #include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
@@ -384,5 +387,52 @@ Tensor max_pool2d_grad_grad(const Tensor& x, const Tensor& y, const Tensor& dd, 
 Tensor avg_pool2d_grad(const Tensor& g, const Tensor& like, const Pool2DOptions& o) {
   return call(kAvgPool2DGrad, {g, like}, pool_attrs(o));
 }
+
+// As TensorFlow names them (src/ops/api.h): NHWC data, HWIO filters; strides, ksize and dilations as one
+// int, two, or four with 1 for the batch and channel dims; padding "SAME"/"VALID" in either case.
+namespace {
+std::vector<std::int64_t> spatial(const std::vector<std::int64_t>& v, const char* op, const char* what) {
+  if (v.size() == 1) return {v[0], v[0]};
+  if (v.size() == 2) return v;
+  if (v.size() == 4 && v[0] == 1 && v[3] == 1) return {v[1], v[2]};
+  throw ValueError(std::string("[") + op + "] " + what +
+                   " must be one int, two, or four with 1 for the batch and channel dims (NHWC)");
+}
+std::string padding_of(std::string p, const char* op) {
+  for (char& ch : p) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (p != "same" && p != "valid")
+    throw ValueError(std::string("[") + op + "] padding must be 'SAME' or 'VALID', got '" + p + "'");
+  return p;
+}
+void nhwc_only(const std::string& format, const char* op) {
+  if (format != "NHWC")
+    throw ValueError(std::string("[") + op + "] data_format '" + format + "' is not supported: duet is NHWC only");
+}
+Tensor conv2d_api(const Tensor& input, const Tensor& filters, const std::vector<std::int64_t>& strides,
+                  const std::string& padding, const std::string& data_format,
+                  const std::vector<std::int64_t>& dilations) {
+  nhwc_only(data_format, "conv2d");
+  return conv2d(input, filters,
+                {.strides = spatial(strides, "conv2d", "strides"),
+                 .padding = padding_of(padding, "conv2d"),
+                 .dilation_rate =
+                     dilations.empty() ? std::vector<std::int64_t>{1, 1} : spatial(dilations, "conv2d", "dilations")});
+}
+template <bool Max>
+Tensor pool_api(const Tensor& input, const std::vector<std::int64_t>& ksize, const std::vector<std::int64_t>& strides,
+                const std::string& padding, const std::string& data_format) {
+  const char* op = Max ? "max_pool2d" : "avg_pool2d";
+  nhwc_only(data_format, op);
+  const Pool2DOptions o{.pool_size = spatial(ksize, op, "ksize"),
+                        .strides = spatial(strides, op, "strides"),
+                        .padding = padding_of(padding, op)};
+  return Max ? max_pool2d(input, o) : avg_pool2d(input, o);
+}
+const api::ApiRegistration kConvApi{{
+    api::fn("conv2d", "nn", &conv2d_api, "input, filters, strides, padding, data_format='NHWC', dilations=None"),
+    api::fn("max_pool2d", "nn", &pool_api<true>, "input, ksize, strides, padding, data_format='NHWC'"),
+    api::fn("avg_pool2d", "nn", &pool_api<false>, "input, ksize, strides, padding, data_format='NHWC'"),
+}};
+}  // namespace
 
 }  // namespace duet

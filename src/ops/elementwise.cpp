@@ -6,6 +6,7 @@
 #include "duet/ops.h"
 #include "kernels/elementwise_kernels.h"
 #include "kernels/kernels.h"
+#include "ops/api.h"
 #include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
@@ -629,5 +630,63 @@ Tensor clip(const Tensor& x, double lo, double hi) {
   }
   return minimum(maximum(x, internal::lit(x, lo)), internal::lit(x, hi));
 }
+
+// As TensorFlow names them (src/ops/api.h): every math op at the top level and in duet.math, activations in
+// duet.nn. Each exposes the public function above, so both languages run the same code.
+namespace {
+using Unary = Tensor (*)(const Tensor&);
+using Binary = Tensor (*)(const Tensor&, const Tensor&);
+api::Function binary_api(const char* name, Binary f, const char* modules = "math,.") {
+  return api::fn(name, modules, f, "x, y");
+}
+api::Function unary_api(const char* name, Unary f, const char* modules = "math,.", const char* param = "x") {
+  return api::fn(name, modules, f, param);
+}
+const api::ApiRegistration kElementwiseApi{{
+    binary_api("add", static_cast<Binary>(add)),
+    binary_api("subtract", static_cast<Binary>(sub)),
+    binary_api("multiply", static_cast<Binary>(mul)),
+    binary_api("divide", static_cast<Binary>(div)),
+    binary_api("truediv", static_cast<Binary>(div), "math"),
+    binary_api("pow", static_cast<Binary>(pow)),
+    binary_api("maximum", static_cast<Binary>(maximum)),
+    binary_api("minimum", static_cast<Binary>(minimum)),
+    binary_api("equal", static_cast<Binary>(equal)),
+    binary_api("not_equal", static_cast<Binary>(not_equal)),
+    binary_api("less", static_cast<Binary>(less)),
+    binary_api("less_equal", static_cast<Binary>(less_equal)),
+    binary_api("greater", static_cast<Binary>(greater)),
+    binary_api("greater_equal", static_cast<Binary>(greater_equal)),
+    binary_api("logical_and", &logical_and),
+    binary_api("logical_or", &logical_or),
+    unary_api("logical_not", &logical_not),
+    api::fn("where", "math,.", &where, "condition, x, y"),
+    unary_api("negative", &neg),
+    unary_api("abs", &abs),
+    unary_api("sign", &sign),
+    unary_api("exp", &exp),
+    unary_api("expm1", &expm1),
+    unary_api("log", &log),
+    unary_api("log1p", &log1p),
+    unary_api("sqrt", &sqrt),
+    unary_api("rsqrt", &rsqrt),
+    unary_api("square", &square),
+    unary_api("sin", &sin),
+    unary_api("cos", &cos),
+    unary_api("tan", &tan),
+    unary_api("tanh", &tanh, "math,nn,."),
+    unary_api("atan", &atan),
+    unary_api("erf", &erf),
+    unary_api("sigmoid", &sigmoid, "math,nn,."),
+    unary_api("relu", &relu, "nn", "features"),
+    api::fn("elu", "nn", &elu, "features, alpha=1.0"),
+    api::fn("gelu", "nn", &gelu, "features, approximate=False"),
+    unary_api("softplus", &softplus, "math,nn", "features"),
+    api::fn("clip_by_value", ".", &clip, "t, clip_value_min, clip_value_max"),
+    api::fn("cast", "dtypes,.", &cast, "x, dtype"),
+    unary_api("stop_gradient", &stop_gradient, ".", "input"),
+    unary_api("identity", &identity, ".", "input"),
+}};
+}  // namespace
 
 }  // namespace duet

@@ -3,6 +3,7 @@
 
 #include "duet/ops.h"
 #include "kernels/kernels.h"
+#include "ops/api.h"
 #include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
@@ -148,5 +149,12 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool transpose_a, bool tra
   }
   return call(kMatMul, {a, b}, {{"transpose_a", transpose_a}, {"transpose_b", transpose_b}});
 }
+
+// As TensorFlow names it (src/ops/api.h).
+namespace {
+const api::ApiRegistration kLinalgApi{{
+    api::fn("matmul", "linalg,.", &matmul, "a, b, transpose_a=False, transpose_b=False"),
+}};
+}  // namespace
 
 }  // namespace duet

@@ -6,6 +6,7 @@
 #include "duet/gradient_ops.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
+#include "ops/api.h"
 #include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
@@ -285,5 +286,38 @@ Tensor dropout(const Tensor& x, const Tensor& rate, bool training, std::optional
   std::int64_t s = seed ? static_cast<std::int64_t>(*seed & 0x7fffffffffffffffULL) : -1;
   return call(kDropout, {x, rate}, {{"seed", s}});
 }
+
+// As TensorFlow names them (src/ops/api.h). tf.nn.softmax's axis=None is the last axis; tf.nn.dropout
+// always drops (training); fused_batch_norm returns (y, batch mean, batch variance).
+namespace {
+std::int64_t last_axis_if_none(const std::vector<std::int64_t>& axis, const char* op) {
+  if (axis.size() > 1) throw ValueError(std::string("[") + op + "] axis must be one int");
+  return axis.empty() ? -1 : axis[0];
+}
+const api::ApiRegistration kNnApi{{
+    api::fn(
+        "softmax", "nn,math",
+        +[](const Tensor& logits, const std::vector<std::int64_t>& axis) {
+          return softmax(logits, last_axis_if_none(axis, "softmax"));
+        },
+        "logits, axis=None"),
+    api::fn(
+        "log_softmax", "nn,math",
+        +[](const Tensor& logits, const std::vector<std::int64_t>& axis) {
+          return log_softmax(logits, last_axis_if_none(axis, "log_softmax"));
+        },
+        "logits, axis=None"),
+    api::fn(
+        "dropout", "nn",
+        +[](const Tensor& x, double rate, std::optional<std::uint64_t> seed) { return dropout(x, rate, true, seed); },
+        "x, rate, seed=None"),
+    api::fn("sparse_softmax_cross_entropy_with_logits", "nn", &sparse_softmax_cross_entropy_with_logits,
+            "labels, logits"),
+    api::fn("softmax_cross_entropy_with_logits", "nn", &softmax_cross_entropy_with_logits, "labels, logits"),
+    api::fn("bias_add", "nn", &bias_add, "value, bias"),
+    api::fn("check_numerics", "debugging", &check_numerics, "tensor, message"),
+    api::fn("fused_batch_norm", "nn", &fused_batch_norm, "x, scale, offset, epsilon=0.001"),
+}};
+}  // namespace
 
 }  // namespace duet

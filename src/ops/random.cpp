@@ -1,6 +1,7 @@
 #include "duet/random.h"
 
 #include "kernels/kernels.h"
+#include "ops/api.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
 
@@ -68,5 +69,15 @@ Tensor truncated_normal(const Shape& shape, double mean, double stddev, DType dt
   return draw(kTruncatedNormal, shape, mean, stddev, dtype, seed);
 }
 }  // namespace random
+
+// As TensorFlow names them (src/ops/api.h): duet.random.normal(shape, mean, stddev, dtype, seed).
+namespace {
+const api::ApiRegistration kRandomApi{{
+    api::fn("normal", "random", &random::normal, "shape, mean=0.0, stddev=1.0, dtype=float32, seed=None"),
+    api::fn("uniform", "random", &random::uniform, "shape, minval=0.0, maxval=1.0, dtype=float32, seed=None"),
+    api::fn("truncated_normal", "random", &random::truncated_normal,
+            "shape, mean=0.0, stddev=1.0, dtype=float32, seed=None"),
+}};
+}  // namespace
 
 }  // namespace duet

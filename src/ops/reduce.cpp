@@ -2,6 +2,7 @@
 #include "duet/gradient_ops.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
+#include "ops/api.h"
 #include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
@@ -261,5 +262,52 @@ Tensor sum_to(const Tensor& x, const Tensor& like) {
   if (x.defined() && like.defined() && x.shape() == like.shape() && x.shape().is_fully_known()) return x;
   return call(kSumTo, {x, like});
 }
+
+// As TensorFlow names them (src/ops/api.h). TensorFlow's argmax reduces axis 0 when none is given and
+// returns int64 unless output_type says int32; size gives int32 by default.
+namespace {
+Tensor reduce_sum_api(const Tensor& x, const std::vector<std::int64_t>& axis, bool keepdims) {
+  return sum(x, axis, keepdims);
+}
+Tensor reduce_mean_api(const Tensor& x, const std::vector<std::int64_t>& axis, bool keepdims) {
+  return mean(x, axis, keepdims);
+}
+Tensor reduce_max_api(const Tensor& x, const std::vector<std::int64_t>& axis, bool keepdims) {
+  return max(x, axis, keepdims);
+}
+Tensor reduce_min_api(const Tensor& x, const std::vector<std::int64_t>& axis, bool keepdims) {
+  return min(x, axis, keepdims);
+}
+Tensor reduce_prod_api(const Tensor& x, const std::vector<std::int64_t>& axis, bool keepdims) {
+  return prod(x, axis, keepdims);
+}
+Tensor arg_api(bool largest, const Tensor& x, const std::vector<std::int64_t>& axis, DType out) {
+  if (axis.size() > 1)
+    throw ValueError("[argmax] axis must be one int, got " + std::to_string(axis.size()) + " of them");
+  Tensor r = largest ? argmax(x, axis.empty() ? 0 : axis[0]) : argmin(x, axis.empty() ? 0 : axis[0]);
+  if (out != DType::Int64 && out != DType::Int32)
+    throw DTypeError(std::string("[argmax] output_type must be int32 or int64, got ") + dtype_name(out));
+  return out == DType::Int64 ? r : cast(r, out);
+}
+const api::ApiRegistration kReduceApi{{
+    api::fn("reduce_sum", "math,.", &reduce_sum_api, "input_tensor, axis=None, keepdims=False"),
+    api::fn("reduce_mean", "math,.", &reduce_mean_api, "input_tensor, axis=None, keepdims=False"),
+    api::fn("reduce_max", "math,.", &reduce_max_api, "input_tensor, axis=None, keepdims=False"),
+    api::fn("reduce_min", "math,.", &reduce_min_api, "input_tensor, axis=None, keepdims=False"),
+    api::fn("reduce_prod", "math,.", &reduce_prod_api, "input_tensor, axis=None, keepdims=False"),
+    api::fn(
+        "argmax", "math,.",
+        +[](const Tensor& x, const std::vector<std::int64_t>& axis, DType out) { return arg_api(true, x, axis, out); },
+        "input, axis=None, output_type=int64"),
+    api::fn(
+        "argmin", "math,.",
+        +[](const Tensor& x, const std::vector<std::int64_t>& axis, DType out) { return arg_api(false, x, axis, out); },
+        "input, axis=None, output_type=int64"),
+    api::fn(
+        "size", ".", +[](const Tensor& x, DType out) { return size(x, {}, out); }, "input, out_type=int32"),
+    api::fn("cumsum", "math,.", &cumsum, "x, axis=0, exclusive=False, reverse=False"),
+    api::fn("cumprod", "math,.", &cumprod, "x, axis=0, exclusive=False, reverse=False"),
+}};
+}  // namespace
 
 }  // namespace duet

@@ -6,6 +6,7 @@
 #include "duet/gradient_ops.h"
 #include "duet/ops.h"
 #include "kernels/kernels.h"
+#include "ops/api.h"
 #include "ops/fused.h"
 #include "ops/infer_util.h"
 #include "ops/registry.h"
@@ -583,5 +584,54 @@ Tensor broadcast_like(const Tensor& x, const Tensor& like) {
   if (x.defined() && like.defined() && x.shape() == like.shape() && x.shape().is_fully_known()) return x;
   return call(kBroadcastLike, {x, like});
 }
+
+// As TensorFlow names them (src/ops/api.h), with the array constructors of duet/tensor.h.
+namespace {
+// split's num_or_size_splits: an int is a number of equal parts, a list the sizes of the parts.
+std::vector<Tensor> split_api(const Tensor& x, const api::Value& parts, std::int64_t axis) {
+  if (const auto* n = std::get_if<std::int64_t>(&parts)) return split(x, *n, axis);
+  if (const auto* sizes = std::get_if<std::vector<std::int64_t>>(&parts)) return split(x, *sizes, axis);
+  throw DTypeError("[split] num_or_size_splits must be an int or a list of ints");
+}
+// TensorFlow's range(start, limit=None, delta=1): one argument is the limit; the dtype follows the
+// arguments (int32 for ints, float32 otherwise) unless given.
+Tensor range_api(const api::Value& start, const api::Value& limit, const api::Value& delta, const api::Value& dtype) {
+  auto number = [](const api::Value& v, const char* what) -> double {
+    if (const auto* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);
+    if (const auto* d = std::get_if<double>(&v)) return *d;
+    throw DTypeError(std::string("[range] ") + what + " must be a number");
+  };
+  const bool ints = !std::holds_alternative<double>(start) && !std::holds_alternative<double>(limit) &&
+                    !std::holds_alternative<double>(delta);
+  DType d = ints ? DType::Int32 : DType::Float32;
+  if (const auto* given = std::get_if<DType>(&dtype)) d = *given;
+  const bool one = std::holds_alternative<std::monostate>(limit);
+  return arange(one ? 0.0 : number(start, "start"), one ? number(start, "limit") : number(limit, "limit"),
+                number(delta, "delta"), d);
+}
+const api::ApiRegistration kShapeApi{{
+    api::fn("reshape", ".", &reshape, "tensor, shape"),
+    api::fn("transpose", "linalg,.", &transpose, "a, perm=None"),
+    api::fn("expand_dims", ".", &expand_dims, "input, axis"),
+    api::fn("squeeze", ".", &squeeze, "input, axis=None"),
+    api::fn("concat", ".", &concat, "values, axis"),
+    api::fn("stack", ".", &stack, "values, axis=0"),
+    api::fn("split", ".", &split_api, "value, num_or_size_splits, axis=0"),
+    api::fn("slice", ".", &slice, "input_, begin, size"),
+    api::fn("gather", ".", &gather, "params, indices, axis=0"),
+    api::fn("one_hot", ".", &one_hot, "indices, depth, on_value=1.0, off_value=0.0, dtype=float32"),
+    api::fn("broadcast_to", ".", &broadcast_to, "input, shape"),
+    api::fn("zeros", ".", &zeros, "shape, dtype=float32"),
+    api::fn("ones", ".", &ones, "shape, dtype=float32"),
+    api::fn(
+        "fill", ".", +[](const Shape& dims, double value, DType dtype) { return full(dims, value, dtype); },
+        "dims, value, dtype=float32"),
+    api::fn("zeros_like", ".", &zeros_like, "input"),
+    api::fn("ones_like", ".", &ones_like, "input"),
+    api::fn("range", ".", &range_api, "start, limit=None, delta=1, dtype=None"),
+    api::fn("linspace", ".", &linspace, "start, stop, num, dtype=float32"),
+    api::fn("eye", "linalg,.", &eye, "num_rows, num_columns=-1, dtype=float32"),
+}};
+}  // namespace
 
 }  // namespace duet

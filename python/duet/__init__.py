@@ -1,0 +1,186 @@
+"""duet: one program, two ways - eagerly, op by op, and traced into an optimized graph - with TensorFlow's
+and Keras's programming model, on a C++ engine.
+
+    import duet as tf
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    tf.reduce_sum(tf.square(x), axis=1)
+
+Every op of the engine's op table is here under TensorFlow's name (duet.math, duet.nn, duet.random,
+duet.linalg hold their families); duet.function traces Python functions; duet.GradientTape differentiates.
+"""
+import sys as _sys
+import types as _types
+
+import numpy as _np
+
+from . import _duet
+from . import _indexing
+from . import _ops
+from ._duet import Tensor, errors
+from ._duet import functions_run_eagerly as _functions_run_eagerly
+from ._duet import run_functions_eagerly as _run_functions_eagerly
+from ._control_flow import cond, numpy_function, py_function, while_loop
+from ._function import Function, TensorSpec, function
+from ._shape import TensorShape
+from ._tape import GradientTape, UnconnectedGradients
+from .dtypes import DType, as_dtype, bool, double, float32, float64, int32, int64  # noqa: A004
+
+__version__ = "0.1.0"
+
+_duet._set_python_types([bool, int32, int64, float32, float64], TensorShape, _indexing)
+_ops.build()
+
+
+class Variable(_duet.Variable):
+    """A mutable tensor (tf.Variable): ops read its current value; assign, assign_add, assign_sub write it."""
+
+    @property
+    def shape(self):
+        return TensorShape(self._shape)
+
+    @property
+    def dtype(self):
+        return as_dtype(self._dtype)
+
+    def numpy(self):
+        return self.value().numpy()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.value().__array__(dtype, copy)
+
+    def __repr__(self):
+        return f"<duet.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}, numpy={self.numpy()!r}>"
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self.value() == other
+
+    def __ne__(self, other):
+        return self.value() != other
+
+    def __getitem__(self, key):
+        return self.value()[key]
+
+    def __len__(self):
+        return len(self.value())
+
+    def __bool__(self):
+        return bool(self.value())
+
+    def __float__(self):
+        return float(self.value())
+
+    def __int__(self):
+        return int(self.value())
+
+
+def _delegate(op):
+    def method(self, *args):
+        return getattr(self.value(), op)(*args)
+
+    method.__name__ = op
+    return method
+
+
+for _op in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
+            "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__lt__", "__le__", "__gt__", "__ge__", "__neg__",
+            "__abs__", "__and__", "__or__", "__invert__"):
+    setattr(Variable, _op, _delegate(_op))
+
+
+def constant(value, dtype=None, shape=None, name=None):
+    """A tensor holding `value` (a Python number or nested list, a NumPy array, or a tensor); `shape`
+    reshapes it, or fills that shape with a single value (tf.constant)."""
+    dt = None if dtype is None else as_dtype(dtype)._enum
+    t = _duet._to_tensor(value, dt)
+    if shape is not None:
+        shape = list(shape)
+        n = 1
+        for d in shape:
+            n *= d
+        if t.ndim == 0 or (len(t.shape) == 1 and t.shape[0] == 1 and n != 1):
+            return _ops.FUNCTIONS["fill"](shape, float(_np.asarray(t.numpy()).reshape(-1)[0]), t.dtype)
+        return _ops.FUNCTIONS["reshape"](t, shape)
+    return t
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
+    """`value` as a tensor: tensors pass through (a different dtype is an error, as in TensorFlow), variables
+    are read, anything else converts as constant() does (dtype_hint: the dtype when value does not fix one)."""
+    if isinstance(value, Tensor):
+        if dtype is not None and as_dtype(dtype) != value.dtype:
+            raise ValueError(f"Tensor conversion requested dtype {as_dtype(dtype).name} for a Tensor of dtype "
+                             f"{value.dtype.name}: {value!r}")
+        return value
+    if isinstance(value, _duet.Variable):
+        return convert_to_tensor(value.value(), dtype)
+    if dtype is None and dtype_hint is not None and isinstance(value, (int, float, list, tuple)):
+        try:
+            return constant(value, dtype_hint)
+        except (TypeError, errors.Error):
+            pass
+    return constant(value, dtype)
+
+
+def shape(input, out_type=int32, name=None):  # noqa: A002 - TensorFlow's name
+    """The shape as a 1-D tensor (int32): tf.shape. Unknown dims are not supported yet (duet.TensorShape via
+    t.shape gives None for them)."""
+    dims = input.shape
+    if any(d is None for d in dims):
+        raise errors.InvalidArgumentError("duet.shape of a tensor with a dim unknown while tracing is not "
+                                          "supported yet; use t.shape (None for unknown dims)")
+    return constant(list(dims), dtype=out_type)
+
+
+def rank(input, name=None):  # noqa: A002
+    return constant(input.ndim, dtype=int32)
+
+
+def is_tensor(x):
+    return isinstance(x, (Tensor, _duet.Variable))
+
+
+class config:  # noqa: N801 - tf.config's shape
+    """tf.config: run_functions_eagerly (a debugging switch)."""
+
+    @staticmethod
+    def run_functions_eagerly(run_eagerly):
+        _run_functions_eagerly(_pybool(run_eagerly))
+
+    @staticmethod
+    def functions_run_eagerly():
+        return _functions_run_eagerly()
+
+
+def _pybool(v):
+    import builtins
+
+    return builtins.bool(v)
+
+
+def _module(name, doc):
+    m = _types.ModuleType(f"duet.{name}", doc)
+    _sys.modules[f"duet.{name}"] = m
+    return m
+
+
+# The op table's functions, in the modules TensorFlow has them in.
+_this = _sys.modules[__name__]
+for _name, _fn in _ops.MODULES.get("", {}).items():
+    setattr(_this, _name, _fn)
+for _modname, _doc in (("math", "Math ops (tf.math)."), ("nn", "Neural-network ops (tf.nn)."),
+                       ("random", "Random tensors (tf.random)."), ("linalg", "Linear algebra (tf.linalg)."),
+                       ("debugging", "Checks (tf.debugging)."), ("dtypes", None)):
+    if _modname == "dtypes":
+        from . import dtypes as _dt
+
+        for _name, _fn in _ops.MODULES.get("dtypes", {}).items():
+            setattr(_dt, _name, _fn)
+        continue
+    _m = _module(_modname, _doc)
+    for _name, _fn in _ops.MODULES.get(_modname, {}).items():
+        setattr(_m, _name, _fn)
+    setattr(_this, _modname, _m)
+random.set_seed = lambda seed: _duet._random_set_seed(int(seed))  # noqa: E731

@@ -1,0 +1,11 @@
+// The native half of the duet Python package (python/duet imports it as duet._duet).
+#include "bindings.h"
+
+NB_MODULE(_duet, m) {
+  m.doc() = "duet's engine (use the duet package, not this module)";
+  duet::python::bind_errors(m);
+  duet::python::bind_tensor(m);
+  duet::python::bind_api(m);
+  duet::python::bind_autodiff(m);
+  duet::python::bind_function(m);
+}

@@ -1,0 +1,87 @@
+"""duet.Tensor from Python: NumPy both ways, TensorFlow's dtype rules, the Python protocol, indexing."""
+import numpy as np
+import pytest
+
+import duet
+
+
+def test_constants_take_tensorflows_dtypes():
+    assert duet.constant(1.5).dtype == duet.float32  # Python floats: float32
+    assert duet.constant([1, 2]).dtype == duet.int32  # Python ints: int32
+    assert duet.constant(2**40).dtype == duet.int64  # unless they do not fit
+    assert duet.constant([True, False]).dtype == duet.bool
+    assert duet.constant(np.zeros(3)).dtype == duet.float64  # NumPy arrays keep theirs
+    assert duet.constant(np.zeros(3, np.uint8)).dtype == duet.int32  # small ints widen
+    assert duet.constant(np.zeros(3, np.float16)).dtype == duet.float32
+    assert duet.constant([1, 2], dtype=duet.float64).dtype == duet.float64
+    assert duet.constant(3, dtype="float32").dtype == duet.float32
+    with pytest.raises(TypeError):
+        duet.constant(3.7, dtype=duet.int32)  # as TensorFlow: no silent truncation
+    with pytest.raises(ValueError):
+        duet.constant([[1, 2], [3]])  # ragged
+
+
+def test_numpy_is_a_read_only_view_and_arrays_copy_in():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    t = duet.constant(a)
+    a[0, 0] = 100.0  # the tensor holds a copy (as tf.constant)
+    v = t.numpy()
+    assert v[0, 0] == 0.0 and v.shape == (2, 3) and v.dtype == np.float32
+    assert not v.flags.writeable
+    assert np.shares_memory(v, t.numpy())  # no copy on the way out
+    np.testing.assert_array_equal(np.asarray(t), np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert np.array(t).flags.writeable  # np.array copies
+    assert isinstance(duet.constant(2.5).numpy(), np.float32)  # a scalar comes back as a NumPy scalar
+    np.testing.assert_array_equal(np.from_dlpack(t), t.numpy())
+
+
+def test_shape_dtype_and_repr():
+    t = duet.constant([[1.0, 2.0], [3.0, 4.0]])
+    assert t.shape == (2, 2) and t.shape.as_list() == [2, 2] and t.ndim == 2
+    assert isinstance(t.shape, duet.TensorShape)
+    assert repr(t.dtype) == "duet.float32" and t.dtype == np.float32 and t.dtype == "float32"
+    assert "shape=(2, 2), dtype=float32" in repr(t)
+
+
+def test_python_protocol():
+    t = duet.constant([3.0, 4.0])
+    assert len(t) == 2
+    assert [float(x) for x in t] == [3.0, 4.0]
+    assert float(duet.constant(2.5)) == 2.5 and int(duet.constant(7)) == 7
+    assert bool(duet.constant(True)) is True
+    with pytest.raises(ValueError):
+        bool(t)  # more than one element
+    with pytest.raises(TypeError):
+        len(duet.constant(1.0))
+    with pytest.raises(TypeError):
+        hash(t)  # == is elementwise
+
+
+def test_operators_keep_the_tensors_dtype_for_python_numbers():
+    x = duet.constant([1.0, 2.0])
+    assert (x + 1).dtype == duet.float32 and (2 * x).dtype == duet.float32
+    np.testing.assert_allclose((x * 2 + 1).numpy(), [3.0, 5.0])
+    np.testing.assert_allclose((1 - x).numpy(), [0.0, -1.0])
+    np.testing.assert_allclose((x / 2).numpy(), [0.5, 1.0])
+    np.testing.assert_allclose((x ** 2).numpy(), [1.0, 4.0])
+    np.testing.assert_allclose((-x).numpy(), [-1.0, -2.0])
+    np.testing.assert_array_equal((x > 1.5).numpy(), [False, True])
+    np.testing.assert_array_equal((x == 2.0).numpy(), [False, True])
+    m = duet.constant([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_allclose((m @ m).numpy(), np.array([[7, 10], [15, 22]], np.float32))
+    i = duet.constant([1, 2])
+    assert (i + 1).dtype == duet.int32
+    with pytest.raises(duet.errors.ShapeError):
+        duet.constant([1.0, 2.0]) + duet.constant([1.0, 2.0, 3.0])
+
+
+def test_indexing_like_numpy():
+    a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    t = duet.constant(a)
+    for key in [0, -1, (1, 2), (slice(None), 1), (Ellipsis, -1), (slice(None, None, -1),), (0, slice(1, None, 2)),
+                (slice(None), None, 1), (1, slice(None), slice(3, 0, -2)), (slice(-2, None),)]:
+        np.testing.assert_array_equal(t[key].numpy(), a[key], err_msg=str(key))
+    with pytest.raises(IndexError):
+        t[2]
+    with pytest.raises(IndexError):
+        t[0, 0, 0, 0]
