@@ -3,6 +3,7 @@ duet.function their branches and bodies become subgraphs of one Cond or While no
 its Python callable on concrete tensors on every run of the graph."""
 from . import _duet
 from . import _nest
+from ._duet import errors as _errors
 from . import dtypes as _dtypes
 
 
@@ -60,27 +61,44 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None, name=None):  # no
 
 
 def py_function(func, inp, Tout, name=None, output_shapes=None):  # noqa: N803 - TensorFlow's names
-    """Calls the Python function `func` on concrete tensors (eagerly: now; inside duet.function: on every run
-    of the graph) and checks its results against Tout (a dtype or a list of them). output_shapes gives each
-    result's shape (None for an unknown dim); by default a result has the shape of the first input (duet's
-    shapes have a known rank)."""
+    """Calls the Python function `func` on concrete tensors and converts its results to Tout (a dtype or a
+    list of them; NumPy arrays and Python numbers are converted, a tensor of another dtype is an error, as
+    in TensorFlow). Eagerly it runs now (a tape records the duet ops inside it); inside duet.function it
+    becomes a graph node that calls `func` on every run. There duet needs each result's rank: output_shapes
+    gives the shapes (None for an unknown dim); without it a result has the first input's rank, every dim
+    unknown."""
     single = not isinstance(Tout, (list, tuple))
-    touts = [Tout] if single else list(Tout)
+    touts = [_dtypes.as_dtype(t) for t in ([Tout] if single else list(Tout))]
     inputs = _flat_tensors(list(inp), "py_function input")
-    if output_shapes is None:
-        like = list(inputs[0].shape) if inputs else []
-        output_shapes = [like] * len(touts)
-    elif single:
-        output_shapes = [output_shapes]
-    shapes = [[-1 if d is None else int(d) for d in s] for s in output_shapes]
+    label = name or getattr(func, "__name__", "py_function")
 
     def run(tensors):
         out = func(*tensors)
-        out = [out] if single else list(out)
-        return [_duet._to_tensor(o, _dtypes.as_dtype(t)._enum) for o, t in zip(out, touts)]
+        out = [out] if single or not isinstance(out, (list, tuple)) else list(out)
+        if len(out) != len(touts):
+            raise _errors.InvalidArgumentError(
+                f"py_function '{label}' returned {len(out)} values but Tout declares {len(touts)}")
+        converted = []
+        for i, (o, t) in enumerate(zip(out, touts)):
+            if isinstance(o, _duet.Variable):
+                o = o.value()
+            if isinstance(o, _duet.Tensor) and o.dtype != t:
+                raise _errors.InvalidArgumentError(
+                    f"py_function '{label}': result {i} is a {o.dtype.name} tensor but Tout declares {t.name}; "
+                    f"cast it (duet.cast) or fix Tout")
+            converted.append(_duet._to_tensor(o, t._enum))
+        return converted
 
-    out = _duet._py_function(run, inputs, [_dtypes.as_dtype(t)._enum for t in touts], shapes,
-                             name or getattr(func, "__name__", "py_function"))
+    if not _duet._tracing() and not any(t._is_symbolic for t in inputs):
+        out = run(inputs)
+        return out[0] if single else out
+    if output_shapes is None:
+        rank = inputs[0].ndim if inputs else 0
+        output_shapes = [[None] * rank] * len(touts)
+    elif single:
+        output_shapes = [output_shapes]
+    shapes = [[-1 if d is None else int(d) for d in s] for s in output_shapes]
+    out = _duet._py_function(run, inputs, [t._enum for t in touts], shapes, label)
     return out[0] if single else list(out)
 
 

@@ -95,21 +95,21 @@ class Function:
         def trace(symbolic):
             a, k = rebuild(list(symbolic))
             result = self._python_function(*a, **k)
-            leaves = _nest.flatten(result)
             flat = []
-            for leaf in leaves:
+            for leaf in _nest.flatten(result):
+                if leaf is None:  # None stays in the structure, as in TensorFlow
+                    continue
                 if isinstance(leaf, _duet.Variable):
                     leaf = leaf.value()
                 if not isinstance(leaf, _duet.Tensor):
-                    if leaf is None:
-                        raise TypeError("duet.function results must be tensors (or structures of them); got None")
                     leaf = _duet._to_tensor(leaf)
                 flat.append(leaf)
-            self._outputs.append(_nest.map_structure(lambda _: 0, result))
+            self._outputs.append(_nest.map_structure(lambda leaf: None if leaf is None else 0, result))
             return flat, len(self._outputs) - 1
 
         flat, structure = self._core.call(tensors, key, shown, positions, trace)
-        return _nest.pack_sequence_as(self._outputs[structure[0]], list(flat))
+        values = iter(flat)
+        return _nest.map_structure(lambda leaf: None if leaf is None else next(values), self._outputs[structure[0]])
 
     def __get__(self, instance, owner):  # a decorated method: bind self as an argument keyed by identity
         if instance is None:

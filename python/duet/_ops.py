@@ -6,6 +6,7 @@ import keyword
 
 from . import _duet
 from . import dtypes as _dtypes
+from ._duet import errors as _errors
 
 FUNCTIONS = {}  # name -> function
 MODULES = {}  # module name ("" = top level) -> {name: function}
@@ -22,7 +23,11 @@ def _hint(*values):
     return None
 
 
-def _tensor(value, hint):
+def _tensor(value, hint, where=None):
+    if value is None:
+        if where is None:  # an optional tensor argument left out
+            return None
+        raise _errors.InvalidArgumentError(f"{where} is None; it takes a tensor (or a number, list or array)")
     if isinstance(value, _duet.Tensor):
         return value
     if isinstance(value, _duet.Variable):
@@ -32,10 +37,12 @@ def _tensor(value, hint):
     return _duet._to_tensor(value)
 
 
-def _tensors(values, hint):
+def _tensors(values, hint, where=None):
+    if values is None:
+        return _tensor(None, hint, where)
     if isinstance(values, (_duet.Tensor, _duet.Variable)):
         return [_tensor(values, hint)]
-    return [_tensor(v, hint) for v in values]
+    return [_tensor(v, hint, where and f"{where}[{i}]") for i, v in enumerate(values)]
 
 
 def _dtype(value):
@@ -43,8 +50,8 @@ def _dtype(value):
 
 
 _CONVERT = {
-    "Tensor": "_tensor({p}, _h)",
-    "list of Tensors": "_tensors({p}, _h)",
+    "Tensor": "_tensor({p}, _h, {w})",
+    "list of Tensors": "_tensors({p}, _h, {w})",
     "dtype": "_dtype({p})",
 }
 
@@ -64,7 +71,8 @@ def _make(entry):
     for p, n in zip(params, names):
         sig.append(n if p["required"] else f"{n}={_default_repr(p['default'])}")
         conv = _CONVERT.get(p["kind"])
-        args.append(conv.format(p=n) if conv else n)
+        where = repr(f"{entry['name']}() argument '{n}'") if p["required"] else "None"
+        args.append(conv.format(p=n, w=where) if conv else n)
         if p["kind"] in ("Tensor", "list of Tensors"):
             tensor_params.append(n)
     sig.append("name=None")

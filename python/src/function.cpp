@@ -3,6 +3,7 @@
 // back only while the Python body traces. The engine serializes traces with a process-wide mutex; a thread
 // waiting for it holds no GIL, so a trace on another thread can always run its Python body.
 #include "bindings.h"
+#include "graph/tracer.h"
 
 namespace duet::python {
 namespace {
@@ -124,6 +125,7 @@ void bind_function(nb::module_& m) {
     return out;
   });
 
+  m.def("_tracing", [] { return graph::current_graph_tracer() != nullptr; });
   m.def("run_functions_eagerly", [](bool eagerly) { config::run_functions_eagerly(eagerly); });
   m.def("functions_run_eagerly", [] { return config::functions_run_eagerly(); });
 }

@@ -45,5 +45,33 @@ def test_py_function_errors_reach_the_caller():
 
     with pytest.raises(Exception, match="boom from Python"):
         duet.py_function(bad, [duet.constant(1.0)], duet.float32)
-    with pytest.raises(duet.errors.Error):  # a declared dtype it does not return
-        duet.py_function(lambda x: np.array([1, 2, 3], np.int64), [duet.constant([1.0])], duet.float32)
+    # NumPy results convert to Tout, as TensorFlow converts them (a tensor of another dtype is an error).
+    out = duet.py_function(lambda x: np.array([1, 2, 3], np.int64), [duet.constant([1.0])], duet.float32)
+    assert out.dtype == duet.float32 and out.numpy().tolist() == [1.0, 2.0, 3.0]
+
+
+def test_py_function_eagerly_returns_what_the_function_returns():
+    # Eagerly there is no graph: a result may have any shape, and NumPy results take Tout's dtype.
+    total = duet.py_function(lambda x: np.sum(x.numpy()), [duet.constant([1, 2, 3])], duet.int64)
+    assert total.dtype == duet.int64 and total.shape == () and int(total) == 6
+    pair = duet.py_function(lambda x: (x * 2, x.numpy()[:1]), [duet.constant([1.0, 2.0])], [duet.float32, duet.float64])
+    np.testing.assert_allclose(pair[0].numpy(), [2.0, 4.0])
+    assert pair[1].dtype == duet.float64 and pair[1].shape == (1,)
+
+
+def test_py_function_tensor_of_another_dtype_is_an_error_as_in_tensorflow():
+    # The seed article's Example 1: x + 1 on an int32 tensor gives int32, but Tout says int64.
+    with pytest.raises(duet.errors.InvalidArgumentError, match=r"result 0 is a int32 tensor but Tout declares int64"):
+        duet.py_function(lambda x: x + 1, [duet.constant(5)], duet.int64)
+    with pytest.raises(duet.errors.InvalidArgumentError, match="returned 1 values but Tout declares 2"):
+        duet.py_function(lambda x: x, [duet.constant(5)], [duet.int32, duet.int32])
+
+
+def test_py_function_traced_results_have_the_declared_or_the_input_rank():
+    f = duet.function(lambda x: duet.py_function(lambda v: v.numpy()[:1] * 3.0, [x], duet.float32))
+    np.testing.assert_allclose(f(duet.constant([1.0, 2.0])).numpy(), [3.0])  # rank 1, dims unknown
+    g = duet.function(lambda x: duet.py_function(lambda v: np.sum(v.numpy()), [x], duet.float32, output_shapes=[]))
+    assert float(g(duet.constant([1.0, 2.0]))) == 3.0
+    h = duet.function(lambda x: duet.py_function(lambda v: np.sum(v.numpy()), [x], duet.float32))
+    with pytest.raises(duet.errors.ShapeError, match="output_spec declares"):
+        h(duet.constant([1.0, 2.0]))  # a scalar where rank 1 was assumed: output_shapes says otherwise

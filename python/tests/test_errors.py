@@ -21,6 +21,8 @@ def test_each_engine_error_has_its_class_and_message():
 
 @pytest.mark.parametrize("call", [
     lambda: duet.reduce_sum(None),
+    lambda: duet.add(None, 1),
+    lambda: duet.concat([duet.ones([1]), None], 0),
     lambda: duet.reshape(duet.ones([4]), [3]),
     lambda: duet.reshape(duet.ones([4]), "x"),
     lambda: duet.zeros([-1]),
@@ -40,3 +42,8 @@ def test_each_engine_error_has_its_class_and_message():
 def test_bad_input_raises_a_duet_or_python_error(call):
     with pytest.raises((duet.errors.Error, TypeError, ValueError, IndexError)):
         call()
+
+
+def test_none_where_a_tensor_is_required_names_the_op_and_argument():
+    with pytest.raises(duet.errors.InvalidArgumentError, match=r"add\(\) argument 'x' is None"):
+        duet.add(None, 1)

@@ -119,3 +119,11 @@ def test_many_threads_call_one_function_while_it_traces():
         t.join(timeout=60)
     assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock between the GIL and a trace)"
     assert not errors and all(results) and len(results) == 120
+
+
+def test_none_and_python_numbers_in_results_keep_their_place():
+    f = duet.function(lambda x: {"a": x * 2.0, "b": [x, None], "c": 3.0})
+    out = f(duet.constant(1.0))
+    assert out["b"][1] is None and float(out["a"]) == 2.0 and float(out["b"][0]) == 1.0
+    assert isinstance(out["c"], duet.Tensor) and float(out["c"]) == 3.0
+    assert f(duet.constant(2.0))["b"][1] is None and f.trace_count == 1
