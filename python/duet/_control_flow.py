@@ -71,6 +71,7 @@ def py_function(func, inp, Tout, name=None, output_shapes=None):  # noqa: N803 -
     touts = [_dtypes.as_dtype(t) for t in ([Tout] if single else list(Tout))]
     inputs = _flat_tensors(list(inp), "py_function input")
     label = name or getattr(func, "__name__", "py_function")
+    declared, assumed = None, output_shapes is None  # traced: each result's declared shape
 
     def run(tensors):
         out = func(*tensors)
@@ -87,6 +88,14 @@ def py_function(func, inp, Tout, name=None, output_shapes=None):  # noqa: N803 -
                     f"py_function '{label}': result {i} is a {o.dtype.name} tensor but Tout declares {t.name}; "
                     f"cast it (duet.cast) or fix Tout")
             converted.append(_duet._to_tensor(o, t._enum))
+        if declared is not None:
+            for i, (o, want) in enumerate(zip(converted, declared)):
+                got = tuple(o.shape)
+                if len(got) != len(want) or any(w is not None and w != g for w, g in zip(want, got)):
+                    raise _errors.ShapeError(
+                        f"py_function '{label}': result {i} has shape {got} but the graph was built for "
+                        f"{tuple(want)}{' (the first input rank, as no output_shapes were given)' if assumed else ''}; "
+                        f"pass output_shapes=[...] with each result's shape (None for an unknown dim)")
         return converted
 
     if not _duet._tracing() and not any(t._is_symbolic for t in inputs):
@@ -97,6 +106,7 @@ def py_function(func, inp, Tout, name=None, output_shapes=None):  # noqa: N803 -
         output_shapes = [[None] * rank] * len(touts)
     elif single:
         output_shapes = [output_shapes]
+    declared = [list(s) for s in output_shapes]
     shapes = [[-1 if d is None else int(d) for d in s] for s in output_shapes]
     out = _duet._py_function(run, inputs, [t._enum for t in touts], shapes, label)
     return out[0] if single else list(out)
