@@ -95,6 +95,15 @@ git clone -q --no-local "$repo" "$root/src/duet" || die "cannot clone $repo into
 echo "fresh-root: cloned $(git -C "$root/src/duet" rev-parse --short HEAD)"
 
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The machine's network trust, which every machine of this kind has before any project arrives: its extra
+# CA certificates (PyPI may be reached through a proxy that signs with its own CA), the bundle made from them,
+# and pip's machine-wide config pointing at that bundle. Only the trust is copied, not the host's packages.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" > /dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+fi
+[[ -f /etc/pip.conf ]] && cp /etc/pip.conf "$root/etc/pip.conf"
 for m in proc sys dev dev/pts; do
   mkdir -p "$root/$m"
   case $m in
