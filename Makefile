@@ -5,6 +5,9 @@ CMAKE_FLAGS ?=
 # Ninja when present (decided when cmake runs: on a fresh machine `deps` installs it first).
 GEN = $$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
+# The build with the Python package's extension, built with the project's venv (scripts/python-venv.sh).
+PYTHON_ON = cmake -S . -B $(BUILD) -DDUET_PYTHON=ON -DPython_EXECUTABLE=$$(bash scripts/python-venv.sh | tail -1) > /dev/null
+
 .PHONY: all deps configure build demo test test-python-install test-asan test-tsan test-oracle test-fuzz fuzz lint format bench bench-distributed clean
 
 all: build
@@ -30,7 +33,7 @@ demo: build
 # The Python package is part of it: its extension is built in $(BUILD) with the project's venv (.venv,
 # scripts/python-venv.sh) and its pytest suite runs as a CTest (python.pytest).
 test: deps configure
-	cmake -S . -B $(BUILD) -DDUET_PYTHON=ON -DPython_EXECUTABLE=$$(bash scripts/python-venv.sh | tail -1) > /dev/null
+	$(PYTHON_ON)
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE "slow|oracle|fuzz-long|python-install"
 
@@ -69,8 +72,10 @@ format:
 # Every public op against TensorFlow 2.21 (float64 and float32, forward and gradient, edge values); every layer,
 # loss, metric and optimizer against Keras 3.15; duet's safetensors read by numpy. The Python packages are the
 # pinned venv .venv-peers that install-deps.sh --peer makes (scripts/peers-venv.sh).
-test-oracle: build
+test-oracle: deps configure
 	@bash scripts/install-deps.sh --peer
+	$(PYTHON_ON)
+	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -L oracle
 
 # The random-program differential fuzzer's long run (20,000 programs beyond make test's 300).
@@ -83,8 +88,10 @@ test-asan: deps
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE "slow|install|oracle|fuzz-long|portability"
 
-bench: build
+bench: deps configure
 	@bash scripts/install-deps.sh --peer
+	$(PYTHON_ON)
+	cmake --build $(BUILD) -j $(JOBS)
 	bash bench/run_all.sh $(BUILD)
 
 # Data-parallel training on this machine: 2 ranks x 1 thread against 1 rank x 2 threads (docs/scaling.md).

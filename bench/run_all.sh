@@ -93,3 +93,12 @@ for variant in quiet busy; do
 done
 echo
 "$py" "$here/report.py" "$out"
+# duet's Python package beside TensorFlow and PyTorch from Python (the package is built in $build by make
+# bench, as make test builds it).
+echo
+if compgen -G "$build/python/duet/_duet*.so" > /dev/null; then
+  PYTHONPATH=$build/python DUET_NUM_THREADS=$threads "$py" "$here/python_overhead.py" "${peer_flags[@]}" 2>&1 |
+    grep -v '^[WI]0000 '
+else
+  echo "== from Python: skipped ($build has no Python package: configure it with -DDUET_PYTHON=ON, as make bench does)"
+fi

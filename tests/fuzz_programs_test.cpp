@@ -75,6 +75,11 @@ Tensor exec_inst(const Inst& c, const std::vector<Tensor>& r) {
   if (o == "elu") return elu(a(0), c.x);
   if (o == "gelu") return gelu(a(0), c.flag);
   if (o == "sign") return sign(a(0));
+  if (o == "floor") return floor(a(0));
+  if (o == "ceil") return ceil(a(0));
+  if (o == "round") return round(a(0));
+  if (o == "floordiv_safe") return floor_div(a(0), abs(a(1)) + 1);
+  if (o == "floormod_safe") return floor_mod(a(0), abs(a(1)) + 1);
   if (o == "clip") return clip(a(0), -c.x, c.x);
   if (o == "add") return a(0) + a(1);
   if (o == "sub") return a(0) - a(1);
@@ -306,8 +311,9 @@ class Generator {
       case 1:
       case 2: {  // unary elementwise
         static const std::vector<std::string> f = {
-            "neg", "exp", "expm1", "log_abs1", "log1p_abs", "sqrt_abs", "rsqrt_abs1", "tanh", "sigmoid", "relu",
-            "sin", "cos", "erf",   "square",   "softplus",  "elu",      "gelu",       "sign", "clip",    "abs"};
+            "neg",     "exp",  "expm1", "log_abs1", "log1p_abs", "sqrt_abs", "rsqrt_abs1", "tanh",
+            "sigmoid", "relu", "sin",   "cos",      "erf",       "square",   "softplus",   "elu",
+            "gelu",    "sign", "clip",  "abs",      "floor",     "ceil",     "round"};
         static const std::vector<std::string> i = {"neg", "abs", "relu", "square", "sign", "clip"};
         const auto& list = fl ? f : i;
         Inst c{
@@ -319,10 +325,12 @@ class Generator {
       case 3:
       case 4:
       case 5: {  // binary with broadcasting
-        static const std::vector<std::string> f = {"add",     "sub",      "mul",      "div_safe", "maximum",
-                                                   "minimum", "pow_safe", "where_gt", "less_cast"};
-        static const std::vector<std::string> i = {"add",     "sub",     "mul",      "div_safe",
-                                                   "maximum", "minimum", "where_gt", "less_cast"};
+        static const std::vector<std::string> f = {"add",       "sub",           "mul",          "div_safe",
+                                                   "maximum",   "minimum",       "pow_safe",     "where_gt",
+                                                   "less_cast", "floordiv_safe", "floormod_safe"};
+        static const std::vector<std::string> i = {"add",           "sub",          "mul",      "div_safe",
+                                                   "maximum",       "minimum",      "where_gt", "less_cast",
+                                                   "floordiv_safe", "floormod_safe"};
         const auto& list = fl ? f : i;
         const int b = partner(a);
         push(p, {list[static_cast<std::size_t>(pick(static_cast<int>(list.size())))], {a, b}},

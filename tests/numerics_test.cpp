@@ -116,6 +116,33 @@ TEST(Numerics, SoftmaxWithInfinityTakesTheLimit) {
   EXPECT_EQ(neg, (std::vector<float>{0.f, 1.f}));
 }
 
+// round is half to even (TensorFlow's, NumPy's rint); floor, ceil and round keep signed zeros, infinities and
+// NaN; // and % of integers round toward minus infinity for every sign combination (Python's). Eagerly,
+// traced, and traced with fusion on every size.
+TEST(Numerics, RoundingAndFloorDivisionAtTheEdges) {
+  Tensor x = constant({0.5f, 1.5f, 2.5f, -0.5f, -2.5f, -0.f, INFINITY, -INFINITY, NAN, 1e30f});
+  for (const Tensor& y : three_ways([](const Tensor& t) { return round(t); }, x)) {
+    auto v = y.to_vector<float>();
+    EXPECT_EQ(std::vector<float>(v.begin(), v.begin() + 5), (std::vector<float>{0.f, 2.f, 2.f, -0.f, -2.f}));
+    EXPECT_TRUE(std::signbit(v[3]) && std::signbit(v[5]) && v[5] == 0.f);
+    EXPECT_EQ(v[6], INFINITY);
+    EXPECT_EQ(v[7], -INFINITY);
+    EXPECT_TRUE(std::isnan(v[8]));
+    EXPECT_EQ(v[9], 1e30f);
+  }
+  for (const Tensor& y : three_ways([](const Tensor& t) { return floor(t) + ceil(t); }, x)) {
+    auto v = y.to_vector<float>();
+    EXPECT_EQ(std::vector<float>(v.begin(), v.begin() + 5), (std::vector<float>{1.f, 3.f, 5.f, -1.f, -5.f}));
+  }
+  Tensor a = constant({7, -7, 7, -7, 0, 6}), b = constant({2, 2, -2, -2, 5, 3});
+  for (const Tensor& q : three_ways([&](const Tensor& t) { return floor_div(t, b); }, a))
+    EXPECT_EQ(q.to_vector<std::int32_t>(), (std::vector<std::int32_t>{3, -4, -4, 3, 0, 2}));
+  for (const Tensor& r : three_ways([&](const Tensor& t) { return floor_mod(t, b); }, a))
+    EXPECT_EQ(r.to_vector<std::int32_t>(), (std::vector<std::int32_t>{1, 1, -1, -1, 0, 0}));
+  EXPECT_THROW((void)floor_div(a, constant({1, 1, 0, 1, 1, 1})), ValueError);
+  EXPECT_THROW((void)floor(a), DTypeError);
+}
+
 // d prod(x)/dx_i is the product of the other elements, with IEEE semantics (TensorFlow's and PyTorch's
 // values): a zero and an infinity among the others give NaN; an infinity in x_i itself does not spoil
 // its own gradient (y / x_i would give inf / inf = NaN). Eagerly and traced, over one and two axes.

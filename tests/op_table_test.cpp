@@ -146,6 +146,33 @@ std::vector<Row> elementwise_and_shape_rows() {
       {"abs", {F({2, 3})}, [](const V& x) { return abs(x[0]); }, [](const A& a) { return un(a[0], std::fabs); }});
   r.push_back(
       {"sign", {F({2, 3})}, [](const V& x) { return sign(x[0]); }, [](const A& a) { return un(a[0], sign_ref); }});
+  r.push_back({"floor",
+               {F({2, 3}, -3, 3)},
+               [](const V& x) { return floor(x[0]); },
+               [](const A& a) { return un(a[0], std::floor); }});
+  r.push_back({"ceil",
+               {F({2, 3}, -3, 3)},
+               [](const V& x) { return ceil(x[0]); },
+               [](const A& a) { return un(a[0], std::ceil); }});
+  // Half to even (ties: the oracle's round_ties case and numerics_test).
+  r.push_back({"round",
+               {F({2, 3}, -3, 3)},
+               [](const V& x) { return round(x[0]); },
+               [](const A& a) { return un(a[0], std::nearbyint); }});
+  r.push_back({"floordiv",
+               {F({2, 3}, -3, 3), F({3}, 0.5, 2)},
+               [](const V& x) { return floor_div(x[0], x[1]); },
+               bin([](double a, double b) { return std::floor(a / b); })});
+  r.push_back({"floormod",
+               {F({2, 3}, -3, 3), F({3}, 0.5, 2)},
+               [](const V& x) { return floor_mod(x[0], x[1]); },
+               bin([](double a, double b) { return a - std::floor(a / b) * b; })});
+  // Integers, every sign combination: 7 // -2 == -4 and 7 % -2 == -1, as in Python.
+  auto div_ins = std::vector<In>{I({4}, {7, -7, 7, -7}, DType::Int32), I({4}, {2, 2, -2, -2}, DType::Int32)};
+  r.push_back({"floordiv_int", div_ins, [](const V& x) { return floor_div(x[0], x[1]); },
+               bin([](double a, double b) { return std::floor(a / b); }), false});
+  r.push_back({"floormod_int", div_ins, [](const V& x) { return floor_mod(x[0], x[1]); },
+               bin([](double a, double b) { return a - std::floor(a / b) * b; }), false});
   r.push_back(
       {"exp", {F({2, 3})}, [](const V& x) { return exp(x[0]); }, [](const A& a) { return un(a[0], std::exp); }});
   r.push_back({"expm1",

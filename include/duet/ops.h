@@ -30,6 +30,11 @@ namespace duet {
 [[nodiscard]] Tensor logical_and(const Tensor& a, const Tensor& b);
 [[nodiscard]] Tensor logical_or(const Tensor& a, const Tensor& b);
 [[nodiscard]] Tensor logical_not(const Tensor& x);
+// Python's // and % (TensorFlow's floordiv and floormod): the quotient rounded toward minus infinity, and
+// the remainder with the divisor's sign, a == floor_div(a, b) * b + floor_mod(a, b). Integer tensors stay
+// integers (a zero divisor throws); floats give floor(a / b) and a - floor(a / b) * b.
+[[nodiscard]] Tensor floor_div(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor floor_mod(const Tensor& a, const Tensor& b);
 // Elementwise choice: cond ? a : b, all three broadcast together.
 [[nodiscard]] Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
@@ -37,6 +42,11 @@ namespace duet {
 [[nodiscard]] Tensor neg(const Tensor& x);
 [[nodiscard]] Tensor abs(const Tensor& x);
 [[nodiscard]] Tensor sign(const Tensor& x);
+// Rounding of floating tensors to integral values (same dtype): floor, ceil, and round half to even
+// (TensorFlow's round: 0.5 -> 0, 1.5 -> 2, -2.5 -> -2). Their gradients are zero.
+[[nodiscard]] Tensor floor(const Tensor& x);
+[[nodiscard]] Tensor ceil(const Tensor& x);
+[[nodiscard]] Tensor round(const Tensor& x);
 [[nodiscard]] Tensor exp(const Tensor& x);
 // exp(x) - 1, accurate near 0.
 [[nodiscard]] Tensor expm1(const Tensor& x);

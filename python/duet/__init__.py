@@ -28,6 +28,19 @@ from .dtypes import DType, as_dtype, bool, double, float32, float64, int32, int6
 __version__ = "0.1.0"
 
 _duet._set_python_types([bool, int32, int64, float32, float64], TensorShape, _indexing)
+
+
+def _tensor_repr(t):
+    """As TensorFlow's repr: <duet.Tensor: shape=(2,), dtype=float32, numpy=array([1., 2.], dtype=float32)>
+    (str(t) prints the values as TensorFlow's str does; a symbolic tensor tells its op)."""
+    if t._is_symbolic:
+        return str(t)
+    values = t.numpy()
+    shown = repr(values.item()) if t.ndim == 0 else _np.array_repr(values)
+    return f"<duet.Tensor: shape={tuple(t.shape)}, dtype={t.dtype.name}, numpy={shown}>"
+
+
+Tensor.__repr__ = _tensor_repr
 _ops.build()
 
 
@@ -86,7 +99,7 @@ def _delegate(op):
 
 for _op in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
             "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__lt__", "__le__", "__gt__", "__ge__", "__neg__",
-            "__abs__", "__and__", "__or__", "__invert__"):
+            "__abs__", "__and__", "__or__", "__invert__", "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__"):
     setattr(Variable, _op, _delegate(_op))
 
 
@@ -184,3 +197,34 @@ for _modname, _doc in (("math", "Math ops (tf.math)."), ("nn", "Neural-network o
         setattr(_m, _name, _fn)
     setattr(_this, _modname, _m)
 random.set_seed = lambda seed: _duet._random_set_seed(int(seed))  # noqa: E731
+
+
+# tf.compat.v1: TensorFlow 1's graph-and-session API. duet runs TensorFlow 2 programs, so it has none of it;
+# what TensorFlow 1 code reaches for gets an error that says what to write instead.
+_TF1_ADVICE = ("duet runs TensorFlow 2 programs, which have no sessions or placeholders: an op computes its "
+               "value when it runs, so print(y) or y.numpy() instead of sess.run(y), and decorate a Python "
+               "function with @duet.function for a graph")
+
+
+class _Session:
+    """tf.compat.v1.Session, which duet does not have: making one raises FailedPreconditionError (a
+    RuntimeError, as TensorFlow 2 raises when a session runs eager tensors) saying what to write instead."""
+
+    def __init__(self, *args, **kwargs):
+        raise errors.FailedPreconditionError(f"tf.compat.v1.Session: {_TF1_ADVICE}")
+
+
+compat = _module("compat", "TensorFlow 1 compatibility (tf.compat): only a guide to the TensorFlow 2 way.")
+compat.v1 = _module("compat.v1", "tf.compat.v1: TensorFlow 1's API, which duet does not have.")
+compat.v1.Session = _Session
+compat.v1.InteractiveSession = _Session
+
+
+def _compat_v1_getattr(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise AttributeError(f"module 'duet.compat.v1' has no attribute '{name}': {_TF1_ADVICE}")
+
+
+compat.v1.__getattr__ = _compat_v1_getattr
+

@@ -49,6 +49,16 @@ def _dtype(value):
     return None if value is None else _dtypes.as_dtype(value)._enum
 
 
+def _dtype_like(value):
+    """A dtype given as duet.float32, "float32" or NumPy's dtype, as the engine's dtype; anything else as is."""
+    if value is None or isinstance(value, (bool, int, float, _duet.Tensor)):
+        return value
+    try:
+        return _dtypes.as_dtype(value)._enum
+    except (TypeError, ValueError):
+        return value
+
+
 _CONVERT = {
     "Tensor": "_tensor({p}, _h, {w})",
     "list of Tensors": "_tensors({p}, _h, {w})",
@@ -71,6 +81,8 @@ def _make(entry):
     for p, n in zip(params, names):
         sig.append(n if p["required"] else f"{n}={_default_repr(p['default'])}")
         conv = _CONVERT.get(p["kind"])
+        if conv is None and p["name"] == "dtype":  # a parameter that takes a dtype among other kinds
+            conv = "_dtype_like({p})"
         where = repr(f"{entry['name']}() argument '{n}'") if p["required"] else "None"
         args.append(conv.format(p=n, w=where) if conv else n)
         if p["kind"] in ("Tensor", "list of Tensors"):
@@ -81,6 +93,7 @@ def _make(entry):
            f"{hint}"
            f"    return _call({entry['index']}, ({', '.join(args)}{',' if args else ''}))\n")
     scope = {"_call": _duet._api_call, "_tensor": _tensor, "_tensors": _tensors, "_dtype": _dtype,
+             "_dtype_like": _dtype_like,
              "_hint": _hint, "_dtypes": _dtypes}
     exec(compile(src, f"<duet op {entry['name']}>", "exec"), scope)  # noqa: S102 - generated from the op table
     fn = scope[entry["name"]]

@@ -55,6 +55,7 @@ api::Value to_value(const api::Param& p, nb::handle h) {
   if (PyFloat_Check(h.ptr())) return PyFloat_AsDouble(h.ptr());
   if (PyUnicode_Check(h.ptr())) return nb::cast<std::string>(h);
   if (nb::isinstance<DType>(h)) return nb::cast<DType>(h);
+  if (nb::hasattr(h, "_enum") && nb::isinstance<DType>(h.attr("_enum"))) return nb::cast<DType>(h.attr("_enum"));
   if (PyList_Check(h.ptr()) || PyTuple_Check(h.ptr())) {
     if (p.kind == api::Kind::Tensors) {
       std::vector<Tensor> ts;

@@ -3,6 +3,7 @@
 // numbers (t + 1 stays float32), and the rest of the Python protocol (len, bool, float, int, repr).
 #include "bindings.h"
 #include "core/tensor_impl.h"
+#include "ops/api.h"
 
 namespace duet::python {
 namespace {
@@ -224,8 +225,13 @@ void bind_tensor(nb::module_& m) {
       .def("__rsub__", &reflected<sub>)
       .def("__mul__", &forward<mul>)
       .def("__rmul__", &reflected<mul>)
-      .def("__truediv__", &forward<div>)
-      .def("__rtruediv__", &reflected<div>)
+      // As TensorFlow's: / of integers is true division (float64), // and % round toward minus infinity.
+      .def("__truediv__", &forward<api::true_divide>)
+      .def("__rtruediv__", &reflected<api::true_divide>)
+      .def("__floordiv__", &forward<floor_div>)
+      .def("__rfloordiv__", &reflected<floor_div>)
+      .def("__mod__", &forward<floor_mod>)
+      .def("__rmod__", &reflected<floor_mod>)
       .def("__pow__", &forward<pow>)
       .def("__rpow__", &reflected<pow>)
       .def("__matmul__",

@@ -69,7 +69,7 @@ def test_bad_arguments_name_the_op_and_parameter():
 
 
 # Public C++ functions that Python knows under another (TensorFlow's) name, or not at all yet (why).
-RENAMED = {"sub": "subtract", "mul": "multiply", "div": "divide", "neg": "negative", "sum": "reduce_sum",
+RENAMED = {"sub": "subtract", "mul": "multiply", "div": "truncatediv", "floor_div": "floordiv", "floor_mod": "floormod", "neg": "negative", "sum": "reduce_sum",
            "mean": "reduce_mean", "max": "reduce_max", "min": "reduce_min", "prod": "reduce_prod",
            "clip": "clip_by_value", "full": "fill", "arange": "range"}
 NOT_IN_PYTHON = {
@@ -94,3 +94,48 @@ def test_every_public_cpp_op_is_in_python():
                      if n not in NOT_IN_PYTHON and RENAMED.get(n, n) not in _ops.FUNCTIONS)
     assert not missing, f"public C++ ops without a Python function: {missing}"
     assert len(_ops.FUNCTIONS) >= 80
+
+
+def test_division_operators_are_tensorflows():
+    a, b = duet.constant([7, -7, 7, -7]), duet.constant([2, 2, -2, -2])
+    q = a / b  # true division: integers give float64, as in TensorFlow
+    assert q.dtype == duet.float64 and q.numpy().tolist() == [3.5, -3.5, -3.5, 3.5]
+    assert duet.divide(a, b).dtype == duet.float64 and duet.math.truediv(a, 2).dtype == duet.float64
+    assert (a // b).numpy().tolist() == [3, -4, -4, 3] and (a // b).dtype == duet.int32  # as Python's //
+    assert (a % b).numpy().tolist() == [1, 1, -1, -1]  # the divisor's sign, as Python's %
+    assert (7 // duet.constant(-2)).numpy().tolist() == -4 and (-7 % duet.constant(3)).numpy() == 2
+    x = duet.constant([7.5, -7.5])
+    np.testing.assert_allclose((x // 2).numpy(), [3.0, -4.0])
+    np.testing.assert_allclose((x % 2).numpy(), [1.5, 0.5])
+    np.testing.assert_allclose(duet.math.floormod(x, -2.0).numpy(), np.mod([7.5, -7.5], -2.0))
+    v = duet.Variable([5, -5])
+    assert (v // 2).numpy().tolist() == [2, -3] and (v % 3).numpy().tolist() == [2, 1]
+    with pytest.raises(duet.errors.InvalidArgumentError, match="division by zero"):
+        duet.constant([1]) // duet.constant([0])
+
+
+def test_rounding_ops():
+    x = duet.constant([0.5, 1.5, 2.5, -0.5, -1.7, 2.2])
+    assert duet.math.round(x).numpy().tolist() == [0.0, 2.0, 2.0, -0.0, -2.0, 2.0]  # half to even
+    assert duet.math.floor(x).numpy().tolist() == [0.0, 1.0, 2.0, -1.0, -2.0, 2.0]
+    assert duet.math.ceil(x).numpy().tolist() == [1.0, 2.0, 3.0, -0.0, -1.0, 3.0]
+    with pytest.raises(duet.errors.DTypeError, match="floor"):
+        duet.math.floor(duet.constant([1, 2]))
+    with duet.GradientTape() as tape:
+        tape.watch(x)
+        y = duet.reduce_sum(duet.math.floor(x) * x)
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), duet.math.floor(x).numpy())
+
+
+def test_dtype_objects_reach_any_parameter():
+    r = duet.range(6, dtype=duet.float32)
+    assert r.dtype == duet.float32 and r.numpy().tolist() == [0, 1, 2, 3, 4, 5]
+    assert duet.range(2, 8, 3, dtype="int64").dtype == duet.int64
+
+
+def test_tensorflow_1_sessions_say_what_to_write_instead():
+    with pytest.raises(duet.errors.FailedPreconditionError, match=r"print\(y\) or y.numpy\(\) instead of sess.run"):
+        with duet.compat.v1.Session() as sess:
+            sess.run(duet.constant(1))
+    with pytest.raises(AttributeError, match="TensorFlow 2 programs"):
+        duet.compat.v1.placeholder(duet.float32)

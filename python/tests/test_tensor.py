@@ -41,6 +41,11 @@ def test_shape_dtype_and_repr():
     assert isinstance(t.shape, duet.TensorShape)
     assert repr(t.dtype) == "duet.float32" and t.dtype == np.float32 and t.dtype == "float32"
     assert "shape=(2, 2), dtype=float32" in repr(t)
+    # TensorFlow's forms: repr <... numpy=...>, str with the values first.
+    assert repr(duet.constant([1.0, 2.0])) == \
+        "<duet.Tensor: shape=(2,), dtype=float32, numpy=array([1., 2.], dtype=float32)>"
+    assert repr(duet.constant(3)) == "<duet.Tensor: shape=(), dtype=int32, numpy=3>"
+    assert str(duet.constant([1.0, 2.0])) == "Tensor([1. 2.], shape=(2,), dtype=float32)"
 
 
 def test_python_protocol():

@@ -111,6 +111,18 @@ struct Sign {
   auto operator()(auto a) const { return a != a ? a : decltype(a)((a > 0) - (a < 0)); }
 };
 
+// Rounding to an integral value (floating dtypes only). Round is half to even (TensorFlow's round,
+// NumPy's rint), what nearbyint does in the default rounding mode.
+struct Floor {
+  auto operator()(auto a) const { return std::floor(a); }
+};
+struct Ceil {
+  auto operator()(auto a) const { return std::ceil(a); }
+};
+struct Round {
+  auto operator()(auto a) const { return std::nearbyint(a); }
+};
+
 // Transcendental functions: the scalar rule for other dtypes, and vm for float32/float64 arrays (libmvec or
 // duet's own AVX2 code, chosen by the CPU at run time).
 struct Exp {

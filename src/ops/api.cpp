@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "duet/error.h"
+#include "duet/ops.h"
 
 namespace duet::api {
 namespace {
@@ -259,4 +260,11 @@ std::vector<std::pair<std::string, std::optional<Value>>> parse_params(const std
 }
 
 }  // namespace detail
+
+Tensor true_divide(const Tensor& a, const Tensor& b) {
+  if (a.defined() && b.defined() && is_integral(a.dtype()) && is_integral(b.dtype()))
+    return div(cast(a, DType::Float64), cast(b, DType::Float64));
+  return div(a, b);
+}
+
 }  // namespace duet::api

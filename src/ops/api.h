@@ -177,4 +177,9 @@ struct ApiRegistration {
   explicit ApiRegistration(std::vector<Function> entries);
 };
 
+// TensorFlow's semantics where they differ from duet's C++ ops, for the languages that speak TensorFlow:
+// divide/truediv (and Python's /) of two integer tensors is true division in float64, where C++'s div
+// truncates.
+Tensor true_divide(const Tensor& a, const Tensor& b);
+
 }  // namespace duet::api

@@ -646,8 +646,9 @@ const api::ApiRegistration kElementwiseApi{{
     binary_api("add", static_cast<Binary>(add)),
     binary_api("subtract", static_cast<Binary>(sub)),
     binary_api("multiply", static_cast<Binary>(mul)),
-    binary_api("divide", static_cast<Binary>(div)),
-    binary_api("truediv", static_cast<Binary>(div), "math"),
+    binary_api("divide", &api::true_divide),  // integers: float64, as TensorFlow (C++'s div truncates)
+    binary_api("truediv", &api::true_divide, "math"),
+    binary_api("truncatediv", static_cast<Binary>(div), "."),  // C++'s div: integers truncate
     binary_api("pow", static_cast<Binary>(pow)),
     binary_api("maximum", static_cast<Binary>(maximum)),
     binary_api("minimum", static_cast<Binary>(minimum)),

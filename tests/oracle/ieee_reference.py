@@ -100,6 +100,12 @@ REFERENCES = {
     "relu": _unary(lambda x: np.where(x > 0, x, 0.0), lambda x: (x > 0).astype(np.float64)),
     "elu": _unary(lambda x: np.where(x > 0, x, 0.7 * np.expm1(x)), _elu_grad),
     "mul": _binary(np.multiply, lambda a, b: b, lambda a, b, ct, z: ct * a),
+    # floor, ceil, round and floordiv are piecewise constant: no gradient (zeros), as TensorFlow's
+    "floor": _unary(np.floor, np.zeros_like),
+    "ceil": _unary(np.ceil, np.zeros_like),
+    "round": _unary(np.rint, np.zeros_like),
+    "floordiv": _binary(lambda a, b: np.floor(a / b), lambda a, b: np.zeros_like(a),
+                        lambda a, b, ct, z: np.zeros_like(b)),
     "div": _binary(np.divide, lambda a, b: 1 / b, lambda a, b, ct, z: ct * (-a / b / b)),
     "pow": _binary(np.power, lambda a, b: b * np.power(a, b - 1), _pow_db),
     "maximum": _binary(np.maximum, lambda a, b: np.where(a >= b, 1.0, 0.0),

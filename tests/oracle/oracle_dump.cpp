@@ -118,6 +118,13 @@ std::vector<Case> cases() {
   unary(
       "sign", [](T x) { return sign(x); }, F({3, 4}));
   unary(
+      "floor", [](T x) { return floor(x); }, F({3, 4}));
+  unary(
+      "ceil", [](T x) { return ceil(x); }, F({3, 4}));
+  unary(
+      "round", [](T x) { return round(x); }, F({3, 4}));
+  c.push_back({"round_ties", {In{{6}, {0.5, 1.5, 2.5, -0.5, -1.5, -2.5}}}, [](const V& x) { return round(x[0]); }});
+  unary(
       "exp", [](T x) { return exp(x); }, F({3, 4}));
   unary(
       "expm1", [](T x) { return expm1(x); }, F({3, 4}));
@@ -185,6 +192,11 @@ std::vector<Case> cases() {
   binary(
       "div", [](T a, T b) { return div(a, b); }, F({3, 4}), P({4}, 0.3));
   binary(
+      "floordiv", [](T a, T b) { return floor_div(a, b); }, F({3, 4}), P({4}, 0.3));
+  // floormod's edges (an infinite divisor, signed zeros) follow fmod in TensorFlow and the formula here:
+  // only finite, nonzero divisors are compared.
+  c.push_back({"floormod", {F({3, 4}), P({4}, 0.3)}, [](const V& x) { return floor_mod(x[0], x[1]); }});
+  binary(
       "pow", [](T a, T b) { return pow(a, b); }, P({3, 4}, 0.2), F({3, 4}));
   binary(
       "maximum", [](T a, T b) { return maximum(a, b); }, F({3, 4}), F({4}));
@@ -217,6 +229,12 @@ std::vector<Case> cases() {
   c.push_back({"int_div",
                {I({6}, {7, -7, 7, -7, -2147483648.0, 0}, i32), I({6}, {2, 2, -2, -2, -1, 3}, i32)},
                [=](const V& x) { return f64(x[0] / x[1]); }});
+  // Python's // and %: every sign combination, and a zero dividend.
+  c.push_back({"int_floordiv_floormod",
+               {I({6}, {7, -7, 7, -7, 0, 9}, i32), I({6}, {2, 2, -2, -2, 3, -3}, i32)},
+               [=](const V& x) {
+                 return f64(stack({floor_div(x[0], x[1]), floor_mod(x[0], x[1])}));
+               }});
   c.push_back({"int_arith",
                {I({4}, {2147483647, -2147483648.0, -5, 65536}, i32), I({4}, {1, 1, 3, 65536}, i32)},
                [=](const V& x) {

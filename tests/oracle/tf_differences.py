@@ -158,6 +158,14 @@ def everywhere(c, part, i):
     return True
 
 
+def denormal_quotient(c, part, i):
+    """floordiv's output element i came from a quotient a / b that is a denormal in the case's dtype."""
+    a, b = np.broadcast_arrays(*[np.asarray(x, dtype=c.dt) for x in c.ins])
+    with np.errstate(all="ignore"):
+        q = (a / b).ravel()
+    return part == "output" and denormal(q[i], c.dt)
+
+
 D = oc.Difference
 F64, F32 = ("float64",), ("float32",)
 DIFFERENCES = [
@@ -204,6 +212,9 @@ DIFFERENCES = [
     D("sum", {"sum/edges", "mean/edges"},
       "a sum whose partial sums overflow depends on the order: duet adds in index order, TensorFlow in pairs",
       huge_row, sequential_sum),
+    D("floordiv", {"floordiv/edges"},
+      "floor of the IEEE quotient: a tiny negative a / b that is a denormal floors to -1; TensorFlow flushes the "
+      "quotient to -0 first (FTZ) and floors that to -0", denormal_quotient, flushed),
     D("div", {"int_div"},
       "integers divide as integers, truncating (as C++ and tf.truncatediv); TensorFlow's divide gives the float64 "
       "quotient", everywhere, truncated),

@@ -117,6 +117,9 @@ CASES = {
     "cast_float": cast_float,
     "vector_kernels": lambda x: tf.stack([tf.exp(x), tf.tanh(x), tf.sigmoid(x), tf.math.log(tf.abs(x) + 0.05),
                                           tf.math.erf(x)]),
+    "floor": tf.math.floor, "ceil": tf.math.ceil, "round": tf.math.round, "round_ties": tf.math.round,
+    "floordiv": tf.math.floordiv, "floormod": tf.math.floormod,
+    "int_floordiv_floormod": lambda a, b: f64(tf.stack([tf.math.floordiv(a, b), tf.math.floormod(a, b)])),
     "add": tf.add, "sub": tf.subtract, "mul": tf.multiply, "div": tf.divide, "pow": tf.pow,
     "maximum": tf.maximum, "minimum": tf.minimum,
     "equal": lambda a, b: f64(tf.equal(a, b)), "not_equal": lambda a, b: f64(tf.not_equal(a, b)),
@@ -206,7 +209,7 @@ COVERED_BY = {
     "max_pool2d_grad_grad": "max_pool_grad_grad", "avg_pool2d_grad": "avg_pool_grad", "conv2d": "conv2d_same",
     "logical_and": "logical", "logical_or": "logical", "logical_not": "logical",
     "sparse_softmax_cross_entropy_with_logits": "sparse_ce", "softmax_cross_entropy_with_logits": "dense_ce",
-    "cast": "cast_float",
+    "cast": "cast_float", "floor_div": "floordiv", "floor_mod": "floormod",
 }
 NOT_ORACLE = {
     "dropout": "random: TensorFlow draws another mask; its kept fraction, scale and mask gradient are checked in "

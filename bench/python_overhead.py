@@ -1,0 +1,137 @@
+"""duet from Python beside TensorFlow and PyTorch from Python, in one process and one run: what a Python
+program pays per call. Rows: a 1-element add (eager, per op), a Python loop of 100 small ops, a compiled
+function call (duet.function / tf.function / torch.compile) of a 10-op elementwise chain on 1000 elements,
+and a training step with a tape (a 2-layer MLP, batch 32). Each row: the median of `rounds` rounds that
+alternate the frameworks, each round the best of 5 timings of `number` calls. Prints one line per row with
+each framework's microseconds per call and duet's ratio to the fastest peer (>1: duet is faster).
+Usage: python bench/python_overhead.py [--quick]   (duet must be importable: PYTHONPATH=build/python)"""
+import os
+import statistics
+import sys
+import timeit
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np  # noqa: E402
+
+import duet  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+THREADS = 2
+
+
+def frameworks():
+    fws = {"duet": duet}
+    try:
+        import torch
+
+        torch.set_num_threads(THREADS)
+        fws["torch"] = torch
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(THREADS)
+        tf.config.threading.set_inter_op_parallelism_threads(THREADS)
+        fws["tensorflow"] = tf
+    except ImportError:
+        pass
+    return fws
+
+
+def chain(m, x):
+    for _ in range(5):
+        x = m.tanh(x) * 1.5
+    return x
+
+
+def cases(name, m):
+    """name -> (row -> zero-argument callable) for one framework."""
+    rng = np.random.default_rng(0)
+    a1 = np.ones([1], np.float32)
+    v1000 = rng.standard_normal(1000).astype(np.float32)
+    xb = rng.standard_normal((32, 64)).astype(np.float32)
+    yb = rng.standard_normal((32, 10)).astype(np.float32)
+    w1 = rng.standard_normal((64, 128)).astype(np.float32) * 0.1
+    w2 = rng.standard_normal((128, 10)).astype(np.float32) * 0.1
+    out = {}
+    if name == "torch":
+        t = m.from_numpy
+        a, b, v = t(a1), t(a1.copy()), t(v1000)
+        out["add, 1 element"] = lambda: a + b
+
+        def loop():
+            x = a
+            for _ in range(100):
+                x = x + b
+            return x
+
+        out["100-op Python loop"] = loop
+        compiled = m.compile(lambda x: chain(m, x))
+        compiled(v)
+        out["compiled call, 10 ops"] = lambda: compiled(v)
+        W1, W2 = t(w1).requires_grad_(), t(w2).requires_grad_()
+        X, Y = t(xb), t(yb)
+
+        def step():
+            loss = ((m.relu(X @ W1) @ W2 - Y) ** 2).mean()
+            g1, g2 = m.autograd.grad(loss, [W1, W2])
+            with m.no_grad():
+                W1.sub_(0.01 * g1)
+                W2.sub_(0.01 * g2)
+
+        out["tape training step"] = step
+    else:  # duet and TensorFlow: the same program
+        a, b, v = m.constant(a1), m.constant(a1), m.constant(v1000)
+        out["add, 1 element"] = lambda: a + b
+
+        def loop():
+            x = a
+            for _ in range(100):
+                x = x + b
+            return x
+
+        out["100-op Python loop"] = loop
+        fn = m.function(lambda x: chain(m.math, x))
+        fn(v)
+        out["compiled call, 10 ops"] = lambda: fn(v)
+        W1, W2 = m.Variable(w1), m.Variable(w2)
+        X, Y = m.constant(xb), m.constant(yb)
+
+        def step():
+            with m.GradientTape() as tape:
+                loss = m.reduce_mean(m.square(m.matmul(m.nn.relu(m.matmul(X, W1)), W2) - Y))
+            g1, g2 = tape.gradient(loss, [W1, W2])
+            W1.assign_sub(0.01 * g1)
+            W2.assign_sub(0.01 * g2)
+
+        out["tape training step"] = step
+    return out
+
+
+def main():
+    fws = frameworks()
+    table = {fw: cases(fw, m) for fw, m in fws.items()}
+    rows = list(table["duet"])
+    numbers = {"add, 1 element": 2000, "100-op Python loop": 20, "compiled call, 10 ops": 1000, "tape training step": 200}
+    rounds = 1 if QUICK else 3
+    times = {(fw, r): [] for fw in fws for r in rows}
+    for _ in range(rounds):
+        for fw in fws:
+            for r in rows:
+                n = max(1, numbers[r] // (10 if QUICK else 1))
+                best = min(timeit.repeat(table[fw][r], number=n, repeat=5))
+                times[(fw, r)].append(best / n * 1e6)
+    versions = ", ".join(f"{fw} {getattr(m, '__version__', '?')}" for fw, m in fws.items())
+    print(f"== from Python (CPython {sys.version.split()[0]}; {versions}); microseconds per call, median of "
+          f"{rounds} rounds")
+    for r in rows:
+        med = {fw: statistics.median(times[(fw, r)]) for fw in fws}
+        peers = {fw: t for fw, t in med.items() if fw != "duet"}
+        cells = "  ".join(f"{fw} {t:9.2f}" for fw, t in med.items())
+        ratio = f"  duet {min(peers.values()) / med['duet']:.2f}x the fastest peer" if peers else ""
+        print(f"  {r:<24} {cells}{ratio}")
+
+
+if __name__ == "__main__":
+    main()
