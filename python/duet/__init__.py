@@ -45,7 +45,25 @@ _ops.build()
 
 
 class Variable(_duet.Variable):
-    """A mutable tensor (tf.Variable): ops read its current value; assign, assign_add, assign_sub write it."""
+    """A mutable tensor (tf.Variable): ops read its current value; assign, assign_add, assign_sub write it.
+    TensorFlow's parameters, in its order; validate_shape, caching_device, variable_def, import_scope,
+    synchronization, aggregation and experimental_enable_variable_lifting have no meaning on duet's one
+    device and are accepted and ignored; a constraint is not supported yet."""
+
+    def __init__(self, initial_value=None, trainable=True, validate_shape=True, caching_device=None, name=None,
+                 variable_def=None, dtype=None, import_scope=None, constraint=None, synchronization=None,
+                 aggregation=None, shape=None, experimental_enable_variable_lifting=True):
+        if initial_value is None:
+            raise errors.InvalidArgumentError("Variable: initial_value is required")
+        if constraint is not None:
+            raise errors.InvalidArgumentError("Variable: constraint= is not supported yet; apply it after each "
+                                              "update with v.assign(constraint(v))")
+        if callable(initial_value):
+            initial_value = initial_value()
+        super().__init__(initial_value, _pybool(trainable), name, None if dtype is None else as_dtype(dtype)._enum)
+        if shape is not None and not TensorShape(shape).is_compatible_with(self.shape):
+            raise errors.ShapeError(f"Variable: shape {tuple(shape)} does not fit the initial value's "
+                                    f"{tuple(self.shape)}")
 
     @property
     def shape(self):
@@ -62,7 +80,7 @@ class Variable(_duet.Variable):
         return self.value().__array__(dtype, copy)
 
     def __repr__(self):
-        return f"<duet.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}, numpy={self.numpy()!r}>"
+        return _tensor_repr(self.value()).replace("<duet.Tensor:", f"<duet.Variable '{self.name}'", 1)
 
     def __hash__(self):
         return id(self)

@@ -90,3 +90,16 @@ def test_indexing_like_numpy():
         t[2]
     with pytest.raises(IndexError):
         t[0, 0, 0, 0]
+
+
+def test_variable_takes_tensorflows_arguments():
+    v = duet.Variable(1.0, dtype=duet.float64)
+    assert v.dtype == duet.float64 and repr(v) == "<duet.Variable 'Variable' shape=(), dtype=float64, numpy=1.0>"
+    w = duet.Variable([1, 2], dtype="float32", name="w", shape=[None])
+    assert w.dtype == duet.float32 and w.name == "w" and w.shape == (2,)
+    assert not duet.Variable(lambda: duet.ones([2]), trainable=False).trainable  # a callable initial value
+    with pytest.raises(duet.errors.ShapeError, match=r"shape \(3,\) does not fit"):
+        duet.Variable([1.0], shape=[3])
+    with pytest.raises(duet.errors.InvalidArgumentError, match="constraint"):
+        duet.Variable([1.0], constraint=lambda x: x)
+
