@@ -20,6 +20,7 @@ from ._duet import Tensor, errors
 from ._duet import functions_run_eagerly as _functions_run_eagerly
 from ._duet import run_functions_eagerly as _run_functions_eagerly
 from ._control_flow import cond, numpy_function, py_function, while_loop
+from ._control_flow import print_ as print  # noqa: A001 - tf.print
 from ._function import Function, TensorSpec, function
 from ._shape import TensorShape
 from ._tape import GradientTape, UnconnectedGradients
@@ -28,6 +29,9 @@ from .dtypes import DType, as_dtype, bool, double, float32, float64, int32, int6
 __version__ = "0.1.0"
 
 _duet._set_python_types([bool, int32, int64, float32, float64], TensorShape, _indexing)
+
+
+newaxis = None  # tf.newaxis: x[duet.newaxis] adds a dim
 
 
 def _tensor_repr(t):

@@ -118,3 +118,81 @@ def numpy_function(func, inp, Tout, stateful=True, name=None):  # noqa: N803
         return func(*[t.numpy() for t in tensors])
 
     return py_function(on_arrays, inp, Tout, name=name)
+
+
+def _format_array(arr, summarize, depth=0):
+    import numpy as np
+
+    """TensorFlow's print format: numbers as %g (bools as 1/0), rows on their own lines, and with summarize=n
+    only the first and last n entries of a longer dim, '...' between."""
+    if arr.ndim == 0:
+        v = arr.item()
+        if isinstance(v, bool):
+            return str(int(v))
+        if not isinstance(v, float):
+            return str(v)
+        # The fewest digits that read back as the same float32/float64 (6 or 9, 15 or 17), as TensorFlow.
+        short, full = (6, 9) if arr.dtype == np.float32 else (15, 17)
+        text = f"{v:.{short}g}"
+        return text if arr.dtype.type(text) == arr else f"{v:.{full}g}"
+    n = arr.shape[0]
+    idx = list(range(n))
+    cut = summarize is not None and summarize >= 0 and n > 2 * summarize
+    if cut:
+        idx = idx[:summarize] + [None] + idx[n - summarize:]
+    parts = ["..." if i is None else _format_array(arr[i], summarize, depth + 1) for i in idx]
+    sep = " " if arr.ndim == 1 else "\n" * (arr.ndim - 1) + " " * (depth + 1)
+    return "[" + sep.join(parts) + "]"
+
+
+def _format_for_print(value, summarize):
+    if isinstance(value, _duet.Variable):
+        value = value.value()
+    if isinstance(value, _duet.Tensor):
+        import numpy as np
+
+        return _format_array(np.asarray(value.numpy()), summarize)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_format_for_print(v, summarize)}" for k, v in sorted(value.items())) + "}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_format_for_print(v, summarize) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    return str(value)
+
+
+def print_(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None):  # noqa: ARG001
+    """tf.print: writes its inputs (tensors as their values, Python objects as str) to output_stream (default
+    sys.stderr; sys.stdout, a file object, or "file://path" to append to a file). Eagerly it prints now;
+    inside duet.function it becomes a graph node that prints on every run, in program order."""
+    import sys as _sys
+
+    flat = _nest.flatten(list(inputs))
+    tensors = [(i, leaf if isinstance(leaf, _duet.Tensor) else leaf.value())
+               for i, leaf in enumerate(flat) if isinstance(leaf, (_duet.Tensor, _duet.Variable))]
+
+    def emit(values):
+        leaves = list(flat)
+        for (i, _), v in zip(tensors, values):
+            leaves[i] = v
+        packed = _nest.pack_sequence_as(list(inputs), leaves)
+        text = sep.join(_format_for_print(v, summarize) for v in packed) + end
+        stream = _sys.stderr if output_stream is None else output_stream
+        if isinstance(stream, str):
+            if not stream.startswith("file://"):
+                raise _errors.InvalidArgumentError(
+                    f"print: output_stream {stream!r} is not supported; use sys.stdout, sys.stderr, a file object "
+                    "or 'file://path'")
+            with open(stream[len("file://"):], "a", encoding="utf-8") as f:
+                f.write(text)
+        else:
+            stream.write(text)
+            if hasattr(stream, "flush"):
+                stream.flush()
+        return []
+
+    values = [t for _, t in tensors]
+    if not _duet._tracing() and not any(t._is_symbolic for t in values):
+        emit(values)
+        return None
+    _duet._py_function(emit, values, [], [], name or "print")
+    return None

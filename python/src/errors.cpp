@@ -26,6 +26,30 @@ PyObject* make(nb::module_& m, const char* name, std::initializer_list<PyObject*
   return cls;  // kept for the process's life, as the module keeps it
 }
 
+// The engine's advice, in the caller's language: its messages name C++ (cast(x, DType::Float32),
+// duet::host_function); from Python they name the Python API.
+std::string pythonize(std::string text) {
+  static const std::pair<const char*, const char*> kSpellings[] = {
+      {"run C++ code on its value with duet::host_function", "run Python code on its value with duet.py_function"},
+      {"config::run_functions_eagerly(true)", "duet.config.run_functions_eagerly(True)"},
+      {"cast(x, DType::", "duet.cast(x, DType::"},
+      {"duet::", "duet."},
+      {"DType::Float32", "duet.float32"},
+      {"DType::Float64", "duet.float64"},
+      {"DType::Int32", "duet.int32"},
+      {"DType::Int64", "duet.int64"},
+      {"DType::Bool", "duet.bool"},
+  };
+  for (const auto& [from, to] : kSpellings) {
+    const std::string f(from), t(to);
+    for (std::size_t at = text.find(f); at != std::string::npos; at = text.find(f, at + t.size()))
+      text.replace(at, f.size(), t);
+  }
+  return text;
+}
+
+void set(PyObject* kind, const std::exception& e) { PyErr_SetString(kind, pythonize(e.what()).c_str()); }
+
 }  // namespace
 
 void bind_errors(nb::module_& m) {
@@ -50,29 +74,29 @@ void bind_errors(nb::module_& m) {
     try {
       std::rethrow_exception(p);
     } catch (const ShapeError& x) {
-      PyErr_SetString(g.shape, x.what());
+      set(g.shape, x);
     } catch (const DTypeError& x) {
-      PyErr_SetString(g.dtype, x.what());
+      set(g.dtype, x);
     } catch (const NumericsError& x) {
-      PyErr_SetString(g.numerics, x.what());
+      set(g.numerics, x);
     } catch (const ValueError& x) {
-      PyErr_SetString(g.invalid_argument, x.what());
+      set(g.invalid_argument, x);
     } catch (const SymbolicValueError& x) {
-      PyErr_SetString(g.symbolic, x.what());
+      set(g.symbolic, x);
     } catch (const RetraceError& x) {
-      PyErr_SetString(g.retrace, x.what());
+      set(g.retrace, x);
     } catch (const IOError& x) {
-      PyErr_SetString(g.io, x.what());
+      set(g.io, x);
     } catch (const StateError& x) {
-      PyErr_SetString(g.state, x.what());
+      set(g.state, x);
     } catch (const ResourceExhaustedError& x) {
-      PyErr_SetString(g.resource, x.what());
+      set(g.resource, x);
     } catch (const EagerMismatchError& x) {
-      PyErr_SetString(g.mismatch, x.what());
+      set(g.mismatch, x);
     } catch (const DistributedError& x) {
-      PyErr_SetString(g.distributed, x.what());
+      set(g.distributed, x);
     } catch (const Error& x) {
-      PyErr_SetString(g.error, x.what());
+      set(g.error, x);
     }
   });
 }

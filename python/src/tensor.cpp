@@ -190,7 +190,7 @@ void bind_tensor(nb::module_& m) {
             if (!copy.is_none() && nb::cast<bool>(copy)) a = a.attr("copy")();
             return a;
           },
-          nb::arg("dtype") = nb::none(), nb::arg("copy") = nb::none())
+          nb::arg("dtype").none() = nb::none(), nb::arg("copy").none() = nb::none())
       // DLPack consumers may write, so they get a copy of the values (numpy's array of the read-only view).
       .def("__dlpack__",
            [](const Tensor& t, nb::kwargs kwargs) {
@@ -217,7 +217,9 @@ void bind_tensor(nb::module_& m) {
                    ("only integer tensors can be used as an index, got " + std::string(dtype_name(t.dtype()))).c_str());
              return t.item<std::int64_t>();
            })
-      .def("__getitem__", [](nb::handle self, nb::handle key) { return g_indexing.attr("getitem")(self, key); })
+      .def(
+          "__getitem__", [](nb::handle self, nb::handle key) { return g_indexing.attr("getitem")(self, key); },
+          nb::arg("key").none())  // x[None] adds a dim
       .def("__iter__", [](nb::handle self) { return g_indexing.attr("iterate")(self); })
       .def("__add__", &forward<add>)
       .def("__radd__", &reflected<add>)

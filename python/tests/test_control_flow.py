@@ -75,3 +75,23 @@ def test_py_function_traced_results_have_the_declared_or_the_input_rank():
     h = duet.function(lambda x: duet.py_function(lambda v: np.sum(v.numpy()), [x], duet.float32))
     with pytest.raises(duet.errors.Error, match=r"shape \(\) but the graph was built for \(None,\).*output_shapes"):
         h(duet.constant([1.0, 2.0]))  # a scalar where rank 1 was assumed: output_shapes says otherwise
+
+
+def test_print_eagerly_and_on_every_run_of_a_function(capsys):
+    import sys
+
+    duet.print("x", duet.constant([1, 2, 3]), {"a": duet.constant(0.5)}, output_stream=sys.stdout)
+    duet.print(duet.range(10), duet.constant(1 / 3), output_stream=sys.stdout)
+
+    @duet.function
+    def f(x):
+        duet.print("in f:", x * 2, output_stream=sys.stdout)
+        return x + 1
+
+    f(duet.constant([1.0, 2.0]))
+    f(duet.constant([3.0, 4.0]))
+    assert f.trace_count == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "x [1 2 3] {'a': 0.5}", "[0 1 2 ... 7 8 9] 0.333333343", "in f: [2 4]", "in f: [6 8]"]
+    with pytest.raises(duet.errors.InvalidArgumentError, match="output_stream"):
+        duet.print(duet.constant(1), output_stream="stdout")

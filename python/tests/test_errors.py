@@ -47,3 +47,13 @@ def test_bad_input_raises_a_duet_or_python_error(call):
 def test_none_where_a_tensor_is_required_names_the_op_and_argument():
     with pytest.raises(duet.errors.InvalidArgumentError, match=r"add\(\) argument 'x' is None"):
         duet.add(None, 1)
+
+
+def test_the_engines_advice_names_the_python_api():
+    with pytest.raises(duet.errors.DTypeError, match=r"duet\.cast\(x, duet\.float32\) first"):
+        duet.math.sqrt(duet.constant(4))
+    with pytest.raises(duet.errors.OperatorNotAllowedInGraphError) as info:
+        duet.function(lambda x: float(x))(duet.constant(1.0))
+    text = str(info.value)
+    assert "duet.cond" in text and "duet.py_function" in text and "run_functions_eagerly(True)" in text
+    assert "::" not in text and "C++" not in text

@@ -5,7 +5,8 @@
 2. small programs written against `tf.` run with `tf` bound to tensorflow and to duet: the same outcome
    (both succeed, or both raise) and, when they succeed, the same values, dtypes and shapes;
 3. the seed articles' programs (tests/oracle/articles), run as printed with only the import line changed,
-   each in its own process: the same outcome and, where both succeed, the same printed output.
+   and whole programs of our own (tests/oracle/programs), each in its own process: the same outcome and,
+   where both succeed, the same printed output.
 
 Usage: PYTHONPATH=build/python python check_python.py   (the peers' venv: it has TensorFlow)"""
 import inspect
@@ -232,16 +233,16 @@ def run_article(path, as_duet):
 
 def check_articles():
     failures = []
-    for path in sorted((HERE / "articles").glob("*.py")):
+    for path in sorted((HERE / "articles").glob("*.py")) + sorted((HERE / "programs").glob("*.py")):
         ok_d, out_d, err_d = run_article(path, True)
         ok_t, out_t, err_t = run_article(path, False)
         if ok_d != ok_t:
-            failures.append(f"article {path.name}: duet {'ran' if ok_d else 'raised ' + err_d}, "
+            failures.append(f"program {path.name}: duet {'ran' if ok_d else 'raised ' + err_d}, "
                             f"TensorFlow {'ran' if ok_t else 'raised ' + err_t}")
         elif ok_d and out_d != out_t:
-            failures.append(f"article {path.name}: printed\n{out_d}\nwhere TensorFlow printed\n{out_t}")
+            failures.append(f"program {path.name}: printed\n{out_d}\nwhere TensorFlow printed\n{out_t}")
         else:
-            print(f"  article {path.name}: both {'ran' if ok_d else 'raised'}"
+            print(f"  program {path.name}: both {'ran' if ok_d else 'raised'}"
                   + ("" if ok_d else f"\n    duet:       {err_d}\n    TensorFlow: {err_t}"))
     return failures
 
@@ -255,7 +256,8 @@ def main():
     for f in failures:
         print("FAIL", f)
     print(f"check_python: {'FAILED' if failures else 'passed'} ({len(PROGRAMS)} programs, "
-          f"{len(list((HERE / 'articles').glob('*.py')))} article programs)")
+          f"{len(list((HERE / 'articles').glob('*.py')))} article programs, "
+          f"{len(list((HERE / 'programs').glob('*.py')))} whole programs)")
     return 1 if failures else 0
 
 
