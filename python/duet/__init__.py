@@ -159,16 +159,6 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     return constant(value, dtype)
 
 
-def shape(input, out_type=int32, name=None):  # noqa: A002 - TensorFlow's name
-    """The shape as a 1-D tensor (int32): tf.shape. Unknown dims are not supported yet (duet.TensorShape via
-    t.shape gives None for them)."""
-    dims = input.shape
-    if any(d is None for d in dims):
-        raise errors.InvalidArgumentError("duet.shape of a tensor with a dim unknown while tracing is not "
-                                          "supported yet; use t.shape (None for unknown dims)")
-    return constant(list(dims), dtype=out_type)
-
-
 def rank(input, name=None):  # noqa: A002
     return constant(input.ndim, dtype=int32)
 

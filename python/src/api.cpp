@@ -22,11 +22,35 @@ nb::object value_to_python(const api::Value& v) {
   return std::visit(V{}, v);
 }
 
-std::vector<std::int64_t> ints_of(nb::handle h) {
+// A list of ints; concrete scalar tensors in it are read. A symbolic one (tf.shape(x)[0] while tracing) has
+// no value yet: duet takes such arguments as numbers, so the error says what to write instead.
+std::vector<std::int64_t> ints_of(const std::string& op, const api::Param& p, nb::handle h) {
   std::vector<std::int64_t> out;
+  std::size_t i = 0;
   for (nb::handle e : h) {
-    if (PyBool_Check(e.ptr()) || !PyIndex_Check(e.ptr())) throw nb::type_error("expected a list of ints");
-    out.push_back(nb::cast<std::int64_t>(e));
+    if (nb::isinstance<Tensor>(e)) {
+      const Tensor t = nb::cast<Tensor>(e);
+      if (t.is_symbolic()) {
+        throw ValueError("[" + op + "] argument '" + p.name + "', element " + std::to_string(i) +
+                         ", is a tensor computed while tracing, whose value exists only when the graph runs; duet "
+                         "takes '" +
+                         p.name +
+                         "' as numbers: use -1 for the one dim to infer (reshape(x, [-1, 4])), "
+                         "the static x.shape, or an input_signature with that dim known");
+      }
+      if (!is_integral(t.dtype()) || t.shape().num_elements() != 1)
+        throw DTypeError("[" + op + "] argument '" + p.name + "', element " + std::to_string(i) + ", is a " +
+                         dtype_name(t.dtype()) + " tensor of shape " + t.shape().str() + "; it takes integers");
+      out.push_back(t.item<std::int64_t>());
+    } else if (PyBool_Check(e.ptr()) || !PyLong_Check(e.ptr())) {
+      if (!PyIndex_Check(e.ptr()) || PyBool_Check(e.ptr()))
+        throw DTypeError("[" + op + "] argument '" + p.name + "' takes a list of ints; element " + std::to_string(i) +
+                         " is a " + nb::cast<std::string>(nb::str(e.type().attr("__name__"))));
+      out.push_back(nb::cast<std::int64_t>(nb::int_(e)));
+    } else {
+      out.push_back(nb::cast<std::int64_t>(e));
+    }
+    ++i;
   }
   return out;
 }
@@ -34,7 +58,7 @@ std::vector<std::int64_t> ints_of(nb::handle h) {
 // A Python argument as the parameter's kind wants it. duet/_ops.py has already turned array-likes into
 // tensors and dtype-likes into dtypes; what is left of the wrong kind reaches the invoker, which names the
 // op, the parameter and the value.
-api::Value to_value(const api::Param& p, nb::handle h) {
+api::Value to_value(const std::string& op, const api::Param& p, nb::handle h) {
   if (h.is_none()) return std::monostate{};
   if (nb::isinstance<Tensor>(h)) {
     Tensor t = nb::cast<Tensor>(h);
@@ -62,7 +86,7 @@ api::Value to_value(const api::Param& p, nb::handle h) {
       for (nb::handle e : h) ts.push_back(to_tensor(e));
       return ts;
     }
-    return ints_of(h);
+    return ints_of(op, p, h);
   }
   throw nb::type_error(("argument '" + p.name + "' got a " + nb::cast<std::string>(nb::str(h.type())) +
                         "; it takes a " + api::kind_name(p.kind))
@@ -110,7 +134,7 @@ void bind_api(nb::module_& m) {
     }
     std::vector<api::Value> values;
     values.reserve(args.size());
-    for (std::size_t i = 0; i < args.size(); ++i) values.push_back(to_value(f.params[i], args[i]));
+    for (std::size_t i = 0; i < args.size(); ++i) values.push_back(to_value(f.name, f.params[i], args[i]));
     std::vector<Tensor> out;
     {
       nb::gil_scoped_release release;

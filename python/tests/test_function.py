@@ -127,3 +127,16 @@ def test_none_and_python_numbers_in_results_keep_their_place():
     assert out["b"][1] is None and float(out["a"]) == 2.0 and float(out["b"][0]) == 1.0
     assert isinstance(out["c"], duet.Tensor) and float(out["c"]) == 3.0
     assert f(duet.constant(2.0))["b"][1] is None and f.trace_count == 1
+
+
+def test_shape_reads_unknown_dims_when_the_graph_runs():
+    spec = [duet.TensorSpec([None, 2, 2], duet.float32)]
+    g = duet.function(lambda x: duet.reshape(x, [-1, 4]) * duet.cast(duet.shape(x)[0], duet.float32),
+                      input_signature=spec)
+    assert g(duet.ones([3, 2, 2])).numpy().tolist() == [[3.0] * 4] * 3
+    assert g(duet.ones([5, 2, 2])).numpy()[0].tolist() == [5.0] * 4 and g.trace_count == 1
+    assert duet.shape(duet.ones([2, 3])).numpy().tolist() == [2, 3] and duet.shape(duet.constant(1.0)).shape == (0,)
+    # A shape argument computed while tracing has no value yet: the error says what to write instead.
+    f = duet.function(lambda x: duet.reshape(x, [duet.shape(x)[0], -1]), input_signature=spec)
+    with pytest.raises(duet.errors.InvalidArgumentError, match=r"\[reshape\] argument 'shape', element 0.*use -1"):
+        f(duet.ones([3, 2, 2]))

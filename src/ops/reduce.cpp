@@ -305,6 +305,18 @@ const api::ApiRegistration kReduceApi{{
         "input, axis=None, output_type=int64"),
     api::fn(
         "size", ".", +[](const Tensor& x, DType out) { return size(x, {}, out); }, "input, out_type=int32"),
+    // tf.shape: each dim's size, known at run time (a dim unknown while tracing is read when the graph runs).
+    api::fn(
+        "shape", ".",
+        +[](const Tensor& x, DType out) {
+          if (out != DType::Int32 && out != DType::Int64)
+            throw DTypeError(std::string("[shape] out_type must be int32 or int64, got ") + dtype_name(out));
+          if (x.defined() && x.rank() == 0) return zeros(Shape{0}, out);
+          std::vector<Tensor> dims;
+          for (std::int64_t i = 0; i < x.rank(); ++i) dims.push_back(size(x, {i}, out));
+          return stack(dims);
+        },
+        "input, out_type=int32"),
     api::fn("cumsum", "math,.", &cumsum, "x, axis=0, exclusive=False, reverse=False"),
     api::fn("cumprod", "math,.", &cumprod, "x, axis=0, exclusive=False, reverse=False"),
 }};
