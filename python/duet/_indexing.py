@@ -13,9 +13,15 @@ def _ops():
 
 def _index_value(k):
     if isinstance(k, _duet.Tensor):
+        if k.dtype.name not in ("int32", "int64") or k.ndim != 0:
+            raise TypeError(f"only scalar integer tensors are valid indices, got a {k.dtype.name} tensor of shape "
+                            f"{tuple(k.shape)}")
         if k._is_symbolic:
             return k  # a symbolic scalar index: gathered
         return int(k)
+    if isinstance(k, bool) or not hasattr(type(k), "__index__"):
+        raise TypeError(f"only integers, slices (:), ellipsis (...), duet.newaxis (None) and scalar integer tensors "
+                        f"are valid indices, got {type(k).__name__} {k!r}")
     return int(k.__index__())
 
 
@@ -29,8 +35,8 @@ def getitem(t, key):
         raise _errors.InvalidArgumentError("an index can hold at most one Ellipsis (...)")
     if len(real) > rank:
         raise IndexError(f"too many indices for a tensor of rank {rank}: {len(real)}")
-    if Ellipsis in key:
-        at = key.index(Ellipsis)
+    if any(k is Ellipsis for k in key):  # (not `in`: tensors in the key would compare elementwise)
+        at = next(i for i, k in enumerate(key) if k is Ellipsis)
         key = key[:at] + (slice(None),) * (rank - len(real)) + key[at + 1:]
     else:
         key = key + (slice(None),) * (rank - len(real))

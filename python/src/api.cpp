@@ -22,6 +22,19 @@ nb::object value_to_python(const api::Value& v) {
   return std::visit(V{}, v);
 }
 
+// A Python int (or anything with __index__) as int64, refusing what does not fit.
+std::int64_t int64_of(const std::string& op, const api::Param& p, nb::handle h) {
+  nb::object i = nb::steal(PyNumber_Index(h.ptr()));
+  if (!i.is_valid()) throw nb::python_error();
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  if (overflow) {
+    throw ValueError("[" + op + "] argument '" + p.name + "' = " + nb::cast<std::string>(nb::str(i)) +
+                     " does not fit in int64");
+  }
+  return static_cast<std::int64_t>(v);
+}
+
 // A list of ints; concrete scalar tensors in it are read. A symbolic one (tf.shape(x)[0] while tracing) has
 // no value yet: duet takes such arguments as numbers, so the error says what to write instead.
 std::vector<std::int64_t> ints_of(const std::string& op, const api::Param& p, nb::handle h) {
@@ -42,13 +55,11 @@ std::vector<std::int64_t> ints_of(const std::string& op, const api::Param& p, nb
         throw DTypeError("[" + op + "] argument '" + p.name + "', element " + std::to_string(i) + ", is a " +
                          dtype_name(t.dtype()) + " tensor of shape " + t.shape().str() + "; it takes integers");
       out.push_back(t.item<std::int64_t>());
-    } else if (PyBool_Check(e.ptr()) || !PyLong_Check(e.ptr())) {
-      if (!PyIndex_Check(e.ptr()) || PyBool_Check(e.ptr()))
-        throw DTypeError("[" + op + "] argument '" + p.name + "' takes a list of ints; element " + std::to_string(i) +
-                         " is a " + nb::cast<std::string>(nb::str(e.type().attr("__name__"))));
-      out.push_back(nb::cast<std::int64_t>(nb::int_(e)));
+    } else if (PyBool_Check(e.ptr()) || !PyIndex_Check(e.ptr())) {
+      throw DTypeError("[" + op + "] argument '" + p.name + "' takes a list of ints; element " + std::to_string(i) +
+                       " is a " + nb::cast<std::string>(nb::str(e.type().attr("__name__"))));
     } else {
-      out.push_back(nb::cast<std::int64_t>(e));
+      out.push_back(int64_of(op, p, e));
     }
     ++i;
   }
@@ -75,7 +86,7 @@ api::Value to_value(const std::string& op, const api::Param& p, nb::handle h) {
   }
   if (PyBool_Check(h.ptr())) return h.ptr() == Py_True;
   if (PyLong_Check(h.ptr()) || (PyIndex_Check(h.ptr()) && !PyFloat_Check(h.ptr()) && !PySequence_Check(h.ptr())))
-    return nb::cast<std::int64_t>(h);
+    return int64_of(op, p, h);
   if (PyFloat_Check(h.ptr())) return PyFloat_AsDouble(h.ptr());
   if (PyUnicode_Check(h.ptr())) return nb::cast<std::string>(h);
   if (nb::isinstance<DType>(h)) return nb::cast<DType>(h);
