@@ -45,6 +45,7 @@ def _tensor_repr(t):
 
 
 Tensor.__repr__ = _tensor_repr
+Tensor.__array_priority__ = 100  # ndarray + tensor is a tensor (NumPy defers to __radd__), as in TensorFlow
 _ops.build()
 
 

@@ -148,6 +148,8 @@ Tensor reflected(const Tensor& a, nb::handle b) {
   return F(lhs, a);
 }
 
+Tensor matmul_of_two(const Tensor& a, const Tensor& b) { return matmul(a, b); }  // @ (no transposes)
+
 nb::object shape_of(const Tensor& t) {
   nb::list dims;
   for (auto d : t.shape()) {
@@ -236,18 +238,8 @@ void bind_tensor(nb::module_& m) {
       .def("__rmod__", &reflected<floor_mod>)
       .def("__pow__", &forward<pow>)
       .def("__rpow__", &reflected<pow>)
-      .def("__matmul__",
-           [](const Tensor& a, nb::handle b) {
-             Tensor rhs = to_tensor(b);
-             nb::gil_scoped_release release;
-             return matmul(a, rhs);
-           })
-      .def("__rmatmul__",
-           [](const Tensor& a, nb::handle b) {
-             Tensor lhs = to_tensor(b);
-             nb::gil_scoped_release release;
-             return matmul(lhs, a);
-           })
+      .def("__matmul__", &forward<matmul_of_two>)
+      .def("__rmatmul__", &reflected<matmul_of_two>)
       .def("__lt__", &forward<less>)
       .def("__le__", &forward<less_equal>)
       .def("__gt__", &forward<greater>)

@@ -29,8 +29,8 @@ def good_value(param):
     if not param["required"]:
         return param["default"]
     return {"Tensor": duet.ones([2, 2]), "list of Tensors": [duet.ones([2, 2]), duet.ones([2, 2])],
-            "bool": False, "int": 1, "float": 0.5, "string": "SAME", "list of ints": [2, 2],
-            "dtype": duet.float32, "optional int": None}.get(kind, duet.ones([2, 2]))
+            "bool": False, "int": 1, "float": 0.5, "str": "SAME", "int or list of ints": [2, 2],
+            "dtype": duet.float32, "int or None": None}[kind]
 
 
 ENTRIES = {e["name"]: e for e in duet._duet._api_functions()}

@@ -103,3 +103,10 @@ def test_variable_takes_tensorflows_arguments():
     with pytest.raises(duet.errors.InvalidArgumentError, match="constraint"):
         duet.Variable([1.0], constraint=lambda x: x)
 
+
+def test_numpy_on_the_left_gives_a_tensor():
+    a = np.ones((1, 2), np.float32)
+    for r in (a @ duet.ones([2, 1]), a + duet.ones([2]), a * duet.constant(2.0)):
+        assert isinstance(r, duet.Tensor)
+    assert (a @ duet.ones([2, 1])).numpy().tolist() == [[2.0]]
+
