@@ -325,5 +325,49 @@ TEST(ModelFile, HostileModelFilesAreRefused) {
   testing::expect_files_refused(cases, [](const std::string& q) { (void)load_model(q); });
 }
 
+
+// The message of the ValueError `f` throws ("" when it throws none).
+template <class F>
+std::string value_error(F&& f) {
+  try {
+    f();
+  } catch (const ValueError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Configs as constructor arguments (what duet.keras's generic layer classes send): missing optional keys keep
+// the options' defaults, one integer stands for a whole kernel size, arguments the class does not take are
+// reported as unread, and Keras arguments duet takes only at one value are refused with the reason.
+TEST(LayerConfigs, OptionalKeysDefaultsScalarSizesUnreadKeysAndRefusedValues) {
+  LayerConfig c("Conv2D");
+  c.set("filters", std::int64_t{4}).set("kernel_size", std::int64_t{3}).set("paddding", std::string("same"));
+  LayerRef l = layer_from_config("Conv2D", c);
+  auto got = l->get_config();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->get_ints("kernel_size"), (std::vector<std::int64_t>{3, 3}));
+  EXPECT_EQ(got->get_string("padding"), "valid");  // the default: "paddding" was misspelled
+  EXPECT_EQ(c.unread(), (std::vector<std::string>{"paddding"}));
+  Tensor y = l(ones({1, 5, 5, 2}));
+  EXPECT_EQ(y.shape(), Shape({1, 3, 3, 4}));
+
+  LayerConfig bad("Conv2D");
+  bad.set("filters", std::int64_t{4}).set("kernel_size", std::vector<std::int64_t>{3, 3, 3});
+  EXPECT_NE(value_error([&] { (void)layer_from_config("Conv2D", bad); }).find("needs 2 integers"), std::string::npos);
+  LayerConfig nchw("Conv2D");
+  nchw.set("filters", std::int64_t{4}).set("kernel_size", std::int64_t{3}).set("data_format", std::string("channels_first"));
+  EXPECT_NE(value_error([&] { (void)layer_from_config("Conv2D", nchw); }).find("channels last"), std::string::npos);
+  LayerConfig reg("Dense");
+  reg.set("units", std::int64_t{2}).set("kernel_regularizer", std::string("l2"));
+  EXPECT_NE(value_error([&] { (void)layer_from_config("Dense", reg); }).find("kernel_regularizer is not supported yet"), std::string::npos);
+  EXPECT_NE(value_error([&] { (void)layer_from_config("Dense", LayerConfig("Dense")); }).find("has no 'units'"), std::string::npos);
+
+  bool found = false;
+  for (const auto& [name, positional] : registered_layers())
+    if (name == "Dense") found = positional == std::vector<std::string>{"units", "activation"};
+  EXPECT_TRUE(found);
+}
+
 }  // namespace
 }  // namespace duet

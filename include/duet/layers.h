@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -54,19 +55,26 @@ class LayerConfig {
   explicit LayerConfig(std::string owner = "layer") : owner_(std::move(owner)) {}
   LayerConfig& set(const std::string& key, ConfigValue value);
   bool has(const std::string& key) const { return items_.count(key) != 0; }
+  const ConfigValue& get(const std::string& key) const { return at(key, "a value"); }
   // Typed reads: a missing key or a value of another type throws ValueError naming the layer class and key.
   bool get_bool(const std::string& key) const;
   std::int64_t get_int(const std::string& key) const;
   double get_double(const std::string& key) const;  // an integer value reads as a double too
   const std::string& get_string(const std::string& key) const;
   const std::vector<std::int64_t>& get_ints(const std::string& key) const;
+  // `rank` integers, where one integer stands for all of them (Keras's Conv2D(32, 3): kernel_size 3 is (3, 3)).
+  std::vector<std::int64_t> get_ints(const std::string& key, std::size_t rank) const;
   const std::map<std::string, ConfigValue>& items() const { return items_; }
+  // The keys no typed read has asked for: arguments the layer class does not take (a Python constructor's
+  // misspelled keyword argument is reported from these).
+  std::vector<std::string> unread() const;
   const std::string& owner() const { return owner_; }
 
  private:
   const ConfigValue& at(const std::string& key, const char* want) const;
   std::string owner_;
   std::map<std::string, ConfigValue> items_;
+  mutable std::set<std::string> read_;  // a config is read by one thread (its factory)
 };
 
 // What calling a layer on a list of inputs returns: its outputs, which also read as the one output when there
@@ -190,12 +198,18 @@ Ref<L> make_layer(A&&... args) {
 // Layer classes load_model can rebuild, by class name (a layer's type()). Built-in layers are registered;
 // register a custom layer with its factory, or with register_layer<MyLayer>("MyLayer") when MyLayer has a
 // static std::shared_ptr<MyLayer> from_config(const LayerConfig&).
+// `positional`: the config keys a call may give by position, in order (Dense: {"units"}), which is how the
+// Python package's generic constructor (duet.keras.layers.Dense(32, activation="relu")) maps its arguments:
+// every registered class appears there with no binding code of its own.
 using LayerFactory = std::function<LayerRef(const LayerConfig&)>;
-void register_layer(const std::string& class_name, LayerFactory factory);
+void register_layer(const std::string& class_name, LayerFactory factory, std::vector<std::string> positional = {});
 template <class L>
-void register_layer(const std::string& class_name) {
-  register_layer(class_name, [](const LayerConfig& c) { return LayerRef(L::from_config(c)); });
+void register_layer(const std::string& class_name, std::vector<std::string> positional = {}) {
+  register_layer(
+      class_name, [](const LayerConfig& c) { return LayerRef(L::from_config(c)); }, std::move(positional));
 }
+// The registered layer classes and their positional argument names, sorted by class name.
+std::vector<std::pair<std::string, std::vector<std::string>>> registered_layers();
 // The layer `class_name` rebuilt from `config`; ValueError when the class is not registered (naming it).
 LayerRef layer_from_config(const std::string& class_name, const LayerConfig& config);
 

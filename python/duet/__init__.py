@@ -125,6 +125,11 @@ for _op in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
             "__abs__", "__and__", "__or__", "__invert__", "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__"):
     setattr(Variable, _op, _delegate(_op))
 
+# Weights the engine makes (a layer's add_weight) are the engine's variables: they get the same methods.
+for _name, _member in list(vars(Variable).items()):
+    if _name not in ("__init__", "__module__", "__doc__", "__qualname__", "__dict__", "__weakref__"):
+        setattr(_duet.Variable, _name, _member)
+
 
 def constant(value, dtype=None, shape=None, name=None):
     """A tensor holding `value` (a Python number or nested list, a NumPy array, or a tensor); `shape`
@@ -241,3 +246,12 @@ def _compat_v1_getattr(name):
 
 compat.v1.__getattr__ = _compat_v1_getattr
 
+
+
+def __getattr__(name):
+    # tf.keras: duet.keras, imported on first use (as TensorFlow loads Keras lazily).
+    if name == "keras":
+        import importlib
+
+        return importlib.import_module("duet.keras")
+    raise AttributeError(f"module 'duet' has no attribute '{name}'")

@@ -20,10 +20,26 @@ void bind_tensor(nb::module_& m);
 void bind_api(nb::module_& m);
 void bind_autodiff(nb::module_& m);
 void bind_function(nb::module_& m);
+void bind_layers(nb::module_& m);
+void bind_models(nb::module_& m);
 
 // A Tensor from a bound Tensor, a Variable (its value, read now), or anything NumPy can make an array of
 // (copied; Python floats become float32 and ints int32, as TensorFlow makes them, unless dtype says).
 Tensor to_tensor(nb::handle h, std::optional<DType> dtype = std::nullopt);
+
+// Inside a catch of nb::python_error from Python code the engine called: an engine error that was translated
+// to a Python exception on its way out of C++ (and came back unchanged) is rethrown as the C++ error it was,
+// so the engine handles it as its own (a symbolic value read in a Python layer makes it a host step); any
+// other Python exception is rethrown as it is.
+[[noreturn]] void rethrow_engine_error(nb::python_error& e);
+
+// Shapes and layer configs between Python and C++: a shape as a tuple with None for unknown dims; a config
+// value from a Python bool, int, float, str or sequence of ints (DTypeError naming owner and key otherwise).
+Shape shape_from(nb::handle h);
+nb::tuple shape_tuple(const Shape& s);
+ConfigValue config_value(nb::handle v, const std::string& owner, const std::string& key);
+nb::dict config_dict(const LayerConfig& c);
+LayerConfig config_from(nb::handle dict, const std::string& owner);  // None values are left out
 
 // The Python dtype object for a DType (duet.float32, ...).
 nb::object dtype_object(DType d);

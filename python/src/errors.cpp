@@ -48,9 +48,25 @@ std::string pythonize(std::string text) {
   return text;
 }
 
-void set(PyObject* kind, const std::exception& e) { PyErr_SetString(kind, pythonize(e.what()).c_str()); }
+// The last engine error translated on this thread, for rethrow_engine_error.
+thread_local std::exception_ptr t_last;
+thread_local std::string t_last_text;
+
+void set(PyObject* kind, const std::exception& e) {
+  t_last = std::current_exception();
+  t_last_text = pythonize(e.what());
+  PyErr_SetString(kind, t_last_text.c_str());
+}
 
 }  // namespace
+
+void rethrow_engine_error(nb::python_error& e) {
+  if (t_last && e.matches(g.error) && nb::cast<std::string>(nb::str(e.value())) == t_last_text) {
+    std::exception_ptr p = std::exchange(t_last, nullptr);
+    std::rethrow_exception(p);
+  }
+  throw;
+}
 
 void bind_errors(nb::module_& m) {
   nb::module_ e = m.def_submodule("errors", "duet's exceptions (every one derives from duet.errors.Error)");

@@ -11,4 +11,6 @@ NB_MODULE(_duet, m) {
   duet::python::bind_api(m);
   duet::python::bind_autodiff(m);
   duet::python::bind_function(m);
+  duet::python::bind_layers(m);
+  duet::python::bind_models(m);
 }

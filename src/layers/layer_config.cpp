@@ -12,15 +12,6 @@ LayerConfig& LayerConfig::set(const std::string& key, ConfigValue value) {
   return *this;
 }
 
-const ConfigValue& LayerConfig::at(const std::string& key, const char* want) const {
-  auto it = items_.find(key);
-  if (it == items_.end()) {
-    throw ValueError("[" + owner_ + " config] has no '" + key + "' (" + want +
-                     "); the file was written by another program or edited");
-  }
-  return it->second;
-}
-
 namespace {
 template <class T>
 const T& typed(const ConfigValue& v, const std::string& owner, const std::string& key, const char* want) {
@@ -28,6 +19,34 @@ const T& typed(const ConfigValue& v, const std::string& owner, const std::string
   throw ValueError("[" + owner + " config] '" + key + "' is not " + want);
 }
 }  // namespace
+
+const ConfigValue& LayerConfig::at(const std::string& key, const char* want) const {
+  auto it = items_.find(key);
+  if (it == items_.end()) {
+    throw ValueError("[" + owner_ + " config] has no '" + key + "' (" + want + "): pass " + key +
+                     " to the layer's constructor (a file without it was written by another program or edited)");
+  }
+  read_.insert(key);
+  return it->second;
+}
+
+std::vector<std::string> LayerConfig::unread() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : items_)
+    if (!read_.count(k)) out.push_back(k);
+  return out;
+}
+
+std::vector<std::int64_t> LayerConfig::get_ints(const std::string& key, std::size_t rank) const {
+  const ConfigValue& v = at(key, "integers");
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::vector<std::int64_t>(rank, *i);
+  const auto& list = typed<std::vector<std::int64_t>>(v, owner_, key, "an integer or a list of integers");
+  if (list.size() != rank) {
+    throw ValueError("[" + owner_ + "] '" + key + "' needs " + std::to_string(rank) +
+                     " integers (or one integer for all of them), got " + std::to_string(list.size()));
+  }
+  return list;
+}
 
 bool LayerConfig::get_bool(const std::string& key) const {
   return typed<bool>(at(key, "a bool"), owner_, key, "a bool");
@@ -52,8 +71,12 @@ std::optional<LayerConfig> Layer::get_config() const { return std::nullopt; }
 namespace {
 
 std::mutex g_registry_mu;
-std::unordered_map<std::string, LayerFactory>& registry() {
-  static auto* r = new std::unordered_map<std::string, LayerFactory>();
+struct Registered {
+  LayerFactory factory;
+  std::vector<std::string> positional;
+};
+std::map<std::string, Registered>& registry() {
+  static auto* r = new std::map<std::string, Registered>();
   return *r;
 }
 
@@ -76,12 +99,77 @@ LayerConfig base(const Layer& l) {
 }
 std::string name_of(const LayerConfig& c) { return c.has("name") ? c.get_string("name") : std::string(); }
 
+// Optional arguments: read when the config has them, else the options struct's default stays (the one place
+// each default is written).
+void opt(const LayerConfig& c, const char* k, std::string& f) {
+  if (c.has(k)) f = c.get_string(k);
+}
+void opt(const LayerConfig& c, const char* k, bool& f) {
+  if (c.has(k)) f = c.get_bool(k);
+}
+void opt(const LayerConfig& c, const char* k, std::int64_t& f) {
+  if (c.has(k)) f = c.get_int(k);
+}
+void opt(const LayerConfig& c, const char* k, double& f) {
+  if (c.has(k)) f = c.get_double(k);
+}
+void opt(const LayerConfig& c, const char* k, std::vector<std::int64_t>& f, std::size_t rank) {
+  if (c.has(k)) f = c.get_ints(k, rank);
+}
+void opt(const LayerConfig& c, const char* k, Initializer& f) {
+  if (c.has(k)) f = get_initializer(c, k, "glorot_uniform");
+}
+// Keras arguments duet takes only at one value (data_format="channels_last"): any other value is refused,
+// saying why, rather than silently ignored.
+std::string shown(const ConfigValue& v) {
+  if (const auto* b = std::get_if<bool>(&v)) return *b ? "True" : "False";
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+  if (const auto* d = std::get_if<double>(&v)) return std::to_string(*d);
+  if (const auto* s = std::get_if<std::string>(&v)) return "'" + s->substr(0, 64) + "'";
+  std::string out = "(";
+  for (auto i : std::get<std::vector<std::int64_t>>(v)) out += (out.size() > 1 ? ", " : "") + std::to_string(i);
+  return out + ")";
+}
+void only(const LayerConfig& c, const char* k, const ConfigValue& allowed, const char* why) {
+  if (!c.has(k)) return;
+  const ConfigValue& v = c.get(k);
+  const bool same = v == allowed || (std::holds_alternative<std::int64_t>(v) && std::holds_alternative<double>(allowed) &&
+                                     static_cast<double>(std::get<std::int64_t>(v)) == std::get<double>(allowed));
+  if (!same) {
+    throw ValueError("[" + c.owner() + "] " + k + "=" + shown(v) + " is not supported: " + why + " (only " + k + "=" +
+                     shown(allowed) + ")");
+  }
+}
+// Keras arguments duet does not have yet (regularizers, constraints): given at all, they are refused.
+void unsupported(const LayerConfig& c, std::initializer_list<const char*> keys, const char* why) {
+  for (const char* k : keys)
+    if (c.has(k)) throw ValueError("[" + c.owner() + "] " + k + " is not supported yet: " + why);
+}
+constexpr const char* kNhwc = "duet's images are NHWC, channels last";
+constexpr const char* kNoRegularizers =
+    "regularizers and constraints are planned (issue 30); add the penalty to the loss in a custom training "
+    "step meanwhile";
+void no_regularizers(const LayerConfig& c) {
+  unsupported(c,
+              {"kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint",
+               "embeddings_regularizer", "embeddings_constraint", "recurrent_regularizer", "recurrent_constraint",
+               "beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"},
+              kNoRegularizers);
+}
+
 }  // namespace
 
-void register_layer(const std::string& class_name, LayerFactory factory) {
+void register_layer(const std::string& class_name, LayerFactory factory, std::vector<std::string> positional) {
   if (class_name.empty() || !factory) throw ValueError("[register_layer] needs a class name and a factory");
   std::lock_guard<std::mutex> lock(g_registry_mu);
-  registry()[class_name] = std::move(factory);
+  registry()[class_name] = Registered{std::move(factory), std::move(positional)};
+}
+
+std::vector<std::pair<std::string, std::vector<std::string>>> registered_layers() {
+  std::lock_guard<std::mutex> lock(g_registry_mu);
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (const auto& [name, r] : registry()) out.emplace_back(name, r.positional);
+  return out;
 }
 
 LayerRef layer_from_config(const std::string& class_name, const LayerConfig& config) {
@@ -94,7 +182,7 @@ LayerRef layer_from_config(const std::string& class_name, const LayerConfig& con
                        "' is not registered: call duet::register_layer<" + class_name.substr(0, 64) + ">(\"" +
                        class_name.substr(0, 64) + "\") (with a static from_config) before loading");
     }
-    f = it->second;
+    f = it->second.factory;
   }
   LayerRef l = f(config);
   if (!l) throw ValueError("[load_model] the factory of layer class '" + class_name + "' returned no layer");
@@ -157,73 +245,134 @@ std::optional<LayerConfig> LSTMLayer::get_config() const {
 
 namespace {
 
-// The built-in layer classes, registered at start-up.
+// The built-in layer classes, registered at start-up, with Keras's arguments: what is not given keeps the
+// default of the layer's options struct.
 const bool g_builtins = [] {
   using namespace layers;
-  register_layer("Dense", [](const LayerConfig& c) {
-    return LayerRef(
-        Dense(c.get_int("units"), {.activation = c.get_string("activation"),
-                                   .use_bias = c.get_bool("use_bias"),
-                                   .kernel_initializer = get_initializer(c, "kernel_initializer", "glorot_uniform"),
-                                   .bias_initializer = get_initializer(c, "bias_initializer", "zeros"),
-                                   .name = name_of(c)}));
+  register_layer(
+      "Dense",
+      [](const LayerConfig& c) {
+        no_regularizers(c);
+        DenseOptions o{.name = name_of(c)};
+        opt(c, "activation", o.activation);
+        opt(c, "use_bias", o.use_bias);
+        opt(c, "kernel_initializer", o.kernel_initializer);
+        opt(c, "bias_initializer", o.bias_initializer);
+        return LayerRef(Dense(c.get_int("units"), o));
+      },
+      {"units", "activation"});
+  register_layer(
+      "Activation",
+      [](const LayerConfig& c) { return LayerRef(Activation(c.get_string("activation"), {.name = name_of(c)})); },
+      {"activation"});
+  register_layer("Flatten", [](const LayerConfig& c) {
+    only(c, "data_format", std::string("channels_last"), kNhwc);
+    return LayerRef(Flatten({.name = name_of(c)}));
   });
-  register_layer("Activation", [](const LayerConfig& c) {
-    return LayerRef(Activation(c.get_string("activation"), {.name = name_of(c)}));
-  });
-  register_layer("Flatten", [](const LayerConfig& c) { return LayerRef(Flatten({.name = name_of(c)})); });
-  register_layer("Reshape", [](const LayerConfig& c) {
-    return LayerRef(Reshape(c.get_ints("target_shape"), {.name = name_of(c)}));
-  });
-  register_layer("Dropout", [](const LayerConfig& c) {
-    DropoutOptions o{.name = name_of(c)};
-    if (c.has("seed")) o.seed = static_cast<std::uint64_t>(c.get_int("seed"));
-    return LayerRef(Dropout(c.get_double("rate"), o));
-  });
-  register_layer("Conv2D", [](const LayerConfig& c) {
-    return LayerRef(Conv2D(c.get_int("filters"), c.get_ints("kernel_size"),
-                           {.strides = c.get_ints("strides"),
-                            .padding = c.get_string("padding"),
-                            .dilation_rate = c.get_ints("dilation_rate"),
-                            .activation = c.get_string("activation"),
-                            .use_bias = c.get_bool("use_bias"),
-                            .kernel_initializer = get_initializer(c, "kernel_initializer", "glorot_uniform"),
-                            .bias_initializer = get_initializer(c, "bias_initializer", "zeros"),
-                            .name = name_of(c)}));
-  });
+  register_layer(
+      "Reshape",
+      [](const LayerConfig& c) { return LayerRef(Reshape(c.get_ints("target_shape"), {.name = name_of(c)})); },
+      {"target_shape"});
+  register_layer(
+      "Dropout",
+      [](const LayerConfig& c) {
+        DropoutOptions o{.name = name_of(c)};
+        if (c.has("seed")) o.seed = static_cast<std::uint64_t>(c.get_int("seed"));
+        unsupported(c, {"noise_shape"}, "Dropout draws an independent mask for every element");
+        return LayerRef(Dropout(c.get_double("rate"), o));
+      },
+      {"rate", "noise_shape", "seed"});
+  register_layer(
+      "Conv2D",
+      [](const LayerConfig& c) {
+        no_regularizers(c);
+        only(c, "data_format", std::string("channels_last"), kNhwc);
+        only(c, "groups", std::int64_t{1}, "grouped convolutions are planned (issue 29)");
+        layers::Conv2DOptions o{.name = name_of(c)};
+        opt(c, "strides", o.strides, 2);
+        opt(c, "padding", o.padding);
+        opt(c, "dilation_rate", o.dilation_rate, 2);
+        opt(c, "activation", o.activation);
+        opt(c, "use_bias", o.use_bias);
+        opt(c, "kernel_initializer", o.kernel_initializer);
+        opt(c, "bias_initializer", o.bias_initializer);
+        return LayerRef(Conv2D(c.get_int("filters"), c.get_ints("kernel_size", 2), o));
+      },
+      {"filters", "kernel_size", "strides", "padding"});
   auto pooling = [](bool is_max) {
     return [is_max](const LayerConfig& c) {
-      Pooling2DOptions o{.pool_size = c.get_ints("pool_size"),
-                         .strides = c.get_ints("strides"),
-                         .padding = c.get_string("padding"),
-                         .name = name_of(c)};
+      only(c, "data_format", std::string("channels_last"), kNhwc);
+      Pooling2DOptions o{.name = name_of(c)};
+      opt(c, "pool_size", o.pool_size, 2);
+      // No strides (an empty list in a saved config) means pool_size's.
+      const auto* none = c.has("strides") ? std::get_if<std::vector<std::int64_t>>(&c.get("strides")) : nullptr;
+      if (!none || !none->empty()) opt(c, "strides", o.strides, 2);
+      opt(c, "padding", o.padding);
       return LayerRef(is_max ? MaxPooling2D(o) : AveragePooling2D(o));
     };
   };
-  register_layer("MaxPooling2D", pooling(true));
-  register_layer("AveragePooling2D", pooling(false));
-  register_layer("GlobalAveragePooling2D",
-                 [](const LayerConfig& c) { return LayerRef(GlobalAveragePooling2D({.name = name_of(c)})); });
-  register_layer("BatchNormalization", [](const LayerConfig& c) {
-    return LayerRef(BatchNormalization({.momentum = c.get_double("momentum"),
-                                        .epsilon = c.get_double("epsilon"),
-                                        .center = c.get_bool("center"),
-                                        .scale = c.get_bool("scale"),
-                                        .name = name_of(c)}));
+  register_layer("MaxPooling2D", pooling(true), {"pool_size", "strides", "padding"});
+  register_layer("AveragePooling2D", pooling(false), {"pool_size", "strides", "padding"});
+  register_layer("GlobalAveragePooling2D", [](const LayerConfig& c) {
+    only(c, "data_format", std::string("channels_last"), kNhwc);
+    only(c, "keepdims", false, "keepdims is planned (issue 29)");
+    return LayerRef(GlobalAveragePooling2D({.name = name_of(c)}));
   });
-  register_layer("Concatenate", [](const LayerConfig& c) {
-    return LayerRef(Concatenate({.axis = c.get_int("axis"), .name = name_of(c)}));
-  });
+  register_layer(
+      "BatchNormalization",
+      [](const LayerConfig& c) {
+        no_regularizers(c);
+        only(c, "axis", std::int64_t{-1}, "BatchNormalization normalizes over the last axis (any axis: issue 29)");
+        BatchNormalizationOptions o{.name = name_of(c)};
+        opt(c, "momentum", o.momentum);
+        opt(c, "epsilon", o.epsilon);
+        opt(c, "center", o.center);
+        opt(c, "scale", o.scale);
+        only(c, "beta_initializer", std::string("zeros"), "beta starts at zeros");
+        only(c, "gamma_initializer", std::string("ones"), "gamma starts at ones");
+        only(c, "moving_mean_initializer", std::string("zeros"), "the moving mean starts at zeros");
+        only(c, "moving_variance_initializer", std::string("ones"), "the moving variance starts at ones");
+        return LayerRef(BatchNormalization(o));
+      },
+      {"axis", "momentum", "epsilon", "center", "scale"});
+  register_layer(
+      "Concatenate",
+      [](const LayerConfig& c) {
+        ConcatenateOptions o{.name = name_of(c)};
+        opt(c, "axis", o.axis);
+        return LayerRef(Concatenate(o));
+      },
+      {"axis"});
   register_layer("Add", [](const LayerConfig& c) { return LayerRef(Add({.name = name_of(c)})); });
   register_layer("Multiply", [](const LayerConfig& c) { return LayerRef(Multiply({.name = name_of(c)})); });
-  register_layer("Embedding", [](const LayerConfig& c) {
-    return LayerRef(Embedding(c.get_int("input_dim"), c.get_int("output_dim"),
-                              {.embeddings_initializer = get_initializer(c, "embeddings_initializer", "random_uniform"),
-                               .name = name_of(c)}));
-  });
-  register_layer("LSTM", [](const LayerConfig& c) {
-    return LayerRef(LSTM(c.get_int("units"), {.return_sequences = c.get_bool("return_sequences"), .name = name_of(c)}));
-  });
+  register_layer(
+      "Embedding",
+      [](const LayerConfig& c) {
+        no_regularizers(c);
+        only(c, "mask_zero", false, "masks are planned (issue 29)");
+        EmbeddingOptions o{.name = name_of(c)};
+        opt(c, "embeddings_initializer", o.embeddings_initializer);
+        return LayerRef(Embedding(c.get_int("input_dim"), c.get_int("output_dim"), o));
+      },
+      {"input_dim", "output_dim", "embeddings_initializer"});
+  register_layer(
+      "LSTM",
+      [](const LayerConfig& c) {
+        no_regularizers(c);
+        constexpr const char* kLater = "the recurrent layers' full arguments are planned (issue 29)";
+        only(c, "activation", std::string("tanh"), kLater);
+        only(c, "recurrent_activation", std::string("sigmoid"), kLater);
+        only(c, "use_bias", true, kLater);
+        only(c, "return_state", false, kLater);
+        only(c, "go_backwards", false, kLater);
+        only(c, "stateful", false, kLater);
+        only(c, "dropout", 0.0, kLater);
+        only(c, "recurrent_dropout", 0.0, kLater);
+        LSTMOptions o{.name = name_of(c)};
+        opt(c, "return_sequences", o.return_sequences);
+        return LayerRef(LSTM(c.get_int("units"), o));
+      },
+      {"units", "activation", "recurrent_activation", "use_bias"});
   return true;
 }();
 

@@ -1,0 +1,126 @@
+"""duet.keras: Keras 3's programming model on duet's engine. `from duet import keras` in place of `import
+keras` runs a Keras program wherever duet has what it uses:
+
+    from duet import keras
+    model = keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=2)
+
+Modules as Keras 3 has them: layers, ops, losses, metrics, optimizers, callbacks, models, saving, random,
+activations, initializers. Every built-in layer is the engine's (keras.layers lists them); layers and models
+subclassed in Python are engine layers too, traced into the compiled training step.
+"""
+import sys as _sys
+import types as _types
+
+from . import callbacks, losses, metrics, optimizers  # noqa: F401
+from . import _layer, _model
+from ._layer import Input, InputLayer, Lambda, Layer, register_keras_serializable
+from ._model import Model, Sequential, load_model
+
+
+def _module(name, doc):
+    m = _types.ModuleType(f"duet.keras.{name}", doc)
+    _sys.modules[f"duet.keras.{name}"] = m
+    return m
+
+
+layers = _module("layers", "keras.layers: Layer for subclasses, Lambda, Input, and the engine's built-in layers "
+                           "(Dense, Conv2D, ...; every class the engine registers).")
+for _name, _cls in _layer.builtin_classes().items():
+    setattr(layers, _name, _cls)
+layers.Layer, layers.Lambda, layers.Input, layers.InputLayer = Layer, Lambda, Input, InputLayer
+
+models = _module("models", "keras.models: Model, Sequential, load_model.")
+models.Model, models.Sequential, models.load_model = Model, Sequential, load_model
+
+saving = _module("saving", "keras.saving: load_model, register_keras_serializable.")
+saving.load_model, saving.register_keras_serializable = load_model, register_keras_serializable
+
+
+def _ops_module():
+    import duet
+
+    m = _module("ops", "keras.ops: duet's ops under Keras's names where they match TensorFlow's.")
+    for name in dir(duet):
+        obj = getattr(duet, name)
+        if callable(obj) and not name.startswith("_") and not isinstance(obj, type):
+            setattr(m, name, obj)
+    for name in dir(duet.math):
+        if not name.startswith("_"):
+            setattr(m, name, getattr(duet.math, name))
+    for name in dir(duet.nn):
+        if not name.startswith("_"):
+            setattr(m, name, getattr(duet.nn, name))
+    # Keras's spellings of the same ops.
+    aliases = {"sum": "reduce_sum", "mean": "reduce_mean", "max": "reduce_max", "min": "reduce_min",
+               "prod": "reduce_prod", "concatenate": "concat", "convert_to_tensor": "convert_to_tensor"}
+    for k, v in aliases.items():
+        if hasattr(duet, v):
+            setattr(m, k, getattr(duet, v))
+    return m
+
+
+ops = _ops_module()
+
+
+def _random_module():
+    import duet
+
+    m = _module("random", "keras.random: random tensors (normal, uniform, ...) from duet.random.")
+    for name in dir(duet.random):
+        if not name.startswith("_"):
+            setattr(m, name, getattr(duet.random, name))
+    return m
+
+
+random = _random_module()
+
+activations = _module("activations", "keras.activations: the activation functions by name.")
+
+
+def _activation(name):
+    import duet
+
+    fn = {"relu": duet.nn.relu, "sigmoid": duet.math.sigmoid, "tanh": duet.math.tanh,
+          "softmax": duet.nn.softmax, "gelu": getattr(duet.nn, "gelu", None), "elu": getattr(duet.nn, "elu", None),
+          "softplus": getattr(duet.math, "softplus", None), "linear": lambda x: x}[name]
+    if fn is None:
+        return None
+
+    def activation(x):
+        return fn(x)
+
+    activation.__name__ = name
+    return activation
+
+
+for _name in _layer._ACTIVATION_NAMES:
+    _fn = _activation(_name)
+    if _fn is not None:
+        setattr(activations, _name, _fn)
+activations.get = lambda identifier: getattr(activations, identifier) if isinstance(identifier, str) else identifier
+
+initializers = _module("initializers", "keras.initializers: the engine's initializers, by Keras's class names.")
+
+
+def _initializer(name, key):
+    class _Init:
+        _duet_name = key
+
+        def __init__(self, *args, **kwargs):
+            if args or kwargs:
+                raise __import__("duet").errors.InvalidArgumentError(
+                    f"initializers.{name}: arguments are not supported yet; the engine's {key} has Keras's defaults")
+
+    _Init.__name__ = name
+    return _Init
+
+
+for _cls, _key in (("GlorotUniform", "glorot_uniform"), ("GlorotNormal", "glorot_normal"), ("HeNormal", "he_normal"),
+                   ("HeUniform", "he_uniform"), ("Zeros", "zeros"), ("Ones", "ones"),
+                   ("RandomNormal", "random_normal"), ("RandomUniform", "random_uniform")):
+    setattr(initializers, _cls, _initializer(_cls, _key))
+
+__all__ = ["Input", "Layer", "Model", "Sequential", "activations", "callbacks", "initializers", "layers", "losses",
+           "metrics", "models", "ops", "optimizers", "random", "saving"]
