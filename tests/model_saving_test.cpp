@@ -325,7 +325,6 @@ TEST(ModelFile, HostileModelFilesAreRefused) {
   testing::expect_files_refused(cases, [](const std::string& q) { (void)load_model(q); });
 }
 
-
 // The message of the ValueError `f` throws ("" when it throws none).
 template <class F>
 std::string value_error(F&& f) {
@@ -356,12 +355,16 @@ TEST(LayerConfigs, OptionalKeysDefaultsScalarSizesUnreadKeysAndRefusedValues) {
   bad.set("filters", std::int64_t{4}).set("kernel_size", std::vector<std::int64_t>{3, 3, 3});
   EXPECT_NE(value_error([&] { (void)layer_from_config("Conv2D", bad); }).find("needs 2 integers"), std::string::npos);
   LayerConfig nchw("Conv2D");
-  nchw.set("filters", std::int64_t{4}).set("kernel_size", std::int64_t{3}).set("data_format", std::string("channels_first"));
+  nchw.set("filters", std::int64_t{4})
+      .set("kernel_size", std::int64_t{3})
+      .set("data_format", std::string("channels_first"));
   EXPECT_NE(value_error([&] { (void)layer_from_config("Conv2D", nchw); }).find("channels last"), std::string::npos);
   LayerConfig reg("Dense");
   reg.set("units", std::int64_t{2}).set("kernel_regularizer", std::string("l2"));
-  EXPECT_NE(value_error([&] { (void)layer_from_config("Dense", reg); }).find("kernel_regularizer is not supported yet"), std::string::npos);
-  EXPECT_NE(value_error([&] { (void)layer_from_config("Dense", LayerConfig("Dense")); }).find("has no 'units'"), std::string::npos);
+  EXPECT_NE(value_error([&] { (void)layer_from_config("Dense", reg); }).find("kernel_regularizer is not supported yet"),
+            std::string::npos);
+  EXPECT_NE(value_error([&] { (void)layer_from_config("Dense", LayerConfig("Dense")); }).find("has no 'units'"),
+            std::string::npos);
 
   bool found = false;
   for (const auto& [name, positional] : registered_layers())

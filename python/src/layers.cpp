@@ -35,15 +35,19 @@ ConfigValue config_value(nb::handle v, const std::string& owner, const std::stri
     std::vector<std::int64_t> ints;
     for (nb::handle i : v) {
       if (!PyLong_Check(i.ptr()) || PyBool_Check(i.ptr())) {
-        throw DTypeError("[" + owner + "] " + key + " must be an integer, a string, a number, a bool or a tuple of "
-                         "integers; got a sequence holding " + nb::cast<std::string>(nb::str(i.type().attr("__name__"))));
+        throw DTypeError("[" + owner + "] " + key +
+                         " must be an integer, a string, a number, a bool or a tuple of "
+                         "integers; got a sequence holding " +
+                         nb::cast<std::string>(nb::str(i.type().attr("__name__"))));
       }
       ints.push_back(nb::cast<std::int64_t>(i));
     }
     return ints;
   }
-  throw DTypeError("[" + owner + "] " + key + " must be an integer, a string, a number, a bool or a tuple of integers; "
-                   "got " + nb::cast<std::string>(nb::str(v.type().attr("__name__"))));
+  throw DTypeError("[" + owner + "] " + key +
+                   " must be an integer, a string, a number, a bool or a tuple of integers; "
+                   "got " +
+                   nb::cast<std::string>(nb::str(v.type().attr("__name__"))));
 }
 
 nb::dict config_dict(const LayerConfig& c) {
@@ -161,9 +165,10 @@ void bind_layers(nb::module_& m) {
         std::vector<std::int64_t> dims;
         for (nb::handle d : shape) {
           if (d.is_none()) {
-            throw ShapeError("[Input] shape has an unknown dim (None): duet's Input needs every per-example dim "
-                             "known for now (variable-length inputs are planned, issue 29); the batch dim is added "
-                             "as None");
+            throw ShapeError(
+                "[Input] shape has an unknown dim (None): duet's Input needs every per-example dim "
+                "known for now (variable-length inputs are planned, issue 29); the batch dim is added "
+                "as None");
           }
           dims.push_back(nb::cast<std::int64_t>(d));
         }

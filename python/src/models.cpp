@@ -144,9 +144,10 @@ LossArg loss_arg(nb::handle h) {
   if (nb::isinstance<nb::str>(h)) return LossArg(nb::cast<std::string>(h));
   if (nb::isinstance<losses::Loss>(h)) return LossArg(nb::cast<losses::LossPtr>(h));
   if (PyCallable_Check(h.ptr())) return LossArg(losses::LossPtr(std::make_shared<PyLoss>(nb::borrow(h))));
-  throw DTypeError("[compile] a loss must be a name ('mse'), a duet.keras.losses object or a function "
-                   "loss(y_true, y_pred), got " +
-                   nb::cast<std::string>(nb::str(h.type().attr("__name__"))));
+  throw DTypeError(
+      "[compile] a loss must be a name ('mse'), a duet.keras.losses object or a function "
+      "loss(y_true, y_pred), got " +
+      nb::cast<std::string>(nb::str(h.type().attr("__name__"))));
 }
 
 MetricArg metric_arg(nb::handle h) {
@@ -244,11 +245,12 @@ void bind_models(nb::module_& m) {
           },
           nb::arg("filepath"), nb::arg("by_name") = false, nb::arg("skip_mismatch") = false)
       .def("_summary", [](Model& model) { return model.summary_string(); })
-      .def_prop_ro("layers", [](const Model& model) {
-        std::vector<std::shared_ptr<Layer>> out;
-        for (const auto& l : model.layers()) out.push_back(l.ptr());
-        return out;
-      })
+      .def_prop_ro("layers",
+                   [](const Model& model) {
+                     std::vector<std::shared_ptr<Layer>> out;
+                     for (const auto& l : model.layers()) out.push_back(l.ptr());
+                     return out;
+                   })
       .def_rw("stop_training", &Model::stop_training)
       .def_prop_ro("optimizer", &Model::optimizer)
       .def_prop_ro("compiled", &Model::compiled)
@@ -300,8 +302,11 @@ void bind_models(nb::module_& m) {
       return optimizers::LearningRate(nb::cast<optimizers::schedules::SchedulePtr>(h));
     return optimizers::LearningRate(nb::cast<double>(h));
   };
-  m.def("_SGD", [lr](nb::handle rate, double momentum, bool nesterov) { return optimizers::SGD(lr(rate), momentum, nesterov); });
-  m.def("_Adam", [lr](nb::handle rate, double b1, double b2, double eps) { return optimizers::Adam(lr(rate), b1, b2, eps); });
+  m.def("_SGD", [lr](nb::handle rate, double momentum, bool nesterov) {
+    return optimizers::SGD(lr(rate), momentum, nesterov);
+  });
+  m.def("_Adam",
+        [lr](nb::handle rate, double b1, double b2, double eps) { return optimizers::Adam(lr(rate), b1, b2, eps); });
   m.def("_AdamW", [lr](nb::handle rate, double wd, double b1, double b2, double eps) {
     return optimizers::AdamW(lr(rate), wd, b1, b2, eps);
   });
@@ -366,7 +371,8 @@ void bind_models(nb::module_& m) {
   });
   m.def("_TerminateOnNaN", &callbacks::TerminateOnNaN);
   m.def("_BackupAndRestore", [](std::string dir, std::int64_t save_freq, bool delete_checkpoint) {
-    return callbacks::BackupAndRestore(std::move(dir), {.save_freq = save_freq, .delete_checkpoint = delete_checkpoint});
+    return callbacks::BackupAndRestore(std::move(dir),
+                                       {.save_freq = save_freq, .delete_checkpoint = delete_checkpoint});
   });
 }
 

@@ -51,8 +51,10 @@ InitializerFn by_name(const std::string& name) {
   if (name == "zeros") return [](const Shape& s, DType d) { return zeros(s, d); };
   if (name == "ones") return [](const Shape& s, DType d) { return ones(s, d); };
   // Keras's short names ("uniform" is Embedding's default there) are the same initializers.
-  if (name == "random_normal" || name == "normal") return [](const Shape& s, DType d) { return random::normal(s, 0.0, 0.05, d); };
-  if (name == "random_uniform" || name == "uniform") return [](const Shape& s, DType d) { return random::uniform(s, -0.05, 0.05, d); };
+  if (name == "random_normal" || name == "normal")
+    return [](const Shape& s, DType d) { return random::normal(s, 0.0, 0.05, d); };
+  if (name == "random_uniform" || name == "uniform")
+    return [](const Shape& s, DType d) { return random::uniform(s, -0.05, 0.05, d); };
   throw ValueError(
       "[Initializer] unknown initializer '" + name +
       "'; use glorot_uniform, glorot_normal, he_normal, he_uniform, zeros, ones, random_normal, random_uniform, "

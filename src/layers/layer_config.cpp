@@ -133,8 +133,9 @@ std::string shown(const ConfigValue& v) {
 void only(const LayerConfig& c, const char* k, const ConfigValue& allowed, const char* why) {
   if (!c.has(k)) return;
   const ConfigValue& v = c.get(k);
-  const bool same = v == allowed || (std::holds_alternative<std::int64_t>(v) && std::holds_alternative<double>(allowed) &&
-                                     static_cast<double>(std::get<std::int64_t>(v)) == std::get<double>(allowed));
+  const bool same =
+      v == allowed || (std::holds_alternative<std::int64_t>(v) && std::holds_alternative<double>(allowed) &&
+                       static_cast<double>(std::get<std::int64_t>(v)) == std::get<double>(allowed));
   if (!same) {
     throw ValueError("[" + c.owner() + "] " + k + "=" + shown(v) + " is not supported: " + why + " (only " + k + "=" +
                      shown(allowed) + ")");
@@ -249,18 +250,17 @@ namespace {
 // default of the layer's options struct.
 const bool g_builtins = [] {
   using namespace layers;
-  register_layer(
-      "Dense",
-      [](const LayerConfig& c) {
-        no_regularizers(c);
-        DenseOptions o{.name = name_of(c)};
-        opt(c, "activation", o.activation);
-        opt(c, "use_bias", o.use_bias);
-        opt(c, "kernel_initializer", o.kernel_initializer);
-        opt(c, "bias_initializer", o.bias_initializer);
-        return LayerRef(Dense(c.get_int("units"), o));
-      },
-      {"units", "activation"});
+  register_layer("Dense",
+                 [](const LayerConfig& c) {
+                   no_regularizers(c);
+                   DenseOptions o{.name = name_of(c)};
+                   opt(c, "activation", o.activation);
+                   opt(c, "use_bias", o.use_bias);
+                   opt(c, "kernel_initializer", o.kernel_initializer);
+                   opt(c, "bias_initializer", o.bias_initializer);
+                   return LayerRef(Dense(c.get_int("units"), o));
+                 },
+                 {"units", "activation"});
   register_layer(
       "Activation",
       [](const LayerConfig& c) { return LayerRef(Activation(c.get_string("activation"), {.name = name_of(c)})); },
@@ -273,32 +273,30 @@ const bool g_builtins = [] {
       "Reshape",
       [](const LayerConfig& c) { return LayerRef(Reshape(c.get_ints("target_shape"), {.name = name_of(c)})); },
       {"target_shape"});
-  register_layer(
-      "Dropout",
-      [](const LayerConfig& c) {
-        DropoutOptions o{.name = name_of(c)};
-        if (c.has("seed")) o.seed = static_cast<std::uint64_t>(c.get_int("seed"));
-        unsupported(c, {"noise_shape"}, "Dropout draws an independent mask for every element");
-        return LayerRef(Dropout(c.get_double("rate"), o));
-      },
-      {"rate", "noise_shape", "seed"});
-  register_layer(
-      "Conv2D",
-      [](const LayerConfig& c) {
-        no_regularizers(c);
-        only(c, "data_format", std::string("channels_last"), kNhwc);
-        only(c, "groups", std::int64_t{1}, "grouped convolutions are planned (issue 29)");
-        layers::Conv2DOptions o{.name = name_of(c)};
-        opt(c, "strides", o.strides, 2);
-        opt(c, "padding", o.padding);
-        opt(c, "dilation_rate", o.dilation_rate, 2);
-        opt(c, "activation", o.activation);
-        opt(c, "use_bias", o.use_bias);
-        opt(c, "kernel_initializer", o.kernel_initializer);
-        opt(c, "bias_initializer", o.bias_initializer);
-        return LayerRef(Conv2D(c.get_int("filters"), c.get_ints("kernel_size", 2), o));
-      },
-      {"filters", "kernel_size", "strides", "padding"});
+  register_layer("Dropout",
+                 [](const LayerConfig& c) {
+                   DropoutOptions o{.name = name_of(c)};
+                   if (c.has("seed")) o.seed = static_cast<std::uint64_t>(c.get_int("seed"));
+                   unsupported(c, {"noise_shape"}, "Dropout draws an independent mask for every element");
+                   return LayerRef(Dropout(c.get_double("rate"), o));
+                 },
+                 {"rate", "noise_shape", "seed"});
+  register_layer("Conv2D",
+                 [](const LayerConfig& c) {
+                   no_regularizers(c);
+                   only(c, "data_format", std::string("channels_last"), kNhwc);
+                   only(c, "groups", std::int64_t{1}, "grouped convolutions are planned (issue 29)");
+                   layers::Conv2DOptions o{.name = name_of(c)};
+                   opt(c, "strides", o.strides, 2);
+                   opt(c, "padding", o.padding);
+                   opt(c, "dilation_rate", o.dilation_rate, 2);
+                   opt(c, "activation", o.activation);
+                   opt(c, "use_bias", o.use_bias);
+                   opt(c, "kernel_initializer", o.kernel_initializer);
+                   opt(c, "bias_initializer", o.bias_initializer);
+                   return LayerRef(Conv2D(c.get_int("filters"), c.get_ints("kernel_size", 2), o));
+                 },
+                 {"filters", "kernel_size", "strides", "padding"});
   auto pooling = [](bool is_max) {
     return [is_max](const LayerConfig& c) {
       only(c, "data_format", std::string("channels_last"), kNhwc);
@@ -318,61 +316,58 @@ const bool g_builtins = [] {
     only(c, "keepdims", false, "keepdims is planned (issue 29)");
     return LayerRef(GlobalAveragePooling2D({.name = name_of(c)}));
   });
-  register_layer(
-      "BatchNormalization",
-      [](const LayerConfig& c) {
-        no_regularizers(c);
-        only(c, "axis", std::int64_t{-1}, "BatchNormalization normalizes over the last axis (any axis: issue 29)");
-        BatchNormalizationOptions o{.name = name_of(c)};
-        opt(c, "momentum", o.momentum);
-        opt(c, "epsilon", o.epsilon);
-        opt(c, "center", o.center);
-        opt(c, "scale", o.scale);
-        only(c, "beta_initializer", std::string("zeros"), "beta starts at zeros");
-        only(c, "gamma_initializer", std::string("ones"), "gamma starts at ones");
-        only(c, "moving_mean_initializer", std::string("zeros"), "the moving mean starts at zeros");
-        only(c, "moving_variance_initializer", std::string("ones"), "the moving variance starts at ones");
-        return LayerRef(BatchNormalization(o));
-      },
-      {"axis", "momentum", "epsilon", "center", "scale"});
-  register_layer(
-      "Concatenate",
-      [](const LayerConfig& c) {
-        ConcatenateOptions o{.name = name_of(c)};
-        opt(c, "axis", o.axis);
-        return LayerRef(Concatenate(o));
-      },
-      {"axis"});
+  register_layer("BatchNormalization",
+                 [](const LayerConfig& c) {
+                   no_regularizers(c);
+                   only(c, "axis", std::int64_t{-1},
+                        "BatchNormalization normalizes over the last axis (any axis: issue 29)");
+                   BatchNormalizationOptions o{.name = name_of(c)};
+                   opt(c, "momentum", o.momentum);
+                   opt(c, "epsilon", o.epsilon);
+                   opt(c, "center", o.center);
+                   opt(c, "scale", o.scale);
+                   only(c, "beta_initializer", std::string("zeros"), "beta starts at zeros");
+                   only(c, "gamma_initializer", std::string("ones"), "gamma starts at ones");
+                   only(c, "moving_mean_initializer", std::string("zeros"), "the moving mean starts at zeros");
+                   only(c, "moving_variance_initializer", std::string("ones"), "the moving variance starts at ones");
+                   return LayerRef(BatchNormalization(o));
+                 },
+                 {"axis", "momentum", "epsilon", "center", "scale"});
+  register_layer("Concatenate",
+                 [](const LayerConfig& c) {
+                   ConcatenateOptions o{.name = name_of(c)};
+                   opt(c, "axis", o.axis);
+                   return LayerRef(Concatenate(o));
+                 },
+                 {"axis"});
   register_layer("Add", [](const LayerConfig& c) { return LayerRef(Add({.name = name_of(c)})); });
   register_layer("Multiply", [](const LayerConfig& c) { return LayerRef(Multiply({.name = name_of(c)})); });
-  register_layer(
-      "Embedding",
-      [](const LayerConfig& c) {
-        no_regularizers(c);
-        only(c, "mask_zero", false, "masks are planned (issue 29)");
-        EmbeddingOptions o{.name = name_of(c)};
-        opt(c, "embeddings_initializer", o.embeddings_initializer);
-        return LayerRef(Embedding(c.get_int("input_dim"), c.get_int("output_dim"), o));
-      },
-      {"input_dim", "output_dim", "embeddings_initializer"});
-  register_layer(
-      "LSTM",
-      [](const LayerConfig& c) {
-        no_regularizers(c);
-        constexpr const char* kLater = "the recurrent layers' full arguments are planned (issue 29)";
-        only(c, "activation", std::string("tanh"), kLater);
-        only(c, "recurrent_activation", std::string("sigmoid"), kLater);
-        only(c, "use_bias", true, kLater);
-        only(c, "return_state", false, kLater);
-        only(c, "go_backwards", false, kLater);
-        only(c, "stateful", false, kLater);
-        only(c, "dropout", 0.0, kLater);
-        only(c, "recurrent_dropout", 0.0, kLater);
-        LSTMOptions o{.name = name_of(c)};
-        opt(c, "return_sequences", o.return_sequences);
-        return LayerRef(LSTM(c.get_int("units"), o));
-      },
-      {"units", "activation", "recurrent_activation", "use_bias"});
+  register_layer("Embedding",
+                 [](const LayerConfig& c) {
+                   no_regularizers(c);
+                   only(c, "mask_zero", false, "masks are planned (issue 29)");
+                   EmbeddingOptions o{.name = name_of(c)};
+                   opt(c, "embeddings_initializer", o.embeddings_initializer);
+                   return LayerRef(Embedding(c.get_int("input_dim"), c.get_int("output_dim"), o));
+                 },
+                 {"input_dim", "output_dim", "embeddings_initializer"});
+  register_layer("LSTM",
+                 [](const LayerConfig& c) {
+                   no_regularizers(c);
+                   constexpr const char* kLater = "the recurrent layers' full arguments are planned (issue 29)";
+                   only(c, "activation", std::string("tanh"), kLater);
+                   only(c, "recurrent_activation", std::string("sigmoid"), kLater);
+                   only(c, "use_bias", true, kLater);
+                   only(c, "return_state", false, kLater);
+                   only(c, "go_backwards", false, kLater);
+                   only(c, "stateful", false, kLater);
+                   only(c, "dropout", 0.0, kLater);
+                   only(c, "recurrent_dropout", 0.0, kLater);
+                   LSTMOptions o{.name = name_of(c)};
+                   opt(c, "return_sequences", o.return_sequences);
+                   return LayerRef(LSTM(c.get_int("units"), o));
+                 },
+                 {"units", "activation", "recurrent_activation", "use_bias"});
   return true;
 }();
 
