@@ -300,3 +300,31 @@ def test_bad_data_gets_clear_errors():
         model.fit(np.ones((4, 5)), np.ones((4, 3)), verbose=0)
     with pytest.raises(duet.errors.DTypeError, match="optimizer"):
         model.compile(optimizer=3, loss="mse")
+
+
+def test_models_with_python_layers_train_in_many_threads_at_once():
+    class Sq(keras.layers.Layer):
+        def call(self, x):
+            return duet.square(x) * 2.0
+
+    results, errors = {}, []
+
+    def work(i):
+        try:
+            m = keras.Sequential([keras.Input(shape=(4,)), Sq(), keras.layers.Dense(2, kernel_initializer="ones")])
+            m.compile(optimizer="sgd", loss="mse")
+            x = np.full((8, 4), 0.1 * i, "float32")
+            m.fit(x, np.zeros((8, 2)), epochs=2, verbose=0)
+            results[i] = (m.predict(x), m.layers[-1].get_weights())
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors and not any(t.is_alive() for t in threads)
+    for i, (pred, (kernel, bias)) in results.items():  # each model's own weights, its own data
+        x = np.full((8, 4), 0.1 * i, "float32")
+        np.testing.assert_allclose(pred, (2 * x * x) @ kernel + bias, rtol=1e-5, atol=1e-6)
