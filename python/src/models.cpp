@@ -175,7 +175,7 @@ void bind_models(nb::module_& m) {
           nb::arg("inputs"), nb::arg("outputs"), nb::arg("name"))
       .def("_compile",
            [](Model& model, nb::handle optimizer, std::vector<nb::object> loss, std::vector<double> loss_weights,
-              std::vector<nb::object> metrics, bool run_eagerly, bool check_eager) {
+              std::vector<nb::object> metrics, bool run_eagerly) {
              CompileOptions o{.optimizer = optimizer_arg(optimizer)};
              if (loss.size() == 1) o.loss = loss_arg(loss[0]);
              if (loss.size() > 1)
@@ -183,7 +183,6 @@ void bind_models(nb::module_& m) {
              o.loss_weights = std::move(loss_weights);
              for (auto& x : metrics) o.metrics.push_back(metric_arg(x));
              o.run_eagerly = run_eagerly;
-             o.check_eager = check_eager;
              nb::gil_scoped_release release;
              model.compile(std::move(o));
            })

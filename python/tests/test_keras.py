@@ -328,3 +328,29 @@ def test_models_with_python_layers_train_in_many_threads_at_once():
     for i, (pred, (kernel, bias)) in results.items():  # each model's own weights, its own data
         x = np.full((8, 4), 0.1 * i, "float32")
         np.testing.assert_allclose(pred, (2 * x * x) @ kernel + bias, rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_fit_equals_eager_fit_in_weights_and_side_effects():
+    class Counted(keras.layers.Layer):
+        """A Python layer with a trainable weight and a side effect (a call counter) in every call."""
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+            self.calls = self.add_weight(shape=(), initializer="zeros", trainable=False, name="calls")
+
+        def call(self, inputs):
+            self.calls.assign_add(1.0)
+            return inputs * self.w
+
+    x, y = data(32, d=6, k=1)
+    trained = []
+    for run_eagerly in (True, False):
+        model = keras.Sequential([keras.Input(shape=(6,)), Counted(),
+                                  keras.layers.Dense(1, kernel_initializer="zeros")])
+        model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse", run_eagerly=run_eagerly)
+        model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+        trained.append(model.get_weights())
+    eager, compiled = trained
+    assert float(eager[1]) == float(compiled[1]) == 12.0  # 4 steps x 3 epochs: the side effect ran once each
+    for a, b in zip(eager, compiled):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -21,14 +21,10 @@ def _data(x, what):
         raise _duet.errors.InvalidArgumentError(
             f"{what}: datasets and generators are not supported yet (duet.data is planned, issue 31); pass NumPy "
             "arrays or tensors")
-    items = list(x) if isinstance(x, (list, tuple)) and len(x) and not np.isscalar(x[0]) and \
-        hasattr(x[0], "__len__") and _is_array_like_list(x) else [x]
-    return [_layer._input_tensor(i) for i in items]
-
-
-def _is_array_like_list(x):
-    # A list of arrays (one per input) rather than a nested list of numbers that is one array.
-    return all(isinstance(i, (np.ndarray, _duet.Tensor, _duet.Variable)) for i in x)
+    # A list of arrays is one array per model input; any other value (a nested list of numbers too) is one.
+    many = isinstance(x, (list, tuple)) and len(x) > 0 and all(
+        isinstance(i, (np.ndarray, _duet.Tensor, _duet.Variable)) for i in x)
+    return [_layer._input_tensor(i) for i in (x if many else [x])]
 
 
 def _verbose(v):
@@ -64,7 +60,7 @@ def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=Non
     ms = [] if metrics is None else _nest.flatten(metrics)
     if isinstance(optimizer, type):
         optimizer = optimizer()
-    self._compile(optimizer, losses, list(loss_weights or []), ms, bool(run_eagerly), False)
+    self._compile(optimizer, losses, list(loss_weights or []), ms, bool(run_eagerly))
 
 
 def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
