@@ -1,6 +1,8 @@
 // Core: dtypes and promotion, shapes, creation, value access, printing, the allocator, random seeding.
 #include <omp.h>
 
+#include <thread>
+
 #include "core/allocator.h"
 #include "kernels/philox.h"
 #include "test_util.h"
@@ -266,6 +268,33 @@ TEST(Variable, AssignKeepsEarlierReads) {
   EXPECT_EQ(v.name(), "v");
   EXPECT_THROW(v.assign(constant({1.f, 2.f, 3.f})), ShapeError);
   EXPECT_THROW(v.assign(constant({1, 2})), DTypeError);
+}
+
+// Memory wrapped without a copy: read in place, released once when the last view goes (on the thread that
+// drops it), never written by a variable's update (copy on write), misaligned data refused.
+TEST(External, SharesMemoryReleasesOnceAndIsNeverWritten) {
+  std::vector<float> data{1, 2, 3, 4, 5, 6};
+  int released = 0;
+  {
+    Tensor t = from_external(data.data(), DType::Float32, Shape{2, 3}, [&] { ++released; });
+    EXPECT_EQ(t.data<float>(), data.data());
+    EXPECT_EQ(sum(t).item<float>(), 21.f);
+    Tensor flat = reshape(t, {6});  // a view shares the buffer
+    t = Tensor();
+    EXPECT_EQ(released, 0);
+    Variable v(flat, {.name = "v"});
+    flat = Tensor();
+    v.assign_add(full({6}, 1.0));  // the variable is now the memory's only holder: still copies
+    EXPECT_EQ(data, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+    EXPECT_EQ(v.value().to_vector<float>(), (std::vector<float>{2, 3, 4, 5, 6, 7}));
+    EXPECT_EQ(released, 1);  // the assignment dropped the last reference
+  }
+  EXPECT_EQ(released, 1);
+  std::thread([&] { Tensor u = from_external(data.data(), DType::Float32, Shape{6}, [&] { ++released; }); }).join();
+  EXPECT_EQ(released, 2);
+  EXPECT_THROW(from_external(reinterpret_cast<char*>(data.data()) + 1, DType::Float32, Shape{2}), ValueError);
+  EXPECT_THROW(from_external(data.data(), DType::Float32, Shape{-1, 2}), ValueError);
+  EXPECT_EQ(from_external(nullptr, DType::Float32, Shape{0, 3}).num_elements(), 0);
 }
 
 // apply_adam updates in place when nobody else holds the buffers, and copies on write otherwise.

@@ -299,5 +299,10 @@ bool host_function_registered(const std::string& name);
 // Calls the host function registered under `name` (ValueError when there is none).
 std::vector<Tensor> host_function(const std::string& name, const std::vector<Tensor>& inputs,
                                   const std::vector<TensorSpec>& output_specs);
+namespace internal {
+// The output specs of the host function running on this thread (nullptr outside one): a registered callable
+// shared by call sites with different specs reads them to convert its results (Python's py_function does).
+const std::vector<TensorSpec>* host_output_specs();
+}  // namespace internal
 
 }  // namespace duet

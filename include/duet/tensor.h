@@ -2,6 +2,7 @@
 // The Tensor handle: concrete (owns a buffer) or symbolic (an output of a node being traced).
 // One type for both, so user code is written once.
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <optional>
@@ -103,6 +104,12 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 // ---- creation -------------------------------------------------------------------------------------
 // Builds a tensor from raw elements of type src (converted to dtype).
 Tensor from_data(const void* src, DType src_dtype, const Shape& shape, DType dtype);
+
+// A tensor over memory duet does not own, without a copy: `data` holds shape's elements of dtype, C-contiguous
+// and aligned to the element size, and stays valid and unchanged until `release` runs (once, when the last
+// tensor using the memory is gone, on whichever thread drops it). The engine never writes to it: a Variable
+// made from such a tensor copies on its first update. Throws ValueError for misaligned data or unknown dims.
+Tensor from_external(void* data, DType dtype, const Shape& shape, std::function<void()> release = {});
 
 // An uninitialized concrete tensor (kernels and loaders fill it).
 Tensor empty(const Shape& shape, DType dtype = DType::Float32);

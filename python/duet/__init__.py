@@ -19,7 +19,7 @@ from . import _ops
 from ._duet import Tensor, errors
 from ._duet import functions_run_eagerly as _functions_run_eagerly
 from ._duet import run_functions_eagerly as _run_functions_eagerly
-from ._control_flow import cond, numpy_function, py_function, while_loop
+from ._control_flow import cond, numpy_function, py_function, register_py_function, while_loop
 from ._control_flow import print_ as print  # noqa: A001 - tf.print
 from ._function import Function, TensorSpec, function
 from ._shape import TensorShape
@@ -245,6 +245,24 @@ def _compat_v1_getattr(name):
 
 
 compat.v1.__getattr__ = _compat_v1_getattr
+
+
+def from_dlpack(dlpack):
+    """A tensor sharing the memory of a DLPack producer (an object with __dlpack__, such as a NumPy array or a
+    PyTorch CPU tensor, or a DLPack capsule): no copy, so the producer must not write to it while the tensor
+    lives. C-contiguous CPU data of duet's dtypes only."""
+    return _duet.from_dlpack(dlpack)
+
+
+def to_dlpack(tensor):
+    """A DLPack capsule of the tensor's values (a copy: DLPack consumers may write)."""
+    return convert_to_tensor(tensor).__dlpack__()
+
+
+experimental = _module("experimental", "tf.experimental: the parts duet has.")
+experimental.dlpack = _module("experimental.dlpack", "tf.experimental.dlpack: tensors to and from DLPack.")
+experimental.dlpack.from_dlpack = from_dlpack
+experimental.dlpack.to_dlpack = to_dlpack
 
 
 

@@ -60,13 +60,79 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None, name=None):  # no
     return out[0] if single else out
 
 
+# Python functions registered by name (register_py_function), by identity: name.
+_REGISTERED = {}
+
+
+def register_py_function(name, func=None):
+    """Registers `func` under `name`, so that a graph calling it through py_function or numpy_function can
+    be saved (model.save, a Lambda or layer that calls it): the file names the function, and the program that
+    loads the file registers the same name before loading (as C++'s register_host_function). Registering a
+    name again replaces its function for later calls and loads. Usable as a decorator:
+    @duet.register_py_function("clip_outliers")."""
+    if func is None:
+        return lambda f: register_py_function(name, f)
+    if not isinstance(name, str) or not name:
+        raise _errors.InvalidArgumentError(f"register_py_function: the name must be a non-empty string, got {name!r}")
+    if not callable(func):
+        raise TypeError(f"register_py_function('{name}'): {func!r} is not callable")
+
+    def results(out, dtypes):
+        # The call site's Tout is known only as a list of dtypes: one value, or a list of one, is one result.
+        single = len(dtypes) == 1 and not (isinstance(out, (list, tuple)) and len(out) == 1)
+        return _results(name, out, list(dtypes), single)
+
+    def on_tensors(tensors, dtypes):
+        return results(func(*tensors), dtypes)
+
+    def on_arrays(tensors, dtypes):
+        return results(func(*[t.numpy() for t in tensors]), dtypes)
+
+    # numpy_function's calls pass arrays: the same function under a second name.
+    _duet._register_py_function(name, on_tensors)
+    _duet._register_py_function(name + _NUMPY_SUFFIX, on_arrays)
+    _REGISTERED[id(func)] = (name, func)
+    return func
+
+
+_NUMPY_SUFFIX = "#numpy"
+
+
+def _results(label, out, touts, single):
+    """A py_function's results as tensors of the declared dtypes (NumPy arrays and Python numbers convert, a
+    tensor of another dtype is an error, as in TensorFlow)."""
+    out = [out] if single or not isinstance(out, (list, tuple)) else list(out)
+    if len(out) != len(touts):
+        raise _errors.InvalidArgumentError(
+            f"py_function '{label}' returned {len(out)} values but Tout declares {len(touts)}")
+    converted = []
+    for i, (o, t) in enumerate(zip(out, touts)):
+        if isinstance(o, _duet.Variable):
+            o = o.value()
+        if isinstance(o, _duet.Tensor) and o.dtype != t:
+            raise _errors.InvalidArgumentError(
+                f"py_function '{label}': result {i} is a {o.dtype.name} tensor but Tout declares {t.name}; "
+                f"cast it (duet.cast) or fix Tout")
+        converted.append(_duet._to_tensor(o, t._enum))
+    return converted
+
+
 def py_function(func, inp, Tout, name=None, output_shapes=None):  # noqa: N803 - TensorFlow's names
     """Calls the Python function `func` on concrete tensors and converts its results to Tout (a dtype or a
     list of them; NumPy arrays and Python numbers are converted, a tensor of another dtype is an error, as
     in TensorFlow). Eagerly it runs now (a tape records the duet ops inside it); inside duet.function it
     becomes a graph node that calls `func` on every run. There duet needs each result's rank: output_shapes
     gives the shapes (None for an unknown dim); without it a result has the first input's rank, every dim
-    unknown."""
+    unknown. A graph that calls a function registered with register_py_function can be saved."""
+    return _call(func, inp, Tout, name, output_shapes, numpy=False)
+
+
+def numpy_function(func, inp, Tout, stateful=True, name=None):  # noqa: N803
+    """py_function whose callable receives and returns NumPy arrays (tf.numpy_function)."""
+    return _call(func, inp, Tout, name, None, numpy=True)
+
+
+def _call(func, inp, Tout, name, output_shapes, numpy):  # noqa: N803
     single = not isinstance(Tout, (list, tuple))
     touts = [_dtypes.as_dtype(t) for t in ([Tout] if single else list(Tout))]
     inputs = _flat_tensors(list(inp), "py_function input")
@@ -74,20 +140,7 @@ def py_function(func, inp, Tout, name=None, output_shapes=None):  # noqa: N803 -
     declared, assumed = None, output_shapes is None  # traced: each result's declared shape
 
     def run(tensors):
-        out = func(*tensors)
-        out = [out] if single or not isinstance(out, (list, tuple)) else list(out)
-        if len(out) != len(touts):
-            raise _errors.InvalidArgumentError(
-                f"py_function '{label}' returned {len(out)} values but Tout declares {len(touts)}")
-        converted = []
-        for i, (o, t) in enumerate(zip(out, touts)):
-            if isinstance(o, _duet.Variable):
-                o = o.value()
-            if isinstance(o, _duet.Tensor) and o.dtype != t:
-                raise _errors.InvalidArgumentError(
-                    f"py_function '{label}': result {i} is a {o.dtype.name} tensor but Tout declares {t.name}; "
-                    f"cast it (duet.cast) or fix Tout")
-            converted.append(_duet._to_tensor(o, t._enum))
+        converted = _results(label, func(*[t.numpy() for t in tensors] if numpy else tensors), touts, single)
         if declared is not None:
             for i, (o, want) in enumerate(zip(converted, declared)):
                 got = tuple(o.shape)
@@ -108,16 +161,14 @@ def py_function(func, inp, Tout, name=None, output_shapes=None):  # noqa: N803 -
         output_shapes = [output_shapes]
     declared = [list(s) for s in output_shapes]
     shapes = [[-1 if d is None else int(d) for d in s] for s in output_shapes]
-    out = _duet._py_function(run, inputs, [t._enum for t in touts], shapes, label)
+    registered = _REGISTERED.get(id(func))
+    if registered is not None and registered[1] is func:
+        # By name: the graph can be saved, and the engine checks the results' shapes against `shapes`.
+        out = _duet._py_function_by_name(registered[0] + (_NUMPY_SUFFIX if numpy else ""), inputs,
+                                         [t._enum for t in touts], shapes)
+    else:
+        out = _duet._py_function(run, inputs, [t._enum for t in touts], shapes, label)
     return out[0] if single else list(out)
-
-
-def numpy_function(func, inp, Tout, stateful=True, name=None):  # noqa: N803
-    """py_function whose callable receives and returns NumPy arrays (tf.numpy_function)."""
-    def on_arrays(*tensors):
-        return func(*[t.numpy() for t in tensors])
-
-    return py_function(on_arrays, inp, Tout, name=name)
 
 
 def _format_array(arr, summarize, depth=0):

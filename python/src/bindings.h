@@ -25,7 +25,10 @@ void bind_models(nb::module_& m);
 
 // A Tensor from a bound Tensor, a Variable (its value, read now), or anything NumPy can make an array of
 // (copied; Python floats become float32 and ints int32, as TensorFlow makes them, unless dtype says).
-Tensor to_tensor(nb::handle h, std::optional<DType> dtype = std::nullopt);
+// Python values and arrays as tensors, converted with TensorFlow's rules. An array whose memory nobody can
+// change behind the tensor's back (read-only, or a temporary of the conversion) is shared, not copied; with
+// `share`, any array of the exact dtype is (fit's data: read while the caller holds it).
+Tensor to_tensor(nb::handle h, std::optional<DType> dtype = std::nullopt, bool share = false);
 
 // Inside a catch of nb::python_error from Python code the engine called: an engine error that was translated
 // to a Python exception on its way out of C++ (and came back unchanged) is rethrown as the C++ error it was,

@@ -31,6 +31,11 @@ PyObject* make(nb::module_& m, const char* name, std::initializer_list<PyObject*
 std::string pythonize(std::string text) {
   static const std::pair<const char*, const char*> kSpellings[] = {
       {"run C++ code on its value with duet::host_function", "run Python code on its value with duet.py_function"},
+      {"runs a C++ callable, which a file cannot hold: register it (register_host_function(\"name\", fn)) and call "
+       "host_function(\"name\", inputs, specs)",
+       "runs a Python callable, which a file cannot hold: register it (duet.register_py_function(\"name\", fn)) "
+       "and pass that function to duet.py_function"},
+      {"call register_host_function(", "call duet.register_py_function("},
       {"config::run_functions_eagerly(true)", "duet.config.run_functions_eagerly(True)"},
       {"cast(x, DType::", "duet.cast(x, DType::"},
       {"duet::", "duet."},

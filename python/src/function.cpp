@@ -125,6 +125,36 @@ void bind_function(nb::module_& m) {
     return out;
   });
 
+  // A Python callable registered as a host function by name, so graphs that call it can be saved and loaded
+  // (the loading program registers the same name). It is called as fn(tensors, dtypes), the dtypes being those
+  // the calling site declared, and returns the converted results.
+  m.def("_register_py_function", [](std::string name, nb::object fn) {
+    std::shared_ptr<nb::object> keep(new nb::object(fn), [](nb::object* o) {
+      if (!Py_IsInitialized()) return;
+      nb::gil_scoped_acquire gil;
+      delete o;
+    });
+    register_host_function(name, [keep](const std::vector<Tensor>& in) {
+      const std::vector<TensorSpec>* specs = internal::host_output_specs();
+      nb::gil_scoped_acquire gil;
+      nb::list dtypes;
+      if (specs)
+        for (const TensorSpec& s : *specs) dtypes.append(dtype_object(s.dtype));
+      nb::object r = (*keep)(nb::cast(in), dtypes);
+      std::vector<Tensor> out;
+      for (nb::handle o : r) out.push_back(to_tensor(o));
+      return out;
+    });
+  });
+  m.def("_py_function_by_name", [](std::string name, std::vector<Tensor> inputs, std::vector<DType> dtypes,
+                                   std::vector<std::vector<std::int64_t>> shapes) {
+    std::vector<TensorSpec> specs;
+    for (std::size_t i = 0; i < dtypes.size(); ++i) specs.push_back({dtypes[i], Shape(shapes.at(i))});
+    nb::gil_scoped_release release;
+    return host_function(name, inputs, specs);
+  });
+  m.def("_py_function_registered", [](const std::string& name) { return host_function_registered(name); });
+
   m.def("_tracing", [] { return graph::current_graph_tracer() != nullptr; });
   m.def("run_functions_eagerly", [](bool eagerly) { config::run_functions_eagerly(eagerly); });
   m.def("functions_run_eagerly", [] { return config::functions_run_eagerly(); });

@@ -66,6 +66,29 @@ Tensor from_array(const ArrayIn& a, std::optional<DType> want) {
   return from_data(a.data(), src, Shape(dims), want.value_or(src));
 }
 
+// The tensor over an array's memory, no copy; nullopt when its element type is not exactly one of duet's or
+// its data is misaligned. The array is kept alive until the last tensor using it goes; that may happen on any
+// thread, so the reference is dropped under the GIL (and leaked once the interpreter is shutting down).
+std::optional<Tensor> share_array(const ArrayIn& a) {
+  const DType d = dtype_of_array(a.dtype());
+  if (a.dtype() != dlpack_dtype(d) || reinterpret_cast<std::uintptr_t>(a.data()) % dtype_size(d) != 0) return {};
+  std::vector<std::int64_t> dims;
+  for (std::size_t i = 0; i < a.ndim(); ++i) dims.push_back(static_cast<std::int64_t>(a.shape(i)));
+  auto* keep = new ArrayIn(a);
+  return from_external(const_cast<void*>(a.data()), d, Shape(dims), [keep] {
+    if (!Py_IsInitialized() || _Py_IsFinalizing()) return;
+    nb::gil_scoped_acquire gil;
+    delete keep;
+  });
+}
+
+// Whether an array's memory can change only through the array itself: read-only, or a temporary nobody else
+// holds (its only reference is `arr`, and it owns its data).
+bool private_array(nb::handle arr) {
+  if (!nb::cast<bool>(arr.attr("flags").attr("writeable"))) return true;
+  return Py_REFCNT(arr.ptr()) == 1 && arr.attr("base").is_none();
+}
+
 }  // namespace
 
 nb::object dtype_object(DType d) { return nb::borrow(g_dtype_objects[dtype_index(d)]); }
@@ -102,7 +125,7 @@ nb::object to_numpy(const Tensor& t) {
   return arr;
 }
 
-Tensor to_tensor(nb::handle h, std::optional<DType> dtype) {
+Tensor to_tensor(nb::handle h, std::optional<DType> dtype, bool share) {
   if (nb::isinstance<Tensor>(h)) {
     Tensor t = nb::cast<Tensor>(h);
     return dtype && *dtype != t.dtype() ? cast(t, *dtype) : t;
@@ -114,6 +137,9 @@ Tensor to_tensor(nb::handle h, std::optional<DType> dtype) {
   // Python values and other arrays: duet/_convert.py applies TensorFlow's dtype rules through NumPy.
   nb::object arr = nb::module_::import_("duet._convert").attr("as_array")(h, dtype ? dtype_object(*dtype) : nb::none());
   ArrayIn a = nb::cast<ArrayIn>(arr);
+  if ((share || private_array(arr)) && (!dtype || *dtype == dtype_of_array(a.dtype()))) {
+    if (std::optional<Tensor> t = share_array(a)) return *t;
+  }
   return from_array(a, dtype);
 }
 
@@ -261,8 +287,17 @@ void bind_tensor(nb::module_& m) {
       "_from_array", [](const ArrayIn& a, std::optional<DType> dtype) { return from_array(a, dtype); },
       nb::arg("array"), nb::arg("dtype") = nb::none());
   m.def(
-      "_to_tensor", [](nb::handle h, std::optional<DType> dtype) { return to_tensor(h, dtype); }, nb::arg("value"),
-      nb::arg("dtype") = nb::none());
+      "_to_tensor", [](nb::handle h, std::optional<DType> dtype, bool share) { return to_tensor(h, dtype, share); },
+      nb::arg("value"), nb::arg("dtype") = nb::none(), nb::arg("share") = false);
+  // DLPack in: the producer's memory, shared (as DLPack promises, and as tf.experimental.dlpack does).
+  m.def(
+      "from_dlpack",
+      [](nb::handle h) {
+        ArrayIn a = nb::cast<ArrayIn>(h);
+        if (std::optional<Tensor> t = share_array(a)) return *t;
+        return from_array(a, std::nullopt);
+      },
+      nb::arg("dlpack"));
 }
 
 }  // namespace duet::python

@@ -354,3 +354,38 @@ def test_compiled_fit_equals_eager_fit_in_weights_and_side_effects():
     assert float(eager[1]) == float(compiled[1]) == 12.0  # 4 steps x 3 epochs: the side effect ran once each
     for a, b in zip(eager, compiled):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_py_function_saved_by_registered_name(tmp_path):
+    x = np.arange(6, dtype="float32").reshape(2, 3) - 2.0
+
+    def clip_np(a):
+        return np.clip(a, -1.0, 1.0).astype(np.float64)  # float64: converted to the declared float32
+
+    def halve(t):
+        return t * 0.5
+
+    def layer_fn(t):
+        t = duet.numpy_function(clip_np, [t], duet.float32)
+        return duet.py_function(halve, [t], duet.float32)
+
+    def build():
+        return keras.Sequential([keras.Input(shape=(3,)), keras.layers.Lambda(layer_fn, output_shape=(3,))])
+
+    # Not registered: the graph calls Python callables a file cannot hold; the message says what to do.
+    with pytest.raises(ValueError, match="register_py_function"):
+        build().save(str(tmp_path / "n.duet"))
+    duet.register_py_function("test_clip_np", clip_np)
+    duet.register_py_function("test_halve")(halve)  # also a decorator
+    model = build()
+    want = np.clip(x, -1, 1) * 0.5
+    np.testing.assert_allclose(model.predict(x), want)
+    path = str(tmp_path / "p.duet")
+    model.save(path)
+    # The loading program's registration is what runs: a new function under the same name changes the result.
+    duet.register_py_function("test_halve", lambda t: t * 0.25)
+    np.testing.assert_allclose(keras.models.load_model(path).predict(x), np.clip(x, -1, 1) * 0.25)
+    duet.register_py_function("test_halve", halve)
+    np.testing.assert_allclose(keras.models.load_model(path).predict(x), want)
+    with pytest.raises(TypeError, match="not callable"):
+        duet.register_py_function("bad", 3)

@@ -1,4 +1,7 @@
 """duet.Tensor from Python: NumPy both ways, TensorFlow's dtype rules, the Python protocol, indexing."""
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -33,6 +36,43 @@ def test_numpy_is_a_read_only_view_and_arrays_copy_in():
     assert np.array(t).flags.writeable  # np.array copies
     assert isinstance(duet.constant(2.5).numpy(), np.float32)  # a scalar comes back as a NumPy scalar
     np.testing.assert_array_equal(np.from_dlpack(t), t.numpy())
+
+
+def test_arrays_nobody_else_can_change_are_shared_not_copied():
+    ro = np.arange(6, dtype=np.float32)
+    ro.setflags(write=False)
+    t = duet.constant(ro)  # read-only: shared
+    assert np.shares_memory(t.numpy(), ro)
+    assert np.shares_memory(duet.constant(t.numpy()).numpy(), ro)  # numpy() and back: the same memory
+    kept = np.arange(6, dtype=np.float32)
+    kept.setflags(write=False)
+    alive = weakref.ref(kept)
+    u = duet.reshape(duet.constant(kept), [2, 3])  # the array lives while any tensor over it does
+    del kept
+    gc.collect()
+    assert alive() is not None and u.numpy().sum() == 15
+    del u
+    gc.collect()
+    assert alive() is None
+    v = duet.Variable(duet.constant(ro))
+    v.assign_add(np.ones(6, np.float32))  # never written through
+    np.testing.assert_array_equal(ro, np.arange(6))
+    np.testing.assert_array_equal(v.numpy(), np.arange(1, 7))
+    # A writeable array is copied (tf.constant's semantics); converted values become the tensor's own memory.
+    w = np.zeros(3, np.float32)
+    assert not np.shares_memory(duet.constant(w).numpy(), w)
+    assert duet.constant(np.arange(3.0), dtype=duet.float32).numpy().tolist() == [0, 1, 2]
+
+
+def test_dlpack_in_shares_the_producers_memory():
+    a = np.arange(6, dtype=np.int64).reshape(2, 3)
+    t = duet.from_dlpack(a)
+    a[0, 0] = 42  # DLPack shares: the producer's writes show
+    assert t.numpy()[0, 0] == 42 and t.shape == (2, 3) and t.dtype == duet.int64
+    assert duet.experimental.dlpack.from_dlpack(a.__dlpack__()).numpy()[0, 0] == 42  # a capsule
+    np.testing.assert_array_equal(duet.from_dlpack(duet.experimental.dlpack.to_dlpack(t)).numpy(), a)
+    with pytest.raises(TypeError, match="astype"):
+        duet.from_dlpack(np.zeros(3, np.int8))  # no int8 in duet: say how to convert
 
 
 def test_shape_dtype_and_repr():

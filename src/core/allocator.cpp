@@ -184,8 +184,23 @@ Buffer* buffer_alloc(std::size_t bytes) {
   return b;
 }
 
+Buffer* buffer_wrap(void* data, std::size_t bytes, void (*release)(void*), void* arg) {
+  auto* b = new Buffer;
+  b->size_class = -1;
+  b->capacity = bytes;
+  b->data = data;
+  b->release = release;
+  b->release_arg = arg;
+  return b;
+}
+
 void buffer_release(Buffer* b) {
   if (b->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (buffer_is_external(b)) {
+    if (b->release) b->release(b->release_arg);
+    delete b;
+    return;
+  }
   Pool& p = pool();
   if (b->capacity <= kLocalMaxBytes) {
     if (LocalCache* c = local_cache(); c && c->count[b->size_class] < kLocalPerClass) {

@@ -14,9 +14,18 @@ struct Buffer {
   std::size_t capacity = 0;  // usable bytes at data
   void* data = nullptr;
   Buffer* next_free = nullptr;
+  // Memory the engine did not allocate (size_class -1, see buffer_wrap): handed back by calling
+  // release(release_arg) when the last reference goes.
+  void (*release)(void*) = nullptr;
+  void* release_arg = nullptr;
 };
 
 Buffer* buffer_alloc(std::size_t bytes);
+// A buffer over `bytes` of memory someone else owns (no copy): release(arg), when given, runs once when the
+// last tensor using it is gone, on whichever thread drops it. The engine never writes to such a buffer in
+// place (a variable over it copies on its first update).
+Buffer* buffer_wrap(void* data, std::size_t bytes, void (*release)(void*), void* arg);
+inline bool buffer_is_external(const Buffer* b) { return b->size_class < 0; }
 
 // While one lives, the buffers this thread allocates may total at most `bytes` (loading a file: what its
 // contents justify, so a hostile file cannot make the loader allocate what it merely claims); beyond that

@@ -1,5 +1,7 @@
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -244,6 +246,33 @@ Tensor from_data(const void* src, DType src_dtype, const Shape& shape, DType dty
   Tensor t = create("constant", shape, dtype);
   convert_elements(src, src_dtype, raw(t), dtype, t.num_elements());
   return t;
+}
+
+Tensor from_external(void* data, DType dtype, const Shape& shape, std::function<void()> release) {
+  const std::int64_t numel = shape.num_elements();
+  if (numel < 0) {
+    throw ValueError("[from_external] the shape " + shape.str() + " has unknown dims; memory has a known size");
+  }
+  const std::size_t item = dtype_size(dtype);
+  if (numel > 0 && (data == nullptr || reinterpret_cast<std::uintptr_t>(data) % item != 0)) {
+    throw ValueError("[from_external] " + std::string(dtype_name(dtype)) +
+                     " elements must start at an address aligned to " + std::to_string(item) +
+                     " bytes; copy the data (from_data) instead");
+  }
+  auto* t = new TensorImpl;
+  t->dtype = dtype;
+  t->shape = shape;
+  t->numel = numel;
+  // The callback lives on the heap until the buffer goes; a plain function pointer runs it.
+  auto* fn = release ? new std::function<void()>(std::move(release)) : nullptr;
+  auto run = [](void* p) {
+    auto* f = static_cast<std::function<void()>*>(p);
+    (*f)();
+    delete f;
+  };
+  t->buffer = buffer_wrap(data, static_cast<std::size_t>(numel) * item, fn ? +run : nullptr, fn);
+  t->data = data;
+  return TensorAccess::adopt(t);
 }
 
 Tensor full(const Shape& shape, double value, DType dtype) {

@@ -24,10 +24,18 @@ struct HostCallable : Callable {
   std::string describe() const override { return "host:" + options.name; }
 };
 
+thread_local const std::vector<TensorSpec>* t_specs = nullptr;  // of the host call running on this thread
+
 std::vector<Tensor> checked_call(const HostCallable& h, const std::vector<Tensor>& ins) {
   std::vector<Tensor> outs;
   const std::string where = "[host_function '" + h.options.name + "'] ";
   try {
+    const std::vector<TensorSpec>* outer = t_specs;
+    t_specs = &h.specs;
+    struct Restore {
+      const std::vector<TensorSpec>* outer;
+      ~Restore() { t_specs = outer; }
+    } restore{outer};
     outs = h.fn(ins);
   } catch (const Error& e) {
     e.rethrow_with_context(where);
@@ -158,6 +166,8 @@ void register_host_function(const std::string& name, HostFn fn, HostGradFn gradi
   std::lock_guard<std::mutex> lock(g_registry_mu);
   registry()[name] = Registered{std::move(fn), std::move(gradient)};
 }
+
+const std::vector<TensorSpec>* internal::host_output_specs() { return t_specs; }
 
 bool host_function_registered(const std::string& name) {
   std::lock_guard<std::mutex> lock(g_registry_mu);

@@ -55,10 +55,11 @@ void read_kernel(KernelContext& k) {
 }
 
 // Where a write to v goes: v's own buffer when nobody else holds it, else a new one (copy on write, so
-// tensors read earlier keep the value they had). Decide before taking any other reference to v.value.
+// tensors read earlier keep the value they had; memory the engine does not own is never written).
+// Decide before taking any other reference to v.value.
 Tensor write_target(const VariableImpl& v) {
   TensorImpl* t = v.value.impl();
-  const bool sole_owner = t->refs.load() == 1 && t->buffer->refs.load() == 1;
+  const bool sole_owner = t->refs.load() == 1 && t->buffer->refs.load() == 1 && !buffer_is_external(t->buffer);
   return sole_owner ? v.value : make_concrete(v.dtype, v.shape);
 }
 

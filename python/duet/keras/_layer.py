@@ -27,9 +27,10 @@ def _check_dtype(owner, dtype):
                                       "inputs instead (mixed precision is not supported)")
 
 
-def _input_tensor(x):
+def _input_tensor(x, share=False):
     """A layer input as a tensor: NumPy arrays and Python values convert (floats as float32, the layers'
-    dtype, as Keras casts them); tensors and Keras inputs pass as they are."""
+    dtype, as Keras casts them); tensors and Keras inputs pass as they are. With `share`, an array already of
+    the right dtype is used in place, not copied (fit's data, read only while fit runs)."""
     if isinstance(x, _duet.Tensor):
         return x
     if isinstance(x, _duet.Variable):
@@ -38,8 +39,8 @@ def _input_tensor(x):
         raise _duet.errors.InvalidArgumentError("a layer got None as an input; pass a tensor or an array")
     arr = np.asarray(x)
     if arr.dtype.kind == "f":
-        return _duet._to_tensor(arr, _dtypes.float32._enum)
-    return _duet._to_tensor(arr, None)
+        return _duet._to_tensor(arr, _dtypes.float32._enum, share)
+    return _duet._to_tensor(arr, None, share)
 
 
 def _flat_inputs(inputs):

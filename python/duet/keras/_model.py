@@ -24,7 +24,7 @@ def _data(x, what):
     # A list of arrays is one array per model input; any other value (a nested list of numbers too) is one.
     many = isinstance(x, (list, tuple)) and len(x) > 0 and all(
         isinstance(i, (np.ndarray, _duet.Tensor, _duet.Variable)) for i in x)
-    return [_layer._input_tensor(i) for i in (x if many else [x])]
+    return [_layer._input_tensor(i, share=True) for i in (x if many else [x])]
 
 
 def _verbose(v):
