@@ -37,6 +37,8 @@ COMPILED_VS_PEER = 1.0
 TRAINING_VS_PEER = 1.5
 MEMORY_VS_PEER = 0.6
 BUSY_VS_QUIET = 0.45
+# Issue 28: fit called from Python within 5% of the same training run from C++.
+PYTHON_FIT_VS_CXX = 0.95
 
 
 def duet_medians(out):
@@ -141,6 +143,10 @@ def training_table(rows, targets):
             print(f"| {model} | {fm} | {ips:.0f} | {mb:.0f} | {busy:.0f} | {busy / ips:.2f} |" if busy else
                   f"| {model} | {fm} | {ips:.0f} | {mb:.0f} | — | — |")
         duet = quiet.pop("duet graph", None)
+        python_fit = quiet.pop("duet python_fit", None)
+        if duet and python_fit:
+            targets.append((f"{model} fit from Python (duet.keras) vs duet train (C++)", python_fit[0] / duet[0], ">=",
+                            PYTHON_FIT_VS_CXX, "x"))
         if not duet or not quiet:
             continue
         fastest = max(quiet, key=lambda k: quiet[k][0])

@@ -48,6 +48,7 @@ steps_mlp=469 steps_cnn=60 rounds=3
 # framework mode command... (each prints "N images/s" on its last line; duet: the rate after its first step)
 runs=(
   "duet graph"
+  "duet python_fit"
   "tensorflow keras_fit"
   "tensorflow keras_fit_xla"
   "torch eager"
@@ -57,10 +58,11 @@ runs=(
 train_one() {  # variant framework mode model steps
   local variant=$1 fw=$2 mode=$3 model=$4 steps=$5 log=$out/run.txt
   local cmd
-  if [[ $fw == duet ]]; then
+  if [[ $fw == duet && $mode == graph ]]; then
     cmd=("$build/tools/duet" train fashion-mnist --model "$model" --batch-size 128 --steps "$steps" --epochs 1 --quiet)
-  else
-    cmd=(env DUET_NUM_THREADS=$threads "$py" "$here/peers/train_peer.py" "$fw" "$mode" "$model" 128 "$steps")
+  else  # the peers, and duet.keras from Python (the package built in $build)
+    cmd=(env DUET_NUM_THREADS=$threads PYTHONPATH="$build/python" "$py" "$here/peers/train_peer.py" "$fw" "$mode"
+      "$model" 128 "$steps")
   fi
   local ips mb
   if /usr/bin/time -v "${cmd[@]}" > "$log" 2> "$out/time.txt"; then
@@ -97,7 +99,8 @@ echo
 # bench, as make test builds it).
 echo
 if compgen -G "$build/python/duet/_duet*.so" > /dev/null; then
-  PYTHONPATH=$build/python DUET_NUM_THREADS=$threads "$py" "$here/python_overhead.py" "${peer_flags[@]}" 2>&1 |
+  PYTHONPATH=$build/python DUET_NUM_THREADS=$threads "$py" "$here/python_overhead.py" "${peer_flags[@]}" \
+    --cxx "$build/bench/bench_graph" 2>&1 |
     grep -v '^[WI]0000 '
 else
   echo "== from Python: skipped ($build has no Python package: configure it with -DDUET_PYTHON=ON, as make bench does)"

@@ -6,6 +6,8 @@ Timing: one warm-up step first (plus one at the partial last batch's shape if th
 compilation are NOT in the time; then all STEPS steps are timed.
   usage: train_peer.py FRAMEWORK MODE MODEL BATCH STEPS
     tensorflow keras_fit | keras_fit_xla   Keras 3 Model.fit (TensorFlow backend), jit_compile False | True
+    duet python_fit                        the same Keras program on duet.keras (`from duet import keras`):
+                                           what fit from Python costs beside `duet train` (C++)
     torch eager | compile                  compile: torch.compile of the model (see train_torch)
     jax jit                                one jax.jit'ed train step (forward, grad, Adam), buffers donated"""
 import math
@@ -37,8 +39,19 @@ def train_tf(mode, kind, x, y, batch):
     tf.config.threading.set_intra_op_parallelism_threads(THREADS)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
-    from keras import layers
 
+    return train_keras(keras, mode, kind, x, y, batch)
+
+
+def train_duet(mode, kind, x, y, batch):
+    from duet import keras  # threads: DUET_NUM_THREADS, as for `duet train`
+
+    return train_keras(keras, mode, kind, x, y, batch)
+
+
+def train_keras(keras, mode, kind, x, y, batch):
+    """One Keras program for TensorFlow's Keras and duet.keras."""
+    layers = keras.layers
     keras.utils.set_random_seed(1)
     if kind == "mlp":
         ls = [layers.Flatten(), layers.Dense(256, "relu"), layers.Dense(128, "relu"), layers.Dense(10)]
@@ -168,11 +181,13 @@ def main():
     if len(sys.argv) != 6:
         sys.exit(__doc__)
     fw, mode, kind, batch, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-    valid = {"tensorflow": ("keras_fit", "keras_fit_xla"), "torch": ("eager", "compile"), "jax": ("jit",)}
+    valid = {"tensorflow": ("keras_fit", "keras_fit_xla"), "torch": ("eager", "compile"), "jax": ("jit",),
+             "duet": ("python_fit",)}
     if mode not in valid.get(fw, ()) or kind not in ("mlp", "tf-cnn"):
         sys.exit(__doc__)
     x, y = fashion_mnist(batch, steps)
-    secs = {"tensorflow": train_tf, "torch": train_torch, "jax": train_jax}[fw](mode, kind, x, y, batch)
+    secs = {"tensorflow": train_tf, "torch": train_torch, "jax": train_jax, "duet": train_duet}[fw](mode, kind, x, y,
+                                                                                                  batch)
     n = x.shape[0]
     print(f"{fw} {mode} {kind}: {n / secs:.0f} images/s ({math.ceil(n / batch)} steps of batch {batch}, {secs:.1f} s)")
 

@@ -72,6 +72,22 @@ def _flatten_args(args, kwargs):
     return tensors, treedef + "|" + "|".join(key), shown, positions, rebuild
 
 
+_ALL_TENSORS = {}  # n -> (key, shown, positions) of a call with n positional tensors and nothing else
+
+
+def _all_tensors_key(n):
+    """What _flatten_args gives for n positional tensors (the same key, so both paths share traces)."""
+    got = _ALL_TENSORS.get(n)
+    if got is None:
+        got = (repr(((0,) * n, {})) + "|" + "|".join(["T"] * n), [""] * n, [(i, -1) for i in range(n)])
+        _ALL_TENSORS[n] = got
+    return got
+
+
+def _positional(symbolic):
+    return tuple(symbolic), {}
+
+
 class Function:
     """A traced Python function (what @duet.function makes)."""
 
@@ -79,6 +95,7 @@ class Function:
                  jit_compile=None, autograph=True, experimental_check_eager=False):
         self._python_function = python_function
         self._outputs = []  # output structures, by id
+        self._single = []  # by id: the output is one tensor (returned without walking a structure)
         signature = None
         if input_signature is not None:
             signature = [(s.dtype._enum, [-1 if d is None else int(d) for d in s.shape]) for s in input_signature]
@@ -90,7 +107,12 @@ class Function:
     def __call__(self, *args, **kwargs):
         if _duet.functions_run_eagerly():  # duet.config.run_functions_eagerly(True): the Python body, every call
             return self._python_function(*args, **kwargs)
-        tensors, key, shown, positions, rebuild = _flatten_args(args, kwargs)
+        # The common call, tensors only: no structure to walk (a compiled call's cost is mostly this path).
+        if not kwargs and all(type(a) is _duet.Tensor for a in args):
+            key, shown, positions = _all_tensors_key(len(args))
+            tensors, rebuild = list(args), _positional
+        else:
+            tensors, key, shown, positions, rebuild = _flatten_args(args, kwargs)
 
         def trace(symbolic):
             a, k = rebuild(list(symbolic))
@@ -105,9 +127,12 @@ class Function:
                     leaf = _duet._to_tensor(leaf)
                 flat.append(leaf)
             self._outputs.append(_nest.map_structure(lambda leaf: None if leaf is None else 0, result))
+            self._single.append(self._outputs[-1] == 0)
             return flat, len(self._outputs) - 1
 
         flat, structure = self._core.call(tensors, key, shown, positions, trace)
+        if self._single[structure[0]]:
+            return flat[0]
         values = iter(flat)
         return _nest.map_structure(lambda leaf: None if leaf is None else next(values), self._outputs[structure[0]])
 

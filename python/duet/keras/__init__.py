@@ -122,5 +122,42 @@ for _cls, _key in (("GlorotUniform", "glorot_uniform"), ("GlorotNormal", "glorot
                    ("RandomNormal", "random_normal"), ("RandomUniform", "random_uniform")):
     setattr(initializers, _cls, _initializer(_cls, _key))
 
+utils = _module("utils", "keras.utils: set_random_seed, to_categorical.")
+
+
+def _set_random_seed(seed):
+    """Seeds Python's `random`, NumPy's global generator and duet's (keras.utils.set_random_seed)."""
+    import random as _pyrandom
+
+    import numpy as _np
+
+    import duet
+
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"set_random_seed expects an int seed, got {seed!r}")
+    _pyrandom.seed(seed)
+    _np.random.seed(seed)
+    duet.random.set_seed(seed)
+
+
+def _to_categorical(x, num_classes=None):
+    """Class indices as one-hot rows (float32), as keras.utils.to_categorical."""
+    import numpy as _np
+
+    x = _np.asarray(x, dtype="int64")
+    shape = x.shape[:-1] if x.ndim > 1 and x.shape[-1] == 1 else x.shape
+    x = x.reshape(-1)
+    if x.size and x.min() < 0:
+        raise ValueError(f"to_categorical: class indices must be non-negative, got {int(x.min())}")
+    n = int(num_classes) if num_classes is not None else (int(x.max()) + 1 if x.size else 0)
+    if x.size and x.max() >= n:
+        raise ValueError(f"to_categorical: class index {int(x.max())} is out of range for num_classes={n}")
+    out = _np.zeros((x.size, n), dtype="float32")
+    out[_np.arange(x.size), x] = 1.0
+    return out.reshape(shape + (n,))
+
+
+utils.set_random_seed, utils.to_categorical = _set_random_seed, _to_categorical
+
 __all__ = ["Input", "Layer", "Model", "Sequential", "activations", "callbacks", "initializers", "layers", "losses",
-           "metrics", "models", "ops", "optimizers", "random", "saving"]
+           "metrics", "models", "ops", "optimizers", "random", "saving", "utils"]
