@@ -1,6 +1,6 @@
 #include "core/comm.h"
 
-#include <mpi.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/mpi_api.h"
 #include "duet/error.h"
 
 namespace duet::comm {
@@ -37,19 +38,54 @@ struct Group {
   bool owns_mpi = false;  // we initialized MPI, so we finalize it at exit
   int rank = 0;
   int size = 1;
-  MPI_Comm comm = MPI_COMM_NULL;  // a duplicate of MPI_COMM_WORLD: user MPI traffic never mixes with ours
-  std::mutex mu;                  // one collective at a time (MPI_THREAD_SERIALIZED)
+  const DuetMpiApi* api = nullptr;  // libduet_mpi.so's calls (its communicator is a duplicate of MPI_COMM_WORLD)
+  std::mutex mu;                    // one collective at a time (MPI_THREAD_SERIALIZED)
   std::atomic<double> timeout{timeout_from_env()};
   std::atomic<std::int64_t> inflight_since{0};  // ns; 0 when no collective waits
   std::string inflight_what;                    // guarded by mu (read by the watchdog only at the end)
   Stats stats;                                  // guarded by mu
 };
 
-[[noreturn]] void mpi_failed(int rc, const std::string& what) {
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  throw DistributedError("[distributed::" + what + "] MPI failed: " + std::string(text, static_cast<std::size_t>(len)));
+[[noreturn]] void mpi_failed(const DuetMpiApi& api, int rc, const std::string& what) {
+  char text[512];
+  api.error_string(rc, text, sizeof text);
+  throw DistributedError("[distributed::" + what + "] MPI failed: " + std::string(text));
+}
+
+// libduet_mpi.so, from the folder libduet was loaded from (the build tree, the installed lib folder, the
+// Python package), else wherever the loader finds it. RTLD_GLOBAL: Open MPI's own components, which it
+// loads itself, resolve their symbols against libmpi.
+const DuetMpiApi& load_mpi() {
+  std::string tried;
+  void* lib = nullptr;
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&launched_by_mpi), &info) && info.dli_fname) {
+    std::string self = info.dli_fname;
+    const auto slash = self.rfind('/');
+    const std::string path =
+        (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/libduet_mpi.so";
+    lib = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
+    if (!lib) tried = dlerror();
+  }
+  if (!lib) lib = dlopen("libduet_mpi.so", RTLD_NOW | RTLD_GLOBAL);
+  if (!lib) {
+    const char* err = dlerror();
+    throw DistributedError(
+        "[distributed] this process was started by an MPI launcher, but duet's MPI support could not be loaded (" +
+        (tried.empty() ? std::string(err ? err : "libduet_mpi.so not found") : tried) +
+        "): if Open MPI's library is what is missing, install its runtime (Debian: apt-get install libopenmpi3, "
+        "which scripts/install-deps.sh installs); if libduet_mpi.so is, reinstall duet; or run without mpirun for "
+        "one process");
+  }
+  using Entry = const DuetMpiApi* (*)();
+  auto entry = reinterpret_cast<Entry>(dlsym(lib, "duet_mpi_api"));
+  const DuetMpiApi* api = entry ? entry() : nullptr;
+  if (!api || api->version != kDuetMpiApiVersion) {
+    throw DistributedError("[distributed] libduet_mpi.so does not match this libduet (API version " +
+                           std::to_string(api ? api->version : -1) + ", expected " +
+                           std::to_string(kDuetMpiApiVersion) + "): reinstall duet");
+  }
+  return *api;
 }
 
 void watchdog(Group* g) {
@@ -77,18 +113,11 @@ Group& group() {
   static Group* g = [] {
     auto* gr = new Group;
     if (!launched_by_mpi()) return gr;
-    int inited = 0;
-    MPI_Initialized(&inited);
-    if (!inited) {
-      int provided = 0;
-      int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
-      if (rc != MPI_SUCCESS) mpi_failed(rc, "init");
-      gr->owns_mpi = true;
-    }
-    MPI_Comm_dup(MPI_COMM_WORLD, &gr->comm);
-    MPI_Comm_set_errhandler(gr->comm, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(gr->comm, &gr->rank);
-    MPI_Comm_size(gr->comm, &gr->size);
+    const DuetMpiApi& api = load_mpi();
+    int owns = 0;
+    if (int rc = api.init(&gr->rank, &gr->size, &owns); rc != 0) mpi_failed(api, rc, "init");
+    gr->owns_mpi = owns != 0;
+    gr->api = &api;
     gr->mpi = true;
     std::thread(watchdog, gr).detach();
     if (gr->owns_mpi) std::atexit(finalize_at_exit);
@@ -97,42 +126,7 @@ Group& group() {
   return *g;
 }
 
-void finalize_at_exit() {
-  Group& g = group();
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  if (finalized) return;
-  MPI_Comm_free(&g.comm);
-  MPI_Finalize();
-}
-
-MPI_Datatype mpi_type(DType d) {
-  switch (d) {
-    case DType::Bool:
-      return MPI_UINT8_T;
-    case DType::Int32:
-      return MPI_INT32_T;
-    case DType::Int64:
-      return MPI_INT64_T;
-    case DType::Float32:
-      return MPI_FLOAT;
-    case DType::Float64:
-      return MPI_DOUBLE;
-  }
-  return MPI_DATATYPE_NULL;
-}
-
-MPI_Op mpi_op(Reduce r) {
-  switch (r) {
-    case Reduce::Sum:
-      return MPI_SUM;
-    case Reduce::Max:
-      return MPI_MAX;
-    case Reduce::Min:
-      return MPI_MIN;
-  }
-  return MPI_OP_NULL;
-}
+void finalize_at_exit() { group().api->finalize(); }
 
 enum Kind : std::int64_t { kAllreduce = 1, kBroadcast = 2, kBarrier = 3 };
 const char* kind_name(std::int64_t k) {
@@ -167,8 +161,8 @@ void check_agreement(Group& g, Kind kind, std::int64_t count, DType dtype, std::
     buf[i] = mine[i];
     buf[4 + i] = -mine[i];
   }
-  int rc = MPI_Allreduce(MPI_IN_PLACE, buf, 8, MPI_INT64_T, MPI_MAX, g.comm);
-  if (rc != MPI_SUCCESS) mpi_failed(rc, kind_name(kind));
+  int rc = g.api->allreduce(buf, 8, static_cast<int>(DType::Int64), static_cast<int>(Reduce::Max));
+  if (rc != 0) mpi_failed(*g.api, rc, kind_name(kind));
   bool same = true;
   for (int i = 0; i < 4; ++i) same = same && buf[i] == -buf[4 + i];
   if (same) return;
@@ -194,13 +188,13 @@ void check_agreement(Group& g, Kind kind, std::int64_t count, DType dtype, std::
 
 // MPI counts are ints: larger buffers go in pieces of at most 2^30 elements.
 template <class Collective>
-void in_pieces(void* buf, std::int64_t count, DType dtype, const char* name, Collective run) {
+void in_pieces(const Group& g, void* buf, std::int64_t count, DType dtype, const char* name, Collective run) {
   constexpr std::int64_t kMaxPiece = std::int64_t{1} << 30;
   auto* p = static_cast<char*>(buf);
   const auto elem = static_cast<std::int64_t>(dtype_size(dtype));
   for (std::int64_t done = 0; done < count; done += kMaxPiece) {
     int rc = run(p + done * elem, static_cast<int>(std::min(kMaxPiece, count - done)));
-    if (rc != MPI_SUCCESS) mpi_failed(rc, name);
+    if (rc != 0) mpi_failed(*g.api, rc, name);
   }
 }
 
@@ -231,8 +225,8 @@ void allreduce(void* buf, std::int64_t count, DType dtype, Reduce op, const std:
   std::lock_guard<std::mutex> lock(g.mu);
   InFlight f(g, what + " of " + std::to_string(count) + " " + dtype_name(dtype) + " elements");
   check_agreement(g, kAllreduce, count, dtype, static_cast<std::int64_t>(op), what);
-  in_pieces(buf, count, dtype, "allreduce",
-            [&](void* p, int n) { return MPI_Allreduce(MPI_IN_PLACE, p, n, mpi_type(dtype), mpi_op(op), g.comm); });
+  in_pieces(g, buf, count, dtype, "allreduce",
+            [&](void* p, int n) { return g.api->allreduce(p, n, static_cast<int>(dtype), static_cast<int>(op)); });
   g.stats.calls += 1;
   g.stats.bytes += count * static_cast<std::int64_t>(dtype_size(dtype));
 }
@@ -244,8 +238,8 @@ void broadcast(void* buf, std::int64_t count, DType dtype, int root, const std::
   InFlight f(g, what + " of " + std::to_string(count) + " " + dtype_name(dtype) + " elements from rank " +
                     std::to_string(root));
   check_agreement(g, kBroadcast, count, dtype, root, what);
-  in_pieces(buf, count, dtype, "broadcast",
-            [&](void* p, int n) { return MPI_Bcast(p, n, mpi_type(dtype), root, g.comm); });
+  in_pieces(g, buf, count, dtype, "broadcast",
+            [&](void* p, int n) { return g.api->bcast(p, n, static_cast<int>(dtype), root); });
   g.stats.calls += 1;
   g.stats.bytes += count * static_cast<std::int64_t>(dtype_size(dtype));
 }
