@@ -217,8 +217,13 @@ LayerRef layer_from_config(const std::string& class_name, const LayerConfig& con
 // Inputs are named input_1, input_2, ... unless named.
 Tensor Input(const std::vector<std::int64_t>& shape, DType dtype = DType::Float32, const std::string& name = "");
 
-// Activations by name: "relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "softplus", "linear" (or "").
+// Activations by Keras's names (activation_names(): relu, relu6, leaky_relu, elu, selu, celu, gelu, silu and
+// swish, sigmoid, hard_sigmoid, hard_silu and hard_swish, softsign, softplus, mish, exponential, tanh, softmax,
+// log_softmax, linear, ...; "" is linear too), with Keras's default arguments: leaky_relu's slope is 0.2, gelu is
+// exact (approximate=False), softmax and log_softmax run over the last axis. An unknown name: ValueError listing
+// them.
 std::function<Tensor(const Tensor&)> activation(const std::string& name);
+const std::vector<std::string>& activation_names();
 
 namespace layers {
 
