@@ -258,6 +258,38 @@ std::vector<Row> elementwise_and_shape_rows() {
                  return ref_unary(a[0],
                                   [](double v) { return std::log1p(std::exp(-std::fabs(v))) + std::max(v, 0.0); });
                }});
+  // Points away from the kinks (0 and 6), where a central difference would straddle them.
+  r.push_back({"relu6",
+               {F({2, 5}, -3, 9)},
+               [](const V& x) { return relu6(x[0]); },
+               [](const A& a) { return ref_unary(a[0], [](double v) { return std::clamp(v, 0.0, 6.0); }); }});
+  r.push_back({"leaky_relu",
+               {F({2, 5})},
+               [](const V& x) { return leaky_relu(x[0], 0.3); },
+               [](const A& a) { return ref_unary(a[0], [](double v) { return v > 0 ? v : 0.3 * v; }); }});
+  r.push_back({"selu",
+               {F({2, 5})},
+               [](const V& x) { return selu(x[0]); },
+               [](const A& a) {
+                 return ref_unary(a[0], [](double v) {
+                   return 1.0507009873554805 * (v > 0 ? v : 1.6732632423543772 * (std::exp(v) - 1));
+                 });
+               }});
+  r.push_back({"silu",
+               {F({2, 5}, -6, 6)},
+               [](const V& x) { return silu(x[0], 1.5); },
+               [](const A& a) { return ref_unary(a[0], [](double v) { return v / (1 + std::exp(-1.5 * v)); }); }});
+  r.push_back({"softsign",
+               {F({2, 5})},
+               [](const V& x) { return softsign(x[0]); },
+               [](const A& a) { return ref_unary(a[0], [](double v) { return v / (1 + std::fabs(v)); }); }});
+  r.push_back({"log_sigmoid",
+               {F({2, 5}, -30, 30)},
+               [](const V& x) { return log_sigmoid(x[0]); },
+               [](const A& a) {
+                 return ref_unary(a[0],
+                                  [](double v) { return std::min(v, 0.0) - std::log1p(std::exp(-std::fabs(v))); });
+               }});
   r.push_back({"clip",
                {F({2, 5})},
                [](const V& x) { return clip(x[0], -0.5, 1.0); },

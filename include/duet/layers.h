@@ -217,8 +217,13 @@ LayerRef layer_from_config(const std::string& class_name, const LayerConfig& con
 // Inputs are named input_1, input_2, ... unless named.
 Tensor Input(const std::vector<std::int64_t>& shape, DType dtype = DType::Float32, const std::string& name = "");
 
-// Activations by name: "relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "softplus", "linear" (or "").
+// Activations by Keras's names (activation_names(): relu, relu6, leaky_relu, elu, selu, celu, gelu, silu and
+// swish, sigmoid, hard_sigmoid, hard_silu and hard_swish, softsign, softplus, mish, exponential, tanh, softmax,
+// log_softmax, linear, ...; "" is linear too), with Keras's default arguments: leaky_relu's slope is 0.2, gelu is
+// exact (approximate=False), softmax and log_softmax run over the last axis. An unknown name: ValueError listing
+// them.
 std::function<Tensor(const Tensor&)> activation(const std::string& name);
+const std::vector<std::string>& activation_names();
 
 namespace layers {
 
@@ -434,11 +439,12 @@ struct ConcatenateOptions {
   std::int64_t axis = -1;
   std::string name;
 };
-// Merge layers over several inputs (call them with a vector).
+// Merge layers over several inputs of one shape (call them with a vector): Concatenate joins them along axis;
+// Add, Multiply, Average, Maximum and Minimum combine them elementwise; Subtract takes exactly two (a - b).
 class MergeLayer : public Layer {
  public:
   std::optional<LayerConfig> get_config() const override;
-  enum class Mode { Concatenate, Add, Multiply };
+  enum class Mode { Concatenate, Add, Multiply, Subtract, Average, Maximum, Minimum };
   explicit MergeLayer(Mode mode, const ConcatenateOptions& options = {});
   Mode mode() const { return mode_; }
   std::int64_t axis() const { return o_.axis; }
@@ -451,6 +457,32 @@ class MergeLayer : public Layer {
 Ref<MergeLayer> Concatenate(const ConcatenateOptions& options = {});
 Ref<MergeLayer> Add(const LayerOptions& options = {});
 Ref<MergeLayer> Multiply(const LayerOptions& options = {});
+Ref<MergeLayer> Subtract(const LayerOptions& options = {});
+Ref<MergeLayer> Average(const LayerOptions& options = {});
+Ref<MergeLayer> Maximum(const LayerOptions& options = {});
+Ref<MergeLayer> Minimum(const LayerOptions& options = {});
+
+struct DotOptions {
+  bool normalize = false;  // L2-normalize both inputs along their axes first (the result is a cosine)
+  std::string name;
+};
+// The batchwise dot product of two inputs (batch, ...) along axes = {a} (the same axis of both) or {a, b}
+// (Keras's `axes`; 0, the batch axis, is not allowed; negative counts from the end). The output keeps the
+// first input's other dims, then the second's: (b, n, d) . (b, m, d) with axes {2} is (b, n, m); two
+// (b, d) inputs give (b, 1).
+class DotLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit DotLayer(std::vector<std::int64_t> axes, const DotOptions& options = {});
+  const std::vector<std::int64_t>& axes() const { return axes_; }
+  const DotOptions& options() const { return o_; }
+  std::vector<Tensor> call(const std::vector<Tensor>& xs, bool training) override;
+
+ private:
+  std::vector<std::int64_t> axes_;
+  DotOptions o_;
+};
+Ref<DotLayer> Dot(std::vector<std::int64_t> axes, const DotOptions& options = {});
 
 struct EmbeddingOptions {
   Initializer embeddings_initializer = "random_uniform";  // uniform in [-0.05, 0.05], as Keras
@@ -498,6 +530,140 @@ class LSTMLayer : public Layer {
   Variable kernel_, recurrent_, bias_;
 };
 Ref<LSTMLayer> LSTM(std::int64_t units, const LSTMOptions& options = {});
+
+// ---- activation layers (Keras's ReLU, LeakyReLU, PReLU, ELU, Softmax) --------------------------------------
+
+struct ReLUOptions {
+  std::optional<double> max_value;  // the largest output (>= 0); none: unbounded
+  double negative_slope = 0.0;      // >= 0
+  double threshold = 0.0;           // >= 0
+  std::string name;
+};
+// Keras's relu with its arguments: min(x, max_value) for x > threshold, negative_slope * (x - threshold)
+// otherwise.
+class ReLULayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit ReLULayer(const ReLUOptions& options = {});
+  const ReLUOptions& options() const { return o_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  ReLUOptions o_;
+};
+Ref<ReLULayer> ReLU(const ReLUOptions& options = {});
+
+struct LeakyReLUOptions {
+  double negative_slope = 0.3;  // Keras's LeakyReLU layer default (the leaky_relu activation's is 0.2)
+  std::string name;
+};
+// x for x > 0, negative_slope * x otherwise.
+class LeakyReLULayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit LeakyReLULayer(const LeakyReLUOptions& options = {});
+  const LeakyReLUOptions& options() const { return o_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  LeakyReLUOptions o_;
+};
+Ref<LeakyReLULayer> LeakyReLU(const LeakyReLUOptions& options = {});
+
+struct PReLUOptions {
+  Initializer alpha_initializer = "zeros";
+  // Axes (1 = the first after the batch) along which one alpha is shared: {1, 2} for (batch, h, w, c)
+  // images learns one slope per channel.
+  std::vector<std::int64_t> shared_axes;
+  std::string name;
+};
+// relu(x) - alpha * relu(-x), with alpha a trainable weight of the per-example shape (1 on shared axes).
+class PReLULayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit PReLULayer(const PReLUOptions& options = {});
+  const PReLUOptions& options() const { return o_; }
+  const Variable& alpha() const { return alpha_; }
+  void build(const std::vector<Shape>& input_shapes) override;
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  PReLUOptions o_;
+  Variable alpha_;
+};
+Ref<PReLULayer> PReLU(const PReLUOptions& options = {});
+
+struct ELUOptions {
+  double alpha = 1.0;
+  std::string name;
+};
+// x for x > 0, alpha * (exp(x) - 1) otherwise.
+class ELULayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit ELULayer(const ELUOptions& options = {});
+  const ELUOptions& options() const { return o_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  ELUOptions o_;
+};
+Ref<ELULayer> ELU(const ELUOptions& options = {});
+
+struct SoftmaxOptions {
+  std::int64_t axis = -1;
+  std::string name;
+};
+// softmax along axis. (Keras's `mask` argument comes with masks, issue 29.)
+class SoftmaxLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit SoftmaxLayer(const SoftmaxOptions& options = {});
+  const SoftmaxOptions& options() const { return o_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  SoftmaxOptions o_;
+};
+Ref<SoftmaxLayer> Softmax(const SoftmaxOptions& options = {});
+
+// ---- shape layers (Permute, RepeatVector, Identity) ------------------------------------------------------
+
+// Permutes the per-example dims: dims is a permutation of 1..rank-1 (1-based, the batch dim stays first), as
+// Keras's: Permute({2, 1}) turns (batch, a, b) into (batch, b, a).
+class PermuteLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit PermuteLayer(std::vector<std::int64_t> dims, const LayerOptions& options = {});
+  const std::vector<std::int64_t>& dims() const { return dims_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  std::vector<std::int64_t> dims_;
+};
+Ref<PermuteLayer> Permute(std::vector<std::int64_t> dims, const LayerOptions& options = {});
+
+// (batch, features) -> (batch, n, features): the input repeated n times.
+class RepeatVectorLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit RepeatVectorLayer(std::int64_t n, const LayerOptions& options = {});
+  std::int64_t n() const { return n_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  std::int64_t n_;
+};
+Ref<RepeatVectorLayer> RepeatVector(std::int64_t n, const LayerOptions& options = {});
+
+// Returns its inputs unchanged.
+class IdentityLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit IdentityLayer(const LayerOptions& options = {});
+  std::vector<Tensor> call(const std::vector<Tensor>& xs, bool training) override;
+};
+Ref<IdentityLayer> Identity(const LayerOptions& options = {});
 
 }  // namespace layers
 

@@ -70,6 +70,18 @@ namespace duet {
 [[nodiscard]] Tensor gelu(const Tensor& x, bool approximate = false);
 // log(1 + exp(x)), computed stably.
 [[nodiscard]] Tensor softplus(const Tensor& x);
+// min(max(x, 0), 6).
+[[nodiscard]] Tensor relu6(const Tensor& x);
+// x if x > 0 else alpha * x (TensorFlow's and Keras's default alpha, 0.2).
+[[nodiscard]] Tensor leaky_relu(const Tensor& x, double alpha = 0.2);
+// Scaled elu: 1.0507 * elu(x, 1.67326), the constants of Klambauer et al. (self-normalizing networks).
+[[nodiscard]] Tensor selu(const Tensor& x);
+// x * sigmoid(beta * x) (swish).
+[[nodiscard]] Tensor silu(const Tensor& x, double beta = 1.0);
+// x / (1 + |x|).
+[[nodiscard]] Tensor softsign(const Tensor& x);
+// log(sigmoid(x)) = -softplus(-x), computed stably.
+[[nodiscard]] Tensor log_sigmoid(const Tensor& x);
 [[nodiscard]] Tensor clip(const Tensor& x, double lo, double hi);
 [[nodiscard]] Tensor cast(const Tensor& x, DType dtype);
 // Identity whose gradient is zero (the tape treats the result as a constant).

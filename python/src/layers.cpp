@@ -131,6 +131,15 @@ void bind_layers(nb::module_& m) {
         if (auto* py = dynamic_cast<PyLayerT<Sequential>*>(&self)) py->track_child(std::move(child));
       });
 
+  // The engine's activations by name (keras.activations): the names, and one applied to a tensor.
+  m.def("_activation_names", [] { return activation_names(); });
+  m.def("_activation", [](const std::string& name, nb::handle x) {
+    auto fn = activation(name);
+    Tensor t = to_tensor(x);
+    nb::gil_scoped_release release;
+    return fn(t);
+  });
+
   // A built-in (or C++-registered) layer class from Keras-style arguments: class -> positional names.
   m.def("_layer_classes", [] {
     nb::dict d;

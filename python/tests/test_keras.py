@@ -54,6 +54,45 @@ def test_builtin_layer_bad_arguments_say_what_is_wrong():
         keras.layers.Dense(4, activation=lambda x: x)
 
 
+def test_activations_by_every_keras_name_and_the_activation_merge_shape_layers():
+    names = ["celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish",
+             "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish", "relu", "relu6", "selu",
+             "sigmoid", "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_plus", "sparse_sigmoid",
+             "squareplus", "swish", "tanh", "tanh_shrink"]
+    x = np.array([[-2.5, -0.7, 0.2, 1.5, 4.0, 7.0]], "float32")
+    for n in names:
+        f = getattr(keras.activations, n)
+        assert keras.layers.Dense(2, activation=f).get_config()["activation"] == n
+        np.testing.assert_array_equal(keras.layers.Activation(n)(x).numpy(), f(x).numpy())
+    np.testing.assert_allclose(keras.activations.hard_sigmoid(x).numpy(), np.clip(x + 3, 0, 6) / 6, rtol=1e-6)
+    np.testing.assert_allclose(keras.activations.leaky_relu(x).numpy(), np.where(x > 0, x, 0.2 * x), rtol=1e-6)
+    np.testing.assert_allclose(keras.layers.LeakyReLU()(x).numpy(), np.where(x > 0, x, 0.3 * x), rtol=1e-6)
+    np.testing.assert_allclose(keras.layers.ReLU(6.0, 0.1)(x).numpy(), np.where(x > 0, np.minimum(x, 6), 0.1 * x),
+                               rtol=1e-6)
+    np.testing.assert_allclose(keras.layers.ReLU(threshold=1.0)(x).numpy(), np.where(x > 1, x, 0), rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown activation 'leakyrelu'.*leaky_relu"):
+        keras.layers.Dense(2, activation="leakyrelu")
+    # layers: arguments by position as Keras's
+    assert keras.layers.ELU(0.5).get_config()["alpha"] == 0.5
+    assert keras.layers.Softmax(1).get_config()["axis"] == 1
+    assert keras.layers.Dot(1, True).get_config()["normalize"] is True
+    assert keras.layers.Permute((2, 1)).get_config()["dims"] == (2, 1)
+    p = keras.layers.PReLU(shared_axes=[1])
+    assert tuple(p(np.ones((2, 3, 4), "float32")).shape) == (2, 3, 4) and tuple(p.weights[0].shape) == (1, 4)
+    a, b = np.ones((2, 3), "float32"), np.full((2, 3), 3.0, "float32")
+    np.testing.assert_array_equal(keras.layers.Subtract()([a, b]).numpy(), a - b)
+    np.testing.assert_array_equal(keras.layers.Average()([a, b]).numpy(), (a + b) / 2)
+    np.testing.assert_array_equal(keras.layers.Maximum()([a, b]).numpy(), b)
+    np.testing.assert_array_equal(keras.layers.Minimum()([a, b]).numpy(), a)
+    np.testing.assert_array_equal(keras.layers.Dot(axes=1)([a, b]).numpy(), np.full((2, 1), 9.0))
+    assert tuple(keras.layers.RepeatVector(4)(a).shape) == (2, 4, 3)
+    np.testing.assert_array_equal(keras.layers.Identity()(a).numpy(), a)
+    with pytest.raises(ValueError, match="RepeatVector.*>= 1"):
+        keras.layers.RepeatVector(-1)
+    with pytest.raises(ValueError, match=r"Permute\] dims must be a permutation"):
+        keras.layers.Permute((1, 3))
+
+
 # Layers subclassed in Python.
 class Scale(keras.layers.Layer):
     def __init__(self, units=3, **kwargs):

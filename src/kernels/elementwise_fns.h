@@ -106,6 +106,10 @@ struct Rsqrt {
 struct Atan {
   auto operator()(auto a) const { return std::atan(a); }
 };
+// x / (|x| + 1), as TensorFlow's kernel (NaN at +-inf, as there).
+struct Softsign {
+  auto operator()(auto a) const { return a / (std::fabs(a) + decltype(a)(1)); }
+};
 // sign(NaN) is NaN; sign(-0.0) is 0.
 struct Sign {
   auto operator()(auto a) const { return a != a ? a : decltype(a)((a > 0) - (a < 0)); }

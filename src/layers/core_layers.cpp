@@ -1,4 +1,4 @@
-// Initializers, activations by name, and the core layers: Dense, Activation, Flatten, Reshape, Dropout,
+// Initializers and the core layers: Dense, Activation, Flatten, Reshape, Dropout,
 // Lambda.
 #include <cmath>
 
@@ -73,19 +73,6 @@ Initializer initializers::constant(double value) {
   i.name = "constant";
   i.value = value;
   return i;
-}
-
-std::function<Tensor(const Tensor&)> activation(const std::string& name) {
-  if (name.empty() || name == "linear") return [](const Tensor& x) { return x; };
-  if (name == "relu") return [](const Tensor& x) { return relu(x); };
-  if (name == "sigmoid") return [](const Tensor& x) { return sigmoid(x); };
-  if (name == "tanh") return [](const Tensor& x) { return tanh(x); };
-  if (name == "softmax") return [](const Tensor& x) { return softmax(x); };
-  if (name == "gelu") return [](const Tensor& x) { return gelu(x); };
-  if (name == "elu") return [](const Tensor& x) { return elu(x); };
-  if (name == "softplus") return [](const Tensor& x) { return softplus(x); };
-  throw ValueError("[activation] unknown activation '" + name +
-                   "'; use relu, sigmoid, tanh, softmax, gelu, elu, softplus or linear");
 }
 
 namespace layers {

@@ -51,25 +51,66 @@ Ref<BatchNormalizationLayer> BatchNormalization(const BatchNormalizationOptions&
   return make_layer<BatchNormalizationLayer>(o);
 }
 
-MergeLayer::MergeLayer(Mode mode, const ConcatenateOptions& o)
-    : Layer(mode == Mode::Concatenate ? "Concatenate"
-            : mode == Mode::Add       ? "Add"
-                                      : "Multiply",
-            o.name),
-      mode_(mode),
-      o_(o) {}
+namespace {
+const char* merge_type(MergeLayer::Mode m) {
+  switch (m) {
+    case MergeLayer::Mode::Concatenate:
+      return "Concatenate";
+    case MergeLayer::Mode::Add:
+      return "Add";
+    case MergeLayer::Mode::Multiply:
+      return "Multiply";
+    case MergeLayer::Mode::Subtract:
+      return "Subtract";
+    case MergeLayer::Mode::Average:
+      return "Average";
+    case MergeLayer::Mode::Maximum:
+      return "Maximum";
+    case MergeLayer::Mode::Minimum:
+      return "Minimum";
+  }
+  return "Merge";
+}
+}  // namespace
+
+MergeLayer::MergeLayer(Mode mode, const ConcatenateOptions& o) : Layer(merge_type(mode), o.name), mode_(mode), o_(o) {}
 
 std::vector<Tensor> MergeLayer::call(const std::vector<Tensor>& xs, bool) {
   if (xs.size() < 2) throw ValueError("[" + name() + "] merges at least two inputs, got " + std::to_string(xs.size()));
+  if (mode_ == Mode::Subtract && xs.size() != 2) {
+    throw ValueError("[" + name() + "] subtracts exactly two inputs (a - b), got " + std::to_string(xs.size()) +
+                     "; chain Subtract layers or Add the rest first");
+  }
   if (mode_ == Mode::Concatenate) return {concat(xs, o_.axis)};
   Tensor y = xs[0];
   for (std::size_t i = 1; i < xs.size(); ++i) {
     if (!xs[i].shape().compatible_with(xs[0].shape())) {
       throw ShapeError("[" + name() + "] inputs must have the same shape, got " + xs[0].shape().str() + " and " +
-                       xs[i].shape().str());
+                       xs[i].shape().str() + " (input " + std::to_string(i) + "); reshape them to one shape first");
     }
-    y = mode_ == Mode::Add ? y + xs[i] : y * xs[i];
+    switch (mode_) {
+      case Mode::Add:
+      case Mode::Average:
+        y = y + xs[i];
+        break;
+      case Mode::Multiply:
+        y = y * xs[i];
+        break;
+      case Mode::Subtract:
+        y = y - xs[i];
+        break;
+      case Mode::Maximum:
+        y = maximum(y, xs[i]);
+        break;
+      case Mode::Minimum:
+        y = minimum(y, xs[i]);
+        break;
+      case Mode::Concatenate:
+        break;
+    }
   }
+  // Keras's Average: the sum divided by the count.
+  if (mode_ == Mode::Average) y = y / static_cast<double>(xs.size());
   return {y};
 }
 
@@ -81,6 +122,18 @@ Ref<MergeLayer> Add(const LayerOptions& o) {
 }
 Ref<MergeLayer> Multiply(const LayerOptions& o) {
   return make_layer<MergeLayer>(MergeLayer::Mode::Multiply, ConcatenateOptions{.name = o.name});
+}
+Ref<MergeLayer> Subtract(const LayerOptions& o) {
+  return make_layer<MergeLayer>(MergeLayer::Mode::Subtract, ConcatenateOptions{.name = o.name});
+}
+Ref<MergeLayer> Average(const LayerOptions& o) {
+  return make_layer<MergeLayer>(MergeLayer::Mode::Average, ConcatenateOptions{.name = o.name});
+}
+Ref<MergeLayer> Maximum(const LayerOptions& o) {
+  return make_layer<MergeLayer>(MergeLayer::Mode::Maximum, ConcatenateOptions{.name = o.name});
+}
+Ref<MergeLayer> Minimum(const LayerOptions& o) {
+  return make_layer<MergeLayer>(MergeLayer::Mode::Minimum, ConcatenateOptions{.name = o.name});
 }
 
 EmbeddingLayer::EmbeddingLayer(std::int64_t in, std::int64_t out, const EmbeddingOptions& o)

@@ -1,4 +1,5 @@
-// Elementwise primitives and the composites built from them (square, elu, gelu, softplus, clip).
+// Elementwise primitives and the composites built from them (square, elu, gelu, softplus, the other activations,
+// clip).
 #include <cmath>
 #include <numbers>
 
@@ -127,6 +128,8 @@ std::vector<Tensor> grad_exp(const GradContext& c) { return {c.grads[0] * c.outp
 std::vector<Tensor> grad_expm1(const GradContext& c) { return {c.grads[0] * (c.outputs[0] + 1)}; }
 // d/dx atan(x) = 1 / (1 + x^2)
 std::vector<Tensor> grad_atan(const GradContext& c) { return {c.grads[0] / (c.inputs[0] * c.inputs[0] + 1)}; }
+// d/dx softsign(x) = 1 / (1 + |x|)^2 (0 at +-inf, where the quotient rule's terms give inf / inf)
+std::vector<Tensor> grad_softsign(const GradContext& c) { return {c.grads[0] / square(abs(c.inputs[0]) + 1)}; }
 // d/dx log(x) = 1/x
 std::vector<Tensor> grad_log(const GradContext& c) { return {c.grads[0] / c.inputs[0]}; }
 // d/dx log1p(x) = 1/(1+x)
@@ -371,6 +374,14 @@ const OpDef kAtan{.name = "Atan",
                   .grad = grad_atan,
                   .traits = kEw,
                   .block_f32 = kernels::unary_block<fn::Atan>};
+const OpDef kSoftsign{.name = "Softsign",
+                      .public_name = "softsign",
+                      .num_inputs = 1,
+                      .infer = infer_float_unary,
+                      .kernel = kernels::unary<fn::Softsign>,
+                      .grad = grad_softsign,
+                      .traits = kEw,
+                      .block_f32 = kernels::unary_block<fn::Softsign>};
 const OpDef kLog{.name = "Log",
                  .public_name = "log",
                  .num_inputs = 1,
@@ -521,6 +532,7 @@ static void register_elementwise_ops(std::vector<const OpDef*>& r) {
         &kAtan,     &kLog,  &kLog1p,     &kSqrt,    &kRsqrt,        &kSin,          &kCos,         &kTan,
         &kTanh,     &kErf,  &kSigmoid,   &kCast,    &kIdentity,     &kStopGradient, &kSigmoidGrad, &kTanhGrad})
     r.push_back(d);
+  r.push_back(&kSoftsign);
 }
 const OpRegistration kRegisterElementwiseOps{register_elementwise_ops};
 
@@ -624,6 +636,31 @@ Tensor gelu(const Tensor& x, bool approximate) {
 // only sees the side of 0 it is chosen for), and its gradient is sigmoid(x) everywhere, 0.5 at 0.
 Tensor softplus(const Tensor& x) { return where(x > 0, x + log1p(exp(neg(maximum(x, 0)))), log1p(exp(minimum(x, 0)))); }
 
+// relu6(x) = min(6, relu(x)); d/dx = 1 for 0 < x < 6, else 0 (minimum's tie goes to its first operand, the
+// constant, so x == 6 gets 0 as in TensorFlow's Relu6Grad).
+Tensor relu6(const Tensor& x) { return minimum(internal::lit(x, 6.0), relu(x)); }
+
+// leaky_relu(x) = x for x > 0, alpha x otherwise; d/dx = 1 or alpha (alpha at 0, as TensorFlow's LeakyReluGrad).
+Tensor leaky_relu(const Tensor& x, double alpha) { return where(x > 0, x, x * alpha); }
+
+// selu(x) = scale x for x >= 0, scale alpha expm1(x) otherwise, with tf.nn.selu's constants; the x branch
+// from 0 up (and at NaN), so the gradient at 0 is scale and a NaN's passes, as TensorFlow's SeluGrad. expm1
+// sees only the negative x (0 elsewhere), so its unused branch cannot overflow or put a NaN into the gradient.
+Tensor selu(const Tensor& x) {
+  constexpr double kAlpha = 1.6732632423543772848170429916717;
+  constexpr double kScale = 1.0507009873554804934193349852946;
+  Tensor negative = x < 0;
+  return where(negative, expm1(where(negative, x, internal::lit(x, 0))) * (kAlpha * kScale), x * kScale);
+}
+
+// silu(x) = x sigmoid(beta x).
+Tensor silu(const Tensor& x, double beta) { return x * sigmoid(beta == 1.0 ? x : x * beta); }
+
+Tensor softsign(const Tensor& x) { return call(kSoftsign, {x}); }
+
+// log(sigmoid(x)) = -softplus(-x): softplus is exact and overflow-free on both sides.
+Tensor log_sigmoid(const Tensor& x) { return neg(softplus(neg(x))); }
+
 Tensor clip(const Tensor& x, double lo, double hi) {
   if (lo > hi) {
     throw ValueError("[clip] lower bound " + std::to_string(lo) + " is above upper bound " + std::to_string(hi));
@@ -683,6 +720,13 @@ const api::ApiRegistration kElementwiseApi{{
     api::fn("elu", "nn", &elu, "features, alpha=1.0"),
     api::fn("gelu", "nn", &gelu, "features, approximate=False"),
     unary_api("softplus", &softplus, "math,nn", "features"),
+    unary_api("relu6", &relu6, "nn", "features"),
+    api::fn("leaky_relu", "nn", &leaky_relu, "features, alpha=0.2"),
+    unary_api("selu", &selu, "nn", "features"),
+    api::fn("silu", "nn", &silu, "features, beta=1.0"),
+    api::fn("swish", "nn", &silu, "features, beta=1.0"),
+    unary_api("softsign", &softsign, "math,nn", "features"),
+    unary_api("log_sigmoid", &log_sigmoid, "math", "x"),
     api::fn("clip_by_value", ".", &clip, "t, clip_value_min, clip_value_max"),
     api::fn("cast", "dtypes,.", &cast, "x, dtype"),
     unary_api("stop_gradient", &stop_gradient, ".", "input"),

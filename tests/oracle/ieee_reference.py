@@ -98,6 +98,9 @@ REFERENCES = {
     "sqrt": _unary(np.sqrt, lambda x: 0.5 / np.sqrt(x)),
     "rsqrt": _unary(lambda x: 1 / np.sqrt(x), lambda x: -0.5 / np.sqrt(x) ** 3),
     "relu": _unary(lambda x: np.where(x > 0, x, 0.0), lambda x: (x > 0).astype(np.float64)),
+    "relu6": _unary(lambda x: np.minimum(np.maximum(x, 0.0), 6.0), lambda x: ((x > 0) & (x < 6)).astype(np.float64)),
+    "leaky_relu": _unary(lambda x: np.where(x > 0, x, np.float32(0.3) * x),
+                         lambda x: np.where(x > 0, 1.0, np.float32(0.3))),
     "elu": _unary(lambda x: np.where(x > 0, x, 0.7 * np.expm1(x)), _elu_grad),
     "mul": _binary(np.multiply, lambda a, b: b, lambda a, b, ct, z: ct * a),
     # floor, ceil, round and floordiv are piecewise constant: no gradient (zeros), as TensorFlow's

@@ -85,11 +85,15 @@ std::vector<LayerCase> layer_cases() {
   using namespace layers;
   std::vector<LayerCase> c;
   const std::vector<In> mat{{{5, 6}}};
-  for (const char* act : {"", "relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "softplus", "linear"}) {
-    c.push_back({std::string("Dense/") + (*act ? act : "none"),
-                 [act] { return LayerRef(Dense(3, {.activation = act})); }, mat});
-    c.push_back(
-        {std::string("Activation/") + (*act ? act : "empty"), [act] { return LayerRef(Activation(act)); }, {{{3, 7}}}});
+  // Every activation name (the engine's table: Keras's names), in a Dense layer and as an Activation layer.
+  std::vector<std::string> acts{""};
+  for (const std::string& a : activation_names()) acts.push_back(a);
+  for (const std::string& act : acts) {
+    c.push_back({"Dense/" + (act.empty() ? std::string("none") : act),
+                 [act] { return LayerRef(Dense(4, {.activation = act})); }, mat});
+    c.push_back({"Activation/" + (act.empty() ? std::string("empty") : act),
+                 [act] { return LayerRef(Activation(act)); },
+                 {{{3, 8}}}});
   }
   c.push_back({"Dense/no_bias", [] { return LayerRef(Dense(4, {.use_bias = false})); }, mat});
   c.push_back({"Dense/rank3", [] { return LayerRef(Dense(4, {.activation = "tanh"})); }, {{{2, 3, 6}}}});
@@ -153,6 +157,40 @@ std::vector<LayerCase> layer_cases() {
   c.push_back({"Concatenate/axis1", [] { return LayerRef(Concatenate({.axis = 1})); }, {{{2, 3, 4}}, {{2, 1, 4}}}});
   c.push_back({"Add", [] { return LayerRef(Add()); }, {{{3, 4}}, {{3, 4}}, {{3, 4}}}});
   c.push_back({"Multiply", [] { return LayerRef(Multiply()); }, {{{3, 4}}, {{3, 4}}}});
+  c.push_back({"Subtract", [] { return LayerRef(Subtract()); }, {{{3, 4}}, {{3, 4}}}});
+  c.push_back({"Average", [] { return LayerRef(Average()); }, {{{3, 4}}, {{3, 4}}, {{3, 4}}}});
+  c.push_back({"Maximum", [] { return LayerRef(Maximum()); }, {{{3, 4}}, {{3, 4}}, {{3, 4}}}});
+  c.push_back({"Minimum", [] { return LayerRef(Minimum()); }, {{{3, 4}}, {{3, 4}}}});
+  c.push_back({"Dot/vectors", [] { return LayerRef(Dot({1})); }, {{{3, 4}}, {{3, 4}}}});
+  c.push_back({"Dot/normalize", [] { return LayerRef(Dot({-1}, {.normalize = true})); }, {{{3, 4}}, {{3, 4}}}});
+  c.push_back({"Dot/sequences", [] { return LayerRef(Dot({2})); }, {{{2, 3, 4}}, {{2, 5, 4}}}});
+  c.push_back({"Dot/pair", [] { return LayerRef(Dot({1, 2})); }, {{{2, 4, 3}}, {{2, 5, 4}}}});
+  c.push_back({"Dot/rank4_normalize",
+               [] {
+                 return LayerRef(Dot({2, 1}, {.normalize = true}));
+               },
+               {{{2, 3, 4, 2}}, {{2, 4, 3}}}});
+  c.push_back({"Dot/rank2_rank3", [] { return LayerRef(Dot({1, -1})); }, {{{2, 4}}, {{2, 3, 4}}}});
+  c.push_back({"ReLU/default", [] { return LayerRef(ReLU()); }, {{{3, 8}}}});
+  c.push_back({"ReLU/max_value", [] { return LayerRef(ReLU({.max_value = 0.8})); }, {{{3, 8}}}});
+  c.push_back({"ReLU/slope", [] { return LayerRef(ReLU({.negative_slope = 0.1})); }, {{{3, 8}}}});
+  c.push_back({"ReLU/threshold", [] { return LayerRef(ReLU({.threshold = 0.4})); }, {{{3, 8}}}});
+  c.push_back({"ReLU/max6_slope", [] { return LayerRef(ReLU({.max_value = 6, .negative_slope = 0.2})); }, {{{3, 8}}}});
+  c.push_back({"ReLU/all",
+               [] { return LayerRef(ReLU({.max_value = 1.2, .negative_slope = 0.25, .threshold = 0.3})); },
+               {{{3, 8}}}});
+  c.push_back({"LeakyReLU/default", [] { return LayerRef(LeakyReLU()); }, {{{3, 8}}}});
+  c.push_back({"LeakyReLU/slope", [] { return LayerRef(LeakyReLU({.negative_slope = 0.05})); }, {{{3, 8}}}});
+  c.push_back({"PReLU/default", [] { return LayerRef(PReLU()); }, {{{3, 2, 4}}}});
+  c.push_back({"PReLU/shared_axes", [] { return LayerRef(PReLU({.shared_axes = {1, 2}})); }, img});
+  c.push_back({"ELU/default", [] { return LayerRef(ELU()); }, {{{3, 8}}}});
+  c.push_back({"ELU/alpha", [] { return LayerRef(ELU({.alpha = 0.4})); }, {{{3, 8}}}});
+  c.push_back({"Softmax/default", [] { return LayerRef(Softmax()); }, {{{3, 8}}}});
+  c.push_back({"Softmax/axis1", [] { return LayerRef(Softmax({.axis = 1})); }, {{{2, 4, 3}}}});
+  c.push_back({"Permute/3d", [] { return LayerRef(Permute({2, 1})); }, {{{2, 3, 4}}}});
+  c.push_back({"Permute/4d", [] { return LayerRef(Permute({2, 3, 1})); }, {{{2, 3, 4, 5}}}});
+  c.push_back({"RepeatVector", [] { return LayerRef(RepeatVector(3)); }, {{{2, 4}}}});
+  c.push_back({"Identity", [] { return LayerRef(Identity()); }, {{{2, 4}}}});
   c.push_back({"Embedding", [] { return LayerRef(Embedding(10, 4)); }, {{{3, 5}, 10}}});
   c.push_back({"LSTM/last", [] { return LayerRef(LSTM(4)); }, {{{2, 5, 3}}}});
   c.push_back({"LSTM/sequences", [] { return LayerRef(LSTM(3, {.return_sequences = true})); }, {{{2, 4, 3}}}});

@@ -162,6 +162,22 @@ std::vector<Case> cases() {
       "gelu_tanh", [](T x) { return gelu(x, true); }, F({3, 4}));
   unary(
       "softplus", [](T x) { return softplus(x); }, F({3, 4}));
+  // relu6 on values from -2.3 to 7.3 (normal ones would never reach 6), and on the edges
+  std::vector<double> to_seven;
+  for (int i = 0; i < 12; ++i) to_seven.push_back(-2.3 + 0.87 * i);
+  c.push_back({"relu6", {In{{3, 4}, to_seven}}, [](const V& x) { return relu6(x[0]); }});
+  c.push_back({"relu6/edges", {E()}, [](const V& x) { return relu6(x[0]); }});
+  unary(
+      "leaky_relu", [](T x) { return leaky_relu(x, 0.3); }, F({3, 4}));
+  unary(
+      "selu", [](T x) { return selu(x); }, F({3, 4}));
+  unary(
+      "silu", [](T x) { return silu(x); }, F({3, 4}));
+  c.push_back({"silu_beta", {F({3, 4})}, [](const V& x) { return silu(x[0], 1.5); }});
+  unary(
+      "softsign", [](T x) { return softsign(x); }, F({3, 4}));
+  unary(
+      "log_sigmoid", [](T x) { return log_sigmoid(x); }, F({3, 4}));
   unary(
       "clip", [](T x) { return clip(x, -0.5, 0.8); }, F({3, 4}));
   unary(

@@ -74,6 +74,12 @@ def gelu_exact(c):
         return {"output": 0.5 * x * (1 + e), "0": c.ct * d}
 
 
+def leaky_exact(c):
+    x = c.ins[0]
+    with np.errstate(all="ignore"):
+        return {"output": np.where(x > 0, x, 0.3 * x), "0": c.ct * np.where(x > 0, 1.0, 0.3)}
+
+
 def softmax_limit(c):
     """A row whose maximum is +inf: its limit, equal shares among the +inf entries (and their log)."""
     x, ct = c.ins[0], c.ct
@@ -179,6 +185,9 @@ DIFFERENCES = [
     D("gelu", {"gelu", "gelu/edges", "gelu_tanh", "gelu_tanh/edges"},
       "TensorFlow's float64 gelu uses 1/sqrt(2) and 0.044715 rounded to float32 (off by ~1e-8); duet's constants "
       "are float64", everywhere, gelu_exact, F64),
+    D("leaky_relu", {"leaky_relu", "leaky_relu/edges"},
+      "TensorFlow's alpha is a float32 attribute, so its float64 leaky_relu uses 0.3 rounded to float32 (off by "
+      "~4e-8 relative); duet's alpha is a float64", lambda c, part, i: not c.ins[0].ravel()[i] > 0, leaky_exact, F64),
     D("softmax", {"softmax/edges", "log_softmax/edges"},
       "a row whose maximum is +inf gives the limit (equal shares of the +inf entries); TensorFlow: NaN",
       posinf_row, softmax_limit),
@@ -194,7 +203,7 @@ DIFFERENCES = [
     D("maximum", {"maximum/edges", "minimum/edges"},
       "at a tie of +0 and -0 the result is the first operand, as the gradient (TensorFlow: the second)",
       lambda c, part, i: part == "output" and all(r[0] == 0 for r in c.at(part, i)), lambda c: {"output": c.ins[0]}),
-    D("relu", {"relu/edges", "clip/edges"}, "at NaN the gradient passes, as the NaN took the x branch (TensorFlow: 0)",
+    D("relu", {"relu/edges", "relu6/edges", "clip/edges"}, "at NaN the gradient passes, as the NaN took the x branch (TensorFlow: 0)",
       lambda c, part, i: part == "0" and any_nan(c.at(part, i)), lambda c: {"0": c.ct}),
     D("elu", {"elu/edges"}, "the gradient at NaN is NaN (TensorFlow's EluGrad passes the cotangent)",
       lambda c, part, i: part == "0" and any_nan(c.at(part, i)), lambda c: {"0": np.full_like(c.ct, np.nan)}),

@@ -80,25 +80,17 @@ activations = _module("activations", "keras.activations: the activation function
 
 
 def _activation(name):
-    import duet
-
-    fn = {"relu": duet.nn.relu, "sigmoid": duet.math.sigmoid, "tanh": duet.math.tanh,
-          "softmax": duet.nn.softmax, "gelu": getattr(duet.nn, "gelu", None), "elu": getattr(duet.nn, "elu", None),
-          "softplus": getattr(duet.math, "softplus", None), "linear": lambda x: x}[name]
-    if fn is None:
-        return None
-
     def activation(x):
-        return fn(x)
+        return _layer._duet._activation(name, x)
 
     activation.__name__ = name
+    activation.__qualname__ = name
+    activation.__doc__ = f"keras.activations.{name}: the engine's {name} activation (Keras's default arguments)."
     return activation
 
 
 for _name in _layer._ACTIVATION_NAMES:
-    _fn = _activation(_name)
-    if _fn is not None:
-        setattr(activations, _name, _fn)
+    setattr(activations, _name, _activation(_name))
 activations.get = lambda identifier: getattr(activations, identifier) if isinstance(identifier, str) else identifier
 
 initializers = _module("initializers", "keras.initializers: the engine's initializers, by Keras's class names.")

@@ -330,7 +330,7 @@ class InputLayer:
 
 
 # The built-in classes, from the engine's registry.
-_ACTIVATION_NAMES = ("relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "softplus", "linear")
+_ACTIVATION_NAMES = tuple(_duet._activation_names())  # the engine's table, Keras's names
 
 
 class _Builtin(type):
