@@ -151,9 +151,11 @@ def main():
               f"{rounds} rounds")
         for r in FROM_CXX:
             py, cc = statistics.median(times[("duet", r)]), statistics.median(cxx[r])
-            ok = py / cc <= PYTHON_VS_CXX
-            print(f"  {'PASS' if ok else 'MISS'}  {r:<24} from Python {py:9.2f}  from C++ {cc:9.2f}  Python / C++ "
-                  f"{py / cc:.3f}  (+{py - cc:.2f} us; target <= {PYTHON_VS_CXX})")
+            # The target is for a training step; on a 2 us graph the row shows the fixed cost of a call.
+            verdict = ("PASS" if py / cc <= PYTHON_VS_CXX else "MISS") if r == "compiled training step" else "    "
+            target = f"target <= {PYTHON_VS_CXX}" if verdict.strip() else "the fixed cost of a call from Python"
+            print(f"  {verdict}  {r:<24} from Python {py:9.2f}  from C++ {cc:9.2f}  Python / C++ "
+                  f"{py / cc:.3f}  (+{py - cc:.2f} us; {target})")
 
 
 if __name__ == "__main__":

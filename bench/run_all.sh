@@ -60,9 +60,10 @@ train_one() {  # variant framework mode model steps
   local cmd
   if [[ $fw == duet && $mode == graph ]]; then
     cmd=("$build/tools/duet" train fashion-mnist --model "$model" --batch-size 128 --steps "$steps" --epochs 1 --quiet)
-  else  # the peers, and duet.keras from Python (the package built in $build)
-    cmd=(env DUET_NUM_THREADS=$threads PYTHONPATH="$build/python" "$py" "$here/peers/train_peer.py" "$fw" "$mode"
-      "$model" 128 "$steps")
+  elif [[ $fw == duet ]]; then  # duet.keras from Python (the package built in $build), threads as duet train's
+    cmd=(env PYTHONPATH="$build/python" "$py" "$here/peers/train_peer.py" "$fw" "$mode" "$model" 128 "$steps")
+  else
+    cmd=(env DUET_NUM_THREADS=$threads "$py" "$here/peers/train_peer.py" "$fw" "$mode" "$model" 128 "$steps")
   fi
   local ips mb
   if /usr/bin/time -v "${cmd[@]}" > "$log" 2> "$out/time.txt"; then

@@ -44,7 +44,11 @@ def train_tf(mode, kind, x, y, batch):
 
 
 def train_duet(mode, kind, x, y, batch):
-    from duet import keras  # threads: DUET_NUM_THREADS, as for `duet train`
+    # Threads as `duet train` has them: adapting to the machine unless DUET_NUM_THREADS fixes a count (common.py
+    # sets OMP_NUM_THREADS for the peers, which duet would read as a fixed count).
+    if "DUET_NUM_THREADS" not in os.environ:
+        os.environ.pop("OMP_NUM_THREADS", None)
+    from duet import keras
 
     return train_keras(keras, mode, kind, x, y, batch)
 
