@@ -4,7 +4,9 @@
 #   2. restarted, the run resumes from rank 0's last backup and ends with bitwise the same weights as a run
 #      never interrupted;
 #   3. a rank that stops calling collectives (alive, stalled): the other rank's watchdog ends the job after
-#      DUET_COLLECTIVE_TIMEOUT with a message saying what it waited for.
+#      DUET_COLLECTIVE_TIMEOUT with a message saying what it waited for;
+#   4. MPI support missing (libduet found where no libduet_mpi.so lies beside it) under a launcher: a clear
+#      error saying what to install, not a crash.
 # usage: fault_test.sh MPI_JOB
 set -uo pipefail
 job=$1
@@ -46,4 +48,14 @@ dt=$(( $(date +%s) - t0 ))
 [[ $rc -ne 0 && $rc -ne 124 ]] || fail "the job with a stalled rank exited with $rc (0: no error; 124: hung)"
 grep -q "rank 0 of 2 waited .* for the other ranks" "$tmp/stall.log" || fail "no watchdog message"
 echo "stalled rank: the job ended in ${dt} s with exit status $rc: $(grep -m1 -o 'rank 0 of 2 waited.*ranks' "$tmp/stall.log")"
+
+# 4. libduet loaded from a folder without the MPI plugin (LD_LIBRARY_PATH wins over the job's run path), in an
+#    environment that says a launcher started it.
+lib=$(ldd "$job" | awk '/libduet.so/ {print $3}')
+mkdir -p "$tmp/lib" && cp "$lib" "$tmp/lib/"
+OMPI_COMM_WORLD_SIZE=2 LD_LIBRARY_PATH="$tmp/lib" timeout 60 "$job" "$tmp/noplugin" > "$tmp/noplugin.log" 2>&1
+rc=$?
+[[ $rc -ne 0 && $rc -ne 124 && $rc -lt 128 ]] || fail "without the MPI plugin the job exited with $rc (0: no error; 124: hung; >128: crashed)"
+grep -q "duet's MPI support could not be loaded.*libopenmpi3" "$tmp/noplugin.log" || fail "no message saying what is missing"
+echo "no MPI plugin: exit status $rc: $(grep -m1 -o "duet's MPI support could not be loaded" "$tmp/noplugin.log")"
 echo "PASS"

@@ -56,6 +56,9 @@ int main(int argc, char** argv) {
       std::printf("final loss %.6f accuracy %.4f weights hash %016llx\n", h.history["loss"].back(),
                   h.history["accuracy"].back(), static_cast<unsigned long long>(hash));
     }
+  } catch (const DistributedError& e) {
+    std::cerr << "mpi_job: " << e.what() << "\n";  // the process group itself may be what failed
+    return 1;
   } catch (const Error& e) {
     std::cerr << "mpi_job: rank " << distributed::rank() << ": " << e.what() << "\n";
     return 1;
