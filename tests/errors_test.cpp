@@ -5,16 +5,7 @@
 namespace duet {
 namespace {
 
-template <class E, class F>
-void expect_error(F f, std::vector<std::string> fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an exception containing " << ::testing::PrintToString(fragments);
-  } catch (const E& e) {
-    static_assert(std::is_base_of_v<Error, E>);
-    for (auto& s : fragments) EXPECT_NE(std::string(e.what()).find(s), std::string::npos) << "message: " << e.what();
-  }
-}
+using testing::expect_error;
 
 TEST(Errors, BroadcastMismatchNamesOpAndShapes) {
   expect_error<ShapeError>([] { add(ones({2, 3}), ones({4})); }, {"[add]", "(2, 3)", "(4,)", "cannot be broadcast"});

@@ -262,3 +262,81 @@ TEST(GraphBreak, StateChangedBeforeTheValueReadHappensOncePerCall) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+using testing::expect_error;
+
+double stddev_of(const Tensor& t) {
+  auto v = t.to_vector<float>();
+  double m = 0, s = 0;
+  for (float x : v) m += x;
+  m /= static_cast<double>(v.size());
+  for (float x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / static_cast<double>(v.size()));
+}
+
+// Keras's initializers with their arguments: the distribution each asks for, seeds that repeat, orthogonal and
+// identity matrices, Keras's class-name spellings, errors that name the argument, and the arguments kept
+// through a layer's config (what model.save writes).
+TEST(Initializers, KerasArgumentsSeedsOrthogonalAndConfigs) {
+  const Shape big{300, 400};
+  EXPECT_NEAR(stddev_of(initializers::make("random_normal", {{"stddev", 0.02}}).fn(big, DType::Float32)), 0.02, 0.001);
+  EXPECT_NEAR(stddev_of(initializers::make("truncated_normal", {{"stddev", 1.0}}).fn(big, DType::Float32)), 0.8796,
+              0.01);  // a normal cut at 2 standard deviations
+  auto u = initializers::make("random_uniform", {{"minval", 2.0}, {"maxval", 3}}).fn(big, DType::Float32);
+  auto uv = u.to_vector<float>();
+  EXPECT_GE(*std::min_element(uv.begin(), uv.end()), 2.f);
+  EXPECT_LT(*std::max_element(uv.begin(), uv.end()), 3.f);
+  // variance_scaling, uniform, fan_in 300, scale 2: the he_uniform limit sqrt(6 / 300).
+  auto vs = initializers::make("variance_scaling", {{"scale", 2.0}, {"distribution", std::string("uniform")}})
+                .fn(big, DType::Float32)
+                .to_vector<float>();
+  EXPECT_NEAR(*std::max_element(vs.begin(), vs.end()), std::sqrt(6.0 / 300), 1e-3);
+  // A seed draws the same values on every call; another seed others.
+  auto seeded = initializers::make("glorot_uniform", {{"seed", std::int64_t{7}}});
+  EXPECT_EQ(seeded.fn({4, 5}, DType::Float32).to_vector<float>(), seeded.fn({4, 5}, DType::Float32).to_vector<float>());
+  EXPECT_NE(
+      seeded.fn({4, 5}, DType::Float32).to_vector<float>(),
+      initializers::make("glorot_uniform", {{"seed", std::int64_t{8}}}).fn({4, 5}, DType::Float32).to_vector<float>());
+  // orthogonal: orthonormal columns (rows >= cols) or rows (rows < cols), times the gain.
+  for (const Shape& s : {Shape{6, 4}, Shape{4, 6}, Shape{3, 2, 5}}) {
+    Tensor q = initializers::make("orthogonal", {{"gain", 2.0}}).fn(s, DType::Float64);
+    Tensor m = reshape(q, {-1, s[s.rank() - 1]});
+    const bool tall = m.shape()[0] >= m.shape()[1];
+    Tensor g = tall ? matmul(m, m, true, false) : matmul(m, m, false, true);
+    expect_close(to_arr(g), to_arr(eye(g.shape()[0], -1, DType::Float64) * 4.0), 0, 1e-9, "orthogonal");
+  }
+  expect_close(to_arr(initializers::make("identity", {{"gain", 3}}).fn({2, 3}, DType::Float32)),
+               to_arr(constant({{3.f, 0.f, 0.f}, {0.f, 3.f, 0.f}})), 0, 0, "identity");
+  EXPECT_EQ(Initializer("GlorotUniform").name, "glorot_uniform");  // Keras's class names are its names too
+  EXPECT_EQ(Initializer("normal").name, "random_normal");
+  expect_error<ValueError>(
+      [] {
+        (void)initializers::make("random_normal", {{"stdev", 0.1}});
+      },
+      {"random_normal", "stdev", "mean, stddev, seed"});
+  expect_error<ValueError>(
+      [] {
+        (void)initializers::make("variance_scaling", {{"mode", std::string("fan_up")}});
+      },
+      {"fan_in, fan_out or fan_avg"});
+  expect_error<ValueError>([] { (void)Initializer("xavier"); }, {"unknown initializer 'xavier'", "glorot_uniform"});
+  expect_error<ShapeError>([] { (void)initializers::make("orthogonal", {}).fn({5}, DType::Float32); }, {"rank >= 2"});
+
+  // Through a layer's config: the arguments come back, and so do the weights they draw (seeded).
+  auto dense = layers::Dense(
+      8, {.kernel_initializer = initializers::make("random_normal", {{"stddev", 0.5}, {"seed", std::int64_t{3}}})});
+  Tensor x = ones({2, 4});
+  Tensor y = (*dense)(x);
+  LayerConfig c = *dense->get_config();
+  EXPECT_EQ(c.get_string("kernel_initializer"), "random_normal");
+  EXPECT_EQ(c.get_double("kernel_initializer_stddev"), 0.5);
+  EXPECT_EQ(c.get_int("kernel_initializer_seed"), 3);
+  LayerRef again = layer_from_config("Dense", c);
+  expect_close(to_arr((*again)(x)), to_arr(y), 0, 0, "Dense from its config");
+}
+
+}  // namespace
+}  // namespace duet

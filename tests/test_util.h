@@ -62,4 +62,16 @@ void expect_close(const Arr& got, const Arr& want, double rtol, double atol, con
 void check_gradients(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& xs,
                      const std::vector<bool>& differentiable, double tol, const std::string& what);
 
+// f() throws E (a duet::Error) whose message holds every fragment.
+template <class E, class F>
+void expect_error(F f, std::vector<std::string> fragments) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an exception containing " << ::testing::PrintToString(fragments);
+  } catch (const E& e) {
+    static_assert(std::is_base_of_v<Error, E>);
+    for (auto& s : fragments) EXPECT_NE(std::string(e.what()).find(s), std::string::npos) << "message: " << e.what();
+  }
+}
+
 }  // namespace duet::testing

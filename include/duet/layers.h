@@ -25,6 +25,12 @@ namespace duet {
 // Weight initializers by name: "glorot_uniform" (default), "glorot_normal", "he_normal", "he_uniform", "zeros",
 // "ones", "random_normal", "random_uniform"; or a callable (shape, dtype) -> tensor. initializers::constant(v).
 using InitializerFn = std::function<Tensor(const Shape&, DType)>;
+// A layer's constructor arguments as plain values (Keras get_config): what model.save writes and load_model
+// rebuilds the layer from. Always holds "name" when saved.
+using ConfigValue = std::variant<bool, std::int64_t, double, std::string, std::vector<std::int64_t>>;
+
+// Keras's initializers by name ("glorot_uniform", "zeros", ...; initializers::make for their arguments), or
+// any callable.
 struct Initializer {
   // NOLINTNEXTLINE(google-explicit-constructor): implicit by design ("zeros")
   Initializer(const char* name);
@@ -33,12 +39,25 @@ struct Initializer {
   // NOLINTNEXTLINE(google-explicit-constructor): same
   Initializer(InitializerFn fn) : fn(std::move(fn)) {}
   InitializerFn fn;
-  std::string name;  // "" for a custom callable
-  double value = 0;  // constant(v)'s v
+  std::string name;                         // "" for a custom callable
+  std::map<std::string, ConfigValue> args;  // the arguments given (the others take Keras's defaults)
 };
 namespace initializers {
+// By Keras's name and arguments (keras.initializers.RandomNormal(stddev=0.02) is
+// make("random_normal", {{"stddev", 0.02}})): zeros, ones, constant(value), random_normal(mean, stddev, seed),
+// random_uniform(minval, maxval, seed), truncated_normal(mean, stddev, seed), variance_scaling(scale, mode,
+// distribution, seed), glorot_uniform/glorot_normal/he_normal/he_uniform/lecun_normal/lecun_uniform(seed),
+// orthogonal(gain, seed), identity(gain). A seed makes every call draw the same values, as in Keras. Unknown
+// names or arguments, and values out of range, throw ValueError.
+Initializer make(const std::string& name, std::map<std::string, ConfigValue> args);
 Initializer constant(double value);
-}
+// Each initializer's arguments in Keras's order, with their defaults (nullopt: None, a seed).
+struct Info {
+  std::string name;
+  std::vector<std::pair<std::string, std::optional<ConfigValue>>> args;
+};
+std::vector<Info> registered();
+}  // namespace initializers
 
 // add_weight's options (Keras names).
 struct WeightOptions {
@@ -47,9 +66,6 @@ struct WeightOptions {
   DType dtype = DType::Float32;
 };
 
-// A layer's constructor arguments as plain values (Keras get_config): what model.save writes and load_model
-// rebuilds the layer from. Always holds "name" when saved.
-using ConfigValue = std::variant<bool, std::int64_t, double, std::string, std::vector<std::int64_t>>;
 class LayerConfig {
  public:
   explicit LayerConfig(std::string owner = "layer") : owner_(std::move(owner)) {}

@@ -79,10 +79,23 @@ namespace {
 
 using PyLayer = PyLayerT<Layer>;
 
-// Initializers from Python: a Keras name, or a callable (shape, dtype) -> tensor run with the GIL.
+// A keras.initializers object's engine initializer: its name and the arguments given.
+Initializer initializer_of(const std::string& name, nb::handle args) {
+  std::map<std::string, ConfigValue> a;
+  for (auto [k, v] : nb::cast<nb::dict>(args)) {
+    const std::string key = nb::cast<std::string>(k);
+    if (!v.is_none()) a[key] = config_value(v, "Initializer " + name, key);
+  }
+  return initializers::make(name, std::move(a));
+}
+
+// Initializers from Python: a Keras name, a keras.initializers object, or a callable (shape, dtype) -> tensor
+// run with the GIL.
 Initializer initializer_from(nb::handle h) {
   if (nb::isinstance<nb::str>(h)) return Initializer(nb::cast<std::string>(h));
   if (h.is_none()) return Initializer("glorot_uniform");
+  if (nb::hasattr(h, "_duet_name"))
+    return initializer_of(nb::cast<std::string>(h.attr("_duet_name")), h.attr("_duet_args"));
   auto fn = std::make_shared<nb::object>(nb::borrow(h));
   return Initializer(InitializerFn([fn](const Shape& s, DType d) {
     nb::gil_scoped_acquire gil;
@@ -133,6 +146,26 @@ void bind_layers(nb::module_& m) {
 
   // The engine's activations by name (keras.activations): the names, and one applied to a tensor.
   m.def("_activation_names", [] { return activation_names(); });
+  // The engine's initializers: [(name, [(argument, default or None)])], and one drawn (keras.initializers).
+  m.def("_initializers", [] {
+    nb::list out;
+    for (const initializers::Info& info : initializers::registered()) {
+      nb::list args;
+      for (const auto& [arg, def] : info.args) {
+        nb::object d = nb::none();
+        if (def) std::visit([&](const auto& x) { d = nb::cast(x); }, *def);
+        args.append(nb::make_tuple(arg, d));
+      }
+      out.append(nb::make_tuple(info.name, args));
+    }
+    return out;
+  });
+  m.def("_check_initializer", [](const std::string& name, nb::handle args) { (void)initializer_of(name, args); });
+  m.def("_initialize", [](const std::string& name, nb::handle args, std::vector<std::int64_t> shape, DType dtype) {
+    Initializer init = initializer_of(name, args);
+    nb::gil_scoped_release release;
+    return init.fn(Shape(shape), dtype);
+  });
   m.def("_activation", [](const std::string& name, nb::handle x) {
     auto fn = activation(name);
     Tensor t = to_tensor(x);

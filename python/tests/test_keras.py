@@ -428,3 +428,43 @@ def test_py_function_saved_by_registered_name(tmp_path):
     np.testing.assert_allclose(keras.models.load_model(path).predict(x), want)
     with pytest.raises(TypeError, match="not callable"):
         duet.register_py_function("bad", 3)
+
+
+def test_initializer_objects_with_arguments(tmp_path):
+    init = keras.initializers.RandomNormal(stddev=0.02, seed=1)
+    w = init(shape=(200, 300)).numpy()
+    assert w.dtype == np.float32 and abs(w.std() - 0.02) < 1e-3
+    np.testing.assert_array_equal(init((200, 300)).numpy(), w)  # a seed repeats, as in Keras
+    assert init.get_config() == {"mean": 0.0, "stddev": 0.02, "seed": 1}
+    assert keras.initializers.RandomNormal(0.5, 0.1).get_config()["mean"] == 0.5  # Keras's positional order
+    q = keras.initializers.Orthogonal(gain=2.0)((5, 3)).numpy()
+    np.testing.assert_allclose(q.T @ q, 4 * np.eye(3), atol=1e-5)
+    assert isinstance(keras.initializers.get("he_normal"), keras.initializers.HeNormal)
+    assert isinstance(keras.initializers.get({"class_name": "Constant", "config": {"value": 2.0}}),
+                      keras.initializers.Constant)
+    with pytest.raises(TypeError, match="stdev"):
+        keras.initializers.RandomNormal(stdev=0.1)
+    with pytest.raises(ValueError, match="fan_in, fan_out or fan_avg"):
+        keras.initializers.VarianceScaling(mode="fan_up")
+
+    # In a layer's config (saved and loaded with the model), and in add_weight.
+    layer = keras.layers.Dense(3, kernel_initializer=keras.initializers.RandomUniform(-2.0, -1.0, seed=5),
+                               bias_initializer=keras.initializers.Constant(0.5))
+    model = keras.Sequential([keras.Input(shape=(4,)), layer])
+    k, b = layer.get_weights()
+    assert k.min() >= -2.0 and k.max() < -1.0 and np.all(b == 0.5)
+    config = layer.get_config()
+    assert config["kernel_initializer"] == "random_uniform" and config["kernel_initializer_minval"] == -2.0
+    path = str(tmp_path / "init.duet")
+    model.save(path)
+    again = keras.models.load_model(path)
+    assert again.layers[0].get_config()["kernel_initializer_seed"] == 5
+
+    class Scaled(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer=keras.initializers.Constant(3.0))
+
+        def call(self, x):
+            return x * self.w
+
+    np.testing.assert_allclose(Scaled()(np.ones((1, 2), "float32")).numpy(), [[3.0, 3.0]])

@@ -1,5 +1,4 @@
-// Initializers and the core layers: Dense, Activation, Flatten, Reshape, Dropout,
-// Lambda.
+// The core layers: Dense, Activation, Flatten, Reshape, Dropout, Lambda (initializers: initializers.cpp).
 #include <cmath>
 
 #include "duet/layers.h"
@@ -10,70 +9,9 @@
 namespace duet {
 namespace {
 
-// fan_in, fan_out as Keras computes them (dense: (in, out); conv HWIO: receptive field * in/out).
-std::pair<double, double> fans(const Shape& s) {
-  if (s.rank() < 1) return {1, 1};
-  if (s.rank() == 1) return {static_cast<double>(s[0]), static_cast<double>(s[0])};
-  double receptive = 1;
-  for (int d = 0; d < s.rank() - 2; ++d) receptive *= static_cast<double>(s[d]);
-  return {static_cast<double>(s[s.rank() - 2]) * receptive, static_cast<double>(s[s.rank() - 1]) * receptive};
-}
-
-// The standard deviation of a unit normal truncated at +-2 standard deviations: Keras divides by it so that
-// truncated_normal-based initializers keep the intended variance.
-constexpr double kTruncatedNormalStddev = 0.87962566103423978;
-
-InitializerFn by_name(const std::string& name) {
-  if (name == "glorot_uniform") {
-    return [](const Shape& s, DType d) {
-      auto [in, out] = fans(s);
-      double limit = std::sqrt(6.0 / (in + out));
-      return random::uniform(s, -limit, limit, d);
-    };
-  }
-  if (name == "glorot_normal") {
-    return [](const Shape& s, DType d) {
-      auto [in, out] = fans(s);
-      return random::truncated_normal(s, 0.0, std::sqrt(2.0 / (in + out)) / kTruncatedNormalStddev, d);
-    };
-  }
-  if (name == "he_normal") {
-    return [](const Shape& s, DType d) {
-      return random::truncated_normal(s, 0.0, std::sqrt(2.0 / fans(s).first) / kTruncatedNormalStddev, d);
-    };
-  }
-  if (name == "he_uniform") {
-    return [](const Shape& s, DType d) {
-      double limit = std::sqrt(6.0 / fans(s).first);
-      return random::uniform(s, -limit, limit, d);
-    };
-  }
-  if (name == "zeros") return [](const Shape& s, DType d) { return zeros(s, d); };
-  if (name == "ones") return [](const Shape& s, DType d) { return ones(s, d); };
-  // Keras's short names ("uniform" is Embedding's default there) are the same initializers.
-  if (name == "random_normal" || name == "normal")
-    return [](const Shape& s, DType d) { return random::normal(s, 0.0, 0.05, d); };
-  if (name == "random_uniform" || name == "uniform")
-    return [](const Shape& s, DType d) { return random::uniform(s, -0.05, 0.05, d); };
-  throw ValueError(
-      "[Initializer] unknown initializer '" + name +
-      "'; use glorot_uniform, glorot_normal, he_normal, he_uniform, zeros, ones, random_normal, random_uniform, "
-      "initializers::constant(v) or a callable");
-}
-
 std::string layer_name(const std::string& given) { return given; }
 
 }  // namespace
-
-Initializer::Initializer(const char* n) : fn(by_name(n)), name(n) {}
-Initializer::Initializer(const std::string& n) : fn(by_name(n)), name(n) {}
-
-Initializer initializers::constant(double value) {
-  Initializer i([value](const Shape& s, DType d) { return full(s, value, d); });
-  i.name = "constant";
-  i.value = value;
-  return i;
-}
 
 namespace layers {
 

@@ -85,17 +85,22 @@ std::map<std::string, Registered>& registry() {
 
 namespace layer_config {
 
-// Initializers are saved by name (a custom callable cannot be: it comes back as the default, which only
-// matters for weights the file does not hold).
+// Initializers are saved by name, each argument given as "<key>_<argument>" (kernel_initializer_stddev); a
+// custom callable cannot be saved: it comes back as the default, which only matters for weights the file does
+// not hold.
 void set_initializer(LayerConfig& c, const std::string& key, const Initializer& init) {
   c.set(key, init.name.empty() ? std::string("glorot_uniform") : init.name);
-  if (init.name == "constant") c.set(key + "_value", init.value);
+  for (const auto& [arg, v] : init.args) c.set(key + "_" + arg, v);
 }
 Initializer get_initializer(const LayerConfig& c, const std::string& key, const char* fallback) {
   if (!c.has(key)) return Initializer(fallback);
-  const std::string& n = c.get_string(key);
-  if (n == "constant") return initializers::constant(c.get_double(key + "_value"));
-  return Initializer(n);
+  const std::string& name = c.get_string(key);
+  std::map<std::string, ConfigValue> args;
+  for (const initializers::Info& info : initializers::registered()) {
+    for (const auto& [arg, unused] : info.args)
+      if (c.has(key + "_" + arg)) args[arg] = c.get(key + "_" + arg);
+  }
+  return initializers::make(name, std::move(args));
 }
 LayerConfig base(const Layer& l) {
   LayerConfig c(l.type());

@@ -21,8 +21,11 @@ NOT_COMPARED = {
 
 def keras_kwargs(config):
     kw = dict(config)
-    for k in [k for k in kw if k.endswith("_initializer_value")]:
-        kw[k[: -len("_value")]] = keras.initializers.Constant(kw.pop(k))
+    # duet's "<key>_initializer" name with "<key>_initializer_<argument>" keys: Keras's initializer object.
+    for key in [k for k in kw if k.endswith("_initializer")]:
+        args = {k[len(key) + 1:]: kw.pop(k) for k in [k for k in kw if k.startswith(key + "_")]}
+        if args:
+            kw[key] = keras.initializers.get(kw[key]).__class__(**args)
     if kw.get("activation") == "":
         kw["activation"] = None  # duet's "" is no activation, Keras's None
     if "strides" in kw and kw["strides"] == [] and "pool_size" in kw:

@@ -93,26 +93,86 @@ for _name in _layer._ACTIVATION_NAMES:
     setattr(activations, _name, _activation(_name))
 activations.get = lambda identifier: getattr(activations, identifier) if isinstance(identifier, str) else identifier
 
-initializers = _module("initializers", "keras.initializers: the engine's initializers, by Keras's class names.")
+initializers = _module("initializers", "keras.initializers: the engine's initializers, by Keras's class names, "
+                                       "with Keras's arguments and defaults.")
 
 
-def _initializer(name, key):
-    class _Init:
-        _duet_name = key
+def _initializer_class(name, params):
+    """The Keras class of the engine's initializer `name`: its arguments (in Keras's order) and defaults come
+    from the engine's table, so the two cannot disagree."""
+    defaults = dict(params)
+    order = [p for p, _ in params]
+    cls_name = "".join(part.capitalize() for part in name.split("_"))
 
-        def __init__(self, *args, **kwargs):
-            if args or kwargs:
-                raise __import__("duet").errors.InvalidArgumentError(
-                    f"initializers.{name}: arguments are not supported yet; the engine's {key} has Keras's defaults")
+    def __init__(self, *args, **kwargs):
+        if len(args) > len(order):
+            raise TypeError(f"{cls_name}() takes at most {len(order)} positional arguments ({', '.join(order) or 'none'})")
+        given = dict(zip(order, args))
+        for k, v in kwargs.items():
+            if k not in defaults:
+                raise TypeError(f"{cls_name}() got an unexpected keyword argument '{k}'; its arguments: "
+                                f"{', '.join(order) or 'none'}")
+            if k in given:
+                raise TypeError(f"{cls_name}() got multiple values for argument '{k}'")
+            given[k] = v
+        _layer._duet._check_initializer(name, given)  # bad values are refused here, as Keras refuses them
+        self._duet_args = given
 
-    _Init.__name__ = name
-    return _Init
+    def __call__(self, shape, dtype=None):
+        dt = _layer._dtypes.float32 if dtype is None else _layer._dtypes.as_dtype(dtype)
+        return _layer._duet._initialize(name, self._duet_args, [int(d) for d in shape], dt._enum)
+
+    def get_config(self):
+        return {**{k: v for k, v in defaults.items()}, **self._duet_args}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._duet_args.items())
+        return f"{cls_name}({args})"
+
+    cls = type(cls_name, (Initializer,), {"__init__": __init__, "__call__": __call__, "get_config": get_config,
+                              "__repr__": __repr__, "_duet_name": name,
+                              "__doc__": f"keras.initializers.{cls_name}({', '.join(f'{k}={v!r}' for k, v in params)})"})
+    return cls
 
 
-for _cls, _key in (("GlorotUniform", "glorot_uniform"), ("GlorotNormal", "glorot_normal"), ("HeNormal", "he_normal"),
-                   ("HeUniform", "he_uniform"), ("Zeros", "zeros"), ("Ones", "ones"),
-                   ("RandomNormal", "random_normal"), ("RandomUniform", "random_uniform")):
-    setattr(initializers, _cls, _initializer(_cls, _key))
+class Initializer:
+    """keras.initializers.Initializer: subclass it with __call__(self, shape, dtype=None) returning a tensor for
+    an initializer of your own (it runs in Python; a layer saved with it comes back with the default)."""
+
+    def __call__(self, shape, dtype=None):
+        raise NotImplementedError(f"{type(self).__name__} must define __call__(self, shape, dtype=None)")
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+
+for _name, _params in _layer._duet._initializers():
+    _cls = _initializer_class(_name, _params)
+    setattr(initializers, _cls.__name__, _cls)
+    setattr(initializers, _name, _cls)  # Keras's lowercase aliases (keras.initializers.random_normal)
+initializers.Initializer = Initializer
+
+
+def _initializers_get(identifier):
+    """keras.initializers.get: a name, a {"class_name", "config"} dict, an initializer or a callable."""
+    if identifier is None or callable(identifier) or hasattr(identifier, "_duet_name"):
+        return identifier
+    if isinstance(identifier, str):
+        cls = getattr(initializers, identifier, None)
+        if cls is None:
+            raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+        return cls()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        return _initializers_get(identifier["class_name"]).__class__(**identifier.get("config", {}))
+    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+
+
+initializers.get = _initializers_get
 
 utils = _module("utils", "keras.utils: set_random_seed, to_categorical.")
 

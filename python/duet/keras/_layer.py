@@ -169,8 +169,9 @@ class _PythonLayer:
                    regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
                    name=None, **kwargs):
         """A weight of this layer (Keras 3's signature; TensorFlow 2's add_weight("name", shape) works too).
-        initializer: a Keras name ("zeros", "ones", "glorot_uniform", "random_normal", ...) or a callable
-        (shape, dtype) -> tensor; default glorot_uniform for floats, zeros otherwise."""
+        initializer: a Keras name ("zeros", "ones", "glorot_uniform", "random_normal", ...), a
+        keras.initializers object (RandomNormal(stddev=0.02)) or a callable (shape, dtype) -> tensor; default
+        glorot_uniform for floats, zeros otherwise."""
         if isinstance(shape, str):  # tf.keras's add_weight(name, shape, ...)
             name, shape = shape, kwargs.pop("shape", initializer if not isinstance(initializer, str) else None)
         if kwargs:
@@ -181,8 +182,6 @@ class _PythonLayer:
         dt = _dtypes.float32 if dtype is None else _dtypes.as_dtype(dtype)
         if initializer is None:
             initializer = "glorot_uniform" if dt.is_floating else "zeros"
-        if not isinstance(initializer, str) and hasattr(initializer, "_duet_name"):
-            initializer = initializer._duet_name
         if name is None:
             k = self.__dict__["_duet_weight_count"]
             name = "variable" if k == 0 else f"variable_{k}"
@@ -378,7 +377,11 @@ def _make_builtin(cls, positional, args, kwargs):
                     f"{n or v!r}; wrap your function in a Lambda layer after the {cls}")
             config[k] = n
         elif k.endswith("initializer") and hasattr(v, "_duet_name"):
+            # The engine's config: the name, and each argument given as "<key>_<argument>".
             config[k] = v._duet_name
+            for arg, value in v._duet_args.items():
+                if value is not None:
+                    config[f"{k}_{arg}"] = value
         elif isinstance(v, _dtypes.DType):
             config[k] = v.name
     layer = _duet._make_layer(cls, config)
