@@ -3,6 +3,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "config_helpers.h"
 #include "duet/layers.h"
 
 namespace duet {
@@ -80,6 +81,10 @@ std::map<std::string, Registered>& registry() {
   return *r;
 }
 
+}  // namespace
+
+namespace layer_config {
+
 // Initializers are saved by name (a custom callable cannot be: it comes back as the default, which only
 // matters for weights the file does not hold).
 void set_initializer(LayerConfig& c, const std::string& key, const Initializer& init) {
@@ -99,8 +104,6 @@ LayerConfig base(const Layer& l) {
 }
 std::string name_of(const LayerConfig& c) { return c.has("name") ? c.get_string("name") : std::string(); }
 
-// Optional arguments: read when the config has them, else the options struct's default stays (the one place
-// each default is written).
 void opt(const LayerConfig& c, const char* k, std::string& f) {
   if (c.has(k)) f = c.get_string(k);
 }
@@ -119,9 +122,7 @@ void opt(const LayerConfig& c, const char* k, std::vector<std::int64_t>& f, std:
 void opt(const LayerConfig& c, const char* k, Initializer& f) {
   if (c.has(k)) f = get_initializer(c, k, "glorot_uniform");
 }
-// Keras arguments duet takes only at one value (data_format="channels_last"): any other value is refused,
-// saying why, rather than silently ignored.
-std::string shown(const ConfigValue& v) {
+static std::string shown(const ConfigValue& v) {
   if (const auto* b = std::get_if<bool>(&v)) return *b ? "True" : "False";
   if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
   if (const auto* d = std::get_if<double>(&v)) return std::to_string(*d);
@@ -141,15 +142,21 @@ void only(const LayerConfig& c, const char* k, const ConfigValue& allowed, const
                      shown(allowed) + ")");
   }
 }
-// Keras arguments duet does not have yet (regularizers, constraints): given at all, they are refused.
 void unsupported(const LayerConfig& c, std::initializer_list<const char*> keys, const char* why) {
   for (const char* k : keys)
     if (c.has(k)) throw ValueError("[" + c.owner() + "] " + k + " is not supported yet: " + why);
 }
-constexpr const char* kNhwc = "duet's images are NHWC, channels last";
-constexpr const char* kNoRegularizers =
+const char* const kNoRegularizers =
     "regularizers and constraints are planned (issue 30); add the penalty to the loss in a custom training "
     "step meanwhile";
+
+}  // namespace layer_config
+
+namespace {
+
+using namespace layer_config;  // NOLINT(google-build-using-namespace): this file's own helpers
+
+constexpr const char* kNhwc = "duet's images are NHWC, channels last";
 void no_regularizers(const LayerConfig& c) {
   unsupported(c,
               {"kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint",
