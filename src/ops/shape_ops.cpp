@@ -1,6 +1,7 @@
 // Shape ops: reshape, transpose, expand_dims/squeeze, concat/split/stack, slice, gather, one_hot,
 // broadcasting. Ops whose output depends on another tensor's run-time shape take it as a `like` input.
 #include <algorithm>
+#include <cctype>
 #include <numeric>
 
 #include "duet/gradient_ops.h"
@@ -661,6 +662,24 @@ std::vector<Tensor> split_api(const Tensor& x, const api::Value& parts, std::int
 }
 // TensorFlow's range(start, limit=None, delta=1): one argument is the limit; the dtype follows the
 // arguments (int32 for ints, float32 otherwise) unless given.
+// tf.pad: paddings arrive flat ((before, after) per dim; Python's [[1, 1], [2, 0]] is flattened); CONSTANT only.
+Tensor pad_api(const Tensor& x, const std::vector<std::int64_t>& paddings, const std::string& mode,
+               double constant_values) {
+  std::string m = mode;
+  std::transform(m.begin(), m.end(), m.begin(), [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+  if (m != "CONSTANT") {
+    throw ValueError("[pad] mode '" + mode.substr(0, 32) +
+                     "' is not supported: duet pads with a constant (mode='CONSTANT'); reflect and symmetric "
+                     "padding are not implemented");
+  }
+  if (paddings.size() % 2 != 0) {
+    throw ValueError("[pad] paddings needs a (before, after) pair per dim, got " + std::to_string(paddings.size()) +
+                     " numbers");
+  }
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+  for (std::size_t i = 0; i < paddings.size(); i += 2) pairs.emplace_back(paddings[i], paddings[i + 1]);
+  return pad(x, pairs, constant_values);
+}
 Tensor range_api(const api::Value& start, const api::Value& limit, const api::Value& delta, const api::Value& dtype) {
   auto number = [](const api::Value& v, const char* what) -> double {
     if (const auto* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);
@@ -684,6 +703,7 @@ const api::ApiRegistration kShapeApi{{
     api::fn("stack", ".", &stack, "values, axis=0"),
     api::fn("split", ".", &split_api, "value, num_or_size_splits, axis=0"),
     api::fn("slice", ".", &slice, "input_, begin, size"),
+    api::fn("pad", ".", &pad_api, "tensor, paddings, mode='CONSTANT', constant_values=0.0"),
     api::fn("gather", ".", &gather, "params, indices, axis=0"),
     api::fn("one_hot", ".", &one_hot, "indices, depth, on_value=1.0, off_value=0.0, dtype=float32"),
     api::fn("broadcast_to", ".", &broadcast_to, "input, shape"),
