@@ -476,7 +476,7 @@ struct UpSampling3DOptions {
 class UpSamplingLayer : public Layer {
  public:
   std::optional<LayerConfig> get_config() const override;
-  UpSamplingLayer(int rank, std::vector<std::int64_t> size, std::string interpolation, const std::string& name);
+  UpSamplingLayer(int rank, const std::vector<std::int64_t>& size, std::string interpolation, const std::string& name);
   int rank() const { return rank_; }
   const std::vector<std::int64_t>& size() const { return size_; }
   const std::string& interpolation() const { return interpolation_; }

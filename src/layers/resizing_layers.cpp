@@ -118,7 +118,7 @@ Tensor resize_axis(const Tensor& x, int axis, std::int64_t out, bool bilinear) {
 
 // ---- UpSampling --------------------------------------------------------------------------------------------
 
-UpSamplingLayer::UpSamplingLayer(int rank, std::vector<std::int64_t> size, std::string interpolation,
+UpSamplingLayer::UpSamplingLayer(int rank, const std::vector<std::int64_t>& size, std::string interpolation,
                                  const std::string& name)
     : Layer(typed("UpSampling", rank), name), rank_(rank), interpolation_(lower(std::move(interpolation))) {
   size_ = positive_sizes(type(), "size", rank, size);
@@ -184,7 +184,7 @@ ZeroPaddingLayer::ZeroPaddingLayer(int rank, const std::vector<std::int64_t>& pa
 Tensor ZeroPaddingLayer::call(const Tensor& x, bool) {
   require_rank(*this, x.shape(), rank_);
   std::vector<std::pair<std::int64_t, std::int64_t>> p{{0, 0}};
-  for (int d = 0; d < rank_; ++d) p.emplace_back(pad_[static_cast<std::size_t>(2 * d)], pad_[2 * d + 1]);
+  for (std::size_t d = 0; d < static_cast<std::size_t>(rank_); ++d) p.emplace_back(pad_[2 * d], pad_[2 * d + 1]);
   p.emplace_back(0, 0);
   return pad(x, p);
 }
