@@ -124,6 +124,11 @@ Tensor exec_inst(const Inst& c, const std::vector<Tensor>& r) {
     return slice(a(0), Shp(c.ints.begin(), c.ints.begin() + static_cast<std::ptrdiff_t>(n)),
                  Shp(c.ints.begin() + static_cast<std::ptrdiff_t>(n), c.ints.end()));
   }
+  if (o == "pad") {
+    std::vector<std::pair<std::int64_t, std::int64_t>> pads;
+    for (std::size_t k = 0; k + 1 < c.ints.size(); k += 2) pads.emplace_back(c.ints[k], c.ints[k + 1]);
+    return pad(a(0), pads, c.x);
+  }
   if (o == "broadcast_to") return broadcast_to(a(0), Shape(c.ints));
   if (o == "cast") return cast(a(0), static_cast<DType>(static_cast<int>(c.x)));
   if (o == "argmax") return cast(argmax(a(0), static_cast<std::int64_t>(c.x)), a(0).dtype());
@@ -396,7 +401,7 @@ class Generator {
         break;
       }
       case 10: {  // shape ops
-        switch (pick(6)) {
+        switch (pick(7)) {
           case 0: {  // reshape to flat or to (n, -1)
             Shp t = pick(2) || r == 0 ? Shp{count(s)} : Shp{s[0], count(s) / std::max<std::int64_t>(s[0], 1)};
             if (r > 0 && s[0] == 0) t = {0, r > 1 ? count(Shp(s.begin() + 1, s.end())) : 0};
@@ -443,6 +448,17 @@ class Generator {
               t.insert(t.begin() + ax, 2);
               push(p, {"stack", {a, a}, {}, static_cast<double>(ax)}, t, d);
             }
+            break;
+          }
+          case 6: {  // pad with zeros or a constant: (before, after) per dim, flat
+            if (r == 0) return add_op(p);
+            Shp pads, t = s;
+            for (int k = 0; k < r; ++k) {
+              pads.push_back(pick(3));
+              pads.push_back(pick(2));
+              t[static_cast<std::size_t>(k)] += pads[pads.size() - 2] + pads.back();
+            }
+            push(p, {"pad", {a}, pads, pick(2) ? 0.0 : -0.5}, t, d);
             break;
           }
           default: {  // slice

@@ -42,6 +42,20 @@ Arr ref_slice(const Arr& a, const std::vector<std::int64_t>& begin, const std::v
   return r;
 }
 
+// a with pads[d] = (before, after) elements of v around each dim.
+Arr ref_pad(const Arr& a, const std::vector<std::pair<std::int64_t, std::int64_t>>& pads, double v) {
+  std::vector<std::int64_t> os;
+  for (std::size_t d = 0; d < a.shape.size(); ++d) os.push_back(a.shape[d] + pads[d].first + pads[d].second);
+  Arr r{os, std::vector<double>(static_cast<std::size_t>(numel(os)), v)};
+  auto as = strides_of(a.shape), ost = strides_of(os);
+  for (std::int64_t i = 0; i < a.size(); ++i) {
+    std::int64_t off = 0;
+    for (std::size_t d = 0; d < os.size(); ++d) off += ((i / as[d]) % a.shape[d] + pads[d].first) * ost[d];
+    r.v[static_cast<std::size_t>(off)] = a.v[static_cast<std::size_t>(i)];
+  }
+  return r;
+}
+
 Arr ref_concat(const std::vector<Arr>& xs, std::int64_t axis) {
   std::vector<std::int64_t> os = xs[0].shape;
   os[static_cast<std::size_t>(axis)] = 0;
@@ -527,6 +541,22 @@ std::vector<Row> elementwise_and_shape_rows() {
                [](const A& a) {
                  return ref_slice(a[0], {1, 2}, {2, -1});
                }});
+  r.push_back({"pad",
+               {F({2, 3, 4})},
+               [](const V& x) {
+                 return pad(x[0], {{0, 1}, {2, 0}, {1, 3}});
+               },
+               [](const A& a) {
+                 return ref_pad(a[0], {{0, 1}, {2, 0}, {1, 3}}, 0);
+               }});
+  r.push_back({"pad_constant_trailing_whole",
+               {F({3, 2, 5})},
+               [](const V& x) {
+                 return pad(x[0], {{1, 2}, {0, 0}, {0, 0}}, -1.5);
+               },
+               [](const A& a) {
+                 return ref_pad(a[0], {{1, 2}, {0, 0}, {0, 0}}, -1.5);
+               }});
   // Boxes whose trailing dims are whole: copied in runs longer than the last dim (one run for leading rows).
   r.push_back({"slice_whole_trailing_dims",
                {F({5, 3, 4, 2})},
@@ -553,6 +583,14 @@ std::vector<Row> elementwise_and_shape_rows() {
                  Arr o{{4, 3, 2}, std::vector<double>(24, 0.0)};
                  for (std::size_t i = 0; i < 12; ++i) o.v[6 + i] = a[0].v[i];
                  return o;
+               }});
+  r.push_back({"slice_like",
+               {F({4, 5, 3}), F({2, 3, 3})},
+               [](const V& x) {
+                 return slice_like(x[0], x[1], {1, 2, 0});
+               },
+               [](const A& a) {
+                 return ref_slice(a[0], {1, 2, 0}, {2, 3, 3});
                }});
   r.push_back({"pad_like",
                {F({2, 2}), F({3, 4})},

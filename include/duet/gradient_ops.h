@@ -20,6 +20,8 @@ namespace duet {
 [[nodiscard]] Tensor reshape_like(const Tensor& x, const Tensor& like);
 // Zeros shaped like `like`, with x written at offset begin (the gradient of slice).
 [[nodiscard]] Tensor pad_like(const Tensor& x, const Tensor& like, std::vector<std::int64_t> begin);
+// The box of x at offset begin shaped like `like` (the gradient of pad).
+[[nodiscard]] Tensor slice_like(const Tensor& x, const Tensor& like, std::vector<std::int64_t> begin);
 // Zeros shaped like `like`, with updates added at the gathered positions (the gradient of gather).
 [[nodiscard]] Tensor scatter_add_like(const Tensor& updates, const Tensor& indices, const Tensor& like,
                                       std::int64_t axis = 0);

@@ -415,14 +415,157 @@ class Pooling2DLayer : public Layer {
 Ref<Pooling2DLayer> MaxPooling2D(const Pooling2DOptions& options = {});
 Ref<Pooling2DLayer> AveragePooling2D(const Pooling2DOptions& options = {});
 
-// Mean over the spatial dims: (N, H, W, C) -> (N, C).
-class GlobalAveragePooling2DLayer : public Layer {
+// Pooling over sequences (N, L, C) (as 2-D pooling of (N, L, 1, C)) and volumes (N, D, H, W, C) (a 2-D pooling
+// over (H, W), then one over D: a box's max or in-bounds average factors by axis).
+struct Pooling1DOptions {
+  std::int64_t pool_size = 2;
+  std::optional<std::int64_t> strides;  // default: pool_size
+  std::string padding = "valid";
+  std::string name;
+};
+struct Pooling3DOptions {
+  std::vector<std::int64_t> pool_size = {2, 2, 2};
+  std::vector<std::int64_t> strides = {};  // default: pool_size
+  std::string padding = "valid";
+  std::string name;
+};
+class PoolingLayer : public Layer {
  public:
   std::optional<LayerConfig> get_config() const override;
-  explicit GlobalAveragePooling2DLayer(const LayerOptions& options = {});
+  // rank: 1 or 3 spatial dims; pool_size and strides hold one value per spatial dim.
+  PoolingLayer(int rank, bool is_max, std::vector<std::int64_t> pool_size, std::vector<std::int64_t> strides,
+               std::string padding, const std::string& name);
+  int rank() const { return rank_; }
+  bool is_max() const { return max_; }
+  const std::vector<std::int64_t>& pool_size() const { return pool_; }
+  const std::vector<std::int64_t>& strides() const { return strides_; }
+  const std::string& padding() const { return padding_; }
   Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  int rank_;
+  bool max_;
+  std::vector<std::int64_t> pool_, strides_;
+  std::string padding_;
 };
-Ref<GlobalAveragePooling2DLayer> GlobalAveragePooling2D(const LayerOptions& options = {});
+Ref<PoolingLayer> MaxPooling1D(const Pooling1DOptions& options = {});
+Ref<PoolingLayer> AveragePooling1D(const Pooling1DOptions& options = {});
+Ref<PoolingLayer> MaxPooling3D(const Pooling3DOptions& options = {});
+Ref<PoolingLayer> AveragePooling3D(const Pooling3DOptions& options = {});
+
+struct GlobalPoolingOptions {
+  bool keepdims = false;  // keep the spatial dims, as size 1
+  std::string name;
+};
+// Mean or max over every spatial dim: (N, L, C), (N, H, W, C) or (N, D, H, W, C) -> (N, C).
+class GlobalPoolingLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  GlobalPoolingLayer(int rank, bool is_max, const GlobalPoolingOptions& options = {});
+  int rank() const { return rank_; }
+  bool is_max() const { return max_; }
+  const GlobalPoolingOptions& options() const { return o_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  int rank_;
+  bool max_;
+  GlobalPoolingOptions o_;
+};
+Ref<GlobalPoolingLayer> GlobalAveragePooling1D(const GlobalPoolingOptions& options = {});
+Ref<GlobalPoolingLayer> GlobalAveragePooling2D(const GlobalPoolingOptions& options = {});
+Ref<GlobalPoolingLayer> GlobalAveragePooling3D(const GlobalPoolingOptions& options = {});
+Ref<GlobalPoolingLayer> GlobalMaxPooling1D(const GlobalPoolingOptions& options = {});
+Ref<GlobalPoolingLayer> GlobalMaxPooling2D(const GlobalPoolingOptions& options = {});
+Ref<GlobalPoolingLayer> GlobalMaxPooling3D(const GlobalPoolingOptions& options = {});
+
+// Repeats each step / row / column `size` times (nearest), or interpolates bilinearly as tf.image.resize
+// does (half-pixel centers) for UpSampling2D(interpolation = "bilinear").
+struct UpSampling1DOptions {
+  std::int64_t size = 2;
+  std::string name;
+};
+struct UpSampling2DOptions {
+  std::vector<std::int64_t> size = {2, 2};
+  std::string interpolation = "nearest";  // or "bilinear"
+  std::string name;
+};
+struct UpSampling3DOptions {
+  std::vector<std::int64_t> size = {2, 2, 2};
+  std::string name;
+};
+class UpSamplingLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  UpSamplingLayer(int rank, const std::vector<std::int64_t>& size, std::string interpolation, const std::string& name);
+  int rank() const { return rank_; }
+  const std::vector<std::int64_t>& size() const { return size_; }
+  const std::string& interpolation() const { return interpolation_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  int rank_;
+  std::vector<std::int64_t> size_;
+  std::string interpolation_;
+};
+Ref<UpSamplingLayer> UpSampling1D(const UpSampling1DOptions& options = {});
+Ref<UpSamplingLayer> UpSampling2D(const UpSampling2DOptions& options = {});
+Ref<UpSamplingLayer> UpSampling3D(const UpSampling3DOptions& options = {});
+
+// Zeros added around (ZeroPadding) or rows cut from (Cropping) the spatial dims of (N, L, C), (N, H, W, C) or
+// (N, D, H, W, C). `amounts`: one value for every side, one per spatial dim (both sides), or a (before,
+// after) pair per spatial dim, flat: ZeroPadding2D({1, 2, 3, 4}) is Keras's ((1, 2), (3, 4)).
+class ZeroPaddingLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  ZeroPaddingLayer(int rank, const std::vector<std::int64_t>& padding, const LayerOptions& options = {});
+  const std::vector<std::int64_t>& padding() const { return pad_; }  // (before, after) per spatial dim
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  int rank_;
+  std::vector<std::int64_t> pad_;
+};
+Ref<ZeroPaddingLayer> ZeroPadding1D(const std::vector<std::int64_t>& padding = {1}, const LayerOptions& options = {});
+Ref<ZeroPaddingLayer> ZeroPadding2D(const std::vector<std::int64_t>& padding = {1}, const LayerOptions& options = {});
+Ref<ZeroPaddingLayer> ZeroPadding3D(const std::vector<std::int64_t>& padding = {1}, const LayerOptions& options = {});
+class CroppingLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  CroppingLayer(int rank, const std::vector<std::int64_t>& cropping, const LayerOptions& options = {});
+  const std::vector<std::int64_t>& cropping() const { return crop_; }  // (before, after) per spatial dim
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  int rank_;
+  std::vector<std::int64_t> crop_;
+};
+Ref<CroppingLayer> Cropping1D(const std::vector<std::int64_t>& cropping = {1}, const LayerOptions& options = {});
+Ref<CroppingLayer> Cropping2D(const std::vector<std::int64_t>& cropping = {0}, const LayerOptions& options = {});
+Ref<CroppingLayer> Cropping3D(const std::vector<std::int64_t>& cropping = {1}, const LayerOptions& options = {});
+
+struct ResizingOptions {
+  std::string interpolation = "bilinear";  // or "nearest"
+  // Center-crop to the target's aspect ratio first (as Keras: the crop's sides are truncated in float32).
+  bool crop_to_aspect_ratio = false;
+  std::string name;
+};
+// Images (N, H, W, C) or (H, W, C) resized to (height, width) as tf.image.resize (half-pixel centers, no
+// antialiasing). Integer images are interpolated in float32 and rounded back to their dtype.
+class ResizingLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  ResizingLayer(std::int64_t height, std::int64_t width, const ResizingOptions& options = {});
+  std::int64_t height() const { return h_; }
+  std::int64_t width() const { return w_; }
+  const ResizingOptions& options() const { return o_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  std::int64_t h_, w_;
+  ResizingOptions o_;
+};
+Ref<ResizingLayer> Resizing(std::int64_t height, std::int64_t width, const ResizingOptions& options = {});
 
 struct BatchNormalizationOptions {
   double momentum = 0.99;

@@ -4,6 +4,7 @@
 // (NumPy rules) and promote dtypes with promote_types (C++ literals follow the tensor's dtype).
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "duet/tensor.h"
@@ -121,6 +122,9 @@ namespace duet {
 [[nodiscard]] std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t axis);
 // x[begin : begin + size] per dim; a size of -1 means "to the end".
 [[nodiscard]] Tensor slice(const Tensor& x, std::vector<std::int64_t> begin, std::vector<std::int64_t> size);
+// x with `paddings[d] = {before, after}` elements of constant_value added around each dim d (tf.pad, "CONSTANT").
+[[nodiscard]] Tensor pad(const Tensor& x, const std::vector<std::pair<std::int64_t, std::int64_t>>& paddings,
+                         double constant_value = 0);
 // Rows of params (along axis) picked by integer indices: out shape = params[:axis] + indices + params[axis+1:].
 [[nodiscard]] Tensor gather(const Tensor& params, const Tensor& indices, std::int64_t axis = 0);
 [[nodiscard]] Tensor one_hot(const Tensor& indices, std::int64_t depth, double on_value = 1.0, double off_value = 0.0,

@@ -41,6 +41,12 @@ std::vector<std::int64_t> ints_of(const std::string& op, const api::Param& p, nb
   std::vector<std::int64_t> out;
   std::size_t i = 0;
   for (nb::handle e : h) {
+    if (p.name == "paddings" && (nb::isinstance<nb::list>(e) || nb::isinstance<nb::tuple>(e))) {
+      const auto pair = ints_of(op, p, e);  // tf.pad's [[before, after], ...] reads flat
+      out.insert(out.end(), pair.begin(), pair.end());
+      ++i;
+      continue;
+    }
     if (nb::isinstance<Tensor>(e)) {
       const Tensor t = nb::cast<Tensor>(e);
       if (t.is_symbolic()) {

@@ -34,6 +34,14 @@ ConfigValue config_value(nb::handle v, const std::string& owner, const std::stri
   if (nb::isinstance<nb::list>(v) || nb::isinstance<nb::tuple>(v)) {
     std::vector<std::int64_t> ints;
     for (nb::handle i : v) {
+      // A tuple of integer pairs (Keras's ZeroPadding2D(((1, 2), (3, 4)))) is stored flat: (1, 2, 3, 4).
+      if (nb::isinstance<nb::list>(i) || nb::isinstance<nb::tuple>(i)) {
+        ConfigValue inner = config_value(i, owner, key);
+        if (const auto* part = std::get_if<std::vector<std::int64_t>>(&inner)) {
+          ints.insert(ints.end(), part->begin(), part->end());
+          continue;
+        }
+      }
       if (!PyLong_Check(i.ptr()) || PyBool_Check(i.ptr())) {
         throw DTypeError("[" + owner + "] " + key +
                          " must be an integer, a string, a number, a bool or a tuple of "

@@ -81,6 +81,8 @@ void split(KernelContext& k);
 void split_view(KernelContext& k);
 void slice(KernelContext& k);
 void pad_like(KernelContext& k);
+// y = x with paddings (before, after per dim, flat) of constant_value around it.
+void pad(KernelContext& k);
 void gather(KernelContext& k);
 void scatter_add_like(KernelContext& k);
 void one_hot(KernelContext& k);

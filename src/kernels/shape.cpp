@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -156,6 +157,23 @@ void pad_like(KernelContext& k) {
   Tensor& y = k.outputs[0];
   std::memset(raw(y), 0, static_cast<std::size_t>(y.num_elements()) * dtype_size(y.dtype()));
   copy_box(k.inputs[0], y, k.attrs.ints("begin"), true);
+}
+
+void pad(KernelContext& k) {
+  Tensor& y = k.outputs[0];
+  const double v = k.attrs.f("constant_value");
+  if (v == 0) {
+    std::memset(raw(y), 0, static_cast<std::size_t>(y.num_elements()) * dtype_size(y.dtype()));
+  } else {
+    visit_dtype(y.dtype(), [&](auto z) {
+      using T = decltype(z);
+      std::fill(ptr<T>(y), ptr<T>(y) + y.num_elements(), static_cast<T>(v));
+    });
+  }
+  const auto& p = k.attrs.ints("paddings");
+  std::vector<std::int64_t> begin;
+  for (std::size_t d = 0; d < p.size(); d += 2) begin.push_back(p[d]);
+  copy_box(k.inputs[0], y, begin, true);
 }
 
 void gather(KernelContext& k) {

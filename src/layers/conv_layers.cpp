@@ -1,4 +1,4 @@
-// Convolution and pooling layers over NHWC images.
+// Convolution and 2-D pooling layers over NHWC images (pooling_layers.cpp: the other poolings).
 #include "duet/layers.h"
 #include "duet/ops.h"
 
@@ -51,15 +51,5 @@ Tensor Pooling2DLayer::call(const Tensor& x, bool) {
 
 Ref<Pooling2DLayer> MaxPooling2D(const Pooling2DOptions& o) { return make_layer<Pooling2DLayer>(true, o); }
 Ref<Pooling2DLayer> AveragePooling2D(const Pooling2DOptions& o) { return make_layer<Pooling2DLayer>(false, o); }
-
-GlobalAveragePooling2DLayer::GlobalAveragePooling2DLayer(const LayerOptions& o)
-    : Layer("GlobalAveragePooling2D", o.name) {}
-Tensor GlobalAveragePooling2DLayer::call(const Tensor& x, bool) {
-  require_rank(*this, x.shape(), 4, "NHWC");
-  return mean(x, {1, 2});
-}
-Ref<GlobalAveragePooling2DLayer> GlobalAveragePooling2D(const LayerOptions& o) {
-  return make_layer<GlobalAveragePooling2DLayer>(o);
-}
 
 }  // namespace duet::layers

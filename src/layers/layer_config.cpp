@@ -231,7 +231,6 @@ std::optional<LayerConfig> Conv2DLayer::get_config() const {
 std::optional<LayerConfig> Pooling2DLayer::get_config() const {
   return base(*this).set("pool_size", o_.pool_size).set("strides", o_.strides).set("padding", o_.padding);
 }
-std::optional<LayerConfig> GlobalAveragePooling2DLayer::get_config() const { return base(*this); }
 std::optional<LayerConfig> BatchNormalizationLayer::get_config() const {
   return base(*this)
       .set("momentum", o_.momentum)
@@ -323,11 +322,6 @@ const bool g_builtins = [] {
   };
   register_layer("MaxPooling2D", pooling(true), {"pool_size", "strides", "padding"});
   register_layer("AveragePooling2D", pooling(false), {"pool_size", "strides", "padding"});
-  register_layer("GlobalAveragePooling2D", [](const LayerConfig& c) {
-    only(c, "data_format", std::string("channels_last"), kNhwc);
-    only(c, "keepdims", false, "keepdims is planned (issue 29)");
-    return LayerRef(GlobalAveragePooling2D({.name = name_of(c)}));
-  });
   register_layer("BatchNormalization",
                  [](const LayerConfig& c) {
                    no_regularizers(c);

@@ -1,6 +1,7 @@
 // Shape ops: reshape, transpose, expand_dims/squeeze, concat/split/stack, slice, gather, one_hot,
 // broadcasting. Ops whose output depends on another tensor's run-time shape take it as a `like` input.
 #include <algorithm>
+#include <cctype>
 #include <numeric>
 
 #include "duet/gradient_ops.h"
@@ -200,6 +201,38 @@ void infer_pad_like(InferContext& c) {
   c.set_output(c.dtype(0), t);
 }
 
+// paddings: (before, after) per dim, flat.
+void infer_pad(InferContext& c) {
+  const Shape& x = c.shape(0);
+  const auto& p = c.attrs.ints("paddings");
+  if (p.size() != 2 * static_cast<std::size_t>(x.rank())) {
+    c.shape_error("needs one (before, after) pair per dim of " + x.str() + ", got " + std::to_string(p.size() / 2) +
+                  " pairs " + ints_str(p));
+  }
+  Shape out;
+  for (int d = 0; d < x.rank(); ++d) {
+    const std::int64_t b = p[2 * d], a = p[2 * d + 1];
+    if (b < 0 || a < 0) c.value_error("paddings must be >= 0 (use slice to cut), got " + ints_str(p));
+    out.push_back(x[d] >= 0 ? x[d] + b + a : Shape::kUnknown);
+  }
+  c.set_output(c.dtype(0), out);
+}
+
+void infer_slice_like(InferContext& c) {
+  const Shape& x = c.shape(0);
+  const Shape& t = c.shape(1);
+  const auto& begin = c.attrs.ints("begin");
+  if (x.rank() != t.rank() || static_cast<int>(begin.size()) != x.rank()) {
+    c.shape_error("x " + x.str() + ", like " + t.str() + " and begin " + ints_str(begin) + " need the same rank");
+  }
+  for (int d = 0; d < x.rank(); ++d) {
+    if (begin[d] < 0 || (x[d] >= 0 && t[d] >= 0 && t[d] > x[d] - begin[d])) {
+      c.shape_error("a box of " + t.str() + " at offset " + ints_str(begin) + " does not fit in x " + x.str());
+    }
+  }
+  c.set_output(c.dtype(0), t);
+}
+
 void infer_gather(InferContext& c) {
   const Shape& p = c.shape(0);
   const Shape& idx = c.shape(1);
@@ -303,6 +336,17 @@ std::vector<Tensor> grad_pad_like(const GradContext& c) {
   }
   return {slice(c.grads[0], c.attrs.ints("begin"), s.to_vector()), Tensor()};
 }
+// d pad = the slice of g where x was written (the padding is constant)
+std::vector<Tensor> grad_pad(const GradContext& c) {
+  const auto& p = c.attrs.ints("paddings");
+  std::vector<std::int64_t> begin;
+  for (std::size_t d = 0; d < p.size(); d += 2) begin.push_back(p[d]);
+  return {slice_like(c.grads[0], c.inputs[0], begin)};
+}
+// slice_like is linear in x: its adjoint writes g back at begin, zeros elsewhere
+std::vector<Tensor> grad_slice_like(const GradContext& c) {
+  return {pad_like(c.grads[0], c.inputs[0], c.attrs.ints("begin")), Tensor()};
+}
 // d gather(params) = scatter-add g into zeros shaped like params
 std::vector<Tensor> grad_gather(const GradContext& c) {
   return {scatter_add_like(c.grads[0], c.inputs[1], c.inputs[0], c.attrs.i("axis")), Tensor()};
@@ -391,6 +435,20 @@ const OpDef kPadLike{.name = "PadLike",
                      .kernel = kernels::pad_like,
                      .grad = grad_pad_like,
                      .traits = 0};
+const OpDef kPad{.name = "Pad",
+                 .public_name = "pad",
+                 .num_inputs = 1,
+                 .infer = infer_pad,
+                 .kernel = kernels::pad,
+                 .grad = grad_pad,
+                 .traits = 0};
+const OpDef kSliceLike{.name = "SliceLike",
+                       .public_name = "slice_like",
+                       .num_inputs = 2,
+                       .infer = infer_slice_like,
+                       .kernel = kernels::slice,
+                       .grad = grad_slice_like,
+                       .traits = 0};
 const OpDef kGather{.name = "Gather",
                     .public_name = "gather",
                     .num_inputs = 2,
@@ -436,8 +494,9 @@ const OpDef& split_view_op() { return kSplitView; }
 const OpDef& concat_op() { return kConcat; }
 
 static void register_shape_ops(std::vector<const OpDef*>& r) {
-  for (const OpDef* d : {&kReshape, &kExpandDims, &kSqueeze, &kReshapeLike, &kTranspose, &kConcat, &kSplit, &kSplitView,
-                         &kSlice, &kPadLike, &kGather, &kScatterAddLike, &kOneHot, &kBroadcastTo, &kBroadcastLike})
+  for (const OpDef* d :
+       {&kReshape, &kExpandDims, &kSqueeze, &kReshapeLike, &kTranspose, &kConcat, &kSplit, &kSplitView, &kSlice,
+        &kPadLike, &kPad, &kSliceLike, &kGather, &kScatterAddLike, &kOneHot, &kBroadcastTo, &kBroadcastLike})
     r.push_back(d);
 }
 const OpRegistration kRegisterShapeOps{register_shape_ops};
@@ -553,6 +612,14 @@ Tensor slice(const Tensor& x, std::vector<std::int64_t> begin, std::vector<std::
 Tensor pad_like(const Tensor& x, const Tensor& like, std::vector<std::int64_t> begin) {
   return call(kPadLike, {x, like}, {{"begin", std::move(begin)}});
 }
+Tensor pad(const Tensor& x, const std::vector<std::pair<std::int64_t, std::int64_t>>& paddings, double constant_value) {
+  std::vector<std::int64_t> flat;
+  for (const auto& [b, a] : paddings) flat.insert(flat.end(), {b, a});
+  return call(kPad, {x}, {{"paddings", std::move(flat)}, {"constant_value", constant_value}});
+}
+Tensor slice_like(const Tensor& x, const Tensor& like, std::vector<std::int64_t> begin) {
+  return call(kSliceLike, {x, like}, {{"begin", std::move(begin)}});
+}
 Tensor gather(const Tensor& params, const Tensor& indices, std::int64_t axis) {
   if (params.defined() && axis < 0 && axis >= -params.rank())
     axis += params.rank();  // else inference names the bad axis
@@ -595,6 +662,24 @@ std::vector<Tensor> split_api(const Tensor& x, const api::Value& parts, std::int
 }
 // TensorFlow's range(start, limit=None, delta=1): one argument is the limit; the dtype follows the
 // arguments (int32 for ints, float32 otherwise) unless given.
+// tf.pad: paddings arrive flat ((before, after) per dim; Python's [[1, 1], [2, 0]] is flattened); CONSTANT only.
+Tensor pad_api(const Tensor& x, const std::vector<std::int64_t>& paddings, const std::string& mode,
+               double constant_values) {
+  std::string m = mode;
+  std::transform(m.begin(), m.end(), m.begin(), [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+  if (m != "CONSTANT") {
+    throw ValueError("[pad] mode '" + mode.substr(0, 32) +
+                     "' is not supported: duet pads with a constant (mode='CONSTANT'); reflect and symmetric "
+                     "padding are not implemented");
+  }
+  if (paddings.size() % 2 != 0) {
+    throw ValueError("[pad] paddings needs a (before, after) pair per dim, got " + std::to_string(paddings.size()) +
+                     " numbers");
+  }
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+  for (std::size_t i = 0; i < paddings.size(); i += 2) pairs.emplace_back(paddings[i], paddings[i + 1]);
+  return pad(x, pairs, constant_values);
+}
 Tensor range_api(const api::Value& start, const api::Value& limit, const api::Value& delta, const api::Value& dtype) {
   auto number = [](const api::Value& v, const char* what) -> double {
     if (const auto* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);
@@ -618,6 +703,7 @@ const api::ApiRegistration kShapeApi{{
     api::fn("stack", ".", &stack, "values, axis=0"),
     api::fn("split", ".", &split_api, "value, num_or_size_splits, axis=0"),
     api::fn("slice", ".", &slice, "input_, begin, size"),
+    api::fn("pad", ".", &pad_api, "tensor, paddings, mode='CONSTANT', constant_values=0.0"),
     api::fn("gather", ".", &gather, "params, indices, axis=0"),
     api::fn("one_hot", ".", &one_hot, "indices, depth, on_value=1.0, off_value=0.0, dtype=float32"),
     api::fn("broadcast_to", ".", &broadcast_to, "input, shape"),

@@ -30,7 +30,14 @@ def keras_kwargs(config):
         kw["activation"] = None  # duet's "" is no activation, Keras's None
     if "strides" in kw and kw["strides"] == [] and "pool_size" in kw:
         kw["strides"] = None  # pooling: the pool size
+    # duet stores ZeroPadding / Cropping amounts as (before, after) pairs, flat: Keras takes them as pairs.
+    for k in ("padding", "cropping"):
+        if isinstance(kw.get(k), list) and len(kw[k]) > 2:
+            kw[k] = tuple(tuple(kw[k][i:i + 2]) for i in range(0, len(kw[k]), 2))
     for k in ("kernel_size", "strides", "dilation_rate", "pool_size", "target_shape", "dims", "axes", "shared_axes"):
+        if isinstance(kw.get(k), list):
+            kw[k] = tuple(kw[k])
+    for k in ("padding", "cropping", "size"):
         if isinstance(kw.get(k), list):
             kw[k] = tuple(kw[k])
     return kw

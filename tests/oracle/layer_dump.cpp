@@ -141,7 +141,63 @@ std::vector<LayerCase> layer_cases() {
                  return LayerRef(AveragePooling2D({.pool_size = {3, 3}, .strides = {2, 2}, .padding = "same"}));
                },
                img});
+  // Pooling and resizing over sequences, images and volumes (pooling_layers.cpp, resizing_layers.cpp).
+  const std::vector<In> seq{{{2, 7, 3}}};
+  const std::vector<In> vol{{{2, 5, 4, 6, 2}}};
+  c.push_back({"MaxPooling1D/default", [] { return LayerRef(MaxPooling1D()); }, seq});
+  c.push_back({"MaxPooling1D/same_3_2", [] { return LayerRef(MaxPooling1D({3, 2, "same"})); }, seq});
+  c.push_back(
+      {"AveragePooling1D/strides1", [] { return LayerRef(AveragePooling1D({.pool_size = 3, .strides = 1})); }, seq});
+  c.push_back(
+      {"AveragePooling1D/same", [] { return LayerRef(AveragePooling1D({.pool_size = 4, .padding = "same"})); }, seq});
+  c.push_back({"MaxPooling3D/default", [] { return LayerRef(MaxPooling3D()); }, vol});
+  c.push_back({"MaxPooling3D/same",
+               [] {
+                 return LayerRef(MaxPooling3D({.pool_size = {3, 2, 3}, .strides = {2, 1, 2}, .padding = "same"}));
+               },
+               vol});
+  c.push_back({"AveragePooling3D/same",
+               [] {
+                 return LayerRef(AveragePooling3D({.pool_size = {3, 3, 2}, .strides = {2, 2, 2}, .padding = "same"}));
+               },
+               vol});
+  c.push_back({"AveragePooling3D/valid",
+               [] {
+                 return LayerRef(AveragePooling3D({.pool_size = {2, 3, 2}, .strides = {1, 1, 3}}));
+               },
+               vol});
   c.push_back({"GlobalAveragePooling2D", [] { return LayerRef(GlobalAveragePooling2D()); }, img});
+  c.push_back(
+      {"GlobalAveragePooling2D/keepdims", [] { return LayerRef(GlobalAveragePooling2D({.keepdims = true})); }, img});
+  c.push_back({"GlobalAveragePooling1D", [] { return LayerRef(GlobalAveragePooling1D()); }, seq});
+  c.push_back(
+      {"GlobalAveragePooling3D/keepdims", [] { return LayerRef(GlobalAveragePooling3D({.keepdims = true})); }, vol});
+  c.push_back({"GlobalMaxPooling1D/keepdims", [] { return LayerRef(GlobalMaxPooling1D({.keepdims = true})); }, seq});
+  c.push_back({"GlobalMaxPooling2D", [] { return LayerRef(GlobalMaxPooling2D()); }, img});
+  c.push_back({"GlobalMaxPooling3D", [] { return LayerRef(GlobalMaxPooling3D()); }, vol});
+  c.push_back({"UpSampling1D", [] { return LayerRef(UpSampling1D({.size = 3})); }, seq});
+  c.push_back({"UpSampling2D/nearest", [] { return LayerRef(UpSampling2D({.size = {2, 3}})); }, img});
+  c.push_back({"UpSampling2D/bilinear", [] { return LayerRef(UpSampling2D({.interpolation = "bilinear"})); }, img});
+  c.push_back({"UpSampling2D/bilinear_3_2",
+               [] {
+                 return LayerRef(UpSampling2D({.size = {3, 2}, .interpolation = "bilinear"}));
+               },
+               img});
+  c.push_back({"UpSampling3D", [] { return LayerRef(UpSampling3D({.size = {2, 1, 3}})); }, vol});
+  c.push_back({"ZeroPadding1D/pair", [] { return LayerRef(ZeroPadding1D({2, 0})); }, seq});
+  c.push_back({"ZeroPadding2D/default", [] { return LayerRef(ZeroPadding2D()); }, img});
+  c.push_back({"ZeroPadding2D/pairs", [] { return LayerRef(ZeroPadding2D({1, 2, 0, 3})); }, img});
+  c.push_back({"ZeroPadding3D/pairs", [] { return LayerRef(ZeroPadding3D({1, 0, 0, 2, 1, 1})); }, vol});
+  c.push_back({"Cropping1D/default", [] { return LayerRef(Cropping1D()); }, seq});
+  c.push_back({"Cropping2D/pairs", [] { return LayerRef(Cropping2D({0, 2, 3, 1})); }, img});
+  c.push_back({"Cropping2D/symmetric", [] { return LayerRef(Cropping2D({1, 2})); }, img});
+  c.push_back({"Cropping3D/pairs", [] { return LayerRef(Cropping3D({2, 0, 0, 1, 1, 3})); }, vol});
+  c.push_back({"Resizing/bilinear_down", [] { return LayerRef(Resizing(3, 4)); }, img});
+  c.push_back({"Resizing/bilinear_up", [] { return LayerRef(Resizing(11, 9)); }, img});
+  c.push_back({"Resizing/nearest", [] { return LayerRef(Resizing(4, 9, {.interpolation = "nearest"})); }, img});
+  c.push_back({"Resizing/nearest_down", [] { return LayerRef(Resizing(3, 2, {.interpolation = "nearest"})); }, img});
+  c.push_back(
+      {"Resizing/crop_to_aspect_ratio", [] { return LayerRef(Resizing(5, 3, {.crop_to_aspect_ratio = true})); }, img});
   c.push_back({"Flatten", [] { return LayerRef(Flatten()); }, {{{2, 3, 4, 2}}}});
   c.push_back({"Reshape", [] { return LayerRef(Reshape({4, -1})); }, {{{2, 3, 4}}}});
   c.push_back({"Dropout", [] { return LayerRef(Dropout(0.3)); }, {{{40, 50}}}});

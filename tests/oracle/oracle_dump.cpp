@@ -311,6 +311,8 @@ std::vector<Case> cases() {
                  return concat({p[2], p[0] * 3.0}, 1) + sum(p[1], {1}, true);
                }});
   c.push_back({"slice", {F({4, 5})}, [](const V& x) { return slice(x[0], {1, 2}, {2, -1}); }});
+  c.push_back({"pad", {F({2, 3, 4})}, [](const V& x) { return pad(x[0], {{0, 1}, {2, 0}, {1, 3}}); }});
+  c.push_back({"pad_constant", {F({3, 2})}, [](const V& x) { return pad(x[0], {{1, 2}, {0, 1}}, -1.5); }});
   auto ids = [](std::vector<std::int64_t> v) {
     return constant(v, Shape{static_cast<std::int64_t>(v.size())}, DType::Int64);
   };
@@ -325,6 +327,7 @@ std::vector<Case> cases() {
   c.push_back({"broadcast_like", {F({3, 1}), F({2, 3, 4})}, [](const V& x) { return broadcast_like(x[0], x[1]); }});
   c.push_back({"reshape_like", {F({3, 4}), F({2, 6})}, [](const V& x) { return reshape_like(x[0], x[1]); }});
   c.push_back({"pad_like", {F({2, 3}), F({4, 5})}, [](const V& x) { return pad_like(x[0], x[1], {1, 2}); }});
+  c.push_back({"slice_like", {F({4, 5}), F({2, 3})}, [](const V& x) { return slice_like(x[0], x[1], {1, 2}); }});
   c.push_back({"scatter_add_like", {F({4, 3}), F({5, 3})}, [=](const V& x) {
                  return scatter_add_like(x[0], ids({4, 0, 4, 2}), x[1], 0);
                }});

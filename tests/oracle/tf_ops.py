@@ -155,6 +155,8 @@ CASES = {
     "split_sizes": lambda x: (lambda p: tf.concat([p[2], 3 * p[0]], 1) + tf.reduce_sum(p[1], 1, keepdims=True))(
         tf.split(x, [2, -1, 1], 1)),
     "slice": lambda x: tf.slice(x, [1, 2], [2, -1]),
+    "pad": lambda x: tf.pad(x, [[0, 1], [2, 0], [1, 3]]),
+    "pad_constant": lambda x: tf.pad(x, [[1, 2], [0, 1]], constant_values=-1.5),
     "gather": lambda x: tf.gather(x, [4, 0, 4, 2], axis=0),
     "gather_axis1": lambda x: tf.gather(x, [1, 1, 3], axis=1),
     "one_hot": lambda x: tf.one_hot(x, 4, dtype=tf.float64),
@@ -163,6 +165,7 @@ CASES = {
     "broadcast_like": lambda x, like: tf.broadcast_to(x, tf.shape(like)),
     "reshape_like": lambda x, like: tf.reshape(x, tf.shape(like)),
     "pad_like": pad_like,
+    "slice_like": lambda x, like: tf.slice(x, [1, 2], tf.shape(like)),
     "scatter_add_like": lambda u, like: tf.math.unsorted_segment_sum(u, [4, 0, 4, 2], like.shape[0]),
     "relu_grad": lambda y, dy: tf.raw_ops.ReluGrad(gradients=dy, features=y),
     "sigmoid_grad": lambda y, dy: tf.raw_ops.SigmoidGrad(y=y, dy=dy),
