@@ -252,8 +252,9 @@ Initializer initializers::make(const std::string& name, std::map<std::string, Co
   Args all;
   for (const Arg& a : d.args)
     if (a.default_value) all[a.name] = *a.default_value;
-  for (const auto& [k, v] : args) {
-    auto it = std::find_if(d.args.begin(), d.args.end(), [&](const Arg& a) { return k == a.name; });
+  for (const auto& [key, v] : args) {
+    const std::string& k = key;  // (a structured binding cannot be captured in C++20's lambdas by clang)
+    auto it = std::find_if(d.args.begin(), d.args.end(), [&k](const Arg& a) { return k == a.name; });
     if (it == d.args.end()) {
       std::string known;
       for (const Arg& a : d.args) known += (known.empty() ? "" : ", ") + std::string(a.name);
