@@ -426,5 +426,41 @@ TEST(KerasTrips, GenericLambdasAndMultiInputModels) {
   EXPECT_NE(model.summary_string().find("a (InputLayer)"), std::string::npos);
 }
 
+// As Keras: data of another dtype is converted to a floating Input's dtype (token ids given to a float32
+// Input reach the Embedding behind it), in Sequential and functional models, eagerly and in fit; an integer
+// Input still refuses floats.
+TEST(Models, InputsConvertToAFloatingInputsDtype) {
+  Tensor ids = constant({{1, 2, 3}, {4, 5, 6}});  // int32
+  Sequential seq(Input({3}), {layers::Embedding(10, 4), layers::Flatten(), layers::Dense(1)});
+  Tensor a = seq(ids), b = seq(cast(ids, DType::Float32));
+  EXPECT_EQ(a.to_vector<float>(), b.to_vector<float>());
+  seq.compile({.optimizer = optimizers::SGD(0.1), .loss = losses::MeanSquaredError()});
+  History h = seq.fit(ids, constant({{1.f}, {0.f}}), {.epochs = 2, .batch_size = 2, .verbose = 0});
+  EXPECT_EQ(h.epochs_run, 2);
+  Tensor in = Input({3});
+  Model fn({in}, {layers::Dense(2)(in)});
+  EXPECT_EQ(fn(ids).shape(), (Shape{2, 2}));
+  Sequential ints(Input({3}, DType::Int32), {layers::Embedding(10, 4)});
+  EXPECT_THROW((void)ints(cast(ids, DType::Float32)), ShapeError);
+}
+
+// Keras's rule for labels against predictions: (N,) labels with (N, 1) predictions (and the reverse) compare
+// element by element in the losses and the MAE metric, never broadcast to (N, N); other mismatches throw.
+TEST(Losses, LabelsOfRankOneAgainstPredictionsOfOneColumn) {
+  Tensor p = constant({{2.f}, {-2.f}, {3.f}, {1.f}});
+  Tensor y = constant({1.f, 1.f, 0.f, 1.f});
+  Tensor y2 = reshape(y, {4, 1});
+  for (const auto& loss : {losses::MeanSquaredError(), losses::MeanAbsoluteError(), losses::BinaryCrossentropy(true)}) {
+    EXPECT_FLOAT_EQ((*loss)(y, p).item<float>(), (*loss)(y2, p).item<float>()) << loss->name();
+    EXPECT_FLOAT_EQ((*loss)(y2, reshape(p, {4})).item<float>(), (*loss)(y2, p).item<float>()) << loss->name();
+  }
+  EXPECT_FLOAT_EQ((*losses::MeanAbsoluteError())(y, p).item<float>(), 1.75f);  // (1 + 3 + 3 + 0) / 4
+  auto mae = metrics::MeanAbsoluteError();
+  mae->update_state(y, p);
+  EXPECT_DOUBLE_EQ(mae->result(), 1.75);
+  EXPECT_THROW((void)(*losses::MeanSquaredError())(y, constant({{1.f, 2.f}, {1.f, 2.f}, {1.f, 2.f}, {1.f, 2.f}})),
+               ShapeError);
+}
+
 }  // namespace
 }  // namespace duet

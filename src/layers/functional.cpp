@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "core/tensor_impl.h"
+#include "duet/ops.h"
 #include "graph/tracer.h"
 #include "ops/op_def.h"
 #include "ops/registry.h"
@@ -188,12 +189,13 @@ std::vector<Tensor> run(const Program& p, const std::vector<Tensor>& xs, bool tr
   std::unordered_map<const graph::Node*, std::vector<Tensor>> vals;
   for (std::size_t i = 0; i < xs.size(); ++i) {
     const TensorSpec& want = p.inputs[i]->outputs[0];
-    if (xs[i].dtype() != want.dtype || !want.shape.compatible_with(xs[i].shape())) {
+    if ((xs[i].dtype() != want.dtype && !is_floating(want.dtype)) || !want.shape.compatible_with(xs[i].shape())) {
       throw ShapeError("[" + model + "] input " + std::to_string(i) + " ('" + p.inputs[i]->name + "') expects " +
                        dtype_name(want.dtype) + " " + want.shape.str() + ", got " + dtype_name(xs[i].dtype()) + " " +
                        xs[i].shape().str());
     }
-    vals[p.inputs[i]] = {xs[i]};
+    // As Keras: an input is converted to a floating Input's dtype.
+    vals[p.inputs[i]] = {xs[i].dtype() == want.dtype ? xs[i] : cast(xs[i], want.dtype)};
   }
   auto get = [&](const graph::Value& v) { return vals.at(v.node)[static_cast<std::size_t>(v.index)]; };
   for (const graph::Node* n : p.nodes) {

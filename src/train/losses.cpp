@@ -2,31 +2,48 @@
 #include "duet/losses.h"
 #include "duet/nn.h"
 #include "duet/ops.h"
+#include "train/label_shapes.h"
 
 namespace duet {
 namespace losses {
-namespace {
 
-void same_shape(const char* who, const Tensor& y, const Tensor& p) {
+std::pair<Tensor, Tensor> internal::same_shape(const char* who, Tensor y, Tensor p) {
+  const int ry = y.rank(), rp = p.rank();
+  if (ry == rp + 1 && y.shape()[ry - 1] == 1) {
+    if (rp == 1)
+      p = expand_dims(p, -1);
+    else
+      y = squeeze(y, {-1});
+  } else if (rp == ry + 1 && p.shape()[rp - 1] == 1) {
+    if (ry == 1)
+      y = expand_dims(y, -1);
+    else
+      p = squeeze(p, {-1});
+  }
   if (!y.shape().compatible_with(p.shape())) {
     throw ShapeError(std::string("[") + who + "] labels of shape " + y.shape().str() +
                      " do not match predictions of shape " + p.shape().str());
   }
+  return {y, p};
 }
+
+namespace {
+
+using internal::same_shape;
 
 class MSE : public Loss {
  public:
   std::string name() const override { return "mean_squared_error"; }
-  Tensor operator()(const Tensor& y, const Tensor& p) const override {
-    same_shape("mean_squared_error", y, p);
+  Tensor operator()(const Tensor& y_in, const Tensor& p_in) const override {
+    auto [y, p] = same_shape("mean_squared_error", y_in, p_in);
     return mean(square(p - cast(y, p.dtype())));
   }
 };
 class MAE : public Loss {
  public:
   std::string name() const override { return "mean_absolute_error"; }
-  Tensor operator()(const Tensor& y, const Tensor& p) const override {
-    same_shape("mean_absolute_error", y, p);
+  Tensor operator()(const Tensor& y_in, const Tensor& p_in) const override {
+    auto [y, p] = same_shape("mean_absolute_error", y_in, p_in);
     return mean(abs(p - cast(y, p.dtype())));
   }
 };
@@ -35,9 +52,9 @@ class BCE : public Loss {
  public:
   explicit BCE(bool logits) : logits_(logits) {}
   std::string name() const override { return "binary_crossentropy"; }
-  Tensor operator()(const Tensor& y_in, const Tensor& p) const override {
-    same_shape("binary_crossentropy", y_in, p);
-    Tensor y = cast(y_in, p.dtype());
+  Tensor operator()(const Tensor& y_in, const Tensor& p_in) const override {
+    auto [y_same, p] = same_shape("binary_crossentropy", y_in, p_in);
+    Tensor y = cast(y_same, p.dtype());
     // softplus(z) - z y: the stable form, whose gradient sigmoid(z) - y holds at z = 0 too (max(z, 0) and |z|
     // would each send all or none of it there)
     if (logits_) return mean(softplus(p) - p * y);
@@ -52,8 +69,8 @@ class CCE : public Loss {
  public:
   explicit CCE(bool logits) : logits_(logits) {}
   std::string name() const override { return "categorical_crossentropy"; }
-  Tensor operator()(const Tensor& y, const Tensor& p) const override {
-    same_shape("categorical_crossentropy", y, p);
+  Tensor operator()(const Tensor& y_in, const Tensor& p_in) const override {
+    auto [y, p] = same_shape("categorical_crossentropy", y_in, p_in);
     if (logits_) return mean(softmax_cross_entropy_with_logits(y, p));
     Tensor q = clip(p / sum(p, {-1}, true), 1e-7, 1 - 1e-7);
     return mean(neg(sum(cast(y, p.dtype()) * log(q), {-1})));

@@ -3,6 +3,7 @@
 #include "duet/ops.h"
 #include "duet/variable.h"
 #include "graph/tracer.h"
+#include "train/label_shapes.h"
 
 namespace duet {
 namespace metrics {
@@ -83,7 +84,10 @@ class BinAcc : public MeanState {
 class MAEMetric : public MeanState {
  public:
   explicit MAEMetric(std::string n = "mean_absolute_error") : MeanState(std::move(n)) {}
-  void update_state(const Tensor& y, const Tensor& p) override { add(abs(p - cast(y, p.dtype()))); }
+  void update_state(const Tensor& y_in, const Tensor& p_in) override {
+    auto [y, p] = losses::internal::same_shape(name_.c_str(), y_in, p_in);
+    add(abs(p - cast(y, p.dtype())));
+  }
 };
 // Keras's "accuracy" (compile_utils.get_metric): binary when predictions have one value per example, sparse
 // when labels have one dim less (or a trailing 1), categorical for one-hot labels. Named as asked ("acc").

@@ -114,11 +114,13 @@ Tensor Sequential::call(const Tensor& x, bool training) {
   Shape first = x.shape();
   if (first.rank() > 0) first[0] = Shape::kUnknown;
   const TensorSpec s = structure_->settle_input_spec(TensorSpec{x.dtype(), first});
-  if (x.dtype() != s.dtype || !s.shape.compatible_with(x.shape())) {
+  if ((x.dtype() != s.dtype && !is_floating(s.dtype)) || !s.shape.compatible_with(x.shape())) {
     throw ShapeError("[" + name() + "] expects input " + dtype_name(s.dtype) + " " + s.shape.str() + ", got " +
                      dtype_name(x.dtype()) + " " + x.shape().str());
   }
-  Tensor y = x;
+  // As Keras: inputs are converted to a floating Input's dtype (token ids fed to a float32 Input reach its
+  // Embedding, which takes them as integers).
+  Tensor y = x.dtype() == s.dtype ? x : cast(x, s.dtype);
   for (auto& l : structure_->seq) y = l(y, training);
   return y;
 }
