@@ -468,3 +468,17 @@ def test_initializer_objects_with_arguments(tmp_path):
             return x * self.w
 
     np.testing.assert_allclose(Scaled()(np.ones((1, 2), "float32")).numpy(), [[3.0, 3.0]])
+
+
+def test_merge_functions_as_keras_has_them():
+    a, b = keras.Input(shape=(3,)), keras.Input(shape=(3,))
+    outs = [keras.layers.concatenate([a, b]), keras.layers.concatenate([a, b], axis=1), keras.layers.add([a, b]),
+            keras.layers.subtract([a, b]), keras.layers.multiply([a, b]), keras.layers.average([a, b]),
+            keras.layers.maximum([a, b]), keras.layers.minimum([a, b]), keras.layers.dot([a, b], axes=1)]
+    model = keras.Model([a, b], outs)
+    x, y = np.array([[1.0, -2.0, 3.0]], "float32"), np.array([[2.0, 2.0, -1.0]], "float32")
+    got = model.predict([x, y], verbose=0)
+    want = [np.concatenate([x, y], 1)] * 2 + [x + y, x - y, x * y, (x + y) / 2, np.maximum(x, y), np.minimum(x, y),
+                                              (x * y).sum(1, keepdims=True)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6)

@@ -31,6 +31,22 @@ for _name, _cls in _layer.builtin_classes().items():
     setattr(layers, _name, _cls)
 layers.Layer, layers.Lambda, layers.Input, layers.InputLayer = Layer, Lambda, Input, InputLayer
 
+
+def _merge_function(cls):
+    """Keras's functional form of a merge layer: layers.concatenate(inputs, axis=-1) is
+    layers.Concatenate(axis=-1)(inputs)."""
+    def merge(inputs, *args, **kwargs):
+        return cls(*args, **kwargs)(inputs)
+
+    merge.__name__ = merge.__qualname__ = cls.__name__.lower()
+    merge.__doc__ = f"keras.layers.{merge.__name__}(inputs, ...): {cls.__name__}(...)(inputs)."
+    return merge
+
+
+for _cls_name in ("Concatenate", "Add", "Multiply", "Average", "Maximum", "Minimum", "Subtract", "Dot"):
+    if hasattr(layers, _cls_name):
+        setattr(layers, _cls_name.lower(), _merge_function(getattr(layers, _cls_name)))
+
 models = _module("models", "keras.models: Model, Sequential, load_model.")
 models.Model, models.Sequential, models.load_model = Model, Sequential, load_model
 
