@@ -482,3 +482,30 @@ def test_merge_functions_as_keras_has_them():
                                               (x * y).sum(1, keepdims=True)]
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-6)
+
+
+def test_model_checkpoint_saves_the_best_epochs(tmp_path):
+    x = np.linspace(-1, 1, 64, dtype="float32").reshape(32, 2)
+    y = x @ np.array([[1.0], [-2.0]], "float32")
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    pattern = str(tmp_path / "ckpt" / "m-{epoch:02d}-{loss:.3f}.keras")
+    best = str(tmp_path / "best.keras")
+    saved = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            saved.append(logs["loss"])
+
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0, shuffle=False, callbacks=[
+        keras.callbacks.ModelCheckpoint(pattern),
+        keras.callbacks.ModelCheckpoint(best, monitor="loss", save_best_only=True), Record()])
+    names = sorted(os.listdir(tmp_path / "ckpt"))
+    assert names == [f"m-{e + 1:02d}-{saved[e]:.3f}.keras" for e in range(3)]
+    again = keras.models.load_model(best)  # the last epoch had the lowest loss: the final weights
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    weights = str(tmp_path / "w.weights")
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.ModelCheckpoint(weights, save_weights_only=True)])
+    assert os.path.exists(weights)
+    with pytest.raises(duet.errors.InvalidArgumentError, match="save_freq"):
+        keras.callbacks.ModelCheckpoint(best, save_freq=10)
