@@ -786,6 +786,69 @@ class SoftmaxLayer : public Layer {
 };
 Ref<SoftmaxLayer> Softmax(const SoftmaxOptions& options = {});
 
+// ---- normalization and rescaling (LayerNormalization, UnitNormalization, Rescaling) ----------------------
+
+struct LayerNormalizationOptions {
+  std::vector<std::int64_t> axis = {-1};  // the axes normalized over (and that gamma and beta span)
+  double epsilon = 1e-3;
+  bool center = true;        // beta
+  bool scale = true;         // gamma
+  bool rms_scaling = false;  // x / sqrt(variance + epsilon) * gamma, x not centered, no beta (Keras 3.15's)
+  Initializer beta_initializer = "zeros";
+  Initializer gamma_initializer = "ones";
+  std::string name;
+};
+// (x - mean) / sqrt(variance + epsilon) * gamma + beta, the moments over `axis` per example (Keras's).
+class LayerNormalizationLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit LayerNormalizationLayer(const LayerNormalizationOptions& options = {});
+  const LayerNormalizationOptions& options() const { return o_; }
+  void build(const std::vector<Shape>& input_shapes) override;
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  LayerNormalizationOptions o_;
+  std::vector<std::int64_t> axes_;    // sorted, non-negative (after build)
+  std::vector<std::int64_t> bshape_;  // gamma's and beta's shape broadcast against the input
+  Variable gamma_, beta_;
+};
+Ref<LayerNormalizationLayer> LayerNormalization(const LayerNormalizationOptions& options = {});
+
+struct UnitNormalizationOptions {
+  std::vector<std::int64_t> axis = {-1};
+  std::string name;
+};
+// x / max(||x||_2, 1e-6) over `axis` (Keras's: x * rsqrt(max(sum(x^2), 1e-12))).
+class UnitNormalizationLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit UnitNormalizationLayer(const UnitNormalizationOptions& options = {});
+  const UnitNormalizationOptions& options() const { return o_; }
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  UnitNormalizationOptions o_;
+};
+Ref<UnitNormalizationLayer> UnitNormalization(const UnitNormalizationOptions& options = {});
+
+struct RescalingOptions {
+  double offset = 0.0;
+  std::string name;
+};
+// x * scale + offset in the layer's float dtype (Keras's Rescaling: images in [0, 255] to [0, 1] with 1/255).
+class RescalingLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit RescalingLayer(double scale, const RescalingOptions& options = {});
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  double scale_;
+  RescalingOptions o_;
+};
+Ref<RescalingLayer> Rescaling(double scale, const RescalingOptions& options = {});
+
 // ---- shape layers (Permute, RepeatVector, Identity) ------------------------------------------------------
 
 // Permutes the per-example dims: dims is a permutation of 1..rank-1 (1-based, the batch dim stays first), as

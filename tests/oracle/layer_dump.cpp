@@ -243,6 +243,20 @@ std::vector<LayerCase> layer_cases() {
   c.push_back({"ELU/alpha", [] { return LayerRef(ELU({.alpha = 0.4})); }, {{{3, 8}}}});
   c.push_back({"Softmax/default", [] { return LayerRef(Softmax()); }, {{{3, 8}}}});
   c.push_back({"Softmax/axis1", [] { return LayerRef(Softmax({.axis = 1})); }, {{{2, 4, 3}}}});
+  c.push_back({"LayerNormalization/default", [] { return LayerRef(LayerNormalization()); }, {{{3, 8}}}});
+  c.push_back({"LayerNormalization/axes",
+               [] {
+                 return LayerRef(LayerNormalization({.axis = {1, 2}, .epsilon = 1e-5}));
+               },
+               {{{2, 3, 4, 2}}}});
+  c.push_back(
+      {"LayerNormalization/rms", [] { return LayerRef(LayerNormalization({.rms_scaling = true})); }, {{{3, 8}}}});
+  c.push_back({"LayerNormalization/no_center_scale",
+               [] { return LayerRef(LayerNormalization({.center = false, .scale = false})); },
+               {{{2, 3, 5}}}});
+  c.push_back({"UnitNormalization/default", [] { return LayerRef(UnitNormalization()); }, {{{3, 8}}}});
+  c.push_back({"UnitNormalization/axes", [] { return LayerRef(UnitNormalization({.axis = {1, 2}})); }, {{{2, 3, 4}}}});
+  c.push_back({"Rescaling/default", [] { return LayerRef(Rescaling(1.0 / 255, {.offset = -1})); }, {{{3, 8}}}});
   c.push_back({"Permute/3d", [] { return LayerRef(Permute({2, 1})); }, {{{2, 3, 4}}}});
   c.push_back({"Permute/4d", [] { return LayerRef(Permute({2, 3, 1})); }, {{{2, 3, 4, 5}}}});
   c.push_back({"RepeatVector", [] { return LayerRef(RepeatVector(3)); }, {{{2, 4}}}});
