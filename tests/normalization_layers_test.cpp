@@ -51,6 +51,27 @@ Arr layer_norm_ref(const Arr& x, const std::vector<int>& axes, double eps, bool 
   return y;
 }
 
+// Channels (last axis) in `groups` groups: each group normalized over its channels and all non-batch axes.
+Arr group_norm_ref(const Arr& x, std::int64_t groups, double eps) {
+  const std::int64_t c = x.shape.back(), per = c / groups, batch = x.shape[0];
+  const std::int64_t n = x.size() / batch;  // elements per example
+  Arr y{x.shape, std::vector<double>(x.v.size())};
+  for (std::int64_t b = 0; b < batch; ++b) {
+    for (std::int64_t g = 0; g < groups; ++g) {
+      std::vector<std::int64_t> idx;
+      for (std::int64_t i = 0; i < n; ++i)
+        if ((i % c) / per == g) idx.push_back(b * n + i);
+      double m = 0, v = 0;
+      for (auto i : idx) m += x.v[i];
+      m /= static_cast<double>(idx.size());
+      for (auto i : idx) v += (x.v[i] - m) * (x.v[i] - m);
+      v /= static_cast<double>(idx.size());
+      for (auto i : idx) y.v[i] = (x.v[i] - m) / std::sqrt(v + eps);
+    }
+  }
+  return y;
+}
+
 Arr unit_norm_ref(const Arr& x, const std::vector<int>& axes) {
   Arr y{x.shape, std::vector<double>(x.v.size())};
   for (const auto& idx : groups(x.shape, axes)) {
@@ -91,6 +112,14 @@ std::vector<Case> cases() {
        [] { return LayerRef(LayerNormalization({.center = false, .scale = false})); },
        {2, 2, 6},
        [](const Arr& x) { return layer_norm_ref(x, {2}, 1e-3, false); }},
+      {"GroupNormalization",
+       [] { return LayerRef(GroupNormalization({.groups = 2})); },
+       {2, 3, 4},
+       [](const Arr& x) { return group_norm_ref(x, 2, 1e-3); }},
+      {"GroupNormalization instance",
+       [] { return LayerRef(GroupNormalization({.groups = -1})); },
+       {2, 3, 2, 3},
+       [](const Arr& x) { return group_norm_ref(x, 3, 1e-3); }},
       {"UnitNormalization",
        [] { return LayerRef(UnitNormalization()); },
        {3, 5},
@@ -159,6 +188,16 @@ TEST(NormalizationLayers, WeightsShapesAndErrors) {
       {"[layer_normalization", "axis 0", "(2, 3)", "batch axis"});
   expect_error<ShapeError>([] { (void)layers::UnitNormalization({.axis = {3}})(ones({2, 3})); }, {"axis 3"});
   expect_error<ValueError>([] { (void)layers::LayerNormalization({.epsilon = 0}); }, {"epsilon must be > 0"});
+  expect_error<ValueError>(
+      [] {
+        (void)layers::GroupNormalization({.groups = 4})(ones({2, 6}));
+      },
+      {"6 channels cannot be split into 4", "(2, 6)"});
+  expect_error<ValueError>(
+      [] {
+        (void)layers::GroupNormalization({.groups = 2, .axis = 1})(ones({2, 4, 6}));
+      },
+      {"last axis", "axis 1"});
   expect_error<ValueError>(
       [] {
         (void)layers::LayerNormalization({.axis = {1, -1}})(ones({2, 3}));

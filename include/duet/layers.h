@@ -815,6 +815,33 @@ class LayerNormalizationLayer : public Layer {
 };
 Ref<LayerNormalizationLayer> LayerNormalization(const LayerNormalizationOptions& options = {});
 
+struct GroupNormalizationOptions {
+  std::int64_t groups = 32;  // channels per group = channels / groups; -1: one group per channel
+  std::int64_t axis = -1;    // the channel axis (duet: the last only)
+  double epsilon = 1e-3;
+  bool center = true;
+  bool scale = true;
+  Initializer beta_initializer = "zeros";
+  Initializer gamma_initializer = "ones";
+  std::string name;
+};
+// The channels split into `groups`, each group normalized over its channels and every non-batch axis, then
+// gamma and beta per channel (Keras's GroupNormalization; groups = channels is instance normalization).
+class GroupNormalizationLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  explicit GroupNormalizationLayer(const GroupNormalizationOptions& options = {});
+  const GroupNormalizationOptions& options() const { return o_; }
+  void build(const std::vector<Shape>& input_shapes) override;
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  GroupNormalizationOptions o_;
+  std::int64_t groups_ = 0;
+  Variable gamma_, beta_;
+};
+Ref<GroupNormalizationLayer> GroupNormalization(const GroupNormalizationOptions& options = {});
+
 struct UnitNormalizationOptions {
   std::vector<std::int64_t> axis = {-1};
   std::string name;

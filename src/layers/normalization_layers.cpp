@@ -1,4 +1,5 @@
-// LayerNormalization, UnitNormalization and Rescaling: classes, configs and their registration.
+// LayerNormalization, GroupNormalization, UnitNormalization and Rescaling: classes, configs and their
+// registration.
 #include <algorithm>
 
 #include "config_helpers.h"
@@ -97,6 +98,80 @@ std::optional<LayerConfig> LayerNormalizationLayer::get_config() const {
   return c;
 }
 
+GroupNormalizationLayer::GroupNormalizationLayer(const GroupNormalizationOptions& o)
+    : Layer("GroupNormalization", o.name), o_(o) {
+  if (o_.groups == 0 || o_.groups < -1) {
+    throw ValueError("[GroupNormalization] groups must be positive (or -1: one per channel), got " +
+                     std::to_string(o_.groups));
+  }
+  if (!(o_.epsilon > 0))
+    throw ValueError("[GroupNormalization] epsilon must be > 0, got " + std::to_string(o_.epsilon));
+}
+
+void GroupNormalizationLayer::build(const std::vector<Shape>& s) {
+  const Shape& in = s[0];
+  const std::int64_t r = in.rank();
+  if (r < 2) throw ShapeError("[" + name() + "] expects inputs of rank >= 2 (batch, ..., channels), got " + in.str());
+  if (o_.axis != -1 && o_.axis != r - 1) {
+    throw ValueError("[" + name() + "] normalizes groups of the last axis (channels_last) only, got axis " +
+                     std::to_string(o_.axis) + " for inputs of shape " + in.str() + "; move the channels last");
+  }
+  for (std::int64_t d = 1; d < r; ++d) {
+    if (in[d] < 0) {
+      throw ShapeError("[" + name() + "] needs every per-example dim known (it regroups the channels), got input " +
+                       "shape " + in.str());
+    }
+  }
+  const std::int64_t channels = in[r - 1];
+  groups_ = o_.groups == -1 ? channels : o_.groups;
+  if (groups_ > channels || channels % groups_ != 0) {
+    throw ValueError("[" + name() + "] " + std::to_string(channels) + " channels cannot be split into " +
+                     std::to_string(groups_) + " equal groups (input shape " + in.str() +
+                     "); use a number of groups that divides the channels");
+  }
+  if (o_.scale) gamma_ = add_weight("gamma", Shape{channels}, {.initializer = o_.gamma_initializer});
+  if (o_.center) beta_ = add_weight("beta", Shape{channels}, {.initializer = o_.beta_initializer});
+}
+
+// Keras's computation: x regrouped to (batch, ..., groups, channels / groups), its moments over every axis but
+// the batch and the group, (x - mean) / sqrt(variance + epsilon), back to x's shape, then gamma and beta.
+Tensor GroupNormalizationLayer::call(const Tensor& x_in, bool) {
+  const Shape& in = x_in.shape();
+  const std::int64_t r = in.rank(), channels = in[r - 1];
+  if (r < 2 || channels != (gamma_.defined() ? gamma_.shape()[0] : channels) || channels % groups_ != 0) {
+    throw ShapeError("[" + name() + "] was built for " + std::to_string(groups_) + " groups of channels, got shape " +
+                     in.str());
+  }
+  Tensor x = is_floating(x_in.dtype()) ? x_in : cast(x_in, DType::Float32);
+  std::vector<std::int64_t> grouped{-1}, back{-1}, axes;
+  for (std::int64_t d = 1; d < r - 1; ++d) {
+    grouped.push_back(in[d]);
+    back.push_back(in[d]);
+    axes.push_back(d);
+  }
+  grouped.push_back(groups_);
+  grouped.push_back(channels / groups_);
+  back.push_back(channels);
+  axes.push_back(r);  // within a group
+  Tensor g = reshape(x, grouped);
+  Tensor centered = g - mean(g, axes, true);
+  Tensor y = reshape(centered * rsqrt(mean(square(centered), axes, true) + o_.epsilon), back);
+  if (gamma_.defined()) y = y * gamma_.value();
+  if (beta_.defined()) y = y + beta_.value();
+  return y;
+}
+Ref<GroupNormalizationLayer> GroupNormalization(const GroupNormalizationOptions& o) {
+  return make_layer<GroupNormalizationLayer>(o);
+}
+std::optional<LayerConfig> GroupNormalizationLayer::get_config() const {
+  LayerConfig c = base(*this);
+  c.set("groups", o_.groups).set("axis", o_.axis).set("epsilon", o_.epsilon).set("center", o_.center);
+  c.set("scale", o_.scale);
+  set_initializer(c, "beta_initializer", o_.beta_initializer);
+  set_initializer(c, "gamma_initializer", o_.gamma_initializer);
+  return c;
+}
+
 UnitNormalizationLayer::UnitNormalizationLayer(const UnitNormalizationOptions& o)
     : Layer("UnitNormalization", o.name), o_(o) {}
 Tensor UnitNormalizationLayer::call(const Tensor& x_in, bool) {
@@ -142,6 +217,21 @@ const bool g_registered = [] {
                    return LayerRef(LayerNormalization(o));
                  },
                  {"axis", "epsilon", "center", "scale"});
+  register_layer("GroupNormalization",
+                 [](const LayerConfig& c) {
+                   GroupNormalizationOptions o{.name = name_of(c)};
+                   opt(c, "groups", o.groups);
+                   opt(c, "axis", o.axis);
+                   opt(c, "epsilon", o.epsilon);
+                   opt(c, "center", o.center);
+                   opt(c, "scale", o.scale);
+                   opt(c, "beta_initializer", o.beta_initializer);
+                   opt(c, "gamma_initializer", o.gamma_initializer);
+                   unsupported(c, {"beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"},
+                               kNoRegularizers);
+                   return LayerRef(GroupNormalization(o));
+                 },
+                 {"groups", "axis", "epsilon", "center", "scale"});
   register_layer("UnitNormalization",
                  [](const LayerConfig& c) {
                    UnitNormalizationOptions o{.name = name_of(c)};

@@ -254,6 +254,10 @@ std::vector<LayerCase> layer_cases() {
   c.push_back({"LayerNormalization/no_center_scale",
                [] { return LayerRef(LayerNormalization({.center = false, .scale = false})); },
                {{{2, 3, 5}}}});
+  c.push_back(
+      {"GroupNormalization/groups", [] { return LayerRef(GroupNormalization({.groups = 4})); }, {{{2, 3, 3, 8}}}});
+  c.push_back(
+      {"GroupNormalization/instance", [] { return LayerRef(GroupNormalization({.groups = -1})); }, {{{2, 5, 4}}}});
   c.push_back({"UnitNormalization/default", [] { return LayerRef(UnitNormalization()); }, {{{3, 8}}}});
   c.push_back({"UnitNormalization/axes", [] { return LayerRef(UnitNormalization({.axis = {1, 2}})); }, {{{2, 3, 4}}}});
   c.push_back({"Rescaling/default", [] { return LayerRef(Rescaling(1.0 / 255, {.offset = -1})); }, {{{3, 8}}}});
