@@ -27,7 +27,8 @@ def keras_kwargs(config):
         kw["activation"] = None  # duet's "" is no activation, Keras's None
     if "strides" in kw and kw["strides"] == [] and "pool_size" in kw:
         kw["strides"] = None  # pooling: the pool size
-    for k in ("kernel_size", "strides", "dilation_rate", "pool_size", "target_shape", "dims", "axes", "shared_axes"):
+    for k in ("kernel_size", "strides", "dilation_rate", "pool_size", "target_shape", "dims", "axes", "shared_axes",
+              "output_padding"):
         if isinstance(kw.get(k), list):
             kw[k] = tuple(kw[k])
     return kw
