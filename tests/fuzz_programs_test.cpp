@@ -144,6 +144,9 @@ Tensor exec_inst(const Inst& c, const std::vector<Tensor>& r) {
   if (o == "bmatmul") return matmul(a(0), a(1), false, c.flag);
   if (o == "conv2d")
     return conv2d(a(0), a(1), {.strides = {c.ints[0], c.ints[1]}, .padding = c.flag ? "same" : "valid"});
+  if (o == "conv2d_transpose")  // ints: strides, then Keras's output size
+    return conv2d_transpose(a(0), a(1), {c.ints[2], c.ints[3]},
+                            {.strides = {c.ints[0], c.ints[1]}, .padding = c.flag ? "same" : "valid"});
   if (o == "max_pool")
     return max_pool2d(a(0), {.pool_size = {c.ints[0], c.ints[1]}, .padding = c.flag ? "same" : "valid"});
   if (o == "avg_pool")
@@ -526,7 +529,7 @@ class Generator {
             push(p, {"bmatmul", {a, static_cast<int>(shapes_.size()) - 1}, {}, 0, tb}, {s[0], s[1], 2}, d);
             break;
           }
-          case 5: {  // conv2d / pooling on a rank-4 float NHWC register
+          case 5: {  // conv2d, conv2d_transpose or pooling on a rank-4 float NHWC register
             if (r != 4 || !fl || s[1] < 2 || s[2] < 2 || count(s) == 0) return add_op(p);
             const bool same = pick(2);
             const std::int64_t st = 1 + pick(2);
@@ -538,6 +541,19 @@ class Generator {
               if (w < 0) return add_op(p);
               push(p, {"broadcast_to", {w}, ws}, ws, d);
               auto o = [&](std::int64_t n) { return same ? (n + st - 1) / st : (n - 2) / st + 1; };
+              if (pick(3) == 0) {  // transposed: filters (2, 2, out 2, in channels), Keras's output size
+                Shp wt = {2, 2, 2, s[3]};
+                push(p, {"reshape", {static_cast<int>(shapes_.size()) - 1}, wt}, wt, d);
+                auto t = [&](std::int64_t n) { return same ? n * st : (n - 1) * st + std::max<std::int64_t>(2, st); };
+                push(p,
+                     {"conv2d_transpose",
+                      {a, static_cast<int>(shapes_.size()) - 1},
+                      {st, st, t(s[1]), t(s[2])},
+                      0,
+                      same},
+                     {s[0], t(s[1]), t(s[2]), 2}, d);
+                break;
+              }
               push(p, {"conv2d", {a, static_cast<int>(shapes_.size()) - 1}, {st, st}, 0, same},
                    {s[0], o(s[1]), o(s[2]), 2}, d);
             } else {

@@ -161,6 +161,24 @@ Row conv_backprop_input_row(const std::string& name, std::vector<std::int64_t> x
           }};
 }
 
+// conv2d_transpose(x, w) into an (N, oh, ow, w[2]) output: x scattered along the taps of a conv of the output.
+Row conv_transpose_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws,
+                       std::vector<std::int64_t> out, ConvCfg c) {
+  const std::vector<std::int64_t> ys{xs[0], out[0], out[1], ws[2]};
+  EXPECT_EQ(conv_out_shape(ys, ws, c), xs) << name << ": the output's convolution must give the input's shape";
+  return {name,
+          {F(xs), F(ws)},
+          [c, out](const V& x) { return conv2d_transpose(x[0], x[1], out, c.opts()); },
+          [c, ys](const A& a) {
+            Arr y{ys, std::vector<double>(static_cast<std::size_t>(numel(ys)), 0.0)};
+            conv_taps(ys, a[1].shape, c, [&](std::int64_t yi, std::int64_t wi, std::int64_t xi) {
+              y.v[static_cast<std::size_t>(yi)] +=
+                  a[0].v[static_cast<std::size_t>(xi)] * a[1].v[static_cast<std::size_t>(wi)];
+            });
+            return y;
+          }};
+}
+
 Row conv_backprop_filter_row(const std::string& name, std::vector<std::int64_t> xs, std::vector<std::int64_t> ws,
                              ConvCfg c) {
   auto ys = conv_out_shape(xs, ws, c);
@@ -475,6 +493,18 @@ std::vector<Row> nn_rows() {
       conv_backprop_input_row("conv2d_backprop_input", {2, 6, 5, 3}, {3, 3, 3, 4}, {.sh = 2, .sw = 1, .same = true}));
   r.push_back(
       conv_backprop_filter_row("conv2d_backprop_filter", {2, 6, 5, 3}, {3, 2, 3, 4}, {.sh = 1, .sw = 2, .same = true}));
+  // conv2d_transpose: Keras's "same" size (in * stride), "valid" with output_padding, dilated, non-square, and a
+  // float32 oneDNN backward-data primitive (8 channels each side) and the direct kernel's (2 outputs, 16 inputs)
+  r.push_back(conv_transpose_row("conv2d_transpose_same_stride2", {2, 3, 3, 3}, {3, 3, 4, 3}, {6, 6},
+                                 {.sh = 2, .sw = 2, .same = true}));
+  r.push_back(conv_transpose_row("conv2d_transpose_valid_output_padding", {1, 3, 4, 2}, {3, 2, 2, 2}, {8, 9},
+                                 {.sh = 2, .sw = 2}));
+  r.push_back(conv_transpose_row("conv2d_transpose_dilated", {1, 4, 4, 2}, {2, 2, 3, 2}, {6, 6}, {.dh = 2, .dw = 2}));
+  r.push_back(conv_transpose_row("conv2d_transpose_same_stride12", {1, 3, 3, 2}, {2, 3, 2, 2}, {3, 6},
+                                 {.sh = 1, .sw = 2, .same = true}));
+  r.push_back(conv_transpose_row("conv2d_transpose_onednn", {1, 3, 3, 8}, {3, 3, 8, 8}, {6, 6},
+                                 {.sh = 2, .sw = 2, .same = true}));
+  r.push_back(conv_transpose_row("conv2d_transpose_direct", {1, 4, 4, 16}, {3, 3, 2, 16}, {4, 4}, {.same = true}));
   // the direct kernel (few input channels, 16 outputs) sums the bias per image; elsewhere sum_to runs after
   r.push_back(conv_backprop_filter_bias_row("conv2d_backprop_filter_bias_direct", {3, 6, 5, 2}, {3, 3, 2, 16},
                                             {.sh = 2, .sw = 1, .same = true}));

@@ -394,6 +394,111 @@ class Conv2DLayer : public Layer {
 };
 Ref<Conv2DLayer> Conv2D(std::int64_t filters, std::vector<std::int64_t> kernel_size, const Conv2DOptions& options = {});
 
+struct Conv1DOptions {
+  std::vector<std::int64_t> strides = {1};
+  std::string padding = "valid";  // "valid", "same" or "causal" (zeros on the left only: output t sees inputs <= t)
+  std::vector<std::int64_t> dilation_rate = {1};
+  std::string activation;
+  bool use_bias = true;
+  Initializer kernel_initializer = "glorot_uniform";
+  Initializer bias_initializer = "zeros";
+  std::string name;
+};
+// 1-D convolution over (batch, steps, channels) inputs with `filters` output channels: conv2d over a height of 1.
+class Conv1DLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  Conv1DLayer(std::int64_t filters, std::vector<std::int64_t> kernel_size, const Conv1DOptions& options = {});
+  std::int64_t filters() const { return filters_; }
+  const std::vector<std::int64_t>& kernel_size() const { return kernel_size_; }
+  const Conv1DOptions& options() const { return o_; }
+  const Variable& kernel() const { return kernel_; }  // (k, in_channels, filters)
+  const Variable& bias() const { return bias_; }
+  void build(const std::vector<Shape>& input_shapes) override;
+  Tensor call(const Tensor& x, bool training) override;
+
+ private:
+  std::int64_t filters_;
+  std::vector<std::int64_t> kernel_size_;
+  Conv1DOptions o_;
+  std::function<Tensor(const Tensor&)> act_;
+  Variable kernel_, bias_;
+};
+Ref<Conv1DLayer> Conv1D(std::int64_t filters, std::vector<std::int64_t> kernel_size, const Conv1DOptions& options = {});
+
+// Transposed convolutions (Keras's Conv2DTranspose / Conv1DTranspose): conv2d_transpose, the input gradient of a
+// convolution, with Keras's output sizes (conv_transpose_output_length); output_padding (each < its stride) picks
+// one of the sizes a strided convolution maps to the same input size (none: Keras's default).
+struct Conv2DTransposeOptions {
+  std::vector<std::int64_t> strides = {1, 1};
+  std::string padding = "valid";
+  std::vector<std::int64_t> output_padding = {};  // none
+  std::vector<std::int64_t> dilation_rate = {1, 1};
+  std::string activation;
+  bool use_bias = true;
+  Initializer kernel_initializer = "glorot_uniform";
+  Initializer bias_initializer = "zeros";
+  std::string name;
+};
+class Conv2DTransposeLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  Conv2DTransposeLayer(std::int64_t filters, std::vector<std::int64_t> kernel_size,
+                       const Conv2DTransposeOptions& options = {});
+  std::int64_t filters() const { return filters_; }
+  const std::vector<std::int64_t>& kernel_size() const { return kernel_size_; }
+  const Conv2DTransposeOptions& options() const { return o_; }
+  const Variable& kernel() const { return kernel_; }  // (kh, kw, filters, in_channels), as Keras's
+  const Variable& bias() const { return bias_; }
+  void build(const std::vector<Shape>& input_shapes) override;
+  Tensor call(const Tensor& x, bool training) override;
+  std::optional<std::vector<Shape>> compute_output_shape(const std::vector<Shape>& input_shapes) override;
+
+ private:
+  std::int64_t filters_;
+  std::vector<std::int64_t> kernel_size_;
+  Conv2DTransposeOptions o_;
+  std::function<Tensor(const Tensor&)> act_;
+  Variable kernel_, bias_;
+};
+Ref<Conv2DTransposeLayer> Conv2DTranspose(std::int64_t filters, std::vector<std::int64_t> kernel_size,
+                                          const Conv2DTransposeOptions& options = {});
+
+struct Conv1DTransposeOptions {
+  std::vector<std::int64_t> strides = {1};
+  std::string padding = "valid";
+  std::vector<std::int64_t> output_padding = {};  // none
+  std::vector<std::int64_t> dilation_rate = {1};
+  std::string activation;
+  bool use_bias = true;
+  Initializer kernel_initializer = "glorot_uniform";
+  Initializer bias_initializer = "zeros";
+  std::string name;
+};
+class Conv1DTransposeLayer : public Layer {
+ public:
+  std::optional<LayerConfig> get_config() const override;
+  Conv1DTransposeLayer(std::int64_t filters, std::vector<std::int64_t> kernel_size,
+                       const Conv1DTransposeOptions& options = {});
+  std::int64_t filters() const { return filters_; }
+  const std::vector<std::int64_t>& kernel_size() const { return kernel_size_; }
+  const Conv1DTransposeOptions& options() const { return o_; }
+  const Variable& kernel() const { return kernel_; }  // (k, filters, in_channels), as Keras's
+  const Variable& bias() const { return bias_; }
+  void build(const std::vector<Shape>& input_shapes) override;
+  Tensor call(const Tensor& x, bool training) override;
+  std::optional<std::vector<Shape>> compute_output_shape(const std::vector<Shape>& input_shapes) override;
+
+ private:
+  std::int64_t filters_;
+  std::vector<std::int64_t> kernel_size_;
+  Conv1DTransposeOptions o_;
+  std::function<Tensor(const Tensor&)> act_;
+  Variable kernel_, bias_;
+};
+Ref<Conv1DTransposeLayer> Conv1DTranspose(std::int64_t filters, std::vector<std::int64_t> kernel_size,
+                                          const Conv1DTransposeOptions& options = {});
+
 struct Pooling2DOptions {
   std::vector<std::int64_t> pool_size = {2, 2};
   std::vector<std::int64_t> strides = {};  // default: pool_size

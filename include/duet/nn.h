@@ -19,6 +19,18 @@ struct Conv2DOptions {
 // 2-D convolution (cross-correlation, as in every DL framework): input (N, H, W, C), filters (KH, KW, C, O).
 [[nodiscard]] Tensor conv2d(const Tensor& input, const Tensor& filters, const Conv2DOptions& options = {});
 
+// Transposed 2-D convolution (TensorFlow's conv2d_transpose): the input gradient of conv2d, input (N, H, W, C),
+// filters (KH, KW, O, C), output (N, output_size[0], output_size[1], O); conv2d of the output's shape with the
+// same filters and options must give the input's (H, W). conv_transpose_output_length gives Keras's sizes.
+[[nodiscard]] Tensor conv2d_transpose(const Tensor& input, const Tensor& filters, std::vector<std::int64_t> output_size,
+                                      const Conv2DOptions& options = {});
+// Keras's output length of a transposed convolution along one dim, span = (kernel - 1) * dilation + 1:
+// "valid": (in - 1) * stride + span + output_padding; "same": (in - 1) * stride + span % 2 + output_padding; with
+// no output_padding (-1): "valid" (in - 1) * stride + max(span, stride), "same" in * stride. -1 for an unknown in.
+[[nodiscard]] std::int64_t conv_transpose_output_length(std::int64_t in, std::int64_t kernel, std::int64_t stride,
+                                                        const std::string& padding, std::int64_t output_padding = -1,
+                                                        std::int64_t dilation = 1);
+
 struct Pool2DOptions {
   std::vector<std::int64_t> pool_size = {2, 2};
   std::vector<std::int64_t> strides = {};  // default: pool_size

@@ -34,6 +34,23 @@ def test_builtin_layer_arguments_by_position_and_keyword():
     assert "Dense" in dir(keras.layers) and "LSTM" in dir(keras.layers)
 
 
+def test_conv1d_and_transposed_convolutions_have_kerases_sizes():
+    up = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same")
+    assert tuple(up(np.ones((1, 5, 5, 2), "float32")).shape) == (1, 10, 10, 4)
+    assert up.get_config()["kernel_size"] == (3, 3) and "output_padding" not in up.get_config()
+    assert [tuple(w.shape) for w in up.weights] == [(3, 3, 4, 2), (4,)]  # kernel (kh, kw, filters, in), bias
+    y = keras.layers.Conv2DTranspose(2, 3, strides=2, output_padding=1)(np.ones((1, 3, 3, 1), "float32"))
+    assert tuple(y.shape) == (1, 8, 8, 2)
+    assert tuple(keras.layers.Conv1D(2, 3, padding="causal", dilation_rate=2)(np.ones((1, 7, 3), "float32")).shape) \
+        == (1, 7, 2)
+    assert tuple(keras.layers.Conv1DTranspose(2, 3, 2, output_padding=1)(np.ones((1, 4, 3), "float32")).shape) \
+        == (1, 10, 2)
+    with pytest.raises(duet.errors.InvalidArgumentError, match="output_padding"):
+        keras.layers.Conv2DTranspose(2, 3, strides=2, output_padding=2)
+    with pytest.raises(duet.errors.InvalidArgumentError, match="channels last"):
+        keras.layers.Conv1D(2, 3, data_format="channels_first")
+
+
 def test_builtin_layer_bad_arguments_say_what_is_wrong():
     with pytest.raises(TypeError, match="unexpected keyword argument 'unitz'"):
         keras.layers.Dense(4, unitz=3)

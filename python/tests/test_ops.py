@@ -44,6 +44,15 @@ def test_nn_ops_read_tensorflows_conventions():
     assert duet.nn.max_pool2d(y, ksize=2, strides=2, padding="VALID").shape == (2, 4, 4, 4)
     with pytest.raises(ValueError, match="NHWC"):
         duet.nn.conv2d(x, w, 1, "SAME", data_format="NCHW")
+    # conv2d_transpose: TensorFlow's output_shape (N, H, W, C); its gradient for the input is a conv2d
+    wt = duet.random.normal([3, 3, 5, 4], seed=3)
+    t = duet.nn.conv2d_transpose(y, wt, [2, 16, 16, 5], strides=2, padding="SAME")
+    assert t.shape == (2, 16, 16, 5)
+    assert duet.nn.conv2d_transpose(y, wt, (10, 10), 1, "VALID").shape == (2, 10, 10, 5)
+    with pytest.raises(ValueError, match="does not fit"):
+        duet.nn.conv2d_transpose(y, wt, [2, 12, 12, 5], strides=2, padding="SAME")
+    with pytest.raises(ValueError, match="out_channels"):
+        duet.nn.conv2d_transpose(y, wt, [2, 16, 16, 4], strides=2, padding="SAME")
     p = duet.nn.softmax(duet.constant([[1.0, 2.0, 3.0]]))
     np.testing.assert_allclose(duet.reduce_sum(p).numpy(), 1.0, rtol=1e-6)
     assert duet.nn.relu(duet.constant([-1.0, 2.0])).numpy().tolist() == [0.0, 2.0]

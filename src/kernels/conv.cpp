@@ -377,6 +377,12 @@ void conv2d_backprop_filter(KernelContext& k) {  // (input, grad, filters_like) 
   run(geom(x.shape(), k.inputs[2].shape(), k.attrs), Pass::BackwardWeights, x, k.outputs[0], g);
 }
 
+// Conv2DTranspose (input, filters) -> y: the input gradient of conv2d(y, filters) with the input as its grad.
+void conv2d_transpose(KernelContext& k) {
+  Tensor& y = k.outputs[0];
+  run(geom(y.shape(), k.inputs[1].shape(), k.attrs), Pass::BackwardData, y, k.inputs[1], k.inputs[0]);
+}
+
 // Conv2DBackpropFilterBias (input, grad, filters_like) -> (dw, db): the filter gradient, and the grad summed
 // over all but its channel axis (the bias gradient). The direct kernel sums each image's grad while it is in
 // cache (tf-cnn conv1: 1.05 + 0.63 -> 1.25 ms). Elsewhere the two run one after the other, the sum as

@@ -50,6 +50,7 @@ void conv2d(KernelContext& k);
 void fused_conv2d(KernelContext& k);
 void conv2d_backprop_input(KernelContext& k);
 void conv2d_backprop_filter(KernelContext& k);
+void conv2d_transpose(KernelContext& k);             // (input, filters) -> the input gradient of a conv of the output
 void conv2d_backprop_filter_bias(KernelContext& k);  // (input, grad, filters_like) -> (dw, db)
 void max_pool2d(KernelContext& k);
 void avg_pool2d(KernelContext& k);

@@ -29,5 +29,9 @@ void only(const LayerConfig& c, const char* k, const ConfigValue& allowed, const
 // Keras arguments duet does not have yet (regularizers, constraints): given at all, they are refused.
 void unsupported(const LayerConfig& c, std::initializer_list<const char*> keys, const char* why);
 extern const char* const kNoRegularizers;
+// Refuses every regularizer and constraint argument Keras's layers take (kNoRegularizers says why).
+void no_regularizers(const LayerConfig& c);
+// Why data_format="channels_first" is refused.
+extern const char* const kNhwc;
 
 }  // namespace duet::layer_config

@@ -154,21 +154,21 @@ void unsupported(const LayerConfig& c, std::initializer_list<const char*> keys, 
 const char* const kNoRegularizers =
     "regularizers and constraints are planned (issue 30); add the penalty to the loss in a custom training "
     "step meanwhile";
+const char* const kNhwc = "duet's images are NHWC, channels last";
+void no_regularizers(const LayerConfig& c) {
+  unsupported(c,
+              {"kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint",
+               "embeddings_regularizer", "embeddings_constraint", "recurrent_regularizer", "recurrent_constraint",
+               "beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint", "depthwise_regularizer",
+               "depthwise_constraint", "pointwise_regularizer", "pointwise_constraint"},
+              kNoRegularizers);
+}
 
 }  // namespace layer_config
 
 namespace {
 
 using namespace layer_config;  // NOLINT(google-build-using-namespace): this file's own helpers
-
-constexpr const char* kNhwc = "duet's images are NHWC, channels last";
-void no_regularizers(const LayerConfig& c) {
-  unsupported(c,
-              {"kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint",
-               "embeddings_regularizer", "embeddings_constraint", "recurrent_regularizer", "recurrent_constraint",
-               "beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"},
-              kNoRegularizers);
-}
 
 }  // namespace
 

@@ -1,4 +1,4 @@
-// conv2d and its two backprops, max/avg pooling and their gradients. The backprops are ops with
+// conv2d, its two backprops and conv2d_transpose, max/avg pooling and their gradients. The backprops are ops with
 // gradients of their own (they are linear maps), so second-order gradients work.
 #include <cctype>
 
@@ -123,6 +123,37 @@ void infer_conv2d_backprop_filter(InferContext& c) {  // (input, grad, filters_l
   c.set_output(c.dtype(0), c.shape(2));
 }
 
+// (input (N, H, W, C), filters (kh, kw, O, C)) with attr output_size (oh, ow) -> (N, oh, ow, O): the input
+// gradient of conv2d(output, filters), so conv2d of the output's shape must give the input's.
+void infer_conv2d_transpose(InferContext& c) {
+  require_same_dtypes(c);
+  require_floating(c, 0);
+  require_nhwc(c, 0, "input");
+  const Shape& x = c.shape(0);
+  const Shape& w = c.shape(1);
+  if (w.rank() != 4) {
+    c.shape_error("filters must have rank 4 (height, width, out_channels, in_channels), got " + w.str() +
+                  " for input " + x.str());
+  }
+  const auto& os = c.attrs.ints("output_size");
+  if (os.size() != 2 || os[0] <= 0 || os[1] <= 0 || os[0] > kMaxWindow || os[1] > kMaxWindow)
+    c.value_error("output_size must be two positive numbers (height, width), got " + attr_value_str(os));
+  if (x[3] >= 0 && w[3] >= 0 && x[3] != w[3]) {
+    c.shape_error("input has " + std::to_string(x[3]) + " channels but the filters expect " + std::to_string(w[3]) +
+                  ": input " + x.str() + " (NHWC), filters " + w.str() + " (height, width, out_channels, in_channels)");
+  }
+  const Shape y{x[0], os[0], os[1], w[2]};
+  const Shape back = conv_output(c, y, w);  // validates strides, padding, dilations and the filters
+  if ((x[1] >= 0 && back[1] >= 0 && back[1] != x[1]) || (x[2] >= 0 && back[2] >= 0 && back[2] != x[2])) {
+    c.shape_error("output_size " + attr_value_str(os) + " does not fit the input " + x.str() + ": conv2d of an " +
+                  y.str() + " output with strides " + attr_value_str(c.attrs.ints("strides")) + " and padding \"" +
+                  c.attrs.s("padding") + "\" gives " + std::to_string(back[1]) + "x" + std::to_string(back[2]) +
+                  " positions, not the input's " + std::to_string(x[1]) + "x" + std::to_string(x[2]) +
+                  "; use conv_transpose_output_length for Keras's size");
+  }
+  c.set_output(c.dtype(0), y);
+}
+
 // (input, grad, filters_like) -> (filter gradient, bias gradient: grad summed to its channels)
 void infer_conv2d_backprop_filter_bias(InferContext& c) {
   infer_conv2d_backprop_filter(c);
@@ -217,6 +248,13 @@ std::vector<Tensor> grad_conv2d_backprop_filter(const GradContext& c) {
   return {c.needs(0) ? conv2d_backprop_input(c.inputs[1], c.grads[0], c.inputs[0], o) : Tensor(),
           c.needs(1) ? conv2d(c.inputs[0], c.grads[0], o) : Tensor(), Tensor()};
 }
+// y = conv2d_transpose(x, w) is backprop_input(x, w) shaped like y, bilinear: its adjoints are conv2d(dd, w) for x
+// and backprop_filter(dd, x) for w.
+std::vector<Tensor> grad_conv2d_transpose(const GradContext& c) {
+  auto o = conv_options(c.attrs);
+  return {c.needs(0) ? conv2d(c.grads[0], c.inputs[1], o) : Tensor(),
+          c.needs(1) ? conv2d_backprop_filter(c.grads[0], c.inputs[0], c.inputs[1], o) : Tensor()};
+}
 // d max_pool = route g to each window's (first) max
 std::vector<Tensor> grad_max_pool(const GradContext& c) {
   return {max_pool2d_grad(c.inputs[0], c.outputs[0], c.grads[0], pool_options(c.attrs))};
@@ -275,6 +313,13 @@ const OpDef kConv2DBackpropFilter{.name = "Conv2DBackpropFilter",
                                   .kernel = kernels::conv2d_backprop_filter,
                                   .grad = grad_conv2d_backprop_filter,
                                   .traits = 0};
+const OpDef kConv2DTranspose{.name = "Conv2DTranspose",
+                             .public_name = "conv2d_transpose",
+                             .num_inputs = 2,
+                             .infer = infer_conv2d_transpose,
+                             .kernel = kernels::conv2d_transpose,
+                             .grad = grad_conv2d_transpose,
+                             .traits = 0};
 const OpDef kMaxPool2D{.name = "MaxPool2D",
                        .public_name = "max_pool2d",
                        .num_inputs = 1,
@@ -353,8 +398,8 @@ Attrs pool_attrs(const Pool2DOptions& o) {
 
 static void register_conv_ops(std::vector<const OpDef*>& r) {
   for (const OpDef* d : {&kConv2D, &kFusedConv2D, &kFusedConv2DPool, &kConv2DBackpropInput, &kConv2DBackpropFilter,
-                         &kConv2DBackpropFilterBias, &kConv2DBackpropFilterBiasPool, &kMaxPool2D, &kAvgPool2D,
-                         &kMaxPool2DGrad, &kMaxPool2DGradRelu, &kMaxPool2DGradGrad, &kAvgPool2DGrad})
+                         &kConv2DTranspose, &kConv2DBackpropFilterBias, &kConv2DBackpropFilterBiasPool, &kMaxPool2D,
+                         &kAvgPool2D, &kMaxPool2DGrad, &kMaxPool2DGradRelu, &kMaxPool2DGradGrad, &kAvgPool2DGrad})
     r.push_back(d);
 }
 const OpRegistration kRegisterConvOps{register_conv_ops};
@@ -375,6 +420,22 @@ Tensor conv2d_backprop_input(const Tensor& g, const Tensor& w, const Tensor& lik
 }
 Tensor conv2d_backprop_filter(const Tensor& x, const Tensor& g, const Tensor& like, const Conv2DOptions& o) {
   return call(kConv2DBackpropFilter, {x, g, like}, conv_attrs(o));
+}
+Tensor conv2d_transpose(const Tensor& x, const Tensor& w, std::vector<std::int64_t> output_size,
+                        const Conv2DOptions& o) {
+  Attrs a = conv_attrs(o);
+  a.set("output_size", std::move(output_size));
+  return call(kConv2DTranspose, {x, w}, a);
+}
+std::int64_t conv_transpose_output_length(std::int64_t in, std::int64_t kernel, std::int64_t stride,
+                                          const std::string& padding, std::int64_t output_padding,
+                                          std::int64_t dilation) {
+  if (in < 0) return -1;
+  const std::int64_t span = (kernel - 1) * dilation + 1;
+  if (padding == "valid")
+    return (in - 1) * stride + span + (output_padding < 0 ? std::max<std::int64_t>(stride - span, 0) : output_padding);
+  if (padding == "same") return output_padding < 0 ? in * stride : (in - 1) * stride + span % 2 + output_padding;
+  throw ValueError("[conv_transpose_output_length] padding must be \"same\" or \"valid\", got \"" + padding + "\"");
 }
 Tensor max_pool2d(const Tensor& x, const Pool2DOptions& o) { return call(kMaxPool2D, {x}, pool_attrs(o)); }
 Tensor avg_pool2d(const Tensor& x, const Pool2DOptions& o) { return call(kAvgPool2D, {x}, pool_attrs(o)); }
@@ -418,6 +479,33 @@ Tensor conv2d_api(const Tensor& input, const Tensor& filters, const std::vector<
                  .dilation_rate =
                      dilations.empty() ? std::vector<std::int64_t>{1, 1} : spatial(dilations, "conv2d", "dilations")});
 }
+// TensorFlow's output_shape is (N, H, W, C), checked against the input's batch and the filters' channels; (H, W)
+// alone is taken too.
+Tensor conv2d_transpose_api(const Tensor& input, const Tensor& filters, const std::vector<std::int64_t>& output_shape,
+                            const std::vector<std::int64_t>& strides, const std::string& padding,
+                            const std::string& data_format, const std::vector<std::int64_t>& dilations) {
+  const char* op = "conv2d_transpose";
+  nhwc_only(data_format, op);
+  std::vector<std::int64_t> size = output_shape;
+  if (output_shape.size() == 4) {
+    const Shape& x = input.shape();
+    const Shape& w = filters.shape();
+    if ((x.rank() == 4 && x[0] >= 0 && output_shape[0] != x[0]) || (w.rank() == 4 && output_shape[3] != w[2])) {
+      throw ValueError(std::string("[") + op + "] output_shape " + attr_value_str(output_shape) +
+                       " must have the input's batch and the filters' out_channels (dim 2): input " + x.str() +
+                       ", filters " + w.str());
+    }
+    size = {output_shape[1], output_shape[2]};
+  } else if (output_shape.size() != 2) {
+    throw ValueError(std::string("[") + op + "] output_shape must be (batch, height, width, channels) or (height, " +
+                     "width), got " + attr_value_str(output_shape));
+  }
+  return conv2d_transpose(
+      input, filters, size,
+      {.strides = spatial(strides, op, "strides"),
+       .padding = padding_of(padding, op),
+       .dilation_rate = dilations.empty() ? std::vector<std::int64_t>{1, 1} : spatial(dilations, op, "dilations")});
+}
 template <bool Max>
 Tensor pool_api(const Tensor& input, const std::vector<std::int64_t>& ksize, const std::vector<std::int64_t>& strides,
                 const std::string& padding, const std::string& data_format) {
@@ -430,6 +518,8 @@ Tensor pool_api(const Tensor& input, const std::vector<std::int64_t>& ksize, con
 }
 const api::ApiRegistration kConvApi{{
     api::fn("conv2d", "nn", &conv2d_api, "input, filters, strides, padding, data_format='NHWC', dilations=None"),
+    api::fn("conv2d_transpose", "nn", &conv2d_transpose_api,
+            "input, filters, output_shape, strides, padding='SAME', data_format='NHWC', dilations=None"),
     api::fn("max_pool2d", "nn", &pool_api<true>, "input, ksize, strides, padding, data_format='NHWC'"),
     api::fn("avg_pool2d", "nn", &pool_api<false>, "input, ksize, strides, padding, data_format='NHWC'"),
 }};

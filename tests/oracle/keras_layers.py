@@ -34,7 +34,8 @@ def keras_kwargs(config):
     for k in ("padding", "cropping"):
         if isinstance(kw.get(k), list) and len(kw[k]) > 2:
             kw[k] = tuple(tuple(kw[k][i:i + 2]) for i in range(0, len(kw[k]), 2))
-    for k in ("kernel_size", "strides", "dilation_rate", "pool_size", "target_shape", "dims", "axes", "shared_axes"):
+    for k in ("kernel_size", "strides", "dilation_rate", "pool_size", "target_shape", "dims", "axes", "shared_axes",
+              "output_padding"):
         if isinstance(kw.get(k), list):
             kw[k] = tuple(kw[k])
     for k in ("padding", "cropping", "size"):

@@ -124,6 +124,61 @@ std::vector<LayerCase> layer_cases() {
                  return LayerRef(Conv2D(2, {1, 3}, {.strides = {2, 1}, .padding = "same", .use_bias = false}));
                },
                img});
+  const std::vector<In> seq{{{2, 7, 3}}};
+  c.push_back({"Conv1D/valid", [] { return LayerRef(Conv1D(4, {3})); }, seq});
+  c.push_back({"Conv1D/same_strides2_relu",
+               [] { return LayerRef(Conv1D(3, {3}, {.strides = {2}, .padding = "same", .activation = "relu"})); },
+               seq});
+  c.push_back({"Conv1D/causal", [] { return LayerRef(Conv1D(2, {3}, {.padding = "causal"})); }, seq});
+  c.push_back({"Conv1D/causal_dilated_no_bias",
+               [] { return LayerRef(Conv1D(3, {2}, {.padding = "causal", .dilation_rate = {3}, .use_bias = false})); },
+               seq});
+  c.push_back(
+      {"Conv1D/causal_strides2", [] { return LayerRef(Conv1D(2, {4}, {.strides = {2}, .padding = "causal"})); }, seq});
+  c.push_back(
+      {"Conv1D/dilated_same", [] { return LayerRef(Conv1D(2, {3}, {.padding = "same", .dilation_rate = {2}})); }, seq});
+  const std::vector<In> small{{{2, 3, 4, 3}}};
+  c.push_back({"Conv2DTranspose/valid", [] { return LayerRef(Conv2DTranspose(4, {3, 3})); }, small});
+  c.push_back({"Conv2DTranspose/same_strides2",
+               [] {
+                 return LayerRef(Conv2DTranspose(4, {3, 3}, {.strides = {2, 2}, .padding = "same"}));
+               },
+               small});
+  c.push_back({"Conv2DTranspose/valid_strides2_relu",
+               [] {
+                 return LayerRef(Conv2DTranspose(2, {3, 2}, {.strides = {2, 2}, .activation = "relu"}));
+               },
+               small});
+  c.push_back({"Conv2DTranspose/strides_over_kernel",
+               [] {
+                 return LayerRef(Conv2DTranspose(2, {2, 2}, {.strides = {3, 3}}));
+               },
+               small});
+  c.push_back({"Conv2DTranspose/same_output_padding",
+               [] {
+                 return LayerRef(Conv2DTranspose(
+                     3, {3, 3}, {.strides = {2, 3}, .padding = "same", .output_padding = {1, 2}, .use_bias = false}));
+               },
+               small});
+  c.push_back({"Conv2DTranspose/valid_output_padding",
+               [] {
+                 return LayerRef(Conv2DTranspose(2, {3, 2}, {.strides = {2, 2}, .output_padding = {1, 0}}));
+               },
+               small});
+  c.push_back({"Conv2DTranspose/dilated_same",
+               [] {
+                 return LayerRef(Conv2DTranspose(2, {3, 3}, {.padding = "same", .dilation_rate = {2, 1}}));
+               },
+               small});
+  c.push_back({"Conv1DTranspose/valid", [] { return LayerRef(Conv1DTranspose(2, {3})); }, seq});
+  c.push_back({"Conv1DTranspose/same_strides2",
+               [] { return LayerRef(Conv1DTranspose(3, {3}, {.strides = {2}, .padding = "same"})); }, seq});
+  c.push_back(
+      {"Conv1DTranspose/output_padding_tanh",
+       [] { return LayerRef(Conv1DTranspose(2, {4}, {.strides = {3}, .output_padding = {2}, .activation = "tanh"})); },
+       seq});
+  c.push_back(
+      {"Conv1DTranspose/dilated", [] { return LayerRef(Conv1DTranspose(2, {2}, {.dilation_rate = {2}})); }, seq});
   c.push_back({"MaxPooling2D/default", [] { return LayerRef(MaxPooling2D()); }, img});
   c.push_back({"MaxPooling2D/same_3_2",
                [] {

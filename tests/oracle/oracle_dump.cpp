@@ -359,6 +359,12 @@ std::vector<Case> cases() {
   c.push_back({"conv2d_dilated", {F({1, 8, 8, 2}), F({2, 2, 2, 2})}, [](const V& x) {
                  return conv2d(x[0], x[1], {.padding = "valid", .dilation_rate = {2, 2}});
                }});
+  c.push_back({"conv2d_transpose_same_stride2", {F({2, 3, 3, 3}), F({3, 3, 4, 3})}, [](const V& x) {
+                 return conv2d_transpose(x[0], x[1], {6, 6}, {.strides = {2, 2}, .padding = "same"});
+               }});
+  c.push_back({"conv2d_transpose_valid_stride2", {F({1, 3, 4, 2}), F({3, 2, 2, 2})}, [](const V& x) {
+                 return conv2d_transpose(x[0], x[1], {8, 9}, {.strides = {2, 2}, .padding = "valid"});
+               }});
   c.push_back({"max_pool", {F({2, 6, 6, 3})}, [](const V& x) { return max_pool2d(x[0]); }});
   c.push_back({"max_pool_same_3_2", {F({1, 7, 7, 2})}, [](const V& x) {
                  return max_pool2d(x[0], {.pool_size = {3, 3}, .strides = {2, 2}, .padding = "same"});

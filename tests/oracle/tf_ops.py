@@ -180,6 +180,8 @@ CASES = {
     "conv2d_valid_stride2": conv(strides=2, padding="VALID"),
     # TensorFlow's CPU Conv2D has no dilated gradient kernels; atrous_conv2d is its dilated convolution for CPUs
     "conv2d_dilated": lambda x, w: tf.nn.atrous_conv2d(x, w, rate=2, padding="VALID"),
+    "conv2d_transpose_same_stride2": lambda x, w: tf.nn.conv2d_transpose(x, w, [2, 6, 6, 4], 2, "SAME"),
+    "conv2d_transpose_valid_stride2": lambda x, w: tf.nn.conv2d_transpose(x, w, [1, 8, 9, 2], 2, "VALID"),
     "max_pool": lambda x: tf.nn.max_pool2d(x, 2, 2, "VALID"),
     "max_pool_same_3_2": lambda x: tf.nn.max_pool2d(x, 3, 2, "SAME"),
     "avg_pool": lambda x: tf.nn.avg_pool2d(x, 2, 2, "VALID"),
@@ -217,6 +219,7 @@ for _name, _fn in {"cumsum": tf.math.cumsum, "cumprod": tf.math.cumprod}.items()
 COVERED_BY = {
     "max_pool2d": "max_pool", "avg_pool2d": "avg_pool", "max_pool2d_grad": "max_pool_grad",
     "max_pool2d_grad_grad": "max_pool_grad_grad", "avg_pool2d_grad": "avg_pool_grad", "conv2d": "conv2d_same",
+    "conv2d_transpose": "conv2d_transpose_same_stride2",
     "logical_and": "logical", "logical_or": "logical", "logical_not": "logical",
     "sparse_softmax_cross_entropy_with_logits": "sparse_ce", "softmax_cross_entropy_with_logits": "dense_ce",
     "cast": "cast_float", "floor_div": "floordiv", "floor_mod": "floormod",
