@@ -196,8 +196,8 @@ std::vector<LayerCase> layer_cases() {
                  return LayerRef(AveragePooling2D({.pool_size = {3, 3}, .strides = {2, 2}, .padding = "same"}));
                },
                img});
-  // Pooling and resizing over sequences, images and volumes (pooling_layers.cpp, resizing_layers.cpp).
-  const std::vector<In> seq{{{2, 7, 3}}};
+  // Pooling and resizing over sequences (seq, above), images and volumes (pooling_layers.cpp,
+  // resizing_layers.cpp).
   const std::vector<In> vol{{{2, 5, 4, 6, 2}}};
   c.push_back({"MaxPooling1D/default", [] { return LayerRef(MaxPooling1D()); }, seq});
   c.push_back({"MaxPooling1D/same_3_2", [] { return LayerRef(MaxPooling1D({3, 2, "same"})); }, seq});
