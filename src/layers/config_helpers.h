@@ -2,6 +2,7 @@
 // The helpers every layer family's config factory uses (defined in layer_config.cpp): a config's base (class and
 // name), optional arguments that keep the options' defaults, Keras arguments duet takes at one value only, and
 // initializers saved by name.
+#include <cctype>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -9,6 +10,12 @@
 #include "duet/layers.h"
 
 namespace duet::layer_config {
+
+// Keras's string arguments are case-insensitive ("SAME", "Bilinear").
+inline std::string lowercase(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
 
 LayerConfig base(const Layer& l);
 std::string name_of(const LayerConfig& c);

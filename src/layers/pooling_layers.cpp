@@ -15,17 +15,6 @@ using namespace layer_config;  // NOLINT(google-build-using-namespace): the conf
 
 constexpr const char* kChannelsLast = "duet's tensors are channels last (N, ..., C)";
 
-std::string ints_str(const std::vector<std::int64_t>& a) {
-  std::string s = "(";
-  for (std::size_t i = 0; i < a.size(); ++i) s += (i ? ", " : "") + std::to_string(a[i]);
-  return s + (a.size() == 1 ? ",)" : ")");
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return s;
-}
-
 const char* pool_type(int rank, bool is_max) {
   static const char* const names[2][3] = {{"AveragePooling1D", "AveragePooling2D", "AveragePooling3D"},
                                           {"MaxPooling1D", "MaxPooling2D", "MaxPooling3D"}};
@@ -56,7 +45,7 @@ PoolingLayer::PoolingLayer(int rank, bool is_max, std::vector<std::int64_t> pool
       max_(is_max),
       pool_(std::move(pool_size)),
       strides_(std::move(strides)),
-      padding_(lower(std::move(padding))) {
+      padding_(lowercase(std::move(padding))) {
   if (strides_.empty()) strides_ = pool_;
   auto positive = [&](const std::vector<std::int64_t>& v) {
     return v.size() == static_cast<std::size_t>(rank) &&
@@ -64,7 +53,7 @@ PoolingLayer::PoolingLayer(int rank, bool is_max, std::vector<std::int64_t> pool
   };
   if (!positive(pool_) || !positive(strides_)) {
     throw ValueError("[" + type() + "] needs pool_size and strides of " + std::to_string(rank) +
-                     " positive integers, got pool_size " + ints_str(pool_) + ", strides " + ints_str(strides_));
+                     " positive integers, got pool_size " + Shape(pool_).str() + ", strides " + Shape(strides_).str());
   }
   if (padding_ != "valid" && padding_ != "same") {
     throw ValueError("[" + type() + "] padding must be \"valid\" or \"same\", got \"" + padding_ + "\"");
@@ -77,7 +66,7 @@ Tensor PoolingLayer::call(const Tensor& x, bool) {
   if (padding_ == "valid") {
     for (int d = 0; d < rank_; ++d) {
       if (s[d + 1] >= 0 && s[d + 1] < pool_[static_cast<std::size_t>(d)]) {
-        throw ShapeError("[" + name() + "] " + type() + "'s pool_size " + ints_str(pool_) +
+        throw ShapeError("[" + name() + "] " + type() + "'s pool_size " + Shape(pool_).str() +
                          " is larger than the input " + s.str() + " along spatial dim " + std::to_string(d) +
                          " with padding=\"valid\": use padding=\"same\" or a smaller pool_size");
       }

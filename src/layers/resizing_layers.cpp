@@ -18,17 +18,6 @@ using namespace layer_config;  // NOLINT(google-build-using-namespace): the conf
 
 constexpr const char* kChannelsLast = "duet's tensors are channels last (N, ..., C)";
 
-std::string ints_str(const std::vector<std::int64_t>& a) {
-  std::string s = "(";
-  for (std::size_t i = 0; i < a.size(); ++i) s += (i ? ", " : "") + std::to_string(a[i]);
-  return s + (a.size() == 1 ? ",)" : ")");
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return s;
-}
-
 std::string typed(const char* family, int rank) { return std::string(family) + std::to_string(rank) + "D"; }
 const char* layout(int rank) { return rank == 1 ? "(N, L, C)" : rank == 2 ? "(N, H, W, C)" : "(N, D, H, W, C)"; }
 
@@ -60,10 +49,10 @@ std::vector<std::int64_t> side_pairs(const std::string& type, const char* what, 
   } else {
     throw ValueError("[" + type + "] " + what + " takes 1 integer, " + std::to_string(r) +
                      " (one per spatial dim) or " + std::to_string(2 * r) + " ((before, after) per spatial dim), got " +
-                     ints_str(v));
+                     Shape(v).str());
   }
   if (std::any_of(out.begin(), out.end(), [](std::int64_t i) { return i < 0; }))
-    throw ValueError("[" + type + "] " + what + " must be >= 0, got " + ints_str(v));
+    throw ValueError("[" + type + "] " + what + " must be >= 0, got " + Shape(v).str());
   return out;
 }
 
@@ -73,7 +62,7 @@ std::vector<std::int64_t> positive_sizes(const std::string& type, const char* wh
   if (out.size() != static_cast<std::size_t>(rank) ||
       std::any_of(out.begin(), out.end(), [](std::int64_t i) { return i <= 0; })) {
     throw ValueError("[" + type + "] " + what + " needs " + std::to_string(rank) +
-                     " positive integers (or one for all), got " + ints_str(v));
+                     " positive integers (or one for all), got " + Shape(v).str());
   }
   return out;
 }
@@ -120,7 +109,7 @@ Tensor resize_axis(const Tensor& x, int axis, std::int64_t out, bool bilinear) {
 
 UpSamplingLayer::UpSamplingLayer(int rank, const std::vector<std::int64_t>& size, std::string interpolation,
                                  const std::string& name)
-    : Layer(typed("UpSampling", rank), name), rank_(rank), interpolation_(lower(std::move(interpolation))) {
+    : Layer(typed("UpSampling", rank), name), rank_(rank), interpolation_(lowercase(std::move(interpolation))) {
   size_ = positive_sizes(type(), "size", rank, size);
   if (interpolation_ != "nearest" && interpolation_ != "bilinear") {
     throw ValueError("[" + type() + "] interpolation \"" + interpolation_ +
@@ -239,7 +228,7 @@ Ref<CroppingLayer> Cropping3D(const std::vector<std::int64_t>& c, const LayerOpt
 
 ResizingLayer::ResizingLayer(std::int64_t height, std::int64_t width, const ResizingOptions& o)
     : Layer("Resizing", o.name), h_(height), w_(width), o_(o) {
-  o_.interpolation = lower(o_.interpolation);
+  o_.interpolation = lowercase(o_.interpolation);
   if (h_ <= 0 || w_ <= 0) {
     throw ValueError("[Resizing] needs a positive height and width, got " + std::to_string(h_) + " x " +
                      std::to_string(w_));
